@@ -1,0 +1,40 @@
+// Decoded audio: 16 kHz mono float samples, what every engine consumes.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/units.h"
+
+namespace podfleet {
+
+struct PcmAudio {
+  std::vector<float> samples;  // kSampleRate Hz, mono, in [-1, 1]
+
+  Samples size() const { return Samples{static_cast<int64_t>(samples.size())}; }
+  Millis duration() const { return ToMillis(size()); }
+};
+
+// Identifies the container of audio bytes from their first bytes (ID3/MPEG frame sync, ftyp,
+// OggS, RIFF/WAVE, fLaC, ADTS). Returns the format name ("mp3", "mp4", "ogg", "wav", "flac",
+// "aac") or kInvalidArgument "not audio: ..." naming what it looks like instead (an HTML page,
+// JSON, empty).
+Result<std::string> SniffAudio(std::span<const unsigned char> head);
+// SniffAudio on the first bytes of a file.
+Result<std::string> SniffAudioFile(const std::filesystem::path& path);
+
+// Decodes any audio FFmpeg reads (MP3, AAC/M4A, Opus/Ogg, Vorbis, WAV, FLAC) to 16 kHz mono, in
+// process. `progress` gets the fraction decoded (0..1) now and then; returning false cancels.
+// Errors: kInvalidArgument when the file is not audio, kCorruption when it cannot be decoded
+// (truncated, damaged, no audio stream, no samples), kUnavailable when cancelled.
+Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
+                                 const std::function<bool(double)>& progress = {});
+
+// Writes 16-bit PCM WAV (for the exec engine, debugging and tests).
+Result<void> WriteWav(const std::filesystem::path& path, const PcmAudio& audio);
+
+}  // namespace podfleet

@@ -1,0 +1,202 @@
+// The job and transcript model shared by the coordinator, the store, the worker and the engines.
+//
+// Episode state machine (stored in episodes.state):
+//
+//   queued ──claim──> running ──complete──> done
+//     ^                  │
+//     │   release, lease expiry, retryable failure (attempts left)
+//     └──────────────────┤
+//                        └──permanent failure, or retries exhausted──> failed
+//
+// An episode without a usable enclosure is recorded as `skipped` and never queued. `retry` of a
+// failed episode (operator action) puts it back to `queued`. One job transcribes one episode;
+// a job's attempts are numbered 1, 2, ... and each holds a lease until it ends or expires.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/units.h"
+
+namespace podfleet {
+
+// ---- transcripts -------------------------------------------------------------------------------
+
+struct Word {
+  Millis start{0};
+  Millis end{0};
+  std::string text;
+  float confidence = 1.0f;  // 0..1; 1 when the engine gives none
+};
+
+struct Segment {
+  Millis start{0};
+  Millis end{0};
+  std::string text;
+  std::string speaker;      // empty when unknown
+  std::vector<Word> words;  // empty when the engine gives no word times
+};
+
+struct Transcript {
+  std::string language;  // BCP-47-ish code, "en"; empty when unknown
+  std::string engine;    // "pocketsphinx"
+  std::string model;     // "en-us"
+  Millis audio_duration{0};
+  Millis engine_time{0};  // wall time the engine spent
+  std::vector<Segment> segments;
+
+  // The segments' text joined by single spaces.
+  std::string Text() const;
+};
+
+// ---- feeds and episodes ------------------------------------------------------------------------
+
+// A <podcast:transcript> tag found in a feed item.
+struct TranscriptLink {
+  std::string url;
+  std::string type;
+  std::string language;
+  std::string rel;
+};
+
+// What a feed item (or a single added file) says about an episode.
+struct EpisodeInfo {
+  std::string guid;  // the item's guid, else its enclosure URL
+  std::string title;
+  std::string audio_url;
+  std::string audio_type;    // enclosure type, e.g. "audio/mpeg"
+  int64_t audio_length = 0;  // enclosure length in bytes as the feed claims it (often 0 or wrong)
+  std::optional<Millis> duration;  // itunes:duration
+  std::optional<TimePoint> published_at;
+  std::vector<TranscriptLink> transcript_links;
+};
+
+struct Feed {
+  FeedId id;
+  std::string url;
+  std::string title;
+  TimePoint added_at;
+  std::optional<TimePoint> polled_at;
+  std::string last_error;  // empty after a successful poll
+  int64_t episode_count = 0;
+};
+
+enum class EpisodeState { kQueued, kRunning, kDone, kFailed, kSkipped };
+std::string_view ToString(EpisodeState s);
+std::optional<EpisodeState> ParseEpisodeState(std::string_view s);
+
+struct Episode {
+  EpisodeId id;
+  std::optional<FeedId> feed_id;  // none for a file added on its own
+  EpisodeInfo info;
+  EpisodeState state = EpisodeState::kQueued;
+  std::string error;  // why it failed or was skipped
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+// ---- jobs, attempts, leases --------------------------------------------------------------------
+
+enum class JobState { kQueued, kLeased, kDone, kFailed };
+std::string_view ToString(JobState s);
+
+// A lease: the right of one attempt, on one node, to work on a job until expires_at.
+struct Lease {
+  JobId job;
+  AttemptId attempt;
+  NodeId node;
+  TimePoint expires_at;
+};
+
+// What a worker reports for a lease it holds.
+enum class Stage { kWaiting, kDownloading, kDecoding, kTranscribing, kUploading };
+std::string_view ToString(Stage s);
+std::optional<Stage> ParseStage(std::string_view s);
+
+struct Progress {
+  JobId job;
+  AttemptId attempt;
+  Stage stage = Stage::kWaiting;
+  double fraction = 0;  // 0..1 within the stage
+};
+
+// Why an attempt failed. Permanent failures (404/410, not audio, undecodable) are never retried.
+struct Failure {
+  std::string reason;
+  bool permanent = false;
+};
+
+struct Job {
+  JobId id;
+  EpisodeId episode;
+  JobState state = JobState::kQueued;
+  int attempts = 0;        // attempts started so far
+  int failures = 0;        // retryable failures so far
+  int lease_expiries = 0;  // attempts that ended because their lease ran out
+  std::optional<TimePoint> not_before;  // backoff: not claimable before this
+  std::optional<Lease> lease;           // set while leased
+  std::optional<Progress> progress;     // the lease holder's last report
+  std::string error;
+};
+
+struct QueueCounts {
+  int64_t queued = 0;
+  int64_t running = 0;  // leased
+  int64_t completed = 0;
+  int64_t failed = 0;
+};
+
+// ---- nodes -------------------------------------------------------------------------------------
+
+struct Gpu {
+  std::string name;
+  std::string driver;
+  int64_t memory_mb = 0;
+};
+
+struct Hardware {
+  std::string cpu_model;
+  int cpu_cores = 0;
+  int64_t memory_mb = 0;
+  std::string os;
+  std::vector<Gpu> gpus;
+};
+
+// What a worker says about itself when it registers.
+struct NodeInfo {
+  std::string name;
+  std::string engine;
+  std::string model;
+  std::string version;
+  Hardware hardware;
+  double speed = 0;  // measured realtime factor (audio seconds per wall second); 0 when unknown
+  std::string blocked_reason;  // non-empty: the node failed its preflight and takes no jobs
+};
+
+enum class NodeStatus { kBusy, kIdle, kOffline, kBlocked };
+std::string_view ToString(NodeStatus s);
+
+struct Node {
+  NodeId id;
+  NodeInfo info;
+  TimePoint registered_at;
+  TimePoint last_seen;
+  bool retired = false;  // deregistered on shutdown
+};
+
+// A finished job, for throughput statistics.
+struct CompletedJob {
+  JobId job;
+  EpisodeId episode;
+  NodeId node;
+  TimePoint finished_at;
+  Millis audio_duration{0};
+  Millis engine_time{0};
+  Millis wall_time{0};  // lease granted to completion
+};
+
+}  // namespace podfleet

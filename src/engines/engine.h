@@ -1,0 +1,55 @@
+// The speech engine interface: audio in, timed segments out. Engines know nothing of jobs, leases
+// or HTTP.
+//
+// Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
+// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); whisper.cpp,
+// remote OpenAI-compatible servers and external commands come next behind the same interface.
+//
+// Thread safety: Transcribe may be called from several threads at once; an engine serialises or
+// parallelises internally (a GPU engine may batch concurrent calls).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include "audio/audio.h"
+#include "core/error.h"
+#include "core/model.h"
+
+namespace podfleet {
+
+struct EngineConfig {
+  std::string name = "pocketsphinx";  // "pocketsphinx" or "simulated"
+  std::string model;                  // engine-specific; empty: the engine's default
+  std::string language = "en";
+  int threads = 0;                    // 0: all cores
+  bool word_timestamps = true;
+  double simulated_speed = 50;        // simulated engine only: realtime factor it pretends to run at
+};
+
+struct EngineInfo {
+  std::string name;
+  std::string model;
+  bool gives_words = false;
+};
+
+// Called with the fraction of the audio transcribed so far, from any engine thread.
+using EngineProgress = std::function<void(double)>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual EngineInfo info() const = 0;
+  // Transcribes the whole of `audio`. Segment and word times are milliseconds from its start.
+  // kUnavailable "cancelled" when `stop` is requested; kInternal when the engine fails.
+  virtual Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
+                                        std::stop_token stop) = 0;
+};
+
+// Creates and loads the engine named in `config`. kInvalidArgument for an unknown name;
+// kNotFound when its model files are missing.
+Result<std::unique_ptr<Engine>> MakeEngine(const EngineConfig& config);
+
+}  // namespace podfleet

@@ -1,0 +1,46 @@
+// Plain HTTP request and response values shared by the server, the router and the client.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace podfleet {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: "/api/episodes?state=done"
+  std::string path;    // percent-decoded path without the query: "/api/episodes"
+  std::map<std::string, std::string> query;    // percent-decoded query parameters
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::map<std::string, std::string> params;   // path parameters filled in by the Router
+  std::string body;
+  std::string remote;  // peer address "127.0.0.1:51234"
+
+  // The header's value, or empty. `name` must be lower case.
+  std::string_view Header(std::string_view name) const;
+  // The token of "Authorization: Bearer <token>", or empty.
+  std::string_view BearerToken() const;
+  // The query parameter's value, or `fallback`.
+  std::string QueryOr(std::string_view name, std::string_view fallback) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  // {"error":{"code":"not_found","message":"..."}} with the matching status.
+  static HttpResponse Json(int status, std::string body);
+  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+};
+
+// Percent-decodes a URL component; '+' becomes a space when `plus_is_space`.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+std::string PercentEncode(std::string_view s);
+
+}  // namespace podfleet

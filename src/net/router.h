@@ -1,0 +1,37 @@
+// Routes requests by method and path pattern to handlers: the HTTP API declared as a table.
+//
+// Patterns are literal segments and `{name}` parameters: "/api/episodes/{id}/transcript".
+// A matched request gets its parameters in HttpRequest::params. No route: 404 JSON; a path that
+// matches with another method: 405 JSON.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "net/http.h"
+#include "net/http_server.h"
+
+namespace podfleet {
+
+// A handler that answers at once.
+using SyncHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::string help;      // one line, listed by GET /api
+  SyncHandler sync;      // exactly one of sync and async is set
+  HttpHandler async;
+};
+
+class Router {
+ public:
+  explicit Router(std::vector<Route> routes);
+  void Handle(HttpRequest request, HttpResponder respond) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace podfleet

@@ -1,0 +1,140 @@
+// The durable store: the coordinator's single source of truth.
+//
+// Everything the coordinator knows lives here; the process keeps nothing a restart would lose.
+// Implementations: SQLite (store_sqlite.cc, WAL mode) now, PostgreSQL later, both passing the same
+// tests (store_test.cc). Each public call is one transaction: it happens wholly or not at all.
+//
+// Thread safety: a Store is safe for concurrent use from many threads without external locking.
+//
+// Leases and fencing: Claim gives each job a new attempt number and a lease that runs until
+// `now + lease_for`. Only that attempt, on that node, may Renew, Complete, Fail or Release the job;
+// any other attempt gets kConflict and changes nothing. Claims are atomic: a job is never leased
+// to two attempts at once. A repeated Complete of the attempt that completed the job succeeds and
+// changes nothing.
+//
+// Errors: kNotFound for unknown ids, kConflict for stale attempts or duplicates, kCorruption when
+// the database is damaged, kUnavailable when it is busy or the disk fails, kInternal otherwise.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+
+namespace podfleet {
+
+struct EpisodeFilter {
+  std::optional<FeedId> feed;
+  std::optional<EpisodeState> state;
+  std::string search;  // substring of the title, case-insensitive; empty matches all
+  int64_t limit = 100;
+  int64_t offset = 0;
+};
+
+// A lease granted by Claim, with what the worker needs to do the job.
+struct Grant {
+  Lease lease;
+  Episode episode;
+};
+
+struct RetryPolicy {
+  int max_failures = 5;             // retryable failures before the job fails for good
+  Millis base_backoff{5'000};       // first retry delay; doubles each failure
+  Millis max_backoff{10 * 60'000};  // cap on the delay
+};
+
+// What the feed poller learned about a feed.
+struct FeedPoll {
+  TimePoint polled_at;
+  std::string title;  // empty: keep the stored title
+  std::string error;  // empty: the poll succeeded
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- feeds ----
+  // kConflict if a feed with that URL exists.
+  virtual Result<Feed> AddFeed(std::string_view url, TimePoint now) = 0;
+  virtual Result<Feed> GetFeed(FeedId id) = 0;
+  virtual Result<std::vector<Feed>> ListFeeds() = 0;
+  // Removes the feed and its episodes, jobs and transcripts.
+  virtual Result<void> RemoveFeed(FeedId id) = 0;
+  virtual Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) = 0;
+
+  // ---- episodes ----
+  // Adds the episodes not yet known (identity: feed + guid) and queues a job for each one with an
+  // audio URL; episodes without one are stored as kSkipped. Returns the ids of the new episodes,
+  // in input order. Known episodes are left unchanged.
+  virtual Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
+                                                     const std::vector<EpisodeInfo>& episodes,
+                                                     TimePoint now) = 0;
+  virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
+  // Newest first (published_at, then id).
+  virtual Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) = 0;
+  // Queues a failed episode again with a fresh failure count. kConflict unless it is kFailed.
+  virtual Result<void> RetryEpisode(EpisodeId id, TimePoint now) = 0;
+  // The job of an episode (one job per episode for now).
+  virtual Result<Job> GetJobForEpisode(EpisodeId id) = 0;
+
+  // ---- jobs and leases ----
+  // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first.
+  virtual Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
+                                           TimePoint now) = 0;
+  // Extends the leases of the attempts listed and stores their progress. Returns the leases that
+  // were renewed; an entry whose attempt no longer holds its job is left out (the worker must stop
+  // that job).
+  virtual Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held,
+                                           Millis lease_for, TimePoint now) = 0;
+  // Stores the transcript and marks the job and its episode done. kConflict if the attempt does not
+  // hold the lease (and did not already complete the job).
+  virtual Result<void> Complete(NodeId node, JobId job, AttemptId attempt,
+                                const Transcript& transcript, TimePoint now) = 0;
+  // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
+  // failed once `policy.max_failures` is reached. kConflict as for Complete.
+  virtual Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
+                            const RetryPolicy& policy, TimePoint now) = 0;
+  // Gives the job back unfinished; it is claimable at once and counts as no failure.
+  virtual Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) = 0;
+  // Requeues every job whose lease ended before `now`; counts a lease expiry on each. Returns how
+  // many were requeued.
+  virtual Result<int> ExpireLeases(TimePoint now) = 0;
+  virtual Result<Job> GetJob(JobId id) = 0;
+  // Jobs currently leased, with their progress, ordered by job id.
+  virtual Result<std::vector<Job>> ListLeasedJobs() = 0;
+  virtual Result<QueueCounts> CountJobs() = 0;
+  // Jobs completed at or after `since`, oldest first.
+  virtual Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) = 0;
+
+  // ---- transcripts ----
+  virtual Result<Transcript> GetTranscript(EpisodeId id) = 0;
+
+  // ---- nodes and tokens ----
+  // Tokens are stored only as hashes (callers hash them, see net/token.h).
+  virtual Result<Node> RegisterNode(const NodeInfo& info, std::string_view token_hash,
+                                    TimePoint now) = 0;
+  // kPermissionDenied if no live node has that token hash.
+  virtual Result<Node> FindNodeByToken(std::string_view token_hash) = 0;
+  virtual Result<std::vector<Node>> ListNodes() = 0;
+  // Records that the node was heard from.
+  virtual Result<void> TouchNode(NodeId id, TimePoint now) = 0;
+  // Marks the node retired (it deregistered); its token stops working.
+  virtual Result<void> RetireNode(NodeId id, TimePoint now) = 0;
+
+  virtual Result<void> AddEnrollmentToken(std::string_view token_hash, std::string_view label,
+                                          TimePoint now) = 0;
+  // true if the hash names an enrollment token that was not revoked.
+  virtual Result<bool> CheckEnrollmentToken(std::string_view token_hash) = 0;
+  virtual Result<int64_t> CountEnrollmentTokens() = 0;
+};
+
+// Opens (creating if needed) the SQLite database at `path` in WAL mode and applies pending schema
+// migrations. kCorruption if the file is not a podfleet database or is newer than this program.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace podfleet
