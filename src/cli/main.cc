@@ -1,1 +1,57 @@
-int main() { return 0; }
+// podfleet: one binary for the coordinator, the workers and the operator's commands.
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "cli/commands.h"
+
+namespace {
+
+using podfleet::Command;
+
+constexpr Command kCommands[] = {
+    {"demo", "generate a sample feed and transcribe it on this machine (the quick start)", podfleet::RunDemo},
+    {"serve", "run the coordinator", podfleet::RunServe},
+    {"work", "run a worker against a coordinator", podfleet::RunWork},
+    {"up", "run a coordinator and local workers in one process", podfleet::RunUp},
+    {"transcribe", "transcribe one audio file without a server", podfleet::RunTranscribe},
+    {"status", "show nodes, queue and throughput", podfleet::RunStatus},
+    {"feed", "add, list, refresh or remove feeds", podfleet::RunFeed},
+    {"episodes", "list episodes", podfleet::RunEpisodes},
+    {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)", podfleet::RunTranscript},
+    {"token", "create an enrollment token for workers", podfleet::RunToken},
+    {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
+};
+
+void Usage() {
+  fmt::print("podfleet {} - podcast transcription on a fleet of workers\n\nUsage: podfleet COMMAND [options]\n\nCommands:\n",
+             PODFLEET_VERSION);
+  for (const Command& c : kCommands) fmt::print("  {:<12} {}\n", c.name, c.summary);
+  fmt::print("\nRun 'podfleet COMMAND --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    Usage();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    fmt::print("podfleet {}\n", PODFLEET_VERSION);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (c.name == std::string_view(argv[1])) {
+      try {
+        return c.run(podfleet::Args(argv + 2, argv + argc));
+      } catch (const std::exception& e) {
+        return podfleet::Fail(std::string("internal error: ") + e.what());
+      }
+    }
+  }
+  fmt::print(stderr, "podfleet: unknown command '{}'\n\n", argv[1]);
+  Usage();
+  return 2;
+}

@@ -8,14 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
+
 namespace podfleet {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: "/api/episodes?state=done"
   std::string path;    // percent-decoded path without the query: "/api/episodes"
-  std::map<std::string, std::string> query;    // percent-decoded query parameters
-  std::map<std::string, std::string> headers;  // names lower-cased
+  std::map<std::string, std::string> query;    // percent-decoded; of repeated names the last wins
+  std::map<std::string, std::string> headers;  // names lower-cased; repeats joined by ", "
   std::map<std::string, std::string> params;   // path parameters filled in by the Router
   std::string body;
   std::string remote;  // peer address "127.0.0.1:51234"
@@ -34,13 +36,26 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 
-  // {"error":{"code":"not_found","message":"..."}} with the matching status.
+  // A JSON response; `body` is JSON text, sent as is.
   static HttpResponse Json(int status, std::string body);
-  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static HttpResponse Text(int status, std::string body,
+                           std::string content_type = "text/plain; charset=utf-8");
+  // The API's error shape, {"error":{"code":"not_found","message":"..."}}, with `status`.
+  static HttpResponse ErrorJson(int status, Code code, std::string_view message);
+  // ErrorJson with the status HttpStatusFor(error.code).
+  static HttpResponse FromError(const Error& error);
 };
 
-// Percent-decodes a URL component; '+' becomes a space when `plus_is_space`.
+// The HTTP status for an error code: 404, 400, 403, 409, 503, 422, 500 (see core/error.h).
+int HttpStatusFor(Code code);
+
+// `s` as a JSON string literal, quotes included. Bytes >= 0x80 pass through unchanged.
+std::string JsonQuote(std::string_view s);
+
+// Percent-decodes a URL component; '+' becomes a space when `plus_is_space`. nullopt when a '%'
+// is not followed by two hex digits.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+// Percent-encodes every byte except the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~).
 std::string PercentEncode(std::string_view s);
 
 }  // namespace podfleet

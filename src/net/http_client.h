@@ -2,10 +2,14 @@
 //
 // Schemes: http, https and file. TLS certificates are verified unless options say otherwise.
 // Error mapping (so callers can decide whether to retry):
-//   HTTP 404 / 410                          -> kNotFound (permanent)
-//   other HTTP 4xx                          -> kInvalidArgument (permanent)
-//   HTTP 5xx, 429, timeouts, resets, DNS    -> kUnavailable (transient)
+//   HTTP 404 / 410                             -> kNotFound (permanent)
+//   other HTTP 4xx                             -> kInvalidArgument (permanent)
+//   HTTP 5xx, 408, 429, timeouts, resets, DNS  -> kUnavailable (transient)
 // Send() returns any HTTP status as a response; only Download() maps statuses to errors.
+// Either call: a malformed URL, a scheme other than those three, or too many redirects ->
+// kInvalidArgument; a missing file:// file -> kNotFound; a transport failure -> kUnavailable with
+// curl's message. Download() follows up to max_redirects, to http and https only; Send() only
+// when the request asks.
 //
 // Thread safety: one HttpClient may be used from many threads at once.
 #pragma once
@@ -39,13 +43,20 @@ struct ClientRequest {
   std::string body;
   std::string content_type;  // sent as Content-Type when non-empty
   Millis timeout{0};         // 0: the client's default
+  // Follow redirects (up to max_redirects, to http and https only). Off: a 3xx is the response.
+  bool follow_redirects = false;
+  // A longer response body fails the call with kInvalidArgument.
+  size_t max_response_bytes = size_t{64} << 20;
 };
 
 struct DownloadOptions {
   int64_t max_bytes = int64_t{4} << 30;  // kInvalidArgument beyond this
   int retries = 3;                       // transient failures retried with backoff
-  Millis low_speed_time{30'000};         // abort if below 1 KB/s for this long
-  // Called with (bytes so far, total or -1). Returning false cancels (kUnavailable "cancelled").
+  Millis low_speed_time{30'000};         // abort if below 1 KB/s for this long (0: never)
+  // The wait before the first retry; each later one doubles it (at most 60 s), with +-50% jitter.
+  Millis backoff{1'000};
+  // Called on the downloading thread with (bytes so far, total or -1), also before each retry's
+  // wait. Returning false (or throwing) cancels: kUnavailable "cancelled", .part kept.
   std::function<bool(int64_t, int64_t)> progress;
 };
 
@@ -59,11 +70,13 @@ struct DownloadResult {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // One request; a transport failure is an error, any HTTP status is a response.
+  // One request; a transport failure is an error, any HTTP status is a response. The response's
+  // headers are those received (names lower-cased); for file:// the status is 200.
   virtual Result<HttpResponse> Send(const ClientRequest& request) = 0;
   // Downloads `url` to `dest`, writing to `dest` + ".part" and renaming when complete. Resumes an
   // existing .part file with a Range request (restarting when the server ignores it) and retries
-  // transient failures.
+  // transient failures. On a transient failure or cancel the .part is kept for a later resume; on
+  // a permanent one (kNotFound, kInvalidArgument) it is removed. REQUIRES: dest's folder exists.
   virtual Result<DownloadResult> Download(const std::string& url, const std::filesystem::path& dest,
                                           const DownloadOptions& options) = 0;
 };

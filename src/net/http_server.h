@@ -5,12 +5,19 @@
 // exception escaping the handler becomes a 500 JSON error for that request alone and the server
 // keeps serving.
 //
-// Limits: request bodies over `max_body_bytes` get 413 without being read; a client that does not
-// finish its headers within `header_timeout` or stays idle longer than `idle_timeout` is
-// disconnected.
+// Limits: request bodies over `max_body_bytes` get 413 without being read and the connection is
+// closed; headers over 16 KiB get 431; malformed requests get 400. A client that does not finish
+// its headers within `header_timeout` (counted from the connection's start, or from the first byte
+// of a later request on a keep-alive connection), waits longer than `idle_timeout` between
+// requests, or makes no progress sending a body or reading a response for `idle_timeout`, is
+// disconnected. Requests on one connection are answered in order, one at a time.
+//
+// Every response carries Server: podfleet, Content-Type, Content-Length and, when the connection
+// will close, Connection: close. Expect: 100-continue is honoured. A response status outside
+// 200-999 is sent as 500.
 //
 // Thread safety: Start/Stop/port may be called from any thread; the handler runs on I/O threads,
-// concurrently, and must be thread-safe.
+// concurrently, and must be thread-safe. A handler that blocks holds one I/O thread.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +32,9 @@
 namespace podfleet {
 
 // Sends the response for one request. Call it exactly once, from any thread, at any later time
-// (this is how long-polling handlers answer). Move-only. If it is destroyed without being called,
-// the client gets a 500.
+// (this is how long-polling handlers answer); later calls are ignored. Move-only. If it is
+// destroyed (or assigned over) without being called, the client gets a 500. A responder may
+// outlive its server: once the server has stopped, calling or dropping it does nothing.
 class HttpResponder {
  public:
   HttpResponder() = default;
@@ -57,12 +65,14 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds and starts serving. kUnavailable if the address cannot be bound.
-  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, HttpHandler handler);
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpHandler handler);
 
   virtual ~HttpServer() = default;
   // The bound port (useful with port 0).
   virtual uint16_t port() const = 0;
-  // Stops accepting, closes connections and joins the I/O threads. Idempotent.
+  // Stops accepting, closes connections (dropping unanswered requests) and joins the I/O threads.
+  // Idempotent; the destructor calls it. REQUIRES: not called from inside the handler.
   virtual void Stop() = 0;
 };
 

@@ -2,7 +2,14 @@
 //
 // Patterns are literal segments and `{name}` parameters: "/api/episodes/{id}/transcript".
 // A matched request gets its parameters in HttpRequest::params. No route: 404 JSON; a path that
-// matches with another method: 405 JSON.
+// matches with another method: 405 JSON with an Allow header. Routes are tried in table order and
+// the first match wins. A `{name}` matches one non-empty path segment, percent-decoded after the
+// path is split, so "/api/feeds/a%2Fb" gives {id} = "a/b".
+//
+// An exception escaping a sync handler becomes a 500 JSON error carrying its message; one escaping
+// an async handler drops its responder, which also answers 500.
+//
+// Thread safety: a Router is immutable after construction; Handle may run concurrently.
 #pragma once
 
 #include <string>
@@ -19,8 +26,8 @@ using SyncHandler = std::function<HttpResponse(const HttpRequest&)>;
 struct Route {
   std::string method;
   std::string pattern;
-  std::string help;      // one line, listed by GET /api
-  SyncHandler sync;      // exactly one of sync and async is set
+  std::string help;  // one line, listed by GET /api
+  SyncHandler sync;  // exactly one of sync and async is set
   HttpHandler async;
 };
 
@@ -32,6 +39,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> patterns_;  // routes_[i].pattern split at '/'
 };
 
 }  // namespace podfleet

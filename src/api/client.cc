@@ -1,0 +1,140 @@
+#include "api/client.h"
+
+#include <nlohmann/json.hpp>
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+constexpr Millis kCallTimeout{30'000};
+
+}  // namespace
+
+CoordinatorClient::CoordinatorClient(std::string base_url, HttpClient& http)
+    : base_url_(base_url.ends_with('/') ? base_url.substr(0, base_url.size() - 1) : base_url),
+      http_(http) {}
+
+std::string CoordinatorClient::Resolve(const std::string& url) const {
+  if (url.starts_with('/')) return base_url_ + url;
+  return url;
+}
+
+Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const std::string& path,
+                                             std::string body, const std::string& token,
+                                             Millis timeout) {
+  ClientRequest request;
+  request.method = method;
+  request.url = base_url_ + path;
+  request.body = std::move(body);
+  if (!request.body.empty()) request.content_type = "application/json";
+  if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+  request.timeout = timeout;
+  auto response = http_.Send(request);
+  if (!response) return std::unexpected(response.error());
+  if (response->status >= 300) return std::unexpected(ErrorFromBody(response->status, response->body));
+  return response;
+}
+
+Result<json> CoordinatorClient::CallJson(const std::string& method, const std::string& path,
+                                         std::string body, const std::string& token,
+                                         Millis timeout) {
+  auto response = Call(method, path, std::move(body), token, timeout);
+  if (!response) return std::unexpected(response.error());
+  if (response->body.empty()) return json::object();
+  return ParseJson(response->body);
+}
+
+Result<Registration> CoordinatorClient::Register(const std::string& enrollment_token,
+                                                 const NodeInfo& info) {
+  json body = {{"node", ToJson(info)}};
+  auto reply = CallJson("POST", "/api/workers/register", body.dump(), enrollment_token, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  if (!reply->contains("node_id") || !reply->contains("token"))
+    return Internal("register: reply lacks node_id or token");
+  return Registration{NodeId((*reply)["node_id"].get<int64_t>()), (*reply)["token"].get<std::string>(),
+                      Millis(reply->value("heartbeat_ms", int64_t{10'000}))};
+}
+
+Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
+  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}};
+  auto reply = CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  std::vector<WireGrant> grants;
+  for (const json& g : reply->value("leases", json::array())) {
+    auto grant = GrantFromJson(g);
+    if (!grant) return std::unexpected(grant.error());
+    grants.push_back(std::move(*grant));
+  }
+  return grants;
+}
+
+Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>& held) {
+  json progress = json::array();
+  for (const Progress& p : held) progress.push_back(ToJson(p));
+  json body = {{"progress", std::move(progress)}};
+  auto reply = CallJson("POST", "/api/workers/heartbeat", body.dump(), node_token_, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  HeartbeatReply out;
+  out.heartbeat_interval = Millis(reply->value("heartbeat_ms", int64_t{10'000}));
+  for (const char* key : {"renewed", "lost"}) {
+    for (const json& l : reply->value(key, json::array())) {
+      auto lease = LeaseFromJson(l);
+      if (!lease) return std::unexpected(lease.error());
+      (std::string_view(key) == "renewed" ? out.renewed : out.lost).push_back(*lease);
+    }
+  }
+  return out;
+}
+
+Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& transcript) {
+  json body = {{"attempt", lease.attempt.value()}, {"transcript", ToJson(transcript)}};
+  auto reply = CallJson("POST", "/api/jobs/" + std::to_string(lease.job.value()) + "/complete",
+                        body.dump(), node_token_, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  return {};
+}
+
+Result<void> CoordinatorClient::Fail(const Lease& lease, const Failure& failure) {
+  json body = {{"attempt", lease.attempt.value()},
+               {"reason", failure.reason},
+               {"permanent", failure.permanent}};
+  auto reply = CallJson("POST", "/api/jobs/" + std::to_string(lease.job.value()) + "/fail",
+                        body.dump(), node_token_, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  return {};
+}
+
+Result<void> CoordinatorClient::Release(const Lease& lease) {
+  json body = {{"attempt", lease.attempt.value()}};
+  auto reply = CallJson("POST", "/api/jobs/" + std::to_string(lease.job.value()) + "/release",
+                        body.dump(), node_token_, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  return {};
+}
+
+Result<void> CoordinatorClient::Deregister() {
+  auto reply = CallJson("POST", "/api/workers/deregister", "{}", node_token_, kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  return {};
+}
+
+Result<json> CoordinatorClient::GetJson(const std::string& path) {
+  return CallJson("GET", path, "", admin_token_, kCallTimeout);
+}
+
+Result<json> CoordinatorClient::PostJson(const std::string& path, const json& body) {
+  return CallJson("POST", path, body.dump(), admin_token_, Millis(120'000));
+}
+
+Result<json> CoordinatorClient::DeleteJson(const std::string& path) {
+  return CallJson("DELETE", path, "", admin_token_, kCallTimeout);
+}
+
+Result<std::string> CoordinatorClient::GetText(const std::string& path) {
+  auto response = Call("GET", path, "", admin_token_, kCallTimeout);
+  if (!response) return std::unexpected(response.error());
+  return response->body;
+}
+
+}  // namespace podfleet

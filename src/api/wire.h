@@ -1,0 +1,50 @@
+// The wire format of podfleet's HTTP API: JSON for every type that crosses a process boundary.
+// This file and api/client.h are the only public interface of the coordinator (doc/api.md).
+//
+// Times are sent as integer milliseconds: durations in `*_ms` fields, instants as Unix
+// milliseconds in `*_at` fields (ISO 8601 strings are added beside them for people).
+// Readers return kInvalidArgument naming the field when a value is missing or of the wrong type.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+#include "core/model.h"
+
+namespace podfleet {
+
+// Grants handed to a worker by claim.
+struct WireGrant {
+  Lease lease;
+  Episode episode;
+  std::string audio_url;  // absolute, or relative to the coordinator's base URL
+};
+
+nlohmann::json ToJson(const Transcript& t);
+Result<Transcript> TranscriptFromJson(const nlohmann::json& j);
+
+nlohmann::json ToJson(const NodeInfo& n);
+Result<NodeInfo> NodeInfoFromJson(const nlohmann::json& j);
+
+nlohmann::json ToJson(const Feed& f);
+nlohmann::json ToJson(const Episode& e);
+Result<Episode> EpisodeFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const QueueCounts& q);
+
+nlohmann::json ToJson(const Lease& l);
+Result<Lease> LeaseFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const WireGrant& g);
+Result<WireGrant> GrantFromJson(const nlohmann::json& j);
+
+nlohmann::json ToJson(const Progress& p);
+Result<Progress> ProgressFromJson(const nlohmann::json& j);
+
+// {"error":{"code":"not_found","message":"..."}}
+nlohmann::json ErrorJson(const Error& e);
+// Reads an error body back; falls back to the raw text.
+Error ErrorFromBody(int http_status, const std::string& body);
+
+// Parses text as JSON; kInvalidArgument "malformed JSON: ..." on failure.
+Result<nlohmann::json> ParseJson(std::string_view text);
+
+}  // namespace podfleet

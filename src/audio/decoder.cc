@@ -1,0 +1,291 @@
+// DecodeAudioFile: FFmpeg's demuxers and decoders, resampled by libswresample to 16 kHz mono
+// float. Every FFmpeg object is owned by a unique_ptr with the library's own free function.
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <libswresample/swresample.h>
+}
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "audio/audio.h"
+
+namespace podfleet {
+namespace {
+
+// A file whose packets fail this often is damaged, not merely truncated or glitched.
+constexpr int64_t kMinErrorsForCorruption = 10;
+constexpr double kMaxErrorFraction = 0.10;
+// Progress is reported when the fraction has grown by at least this much.
+constexpr double kProgressStep = 0.01;
+
+struct FormatCloser {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
+struct CodecFreer {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct PacketFreer {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct FrameFreer {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct SwrFreer {
+  void operator()(SwrContext* s) const { swr_free(&s); }
+};
+using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
+using CodecPtr = std::unique_ptr<AVCodecContext, CodecFreer>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
+using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
+using SwrPtr = std::unique_ptr<SwrContext, SwrFreer>;
+
+std::string AvError(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, text, sizeof(text));
+  return text;
+}
+
+void QuietFfmpegOnce() {
+  // Timestamp and header warnings on ordinary podcast files would flood the worker's log.
+  static std::once_flag once;
+  std::call_once(once, [] { av_log_set_level(AV_LOG_ERROR); });
+}
+
+// Converts decoded frames of any layout, sample format and rate to kSampleRate mono float.
+// Reconfigures itself when the input format changes mid-stream (it can, in MP3 and Ogg chains).
+class Resampler {
+ public:
+  Result<void> Convert(const AVFrame& frame, std::vector<float>& out) {
+    if (!swr_ || frame.format != in_format_ || frame.sample_rate != in_rate_ ||
+        frame.ch_layout.nb_channels != in_channels_) {
+      if (swr_) Flush(out);
+      if (auto r = Configure(frame); !r) return r;
+    }
+    return Run(const_cast<const uint8_t**>(frame.extended_data), frame.nb_samples, out);
+  }
+
+  // Drains the samples the resampler still holds.
+  void Flush(std::vector<float>& out) {
+    if (swr_) (void)Run(nullptr, 0, out);
+  }
+
+ private:
+  Result<void> Configure(const AVFrame& frame) {
+    AVChannelLayout in_layout{};
+    if (frame.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+      av_channel_layout_default(&in_layout, frame.ch_layout.nb_channels);
+    } else if (int rc = av_channel_layout_copy(&in_layout, &frame.ch_layout); rc < 0) {
+      return Internal("copy channel layout: " + AvError(rc));
+    }
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    SwrContext* raw = nullptr;
+    int rc = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, kSampleRate, &in_layout,
+                                 static_cast<AVSampleFormat>(frame.format), frame.sample_rate, 0,
+                                 nullptr);
+    av_channel_layout_uninit(&in_layout);
+    SwrPtr swr(raw);
+    if (rc < 0 || (rc = swr_init(swr.get())) < 0) {
+      return Corruption(fmt::format("cannot resample {} channels at {} Hz: {}",
+                                    frame.ch_layout.nb_channels, frame.sample_rate, AvError(rc)));
+    }
+    swr_ = std::move(swr);
+    in_format_ = frame.format;
+    in_rate_ = frame.sample_rate;
+    in_channels_ = frame.ch_layout.nb_channels;
+    return {};
+  }
+
+  Result<void> Run(const uint8_t** in, int in_samples, std::vector<float>& out) {
+    const int room = swr_get_out_samples(swr_.get(), in_samples);
+    if (room < 0) return Internal("resampler: " + AvError(room));
+    const size_t old_size = out.size();
+    out.resize(old_size + static_cast<size_t>(room));
+    auto* dest = reinterpret_cast<uint8_t*>(out.data() + old_size);
+    const int got = swr_convert(swr_.get(), &dest, room, in, in_samples);
+    out.resize(old_size + static_cast<size_t>(std::max(got, 0)));
+    if (got < 0) return Internal("resampler: " + AvError(got));
+    // Lossy codecs and resampling overshoot full scale a little; PcmAudio promises [-1, 1].
+    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(old_size); it != out.end(); ++it) {
+      *it = std::clamp(*it, -1.0f, 1.0f);
+    }
+    return {};
+  }
+
+  SwrPtr swr_;
+  int in_format_ = -1;
+  int in_rate_ = 0;
+  int in_channels_ = 0;
+};
+
+// One decoding pass over one file.
+class FileDecoder {
+ public:
+  explicit FileDecoder(const std::function<bool(double)>& progress) : progress_(progress) {}
+
+  Result<void> Open(const std::filesystem::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0) {
+      return Corruption("cannot open: " + AvError(rc));
+    }
+    format_.reset(raw);
+    if (int rc = avformat_find_stream_info(format_.get(), nullptr); rc < 0) {
+      return Corruption("cannot read stream info: " + AvError(rc));
+    }
+    const AVCodec* codec = nullptr;
+    stream_ = av_find_best_stream(format_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+    if (stream_ == AVERROR_STREAM_NOT_FOUND) return Corruption("no audio stream");
+    if (stream_ < 0) return Corruption("no decoder for the audio stream: " + AvError(stream_));
+    return OpenCodec(codec);
+  }
+
+  Result<PcmAudio> Run() {
+    PcmAudio audio;
+    audio.samples.reserve(ExpectedSamples());
+    PacketPtr packet(av_packet_alloc());
+    FramePtr frame(av_frame_alloc());
+    if (!packet || !frame) return Internal("out of memory");
+    while (true) {
+      const int rc = av_read_frame(format_.get(), packet.get());
+      if (rc == AVERROR_EOF || rc == AVERROR_INVALIDDATA) break;  // truncated: keep what is there
+      if (rc < 0) return Unavailable("read: " + AvError(rc));
+      if (packet->stream_index == stream_) {
+        if (auto r = Decode(packet.get(), *frame, audio.samples); !r)
+          return std::unexpected(r.error());
+        if (!ReportProgress(*packet)) return Unavailable("cancelled");
+      }
+      av_packet_unref(packet.get());
+    }
+    if (auto r = Decode(nullptr, *frame, audio.samples); !r) return std::unexpected(r.error());
+    resampler_.Flush(audio.samples);
+    if (auto r = CheckErrors(audio); !r) return std::unexpected(r.error());
+    if (progress_) progress_(1.0);
+    return audio;
+  }
+
+ private:
+  Result<void> OpenCodec(const AVCodec* codec) {
+    codec_.reset(avcodec_alloc_context3(codec));
+    if (!codec_) return Internal("out of memory");
+    const AVStream* stream = format_->streams[stream_];
+    if (int rc = avcodec_parameters_to_context(codec_.get(), stream->codecpar); rc < 0) {
+      return Corruption("bad codec parameters: " + AvError(rc));
+    }
+    codec_->pkt_timebase = stream->time_base;
+    if (int rc = avcodec_open2(codec_.get(), codec, nullptr); rc < 0) {
+      return Corruption(fmt::format("cannot open {} decoder: {}", codec->name, AvError(rc)));
+    }
+    return {};
+  }
+
+  // Sends one packet (nullptr: end of stream) and drains the frames it yields. Damaged packets
+  // are counted, not fatal: CheckErrors judges the whole file.
+  Result<void> Decode(const AVPacket* packet, AVFrame& frame, std::vector<float>& out) {
+    ++packets_;
+    if (int rc = avcodec_send_packet(codec_.get(), packet); rc < 0 && rc != AVERROR_EOF) {
+      NoteError(rc);
+      return {};
+    }
+    while (true) {
+      const int rc = avcodec_receive_frame(codec_.get(), &frame);
+      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return {};
+      if (rc < 0) {
+        NoteError(rc);
+        return {};
+      }
+      auto converted = resampler_.Convert(frame, out);
+      av_frame_unref(&frame);
+      if (!converted) return converted;
+    }
+  }
+
+  void NoteError(int rc) {
+    if (errors_++ == 0) first_error_ = AvError(rc);
+  }
+
+  Result<void> CheckErrors(const PcmAudio& audio) const {
+    if (audio.samples.empty()) {
+      if (errors_ > 0) {
+        return Corruption(fmt::format("nothing decodes: {} of {} packets failed, first: {}",
+                                      errors_, packets_, first_error_));
+      }
+      return Corruption("no samples: the audio stream is empty");
+    }
+    if (errors_ >= kMinErrorsForCorruption &&
+        static_cast<double>(errors_) > kMaxErrorFraction * static_cast<double>(packets_)) {
+      return Corruption(fmt::format("damaged: {} of {} packets failed to decode, first: {}",
+                                    errors_, packets_, first_error_));
+    }
+    return {};
+  }
+
+  // The stream's duration in seconds, 0 when unknown.
+  double DurationSeconds() const {
+    const AVStream* stream = format_->streams[stream_];
+    if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
+      return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+    }
+    if (format_->duration != AV_NOPTS_VALUE && format_->duration > 0) {
+      return static_cast<double>(format_->duration) / AV_TIME_BASE;
+    }
+    return 0;
+  }
+
+  size_t ExpectedSamples() const {
+    // Capped so that a lying header cannot make us reserve gigabytes up front.
+    const double seconds = std::min(DurationSeconds(), 4.0 * 3600);
+    return static_cast<size_t>(seconds * kSampleRate);
+  }
+
+  double Fraction(const AVPacket& packet) const {
+    const AVStream* stream = format_->streams[stream_];
+    const double duration = DurationSeconds();
+    if (packet.pts != AV_NOPTS_VALUE && duration > 0) {
+      const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
+      return static_cast<double>(packet.pts - start) * av_q2d(stream->time_base) / duration;
+    }
+    const int64_t size = format_->pb ? avio_size(format_->pb) : -1;
+    if (packet.pos >= 0 && size > 0) return static_cast<double>(packet.pos) / size;
+    return 0;
+  }
+
+  bool ReportProgress(const AVPacket& packet) {
+    if (!progress_) return true;
+    const double fraction = std::clamp(Fraction(packet), 0.0, 1.0);
+    if (fraction < reported_ + kProgressStep) return true;
+    reported_ = fraction;
+    return progress_(fraction);
+  }
+
+  const std::function<bool(double)>& progress_;
+  FormatPtr format_;
+  CodecPtr codec_;
+  int stream_ = -1;
+  Resampler resampler_;
+  int64_t packets_ = 0;
+  int64_t errors_ = 0;
+  std::string first_error_;
+  double reported_ = 0;
+};
+
+}  // namespace
+
+Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
+                                 const std::function<bool(double)>& progress) {
+  if (auto format = SniffAudioFile(path); !format) return std::unexpected(format.error());
+  QuietFfmpegOnce();
+  FileDecoder decoder(progress);
+  if (auto r = decoder.Open(path); !r) {
+    return WithContext<PcmAudio>(std::unexpected(r.error()), path.filename().string());
+  }
+  return WithContext(decoder.Run(), path.filename().string());
+}
+
+}  // namespace podfleet

@@ -1,0 +1,187 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "audio/audio.h"
+#include "support/speech.h"
+
+namespace podfleet {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The number of samples in a 16-bit mono WAV, from its "data" chunk.
+int64_t WavSamples(const std::filesystem::path& path) {
+  const std::string bytes = ReadAll(path);
+  size_t pos = 12;
+  while (pos + 8 <= bytes.size()) {
+    uint32_t size = 0;
+    std::memcpy(&size, bytes.data() + pos + 4, 4);
+    if (bytes.compare(pos, 4, "data") == 0) return size / 2;
+    pos += 8 + size + (size & 1);
+  }
+  return -1;
+}
+
+const std::filesystem::path& Speech() {
+  static const std::filesystem::path path = [] {
+    auto wav = SpeechWav(kSpeech15s);
+    if (!wav) {
+      ADD_FAILURE() << wav.error().ToString();
+      return std::filesystem::path();
+    }
+    return *wav;
+  }();
+  return path;
+}
+
+Millis SpeechDuration() { return ToMillis(Samples{WavSamples(Speech())}); }
+
+std::filesystem::path Encoded(std::string_view format) {
+  if (format == "wav") return Speech();
+  auto path = EncodeAudio(Speech(), format);
+  EXPECT_TRUE(path) << path.error().ToString();
+  return path.value_or(std::filesystem::path());
+}
+
+// A copy of the first `fraction` of the file's bytes.
+std::filesystem::path Truncated(const std::filesystem::path& path, double fraction) {
+  const std::string bytes = ReadAll(path);
+  const std::string name = "half-" + path.filename().string();
+  return WriteTestFile(name, bytes.substr(0, static_cast<size_t>(bytes.size() * fraction)));
+}
+
+class DecodeFormat : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(DecodeFormat, DecodesToTheRightDuration) {
+  auto audio = DecodeAudioFile(Encoded(GetParam()));
+  ASSERT_TRUE(audio) << audio.error().ToString();
+  EXPECT_NEAR(audio->duration().count(), SpeechDuration().count(), 50);
+  const auto [lo, hi] = std::minmax_element(audio->samples.begin(), audio->samples.end());
+  EXPECT_GE(*lo, -1.0f);
+  EXPECT_LE(*hi, 1.0f);
+  EXPECT_GT(*hi, 0.1f);  // it is speech, not silence
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, DecodeFormat,
+                         testing::Values("wav", "mp3", "m4a", "opus", "flac"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST(DecodeAudioFile, LosslessFlacGivesTheWavSamples) {
+  auto wav = DecodeAudioFile(Encoded("wav"));
+  auto flac = DecodeAudioFile(Encoded("flac"));
+  ASSERT_TRUE(wav && flac);
+  ASSERT_EQ(wav->samples.size(), flac->samples.size());
+  for (size_t i = 0; i < wav->samples.size(); ++i)
+    ASSERT_EQ(wav->samples[i], flac->samples[i]) << i;
+}
+
+TEST(DecodeAudioFile, StereoAt44kIsDownmixedTo16kMono) {
+  const auto stereo = TestRunDir() / "stereo-44k.wav";
+  ASSERT_TRUE(RunTool({"sox", Speech().string(), "-r", "44100", "-c", "2", stereo.string()}));
+  auto mp3 = EncodeAudio(stereo, "mp3");
+  ASSERT_TRUE(mp3) << mp3.error().ToString();
+  auto audio = DecodeAudioFile(*mp3);
+  ASSERT_TRUE(audio) << audio.error().ToString();
+  EXPECT_NEAR(audio->duration().count(), SpeechDuration().count(), 50);
+}
+
+TEST(DecodeAudioFile, ReportsProgressUpToOne) {
+  std::vector<double> seen;
+  auto audio = DecodeAudioFile(Encoded("mp3"), [&](double f) {
+    seen.push_back(f);
+    return true;
+  });
+  ASSERT_TRUE(audio);
+  ASSERT_GE(seen.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(seen.back(), 1.0);
+}
+
+TEST(DecodeAudioFile, ProgressReturningFalseCancels) {
+  auto audio = DecodeAudioFile(Encoded("mp3"), [](double f) { return f < 0.5; });
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kUnavailable);
+  EXPECT_NE(audio.error().message.find("cancelled"), std::string::npos);
+}
+
+// MP3 is a sequence of self-contained frames without an index: cut anywhere, the frames before
+// the cut decode, so the first half of the episode is still worth transcribing.
+TEST(DecodeAudioFile, TruncatedMp3DecodesThePartThatIsThere) {
+  auto audio = DecodeAudioFile(Truncated(Encoded("mp3"), 0.5));
+  ASSERT_TRUE(audio) << audio.error().ToString();
+  EXPECT_NEAR(audio->duration().count(), SpeechDuration().count() / 2, 500);
+}
+
+// ffmpeg writes an M4A's index (the moov box) after the audio: without it nothing can be found,
+// and the decoder says so instead of returning nothing.
+TEST(DecodeAudioFile, TruncatedM4aWithoutItsIndexIsCorruption) {
+  auto audio = DecodeAudioFile(Truncated(Encoded("m4a"), 0.5));
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kCorruption) << audio.error().ToString();
+  EXPECT_TRUE(audio.error().message.starts_with("half-")) << audio.error().message;
+}
+
+TEST(DecodeAudioFile, EmptyFileIsNotAudio) {
+  auto audio = DecodeAudioFile(WriteTestFile("empty.mp3", ""));
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kInvalidArgument);
+  EXPECT_NE(audio.error().message.find("empty"), std::string::npos);
+}
+
+TEST(DecodeAudioFile, HtmlPageNamedMp3IsNotAudio) {
+  auto audio = DecodeAudioFile(
+      WriteTestFile("episode.mp3", "<!DOCTYPE html>\n<html><body>Not found</body></html>\n"));
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(audio.error().message, "episode.mp3: not audio: looks like an HTML page");
+}
+
+std::string RandomBytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+TEST(DecodeAudioFile, RandomBytesAreNotAudio) {
+  auto audio = DecodeAudioFile(WriteTestFile("random.mp3", RandomBytes(64 * 1024, 7)));
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kInvalidArgument);
+}
+
+// An ID3 tag makes the sniffer (and FFmpeg) take the file for MP3; the junk behind it must then
+// fail to decode rather than come out as noise.
+TEST(DecodeAudioFile, Id3TagFollowedByRandomBytesIsCorruption) {
+  const std::string tag("ID3\x04\x00\x00\x00\x00\x00\x0a\0\0\0\0\0\0\0\0\0\0", 20);
+  auto audio = DecodeAudioFile(WriteTestFile("junk.mp3", tag + RandomBytes(256 * 1024, 11)));
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kCorruption) << audio.error().ToString();
+}
+
+TEST(DecodeAudioFile, VideoWithoutAudioHasNoAudioStream) {
+  const auto video = TestRunDir() / "video-only.mp4";
+  ASSERT_TRUE(RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                       "color=c=black:s=64x64:d=1", "-c:v", "mpeg4", video.string()}));
+  auto audio = DecodeAudioFile(video);
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kCorruption);
+  EXPECT_EQ(audio.error().message, "video-only.mp4: no audio stream");
+}
+
+TEST(DecodeAudioFile, MissingFileIsNotFound) {
+  auto audio = DecodeAudioFile(TestRunDir() / "missing.mp3");
+  ASSERT_FALSE(audio);
+  EXPECT_EQ(audio.error().code, Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace podfleet

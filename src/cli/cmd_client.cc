@@ -1,0 +1,186 @@
+// status, feed, episodes, transcript: the operator's commands, spoken over the HTTP API.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "api/client.h"
+#include "coordinator/feed_poller.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "net/http.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+struct ClientArgs {
+  std::string server = "http://127.0.0.1:8750";
+  bool json = false;
+};
+
+std::vector<Flag> ClientFlags(ClientArgs& a) {
+  return {StringFlag("server", &a.server, "coordinator URL", "URL"),
+          BoolFlag("json", &a.json, "print the API's JSON instead of a table")};
+}
+
+// Parses the common flags plus `extra`; prints help and returns nullopt-like error codes.
+struct Parsed {
+  ParsedArgs args;
+  int exit = -1;  // >= 0: stop with this status
+};
+
+Parsed Parse(std::vector<Flag> flags, std::string_view command, std::string_view usage,
+             std::string_view summary, const Args& args) {
+  auto parsed = ParseFlags(flags, command, args);
+  if (!parsed) return {{}, Fail(parsed.error().message)};
+  if (parsed->help) {
+    fmt::print("{}", FlagHelp(flags, usage, summary));
+    return {*parsed, 0};
+  }
+  return {*parsed, -1};
+}
+
+std::string Elapsed(double s) {
+  if (s < 120) return fmt::format("{:.0f}s", s);
+  if (s < 7200) return fmt::format("{:.0f}m", s / 60);
+  return fmt::format("{:.1f}h", s / 3600);
+}
+
+}  // namespace
+
+void PrintStatus(const json& status) {
+  fmt::print("NODES\n  {:<20} {:<8} {:<14} {:<28} {}\n", "NAME", "STATUS", "ENGINE", "HARDWARE", "JOBS");
+  for (const json& n : status.value("nodes", json::array())) {
+    const json& hw = n["hardware"];
+    std::string hardware = hw.value("gpus", json::array()).empty()
+                               ? fmt::format("{} cores", hw.value("cpu_cores", 0))
+                               : hw["gpus"][0].value("name", "gpu");
+    std::string jobs;
+    for (const json& j : n.value("jobs", json::array())) {
+      if (!jobs.empty()) jobs += ", ";
+      jobs += fmt::format("#{} {} {:.0f}%", j.value("job", 0), j.value("stage", "waiting"),
+                          j.value("progress", 0.0) * 100);
+    }
+    fmt::print("  {:<20} {:<8} {:<14} {:<28} {}\n", n.value("name", ""), n.value("status", ""),
+               n.value("engine", ""), hardware.substr(0, 28), jobs.empty() ? "-" : jobs);
+  }
+  const json& q = status["transcribe_queue"];
+  fmt::print("QUEUE\n  queued {}  running {}  completed {}  failed {}\n", q.value("queued", 0),
+             q.value("running", 0), q.value("completed", 0), q.value("failed", 0));
+  const json& t = status["last_hour"];
+  fmt::print("THROUGHPUT (last hour)\n  {} episodes, {:.1f} audio minutes in {}: {:.1f} audio-hours per wall-hour\n",
+             t.value("episodes", 0), t.value("audio_minutes", 0.0), Elapsed(t.value("window_ms", 0) / 1000.0),
+             t.value("audio_hours_per_hour", 0.0));
+}
+
+int RunStatus(const Args& args) {
+  ClientArgs c;
+  auto p = Parse(ClientFlags(c), "status", "status [--server URL] [--json]",
+                 "Shows the nodes, the queue and the last hour's throughput.", args);
+  if (p.exit >= 0) return p.exit;
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  auto status = client.GetJson("/api/status");
+  if (!status) return Fail(c.server + ": " + status.error().ToString());
+  if (c.json) {
+    fmt::print("{}\n", status->dump(2));
+  } else {
+    PrintStatus(*status);
+  }
+  return 0;
+}
+
+int RunFeed(const Args& args) {
+  ClientArgs c;
+  auto p = Parse(ClientFlags(c), "feed", "feed add URL|PATH | list | refresh ID | remove ID [--server URL]",
+                 "Manages the feeds the coordinator polls.", args);
+  if (p.exit >= 0) return p.exit;
+  const auto& pos = p.args.positional;
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  Result<json> reply = InvalidArgument("usage: podfleet feed add URL | list | refresh ID | remove ID");
+  if (pos.size() == 2 && pos[0] == "add") {
+    std::string url = pos[1];
+    if (auto normalized = NormalizeSourceUrl(url)) url = *normalized;
+    reply = client.PostJson("/api/feeds", {{"url", url}});
+  } else if (pos.size() == 1 && pos[0] == "list") {
+    reply = client.GetJson("/api/feeds");
+  } else if (pos.size() == 2 && pos[0] == "refresh") {
+    reply = client.PostJson("/api/feeds/" + PercentEncode(pos[1]) + "/refresh", json::object());
+  } else if (pos.size() == 2 && pos[0] == "remove") {
+    reply = client.DeleteJson("/api/feeds/" + PercentEncode(pos[1]));
+  }
+  if (!reply) return Fail(reply.error().message);
+  if (c.json || pos[0] == "remove") {
+    fmt::print("{}\n", reply->dump(2));
+  } else if (pos[0] == "list") {
+    for (const json& f : reply->value("feeds", json::array()))
+      fmt::print("{:>4}  {:<40} {:>5} episodes  {}\n", f.value("id", 0), f.value("title", "").substr(0, 40),
+                 f.value("episode_count", 0), f.value("last_error", "").empty() ? f.value("url", "") : "ERROR: " + f.value("last_error", ""));
+  } else {
+    const json& f = (*reply)["feed"];
+    fmt::print("feed {}: {} ({} items, {} new episodes queued){}\n", f.value("id", 0), f.value("title", ""),
+               reply->value("items", 0), reply->value("new_episodes", 0),
+               reply->contains("poll_error") ? "\n  poll error: " + (*reply)["poll_error"].get<std::string>() : "");
+  }
+  return 0;
+}
+
+int RunEpisodes(const Args& args) {
+  ClientArgs c;
+  std::string state, feed, search;
+  int64_t limit = 50;
+  auto flags = ClientFlags(c);
+  flags.push_back(StringFlag("state", &state, "queued, running, done, failed or skipped"));
+  flags.push_back(StringFlag("feed", &feed, "only this feed's episodes", "ID"));
+  flags.push_back(StringFlag("search", &search, "title contains"));
+  flags.push_back(Int64Flag("limit", &limit, "at most this many"));
+  auto p = Parse(flags, "episodes", "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]",
+                 "Lists episodes, newest first.", args);
+  if (p.exit >= 0) return p.exit;
+  std::string query = fmt::format("/api/episodes?limit={}", limit);
+  if (!state.empty()) query += "&state=" + PercentEncode(state);
+  if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
+  if (!search.empty()) query += "&q=" + PercentEncode(search);
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  auto reply = client.GetJson(query);
+  if (!reply) return Fail(reply.error().message);
+  if (c.json) {
+    fmt::print("{}\n", reply->dump(2));
+    return 0;
+  }
+  for (const json& e : reply->value("episodes", json::array())) {
+    fmt::print("{:>5}  {:<8} {:<50} {}\n", e.value("id", 0), e.value("state", ""), e.value("title", "").substr(0, 50),
+               e.value("error", ""));
+  }
+  return 0;
+}
+
+int RunTranscript(const Args& args) {
+  ClientArgs c;
+  std::string format = "txt";
+  std::string output;
+  auto flags = ClientFlags(c);
+  flags.push_back(StringFlag("format", &format, "txt, srt, vtt, json or md", "FMT"));
+  flags.push_back(StringFlag("output", &output, "write to this file instead of stdout", "FILE"));
+  auto p = Parse(flags, "transcript", "transcript EPISODE_ID [--format srt] [--output FILE]",
+                 "Fetches an episode's transcript.", args);
+  if (p.exit >= 0) return p.exit;
+  if (p.args.positional.size() != 1) return Fail("usage: podfleet transcript EPISODE_ID [--format srt]");
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  auto text = client.GetText("/api/episodes/" + PercentEncode(p.args.positional[0]) +
+                             "/transcript?format=" + PercentEncode(format));
+  if (!text) return Fail(text.error().message);
+  if (output.empty()) {
+    fmt::print("{}", *text);
+  } else {
+    std::ofstream(output, std::ios::binary) << *text;
+  }
+  return 0;
+}
+
+}  // namespace podfleet

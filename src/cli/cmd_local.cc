@@ -1,0 +1,180 @@
+// work and transcribe: the commands that run an engine on this machine.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "engines/wer.h"
+#include "transcripts/formats.h"
+
+namespace podfleet {
+
+std::vector<Flag> EngineFlags(EngineConfig& c) {
+  return {
+      StringFlag("engine", &c.name, "speech engine: pocketsphinx, or simulated (load tests only)", "NAME"),
+      StringFlag("model", &c.model, "engine model (pocketsphinx: model directory)", "NAME"),
+      StringFlag("language", &c.language, "spoken language", "CODE"),
+      IntFlag("threads", &c.threads, "engine threads (0: all cores)"),
+      DoubleFlag("simulated-speed", &c.simulated_speed, "simulated engine: realtime factor to pretend"),
+  };
+}
+
+std::vector<Flag> WorkerFlags(WorkerOptions& o) {
+  return {
+      StringFlag("server", &o.server, "coordinator URL", "URL"),
+      StringFlag("token", &o.token, "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
+      StringFlag("name", &o.name, "node name shown to the operator (default: host name)"),
+      IntFlag("prefetch", &o.prefetch, "jobs kept downloaded and decoded ahead of the engine"),
+      PathFlag("work-dir", &o.work_dir, "scratch directory and saved node identity"),
+      DurationFlag("claim-wait", &o.claim_wait, "how long one claim waits for work (long poll)"),
+      Int64Flag("max-jobs", &o.max_jobs, "stop after this many jobs (0: never)"),
+  };
+}
+
+int RunWork(const Args& args) {
+  WorkerOptions options;
+  EngineConfig engine_config;
+  auto flags = WorkerFlags(options);
+  for (Flag& f : EngineFlags(engine_config)) flags.push_back(std::move(f));
+  auto parsed = ParseFlags(flags, "work", args);
+  if (!parsed) return Fail(parsed.error().message);
+  if (parsed->help) {
+    fmt::print("{}", FlagHelp(flags, "work --server URL --token TOKEN [options]",
+                              "Runs a worker: claims jobs from the coordinator, transcribes them, uploads the results."));
+    return 0;
+  }
+  if (options.token.empty()) return Fail("--token is required (an enrollment token from the coordinator)");
+  SignalWatcher signals(nullptr);
+  auto engine = MakeEngine(engine_config);
+  if (!engine) return Fail("engine: " + engine.error().ToString());
+  auto http = MakeCurlClient(HttpClientOptions{});
+  Worker worker(options, **engine, *http);
+  std::thread stopper([&] {
+    signals.Wait();
+    worker.RequestStop();
+  });
+  auto stats = worker.Run();
+  signals.Trigger();
+  stopper.join();
+  if (!stats) return Fail(stats.error().ToString());
+  fmt::print(stderr, "worker: done: {} completed, {} failed, {} released, {} lost\n", stats->completed,
+             stats->failed, stats->released, stats->lost);
+  return 0;
+}
+
+namespace {
+
+// A one-line progress bar on a terminal; nothing when stderr is not one.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2)) {}
+  void Update(double fraction) {
+    if (!tty_) return;
+    std::lock_guard lock(mu_);
+    const int width = 30;
+    const int filled = static_cast<int>(fraction * width);
+    fmt::print(stderr, "\r{:<12} [{}{}] {:3.0f}%", label_, std::string(filled, '#'),
+               std::string(width - filled, ' '), fraction * 100);
+  }
+  void Done() {
+    if (tty_) fmt::print(stderr, "\n");
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+int RunTranscribe(const Args& args) {
+  EngineConfig engine_config;
+  std::string output;
+  std::string format_name;
+  auto flags = EngineFlags(engine_config);
+  flags.push_back(StringFlag("output", &output, "write the transcript here (default: stdout)", "FILE"));
+  flags.push_back(StringFlag("format", &format_name, "txt, srt, vtt, json or md (default: from --output, else txt)", "FMT"));
+  Args rewritten;
+  for (const std::string& a : args) rewritten.push_back(a == "-o" ? "--output" : a);
+  auto parsed = ParseFlags(flags, "transcribe", rewritten);
+  if (!parsed) return Fail(parsed.error().message);
+  if (parsed->help || parsed->positional.size() != 1) {
+    fmt::print("{}", FlagHelp(flags, "transcribe FILE [-o out.srt] [options]",
+                              "Transcribes one audio file on this machine, without a server."));
+    return parsed->help ? 0 : 2;
+  }
+  if (format_name.empty()) {
+    const auto ext = std::filesystem::path(output).extension().string();
+    format_name = ext.empty() ? "txt" : ext.substr(1);
+  }
+  auto format = ParseTranscriptFormat(format_name);
+  if (!format) return Fail("unknown format '" + format_name + "' (txt, srt, vtt, json, md)");
+
+  const std::string& file = parsed->positional[0];
+  ProgressBar decoding("decoding");
+  auto audio = DecodeAudioFile(file, [&](double f) {
+    decoding.Update(f);
+    return true;
+  });
+  decoding.Done();
+  if (!audio) return Fail(file + ": " + audio.error().ToString());
+  auto engine = MakeEngine(engine_config);
+  if (!engine) return Fail("engine: " + engine.error().ToString());
+  ProgressBar transcribing("transcribing");
+  const auto started = std::chrono::steady_clock::now();
+  auto transcript = (*engine)->Transcribe(*audio, [&](double f) { transcribing.Update(f); }, {});
+  transcribing.Done();
+  if (!transcript) return Fail(file + ": " + transcript.error().ToString());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print(stderr, "{:.1f} s of audio in {:.1f} s ({:.1f}x realtime, {})\n",
+             audio->duration().count() / 1000.0, seconds, audio->duration().count() / 1000.0 / seconds,
+             (*engine)->info().name);
+
+  const std::string text = WriteTranscript(*transcript, *format, {std::filesystem::path(file).stem().string()});
+  if (output.empty()) {
+    fmt::print("{}", text);
+    return 0;
+  }
+  std::ofstream out(output, std::ios::binary);
+  out << text;
+  if (!out) return Fail("cannot write " + output);
+  return 0;
+}
+
+}  // namespace podfleet
+
+namespace podfleet {
+
+int RunWer(const Args& args) {
+  bool json_out = false;
+  std::vector<Flag> flags = {BoolFlag("json", &json_out, "print the counts as JSON")};
+  auto parsed = ParseFlags(flags, "wer", args);
+  if (!parsed) return Fail(parsed.error().message);
+  if (parsed->help || parsed->positional.size() != 2) {
+    fmt::print("{}", FlagHelp(flags, "wer REFERENCE_FILE HYPOTHESIS_FILE",
+                              "Prints the word error rate of a transcript against the text that was spoken."));
+    return parsed->help ? 0 : 2;
+  }
+  std::string texts[2];
+  for (int i = 0; i < 2; ++i) {
+    std::ifstream in(parsed->positional[i], std::ios::binary);
+    if (!in) return Fail("cannot read " + parsed->positional[i]);
+    texts[i].assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const WerResult r = WordErrorRate(texts[0], texts[1]);
+  if (json_out) {
+    fmt::print("{{\"wer\":{:.4f},\"ref_words\":{},\"substitutions\":{},\"deletions\":{},\"insertions\":{}}}\n",
+               r.wer, r.ref_words, r.substitutions, r.deletions, r.insertions);
+  } else {
+    fmt::print("WER {:.1f}% ({} words: {} substituted, {} deleted, {} inserted)\n", r.wer * 100, r.ref_words,
+               r.substitutions, r.deletions, r.insertions);
+  }
+  return 0;
+}
+
+}  // namespace podfleet

@@ -1,0 +1,124 @@
+#include "coordinator/coordinator.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/wire.h"
+#include "coordinator/coordinator_context.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/token.h"
+
+namespace podfleet {
+
+HttpResponse JsonReply(int status, const nlohmann::json& body) {
+  return HttpResponse::Json(status, body.dump());
+}
+
+HttpResponse ErrorReply(const Error& e) { return HttpResponse::FromError(e); }
+
+Result<nlohmann::json> JsonBody(const HttpRequest& request) {
+  auto j = ParseJson(request.body.empty() ? "{}" : request.body);
+  if (!j) return j;
+  if (!j->is_object()) return InvalidArgument("request body must be a JSON object");
+  return j;
+}
+
+Result<int64_t> IdParam(const HttpRequest& request, const char* name) {
+  auto it = request.params.find(name);
+  if (it == request.params.end()) return InvalidArgument(std::string("missing ") + name);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || value <= 0)
+    return InvalidArgument(std::string(name) + " must be a positive integer");
+  return value;
+}
+
+Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now) {
+  std::string token = NewToken("pfe_");
+  if (auto r = store.AddEnrollmentToken(HashToken(token), label, now); !r)
+    return std::unexpected(r.error());
+  return token;
+}
+
+Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options,
+                                                        const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Unavailable(fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message()));
+
+  std::unique_ptr<Coordinator> c(new Coordinator());
+  c->options_ = options;
+  c->clock_ = &clock;
+  auto store = OpenSqliteStore((options.data_dir / "podfleet.db").string());
+  if (!store) return std::unexpected(store.error());
+  c->store_ = std::move(*store);
+
+  auto tokens = c->store_->CountEnrollmentTokens();
+  if (!tokens) return std::unexpected(tokens.error());
+  if (*tokens == 0) {
+    auto token = CreateEnrollmentToken(*c->store_, "first start", clock.Now());
+    if (!token) return std::unexpected(token.error());
+    c->first_token_ = *token;
+  }
+
+  c->http_ = MakeCurlClient(HttpClientOptions{});
+  c->dispatcher_ = std::make_unique<Dispatcher>(*c->store_, clock, options.lease_duration);
+  FeedPollerOptions poll;
+  poll.interval = options.feed_interval;
+  poll.scratch_dir = options.data_dir / "tmp";
+  Dispatcher* dispatcher = c->dispatcher_.get();
+  c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
+                                            [dispatcher] { dispatcher->Notify(); });
+  c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_});
+
+  std::vector<Route> routes = WorkerRoutes(*c->context_);
+  for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
+  auto router = std::make_shared<Router>(std::move(routes));
+  HttpServerOptions http;
+  http.host = options.host;
+  http.port = options.port;
+  http.threads = options.http_threads;
+  http.max_body_bytes = options.max_upload_bytes;
+  auto server = HttpServer::Start(http, [router](HttpRequest request, HttpResponder respond) {
+    router->Handle(std::move(request), std::move(respond));
+  });
+  if (!server) return std::unexpected(server.error());
+  c->server_ = std::move(*server);
+  c->reaper_ = std::thread([raw = c.get()] { raw->ReapLoop(); });
+  return c;
+}
+
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (reaper_.joinable()) reaper_.join();
+  if (poller_) poller_->Stop();
+  if (dispatcher_) dispatcher_->Stop();
+  if (server_) server_->Stop();
+}
+
+uint16_t Coordinator::port() const { return server_->port(); }
+
+std::string Coordinator::base_url() const {
+  const std::string host = options_.host == "0.0.0.0" ? "127.0.0.1" : options_.host;
+  return fmt::format("http://{}:{}", host, port());
+}
+
+// Requeues jobs whose workers stopped renewing them. Runs often enough that a dead worker's job
+// is leased again within a second of its lease ending.
+void Coordinator::ReapLoop() {
+  while (!stopping_) {
+    auto expired = store_->ExpireLeases(clock_->Now());
+    if (!expired) {
+      fmt::print(stderr, "lease reaper: {}\n", expired.error().ToString());
+    } else if (*expired > 0) {
+      dispatcher_->Notify();
+    }
+    for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace podfleet

@@ -1,0 +1,89 @@
+// The coordinator: `podfleet serve`. It owns the store, the HTTP API, the dispatcher, the feed
+// poller and the lease reaper, and keeps no state of its own that a restart would lose.
+//
+// Thread safety: Start/Stop from one thread; everything else runs on the coordinator's threads.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "store/store.h"
+
+namespace podfleet {
+
+class Dispatcher;
+class FeedPoller;
+class HttpClient;
+class HttpServer;
+
+struct CoordinatorOptions {
+  // Where the database, uploads and scratch files live.
+  std::filesystem::path data_dir = "podfleet-data";
+  std::string host = "127.0.0.1";
+  uint16_t port = 8750;  // 0 picks a free port
+  int http_threads = 2;
+  // A lease lasts this long unless renewed by a heartbeat.
+  Millis lease_duration{30'000};
+  // Workers are told to heartbeat this often (a third of the lease).
+  Millis heartbeat_interval{10'000};
+  // A node not heard from for this long is shown offline.
+  Millis offline_after{30'000};
+  // Feeds are polled this often.
+  Millis feed_interval{15 * 60'000};
+  // The longest a claim waits for work (long poll).
+  Millis max_claim_wait{30'000};
+  // Largest request body: audio uploads.
+  size_t max_upload_bytes = size_t{512} << 20;
+  RetryPolicy retry;
+};
+
+class Coordinator {
+ public:
+  // Opens the store under data_dir, creates the first enrollment token if there is none, and
+  // starts serving. kUnavailable if the port is taken; store errors as the store reports them.
+  static Result<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options,
+                                                    const Clock& clock);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  uint16_t port() const;
+  // "http://127.0.0.1:8750"
+  std::string base_url() const;
+  Store& store() { return *store_; }
+  // The enrollment token created on this start, when the store had none.
+  const std::optional<std::string>& first_enrollment_token() const { return first_token_; }
+
+  // Stops serving and joins every thread. Idempotent.
+  void Stop();
+
+  struct Context;  // what route handlers share; defined in coordinator_context.h
+
+ private:
+  Coordinator() = default;
+  void ReapLoop();
+
+  CoordinatorOptions options_;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<FeedPoller> poller_;
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<HttpServer> server_;
+  std::optional<std::string> first_token_;
+  std::atomic<bool> stopping_{false};
+  std::thread reaper_;
+};
+
+// Creates an enrollment token in the store under `data_dir` and returns it (`podfleet token
+// create`); the store keeps only its hash.
+Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now);
+
+}  // namespace podfleet

@@ -1,0 +1,307 @@
+// The coordinator through its real HTTP API: a real server on loopback, a real SQLite file, the
+// real client library. Time is a ManualClock, so lease expiry needs no sleeping.
+#include "coordinator/coordinator.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/client.h"
+#include "support/manual_clock.h"
+#include "support/temp_dir.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CoordinatorOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.port = 0;
+    o.lease_duration = Millis(30'000);
+    o.feed_interval = Millis(3'600'000);
+    auto c = Coordinator::Start(o, clock_);
+    ASSERT_TRUE(c) << c.error().ToString();
+    coordinator_ = std::move(*c);
+    ASSERT_TRUE(coordinator_->first_enrollment_token());
+    http_ = MakeCurlClient(HttpClientOptions{});
+    admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+  }
+
+  // A registered worker client.
+  std::unique_ptr<CoordinatorClient> Worker(const std::string& name) {
+    auto client = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+    NodeInfo info;
+    info.name = name;
+    info.engine = "pocketsphinx";
+    info.hardware.cpu_cores = 2;
+    auto reg = client->Register(*coordinator_->first_enrollment_token(), info);
+    EXPECT_TRUE(reg) << reg.error().ToString();
+    if (reg) client->set_node_token(reg->token);
+    return client;
+  }
+
+  int64_t AddEpisode(const std::string& url) {
+    auto r = admin_->PostJson("/api/episodes", {{"url", url}, {"title", "t " + url}});
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? (*r)["id"].get<int64_t>() : 0;
+  }
+
+  // Waits (bounded) until the reaper has requeued expired leases.
+  void WaitQueued(int64_t n) {
+    for (int i = 0; i < 100; ++i) {
+      auto q = admin_->GetJson("/api/queue/status");
+      if (q && (*q)["transcribe_queue"]["queued"] == n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "queue never reached " << n << " queued";
+  }
+
+  static Transcript Sample() {
+    Transcript t;
+    t.engine = "test";
+    t.audio_duration = Millis(4'000);
+    t.segments.push_back(Segment{Millis(0), Millis(1'500), "hello world", "", {}});
+    t.segments.push_back(Segment{Millis(1'600), Millis(3'900), "second part", "", {}});
+    return t;
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<CoordinatorClient> admin_;
+};
+
+TEST_F(CoordinatorTest, RegisterRefusesWrongEnrollmentToken) {
+  CoordinatorClient client(coordinator_->base_url(), *http_);
+  NodeInfo info;
+  info.name = "intruder";
+  auto reg = client.Register("pfe_wrong", info);
+  ASSERT_FALSE(reg);
+  EXPECT_EQ(reg.error().code, Code::kPermissionDenied);
+  auto nodes = admin_->GetJson("/api/nodes");
+  ASSERT_TRUE(nodes);
+  EXPECT_TRUE((*nodes)["nodes"].empty());
+}
+
+TEST_F(CoordinatorTest, WorkerRoutesRefuseMissingOrWrongNodeToken) {
+  CoordinatorClient anonymous(coordinator_->base_url(), *http_);
+  auto claim = anonymous.Claim(1, Millis(0));
+  ASSERT_FALSE(claim);
+  EXPECT_EQ(claim.error().code, Code::kPermissionDenied);
+  anonymous.set_node_token("pfn_forged");
+  claim = anonymous.Claim(1, Millis(0));
+  ASSERT_FALSE(claim);
+  EXPECT_EQ(claim.error().code, Code::kPermissionDenied);
+}
+
+TEST_F(CoordinatorTest, ClaimGrantsEachJobToOneWorkerOnly) {
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto a = Worker("a");
+  auto b = Worker("b");
+  auto grants = a->Claim(4, Millis(0));
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  ASSERT_EQ(grants->size(), 1u);
+  EXPECT_EQ((*grants)[0].episode.id.value(), episode);
+  EXPECT_EQ((*grants)[0].audio_url, "http://127.0.0.1:9/a.mp3");
+  EXPECT_EQ((*grants)[0].lease.attempt.value(), 1);
+  auto none = b->Claim(4, Millis(0));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(CoordinatorTest, ManyWorkersClaimingAtOnceNeverShareAJob) {
+  for (int i = 0; i < 20; ++i) AddEpisode("http://127.0.0.1:9/" + std::to_string(i) + ".mp3");
+  std::vector<std::unique_ptr<CoordinatorClient>> workers;
+  for (int i = 0; i < 6; ++i) workers.push_back(Worker("w" + std::to_string(i)));
+  std::vector<std::future<std::vector<int64_t>>> results;
+  for (auto& w : workers) {
+    results.push_back(std::async(std::launch::async, [&w] {
+      std::vector<int64_t> jobs;
+      while (true) {
+        auto g = w->Claim(2, Millis(0));
+        if (!g || g->empty()) return jobs;
+        for (const WireGrant& grant : *g) jobs.push_back(grant.lease.job.value());
+      }
+    }));
+  }
+  std::set<int64_t> seen;
+  size_t total = 0;
+  for (auto& r : results) {
+    for (int64_t job : r.get()) {
+      seen.insert(job);
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 20u);
+  EXPECT_EQ(seen.size(), 20u);
+}
+
+TEST_F(CoordinatorTest, IdleClaimWaitsAndWakesWhenWorkArrives) {
+  auto w = Worker("waiter");
+  auto pending = std::async(std::launch::async, [&] { return w->Claim(1, Millis(20'000)); });
+  // Make sure the claim is parked before the work arrives.
+  for (int i = 0; i < 100 && (*admin_->GetJson("/api/queue/status"))["waiting_workers"] != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/late.mp3");
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto grants = pending.get();
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  ASSERT_EQ(grants->size(), 1u);
+  EXPECT_EQ((*grants)[0].episode.id.value(), episode);
+}
+
+TEST_F(CoordinatorTest, CompleteStoresTranscriptAndRepeatIsHarmless) {
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto w = Worker("a");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  const Lease lease = (*grants)[0].lease;
+  ASSERT_TRUE(w->Complete(lease, Sample()));
+  ASSERT_TRUE(w->Complete(lease, Sample())) << "a repeated complete of the same attempt must succeed";
+  auto q = admin_->GetJson("/api/queue/status");
+  EXPECT_EQ((*q)["transcribe_queue"]["completed"], 1);
+  auto text = admin_->GetText("/api/episodes/" + std::to_string(episode) + "/transcript?format=txt");
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("hello world"), std::string::npos);
+  auto srt = admin_->GetText("/api/episodes/" + std::to_string(episode) + "/transcript?format=srt");
+  ASSERT_TRUE(srt);
+  EXPECT_NE(srt->find("00:00:00,000 --> 00:00:01,500"), std::string::npos) << *srt;
+}
+
+TEST_F(CoordinatorTest, ExpiredLeaseIsReclaimedAndTheLateResultRefused) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto slow = Worker("slow");
+  auto fast = Worker("fast");
+  auto first = slow->Claim(1, Millis(0));
+  ASSERT_TRUE(first && first->size() == 1);
+  clock_.Advance(Millis(31'000));
+  WaitQueued(1);
+  auto second = fast->Claim(1, Millis(0));
+  ASSERT_TRUE(second && second->size() == 1);
+  EXPECT_EQ((*second)[0].lease.attempt.value(), 2);
+
+  auto late = slow->Complete((*first)[0].lease, Sample());
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, Code::kConflict);
+  auto hb = slow->Heartbeat({Progress{(*first)[0].lease.job, (*first)[0].lease.attempt, Stage::kTranscribing, 0.5}});
+  ASSERT_TRUE(hb);
+  EXPECT_TRUE(hb->renewed.empty());
+  ASSERT_EQ(hb->lost.size(), 1u);
+  ASSERT_TRUE(fast->Complete((*second)[0].lease, Sample()));
+}
+
+TEST_F(CoordinatorTest, HeartbeatRenewsAndNodesShowProgress) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto w = Worker("gpu-pod");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  const Lease lease = (*grants)[0].lease;
+  clock_.Advance(Millis(20'000));
+  auto hb = w->Heartbeat({Progress{lease.job, lease.attempt, Stage::kTranscribing, 0.25}});
+  ASSERT_TRUE(hb);
+  ASSERT_EQ(hb->renewed.size(), 1u);
+  EXPECT_EQ(hb->renewed[0].expires_at, clock_.Now() + Millis(30'000));
+  clock_.Advance(Millis(20'000));  // past the first lease's end, inside the renewed one
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a reaper pass
+  auto nodes = admin_->GetJson("/api/nodes");
+  ASSERT_TRUE(nodes);
+  const json& n = (*nodes)["nodes"][0];
+  EXPECT_EQ(n["name"], "gpu-pod");
+  EXPECT_EQ(n["status"], "busy");
+  ASSERT_EQ(n["jobs"].size(), 1u);
+  EXPECT_EQ(n["jobs"][0]["stage"], "transcribing");
+  EXPECT_DOUBLE_EQ(n["jobs"][0]["progress"].get<double>(), 0.25);
+}
+
+TEST_F(CoordinatorTest, SilentNodeIsShownOffline) {
+  auto w = Worker("laptop");
+  auto nodes = admin_->GetJson("/api/nodes");
+  EXPECT_EQ((*nodes)["nodes"][0]["status"], "idle");
+  clock_.Advance(Millis(31'000));
+  nodes = admin_->GetJson("/api/nodes");
+  EXPECT_EQ((*nodes)["nodes"][0]["status"], "offline");
+}
+
+TEST_F(CoordinatorTest, PermanentFailureEndsTheEpisodeWithItsReason) {
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto w = Worker("a");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  ASSERT_TRUE(w->Fail((*grants)[0].lease, Failure{"not audio: looks like an HTML page", true}));
+  auto e = admin_->GetJson("/api/episodes/" + std::to_string(episode));
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["state"], "failed");
+  EXPECT_EQ((*e)["error"], "not audio: looks like an HTML page");
+  EXPECT_EQ((*e)["job"]["attempts"], 1);
+}
+
+TEST_F(CoordinatorTest, ReleasedJobIsClaimableAtOnce) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto a = Worker("a");
+  auto b = Worker("b");
+  auto grants = a->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  ASSERT_TRUE(a->Release((*grants)[0].lease));
+  auto again = b->Claim(1, Millis(0));
+  ASSERT_TRUE(again && again->size() == 1);
+  EXPECT_EQ((*again)[0].lease.attempt.value(), 2);
+}
+
+TEST_F(CoordinatorTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
+  ClientRequest r;
+  r.method = "POST";
+  r.url = coordinator_->base_url() + "/api/feeds";
+  r.body = "{not json";
+  r.content_type = "application/json";
+  auto reply = http_->Send(r);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 400);
+  EXPECT_TRUE(json::parse(reply->body).contains("error"));
+
+  r.body = R"({"url":"gopher://example.org/feed"})";
+  reply = http_->Send(r);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 400);
+
+  for (const char* path : {"/api/episodes/0", "/api/episodes/abc", "/api/episodes/999/transcript",
+                           "/api/media/..%2f..%2fpodfleet.db", "/api/nope"}) {
+    ClientRequest get;
+    get.url = coordinator_->base_url() + path;
+    auto res = http_->Send(get);
+    ASSERT_TRUE(res) << path;
+    EXPECT_GE(res->status, 400) << path;
+    EXPECT_LT(res->status, 500) << path;
+  }
+  EXPECT_TRUE(admin_->GetJson("/api/health"));
+}
+
+TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
+  ClientRequest up;
+  up.method = "POST";
+  up.url = coordinator_->base_url() + "/api/episodes/upload?title=My%20file";
+  up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
+  up.content_type = "audio/mpeg";
+  auto reply = http_->Send(up);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 201) << reply->body;
+  auto w = Worker("a");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  EXPECT_EQ((*grants)[0].episode.info.title, "My file");
+  ClientRequest get;
+  get.url = w->Resolve((*grants)[0].audio_url);
+  auto media = http_->Send(get);
+  ASSERT_TRUE(media);
+  EXPECT_EQ(media->status, 200);
+  EXPECT_EQ(media->body, up.body);
+}
+
+}  // namespace
+}  // namespace podfleet

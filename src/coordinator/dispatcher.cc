@@ -1,0 +1,98 @@
+#include "coordinator/dispatcher.h"
+
+namespace podfleet {
+namespace {
+
+// Backoff ends and lease expiries are found by this periodic re-check.
+constexpr Millis kRecheck{250};
+
+}  // namespace
+
+Dispatcher::Dispatcher(Store& store, const Clock& clock, Millis lease_for)
+    : store_(store), clock_(clock), lease_for_(lease_for), thread_([this] { Loop(); }) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  ServeParked(/*final=*/true);
+}
+
+size_t Dispatcher::parked() const {
+  std::lock_guard lock(mu_);
+  return parked_.size();
+}
+
+void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
+  auto grants = store_.Claim(node, max_jobs, lease_for_, clock_.Now());
+  if (!grants || !grants->empty() || wait <= Millis(0)) {
+    done(std::move(grants));
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      parked_.push_back(Parked{node, max_jobs, clock_.Now() + wait, std::move(done)});
+      return;
+    }
+  }
+  done(std::vector<Grant>{});
+}
+
+void Dispatcher::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Dispatcher::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, kRecheck, [this] { return notified_ || stopping_; });
+    if (stopping_) break;
+    notified_ = false;
+    lock.unlock();
+    ServeParked(/*final=*/false);
+    lock.lock();
+  }
+}
+
+void Dispatcher::ServeParked(bool final) {
+  std::deque<Parked> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(parked_);
+  }
+  std::deque<Parked> still;
+  bool queue_empty = false;
+  for (Parked& p : batch) {
+    const TimePoint now = clock_.Now();
+    if (!queue_empty) {
+      auto grants = store_.Claim(p.node, p.max_jobs, lease_for_, now);
+      if (!grants || !grants->empty()) {
+        p.done(std::move(grants));
+        continue;
+      }
+      queue_empty = true;  // nothing claimable: the rest would get nothing either
+    }
+    if (final || now >= p.deadline) {
+      p.done(std::vector<Grant>{});
+      continue;
+    }
+    still.push_back(std::move(p));
+  }
+  std::lock_guard lock(mu_);
+  // Claims parked while we worked go after the older ones.
+  for (auto& p : parked_) still.push_back(std::move(p));
+  parked_.swap(still);
+}
+
+}  // namespace podfleet

@@ -1,0 +1,67 @@
+// Hands out leases, including to workers that wait for work (long poll).
+//
+// A claim that finds nothing claimable waits, parked, until work appears (Notify) or its deadline
+// passes; then it answers with whatever it could lease, possibly nothing. Parked claims are served
+// first come, first served. Jobs whose retry backoff ends are picked up by a periodic re-check, so
+// nothing depends on a Notify being sent.
+//
+// Thread safety: all methods may be called from any thread. Callbacks run on the caller's thread
+// (immediate answers) or the dispatcher's thread (parked answers) and must not block for long.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "store/store.h"
+
+namespace podfleet {
+
+class Dispatcher {
+ public:
+  using Done = std::function<void(Result<std::vector<Grant>>)>;
+
+  Dispatcher(Store& store, const Clock& clock, Millis lease_for);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Leases up to `max_jobs` to `node`, waiting up to `wait` if none is claimable now.
+  void Claim(NodeId node, int max_jobs, Millis wait, Done done);
+  // Work may have become claimable: serve the parked claims.
+  void Notify();
+  // Answers every parked claim with what it can get now and stops the thread. Idempotent.
+  void Stop();
+
+  size_t parked() const;
+
+ private:
+  struct Parked {
+    NodeId node;
+    int max_jobs;
+    TimePoint deadline;
+    Done done;
+  };
+
+  void Loop();
+  // Tries each parked claim once; answers those that got work or whose deadline passed.
+  void ServeParked(bool final);
+
+  // Constant after construction.
+  Store& store_;
+  const Clock& clock_;
+  const Millis lease_for_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Parked> parked_;  // guarded by mu_
+  bool notified_ = false;      // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace podfleet

@@ -1,0 +1,38 @@
+// What the coordinator tells the operator about the fleet: node states and throughput, computed
+// from the store's records. Pure functions of their inputs, so they are tested without a server.
+#pragma once
+
+#include <vector>
+
+#include "core/model.h"
+
+namespace podfleet {
+
+struct NodeView {
+  Node node;
+  NodeStatus status = NodeStatus::kIdle;
+  std::vector<Job> jobs;  // leased to it now, with progress
+};
+
+// A node is blocked when it reported a failed preflight, offline when retired or not heard from
+// within `offline_after`, busy while it holds leases, and idle otherwise.
+NodeStatus DeriveStatus(const Node& node, size_t leased_jobs, TimePoint now, Millis offline_after);
+
+std::vector<NodeView> BuildNodeViews(const std::vector<Node>& nodes, const std::vector<Job>& leased,
+                                     TimePoint now, Millis offline_after);
+
+struct Throughput {
+  Millis window{0};  // the time the figures cover: the last hour, or less since work began
+  int64_t jobs = 0;
+  Millis audio{0};
+  Millis engine_time{0};
+  // Audio time transcribed per wall time over the window (audio-hours per wall-hour).
+  double realtime() const;
+};
+
+// Throughput of the jobs completed within `span` before `now`. The window starts at the first of
+// those jobs' leases when that is later than now - span, so a fleet that started ten minutes ago
+// is not reported at a sixth of its speed.
+Throughput ComputeThroughput(const std::vector<CompletedJob>& done, TimePoint now, Millis span);
+
+}  // namespace podfleet

@@ -1,0 +1,304 @@
+// The operator's API: fleet state, feeds, episodes and transcripts.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "api/wire.h"
+#include "coordinator/coordinator_context.h"
+#include "coordinator/fleet_view.h"
+#include "transcripts/formats.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+using Ctx = Coordinator::Context;
+
+constexpr Millis kHour{3'600'000};
+
+json NodeJson(const NodeView& v, TimePoint now) {
+  json jobs = json::array();
+  for (const Job& j : v.jobs) {
+    json job = {{"job", j.id.value()}, {"episode", j.episode.value()}};
+    if (j.lease) job["attempt"] = j.lease->attempt.value();
+    if (j.progress) {
+      job["stage"] = ToString(j.progress->stage);
+      job["progress"] = j.progress->fraction;
+    }
+    jobs.push_back(std::move(job));
+  }
+  json out = ToJson(v.node.info);
+  out["id"] = v.node.id.value();
+  out["status"] = ToString(v.status);
+  out["jobs"] = std::move(jobs);
+  out["registered_at"] = ToUnixMillis(v.node.registered_at);
+  out["last_heartbeat"] = ToUnixMillis(v.node.last_seen);
+  out["last_heartbeat_age_ms"] = (now - v.node.last_seen).count();
+  return out;
+}
+
+Result<json> NodesJson(Ctx& c) {
+  auto nodes = c.store.ListNodes();
+  if (!nodes) return std::unexpected(nodes.error());
+  auto leased = c.store.ListLeasedJobs();
+  if (!leased) return std::unexpected(leased.error());
+  const TimePoint now = c.clock.Now();
+  json out = json::array();
+  for (const NodeView& v : BuildNodeViews(*nodes, *leased, now, c.options.offline_after))
+    out.push_back(NodeJson(v, now));
+  return json{{"nodes", std::move(out)}};
+}
+
+Result<json> ThroughputJson(Ctx& c) {
+  const TimePoint now = c.clock.Now();
+  auto done = c.store.CompletedSince(now - kHour);
+  if (!done) return std::unexpected(done.error());
+  Throughput t = ComputeThroughput(*done, now, kHour);
+  return json{{"window_ms", t.window.count()},
+              {"episodes", t.jobs},
+              {"audio_minutes", t.audio.count() / 60'000.0},
+              {"audio_hours_per_hour", t.realtime()}};
+}
+
+Result<json> QueueJson(Ctx& c) {
+  auto counts = c.store.CountJobs();
+  if (!counts) return std::unexpected(counts.error());
+  return json{{"transcribe_queue", ToJson(*counts)}, {"waiting_workers", c.dispatcher.parked()}};
+}
+
+Result<json> StatusJson(Ctx& c) {
+  auto nodes = NodesJson(c);
+  if (!nodes) return nodes;
+  auto queue = QueueJson(c);
+  if (!queue) return queue;
+  auto throughput = ThroughputJson(c);
+  if (!throughput) return throughput;
+  return json{{"nodes", (*nodes)["nodes"]},
+              {"transcribe_queue", (*queue)["transcribe_queue"]},
+              {"last_hour", *throughput}};
+}
+
+// ---- feeds ----
+
+void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
+  auto body = JsonBody(request);
+  if (!body) return respond(ErrorReply(body.error()));
+  auto url = NormalizeSourceUrl(body->value("url", ""));
+  if (!url) return respond(ErrorReply(url.error()));
+  auto feed = c.store.AddFeed(*url, c.clock.Now());
+  if (!feed) return respond(ErrorReply(feed.error()));
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  c.poller.PollAsync(feed->id, [shared, feed = *feed](Result<PollResult> r) {
+    json out = {{"feed", ToJson(r ? r->feed : feed)}};
+    if (r) {
+      out["items"] = r->items;
+      out["new_episodes"] = r->new_episodes;
+    } else {
+      out["poll_error"] = r.error().message;
+    }
+    (*shared)(JsonReply(201, out));
+  });
+}
+
+void RefreshFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
+  auto id = IdParam(request, "id");
+  if (!id) return respond(ErrorReply(id.error()));
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  c.poller.PollAsync(FeedId(*id), [shared](Result<PollResult> r) {
+    if (!r) return (*shared)(ErrorReply(r.error()));
+    (*shared)(JsonReply(200, {{"feed", ToJson(r->feed)},
+                              {"items", r->items},
+                              {"new_episodes", r->new_episodes}}));
+  });
+}
+
+HttpResponse ListFeeds(Ctx& c, const HttpRequest&) {
+  auto feeds = c.store.ListFeeds();
+  if (!feeds) return ErrorReply(feeds.error());
+  json out = json::array();
+  for (const Feed& f : *feeds) out.push_back(ToJson(f));
+  return JsonReply(200, {{"feeds", std::move(out)}});
+}
+
+HttpResponse GetFeed(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto feed = c.store.GetFeed(FeedId(*id));
+  if (!feed) return ErrorReply(feed.error());
+  return JsonReply(200, ToJson(*feed));
+}
+
+HttpResponse RemoveFeed(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  return Reply(c.store.RemoveFeed(FeedId(*id)));
+}
+
+// ---- episodes ----
+
+Result<EpisodeFilter> FilterFrom(const HttpRequest& request) {
+  EpisodeFilter f;
+  try {
+    if (auto feed = request.QueryOr("feed", ""); !feed.empty()) f.feed = FeedId(std::stoll(feed));
+    f.limit = std::clamp<int64_t>(std::stoll(request.QueryOr("limit", "100")), 1, 1000);
+    f.offset = std::max<int64_t>(0, std::stoll(request.QueryOr("offset", "0")));
+  } catch (const std::exception&) {
+    return InvalidArgument("feed, limit and offset must be integers");
+  }
+  if (auto state = request.QueryOr("state", ""); !state.empty()) {
+    f.state = ParseEpisodeState(state);
+    if (!f.state) return InvalidArgument("unknown state '" + state + "'");
+  }
+  f.search = request.QueryOr("q", "");
+  return f;
+}
+
+HttpResponse ListEpisodes(Ctx& c, const HttpRequest& request) {
+  auto filter = FilterFrom(request);
+  if (!filter) return ErrorReply(filter.error());
+  auto episodes = c.store.ListEpisodes(*filter);
+  if (!episodes) return ErrorReply(episodes.error());
+  json out = json::array();
+  for (const Episode& e : *episodes) out.push_back(ToJson(e));
+  return JsonReply(200, {{"episodes", std::move(out)}});
+}
+
+HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto episode = c.store.GetEpisode(EpisodeId(*id));
+  if (!episode) return ErrorReply(episode.error());
+  json out = ToJson(*episode);
+  if (auto job = c.store.GetJobForEpisode(episode->id)) {
+    out["job"] = {{"id", job->id.value()},
+                  {"state", ToString(job->state)},
+                  {"attempts", job->attempts},
+                  {"failures", job->failures},
+                  {"lease_expiries", job->lease_expiries}};
+  }
+  return JsonReply(200, out);
+}
+
+Result<EpisodeId> AddOne(Ctx& c, EpisodeInfo info) {
+  if (info.guid.empty()) info.guid = info.audio_url;
+  auto ids = c.store.AddEpisodes(std::nullopt, {info}, c.clock.Now());
+  if (!ids) return std::unexpected(ids.error());
+  if (ids->empty()) return Conflict("episode with that audio URL exists already");
+  c.dispatcher.Notify();
+  return ids->front();
+}
+
+// POST /api/episodes {"url": ..., "title": ...}
+HttpResponse AddEpisode(Ctx& c, const HttpRequest& request) {
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto url = NormalizeSourceUrl(body->value("url", ""));
+  if (!url) return ErrorReply(url.error());
+  EpisodeInfo info;
+  info.audio_url = *url;
+  info.title = body->value("title", url->substr(url->rfind('/') + 1));
+  auto id = AddOne(c, info);
+  if (!id) return ErrorReply(id.error());
+  return JsonReply(201, {{"id", id->value()}});
+}
+
+// POST /api/episodes/upload?title=...&filename=... with the audio file as the body.
+HttpResponse UploadEpisode(Ctx& c, const HttpRequest& request) {
+  if (request.body.empty()) return ErrorReply({Code::kInvalidArgument, "empty upload"});
+  const auto dir = c.options.data_dir / "uploads";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::random_device rd;
+  const std::string name = fmt::format("{:016x}{:08x}", (uint64_t(rd()) << 32) | rd(), rd());
+  {
+    std::ofstream out(dir / name, std::ios::binary);
+    out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+    if (!out) return ErrorReply({Code::kUnavailable, "cannot store the upload"});
+  }
+  EpisodeInfo info;
+  info.audio_url = "/api/media/" + name;
+  info.guid = "upload:" + name;
+  info.audio_length = static_cast<int64_t>(request.body.size());
+  info.title = request.QueryOr("title", request.QueryOr("filename", "upload " + name));
+  auto id = AddOne(c, info);
+  if (!id) return ErrorReply(id.error());
+  return JsonReply(201, {{"id", id->value()}});
+}
+
+// Serves an uploaded file to workers. Names are generated hex strings; nothing else is served.
+HttpResponse Media(Ctx& c, const HttpRequest& request) {
+  const std::string& name = request.params.at("name");
+  if (name.empty() || name.size() > 64 ||
+      name.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return ErrorReply({Code::kNotFound, "no such media"});
+  std::ifstream in(c.options.data_dir / "uploads" / name, std::ios::binary);
+  if (!in) return ErrorReply({Code::kNotFound, "no such media"});
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return HttpResponse::Text(200, std::move(bytes), "application/octet-stream");
+}
+
+HttpResponse RetryEpisode(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto r = c.store.RetryEpisode(EpisodeId(*id), c.clock.Now());
+  if (r) c.dispatcher.Notify();
+  return Reply(r);
+}
+
+HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  const std::string format_name = request.QueryOr("format", "json");
+  auto format = ParseTranscriptFormat(format_name);
+  if (!format) return ErrorReply({Code::kInvalidArgument, "format must be txt, srt, vtt, json or md"});
+  auto episode = c.store.GetEpisode(EpisodeId(*id));
+  if (!episode) return ErrorReply(episode.error());
+  auto transcript = c.store.GetTranscript(episode->id);
+  if (!transcript) return ErrorReply(transcript.error());
+  HttpResponse r = HttpResponse::Text(200, WriteTranscript(*transcript, *format, {episode->info.title}),
+                                      std::string(ContentType(*format)));
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  return r;
+}
+
+HttpResponse Health(Ctx& c, const HttpRequest&) {
+  auto counts = c.store.CountJobs();
+  if (!counts) return JsonReply(503, {{"healthy", false}, {"error", counts.error().message}});
+  return JsonReply(200, {{"healthy", true}, {"version", PODFLEET_VERSION}});
+}
+
+}  // namespace
+
+std::vector<Route> OperatorRoutes(Ctx& c) {
+  auto sync = [&c](HttpResponse (*f)(Ctx&, const HttpRequest&)) {
+    return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
+  };
+  auto async = [&c](void (*f)(Ctx&, HttpRequest, HttpResponder)) {
+    return HttpHandler([&c, f](HttpRequest r, HttpResponder respond) { f(c, std::move(r), std::move(respond)); });
+  };
+  auto json_of = [&c](Result<json> (*f)(Ctx&)) {
+    return SyncHandler([&c, f](const HttpRequest&) { return Reply(f(c)); });
+  };
+  return {
+      {"GET", "/api/health", "liveness and store health", sync(Health), {}},
+      {"GET", "/api/nodes", "every node with status, hardware and current jobs", json_of(NodesJson), {}},
+      {"GET", "/api/queue/status", "job counts by state", json_of(QueueJson), {}},
+      {"GET", "/api/status", "nodes, queue and last-hour throughput", json_of(StatusJson), {}},
+      {"GET", "/api/feeds", "list feeds", sync(ListFeeds), {}},
+      {"POST", "/api/feeds", "add a feed by URL or local path and poll it", {}, async(AddFeed)},
+      {"GET", "/api/feeds/{id}", "one feed", sync(GetFeed), {}},
+      {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed)},
+      {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}},
+      {"GET", "/api/episodes", "list episodes (feed, state, q, limit, offset)", sync(ListEpisodes), {}},
+      {"POST", "/api/episodes", "add one audio file by URL", sync(AddEpisode), {}},
+      {"POST", "/api/episodes/upload", "add one audio file by upload (body = file)", sync(UploadEpisode), {}},
+      {"GET", "/api/episodes/{id}", "one episode with its job", sync(GetEpisode), {}},
+      {"POST", "/api/episodes/{id}/retry", "queue a failed episode again", sync(RetryEpisode), {}},
+      {"GET", "/api/episodes/{id}/transcript", "transcript as format=txt|srt|vtt|json|md", sync(GetTranscript), {}},
+      {"GET", "/api/media/{name}", "uploaded audio, for workers", sync(Media), {}},
+  };
+}
+
+}  // namespace podfleet

@@ -1,0 +1,168 @@
+// The worker protocol: register, claim, heartbeat, complete, fail, release, deregister.
+// Every route but register needs the node's own token (Authorization: Bearer ...); a node can act
+// only on the leases it holds, and the store refuses stale attempts with 409.
+#include <nlohmann/json.hpp>
+
+#include "api/wire.h"
+#include "coordinator/coordinator_context.h"
+#include "net/token.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request) {
+  std::string_view token = request.BearerToken();
+  if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
+  auto node = c.store.FindNodeByToken(HashToken(token));
+  if (!node) return PermissionDenied("unknown or retired node token");
+  if (auto r = c.store.TouchNode(node->id, c.clock.Now()); !r) return std::unexpected(r.error());
+  return node;
+}
+
+// The URL a worker fetches the audio from: the origin's, or the coordinator's for uploads.
+std::string AudioUrl(const Episode& e) { return e.info.audio_url; }
+
+json GrantsJson(const std::vector<Grant>& grants) {
+  json leases = json::array();
+  for (const Grant& g : grants) leases.push_back(ToJson(WireGrant{g.lease, g.episode, AudioUrl(g.episode)}));
+  return {{"leases", std::move(leases)}};
+}
+
+HttpResponse Register(Coordinator::Context& c, const HttpRequest& request) {
+  std::string_view enrollment = request.BearerToken();
+  if (enrollment.empty()) return ErrorReply({Code::kPermissionDenied, "missing enrollment token"});
+  auto valid = c.store.CheckEnrollmentToken(HashToken(enrollment));
+  if (!valid) return ErrorReply(valid.error());
+  if (!*valid) return ErrorReply({Code::kPermissionDenied, "invalid or revoked enrollment token"});
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto info = NodeInfoFromJson(body->value("node", json::object()));
+  if (!info) return ErrorReply(info.error());
+  std::string token = NewToken("pfn_");
+  auto node = c.store.RegisterNode(*info, HashToken(token), c.clock.Now());
+  if (!node) return ErrorReply(node.error());
+  return JsonReply(201, {{"node_id", node->id.value()},
+                         {"token", token},
+                         {"lease_ms", c.options.lease_duration.count()},
+                         {"heartbeat_ms", c.options.heartbeat_interval.count()}});
+}
+
+void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
+  auto node = Authenticate(c, request);
+  if (!node) return respond(ErrorReply(node.error()));
+  if (!node->info.blocked_reason.empty())
+    return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
+  auto body = JsonBody(request);
+  if (!body) return respond(ErrorReply(body.error()));
+  const int max_jobs = std::clamp(body->value("max", 1), 1, 64);
+  const Millis wait = std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), c.options.max_claim_wait);
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  c.dispatcher.Claim(node->id, max_jobs, wait, [shared](Result<std::vector<Grant>> grants) {
+    if (!grants) return (*shared)(ErrorReply(grants.error()));
+    (*shared)(JsonReply(200, GrantsJson(*grants)));
+  });
+}
+
+HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return ErrorReply(node.error());
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  std::vector<Progress> held;
+  for (const json& p : body->value("progress", json::array())) {
+    auto progress = ProgressFromJson(p);
+    if (!progress) return ErrorReply(progress.error());
+    held.push_back(*progress);
+  }
+  auto renewed = c.store.Renew(node->id, held, c.options.lease_duration, c.clock.Now());
+  if (!renewed) return ErrorReply(renewed.error());
+  json out = {{"renewed", json::array()},
+              {"lost", json::array()},
+              {"heartbeat_ms", c.options.heartbeat_interval.count()}};
+  for (const Progress& p : held) {
+    auto it = std::find_if(renewed->begin(), renewed->end(), [&](const Lease& l) {
+      return l.job == p.job && l.attempt == p.attempt;
+    });
+    if (it != renewed->end()) {
+      out["renewed"].push_back(ToJson(*it));
+    } else {
+      out["lost"].push_back(ToJson(Lease{p.job, p.attempt, node->id, c.clock.Now()}));
+    }
+  }
+  return JsonReply(200, out);
+}
+
+// Reads the job id from the path and the attempt from the body.
+Result<std::pair<JobId, AttemptId>> JobAttempt(const HttpRequest& request, const json& body) {
+  auto job = IdParam(request, "id");
+  if (!job) return std::unexpected(job.error());
+  if (!body.contains("attempt") || !body["attempt"].is_number_integer())
+    return InvalidArgument("missing field 'attempt'");
+  return std::pair{JobId(*job), AttemptId(body["attempt"].get<int64_t>())};
+}
+
+HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return ErrorReply(node.error());
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto ids = JobAttempt(request, *body);
+  if (!ids) return ErrorReply(ids.error());
+  auto transcript = TranscriptFromJson(body->value("transcript", json()));
+  if (!transcript) return ErrorReply(transcript.error());
+  return Reply(c.store.Complete(node->id, ids->first, ids->second, *transcript, c.clock.Now()));
+}
+
+HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return ErrorReply(node.error());
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto ids = JobAttempt(request, *body);
+  if (!ids) return ErrorReply(ids.error());
+  Failure failure{body->value("reason", std::string("unspecified")), body->value("permanent", false)};
+  if (failure.reason.size() > 4096) failure.reason.resize(4096);
+  auto r = c.store.Fail(node->id, ids->first, ids->second, failure, c.options.retry, c.clock.Now());
+  if (r && !failure.permanent) c.dispatcher.Notify();
+  return Reply(r);
+}
+
+HttpResponse Release(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return ErrorReply(node.error());
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto ids = JobAttempt(request, *body);
+  if (!ids) return ErrorReply(ids.error());
+  auto r = c.store.Release(node->id, ids->first, ids->second, c.clock.Now());
+  if (r) c.dispatcher.Notify();
+  return Reply(r);
+}
+
+HttpResponse Deregister(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return ErrorReply(node.error());
+  return Reply(c.store.RetireNode(node->id, c.clock.Now()));
+}
+
+}  // namespace
+
+std::vector<Route> WorkerRoutes(Coordinator::Context& c) {
+  auto sync = [&c](HttpResponse (*f)(Coordinator::Context&, const HttpRequest&)) {
+    return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
+  };
+  return {
+      {"POST", "/api/workers/register", "register a worker (enrollment token)", sync(Register), {}},
+      {"POST", "/api/workers/claim", "lease jobs, waiting up to wait_ms for work", {},
+       [&c](HttpRequest r, HttpResponder respond) { Claim(c, std::move(r), std::move(respond)); }},
+      {"POST", "/api/workers/heartbeat", "renew leases and report progress", sync(Heartbeat), {}},
+      {"POST", "/api/workers/deregister", "retire this node", sync(Deregister), {}},
+      {"POST", "/api/jobs/{id}/complete", "upload the transcript of a leased job", sync(Complete), {}},
+      {"POST", "/api/jobs/{id}/fail", "report a failed attempt", sync(Fail), {}},
+      {"POST", "/api/jobs/{id}/release", "give a leased job back unstarted", sync(Release), {}},
+  };
+}
+
+}  // namespace podfleet

@@ -1,0 +1,68 @@
+#include "engines/engine_simulated.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace podfleet {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sleeps for `duration` unless `stop` is requested first; returns false when stopped.
+bool SleepFor(Clock::duration duration, const std::stop_token& stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, stop, duration, [] { return false; });
+  return !stop.stop_requested();
+}
+
+class SimulatedEngine final : public Engine {
+ public:
+  explicit SimulatedEngine(EngineConfig config) : config_(std::move(config)) {}
+
+  EngineInfo info() const override { return {"simulated", "simulated", false}; }
+
+  Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
+                                std::stop_token stop) override {
+    const auto started = Clock::now();
+    const Millis total = audio.duration();
+    Transcript t;
+    t.language = config_.language;
+    t.engine = "simulated";
+    t.model = "simulated";
+    t.audio_duration = total;
+    for (Millis begin{0}; begin < total; begin += kSimulatedSegment) {
+      const Millis end = std::min(total, begin + kSimulatedSegment);
+      if (!SleepFor(WallTime(end - begin), stop)) return Unavailable("cancelled");
+      t.segments.push_back({begin, end, std::string(kSimulatedText), {}, {}});
+      if (progress) progress(static_cast<double>(end.count()) / static_cast<double>(total.count()));
+    }
+    t.engine_time = std::chrono::duration_cast<Millis>(Clock::now() - started);
+    return t;
+  }
+
+ private:
+  Clock::duration WallTime(Millis audio) const {
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(audio.count() / config_.simulated_speed));
+  }
+
+  const EngineConfig config_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> MakeSimulatedEngine(const EngineConfig& config) {
+  if (!(config.simulated_speed > 0)) {
+    return InvalidArgument(
+        fmt::format("simulated engine: speed must be positive, not {}", config.simulated_speed));
+  }
+  return std::make_unique<SimulatedEngine>(config);
+}
+
+}  // namespace podfleet

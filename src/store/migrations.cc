@@ -1,0 +1,177 @@
+#include "store/migrations.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string>
+
+namespace podfleet {
+namespace {
+
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE feeds (
+  id INTEGER PRIMARY KEY,
+  url TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL DEFAULT '',
+  added_at INTEGER NOT NULL,
+  polled_at INTEGER,
+  last_error TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE TABLE episodes (
+  id INTEGER PRIMARY KEY,
+  feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,
+  guid TEXT NOT NULL,
+  title TEXT NOT NULL,
+  audio_url TEXT NOT NULL,
+  audio_type TEXT NOT NULL,
+  audio_length INTEGER NOT NULL,
+  duration_ms INTEGER,
+  published_at INTEGER,
+  transcript_links TEXT NOT NULL DEFAULT '[]',
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'skipped')),
+  error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX episodes_feed_guid ON episodes(feed_id, guid) WHERE feed_id IS NOT NULL;
+CREATE UNIQUE INDEX episodes_loose_guid ON episodes(guid) WHERE feed_id IS NULL;
+CREATE INDEX episodes_newest ON episodes(coalesce(published_at, created_at) DESC, id DESC);
+CREATE INDEX episodes_state ON episodes(state);
+
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  episode_id INTEGER NOT NULL UNIQUE REFERENCES episodes(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'failed')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  lease_expiries INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER,
+  error TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX jobs_claimable ON jobs(priority DESC, id) WHERE state = 'queued';
+CREATE INDEX jobs_state ON jobs(state);
+
+CREATE TABLE attempts (
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  node_id INTEGER NOT NULL,
+  leased_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  stage TEXT,
+  fraction REAL,
+  outcome TEXT NOT NULL DEFAULT 'running'
+      CHECK (outcome IN ('running', 'done', 'failed', 'released', 'expired')),
+  finished_at INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (job_id, number)
+) STRICT;
+CREATE INDEX attempts_running_expiry ON attempts(expires_at) WHERE outcome = 'running';
+CREATE INDEX attempts_done_at ON attempts(finished_at) WHERE outcome = 'done';
+
+CREATE TABLE transcripts (
+  episode_id INTEGER PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+  language TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT NOT NULL,
+  audio_duration_ms INTEGER NOT NULL,
+  engine_time_ms INTEGER NOT NULL,
+  segments TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE nodes (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version TEXT NOT NULL,
+  hardware TEXT NOT NULL,
+  speed REAL NOT NULL,
+  blocked_reason TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  registered_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  retired_at INTEGER
+) STRICT;
+
+CREATE TABLE enrollment_tokens (
+  token_hash TEXT PRIMARY KEY,
+  label TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+) STRICT;
+)sql";
+
+constexpr std::array kMigrations{
+    Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
+              kSchemaV1},
+};
+
+Result<int64_t> PragmaInt(Db& db, std::string_view name) {
+  Result<Statement> stmt = db.Prepare(fmt::format("PRAGMA {}", name));
+  if (!stmt) return std::unexpected(stmt.error());
+  if (Result<void> r = stmt->StepRow(name); !r) return std::unexpected(r.error());
+  return stmt->Int(0);
+}
+
+// Stamps a new, empty file as podfleet's; refuses a file some other program made.
+Result<void> ClaimFile(Db& db) {
+  Result<int64_t> app_id = PragmaInt(db, "application_id");
+  if (!app_id) return std::unexpected(app_id.error());
+  if (*app_id == kApplicationId) return {};
+  if (*app_id != 0) {
+    return Corruption(fmt::format("not a podfleet database (application_id {:#x})", *app_id));
+  }
+  Result<Statement> tables = db.Prepare("SELECT count(*) FROM sqlite_schema");
+  if (!tables) return std::unexpected(tables.error());
+  if (Result<void> r = tables->StepRow("schema"); !r) return std::unexpected(r.error());
+  if (tables->Int(0) != 0) return Corruption("not a podfleet database (tables but no podfleet id)");
+  return db.Exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+}
+
+Result<void> CheckForeignKeys(Db& db) {
+  Result<Statement> check = db.Prepare("PRAGMA foreign_key_check");
+  if (!check) return std::unexpected(check.error());
+  Result<bool> row = check->Step();
+  if (!row) return std::unexpected(row.error());
+  if (*row)
+    return Internal(fmt::format("migration broke a foreign key in table {}", check->Text(0)));
+  return {};
+}
+
+Result<void> Apply(Db& db, const Migration& m) {
+  Result<void> r = db.Exec(std::string(m.sql));
+  if (r) r = db.Exec(fmt::format("PRAGMA user_version = {}", m.version));
+  return WithContext(r, fmt::format("schema migration {} ({})", m.version, m.summary));
+}
+
+}  // namespace
+
+std::span<const Migration> SchemaMigrations() { return kMigrations; }
+
+Result<int> Migrate(Db& db, std::span<const Migration> migrations) {
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  Result<Transaction> tx = Transaction::Begin(db, Transaction::Kind::kWrite);
+  if (!tx) return std::unexpected(tx.error());
+  if (Result<void> r = ClaimFile(db); !r) return std::unexpected(r.error());
+  Result<int64_t> version = PragmaInt(db, "user_version");
+  if (!version) return std::unexpected(version.error());
+  if (*version > latest) {
+    return Corruption(
+        fmt::format("database schema version {} is newer than this program's {}; upgrade podfleet",
+                    *version, latest));
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= *version) continue;
+    if (Result<void> r = Apply(db, m); !r) return std::unexpected(r.error());
+  }
+  if (*version < latest) {
+    if (Result<void> r = CheckForeignKeys(db); !r) return std::unexpected(r.error());
+  }
+  if (Result<void> r = tx->Commit(); !r) return std::unexpected(r.error());
+  return latest;
+}
+
+}  // namespace podfleet

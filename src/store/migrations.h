@@ -1,0 +1,78 @@
+// The SQLite schema of the store, as numbered migrations (doc/store.md tells the same story).
+//
+// A podfleet database carries PRAGMA application_id = kApplicationId and records the last
+// migration applied in PRAGMA user_version. Migrate applies the pending migrations in order inside
+// one BEGIN IMMEDIATE transaction: a crash leaves the old version whole, and two processes opening
+// one new file cannot both migrate it. A released migration is never edited; a schema change is a
+// new migration appended to the list.
+//
+// Schema, version 1. Times are INTEGER Unix milliseconds (UTC); "?" marks a nullable column.
+//   feeds              id, url UNIQUE, title, added_at, polled_at?, last_error
+//   episodes           id, feed_id? -> feeds, guid, title, audio_url, audio_type, audio_length,
+//                      duration_ms?, published_at?, transcript_links (JSON), state, error,
+//                      created_at, updated_at
+//                      identity: UNIQUE (feed_id, guid) among feed episodes, UNIQUE guid among
+//                      feed-less ones (SQLite treats NULLs as distinct, hence two partial indexes)
+//   jobs               id, episode_id UNIQUE -> episodes, state, priority, attempts, failures,
+//                      lease_expiries, not_before?, error
+//   attempts           (job_id -> jobs, number) PRIMARY KEY, node_id, leased_at, expires_at,
+//                      stage?, fraction?, outcome, finished_at?, error
+//   transcripts        episode_id PRIMARY KEY -> episodes, language, engine, model,
+//                      audio_duration_ms, engine_time_ms, segments (JSON), created_at
+//   nodes              id, name, engine, model, version, hardware (JSON), speed, blocked_reason,
+//                      token_hash UNIQUE, registered_at, last_seen, retired_at?
+//   enrollment_tokens  token_hash PRIMARY KEY, label, created_at, revoked (0 or 1)
+// Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,
+// their jobs, attempts and transcripts. attempts.node_id has no foreign key: nodes are never
+// deleted (only retired), and the lease check compares ids anyway.
+//
+// State machines. A job's current lease is its attempt numbered jobs.attempts, and
+//   jobs.state = 'leased'  <=>  that attempt's outcome = 'running'.
+//
+//   job      queued --claim--> leased --complete--> done
+//            leased --release, lease expiry, retryable failure--> queued (not_before = backoff)
+//            leased --permanent failure, or failures >= max_failures--> failed
+//            failed --retry (operator)--> queued, failures = 0
+//   attempt  running --> done | failed | released | expired   (finished_at set when it ends)
+//   episode  follows its job: queued, running (job leased), done, failed; an episode without an
+//            audio URL is 'skipped' and has no job.
+// jobs.attempts only ever grows, retries included, so an attempt number is never handed out twice:
+// that is what fences stale workers.
+//
+// transcripts.segments is JSON: [{"start": ms, "end": ms, "text": "...", "speaker": "...",
+// "words": [[start_ms, end_ms, "text", confidence], ...]}, ...]. A transcript is always written
+// and read whole and no query looks inside one, so one row per transcript beats ~10k word rows
+// per hour of audio inserted under the write lock. Words are arrays, not objects, to halve them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/error.h"
+#include "store/sqlite_db.h"
+
+namespace podfleet {
+
+inline constexpr int64_t kApplicationId = 0x706f6466;  // "podf"
+
+struct Migration {
+  int version;               // 1, 2, ... consecutive
+  std::string_view summary;  // one line, for the log
+  std::string_view sql;      // a script of statements
+};
+
+// podfleet's migrations, in order.
+std::span<const Migration> SchemaMigrations();
+
+// Brings `db` up to the last of `migrations` and returns the version it is at now. A new, empty
+// file is stamped with kApplicationId first. After applying any migration it runs
+// PRAGMA foreign_key_check, so migrations may rebuild tables with foreign keys off.
+// kCorruption if the file belongs to another application (another application id, or tables
+// without one) or its version is newer than the last migration; errors of the migrations' SQL
+// otherwise, with nothing applied.
+// REQUIRES: no transaction is open on `db`; foreign keys are off (they cannot change inside the
+// migration's transaction).
+Result<int> Migrate(Db& db, std::span<const Migration> migrations = SchemaMigrations());
+
+}  // namespace podfleet

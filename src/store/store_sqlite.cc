@@ -1,0 +1,278 @@
+// SqliteStore: opening, feeds, episodes, nodes and enrollment tokens. Jobs and leases are in
+// store_sqlite_jobs.cc.
+#include "store/store_sqlite.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+
+#include "store/migrations.h"
+#include "store/store_sqlite_rows.h"
+
+namespace podfleet {
+namespace {
+
+// Long enough to ride out a CLI command holding the write lock; short enough that a wedged
+// process surfaces as kUnavailable rather than a hung coordinator.
+constexpr int kBusyTimeoutMs = 5'000;
+
+// synchronous = FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss. A
+// forgotten Claim would let the same attempt number be granted again after the reboot, breaking
+// the fencing workers rely on, and a forgotten Complete loses a transcript already acknowledged.
+// FULL costs one fsync per write call; the coordinator makes tens of them a second at most.
+constexpr char kConnectionPragmas[] = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+
+std::optional<int64_t> OptionalMillis(std::optional<TimePoint> t) {
+  if (!t) return std::nullopt;
+  return ToUnixMillis(*t);
+}
+
+Result<void> EnableWal(Db& db) {
+  Result<Statement> stmt = db.Prepare("PRAGMA journal_mode = WAL");
+  if (!stmt) return std::unexpected(stmt.error());
+  if (Result<void> r = stmt->StepRow("journal mode"); !r) return std::unexpected(r.error());
+  if (const std::string mode = stmt->Text(0); mode != "wal") {
+    return Unavailable(fmt::format("cannot use WAL mode (journal mode stays {})", mode));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Store>> Open(const std::string& path) {
+  Result<Db> db = Db::Open(path, kBusyTimeoutMs);
+  if (!db) return std::unexpected(db.error());
+  if (Result<void> r = EnableWal(*db); !r) return std::unexpected(r.error());
+  if (Result<int> r = Migrate(*db); !r) return std::unexpected(r.error());
+  if (Result<void> r = db->Exec(kConnectionPragmas); !r) return std::unexpected(r.error());
+  return std::make_unique<SqliteStore>(std::move(*db));
+}
+
+Result<Feed> LoadFeed(Db& db, FeedId id) {
+  static const std::string sql =
+      fmt::format("SELECT {} FROM feeds f WHERE f.id = ?1", kFeedColumns);
+  return QueryOne(db, ReadFeed, fmt::format("feed {}", id.value()), sql, id.value());
+}
+
+Result<Node> LoadNode(Db& db, NodeId id) {
+  static const std::string sql =
+      fmt::format("SELECT {} FROM nodes n WHERE n.id = ?1", kNodeColumns);
+  return QueryOne(db, ReadNode, fmt::format("node {}", id.value()), sql, id.value());
+}
+
+// Inserts the episode unless its identity is known; returns its id when it was new. An episode
+// with an audio URL gets a queued job; one without is stored skipped.
+Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> feed,
+                                               const EpisodeInfo& info, TimePoint now) {
+  constexpr std::string_view kSql =
+      "INSERT INTO episodes (feed_id, guid, title, audio_url, audio_type, audio_length, "
+      "duration_ms, published_at, transcript_links, state, error, created_at, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) "
+      "ON CONFLICT DO NOTHING RETURNING id";
+  const bool skipped = info.audio_url.empty();
+  std::optional<int64_t> feed_id;
+  if (feed) feed_id = feed->value();
+  std::optional<int64_t> duration_ms;
+  if (info.duration) duration_ms = info.duration->count();
+  Result<std::vector<int64_t>> ids =
+      QueryAll(db, ReadInt, kSql, feed_id, info.guid, info.title, info.audio_url, info.audio_type,
+               info.audio_length, duration_ms, OptionalMillis(info.published_at),
+               EncodeLinks(info.transcript_links),
+               ToString(skipped ? EpisodeState::kSkipped : EpisodeState::kQueued),
+               skipped ? "no enclosure" : "", ToUnixMillis(now));
+  if (!ids) return std::unexpected(ids.error());
+  if (ids->empty()) return std::nullopt;  // known already
+  const EpisodeId id(ids->front());
+  if (!skipped) {
+    Result<int64_t> r =
+        db.Run("INSERT INTO jobs (episode_id, state) VALUES (?1, 'queued')", id.value());
+    if (!r) return std::unexpected(r.error());
+  }
+  return id;
+}
+
+// Replaces a uniqueness conflict's SQL text with `message`.
+template <class T>
+Result<T> OnDuplicate(Result<T> r, std::string message) {
+  if (!r && r.error().code == Code::kConflict) r.error().message = std::move(message);
+  return r;
+}
+
+Result<void> RequireChanged(Result<int64_t> changed, std::string_view what) {
+  if (!changed) return std::unexpected(changed.error());
+  if (*changed == 0) return NotFound(fmt::format("{} not found", what));
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  return WithContext(Open(path), "open store " + path);
+}
+
+// ---- feeds -------------------------------------------------------------------------------------
+
+Result<Feed> SqliteStore::AddFeed(std::string_view url, TimePoint now) {
+  return Write([&](Db& db) -> Result<Feed> {
+    Result<int64_t> r =
+        db.Run("INSERT INTO feeds (url, added_at) VALUES (?1, ?2)", url, ToUnixMillis(now));
+    r = OnDuplicate(std::move(r), fmt::format("feed {} is already added", url));
+    if (!r) return std::unexpected(r.error());
+    return LoadFeed(db, FeedId(db.LastInsertId()));
+  });
+}
+
+Result<Feed> SqliteStore::GetFeed(FeedId id) {
+  return Read([&](Db& db) { return LoadFeed(db, id); });
+}
+
+Result<std::vector<Feed>> SqliteStore::ListFeeds() {
+  return Read([&](Db& db) {
+    static const std::string sql =
+        fmt::format("SELECT {} FROM feeds f ORDER BY f.id", kFeedColumns);
+    return QueryAll(db, ReadFeed, sql);
+  });
+}
+
+Result<void> SqliteStore::RemoveFeed(FeedId id) {
+  return Write([&](Db& db) {
+    return RequireChanged(db.Run("DELETE FROM feeds WHERE id = ?1", id.value()),
+                          fmt::format("feed {}", id.value()));
+  });
+}
+
+Result<void> SqliteStore::RecordFeedPoll(FeedId id, const FeedPoll& poll) {
+  constexpr std::string_view kSql =
+      "UPDATE feeds SET polled_at = ?2, title = iif(?3 = '', title, ?3), last_error = ?4 "
+      "WHERE id = ?1";
+  return Write([&](Db& db) {
+    return RequireChanged(
+        db.Run(kSql, id.value(), ToUnixMillis(poll.polled_at), poll.title, poll.error),
+        fmt::format("feed {}", id.value()));
+  });
+}
+
+// ---- episodes ----------------------------------------------------------------------------------
+
+Result<std::vector<EpisodeId>> SqliteStore::AddEpisodes(std::optional<FeedId> feed,
+                                                        const std::vector<EpisodeInfo>& episodes,
+                                                        TimePoint now) {
+  return Write([&](Db& db) -> Result<std::vector<EpisodeId>> {
+    if (feed) {
+      if (Result<Feed> f = LoadFeed(db, *feed); !f) return std::unexpected(f.error());
+    }
+    std::vector<EpisodeId> added;
+    for (const EpisodeInfo& info : episodes) {
+      Result<std::optional<EpisodeId>> id = InsertEpisode(db, feed, info, now);
+      if (!id) return std::unexpected(id.error());
+      if (*id) added.push_back(**id);
+    }
+    return added;
+  });
+}
+
+Result<Episode> SqliteStore::GetEpisode(EpisodeId id) {
+  return Read([&](Db& db) { return LoadEpisode(db, id); });
+}
+
+Result<std::vector<Episode>> SqliteStore::ListEpisodes(const EpisodeFilter& filter) {
+  if (filter.limit < 0 || filter.offset < 0) {
+    return InvalidArgument("episode filter: limit and offset must not be negative");
+  }
+  // lower() folds ASCII only, so the title search is case-insensitive for ASCII letters.
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM episodes e "
+      "WHERE (?1 IS NULL OR e.feed_id = ?1) AND (?2 IS NULL OR e.state = ?2) "
+      "AND (?3 = '' OR instr(lower(e.title), lower(?3)) > 0) "
+      "ORDER BY coalesce(e.published_at, e.created_at) DESC, e.id DESC LIMIT ?4 OFFSET ?5",
+      kEpisodeColumns);
+  std::optional<int64_t> feed;
+  if (filter.feed) feed = filter.feed->value();
+  std::optional<std::string_view> state;
+  if (filter.state) state = ToString(*filter.state);
+  return Read([&](Db& db) {
+    return QueryAll(db, ReadEpisode, sql, feed, state, filter.search, filter.limit, filter.offset);
+  });
+}
+
+// ---- nodes and tokens --------------------------------------------------------------------------
+
+Result<Node> SqliteStore::RegisterNode(const NodeInfo& info, std::string_view token_hash,
+                                       TimePoint now) {
+  if (token_hash.empty()) return InvalidArgument("register node: empty token hash");
+  constexpr std::string_view kSql =
+      "INSERT INTO nodes (name, engine, model, version, hardware, speed, blocked_reason, "
+      "token_hash, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+  return Write([&](Db& db) -> Result<Node> {
+    Result<int64_t> r = db.Run(kSql, info.name, info.engine, info.model, info.version,
+                               EncodeHardware(info.hardware), info.speed, info.blocked_reason,
+                               token_hash, ToUnixMillis(now));
+    r = OnDuplicate(std::move(r), "register node: token already in use");
+    if (!r) return std::unexpected(r.error());
+    return LoadNode(db, NodeId(db.LastInsertId()));
+  });
+}
+
+Result<Node> SqliteStore::FindNodeByToken(std::string_view token_hash) {
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM nodes n WHERE n.token_hash = ?1 AND n.retired_at IS NULL", kNodeColumns);
+  return Read([&](Db& db) -> Result<Node> {
+    Result<Node> node = QueryOne(db, ReadNode, "node token", sql, token_hash);
+    if (!node && node.error().code == Code::kNotFound) {
+      return PermissionDenied("unknown or retired node token");
+    }
+    return node;
+  });
+}
+
+Result<std::vector<Node>> SqliteStore::ListNodes() {
+  static const std::string sql = fmt::format("SELECT {} FROM nodes n ORDER BY n.id", kNodeColumns);
+  return Read([&](Db& db) { return QueryAll(db, ReadNode, sql); });
+}
+
+Result<void> SqliteStore::TouchNode(NodeId id, TimePoint now) {
+  return Write([&](Db& db) {
+    return RequireChanged(db.Run("UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE id = ?1",
+                                 id.value(), ToUnixMillis(now)),
+                          fmt::format("node {}", id.value()));
+  });
+}
+
+Result<void> SqliteStore::RetireNode(NodeId id, TimePoint now) {
+  return Write([&](Db& db) {
+    return RequireChanged(
+        db.Run("UPDATE nodes SET retired_at = coalesce(retired_at, ?2) WHERE id = ?1", id.value(),
+               ToUnixMillis(now)),
+        fmt::format("node {}", id.value()));
+  });
+}
+
+Result<void> SqliteStore::AddEnrollmentToken(std::string_view token_hash, std::string_view label,
+                                             TimePoint now) {
+  if (token_hash.empty()) return InvalidArgument("enrollment token: empty hash");
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> r =
+        db.Run("INSERT INTO enrollment_tokens (token_hash, label, created_at) VALUES (?1, ?2, ?3)",
+               token_hash, label, ToUnixMillis(now));
+    r = OnDuplicate(std::move(r), "enrollment token already exists");
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+Result<bool> SqliteStore::CheckEnrollmentToken(std::string_view token_hash) {
+  return Read([&](Db& db) -> Result<bool> {
+    Result<int64_t> live = QueryOne(
+        db, ReadInt, "token count",
+        "SELECT count(*) FROM enrollment_tokens WHERE token_hash = ?1 AND revoked = 0", token_hash);
+    if (!live) return std::unexpected(live.error());
+    return *live > 0;
+  });
+}
+
+Result<int64_t> SqliteStore::CountEnrollmentTokens() {
+  return Read([&](Db& db) {
+    return QueryOne(db, ReadInt, "token count", "SELECT count(*) FROM enrollment_tokens");
+  });
+}
+
+}  // namespace podfleet

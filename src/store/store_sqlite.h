@@ -1,0 +1,97 @@
+// SqliteStore: the Store on one SQLite connection. Internal to src/store; everyone else uses
+// store.h and OpenSqliteStore. Schema and state machines: migrations.h.
+//
+// One connection, one mutex: every public call takes mu_ and runs as one transaction (BEGIN
+// IMMEDIATE when it writes, so it never fails half-way on a lock). A call that returns an error
+// has changed nothing: the transaction rolls back. The file may also be open in other processes
+// (the CLI); they wait on SQLite's busy timeout and give kUnavailable after it.
+//
+// A lease is lost only when ExpireLeases reaps it: until then the holder may renew, complete, fail
+// or release it even after its expires_at.
+//
+// The methods are split by concept: store_sqlite.cc (opening, feeds, episodes, nodes, tokens) and
+// store_sqlite_jobs.cc (claims, leases, outcomes, transcripts).
+#pragma once
+
+#include <mutex>
+#include <type_traits>
+#include <utility>
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace podfleet {
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+
+  Result<Feed> AddFeed(std::string_view url, TimePoint now) override;
+  Result<Feed> GetFeed(FeedId id) override;
+  Result<std::vector<Feed>> ListFeeds() override;
+  Result<void> RemoveFeed(FeedId id) override;
+  Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) override;
+
+  Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
+                                             const std::vector<EpisodeInfo>& episodes,
+                                             TimePoint now) override;
+  Result<Episode> GetEpisode(EpisodeId id) override;
+  Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
+  Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;
+  Result<Job> GetJobForEpisode(EpisodeId id) override;
+
+  Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
+                                   TimePoint now) override;
+  Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held, Millis lease_for,
+                                   TimePoint now) override;
+  Result<void> Complete(NodeId node, JobId job, AttemptId attempt, const Transcript& transcript,
+                        TimePoint now) override;
+  Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
+                    const RetryPolicy& policy, TimePoint now) override;
+  Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) override;
+  Result<int> ExpireLeases(TimePoint now) override;
+  Result<Job> GetJob(JobId id) override;
+  Result<std::vector<Job>> ListLeasedJobs() override;
+  Result<QueueCounts> CountJobs() override;
+  Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
+
+  Result<Transcript> GetTranscript(EpisodeId id) override;
+
+  Result<Node> RegisterNode(const NodeInfo& info, std::string_view token_hash,
+                            TimePoint now) override;
+  Result<Node> FindNodeByToken(std::string_view token_hash) override;
+  Result<std::vector<Node>> ListNodes() override;
+  Result<void> TouchNode(NodeId id, TimePoint now) override;
+  Result<void> RetireNode(NodeId id, TimePoint now) override;
+
+  Result<void> AddEnrollmentToken(std::string_view token_hash, std::string_view label,
+                                  TimePoint now) override;
+  Result<bool> CheckEnrollmentToken(std::string_view token_hash) override;
+  Result<int64_t> CountEnrollmentTokens() override;
+
+ private:
+  // Runs `body(db_)` under mu_ in one transaction of `kind`, committing if it returns a value.
+  template <class F>
+  std::invoke_result_t<F, Db&> InTransaction(Transaction::Kind kind, F&& body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Result<Transaction> tx = Transaction::Begin(db_, kind);
+    if (!tx) return std::unexpected(tx.error());
+    std::invoke_result_t<F, Db&> result = std::forward<F>(body)(db_);
+    if (!result) return result;
+    if (Result<void> r = tx->Commit(); !r) return std::unexpected(r.error());
+    return result;
+  }
+  template <class F>
+  std::invoke_result_t<F, Db&> Read(F&& body) {
+    return InTransaction(Transaction::Kind::kRead, std::forward<F>(body));
+  }
+  template <class F>
+  std::invoke_result_t<F, Db&> Write(F&& body) {
+    return InTransaction(Transaction::Kind::kWrite, std::forward<F>(body));
+  }
+
+  std::mutex mu_;
+  Db db_;  // guarded by mu_
+};
+
+}  // namespace podfleet

@@ -1,0 +1,348 @@
+// SqliteStore: jobs, leases and their outcomes, and transcripts. The state machines these
+// transitions implement are drawn in migrations.h.
+#include <fmt/format.h>
+
+#include <string>
+
+#include "store/backoff.h"
+#include "store/store_sqlite.h"
+#include "store/store_sqlite_rows.h"
+
+namespace podfleet {
+namespace {
+
+// Runs `sql`, which must change exactly one row: any other count means the store's invariants are
+// broken, which is kInternal.
+template <class... Args>
+Result<void> UpdateOne(Db& db, std::string_view sql, const Args&... args) {
+  Result<int64_t> changed = db.Run(sql, args...);
+  if (!changed) return std::unexpected(changed.error());
+  if (*changed != 1) return Internal(fmt::format("{}: changed {} rows, not 1", sql, *changed));
+  return {};
+}
+
+// Sets the episode's state; `error` replaces its error text unless it is nullopt.
+Result<void> SetEpisodeState(Db& db, EpisodeId episode, EpisodeState state,
+                             std::optional<std::string_view> error, TimePoint now) {
+  return UpdateOne(
+      db,
+      "UPDATE episodes SET state = ?2, error = coalesce(?3, error), updated_at = ?4 WHERE id = ?1",
+      episode.value(), ToString(state), error, ToUnixMillis(now));
+}
+
+Result<Job> LoadJob(Db& db, std::string_view where, int64_t key, std::string_view what) {
+  return QueryOne(db, ReadJob, what,
+                  fmt::format("SELECT {} FROM {} WHERE {}", kJobColumns, kJobFrom, where), key);
+}
+
+// Where an attempt stands with its job, for fencing.
+struct Fence {
+  EpisodeId episode;
+  bool holds = false;      // the attempt holds the job's lease
+  bool completed = false;  // the attempt completed the job
+};
+
+// kNotFound if there is no such job.
+Result<Fence> LoadFence(Db& db, NodeId node, JobId job, AttemptId attempt) {
+  constexpr std::string_view kSql =
+      "SELECT j.episode_id, "
+      "  j.state = 'leased' AND j.attempts = ?2 AND a.outcome = 'running' AND a.node_id = ?3, "
+      "  j.state = 'done' AND a.outcome = 'done' AND a.node_id = ?3 "
+      "FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.number = ?2 WHERE j.id = ?1";
+  auto read = [](const Statement& row) -> Result<Fence> {
+    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1};
+  };
+  return QueryOne(db, read, fmt::format("job {}", job.value()), kSql, job.value(), attempt.value(),
+                  node.value());
+}
+
+std::unexpected<Error> LeaseConflict(NodeId node, JobId job, AttemptId attempt) {
+  return Conflict(fmt::format("job {} attempt {} on node {} does not hold the lease", job.value(),
+                              attempt.value(), node.value()));
+}
+
+// The episode of `job` if `attempt` on `node` holds its lease; kConflict if not.
+Result<EpisodeId> RequireHolder(Db& db, NodeId node, JobId job, AttemptId attempt) {
+  Result<Fence> fence = LoadFence(db, node, job, attempt);
+  if (!fence) return std::unexpected(fence.error());
+  if (!fence->holds) return LeaseConflict(node, job, attempt);
+  return fence->episode;
+}
+
+Result<void> EndAttempt(Db& db, JobId job, AttemptId attempt, std::string_view outcome,
+                        std::string_view error, TimePoint now) {
+  return UpdateOne(db,
+                   "UPDATE attempts SET outcome = ?3, error = ?4, finished_at = ?5 "
+                   "WHERE job_id = ?1 AND number = ?2 AND outcome = 'running'",
+                   job.value(), attempt.value(), outcome, error, ToUnixMillis(now));
+}
+
+Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoint now) {
+  struct Leased {
+    int64_t attempt;
+    EpisodeId episode;
+  };
+  Result<Leased> leased = QueryOne(
+      db,
+      [](const Statement& row) -> Result<Leased> {
+        return Leased{row.Int(0), EpisodeId(row.Int(1))};
+      },
+      "queued job",
+      "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
+      "WHERE id = ?1 AND state = 'queued' RETURNING attempts, episode_id",
+      job.value());
+  if (!leased) return std::unexpected(leased.error());
+  const TimePoint expires = now + lease_for;
+  Result<void> r = UpdateOne(
+      db,
+      "INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)",
+      job.value(), leased->attempt, node.value(), ToUnixMillis(now), ToUnixMillis(expires));
+  if (r) r = SetEpisodeState(db, leased->episode, EpisodeState::kRunning, std::nullopt, now);
+  if (!r) return std::unexpected(r.error());
+  Result<Episode> episode = LoadEpisode(db, leased->episode);
+  if (!episode) return std::unexpected(episode.error());
+  return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode)};
+}
+
+Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, TimePoint now) {
+  return UpdateOne(db,
+                   "INSERT OR REPLACE INTO transcripts (episode_id, language, engine, model, "
+                   "audio_duration_ms, engine_time_ms, segments, created_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   episode.value(), t.language, t.engine, t.model, t.audio_duration.count(),
+                   t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
+}
+
+Result<void> FailJob(Db& db, JobId job, EpisodeId episode, std::string_view reason, TimePoint now) {
+  Result<void> r = UpdateOne(db, "UPDATE jobs SET state = 'failed', error = ?2 WHERE id = ?1",
+                             job.value(), reason);
+  if (r) r = SetEpisodeState(db, episode, EpisodeState::kFailed, reason, now);
+  return r;
+}
+
+// Counts a retryable failure, then queues the job after a backoff or, with no retries left,
+// fails it.
+Result<void> RetryLater(Db& db, JobId job, EpisodeId episode, std::string_view reason,
+                        const RetryPolicy& policy, TimePoint now) {
+  Result<int64_t> failures = QueryOne(
+      db, ReadInt, "job",
+      "UPDATE jobs SET failures = failures + 1 WHERE id = ?1 RETURNING failures", job.value());
+  if (!failures) return std::unexpected(failures.error());
+  if (*failures >= policy.max_failures) {
+    return FailJob(db, job, episode,
+                   fmt::format("gave up after {} failures: {}", *failures, reason), now);
+  }
+  const TimePoint not_before = now + BackoffDelay(policy, job, static_cast<int>(*failures));
+  Result<void> r = UpdateOne(db,
+                             "UPDATE jobs SET state = 'queued', not_before = ?2, error = ?3 "
+                             "WHERE id = ?1",
+                             job.value(), ToUnixMillis(not_before), reason);
+  if (r) r = SetEpisodeState(db, episode, EpisodeState::kQueued, reason, now);
+  return r;
+}
+
+// Puts a job whose lease ended without an outcome back in the queue, claimable at once.
+Result<void> Requeue(Db& db, JobId job, EpisodeId episode, bool expired, TimePoint now) {
+  Result<void> r = UpdateOne(db,
+                             "UPDATE jobs SET state = 'queued', not_before = NULL, "
+                             "lease_expiries = lease_expiries + ?2 WHERE id = ?1",
+                             job.value(), expired ? 1 : 0);
+  if (r) r = SetEpisodeState(db, episode, EpisodeState::kQueued, std::nullopt, now);
+  return r;
+}
+
+Result<CompletedJob> ReadCompleted(const Statement& row) {
+  return CompletedJob{JobId(row.Int(0)),          EpisodeId(row.Int(1)), NodeId(row.Int(2)),
+                      FromUnixMillis(row.Int(3)), Millis(row.Int(4)),    Millis(row.Int(5)),
+                      Millis(row.Int(6))};
+}
+
+}  // namespace
+
+Result<void> SqliteStore::RetryEpisode(EpisodeId id, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Episode> episode = LoadEpisode(db, id);
+    if (!episode) return std::unexpected(episode.error());
+    if (episode->state != EpisodeState::kFailed) {
+      return Conflict(
+          fmt::format("episode {} is {}, not failed", id.value(), ToString(episode->state)));
+    }
+    // attempts keeps counting: attempt numbers must never repeat.
+    Result<void> r = UpdateOne(db,
+                               "UPDATE jobs SET state = 'queued', failures = 0, not_before = NULL, "
+                               "error = '' WHERE episode_id = ?1 AND state = 'failed'",
+                               id.value());
+    if (r) r = SetEpisodeState(db, id, EpisodeState::kQueued, "", now);
+    return r;
+  });
+}
+
+Result<Job> SqliteStore::GetJobForEpisode(EpisodeId id) {
+  return Read([&](Db& db) {
+    return LoadJob(db, "j.episode_id = ?1", id.value(),
+                   fmt::format("job of episode {}", id.value()));
+  });
+}
+
+Result<Job> SqliteStore::GetJob(JobId id) {
+  return Read([&](Db& db) {
+    return LoadJob(db, "j.id = ?1", id.value(), fmt::format("job {}", id.value()));
+  });
+}
+
+Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis lease_for,
+                                              TimePoint now) {
+  if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
+  if (max_jobs <= 0) return std::vector<Grant>();
+  return Write([&](Db& db) -> Result<std::vector<Grant>> {
+    Result<std::vector<int64_t>> jobs = QueryAll(
+        db, ReadInt,
+        "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
+        "ORDER BY priority DESC, id LIMIT ?2",
+        ToUnixMillis(now), max_jobs);
+    if (!jobs) return std::unexpected(jobs.error());
+    std::vector<Grant> grants;
+    for (int64_t job : *jobs) {
+      Result<Grant> grant = LeaseJob(db, JobId(job), node, lease_for, now);
+      if (!grant) return std::unexpected(grant.error());
+      grants.push_back(std::move(*grant));
+    }
+    return grants;
+  });
+}
+
+Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Progress>& held,
+                                              Millis lease_for, TimePoint now) {
+  if (lease_for <= Millis(0)) return InvalidArgument("renew: the lease length must be positive");
+  // A 'running' attempt is always its job's current lease (migrations.h), so matching the
+  // attempt row alone fences stale attempts.
+  constexpr std::string_view kSql =
+      "UPDATE attempts SET expires_at = ?4, stage = ?5, fraction = ?6 "
+      "WHERE job_id = ?1 AND number = ?2 AND node_id = ?3 AND outcome = 'running'";
+  const TimePoint expires = now + lease_for;
+  return Write([&](Db& db) -> Result<std::vector<Lease>> {
+    std::vector<Lease> renewed;
+    for (const Progress& p : held) {
+      Result<int64_t> changed = db.Run(kSql, p.job.value(), p.attempt.value(), node.value(),
+                                       ToUnixMillis(expires), ToString(p.stage), p.fraction);
+      if (!changed) return std::unexpected(changed.error());
+      if (*changed == 1) renewed.push_back(Lease{p.job, p.attempt, node, expires});
+    }
+    return renewed;
+  });
+}
+
+Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
+                                   const Transcript& transcript, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Fence> fence = LoadFence(db, node, job, attempt);
+    if (!fence) return std::unexpected(fence.error());
+    if (fence->completed) return {};  // a repeated report of the same success
+    if (!fence->holds) return LeaseConflict(node, job, attempt);
+    const EpisodeId episode = fence->episode;
+    Result<void> r = StoreTranscript(db, episode, transcript, now);
+    if (r)
+      r = UpdateOne(db, "UPDATE jobs SET state = 'done', error = '' WHERE id = ?1", job.value());
+    if (r) r = EndAttempt(db, job, attempt, "done", "", now);
+    if (r) r = SetEpisodeState(db, episode, EpisodeState::kDone, "", now);
+    return r;
+  });
+}
+
+Result<void> SqliteStore::Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
+                               const RetryPolicy& policy, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<EpisodeId> episode = RequireHolder(db, node, job, attempt);
+    if (!episode) return std::unexpected(episode.error());
+    Result<void> r = EndAttempt(db, job, attempt, "failed", failure.reason, now);
+    if (!r) return r;
+    if (failure.permanent) return FailJob(db, job, *episode, failure.reason, now);
+    return RetryLater(db, job, *episode, failure.reason, policy, now);
+  });
+}
+
+Result<void> SqliteStore::Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<EpisodeId> episode = RequireHolder(db, node, job, attempt);
+    if (!episode) return std::unexpected(episode.error());
+    Result<void> r = EndAttempt(db, job, attempt, "released", "", now);
+    if (r) r = Requeue(db, job, *episode, /*expired=*/false, now);
+    return r;
+  });
+}
+
+Result<int> SqliteStore::ExpireLeases(TimePoint now) {
+  return Write([&](Db& db) -> Result<int> {
+    struct Expired {
+      JobId job;
+      EpisodeId episode;
+    };
+    auto read = [](const Statement& row) -> Result<Expired> {
+      return Expired{JobId(row.Int(0)), EpisodeId(row.Int(1))};
+    };
+    Result<std::vector<Expired>> expired = QueryAll(
+        db, read,
+        "UPDATE attempts SET outcome = 'expired', error = 'lease expired', finished_at = ?1 "
+        "WHERE outcome = 'running' AND expires_at < ?1 "
+        "RETURNING job_id, (SELECT episode_id FROM jobs WHERE id = attempts.job_id)",
+        ToUnixMillis(now));
+    if (!expired) return std::unexpected(expired.error());
+    for (const Expired& e : *expired) {
+      if (Result<void> r = Requeue(db, e.job, e.episode, /*expired=*/true, now); !r) {
+        return std::unexpected(r.error());
+      }
+    }
+    return static_cast<int>(expired->size());
+  });
+}
+
+Result<std::vector<Job>> SqliteStore::ListLeasedJobs() {
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM {} WHERE j.state = 'leased' ORDER BY j.id", kJobColumns, kJobFrom);
+  return Read([&](Db& db) { return QueryAll(db, ReadJob, sql); });
+}
+
+Result<QueueCounts> SqliteStore::CountJobs() {
+  struct StateCount {
+    std::string state;
+    int64_t count;
+  };
+  auto read = [](const Statement& row) -> Result<StateCount> {
+    return StateCount{row.Text(0), row.Int(1)};
+  };
+  return Read([&](Db& db) -> Result<QueueCounts> {
+    Result<std::vector<StateCount>> rows =
+        QueryAll(db, read, "SELECT state, count(*) FROM jobs GROUP BY state");
+    if (!rows) return std::unexpected(rows.error());
+    QueueCounts counts;
+    for (const auto& [state, count] : *rows) {
+      if (state == ToString(JobState::kQueued)) counts.queued = count;
+      if (state == ToString(JobState::kLeased)) counts.running = count;
+      if (state == ToString(JobState::kDone)) counts.completed = count;
+      if (state == ToString(JobState::kFailed)) counts.failed = count;
+    }
+    return counts;
+  });
+}
+
+Result<std::vector<CompletedJob>> SqliteStore::CompletedSince(TimePoint since) {
+  constexpr std::string_view kSql =
+      "SELECT a.job_id, j.episode_id, a.node_id, a.finished_at, t.audio_duration_ms, "
+      "t.engine_time_ms, a.finished_at - a.leased_at "
+      "FROM attempts a JOIN jobs j ON j.id = a.job_id "
+      "JOIN transcripts t ON t.episode_id = j.episode_id "
+      "WHERE a.outcome = 'done' AND a.finished_at >= ?1 ORDER BY a.finished_at, a.job_id";
+  return Read([&](Db& db) { return QueryAll(db, ReadCompleted, kSql, ToUnixMillis(since)); });
+}
+
+Result<Transcript> SqliteStore::GetTranscript(EpisodeId id) {
+  static const std::string sql =
+      fmt::format("SELECT {} FROM transcripts t WHERE t.episode_id = ?1", kTranscriptColumns);
+  return Read([&](Db& db) {
+    return QueryOne(db, ReadTranscript, fmt::format("transcript of episode {}", id.value()), sql,
+                    id.value());
+  });
+}
+
+}  // namespace podfleet

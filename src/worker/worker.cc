@@ -1,0 +1,358 @@
+#include "worker/worker.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "audio/audio.h"
+#include "worker/hardware.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "worker";
+  return buf;
+}
+
+void Log(const std::string& line) { fmt::print(stderr, "worker: {}\n", line); }
+
+// Waits `d` or until stop is requested.
+void SleepFor(std::stop_token stop, Millis d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+}
+
+}  // namespace
+
+struct Worker::HeldJob {
+  explicit HeldJob(WireGrant g) : grant(std::move(g)) {}
+  const WireGrant grant;
+  std::stop_source stop;  // requested when the lease is lost or the worker shuts down
+  std::atomic<Stage> stage{Stage::kWaiting};
+  std::atomic<double> fraction{0};
+  PcmAudio audio;  // owned by whichever stage holds the job
+
+  const Lease& lease() const { return grant.lease; }
+  void Report(Stage s, double f) {
+    stage = s;
+    fraction = f;
+  }
+};
+
+Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
+    : options_(std::move(options)), engine_(engine), http_(http), client_(options_.server, http) {}
+
+Worker::~Worker() { RequestStop(); }
+
+void Worker::RequestStop() {
+  stop_.request_stop();
+  std::lock_guard lock(mu_);
+  for (auto& [id, job] : held_) job->stop.request_stop();
+  changed_.notify_all();
+}
+
+Result<void> Worker::Register() {
+  NodeInfo info;
+  info.name = options_.name.empty() ? HostName() : options_.name;
+  EngineInfo engine = engine_.info();
+  info.engine = engine.name;
+  info.model = engine.model;
+  info.version = PODFLEET_VERSION;
+  info.hardware = DetectHardware();
+
+  const auto identity = options_.work_dir / "node.json";
+  if (std::ifstream in(identity); in) {
+    json saved = json::parse(in, nullptr, false);
+    if (saved.is_object() && saved.value("server", "") == client_.base_url()) {
+      client_.set_node_token(saved.value("token", ""));
+      if (auto hb = client_.Heartbeat({})) {
+        heartbeat_interval_ = std::max(Millis(100), hb->heartbeat_interval);
+        Log(fmt::format("resumed as node {} ({})", saved.value("node_id", 0), info.name));
+        return {};
+      }
+    }
+  }
+  while (true) {
+    auto reg = client_.Register(options_.token, info);
+    if (reg) {
+      client_.set_node_token(reg->token);
+      heartbeat_interval_ = std::max(Millis(100), reg->heartbeat_interval);
+      std::ofstream out(identity, std::ios::trunc);
+      out << json{{"server", client_.base_url()}, {"node_id", reg->node.value()}, {"token", reg->token}}.dump();
+      ::chmod(identity.c_str(), 0600);
+      Log(fmt::format("registered as node {} ({})", reg->node.value(), info.name));
+      return {};
+    }
+    if (reg.error().code != Code::kUnavailable) return std::unexpected(reg.error());
+    Log("coordinator unavailable (" + reg.error().message + "), retrying");
+    SleepFor(stop_.get_token(), Millis(1000));
+    if (stopping()) return Unavailable("stopped before registering");
+  }
+}
+
+Result<WorkerStats> Worker::Run() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.work_dir / "audio", ec);
+  if (ec) return Unavailable("cannot create " + options_.work_dir.string() + ": " + ec.message());
+  // One worker per work directory: the node identity and scratch files are not shared.
+  const int lock_fd = ::open((options_.work_dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (lock_fd >= 0) ::close(lock_fd);
+    return Conflict("work directory " + options_.work_dir.string() + " is used by another worker");
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } lock_closer{lock_fd};
+
+  if (auto r = Register(); !r) return std::unexpected(r.error());
+
+  std::jthread heartbeat([this] { HeartbeatLoop(); });
+  std::thread upload([this] { UploadLoop(); });
+  std::thread engine([this] { EngineLoop(); });
+  FetchLoop();
+  engine.join();
+  upload.join();
+  ReleaseAll();
+  stop_.request_stop();
+  changed_.notify_all();
+  heartbeat.join();
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Worker::FetchLoop() {
+  int64_t claimed = 0;
+  Millis backoff{500};
+  while (!stopping()) {
+    if (options_.max_jobs > 0 && claimed >= options_.max_jobs) break;
+    int want = 0;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] {
+        return stopping() || static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
+      });
+      if (stopping()) break;
+      want = std::max(1, options_.prefetch) - static_cast<int>(ready_.size()) - fetching_;
+    }
+    if (options_.max_jobs > 0) want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
+    auto grants = client_.Claim(want, options_.claim_wait);
+    if (!grants) {
+      Log("claim: " + grants.error().ToString());
+      if (grants.error().code == Code::kPermissionDenied) break;
+      SleepFor(stop_.get_token(), backoff);
+      backoff = std::min(backoff * 2, Millis(10'000));
+      continue;
+    }
+    backoff = Millis(500);
+    std::vector<JobPtr> jobs;
+    {
+      std::lock_guard lock(mu_);
+      for (WireGrant& g : *grants) {
+        auto job = std::make_shared<HeldJob>(std::move(g));
+        held_[job->lease().job] = job;
+        jobs.push_back(std::move(job));
+        ++fetching_;
+      }
+    }
+    claimed += static_cast<int64_t>(jobs.size());
+    for (const JobPtr& job : jobs) {
+      Prepare(job);
+      std::lock_guard lock(mu_);
+      --fetching_;
+      changed_.notify_all();
+    }
+  }
+  std::lock_guard lock(mu_);
+  ready_.push_back(nullptr);  // tells the engine loop that no more work comes
+  changed_.notify_all();
+}
+
+void Worker::Prepare(const JobPtr& job) {
+  if (job->stop.stop_requested()) return;
+  const auto path = options_.work_dir / "audio" /
+                    fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
+  job->Report(Stage::kDownloading, 0);
+  DownloadOptions download;
+  download.max_bytes = options_.max_audio_bytes;
+  download.progress = [&job](int64_t done, int64_t total) {
+    if (total > 0) job->fraction = static_cast<double>(done) / static_cast<double>(total);
+    return !job->stop.stop_requested();
+  };
+  auto fetched = http_.Download(client_.Resolve(job->grant.audio_url), path, download);
+  if (!fetched) {
+    std::error_code ec;
+    std::filesystem::remove(path.string() + ".part", ec);
+    if (job->stop.stop_requested()) return;
+    const Code code = fetched.error().code;
+    return ReportFailure(job, fetched.error(), code == Code::kNotFound || code == Code::kInvalidArgument);
+  }
+  job->Report(Stage::kDecoding, 0);
+  auto audio = DecodeAudioFile(path, [&job](double f) {
+    job->fraction = f;
+    return !job->stop.stop_requested();
+  });
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (!audio) {
+    if (job->stop.stop_requested()) return;
+    const Code code = audio.error().code;
+    return ReportFailure(job, audio.error(), code == Code::kCorruption || code == Code::kInvalidArgument);
+  }
+  job->audio = std::move(*audio);
+  job->Report(Stage::kWaiting, 0);
+  std::lock_guard lock(mu_);
+  ready_.push_back(job);
+  changed_.notify_all();
+}
+
+void Worker::EngineLoop() {
+  while (true) {
+    JobPtr job;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return stopping() || !ready_.empty(); });
+      if (stopping()) break;
+      job = std::move(ready_.front());
+      ready_.pop_front();
+      changed_.notify_all();
+    }
+    if (!job) break;
+    if (job->stop.stop_requested()) continue;
+    job->Report(Stage::kTranscribing, 0);
+    const auto started = std::chrono::steady_clock::now();
+    auto result = engine_.Transcribe(job->audio, [&job](double f) { job->fraction = f; },
+                                     job->stop.get_token());
+    if (result) {
+      if (result->engine_time == Millis(0))
+        result->engine_time = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+      result->audio_duration = job->audio.duration();
+    }
+    job->audio = PcmAudio{};
+    Finish(job, result);
+  }
+  std::lock_guard lock(mu_);
+  engine_done_ = true;
+  changed_.notify_all();
+}
+
+void Worker::Finish(const JobPtr& job, const Result<Transcript>& result) {
+  if (!result && job->stop.stop_requested()) return;  // cancelled: lost, or released at shutdown
+  if (!result) return ReportFailure(job, result.error(), /*permanent=*/false);
+  job->Report(Stage::kUploading, 0);
+  std::lock_guard lock(mu_);
+  uploads_.emplace_back(job, *result);
+  changed_.notify_all();
+}
+
+void Worker::UploadLoop() {
+  while (true) {
+    std::pair<JobPtr, Transcript> next;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return !uploads_.empty() || engine_done_; });
+      if (uploads_.empty()) break;
+      next = std::move(uploads_.front());
+      uploads_.pop_front();
+    }
+    Upload(next.first, next.second);
+  }
+}
+
+void Worker::Upload(const JobPtr& job, const Transcript& transcript) {
+  Millis backoff{500};
+  for (int attempt = 0; attempt <= options_.upload_retries; ++attempt) {
+    auto r = client_.Complete(job->lease(), transcript);
+    if (r) {
+      std::lock_guard lock(mu_);
+      ++stats_.completed;
+      held_.erase(job->lease().job);
+      return;
+    }
+    if (r.error().code == Code::kConflict || r.error().code == Code::kNotFound) {
+      Log(fmt::format("job {} attempt {}: result refused ({}); moving on", job->lease().job.value(),
+                      job->lease().attempt.value(), r.error().message));
+      std::lock_guard lock(mu_);
+      ++stats_.lost;
+      held_.erase(job->lease().job);
+      return;
+    }
+    Log(fmt::format("job {}: upload failed ({}), retrying", job->lease().job.value(), r.error().ToString()));
+    SleepFor(stop_.get_token(), backoff);
+    backoff = std::min(backoff * 2, Millis(30'000));
+    if (stopping() && attempt >= 2) break;
+  }
+  Log(fmt::format("job {}: giving up on the upload", job->lease().job.value()));
+  std::lock_guard lock(mu_);
+  ++stats_.lost;
+  held_.erase(job->lease().job);
+}
+
+void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent) {
+  Log(fmt::format("job {} attempt {} failed ({}): {}", job->lease().job.value(),
+                  job->lease().attempt.value(), permanent ? "permanent" : "retryable", error.ToString()));
+  auto r = client_.Fail(job->lease(), Failure{error.message, permanent});
+  if (!r) Log(fmt::format("job {}: reporting the failure: {}", job->lease().job.value(), r.error().ToString()));
+  std::lock_guard lock(mu_);
+  ++stats_.failed;
+  held_.erase(job->lease().job);
+}
+
+void Worker::ReleaseAll() {
+  std::vector<JobPtr> jobs;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, job] : held_) jobs.push_back(job);
+    held_.clear();
+  }
+  for (const JobPtr& job : jobs) {
+    auto r = client_.Release(job->lease());
+    Log(fmt::format("released job {} attempt {}{}", job->lease().job.value(), job->lease().attempt.value(),
+                    r ? "" : ": " + r.error().ToString()));
+    std::lock_guard lock(mu_);
+    ++stats_.released;
+  }
+}
+
+void Worker::HeartbeatLoop() {
+  while (!stopping()) {
+    SleepFor(stop_.get_token(), heartbeat_interval_.load());
+    if (stopping()) break;
+    std::vector<Progress> held;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, job] : held_)
+        held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(), job->fraction.load()});
+    }
+    auto reply = client_.Heartbeat(held);
+    if (!reply) {
+      Log("heartbeat: " + reply.error().ToString());
+      continue;
+    }
+    heartbeat_interval_ = std::max(Millis(100), reply->heartbeat_interval);
+    std::lock_guard lock(mu_);
+    for (const Lease& lost : reply->lost) {
+      auto it = held_.find(lost.job);
+      if (it == held_.end() || it->second->lease().attempt != lost.attempt) continue;
+      Log(fmt::format("job {} attempt {}: lease lost; stopping it", lost.job.value(), lost.attempt.value()));
+      it->second->stop.request_stop();
+      held_.erase(it);
+      ++stats_.lost;
+    }
+  }
+}
+
+}  // namespace podfleet

@@ -1,0 +1,184 @@
+// The worker's pipeline against a real coordinator on loopback, with the simulated engine (so the
+// tests need no speech model) and audio files on disk fetched through file:// URLs.
+#include "worker/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "audio/audio.h"
+#include "coordinator/coordinator.h"
+#include "support/temp_dir.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CoordinatorOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.port = 0;
+    o.heartbeat_interval = Millis(200);
+    auto c = Coordinator::Start(o, SystemClock::Get());
+    ASSERT_TRUE(c) << c.error().ToString();
+    coordinator_ = std::move(*c);
+    http_ = MakeCurlClient(HttpClientOptions{});
+    admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+  }
+
+  // A WAV file of `seconds` of a quiet tone.
+  std::string Audio(const std::string& name, double seconds) {
+    PcmAudio audio;
+    audio.samples.resize(static_cast<size_t>(seconds * kSampleRate));
+    for (size_t i = 0; i < audio.samples.size(); ++i)
+      audio.samples[i] = 0.1f * static_cast<float>(std::sin(i * 0.05));
+    const auto path = dir_.path() / name;
+    EXPECT_TRUE(WriteWav(path, audio));
+    return "file://" + path.string();
+  }
+
+  int64_t AddEpisode(const std::string& url) {
+    auto r = admin_->PostJson("/api/episodes", {{"url", url}});
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? (*r)["id"].get<int64_t>() : 0;
+  }
+
+  WorkerOptions Options(const std::string& name) {
+    WorkerOptions w;
+    w.server = coordinator_->base_url();
+    w.token = *coordinator_->first_enrollment_token();
+    w.name = name;
+    w.work_dir = dir_.path() / name;
+    w.claim_wait = Millis(500);
+    return w;
+  }
+
+  std::unique_ptr<Engine> Simulated(double speed) {
+    EngineConfig config;
+    config.name = "simulated";
+    config.simulated_speed = speed;
+    auto engine = MakeEngine(config);
+    EXPECT_TRUE(engine) << engine.error().ToString();
+    return std::move(*engine);
+  }
+
+  json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
+
+  TempDir dir_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<CoordinatorClient> admin_;
+};
+
+TEST_F(WorkerTest, CompletesEveryQueuedJob) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(AddEpisode(Audio("a" + std::to_string(i) + ".wav", 2)));
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 5;
+  Worker worker(o, *engine, *http_);
+  auto stats = worker.Run();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 5);
+  EXPECT_EQ(stats->failed, 0);
+  for (int64_t id : ids) {
+    EXPECT_EQ(Episode(id)["state"], "done");
+    auto t = admin_->GetJson("/api/episodes/" + std::to_string(id) + "/transcript?format=json");
+    ASSERT_TRUE(t);
+    EXPECT_EQ((*t)["segments"][0]["body"], "[simulated]");
+  }
+}
+
+TEST_F(WorkerTest, BytesThatAreNotAudioFailPermanently) {
+  const auto page = dir_.path() / "page.mp3";
+  std::ofstream(page) << "<!DOCTYPE html><html><body>Episode not found</body></html>";
+  const int64_t bad = AddEpisode("file://" + page.string());
+  const int64_t good = AddEpisode(Audio("good.wav", 1));
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 2;
+  Worker worker(o, *engine, *http_);
+  auto stats = worker.Run();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->failed, 1);
+  json e = Episode(bad);
+  EXPECT_EQ(e["state"], "failed");
+  EXPECT_NE(e["error"].get<std::string>().find("not audio"), std::string::npos) << e.dump();
+  EXPECT_EQ(e["job"]["attempts"], 1);
+  EXPECT_EQ(Episode(good)["state"], "done");
+}
+
+TEST_F(WorkerTest, MissingFileFailsPermanently) {
+  const int64_t id = AddEpisode("file://" + (dir_.path() / "nothing-here.mp3").string());
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 1;
+  Worker worker(o, *engine, *http_);
+  ASSERT_TRUE(worker.Run());
+  EXPECT_EQ(Episode(id)["state"], "failed");
+}
+
+TEST_F(WorkerTest, StopReleasesHeldJobsPromptly) {
+  for (int i = 0; i < 3; ++i) AddEpisode(Audio("long" + std::to_string(i) + ".wav", 30));
+  auto engine = Simulated(1);  // 30 s per job: the stop comes in the middle of the first
+  Worker worker(Options("w1"), *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  // Wait until the engine has started (the node reports a transcribing job).
+  bool transcribing = false;
+  for (int i = 0; i < 100 && !transcribing; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto nodes = admin_->GetJson("/api/nodes");
+    if (!nodes || (*nodes)["nodes"].empty()) continue;
+    for (const json& j : (*nodes)["nodes"][0]["jobs"]) transcribing |= j.value("stage", "") == "transcribing";
+  }
+  ASSERT_TRUE(transcribing);
+  const auto asked = std::chrono::steady_clock::now();
+  worker.RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(10));
+  EXPECT_EQ(stats->completed, 0);
+  EXPECT_EQ(stats->released, 3);  // one in the engine and two prefetched
+  auto q = admin_->GetJson("/api/queue/status");
+  EXPECT_EQ((*q)["transcribe_queue"]["queued"], 3);
+  EXPECT_EQ((*q)["transcribe_queue"]["running"], 0);
+}
+
+TEST_F(WorkerTest, TwoWorkersCannotShareAWorkDirectory) {
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("shared");
+  Worker first(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return first.Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Worker second(o, *engine, *http_);
+  auto r = second.Run();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kConflict);
+  first.RequestStop();
+  EXPECT_TRUE(run.get());
+}
+
+TEST_F(WorkerTest, RestartedWorkerKeepsItsNodeIdentity) {
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("same");
+  o.max_jobs = 1;
+  AddEpisode(Audio("one.wav", 1));
+  AddEpisode(Audio("two.wav", 1));
+  for (int run = 0; run < 2; ++run) {
+    Worker w(o, *engine, *http_);
+    ASSERT_TRUE(w.Run());
+  }
+  auto nodes = admin_->GetJson("/api/nodes");
+  EXPECT_EQ((*nodes)["nodes"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace podfleet

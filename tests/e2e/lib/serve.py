@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""A tiny static HTTP server for end-to-end tests, with byte-range support.
+
+    serve.py DIR [--port N] [--port-file FILE] [--quiet]
+    serve.py --dir DIR [--port N] [--port-file FILE] [--quiet]
+
+Serves DIR on 127.0.0.1 only. With --port 0 (the default) the OS picks a free port; the chosen
+port is printed on stdout as "PORT\n" and, with --port-file, written to FILE atomically (written
+to FILE.tmp, then renamed), so a test can wait for the file to appear.
+
+Python's SimpleHTTPRequestHandler ignores Range; this one honours a single range
+("bytes=A-B", "bytes=A-", "bytes=-N") with 206 and Content-Range, answers 416 when the range
+starts past the end (an empty file has no satisfiable range), and serves the whole file (200)
+for multiple or malformed ranges, as RFC 9110 allows. Every file response says
+"Accept-Ranges: bytes". Runs until killed (SIGTERM/SIGINT).
+"""
+
+import argparse
+import email.utils
+import http.server
+import os
+import signal
+import sys
+
+
+def parse_range(header, size):
+    """Returns (first, last) inclusive, "unsatisfiable", or None to ignore the header."""
+    unit, _, spec = header.partition("=")
+    spec = spec.strip()
+    if unit.strip().lower() != "bytes" or not spec or "," in spec:
+        return None
+    first, dash, last = spec.partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    if last != "" and int(last) < start:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    return start, end
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    quiet = False
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mp3": "audio/mpeg",
+        ".m4a": "audio/x-m4a",
+        ".xml": "application/rss+xml",
+        ".opml": "text/x-opml",
+        ".txt": "text/plain; charset=utf-8",
+    }
+
+    def send_head(self):
+        self.range = None
+        path = self.translate_path(self.path)
+        header = self.headers.get("Range")
+        if header is None or not os.path.isfile(path):
+            return super().send_head()
+        size = os.path.getsize(path)
+        wanted = parse_range(header, size)
+        if wanted is None:
+            return super().send_head()
+        if wanted == "unsatisfiable":
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        first, last = wanted
+        f = open(path, "rb")
+        f.seek(first)
+        self.range = (first, last)
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.send_header("Content-Length", str(last - first + 1))
+        mtime = os.fstat(f.fileno()).st_mtime
+        self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
+        self.end_headers()
+        return f
+
+    def end_headers(self):
+        if self.command in ("GET", "HEAD"):
+            self.send_header("Accept-Ranges", "bytes")
+        super().end_headers()
+
+    def copyfile(self, source, outputfile):
+        if self.range is None:
+            return super().copyfile(source, outputfile)
+        remaining = self.range[1] - self.range[0] + 1
+        while remaining > 0:
+            chunk = source.read(min(64 * 1024, remaining))
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            remaining -= len(chunk)
+
+    def log_message(self, format, *args):
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", help="the directory to serve")
+    parser.add_argument("--dir", dest="dir_option", metavar="DIR", help="the same, as an option")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file")
+    parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    args = parser.parse_args()
+    args.dir = args.dir or args.dir_option
+    if not args.dir or not os.path.isdir(args.dir):
+        parser.error("DIR must name an existing directory")
+
+    RangeHandler.quiet = args.quiet
+    handler = lambda *a, **kw: RangeHandler(*a, directory=args.dir, **kw)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    print(port, flush=True)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(f"{port}\n")
+        os.replace(args.port_file + ".tmp", args.port_file)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
