@@ -22,17 +22,18 @@ std::string CoordinatorClient::Resolve(const std::string& url) const {
 
 Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const std::string& path,
                                              std::string body, const std::string& token,
-                                             Millis timeout) {
+                                             Millis timeout, const std::string& content_type) {
   ClientRequest request;
   request.method = method;
   request.url = base_url_ + path;
   request.body = std::move(body);
-  if (!request.body.empty()) request.content_type = "application/json";
+  if (!request.body.empty()) request.content_type = content_type;
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
   request.timeout = timeout;
   auto response = http_.Send(request);
   if (!response) return std::unexpected(response.error());
-  if (response->status >= 300) return std::unexpected(ErrorFromBody(response->status, response->body));
+  if (response->status >= 300)
+    return std::unexpected(ErrorFromBody(response->status, response->body));
   return response;
 }
 
@@ -48,17 +49,20 @@ Result<json> CoordinatorClient::CallJson(const std::string& method, const std::s
 Result<Registration> CoordinatorClient::Register(const std::string& enrollment_token,
                                                  const NodeInfo& info) {
   json body = {{"node", ToJson(info)}};
-  auto reply = CallJson("POST", "/api/workers/register", body.dump(), enrollment_token, kCallTimeout);
+  auto reply =
+      CallJson("POST", "/api/workers/register", body.dump(), enrollment_token, kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   if (!reply->contains("node_id") || !reply->contains("token"))
     return Internal("register: reply lacks node_id or token");
-  return Registration{NodeId((*reply)["node_id"].get<int64_t>()), (*reply)["token"].get<std::string>(),
+  return Registration{NodeId((*reply)["node_id"].get<int64_t>()),
+                      (*reply)["token"].get<std::string>(),
                       Millis(reply->value("heartbeat_ms", int64_t{10'000}))};
 }
 
 Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
   json body = {{"max", max_jobs}, {"wait_ms", wait.count()}};
-  auto reply = CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
+  auto reply =
+      CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   std::vector<WireGrant> grants;
   for (const json& g : reply->value("leases", json::array())) {
@@ -125,6 +129,13 @@ Result<json> CoordinatorClient::GetJson(const std::string& path) {
 
 Result<json> CoordinatorClient::PostJson(const std::string& path, const json& body) {
   return CallJson("POST", path, body.dump(), admin_token_, Millis(120'000));
+}
+
+Result<json> CoordinatorClient::PostBytes(const std::string& path, std::string bytes,
+                                          const std::string& content_type) {
+  auto response = Call("POST", path, std::move(bytes), admin_token_, Millis(600'000), content_type);
+  if (!response) return std::unexpected(response.error());
+  return ParseJson(response->body);
 }
 
 Result<json> CoordinatorClient::DeleteJson(const std::string& path) {

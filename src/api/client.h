@@ -24,7 +24,7 @@ struct Registration {
 
 struct HeartbeatReply {
   std::vector<Lease> renewed;
-  std::vector<Lease> lost;  // attempts that no longer hold their job: stop them
+  std::vector<Lease> lost;            // attempts that no longer hold their job: stop them
   Millis heartbeat_interval{10'000};  // how often the coordinator wants heartbeats
 };
 
@@ -51,6 +51,9 @@ class CoordinatorClient {
   Result<nlohmann::json> GetJson(const std::string& path);
   Result<nlohmann::json> PostJson(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> DeleteJson(const std::string& path);
+  // POSTs raw bytes (an audio upload) and reads a JSON reply.
+  Result<nlohmann::json> PostBytes(const std::string& path, std::string bytes,
+                                   const std::string& content_type);
   // A non-JSON body (transcript files).
   Result<std::string> GetText(const std::string& path);
 
@@ -59,7 +62,8 @@ class CoordinatorClient {
 
  private:
   Result<HttpResponse> Call(const std::string& method, const std::string& path, std::string body,
-                            const std::string& token, Millis timeout);
+                            const std::string& token, Millis timeout,
+                            const std::string& content_type = "application/json");
   Result<nlohmann::json> CallJson(const std::string& method, const std::string& path,
                                   std::string body, const std::string& token, Millis timeout);
 

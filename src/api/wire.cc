@@ -17,7 +17,8 @@ template <class T>
 Result<T> Field(const json& j, const char* key) {
   if (!j.is_object()) return InvalidArgument("expected a JSON object");
   auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return InvalidArgument(std::string("missing field '") + key + "'");
+  if (it == j.end() || it->is_null())
+    return InvalidArgument(std::string("missing field '") + key + "'");
   try {
     return it->get<T>();
   } catch (const json::exception&) {
@@ -35,7 +36,9 @@ Result<T> FieldOr(const json& j, const char* key, T fallback) {
 json WordsJson(const std::vector<Word>& words) {
   json out = json::array();
   for (const Word& w : words)
-    out.push_back({{"start_ms", w.start.count()}, {"end_ms", w.end.count()}, {"text", w.text},
+    out.push_back({{"start_ms", w.start.count()},
+                   {"end_ms", w.end.count()},
+                   {"text", w.text},
                    {"confidence", w.confidence}});
   return out;
 }
@@ -127,7 +130,8 @@ json ToJson(const NodeInfo& n) {
 Result<NodeInfo> NodeInfoFromJson(const json& j) {
   auto name = Field<std::string>(j, "name");
   if (!name) return std::unexpected(name.error());
-  if (name->empty() || name->size() > 200) return InvalidArgument("node name must be 1-200 characters");
+  if (name->empty() || name->size() > 200)
+    return InvalidArgument("node name must be 1-200 characters");
   NodeInfo n;
   n.name = *name;
   n.engine = FieldOr<std::string>(j, "engine", "").value_or("");
@@ -195,12 +199,16 @@ Result<Episode> EpisodeFromJson(const json& j) {
   e.info.audio_length = FieldOr<int64_t>(j, "audio_length", 0).value_or(0);
   if (auto d = FieldOr<int64_t>(j, "duration_ms", -1); d && *d >= 0) e.info.duration = Millis(*d);
   if (auto f = FieldOr<int64_t>(j, "feed_id", 0); f && *f > 0) e.feed_id = FeedId(*f);
-  if (auto s = ParseEpisodeState(FieldOr<std::string>(j, "state", "queued").value_or(""))) e.state = *s;
+  if (auto s = ParseEpisodeState(FieldOr<std::string>(j, "state", "queued").value_or("")))
+    e.state = *s;
   return e;
 }
 
 json ToJson(const QueueCounts& q) {
-  return {{"queued", q.queued}, {"running", q.running}, {"completed", q.completed}, {"failed", q.failed}};
+  return {{"queued", q.queued},
+          {"running", q.running},
+          {"completed", q.completed},
+          {"failed", q.failed}};
 }
 
 json ToJson(const Lease& l) {
@@ -214,7 +222,8 @@ Result<Lease> LeaseFromJson(const json& j) {
   auto job = Field<int64_t>(j, "job");
   auto attempt = Field<int64_t>(j, "attempt");
   auto expires = Field<int64_t>(j, "expires_at");
-  if (!job || !attempt || !expires) return InvalidArgument("lease needs job, attempt and expires_at");
+  if (!job || !attempt || !expires)
+    return InvalidArgument("lease needs job, attempt and expires_at");
   return Lease{JobId(*job), AttemptId(*attempt), NodeId(FieldOr<int64_t>(j, "node", 0).value_or(0)),
                FromUnixMillis(*expires)};
 }
@@ -249,7 +258,8 @@ Result<Progress> ProgressFromJson(const json& j) {
   auto attempt = Field<int64_t>(j, "attempt");
   if (!job || !attempt) return InvalidArgument("progress needs job and attempt");
   Progress p{JobId(*job), AttemptId(*attempt), Stage::kWaiting, 0};
-  if (auto stage = ParseStage(FieldOr<std::string>(j, "stage", "waiting").value_or(""))) p.stage = *stage;
+  if (auto stage = ParseStage(FieldOr<std::string>(j, "stage", "waiting").value_or("")))
+    p.stage = *stage;
   p.fraction = std::clamp(FieldOr<double>(j, "fraction", 0.0).value_or(0.0), 0.0, 1.0);
   return p;
 }
@@ -261,12 +271,17 @@ json ErrorJson(const Error& e) {
 Error ErrorFromBody(int http_status, const std::string& body) {
   Code code = Code::kInternal;
   switch (http_status) {
-    case 400: case 413: code = Code::kInvalidArgument; break;
-    case 401: case 403: code = Code::kPermissionDenied; break;
+    case 400:
+    case 413: code = Code::kInvalidArgument; break;
+    case 401:
+    case 403: code = Code::kPermissionDenied; break;
     case 404: code = Code::kNotFound; break;
     case 409: code = Code::kConflict; break;
     case 422: code = Code::kCorruption; break;
-    case 429: case 502: case 503: case 504: code = Code::kUnavailable; break;
+    case 429:
+    case 502:
+    case 503:
+    case 504: code = Code::kUnavailable; break;
     default: break;
   }
   json j = json::parse(body, nullptr, false);

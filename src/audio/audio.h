@@ -24,13 +24,17 @@ struct PcmAudio {
 // "aac") or kInvalidArgument "not audio: ..." naming what it looks like instead (an HTML page,
 // JSON, empty).
 Result<std::string> SniffAudio(std::span<const unsigned char> head);
-// SniffAudio on the first bytes of a file.
+// SniffAudio on the first bytes of a file (16 KiB); errors are prefixed with the file's name.
+// kNotFound when there is no such file, kUnavailable when it cannot be read.
 Result<std::string> SniffAudioFile(const std::filesystem::path& path);
 
 // Decodes any audio FFmpeg reads (MP3, AAC/M4A, Opus/Ogg, Vorbis, WAV, FLAC) to 16 kHz mono, in
 // process. `progress` gets the fraction decoded (0..1) now and then; returning false cancels.
 // Errors: kInvalidArgument when the file is not audio, kCorruption when it cannot be decoded
 // (truncated, damaged, no audio stream, no samples), kUnavailable when cancelled.
+// A truncated file whose remaining frames decode (MP3, Opus, FLAC cut short) is not an error: the
+// result is the audio that is there. kNotFound when there is no such file. Messages start with
+// the file's name. Thread-safe: files may be decoded on several threads at once.
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress = {});
 

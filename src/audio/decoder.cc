@@ -12,13 +12,20 @@ extern "C" {
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <memory>
 #include <mutex>
+#include <string_view>
+#include <utility>
 
 #include "audio/audio.h"
 
 namespace podfleet {
 namespace {
+
+// A file that decodes to less than this share of its declared length (less the slack) is truncated.
+constexpr double kMinCompleteFraction = 0.97;
+constexpr double kCompleteSlackSeconds = 0.5;
 
 // A file whose packets fail this often is damaged, not merely truncated or glitched.
 constexpr int64_t kMinErrorsForCorruption = 10;
@@ -53,11 +60,52 @@ std::string AvError(int code) {
   return text;
 }
 
-void QuietFfmpegOnce() {
-  // Timestamp and header warnings on ordinary podcast files would flood the worker's log.
-  static std::once_flag once;
-  std::call_once(once, [] { av_log_set_level(AV_LOG_ERROR); });
+// FFmpeg explains its failures only in log lines ("moov atom not found"), and a damaged file can
+// log hundreds of them. While a FileDecoder runs, its thread's FFmpeg errors are kept (the last
+// one) for its error message instead of going to stderr.
+thread_local std::string* t_captured_log = nullptr;
+
+void LogCallback(void* context, int level, const char* format, va_list args) {
+  if (level > av_log_get_level()) return;
+  if (t_captured_log == nullptr) return av_log_default_callback(context, level, format, args);
+  char line[512];
+  int print_prefix = 0;
+  av_log_format_line2(context, level, format, args, line, sizeof(line), &print_prefix);
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (!text.empty()) t_captured_log->assign(text);
 }
+
+void SetUpFfmpegLogOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_level(AV_LOG_ERROR);  // timestamp and header warnings are routine in podcasts
+    av_log_set_callback(LogCallback);
+  });
+}
+
+// Captures this thread's FFmpeg error lines for its lifetime. Not copyable.
+class LogCapture {
+ public:
+  LogCapture() : previous_(t_captured_log) {
+    SetUpFfmpegLogOnce();
+    t_captured_log = &last_;
+  }
+  ~LogCapture() { t_captured_log = previous_; }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  // "Invalid data found when processing input (moov atom not found)"; forgets the log line.
+  std::string Explain(int code) {
+    std::string text = AvError(code);
+    if (!last_.empty()) text += " (" + std::exchange(last_, {}) + ")";
+    return text;
+  }
+
+ private:
+  std::string* const previous_;
+  std::string last_;
+};
 
 // Converts decoded frames of any layout, sample format and rate to kSampleRate mono float.
 // Reconfigures itself when the input format changes mid-stream (it can, in MP3 and Ogg chains).
@@ -133,16 +181,16 @@ class FileDecoder {
   Result<void> Open(const std::filesystem::path& path) {
     AVFormatContext* raw = nullptr;
     if (int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0) {
-      return Corruption("cannot open: " + AvError(rc));
+      return Corruption("cannot open: " + log_.Explain(rc));
     }
     format_.reset(raw);
     if (int rc = avformat_find_stream_info(format_.get(), nullptr); rc < 0) {
-      return Corruption("cannot read stream info: " + AvError(rc));
+      return Corruption("cannot read stream info: " + log_.Explain(rc));
     }
     const AVCodec* codec = nullptr;
     stream_ = av_find_best_stream(format_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
     if (stream_ == AVERROR_STREAM_NOT_FOUND) return Corruption("no audio stream");
-    if (stream_ < 0) return Corruption("no decoder for the audio stream: " + AvError(stream_));
+    if (stream_ < 0) return Corruption("no decoder for the audio stream: " + log_.Explain(stream_));
     return OpenCodec(codec);
   }
 
@@ -155,7 +203,7 @@ class FileDecoder {
     while (true) {
       const int rc = av_read_frame(format_.get(), packet.get());
       if (rc == AVERROR_EOF || rc == AVERROR_INVALIDDATA) break;  // truncated: keep what is there
-      if (rc < 0) return Unavailable("read: " + AvError(rc));
+      if (rc < 0) return Unavailable("read: " + log_.Explain(rc));
       if (packet->stream_index == stream_) {
         if (auto r = Decode(packet.get(), *frame, audio.samples); !r)
           return std::unexpected(r.error());
@@ -166,6 +214,7 @@ class FileDecoder {
     if (auto r = Decode(nullptr, *frame, audio.samples); !r) return std::unexpected(r.error());
     resampler_.Flush(audio.samples);
     if (auto r = CheckErrors(audio); !r) return std::unexpected(r.error());
+    if (auto r = CheckComplete(audio); !r) return std::unexpected(r.error());
     if (progress_) progress_(1.0);
     return audio;
   }
@@ -176,11 +225,11 @@ class FileDecoder {
     if (!codec_) return Internal("out of memory");
     const AVStream* stream = format_->streams[stream_];
     if (int rc = avcodec_parameters_to_context(codec_.get(), stream->codecpar); rc < 0) {
-      return Corruption("bad codec parameters: " + AvError(rc));
+      return Corruption("bad codec parameters: " + log_.Explain(rc));
     }
     codec_->pkt_timebase = stream->time_base;
     if (int rc = avcodec_open2(codec_.get(), codec, nullptr); rc < 0) {
-      return Corruption(fmt::format("cannot open {} decoder: {}", codec->name, AvError(rc)));
+      return Corruption(fmt::format("cannot open {} decoder: {}", codec->name, log_.Explain(rc)));
     }
     return {};
   }
@@ -207,7 +256,7 @@ class FileDecoder {
   }
 
   void NoteError(int rc) {
-    if (errors_++ == 0) first_error_ = AvError(rc);
+    if (errors_++ == 0) first_error_ = log_.Explain(rc);
   }
 
   Result<void> CheckErrors(const PcmAudio& audio) const {
@@ -222,6 +271,22 @@ class FileDecoder {
         static_cast<double>(errors_) > kMaxErrorFraction * static_cast<double>(packets_)) {
       return Corruption(fmt::format("damaged: {} of {} packets failed to decode, first: {}",
                                     errors_, packets_, first_error_));
+    }
+    return {};
+  }
+
+  // A file cut short (an interrupted transfer at the origin) decodes without errors up to the
+  // cut. Its header still declares the whole length (the Xing/Info frame of an MP3, a FLAC
+  // STREAMINFO), so a shortfall means the end is missing: a transcript of the rest would pass for
+  // the whole episode, so it fails instead. A length estimated from the bitrate is only a guess
+  // and is not held against the file.
+  Result<void> CheckComplete(const PcmAudio& audio) const {
+    if (format_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE) return {};
+    const double declared = DurationSeconds();
+    const double decoded = static_cast<double>(audio.samples.size()) / kSampleRate;
+    if (declared > 0 && decoded < declared * kMinCompleteFraction - kCompleteSlackSeconds) {
+      return Corruption(
+          fmt::format("truncated: decoded {:.1f} s of the {:.1f} s the file declares", decoded, declared));
     }
     return {};
   }
@@ -265,6 +330,7 @@ class FileDecoder {
   }
 
   const std::function<bool(double)>& progress_;
+  LogCapture log_;  // first: outlives every FFmpeg object below
   FormatPtr format_;
   CodecPtr codec_;
   int stream_ = -1;
@@ -280,7 +346,6 @@ class FileDecoder {
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress) {
   if (auto format = SniffAudioFile(path); !format) return std::unexpected(format.error());
-  QuietFfmpegOnce();
   FileDecoder decoder(progress);
   if (auto r = decoder.Open(path); !r) {
     return WithContext<PcmAudio>(std::unexpected(r.error()), path.filename().string());

@@ -39,20 +39,20 @@ Millis Length(const Piece& p) { return ToMillis(Samples{p.end.count - p.begin.co
 using std::chrono_literals::operator""ms;
 using std::chrono_literals::operator""s;
 
-TEST(SplitAtPauses, EmptyAudioHasNoPieces) { EXPECT_TRUE(SplitAtPauses(PcmAudio{}).empty()); }
+TEST(Pauses, EmptyAudioHasNoPieces) { EXPECT_TRUE(SplitAtPauses(PcmAudio{}).empty()); }
 
-TEST(SplitAtPauses, SilenceHasNoPieces) {
+TEST(Pauses, SilenceHasNoPieces) {
   EXPECT_TRUE(SplitAtPauses(AudioBuilder().Silence(3s).Build()).empty());
 }
 
-TEST(SplitAtPauses, SpeechWithoutPausesIsOnePiece) {
+TEST(Pauses, SpeechWithoutPausesIsOnePiece) {
   auto pieces = SplitAtPauses(AudioBuilder().Tone(8s).Build());
   ASSERT_EQ(pieces.size(), 1u);
   EXPECT_EQ(pieces[0].begin.count, 0);
   EXPECT_EQ(Length(pieces[0]), 8s);
 }
 
-TEST(SplitAtPauses, LeadingAndTrailingSilenceIsTrimmedToAShortMargin) {
+TEST(Pauses, LeadingAndTrailingSilenceIsTrimmedToAShortMargin) {
   auto pieces = SplitAtPauses(AudioBuilder().Silence(2s).Tone(6s).Silence(2s).Build());
   ASSERT_EQ(pieces.size(), 1u);
   EXPECT_GE(Begin(pieces[0]), 1800ms);
@@ -61,25 +61,25 @@ TEST(SplitAtPauses, LeadingAndTrailingSilenceIsTrimmedToAShortMargin) {
   EXPECT_LE(End(pieces[0]), 8200ms);
 }
 
-TEST(SplitAtPauses, PauseSplitsPiecesThatAreLongEnough) {
+TEST(Pauses, PauseSplitsPiecesThatAreLongEnough) {
   auto pieces = SplitAtPauses(AudioBuilder().Tone(6s).Silence(500ms).Tone(6s).Build());
   ASSERT_EQ(pieces.size(), 2u);
   EXPECT_LE(End(pieces[0]), 6250ms);
   EXPECT_GE(Begin(pieces[1]), 6250ms);
 }
 
-TEST(SplitAtPauses, ShortPauseDoesNotSplit) {
+TEST(Pauses, ShortPauseDoesNotSplit) {
   auto pieces = SplitAtPauses(AudioBuilder().Tone(6s).Silence(150ms).Tone(6s).Build());
   EXPECT_EQ(pieces.size(), 1u);
 }
 
-TEST(SplitAtPauses, PauseThatIsNotQuietEnoughDoesNotSplit) {
+TEST(Pauses, PauseThatIsNotQuietEnoughDoesNotSplit) {
   // 20 dB down is less than the 25 dB a pause needs.
   auto pieces = SplitAtPauses(AudioBuilder().Tone(6s).Tone(1s, 0.03f).Tone(6s).Build());
   EXPECT_EQ(pieces.size(), 1u);
 }
 
-TEST(SplitAtPauses, ShortPhrasesAreJoinedUpToTheMinimumPiece) {
+TEST(Pauses, ShortPhrasesAreJoinedUpToTheMinimumPiece) {
   AudioBuilder b;
   for (int i = 0; i < 20; ++i) b.Tone(1s).Silence(400ms);
   auto pieces = SplitAtPauses(b.Build());
@@ -90,7 +90,7 @@ TEST(SplitAtPauses, ShortPhrasesAreJoinedUpToTheMinimumPiece) {
   }
 }
 
-TEST(SplitAtPauses, LongSpeechIsCutAtItsQuietestMoment) {
+TEST(Pauses, LongSpeechIsCutAtItsQuietestMoment) {
   // 30 s without a pause, but a 100 ms dip (too short to be a pause) at 14 s.
   auto pieces = SplitAtPauses(AudioBuilder().Tone(14s).Tone(100ms, 0.003f).Tone(16s).Build());
   ASSERT_EQ(pieces.size(), 2u);
@@ -99,7 +99,7 @@ TEST(SplitAtPauses, LongSpeechIsCutAtItsQuietestMoment) {
   EXPECT_EQ(pieces[1].begin, pieces[0].end);
 }
 
-TEST(SplitAtPauses, PiecesRespectTheConfiguredBounds) {
+TEST(Pauses, PiecesRespectTheConfiguredBounds) {
   PauseOptions options;
   options.min_piece = 2s;
   options.max_piece = 4s;
@@ -118,7 +118,7 @@ TEST(SplitAtPauses, PiecesRespectTheConfiguredBounds) {
   EXPECT_LE(pieces.back().end, audio.size());
 }
 
-TEST(SplitAtPauses, LoudnessDoesNotMatterOnlyContrast) {
+TEST(Pauses, LoudnessDoesNotMatterOnlyContrast) {
   auto quiet = SplitAtPauses(AudioBuilder().Tone(6s, 0.01f).Silence(500ms).Tone(6s, 0.01f).Build());
   EXPECT_EQ(quiet.size(), 2u);
 }

@@ -25,9 +25,9 @@ void PrintStatus(const nlohmann::json& status);
 
 // The sample podcast of the quick start.
 struct SampleEpisode {
-  std::string file;   // "ep1.mp3"
+  std::string file;  // "ep1.mp3"
   std::string title;
-  std::string text;   // what is spoken
+  std::string text;  // what is spoken
 };
 const std::vector<SampleEpisode>& SampleEpisodes();
 // Writes the sample episodes (espeak-ng speech encoded with ffmpeg) and feed.xml into `dir`,

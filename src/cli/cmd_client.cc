@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
-#include "coordinator/feed_poller.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "coordinator/feed_poller.h"
 #include "net/http.h"
 
 namespace podfleet {
@@ -48,10 +48,34 @@ std::string Elapsed(double s) {
   return fmt::format("{:.1f}h", s / 3600);
 }
 
+// Queues one audio file: a URL the workers fetch themselves, or a local file uploaded to the
+// coordinator (which may be on another machine).
+int AddEpisode(const ClientArgs& c, const std::string& source, const std::string& title) {
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  Result<json> reply = json::object();
+  if (source.find("://") != std::string::npos) {
+    reply = client.PostJson("/api/episodes",
+                            {{"url", source}, {"title", title.empty() ? source : title}});
+  } else {
+    std::ifstream in(source, std::ios::binary);
+    if (!in) return Fail("cannot read " + source);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string name =
+        title.empty() ? std::filesystem::path(source).filename().string() : title;
+    reply = client.PostBytes("/api/episodes/upload?title=" + PercentEncode(name), std::move(bytes),
+                             "application/octet-stream");
+  }
+  if (!reply) return Fail(reply.error().message);
+  fmt::print("episode {} queued\n", reply->value("id", 0));
+  return 0;
+}
+
 }  // namespace
 
 void PrintStatus(const json& status) {
-  fmt::print("NODES\n  {:<20} {:<8} {:<14} {:<28} {}\n", "NAME", "STATUS", "ENGINE", "HARDWARE", "JOBS");
+  fmt::print("NODES\n  {:<20} {:<8} {:<14} {:<28} {}\n", "NAME", "STATUS", "ENGINE", "HARDWARE",
+             "JOBS");
   for (const json& n : status.value("nodes", json::array())) {
     const json& hw = n["hardware"];
     std::string hardware = hw.value("gpus", json::array()).empty()
@@ -70,9 +94,11 @@ void PrintStatus(const json& status) {
   fmt::print("QUEUE\n  queued {}  running {}  completed {}  failed {}\n", q.value("queued", 0),
              q.value("running", 0), q.value("completed", 0), q.value("failed", 0));
   const json& t = status["last_hour"];
-  fmt::print("THROUGHPUT (last hour)\n  {} episodes, {:.1f} audio minutes in {}: {:.1f} audio-hours per wall-hour\n",
-             t.value("episodes", 0), t.value("audio_minutes", 0.0), Elapsed(t.value("window_ms", 0) / 1000.0),
-             t.value("audio_hours_per_hour", 0.0));
+  fmt::print(
+      "THROUGHPUT (last hour)\n  {} episodes, {:.1f} audio minutes in {}: {:.1f} audio-hours per "
+      "wall-hour\n",
+      t.value("episodes", 0), t.value("audio_minutes", 0.0),
+      Elapsed(t.value("window_ms", 0) / 1000.0), t.value("audio_hours_per_hour", 0.0));
 }
 
 int RunStatus(const Args& args) {
@@ -94,13 +120,15 @@ int RunStatus(const Args& args) {
 
 int RunFeed(const Args& args) {
   ClientArgs c;
-  auto p = Parse(ClientFlags(c), "feed", "feed add URL|PATH | list | refresh ID | remove ID [--server URL]",
+  auto p = Parse(ClientFlags(c), "feed",
+                 "feed add URL|PATH | list | refresh ID | remove ID [--server URL]",
                  "Manages the feeds the coordinator polls.", args);
   if (p.exit >= 0) return p.exit;
   const auto& pos = p.args.positional;
   auto http = MakeCurlClient(HttpClientOptions{});
   CoordinatorClient client(c.server, *http);
-  Result<json> reply = InvalidArgument("usage: podfleet feed add URL | list | refresh ID | remove ID");
+  Result<json> reply =
+      InvalidArgument("usage: podfleet feed add URL | list | refresh ID | remove ID");
   if (pos.size() == 2 && pos[0] == "add") {
     std::string url = pos[1];
     if (auto normalized = NormalizeSourceUrl(url)) url = *normalized;
@@ -117,13 +145,17 @@ int RunFeed(const Args& args) {
     fmt::print("{}\n", reply->dump(2));
   } else if (pos[0] == "list") {
     for (const json& f : reply->value("feeds", json::array()))
-      fmt::print("{:>4}  {:<40} {:>5} episodes  {}\n", f.value("id", 0), f.value("title", "").substr(0, 40),
-                 f.value("episode_count", 0), f.value("last_error", "").empty() ? f.value("url", "") : "ERROR: " + f.value("last_error", ""));
+      fmt::print("{:>4}  {:<40} {:>5} episodes  {}\n", f.value("id", 0),
+                 f.value("title", "").substr(0, 40), f.value("episode_count", 0),
+                 f.value("last_error", "").empty() ? f.value("url", "")
+                                                   : "ERROR: " + f.value("last_error", ""));
   } else {
     const json& f = (*reply)["feed"];
-    fmt::print("feed {}: {} ({} items, {} new episodes queued){}\n", f.value("id", 0), f.value("title", ""),
-               reply->value("items", 0), reply->value("new_episodes", 0),
-               reply->contains("poll_error") ? "\n  poll error: " + (*reply)["poll_error"].get<std::string>() : "");
+    fmt::print("feed {}: {} ({} items, {} new episodes queued){}\n", f.value("id", 0),
+               f.value("title", ""), reply->value("items", 0), reply->value("new_episodes", 0),
+               reply->contains("poll_error")
+                   ? "\n  poll error: " + (*reply)["poll_error"].get<std::string>()
+                   : "");
   }
   return 0;
 }
@@ -137,9 +169,20 @@ int RunEpisodes(const Args& args) {
   flags.push_back(StringFlag("feed", &feed, "only this feed's episodes", "ID"));
   flags.push_back(StringFlag("search", &search, "title contains"));
   flags.push_back(Int64Flag("limit", &limit, "at most this many"));
-  auto p = Parse(flags, "episodes", "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]",
-                 "Lists episodes, newest first.", args);
+  std::string title;
+  flags.push_back(StringFlag("title", &title, "episodes add: the episode's title"));
+  auto p = Parse(
+      flags, "episodes",
+      "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]\n"
+      "       podfleet episodes add URL|FILE [--title TEXT]",
+      "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded).",
+      args);
   if (p.exit >= 0) return p.exit;
+  if (!p.args.positional.empty()) {
+    if (p.args.positional.size() != 2 || p.args.positional[0] != "add")
+      return Fail("usage: podfleet episodes add URL|FILE [--title TEXT]");
+    return AddEpisode(c, p.args.positional[1], title);
+  }
   std::string query = fmt::format("/api/episodes?limit={}", limit);
   if (!state.empty()) query += "&state=" + PercentEncode(state);
   if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
@@ -153,8 +196,8 @@ int RunEpisodes(const Args& args) {
     return 0;
   }
   for (const json& e : reply->value("episodes", json::array())) {
-    fmt::print("{:>5}  {:<8} {:<50} {}\n", e.value("id", 0), e.value("state", ""), e.value("title", "").substr(0, 50),
-               e.value("error", ""));
+    fmt::print("{:>5}  {:<8} {:<50} {}\n", e.value("id", 0), e.value("state", ""),
+               e.value("title", "").substr(0, 50), e.value("error", ""));
   }
   return 0;
 }
@@ -169,7 +212,8 @@ int RunTranscript(const Args& args) {
   auto p = Parse(flags, "transcript", "transcript EPISODE_ID [--format srt] [--output FILE]",
                  "Fetches an episode's transcript.", args);
   if (p.exit >= 0) return p.exit;
-  if (p.args.positional.size() != 1) return Fail("usage: podfleet transcript EPISODE_ID [--format srt]");
+  if (p.args.positional.size() != 1)
+    return Fail("usage: podfleet transcript EPISODE_ID [--format srt]");
   auto http = MakeCurlClient(HttpClientOptions{});
   CoordinatorClient client(c.server, *http);
   auto text = client.GetText("/api/episodes/" + PercentEncode(p.args.positional[0]) +

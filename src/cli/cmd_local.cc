@@ -1,7 +1,6 @@
 // work and transcribe: the commands that run an engine on this machine.
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <mutex>
@@ -15,18 +14,21 @@ namespace podfleet {
 
 std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
-      StringFlag("engine", &c.name, "speech engine: pocketsphinx, or simulated (load tests only)", "NAME"),
+      StringFlag("engine", &c.name, "speech engine: pocketsphinx, or simulated (load tests only)",
+                 "NAME"),
       StringFlag("model", &c.model, "engine model (pocketsphinx: model directory)", "NAME"),
       StringFlag("language", &c.language, "spoken language", "CODE"),
       IntFlag("threads", &c.threads, "engine threads (0: all cores)"),
-      DoubleFlag("simulated-speed", &c.simulated_speed, "simulated engine: realtime factor to pretend"),
+      DoubleFlag("simulated-speed", &c.simulated_speed,
+                 "simulated engine: realtime factor to pretend"),
   };
 }
 
 std::vector<Flag> WorkerFlags(WorkerOptions& o) {
   return {
       StringFlag("server", &o.server, "coordinator URL", "URL"),
-      StringFlag("token", &o.token, "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
+      StringFlag("token", &o.token,
+                 "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
       StringFlag("name", &o.name, "node name shown to the operator (default: host name)"),
       IntFlag("prefetch", &o.prefetch, "jobs kept downloaded and decoded ahead of the engine"),
       PathFlag("work-dir", &o.work_dir, "scratch directory and saved node identity"),
@@ -44,10 +46,12 @@ int RunWork(const Args& args) {
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
     fmt::print("{}", FlagHelp(flags, "work --server URL --token TOKEN [options]",
-                              "Runs a worker: claims jobs from the coordinator, transcribes them, uploads the results."));
+                              "Runs a worker: claims jobs from the coordinator, transcribes them, "
+                              "uploads the results."));
     return 0;
   }
-  if (options.token.empty()) return Fail("--token is required (an enrollment token from the coordinator)");
+  if (options.token.empty())
+    return Fail("--token is required (an enrollment token from the coordinator)");
   SignalWatcher signals(nullptr);
   auto engine = MakeEngine(engine_config);
   if (!engine) return Fail("engine: " + engine.error().ToString());
@@ -61,8 +65,8 @@ int RunWork(const Args& args) {
   signals.Trigger();
   stopper.join();
   if (!stats) return Fail(stats.error().ToString());
-  fmt::print(stderr, "worker: done: {} completed, {} failed, {} released, {} lost\n", stats->completed,
-             stats->failed, stats->released, stats->lost);
+  fmt::print(stderr, "worker: done: {} completed, {} failed, {} released, {} lost\n",
+             stats->completed, stats->failed, stats->released, stats->lost);
   return 0;
 }
 
@@ -97,8 +101,11 @@ int RunTranscribe(const Args& args) {
   std::string output;
   std::string format_name;
   auto flags = EngineFlags(engine_config);
-  flags.push_back(StringFlag("output", &output, "write the transcript here (default: stdout)", "FILE"));
-  flags.push_back(StringFlag("format", &format_name, "txt, srt, vtt, json or md (default: from --output, else txt)", "FMT"));
+  flags.push_back(
+      StringFlag("output", &output, "write the transcript here (default: stdout)", "FILE"));
+  flags.push_back(StringFlag("format", &format_name,
+                             "txt, srt, vtt, json or md (default: from --output, else txt)",
+                             "FMT"));
   Args rewritten;
   for (const std::string& a : args) rewritten.push_back(a == "-o" ? "--output" : a);
   auto parsed = ParseFlags(flags, "transcribe", rewritten);
@@ -130,12 +137,14 @@ int RunTranscribe(const Args& args) {
   auto transcript = (*engine)->Transcribe(*audio, [&](double f) { transcribing.Update(f); }, {});
   transcribing.Done();
   if (!transcript) return Fail(file + ": " + transcript.error().ToString());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print(stderr, "{:.1f} s of audio in {:.1f} s ({:.1f}x realtime, {})\n",
-             audio->duration().count() / 1000.0, seconds, audio->duration().count() / 1000.0 / seconds,
-             (*engine)->info().name);
+             audio->duration().count() / 1000.0, seconds,
+             audio->duration().count() / 1000.0 / seconds, (*engine)->info().name);
 
-  const std::string text = WriteTranscript(*transcript, *format, {std::filesystem::path(file).stem().string()});
+  const std::string text =
+      WriteTranscript(*transcript, *format, {std::filesystem::path(file).stem().string()});
   if (output.empty()) {
     fmt::print("{}", text);
     return 0;
@@ -156,8 +165,10 @@ int RunWer(const Args& args) {
   auto parsed = ParseFlags(flags, "wer", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help || parsed->positional.size() != 2) {
-    fmt::print("{}", FlagHelp(flags, "wer REFERENCE_FILE HYPOTHESIS_FILE",
-                              "Prints the word error rate of a transcript against the text that was spoken."));
+    fmt::print(
+        "{}",
+        FlagHelp(flags, "wer REFERENCE_FILE HYPOTHESIS_FILE",
+                 "Prints the word error rate of a transcript against the text that was spoken."));
     return parsed->help ? 0 : 2;
   }
   std::string texts[2];
@@ -168,11 +179,13 @@ int RunWer(const Args& args) {
   }
   const WerResult r = WordErrorRate(texts[0], texts[1]);
   if (json_out) {
-    fmt::print("{{\"wer\":{:.4f},\"ref_words\":{},\"substitutions\":{},\"deletions\":{},\"insertions\":{}}}\n",
-               r.wer, r.ref_words, r.substitutions, r.deletions, r.insertions);
+    fmt::print(
+        "{{\"wer\":{:.4f},\"ref_words\":{},\"substitutions\":{},\"deletions\":{},\"insertions\":{}}"
+        "}\n",
+        r.wer, r.ref_words, r.substitutions, r.deletions, r.insertions);
   } else {
-    fmt::print("WER {:.1f}% ({} words: {} substituted, {} deleted, {} inserted)\n", r.wer * 100, r.ref_words,
-               r.substitutions, r.deletions, r.insertions);
+    fmt::print("WER {:.1f}% ({} words: {} substituted, {} deleted, {} inserted)\n", r.wer * 100,
+               r.ref_words, r.substitutions, r.deletions, r.insertions);
   }
   return 0;
 }

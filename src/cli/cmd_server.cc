@@ -53,7 +53,10 @@ int RunServe(const Args& args) {
   auto parsed = ParseFlags(flags, "serve", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, "serve [options]", "Runs the coordinator: the HTTP API, the durable queue and the feed poller."));
+    fmt::print(
+        "{}",
+        FlagHelp(flags, "serve [options]",
+                 "Runs the coordinator: the HTTP API, the durable queue and the feed poller."));
     return 0;
   }
   SignalWatcher signals(nullptr);
@@ -73,8 +76,9 @@ int RunToken(const Args& args) {
   auto parsed = ParseFlags(flags, "token", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help || parsed->positional != std::vector<std::string>{"create"}) {
-    fmt::print("{}", FlagHelp(flags, "token create [options]",
-                              "Creates an enrollment token in the coordinator's store and prints it."));
+    fmt::print("{}",
+               FlagHelp(flags, "token create [options]",
+                        "Creates an enrollment token in the coordinator's store and prints it."));
     return parsed->help ? 0 : 2;
   }
   auto store = OpenSqliteStore((data / "podfleet.db").string());

@@ -19,8 +19,8 @@ class LocalFleet {
  public:
   ~LocalFleet() { Stop(); }
 
-  Result<void> Start(const CoordinatorOptions& serve, const EngineConfig& engine_config, int workers,
-                     int prefetch) {
+  Result<void> Start(const CoordinatorOptions& serve, const EngineConfig& engine_config,
+                     int workers, int prefetch) {
     auto coordinator = StartCoordinator(serve);
     if (!coordinator) return std::unexpected(coordinator.error());
     coordinator_ = std::move(*coordinator);
@@ -80,12 +80,14 @@ int RunUp(const Args& args) {
   auto parsed = ParseFlags(flags, "up", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, "up [options]", "Runs a coordinator and local workers in one process."));
+    fmt::print("{}", FlagHelp(flags, "up [options]",
+                              "Runs a coordinator and local workers in one process."));
     return 0;
   }
   SignalWatcher signals(nullptr);
   LocalFleet fleet;
-  if (auto r = fleet.Start(serve, engine_config, workers, prefetch); !r) return Fail(r.error().ToString());
+  if (auto r = fleet.Start(serve, engine_config, workers, prefetch); !r)
+    return Fail(r.error().ToString());
   signals.Wait();
   fleet.Stop();
   return 0;
@@ -102,10 +104,13 @@ int RunDemo(const Args& args) {
   auto parsed = ParseFlags(flags, "demo", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, "demo [options]",
-                              "Makes a sample podcast feed (espeak-ng speech), runs a coordinator with one local\n"
-                              "worker, transcribes the feed, and prints the nodes, the queue, the throughput and\n"
-                              "the transcripts."));
+    fmt::print(
+        "{}",
+        FlagHelp(
+            flags, "demo [options]",
+            "Makes a sample podcast feed (espeak-ng speech), runs a coordinator with one local\n"
+            "worker, transcribes the feed, and prints the nodes, the queue, the throughput and\n"
+            "the transcripts."));
     return 0;
   }
   SignalWatcher signals(nullptr);
@@ -117,7 +122,8 @@ int RunDemo(const Args& args) {
   if (auto r = fleet.Start(serve, engine_config, 1, 2); !r) return Fail(r.error().ToString());
   CoordinatorClient client(fleet.coordinator().base_url(), fleet.http());
   auto added = client.PostJson("/api/feeds", {{"url", "file://" + feed->string()}});
-  if (!added && added.error().code != Code::kConflict) return Fail("feed add: " + added.error().ToString());
+  if (!added && added.error().code != Code::kConflict)
+    return Fail("feed add: " + added.error().ToString());
   if (added) {
     fmt::print("feed added: {} new episodes queued\n", added->value("new_episodes", 0));
   } else {
@@ -132,14 +138,15 @@ int RunDemo(const Args& args) {
     if (!s) return Fail(s.error().ToString());
     status = *s;
     const json& q = status["transcribe_queue"];
-    const std::string line = fmt::format("queue: {} queued, {} running, {} completed, {} failed",
-                                         q.value("queued", 0), q.value("running", 0),
-                                         q.value("completed", 0), q.value("failed", 0));
+    const std::string line =
+        fmt::format("queue: {} queued, {} running, {} completed, {} failed", q.value("queued", 0),
+                    q.value("running", 0), q.value("completed", 0), q.value("failed", 0));
     if (line != last_line) fmt::print("{}\n", line);
     last_line = line;
     std::fflush(stdout);
     if (q.value("queued", 0) + q.value("running", 0) == 0) break;
-    if (std::chrono::steady_clock::now() > deadline) return Fail("timed out waiting for the transcripts");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Fail("timed out waiting for the transcripts");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   fmt::print("\n");
@@ -155,7 +162,8 @@ int RunDemo(const Args& args) {
     fmt::print("  #{} {} [{}]\n", id, e.value("title", ""), e.value("state", ""));
     auto text = client.GetText(fmt::format("/api/episodes/{}/transcript?format=txt", id));
     if (!text) continue;
-    while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back()))) text->pop_back();
+    while (!text->empty() && std::isspace(static_cast<unsigned char>(text->back())))
+      text->pop_back();
     fmt::print("    \"{}{}\"\n", text->substr(0, 300), text->size() > 300 ? "..." : "");
     for (const SampleEpisode& s : SampleEpisodes()) {
       if (s.title == e.value("title", "")) {
@@ -164,9 +172,10 @@ int RunDemo(const Args& args) {
       }
     }
   }
-  fmt::print("\nThe transcripts stay in {}. To serve them:  podfleet serve --data {}\n"
-             "then:  curl 'http://127.0.0.1:8750/api/episodes/1/transcript?format=srt'\n",
-             serve.data_dir.string(), serve.data_dir.string());
+  fmt::print(
+      "\nThe transcripts stay in {}. To serve them:  podfleet serve --data {}\n"
+      "then:  curl 'http://127.0.0.1:8750/api/episodes/1/transcript?format=srt'\n",
+      serve.data_dir.string(), serve.data_dir.string());
   fleet.Stop();
   return 0;
 }

@@ -1,10 +1,10 @@
 #include "cli/flags.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <charconv>
 #include <cstdlib>
-#include <toml++/toml.h>
 
 namespace podfleet {
 namespace {
@@ -32,7 +32,8 @@ Flag NumberFlag(std::string name, T* field, std::string help, std::string value_
 
 std::string EnvName(std::string_view flag) {
   std::string out = "PODFLEET_";
-  for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : flag)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -62,7 +63,9 @@ Result<void> ApplyConfigFile(const std::vector<Flag>& flags, std::string_view co
     std::string name(key.str());
     std::replace(name.begin(), name.end(), '_', '-');
     const Flag* f = Find(flags, name);
-    if (!f) return InvalidArgument(fmt::format("config {}: unknown key [{}].{}", path, command, key.str()));
+    if (!f)
+      return InvalidArgument(
+          fmt::format("config {}: unknown key [{}].{}", path, command, key.str()));
     std::string value;
     if (node.is_string()) {
       value = *node.value<std::string>();
@@ -73,7 +76,8 @@ Result<void> ApplyConfigFile(const std::vector<Flag>& flags, std::string_view co
     } else if (node.is_floating_point()) {
       value = fmt::format("{}", *node.value<double>());
     } else {
-      return InvalidArgument(fmt::format("config {}: [{}].{} has an unsupported type", path, command, key.str()));
+      return InvalidArgument(
+          fmt::format("config {}: [{}].{} has an unsupported type", path, command, key.str()));
     }
     if (auto r = Apply(*f, value, "config " + path); !r) return r;
   }
@@ -125,7 +129,8 @@ Result<Millis> ParseDuration(std::string_view text) {
     }
   }
   auto n = ParseNumber<double>(text);
-  if (!n || *n < 0) return InvalidArgument("'" + std::string(text) + "' is not a duration (e.g. 30s, 500ms, 15m)");
+  if (!n || *n < 0)
+    return InvalidArgument("'" + std::string(text) + "' is not a duration (e.g. 30s, 500ms, 15m)");
   return Millis(static_cast<int64_t>(*n * scale));
 }
 
@@ -181,7 +186,8 @@ Result<ParsedArgs> ParseFlags(const std::vector<Flag>& flags, std::string_view c
       continue;
     }
     if (a == "--") {
-      out.positional.insert(out.positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+      out.positional.insert(out.positional.end(), args.begin() + static_cast<long>(i) + 1,
+                            args.end());
       break;
     }
     if (!a.starts_with("--")) {
@@ -214,7 +220,8 @@ Result<ParsedArgs> ParseFlags(const std::vector<Flag>& flags, std::string_view c
   return out;
 }
 
-std::string FlagHelp(const std::vector<Flag>& flags, std::string_view usage, std::string_view summary) {
+std::string FlagHelp(const std::vector<Flag>& flags, std::string_view usage,
+                     std::string_view summary) {
   std::string out = fmt::format("Usage: podfleet {}\n\n{}\n", usage, summary);
   if (flags.empty()) return out;
   out += "\nOptions (also PODFLEET_<NAME> and [table] keys in --config FILE):\n";

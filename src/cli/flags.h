@@ -25,7 +25,8 @@ struct Flag {
   std::string default_text;
 };
 
-Flag StringFlag(std::string name, std::string* field, std::string help, std::string value_name = "TEXT");
+Flag StringFlag(std::string name, std::string* field, std::string help,
+                std::string value_name = "TEXT");
 Flag PathFlag(std::string name, std::filesystem::path* field, std::string help);
 Flag IntFlag(std::string name, int* field, std::string help);
 Flag Int64Flag(std::string name, int64_t* field, std::string help);
@@ -47,6 +48,7 @@ Result<ParsedArgs> ParseFlags(const std::vector<Flag>& flags, std::string_view c
                               const std::vector<std::string>& args);
 
 // "Usage: podfleet <usage>\n\n<summary>\n\nOptions:\n  --lease DURATION  ...".
-std::string FlagHelp(const std::vector<Flag>& flags, std::string_view usage, std::string_view summary);
+std::string FlagHelp(const std::vector<Flag>& flags, std::string_view usage,
+                     std::string_view summary);
 
 }  // namespace podfleet

@@ -22,14 +22,16 @@ TEST(Flags, DurationsTakeUnitsAndBareSeconds) {
 
 TEST(Flags, CommandLineBeatsEnvironmentBeatsConfigFile) {
   TempDir dir;
-  std::ofstream(dir.File("podfleet.toml")) << "[work]\nprefetch = 4\nname = \"from-file\"\nclaim_wait = \"2s\"\n";
+  std::ofstream(dir.File("podfleet.toml"))
+      << "[work]\nprefetch = 4\nname = \"from-file\"\nclaim_wait = \"2s\"\n";
   int prefetch = 2;
   std::string name;
   Millis wait{5'000};
   std::vector<Flag> flags = {IntFlag("prefetch", &prefetch, ""), StringFlag("name", &name, ""),
                              DurationFlag("claim-wait", &wait, "")};
   setenv("PODFLEET_NAME", "from-env", 1);
-  auto parsed = ParseFlags(flags, "work", {"--config", dir.File("podfleet.toml"), "--prefetch=3", "extra"});
+  auto parsed =
+      ParseFlags(flags, "work", {"--config", dir.File("podfleet.toml"), "--prefetch=3", "extra"});
   unsetenv("PODFLEET_NAME");
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(prefetch, 3);

@@ -10,7 +10,8 @@ namespace {
 using podfleet::Command;
 
 constexpr Command kCommands[] = {
-    {"demo", "generate a sample feed and transcribe it on this machine (the quick start)", podfleet::RunDemo},
+    {"demo", "generate a sample feed and transcribe it on this machine (the quick start)",
+     podfleet::RunDemo},
     {"serve", "run the coordinator", podfleet::RunServe},
     {"work", "run a worker against a coordinator", podfleet::RunWork},
     {"up", "run a coordinator and local workers in one process", podfleet::RunUp},
@@ -18,14 +19,17 @@ constexpr Command kCommands[] = {
     {"status", "show nodes, queue and throughput", podfleet::RunStatus},
     {"feed", "add, list, refresh or remove feeds", podfleet::RunFeed},
     {"episodes", "list episodes", podfleet::RunEpisodes},
-    {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)", podfleet::RunTranscript},
+    {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)",
+     podfleet::RunTranscript},
     {"token", "create an enrollment token for workers", podfleet::RunToken},
     {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
 };
 
 void Usage() {
-  fmt::print("podfleet {} - podcast transcription on a fleet of workers\n\nUsage: podfleet COMMAND [options]\n\nCommands:\n",
-             PODFLEET_VERSION);
+  fmt::print(
+      "podfleet {} - podcast transcription on a fleet of workers\n\nUsage: podfleet COMMAND "
+      "[options]\n\nCommands:\n",
+      PODFLEET_VERSION);
   for (const Command& c : kCommands) fmt::print("  {:<12} {}\n", c.name, c.summary);
   fmt::print("\nRun 'podfleet COMMAND --help' for a command's options.\n");
 }

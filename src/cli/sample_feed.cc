@@ -1,8 +1,7 @@
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
-
-#include <fmt/format.h>
 
 #include <cstring>
 #include <fstream>
@@ -26,7 +25,9 @@ Result<void> RunQuiet(const std::vector<std::string>& argv) {
   pid_t pid = 0;
   const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Unavailable(fmt::format("cannot run {}: {} (run scripts/setup)", argv[0], std::strerror(rc)));
+  if (rc != 0)
+    return Unavailable(
+        fmt::format("cannot run {}: {} (run scripts/setup)", argv[0], std::strerror(rc)));
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -57,8 +58,11 @@ Result<void> MakeEpisode(const std::filesystem::path& dir, const SampleEpisode& 
   std::ofstream(text) << e.text << "\n";
   // The Klatt voice is the one PocketSphinx recognises; sox -R dithers the resampled audio
   // (shared/notes/engines-here.md).
-  if (auto r = RunQuiet({"espeak-ng", "-v", "en-us+klatt4", "-s", "175", "-w", raw, "-f", text}); !r) return r;
-  if (auto r = RunQuiet({"sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", wav}); !r) return r;
+  if (auto r = RunQuiet({"espeak-ng", "-v", "en-us+klatt4", "-s", "175", "-w", raw, "-f", text});
+      !r)
+    return r;
+  if (auto r = RunQuiet({"sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", wav}); !r)
+    return r;
   std::vector<std::string> encode = {"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", wav};
   if (e.file.ends_with(".m4a")) {
     encode.insert(encode.end(), {"-c:a", "aac", "-b:a", "64k"});
@@ -100,17 +104,19 @@ Result<std::filesystem::path> MakeSampleFeed(const std::filesystem::path& dir) {
     if (auto r = MakeEpisode(dir, e); !r) return std::unexpected(r.error());
     const auto size = std::filesystem::file_size(dir / e.file, ec);
     items += fmt::format(
-        "    <item>\n      <title>{}</title>\n      <guid isPermaLink=\"false\">podfleet-sample-{}</guid>\n"
+        "    <item>\n      <title>{}</title>\n      <guid "
+        "isPermaLink=\"false\">podfleet-sample-{}</guid>\n"
         "      <pubDate>{:02} Nov 2026 08:00:00 GMT</pubDate>\n"
         "      <enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n    </item>\n",
         XmlEscape(e.title), e.file, day++, e.file, ec ? 0 : size,
         e.file.ends_with(".m4a") ? "audio/x-m4a" : "audio/mpeg");
   }
   const auto feed = dir / "feed.xml";
-  std::ofstream(feed) << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                         "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">\n"
-                         "  <channel>\n    <title>podfleet sample podcast</title>\n    <language>en-us</language>\n"
-                      << items << "  </channel>\n</rss>\n";
+  std::ofstream(feed)
+      << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">\n"
+         "  <channel>\n    <title>podfleet sample podcast</title>\n    <language>en-us</language>\n"
+      << items << "  </channel>\n</rss>\n";
   return std::filesystem::absolute(feed);
 }
 

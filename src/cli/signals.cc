@@ -1,9 +1,9 @@
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <fmt/format.h>
 #include <mutex>
 #include <thread>
 

@@ -46,7 +46,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
                                                         const Clock& clock) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Unavailable(fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message()));
+  if (ec)
+    return Unavailable(
+        fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message()));
 
   std::unique_ptr<Coordinator> c(new Coordinator());
   c->options_ = options;
@@ -117,7 +119,8 @@ void Coordinator::ReapLoop() {
     } else if (*expired > 0) {
       dispatcher_->Notify();
     }
-    for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 10 && !stopping_; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

@@ -164,10 +164,12 @@ TEST_F(CoordinatorTest, CompleteStoresTranscriptAndRepeatIsHarmless) {
   ASSERT_TRUE(grants && grants->size() == 1);
   const Lease lease = (*grants)[0].lease;
   ASSERT_TRUE(w->Complete(lease, Sample()));
-  ASSERT_TRUE(w->Complete(lease, Sample())) << "a repeated complete of the same attempt must succeed";
+  ASSERT_TRUE(w->Complete(lease, Sample()))
+      << "a repeated complete of the same attempt must succeed";
   auto q = admin_->GetJson("/api/queue/status");
   EXPECT_EQ((*q)["transcribe_queue"]["completed"], 1);
-  auto text = admin_->GetText("/api/episodes/" + std::to_string(episode) + "/transcript?format=txt");
+  auto text =
+      admin_->GetText("/api/episodes/" + std::to_string(episode) + "/transcript?format=txt");
   ASSERT_TRUE(text);
   EXPECT_NE(text->find("hello world"), std::string::npos);
   auto srt = admin_->GetText("/api/episodes/" + std::to_string(episode) + "/transcript?format=srt");
@@ -190,7 +192,8 @@ TEST_F(CoordinatorTest, ExpiredLeaseIsReclaimedAndTheLateResultRefused) {
   auto late = slow->Complete((*first)[0].lease, Sample());
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, Code::kConflict);
-  auto hb = slow->Heartbeat({Progress{(*first)[0].lease.job, (*first)[0].lease.attempt, Stage::kTranscribing, 0.5}});
+  auto hb = slow->Heartbeat(
+      {Progress{(*first)[0].lease.job, (*first)[0].lease.attempt, Stage::kTranscribing, 0.5}});
   ASSERT_TRUE(hb);
   EXPECT_TRUE(hb->renewed.empty());
   ASSERT_EQ(hb->lost.size(), 1u);

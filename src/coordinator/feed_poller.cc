@@ -137,7 +137,8 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
   if (!parsed) return fail(parsed.error());
 
   for (EpisodeInfo& e : parsed->episodes) {
-    e.audio_url = ResolveUrl(fetched->final_url.empty() ? feed->url : fetched->final_url, e.audio_url);
+    e.audio_url =
+        ResolveUrl(fetched->final_url.empty() ? feed->url : fetched->final_url, e.audio_url);
     if (e.guid.empty()) e.guid = e.audio_url;
   }
   auto added = store_.AddEpisodes(id, parsed->episodes, now);

@@ -18,7 +18,8 @@ Node MakeNode(int64_t id, Millis silent_for) {
 TEST(FleetView, StatusFollowsLeasesHeartbeatsAndPreflight) {
   EXPECT_EQ(DeriveStatus(MakeNode(1, Millis(1000)), 0, kNow, Millis(30'000)), NodeStatus::kIdle);
   EXPECT_EQ(DeriveStatus(MakeNode(1, Millis(1000)), 2, kNow, Millis(30'000)), NodeStatus::kBusy);
-  EXPECT_EQ(DeriveStatus(MakeNode(1, Millis(31'000)), 2, kNow, Millis(30'000)), NodeStatus::kOffline);
+  EXPECT_EQ(DeriveStatus(MakeNode(1, Millis(31'000)), 2, kNow, Millis(30'000)),
+            NodeStatus::kOffline);
   Node blocked = MakeNode(1, Millis(0));
   blocked.info.blocked_reason = "CUDA error 35";
   EXPECT_EQ(DeriveStatus(blocked, 0, kNow, Millis(30'000)), NodeStatus::kBlocked);
@@ -31,7 +32,8 @@ TEST(FleetView, JobsAreGroupedUnderTheirNode) {
   Job j;
   j.id = JobId(7);
   j.lease = Lease{JobId(7), AttemptId(1), NodeId(2), kNow};
-  auto views = BuildNodeViews({MakeNode(1, Millis(0)), MakeNode(2, Millis(0))}, {j}, kNow, Millis(30'000));
+  auto views =
+      BuildNodeViews({MakeNode(1, Millis(0)), MakeNode(2, Millis(0))}, {j}, kNow, Millis(30'000));
   ASSERT_EQ(views.size(), 2u);
   EXPECT_EQ(views[0].status, NodeStatus::kIdle);
   EXPECT_EQ(views[1].status, NodeStatus::kBusy);
@@ -42,8 +44,10 @@ TEST(FleetView, JobsAreGroupedUnderTheirNode) {
 TEST(FleetView, ThroughputWindowStartsWhenWorkBegan) {
   // Two jobs of 30 min audio each, done in the last 10 minutes by a fleet that started 10 min ago.
   std::vector<CompletedJob> done = {
-      {JobId(1), EpisodeId(1), NodeId(1), kNow - Millis(300'000), Millis(1'800'000), Millis(200'000), Millis(300'000)},
-      {JobId(2), EpisodeId(2), NodeId(1), kNow, Millis(1'800'000), Millis(200'000), Millis(300'000)},
+      {JobId(1), EpisodeId(1), NodeId(1), kNow - Millis(300'000), Millis(1'800'000),
+       Millis(200'000), Millis(300'000)},
+      {JobId(2), EpisodeId(2), NodeId(1), kNow, Millis(1'800'000), Millis(200'000),
+       Millis(300'000)},
   };
   Throughput t = ComputeThroughput(done, kNow, Millis(3'600'000));
   EXPECT_EQ(t.jobs, 2);
@@ -53,7 +57,8 @@ TEST(FleetView, ThroughputWindowStartsWhenWorkBegan) {
 
 TEST(FleetView, ThroughputIgnoresJobsOutsideTheSpan) {
   std::vector<CompletedJob> done = {
-      {JobId(1), EpisodeId(1), NodeId(1), kNow - Millis(4'000'000), Millis(60'000), Millis(1), Millis(1)},
+      {JobId(1), EpisodeId(1), NodeId(1), kNow - Millis(4'000'000), Millis(60'000), Millis(1),
+       Millis(1)},
   };
   Throughput t = ComputeThroughput(done, kNow, Millis(3'600'000));
   EXPECT_EQ(t.jobs, 0);

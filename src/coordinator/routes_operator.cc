@@ -108,9 +108,8 @@ void RefreshFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   c.poller.PollAsync(FeedId(*id), [shared](Result<PollResult> r) {
     if (!r) return (*shared)(ErrorReply(r.error()));
-    (*shared)(JsonReply(200, {{"feed", ToJson(r->feed)},
-                              {"items", r->items},
-                              {"new_episodes", r->new_episodes}}));
+    (*shared)(JsonReply(
+        200, {{"feed", ToJson(r->feed)}, {"items", r->items}, {"new_episodes", r->new_episodes}}));
   });
 }
 
@@ -252,13 +251,15 @@ HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
   if (!id) return ErrorReply(id.error());
   const std::string format_name = request.QueryOr("format", "json");
   auto format = ParseTranscriptFormat(format_name);
-  if (!format) return ErrorReply({Code::kInvalidArgument, "format must be txt, srt, vtt, json or md"});
+  if (!format)
+    return ErrorReply({Code::kInvalidArgument, "format must be txt, srt, vtt, json or md"});
   auto episode = c.store.GetEpisode(EpisodeId(*id));
   if (!episode) return ErrorReply(episode.error());
   auto transcript = c.store.GetTranscript(episode->id);
   if (!transcript) return ErrorReply(transcript.error());
-  HttpResponse r = HttpResponse::Text(200, WriteTranscript(*transcript, *format, {episode->info.title}),
-                                      std::string(ContentType(*format)));
+  HttpResponse r =
+      HttpResponse::Text(200, WriteTranscript(*transcript, *format, {episode->info.title}),
+                         std::string(ContentType(*format)));
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
   return r;
 }
@@ -276,14 +277,19 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
     return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
   };
   auto async = [&c](void (*f)(Ctx&, HttpRequest, HttpResponder)) {
-    return HttpHandler([&c, f](HttpRequest r, HttpResponder respond) { f(c, std::move(r), std::move(respond)); });
+    return HttpHandler(
+        [&c, f](HttpRequest r, HttpResponder respond) { f(c, std::move(r), std::move(respond)); });
   };
   auto json_of = [&c](Result<json> (*f)(Ctx&)) {
     return SyncHandler([&c, f](const HttpRequest&) { return Reply(f(c)); });
   };
   return {
       {"GET", "/api/health", "liveness and store health", sync(Health), {}},
-      {"GET", "/api/nodes", "every node with status, hardware and current jobs", json_of(NodesJson), {}},
+      {"GET",
+       "/api/nodes",
+       "every node with status, hardware and current jobs",
+       json_of(NodesJson),
+       {}},
       {"GET", "/api/queue/status", "job counts by state", json_of(QueueJson), {}},
       {"GET", "/api/status", "nodes, queue and last-hour throughput", json_of(StatusJson), {}},
       {"GET", "/api/feeds", "list feeds", sync(ListFeeds), {}},
@@ -291,12 +297,24 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
       {"GET", "/api/feeds/{id}", "one feed", sync(GetFeed), {}},
       {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed)},
       {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}},
-      {"GET", "/api/episodes", "list episodes (feed, state, q, limit, offset)", sync(ListEpisodes), {}},
+      {"GET",
+       "/api/episodes",
+       "list episodes (feed, state, q, limit, offset)",
+       sync(ListEpisodes),
+       {}},
       {"POST", "/api/episodes", "add one audio file by URL", sync(AddEpisode), {}},
-      {"POST", "/api/episodes/upload", "add one audio file by upload (body = file)", sync(UploadEpisode), {}},
+      {"POST",
+       "/api/episodes/upload",
+       "add one audio file by upload (body = file)",
+       sync(UploadEpisode),
+       {}},
       {"GET", "/api/episodes/{id}", "one episode with its job", sync(GetEpisode), {}},
       {"POST", "/api/episodes/{id}/retry", "queue a failed episode again", sync(RetryEpisode), {}},
-      {"GET", "/api/episodes/{id}/transcript", "transcript as format=txt|srt|vtt|json|md", sync(GetTranscript), {}},
+      {"GET",
+       "/api/episodes/{id}/transcript",
+       "transcript as format=txt|srt|vtt|json|md",
+       sync(GetTranscript),
+       {}},
       {"GET", "/api/media/{name}", "uploaded audio, for workers", sync(Media), {}},
   };
 }

@@ -26,7 +26,8 @@ std::string AudioUrl(const Episode& e) { return e.info.audio_url; }
 
 json GrantsJson(const std::vector<Grant>& grants) {
   json leases = json::array();
-  for (const Grant& g : grants) leases.push_back(ToJson(WireGrant{g.lease, g.episode, AudioUrl(g.episode)}));
+  for (const Grant& g : grants)
+    leases.push_back(ToJson(WireGrant{g.lease, g.episode, AudioUrl(g.episode)}));
   return {{"leases", std::move(leases)}};
 }
 
@@ -57,7 +58,8 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
   const int max_jobs = std::clamp(body->value("max", 1), 1, 64);
-  const Millis wait = std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), c.options.max_claim_wait);
+  const Millis wait =
+      std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), c.options.max_claim_wait);
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   c.dispatcher.Claim(node->id, max_jobs, wait, [shared](Result<std::vector<Grant>> grants) {
     if (!grants) return (*shared)(ErrorReply(grants.error()));
@@ -94,51 +96,54 @@ HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
   return JsonReply(200, out);
 }
 
-// Reads the job id from the path and the attempt from the body.
-Result<std::pair<JobId, AttemptId>> JobAttempt(const HttpRequest& request, const json& body) {
+// What a request about one leased job carries: the caller's node, the job and attempt, the body.
+struct LeaseRequest {
+  Node node;
+  JobId job;
+  AttemptId attempt;
+  json body;
+};
+
+// Authenticates the node and reads the job id from the path and the attempt from the body.
+Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest& request) {
+  auto node = Authenticate(c, request);
+  if (!node) return std::unexpected(node.error());
+  auto body = JsonBody(request);
+  if (!body) return std::unexpected(body.error());
   auto job = IdParam(request, "id");
   if (!job) return std::unexpected(job.error());
-  if (!body.contains("attempt") || !body["attempt"].is_number_integer())
+  if (!body->contains("attempt") || !(*body)["attempt"].is_number_integer())
     return InvalidArgument("missing field 'attempt'");
-  return std::pair{JobId(*job), AttemptId(body["attempt"].get<int64_t>())};
+  const AttemptId attempt((*body)["attempt"].get<int64_t>());
+  return LeaseRequest{std::move(*node), JobId(*job), attempt, std::move(*body)};
 }
 
 HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
-  auto node = Authenticate(c, request);
-  if (!node) return ErrorReply(node.error());
-  auto body = JsonBody(request);
-  if (!body) return ErrorReply(body.error());
-  auto ids = JobAttempt(request, *body);
-  if (!ids) return ErrorReply(ids.error());
-  auto transcript = TranscriptFromJson(body->value("transcript", json()));
+  auto r = ReadLeaseRequest(c, request);
+  if (!r) return ErrorReply(r.error());
+  auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
-  return Reply(c.store.Complete(node->id, ids->first, ids->second, *transcript, c.clock.Now()));
+  return Reply(c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now()));
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
-  auto node = Authenticate(c, request);
-  if (!node) return ErrorReply(node.error());
-  auto body = JsonBody(request);
-  if (!body) return ErrorReply(body.error());
-  auto ids = JobAttempt(request, *body);
-  if (!ids) return ErrorReply(ids.error());
-  Failure failure{body->value("reason", std::string("unspecified")), body->value("permanent", false)};
+  auto r = ReadLeaseRequest(c, request);
+  if (!r) return ErrorReply(r.error());
+  Failure failure{r->body.value("reason", std::string("unspecified")),
+                  r->body.value("permanent", false)};
   if (failure.reason.size() > 4096) failure.reason.resize(4096);
-  auto r = c.store.Fail(node->id, ids->first, ids->second, failure, c.options.retry, c.clock.Now());
-  if (r && !failure.permanent) c.dispatcher.Notify();
-  return Reply(r);
+  auto failed =
+      c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());
+  if (failed && !failure.permanent) c.dispatcher.Notify();
+  return Reply(failed);
 }
 
 HttpResponse Release(Coordinator::Context& c, const HttpRequest& request) {
-  auto node = Authenticate(c, request);
-  if (!node) return ErrorReply(node.error());
-  auto body = JsonBody(request);
-  if (!body) return ErrorReply(body.error());
-  auto ids = JobAttempt(request, *body);
-  if (!ids) return ErrorReply(ids.error());
-  auto r = c.store.Release(node->id, ids->first, ids->second, c.clock.Now());
-  if (r) c.dispatcher.Notify();
-  return Reply(r);
+  auto r = ReadLeaseRequest(c, request);
+  if (!r) return ErrorReply(r.error());
+  auto released = c.store.Release(r->node.id, r->job, r->attempt, c.clock.Now());
+  if (released) c.dispatcher.Notify();
+  return Reply(released);
 }
 
 HttpResponse Deregister(Coordinator::Context& c, const HttpRequest& request) {
@@ -155,11 +160,18 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c) {
   };
   return {
       {"POST", "/api/workers/register", "register a worker (enrollment token)", sync(Register), {}},
-      {"POST", "/api/workers/claim", "lease jobs, waiting up to wait_ms for work", {},
+      {"POST",
+       "/api/workers/claim",
+       "lease jobs, waiting up to wait_ms for work",
+       {},
        [&c](HttpRequest r, HttpResponder respond) { Claim(c, std::move(r), std::move(respond)); }},
       {"POST", "/api/workers/heartbeat", "renew leases and report progress", sync(Heartbeat), {}},
       {"POST", "/api/workers/deregister", "retire this node", sync(Deregister), {}},
-      {"POST", "/api/jobs/{id}/complete", "upload the transcript of a leased job", sync(Complete), {}},
+      {"POST",
+       "/api/jobs/{id}/complete",
+       "upload the transcript of a leased job",
+       sync(Complete),
+       {}},
       {"POST", "/api/jobs/{id}/fail", "report a failed attempt", sync(Fail), {}},
       {"POST", "/api/jobs/{id}/release", "give a leased job back unstarted", sync(Release), {}},
   };

@@ -43,21 +43,27 @@ using Result = std::expected<T, Error>;
 inline std::unexpected<Error> MakeError(Code code, std::string message) {
   return std::unexpected<Error>(Error{code, std::move(message)});
 }
-inline std::unexpected<Error> NotFound(std::string m) { return MakeError(Code::kNotFound, std::move(m)); }
+inline std::unexpected<Error> NotFound(std::string m) {
+  return MakeError(Code::kNotFound, std::move(m));
+}
 inline std::unexpected<Error> InvalidArgument(std::string m) {
   return MakeError(Code::kInvalidArgument, std::move(m));
 }
 inline std::unexpected<Error> PermissionDenied(std::string m) {
   return MakeError(Code::kPermissionDenied, std::move(m));
 }
-inline std::unexpected<Error> Conflict(std::string m) { return MakeError(Code::kConflict, std::move(m)); }
+inline std::unexpected<Error> Conflict(std::string m) {
+  return MakeError(Code::kConflict, std::move(m));
+}
 inline std::unexpected<Error> Unavailable(std::string m) {
   return MakeError(Code::kUnavailable, std::move(m));
 }
 inline std::unexpected<Error> Corruption(std::string m) {
   return MakeError(Code::kCorruption, std::move(m));
 }
-inline std::unexpected<Error> Internal(std::string m) { return MakeError(Code::kInternal, std::move(m)); }
+inline std::unexpected<Error> Internal(std::string m) {
+  return MakeError(Code::kInternal, std::move(m));
+}
 
 // Prefixes the message of a failed result with context ("decode ep.mp3: ...").
 template <class T>

@@ -34,5 +34,7 @@ using AttemptId = Id<struct AttemptTag>;
 
 template <class Tag>
 struct std::hash<podfleet::Id<Tag>> {
-  size_t operator()(podfleet::Id<Tag> id) const noexcept { return std::hash<int64_t>()(id.value()); }
+  size_t operator()(podfleet::Id<Tag> id) const noexcept {
+    return std::hash<int64_t>()(id.value());
+  }
 };

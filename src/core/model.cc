@@ -7,7 +7,8 @@ namespace podfleet {
 namespace {
 
 template <class E, size_t N>
-std::optional<E> Parse(const std::array<std::pair<E, std::string_view>, N>& names, std::string_view s) {
+std::optional<E> Parse(const std::array<std::pair<E, std::string_view>, N>& names,
+                       std::string_view s) {
   for (const auto& [value, name] : names)
     if (name == s) return value;
   return std::nullopt;
@@ -63,7 +64,9 @@ std::string Transcript::Text() const {
 }
 
 std::string_view ToString(EpisodeState s) { return Name(kEpisodeStates, s); }
-std::optional<EpisodeState> ParseEpisodeState(std::string_view s) { return Parse(kEpisodeStates, s); }
+std::optional<EpisodeState> ParseEpisodeState(std::string_view s) {
+  return Parse(kEpisodeStates, s);
+}
 std::string_view ToString(JobState s) { return Name(kJobStates, s); }
 std::string_view ToString(Stage s) { return Name(kStages, s); }
 std::optional<Stage> ParseStage(std::string_view s) { return Parse(kStages, s); }

@@ -134,9 +134,9 @@ struct Job {
   JobId id;
   EpisodeId episode;
   JobState state = JobState::kQueued;
-  int attempts = 0;        // attempts started so far
-  int failures = 0;        // retryable failures so far
-  int lease_expiries = 0;  // attempts that ended because their lease ran out
+  int attempts = 0;                     // attempts started so far
+  int failures = 0;                     // retryable failures so far
+  int lease_expiries = 0;               // attempts that ended because their lease ran out
   std::optional<TimePoint> not_before;  // backoff: not claimable before this
   std::optional<Lease> lease;           // set while leased
   std::optional<Progress> progress;     // the lease holder's last report

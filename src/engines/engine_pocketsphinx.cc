@@ -11,6 +11,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <thread>
 
@@ -225,14 +226,16 @@ Segment MakeSegment(std::vector<Word> words, bool keep_words) {
   return segment;
 }
 
-// One Transcribe call: workers take pieces by index; each piece's result lands in its own slot,
-// so segments come out in order whichever worker decoded them.
+// One Transcribe call: workers take pieces longest first (so that the last piece taken is short
+// and no worker idles long at the end); each piece's result lands in its own slot, so segments
+// come out in audio order whichever worker decoded them.
 class PieceRun {
  public:
   PieceRun(const PcmAudio& audio, std::vector<Piece> pieces, bool keep_words,
            const EngineProgress& progress, std::stop_token stop)
       : audio_(audio),
         pieces_(std::move(pieces)),
+        order_(LongestFirst(pieces_)),
         keep_words_(keep_words),
         progress_(progress),
         stop_(std::move(stop)),
@@ -245,8 +248,9 @@ class PieceRun {
   // Decodes pieces until none are left, stop is requested or a worker has failed.
   void Work(ps_decoder_t* decoder) {
     while (!stop_.stop_requested() && !failed_.load()) {
-      const size_t i = next_.fetch_add(1);
-      if (i >= pieces_.size()) return;
+      const size_t taken = next_.fetch_add(1);
+      if (taken >= order_.size()) return;
+      const size_t i = order_[taken];
       const Piece& piece = pieces_[i];
       std::span<const float> samples(audio_.samples.data() + piece.begin.count,
                                      static_cast<size_t>(piece.end.count - piece.begin.count));
@@ -269,6 +273,16 @@ class PieceRun {
   }
 
  private:
+  static std::vector<size_t> LongestFirst(const std::vector<Piece>& pieces) {
+    std::vector<size_t> order(pieces.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pieces[a].end.count - pieces[a].begin.count >
+             pieces[b].end.count - pieces[b].begin.count;
+    });
+    return order;
+  }
+
   void Fail(Error error) {
     std::lock_guard lock(mu_);
     if (!error_) error_ = std::move(error);
@@ -287,6 +301,7 @@ class PieceRun {
   // Constant after construction.
   const PcmAudio& audio_;
   const std::vector<Piece> pieces_;
+  const std::vector<size_t> order_;  // indices into pieces_, longest first
   const bool keep_words_;
   const EngineProgress& progress_;
   const std::stop_token stop_;

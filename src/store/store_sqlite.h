@@ -90,6 +90,7 @@ class SqliteStore final : public Store {
     return InTransaction(Transaction::Kind::kWrite, std::forward<F>(body));
   }
 
+  // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
   std::mutex mu_;
   Db db_;  // guarded by mu_
 };

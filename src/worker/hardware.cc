@@ -43,7 +43,8 @@ std::vector<Gpu> NvidiaGpus() {
   while (fgets(buf, sizeof buf, pipe.get())) {
     std::stringstream line(buf);
     std::string name, driver, memory;
-    if (!std::getline(line, name, ',') || !std::getline(line, driver, ',') || !std::getline(line, memory))
+    if (!std::getline(line, name, ',') || !std::getline(line, driver, ',') ||
+        !std::getline(line, memory))
       continue;
     Gpu g{Trim(name), Trim(driver), 0};
     try {

@@ -1,11 +1,10 @@
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -91,7 +90,10 @@ Result<void> Worker::Register() {
       client_.set_node_token(reg->token);
       heartbeat_interval_ = std::max(Millis(100), reg->heartbeat_interval);
       std::ofstream out(identity, std::ios::trunc);
-      out << json{{"server", client_.base_url()}, {"node_id", reg->node.value()}, {"token", reg->token}}.dump();
+      out << json{{"server", client_.base_url()},
+                  {"node_id", reg->node.value()},
+                  {"token", reg->token}}
+                 .dump();
       ::chmod(identity.c_str(), 0600);
       Log(fmt::format("registered as node {} ({})", reg->node.value(), info.name));
       return {};
@@ -108,7 +110,8 @@ Result<WorkerStats> Worker::Run() {
   std::filesystem::create_directories(options_.work_dir / "audio", ec);
   if (ec) return Unavailable("cannot create " + options_.work_dir.string() + ": " + ec.message());
   // One worker per work directory: the node identity and scratch files are not shared.
-  const int lock_fd = ::open((options_.work_dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  const int lock_fd =
+      ::open((options_.work_dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (lock_fd >= 0) ::close(lock_fd);
     return Conflict("work directory " + options_.work_dir.string() + " is used by another worker");
@@ -143,12 +146,14 @@ void Worker::FetchLoop() {
     {
       std::unique_lock lock(mu_);
       changed_.wait(lock, [&] {
-        return stopping() || static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
+        return stopping() ||
+               static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
       });
       if (stopping()) break;
       want = std::max(1, options_.prefetch) - static_cast<int>(ready_.size()) - fetching_;
     }
-    if (options_.max_jobs > 0) want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
+    if (options_.max_jobs > 0)
+      want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
     auto grants = client_.Claim(want, options_.claim_wait);
     if (!grants) {
       Log("claim: " + grants.error().ToString());
@@ -183,8 +188,9 @@ void Worker::FetchLoop() {
 
 void Worker::Prepare(const JobPtr& job) {
   if (job->stop.stop_requested()) return;
-  const auto path = options_.work_dir / "audio" /
-                    fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
+  const auto path =
+      options_.work_dir / "audio" /
+      fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
   job->Report(Stage::kDownloading, 0);
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
@@ -198,7 +204,8 @@ void Worker::Prepare(const JobPtr& job) {
     std::filesystem::remove(path.string() + ".part", ec);
     if (job->stop.stop_requested()) return;
     const Code code = fetched.error().code;
-    return ReportFailure(job, fetched.error(), code == Code::kNotFound || code == Code::kInvalidArgument);
+    return ReportFailure(job, fetched.error(),
+                         code == Code::kNotFound || code == Code::kInvalidArgument);
   }
   job->Report(Stage::kDecoding, 0);
   auto audio = DecodeAudioFile(path, [&job](double f) {
@@ -209,8 +216,13 @@ void Worker::Prepare(const JobPtr& job) {
   std::filesystem::remove(path, ec);
   if (!audio) {
     if (job->stop.stop_requested()) return;
-    const Code code = audio.error().code;
-    return ReportFailure(job, audio.error(), code == Code::kCorruption || code == Code::kInvalidArgument);
+    // Name the episode's URL, not the scratch file, in the reason the operator reads.
+    Error error = audio.error();
+    const std::string scratch = path.filename().string() + ": ";
+    if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
+    error.message = job->grant.audio_url + ": " + error.message;
+    const Code code = error.code;
+    return ReportFailure(job, error, code == Code::kCorruption || code == Code::kInvalidArgument);
   }
   job->audio = std::move(*audio);
   job->Report(Stage::kWaiting, 0);
@@ -234,11 +246,12 @@ void Worker::EngineLoop() {
     if (job->stop.stop_requested()) continue;
     job->Report(Stage::kTranscribing, 0);
     const auto started = std::chrono::steady_clock::now();
-    auto result = engine_.Transcribe(job->audio, [&job](double f) { job->fraction = f; },
-                                     job->stop.get_token());
+    auto result = engine_.Transcribe(
+        job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
     if (result) {
       if (result->engine_time == Millis(0))
-        result->engine_time = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+        result->engine_time =
+            std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
       result->audio_duration = job->audio.duration();
     }
     job->audio = PcmAudio{};
@@ -290,7 +303,8 @@ void Worker::Upload(const JobPtr& job, const Transcript& transcript) {
       held_.erase(job->lease().job);
       return;
     }
-    Log(fmt::format("job {}: upload failed ({}), retrying", job->lease().job.value(), r.error().ToString()));
+    Log(fmt::format("job {}: upload failed ({}), retrying", job->lease().job.value(),
+                    r.error().ToString()));
     SleepFor(stop_.get_token(), backoff);
     backoff = std::min(backoff * 2, Millis(30'000));
     if (stopping() && attempt >= 2) break;
@@ -303,9 +317,12 @@ void Worker::Upload(const JobPtr& job, const Transcript& transcript) {
 
 void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent) {
   Log(fmt::format("job {} attempt {} failed ({}): {}", job->lease().job.value(),
-                  job->lease().attempt.value(), permanent ? "permanent" : "retryable", error.ToString()));
+                  job->lease().attempt.value(), permanent ? "permanent" : "retryable",
+                  error.ToString()));
   auto r = client_.Fail(job->lease(), Failure{error.message, permanent});
-  if (!r) Log(fmt::format("job {}: reporting the failure: {}", job->lease().job.value(), r.error().ToString()));
+  if (!r)
+    Log(fmt::format("job {}: reporting the failure: {}", job->lease().job.value(),
+                    r.error().ToString()));
   std::lock_guard lock(mu_);
   ++stats_.failed;
   held_.erase(job->lease().job);
@@ -320,8 +337,8 @@ void Worker::ReleaseAll() {
   }
   for (const JobPtr& job : jobs) {
     auto r = client_.Release(job->lease());
-    Log(fmt::format("released job {} attempt {}{}", job->lease().job.value(), job->lease().attempt.value(),
-                    r ? "" : ": " + r.error().ToString()));
+    Log(fmt::format("released job {} attempt {}{}", job->lease().job.value(),
+                    job->lease().attempt.value(), r ? "" : ": " + r.error().ToString()));
     std::lock_guard lock(mu_);
     ++stats_.released;
   }
@@ -335,7 +352,8 @@ void Worker::HeartbeatLoop() {
     {
       std::lock_guard lock(mu_);
       for (auto& [id, job] : held_)
-        held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(), job->fraction.load()});
+        held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(),
+                                job->fraction.load()});
     }
     auto reply = client_.Heartbeat(held);
     if (!reply) {
@@ -347,7 +365,8 @@ void Worker::HeartbeatLoop() {
     for (const Lease& lost : reply->lost) {
       auto it = held_.find(lost.job);
       if (it == held_.end() || it->second->lease().attempt != lost.attempt) continue;
-      Log(fmt::format("job {} attempt {}: lease lost; stopping it", lost.job.value(), lost.attempt.value()));
+      Log(fmt::format("job {} attempt {}: lease lost; stopping it", lost.job.value(),
+                      lost.attempt.value()));
       it->second->stop.request_stop();
       held_.erase(it);
       ++stats_.lost;

@@ -136,7 +136,8 @@ TEST_F(WorkerTest, StopReleasesHeldJobsPromptly) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto nodes = admin_->GetJson("/api/nodes");
     if (!nodes || (*nodes)["nodes"].empty()) continue;
-    for (const json& j : (*nodes)["nodes"][0]["jobs"]) transcribing |= j.value("stage", "") == "transcribing";
+    for (const json& j : (*nodes)["nodes"][0]["jobs"])
+      transcribing |= j.value("stage", "") == "transcribing";
   }
   ASSERT_TRUE(transcribing);
   const auto asked = std::chrono::steady_clock::now();

@@ -29,8 +29,9 @@ Result<void> RunTool(const std::vector<std::string>& argv);
 // `sox -R ... -r 16000 -c 1 -b 16`. The same text gives the same file within a run.
 Result<std::filesystem::path> SpeechWav(std::string_view text);
 
-// `wav` encoded by ffmpeg as "mp3" (64 kb/s), "m4a" (AAC 64 kb/s), "opus" (Ogg Opus 24 kb/s) or
-// "flac", next to it. kInvalidArgument for another format.
+// `wav` encoded by ffmpeg as "mp3" (64 kb/s, with an ID3 tag), "m4a" (AAC 64 kb/s), "aac" (the
+// same as raw ADTS), "opus" (Ogg Opus 24 kb/s), "ogg" (Ogg Vorbis) or "flac", next to it.
+// kInvalidArgument for another format.
 Result<std::filesystem::path> EncodeAudio(const std::filesystem::path& wav,
                                           std::string_view format);
 
