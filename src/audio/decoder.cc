@@ -285,8 +285,8 @@ class FileDecoder {
     const double declared = DurationSeconds();
     const double decoded = static_cast<double>(audio.samples.size()) / kSampleRate;
     if (declared > 0 && decoded < declared * kMinCompleteFraction - kCompleteSlackSeconds) {
-      return Corruption(
-          fmt::format("truncated: decoded {:.1f} s of the {:.1f} s the file declares", decoded, declared));
+      return Corruption(fmt::format("truncated: decoded {:.1f} s of the {:.1f} s the file declares",
+                                    decoded, declared));
     }
     return {};
   }

@@ -62,6 +62,7 @@ start_worker() {
 }
 
 api() { curl -sS --fail-with-body "$SERVER$1"; }
+api_post() { curl -sS --fail-with-body -H 'Content-Type: application/json' -d "$2" "$SERVER$1"; }
 
 # Waits until no job is queued or running.
 queue_drained() {

@@ -13,14 +13,19 @@ Python's SimpleHTTPRequestHandler ignores Range; this one honours a single range
 starts past the end (an empty file has no satisfiable range), and serves the whole file (200)
 for multiple or malformed ranges, as RFC 9110 allows. Every file response says
 "Accept-Ranges: bytes". Runs until killed (SIGTERM/SIGINT).
+
+Transient failures on demand: "/flaky/N/FILE" answers 503 to the first N requests for that path,
+then serves FILE, so tests can watch a download being retried.
 """
 
 import argparse
 import email.utils
 import http.server
 import os
+import re
 import signal
 import sys
+import threading
 
 
 def parse_range(header, size):
@@ -61,8 +66,22 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         ".txt": "text/plain; charset=utf-8",
     }
 
+    flaky_counts = {}
+    flaky_lock = threading.Lock()
+
     def send_head(self):
         self.range = None
+        flaky = re.match(r"^/flaky/(\d+)(/.+)$", self.path)
+        if flaky:
+            with self.flaky_lock:
+                seen = self.flaky_counts.get(self.path, 0) + 1
+                self.flaky_counts[self.path] = seen
+            if seen <= int(flaky.group(1)):
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.path = flaky.group(2)
         path = self.translate_path(self.path)
         header = self.headers.get("Range")
         if header is None or not os.path.isfile(path):
