@@ -32,9 +32,10 @@ Result<std::string> SniffAudioFile(const std::filesystem::path& path);
 // process. `progress` gets the fraction decoded (0..1) now and then; returning false cancels.
 // Errors: kInvalidArgument when the file is not audio, kCorruption when it cannot be decoded
 // (truncated, damaged, no audio stream, no samples), kUnavailable when cancelled.
-// A truncated file whose remaining frames decode (MP3, Opus, FLAC cut short) is not an error: the
-// result is the audio that is there. kNotFound when there is no such file. Messages start with
-// the file's name. Thread-safe: files may be decoded on several threads at once.
+// A file that decodes to clearly less than the length its header declares (an MP3 with an
+// Info frame, FLAC) is kCorruption "truncated: ..."; where no length is declared, a cut file
+// decodes to what is there. kNotFound when there is no such file. Messages start with the file's
+// name. Thread-safe: files may be decoded on several threads at once.
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress = {});
 
