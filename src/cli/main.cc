@@ -18,7 +18,7 @@ constexpr Command kCommands[] = {
     {"transcribe", "transcribe one audio file without a server", podfleet::RunTranscribe},
     {"status", "show nodes, queue and throughput", podfleet::RunStatus},
     {"feed", "add, list, refresh or remove feeds", podfleet::RunFeed},
-    {"episodes", "list episodes", podfleet::RunEpisodes},
+    {"episodes", "list episodes, or add one audio file (URL or upload)", podfleet::RunEpisodes},
     {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)",
      podfleet::RunTranscript},
     {"token", "create an enrollment token for workers", podfleet::RunToken},
