@@ -3,7 +3,10 @@
 // to codes: 409 -> kConflict, 401/403 -> kPermissionDenied, 5xx and transport failures ->
 // kUnavailable).
 //
-// Thread safety: safe for concurrent use once the node token is set (set_node_token is not).
+// The generic JSON calls send the admin token when one is set: the coordinator's changing
+// operator routes (POST/DELETE) need it, and reading ones ignore it.
+//
+// Thread safety: safe for concurrent use once the tokens are set (the setters are not).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

@@ -7,6 +7,7 @@
 #include "api/client.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "coordinator/admin_token.h"
 #include "coordinator/feed_poller.h"
 #include "net/http.h"
 
@@ -18,11 +19,45 @@ using nlohmann::json;
 struct ClientArgs {
   std::string server = "http://127.0.0.1:8750";
   bool json = false;
+  // For the commands that change something: the admin token, or the data directory whose
+  // admin.token holds it (when the CLI runs on the coordinator's machine).
+  std::string admin_token;
+  std::filesystem::path data = "podfleet-data";
 };
 
 std::vector<Flag> ClientFlags(ClientArgs& a) {
   return {StringFlag("server", &a.server, "coordinator URL", "URL"),
           BoolFlag("json", &a.json, "print the API's JSON instead of a table")};
+}
+
+std::vector<Flag> AdminFlags(ClientArgs& a) {
+  return {StringFlag("admin-token", &a.admin_token,
+                     "admin token for add, refresh, remove (default: <data>/admin.token)", "TOKEN"),
+          PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
+}
+
+// Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
+// <--data>/admin.token when that file exists, else none (the coordinator will refuse changes).
+Result<void> UseAdminToken(const ClientArgs& c, CoordinatorClient& client) {
+  if (!c.admin_token.empty()) {
+    client.set_admin_token(c.admin_token);
+    return {};
+  }
+  auto token = ReadAdminToken(c.data / kAdminTokenFile);
+  if (token) {
+    client.set_admin_token(*token);
+  } else if (token.error().code != Code::kNotFound) {
+    return std::unexpected(token.error());
+  }
+  return {};
+}
+
+// The coordinator's error, with a hint where the admin token was missing or wrong.
+int FailChange(const Error& e) {
+  if (e.code != Code::kPermissionDenied) return Fail(e.message);
+  return Fail(e.message +
+              "\n(pass --admin-token TOKEN, set PODFLEET_ADMIN_TOKEN, or --data DIR with the "
+              "coordinator's admin.token)");
 }
 
 // Parses the common flags plus `extra`; prints help and returns nullopt-like error codes.
@@ -53,6 +88,7 @@ std::string Elapsed(double s) {
 int AddEpisode(const ClientArgs& c, const std::string& source, const std::string& title) {
   auto http = MakeCurlClient(HttpClientOptions{});
   CoordinatorClient client(c.server, *http);
+  if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   Result<json> reply = json::object();
   if (source.find("://") != std::string::npos) {
     reply = client.PostJson("/api/episodes",
@@ -66,7 +102,7 @@ int AddEpisode(const ClientArgs& c, const std::string& source, const std::string
     reply = client.PostBytes("/api/episodes/upload?title=" + PercentEncode(name), std::move(bytes),
                              "application/octet-stream");
   }
-  if (!reply) return Fail(reply.error().message);
+  if (!reply) return FailChange(reply.error());
   fmt::print("episode {} queued\n", reply->value("id", 0));
   return 0;
 }
@@ -120,13 +156,21 @@ int RunStatus(const Args& args) {
 
 int RunFeed(const Args& args) {
   ClientArgs c;
-  auto p = Parse(ClientFlags(c), "feed",
-                 "feed add URL|PATH | list | refresh ID | remove ID [--server URL]",
-                 "Manages the feeds the coordinator polls.", args);
+  auto flags = ClientFlags(c);
+  for (Flag& f : AdminFlags(c)) flags.push_back(std::move(f));
+  auto p =
+      Parse(flags, "feed",
+            "feed add URL|PATH | list | refresh ID | remove ID [--server URL]\n"
+            "                     [--admin-token TOKEN | --data DIR]",
+            "Manages the feeds the coordinator polls. add, refresh and remove need the admin\n"
+            "token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the admin.token file in\n"
+            "the coordinator's data directory (--data, default podfleet-data).",
+            args);
   if (p.exit >= 0) return p.exit;
   const auto& pos = p.args.positional;
   auto http = MakeCurlClient(HttpClientOptions{});
   CoordinatorClient client(c.server, *http);
+  if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   Result<json> reply =
       InvalidArgument("usage: podfleet feed add URL | list | refresh ID | remove ID");
   if (pos.size() == 2 && pos[0] == "add") {
@@ -140,7 +184,7 @@ int RunFeed(const Args& args) {
   } else if (pos.size() == 2 && pos[0] == "remove") {
     reply = client.DeleteJson("/api/feeds/" + PercentEncode(pos[1]));
   }
-  if (!reply) return Fail(reply.error().message);
+  if (!reply) return FailChange(reply.error());
   if (c.json || pos[0] == "remove") {
     fmt::print("{}\n", reply->dump(2));
   } else if (pos[0] == "list") {
@@ -165,6 +209,7 @@ int RunEpisodes(const Args& args) {
   std::string state, feed, search;
   int64_t limit = 50;
   auto flags = ClientFlags(c);
+  for (Flag& f : AdminFlags(c)) flags.push_back(std::move(f));
   flags.push_back(StringFlag("state", &state, "queued, running, done, failed or skipped"));
   flags.push_back(StringFlag("feed", &feed, "only this feed's episodes", "ID"));
   flags.push_back(StringFlag("search", &search, "title contains"));
@@ -174,8 +219,10 @@ int RunEpisodes(const Args& args) {
   auto p = Parse(
       flags, "episodes",
       "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]\n"
-      "       podfleet episodes add URL|FILE [--title TEXT]",
-      "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded).",
+      "       podfleet episodes add URL|FILE [--title TEXT] [--admin-token TOKEN | --data DIR]",
+      "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded).\n"
+      "add needs the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the\n"
+      "admin.token file in the coordinator's data directory (--data, default podfleet-data).",
       args);
   if (p.exit >= 0) return p.exit;
   if (!p.args.positional.empty()) {

@@ -34,6 +34,10 @@ std::vector<Flag> WorkerFlags(WorkerOptions& o) {
       PathFlag("work-dir", &o.work_dir, "scratch directory and saved node identity"),
       DurationFlag("claim-wait", &o.claim_wait, "how long one claim waits for work (long poll)"),
       Int64Flag("max-jobs", &o.max_jobs, "stop after this many jobs (0: never)"),
+      DurationFlag("exit-when-idle", &o.exit_when_idle,
+                   "exit once nothing was held or claimable for this long (0: never)"),
+      IntFlag("max-consecutive-failures", &o.max_consecutive_failures,
+              "stop with an error after this many jobs in a row fail (0: off)"),
   };
 }
 

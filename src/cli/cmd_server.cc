@@ -6,6 +6,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
 
 namespace podfleet {
@@ -42,6 +43,12 @@ Result<std::unique_ptr<Coordinator>> StartCoordinator(const CoordinatorOptions& 
   if (const auto& token = (*c)->first_enrollment_token()) {
     fmt::print("enrollment token (shown once; workers register with it):\n  {}\n", *token);
     fmt::print("start a worker:  podfleet work --server {} --token {}\n", (*c)->base_url(), *token);
+  }
+  if (const auto& token = (*c)->first_admin_token()) {
+    fmt::print(
+        "admin token (shown once; kept in {}, which `podfleet feed add` and `episodes add` read "
+        "when run with --data {}):\n  {}\n",
+        (options.data_dir / kAdminTokenFile).string(), options.data_dir.string(), *token);
   }
   std::fflush(stdout);
   return c;

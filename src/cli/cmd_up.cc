@@ -6,6 +6,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "coordinator/admin_token.h"
 #include "engines/wer.h"
 
 namespace podfleet {
@@ -121,6 +122,9 @@ int RunDemo(const Args& args) {
   LocalFleet fleet;
   if (auto r = fleet.Start(serve, engine_config, 1, 2); !r) return Fail(r.error().ToString());
   CoordinatorClient client(fleet.coordinator().base_url(), fleet.http());
+  auto admin_token = ReadAdminToken(serve.data_dir / kAdminTokenFile);
+  if (!admin_token) return Fail(admin_token.error().ToString());
+  client.set_admin_token(*admin_token);
   auto added = client.PostJson("/api/feeds", {{"url", "file://" + feed->string()}});
   if (!added && added.error().code != Code::kConflict)
     return Fail("feed add: " + added.error().ToString());

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/wire.h"
+#include "coordinator/admin_token.h"
 #include "coordinator/coordinator_context.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -50,7 +51,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     return Unavailable(
         fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message()));
 
+  auto admin = LoadOrCreateAdminToken(options.data_dir / kAdminTokenFile);
+  if (!admin) return std::unexpected(admin.error());
+
   std::unique_ptr<Coordinator> c(new Coordinator());
+  c->first_admin_token_ = std::move(admin->created);
   c->options_ = options;
   c->clock_ = &clock;
   auto store = OpenSqliteStore((options.data_dir / "podfleet.db").string());
@@ -73,7 +78,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   Dispatcher* dispatcher = c->dispatcher_.get();
   c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
                                             [dispatcher] { dispatcher->Notify(); });
-  c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_});
+  c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
+                                std::move(admin->hash)});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));

@@ -45,8 +45,10 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
-  // Opens the store under data_dir, creates the first enrollment token if there is none, and
-  // starts serving. kUnavailable if the port is taken; store errors as the store reports them.
+  // Opens the store under data_dir, creates the first enrollment token if there is none and the
+  // admin token file (admin_token.h) if there is none, and starts serving. kCorruption if the
+  // admin token file is damaged. kUnavailable if the port is taken; store errors as the store
+  // reports them.
   static Result<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options,
                                                     const Clock& clock);
   ~Coordinator();
@@ -59,6 +61,9 @@ class Coordinator {
   Store& store() { return *store_; }
   // The enrollment token created on this start, when the store had none.
   const std::optional<std::string>& first_enrollment_token() const { return first_token_; }
+  // The admin token, when this start created it; later starts know only its hash (it stays in
+  // <data_dir>/admin.token).
+  const std::optional<std::string>& first_admin_token() const { return first_admin_token_; }
 
   // Stops serving and joins every thread. Idempotent.
   void Stop();
@@ -78,6 +83,7 @@ class Coordinator {
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;
+  std::optional<std::string> first_admin_token_;
   std::atomic<bool> stopping_{false};
   std::thread reaper_;
 };

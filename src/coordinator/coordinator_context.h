@@ -17,6 +17,7 @@ struct Coordinator::Context {
   Store& store;
   Dispatcher& dispatcher;
   FeedPoller& poller;
+  const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
 };
 
 // Route tables, one per audience.

@@ -29,8 +29,28 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
     ASSERT_TRUE(coordinator_->first_enrollment_token());
+    ASSERT_TRUE(coordinator_->first_admin_token());
+    admin_token_ = *coordinator_->first_admin_token();
     http_ = MakeCurlClient(HttpClientOptions{});
     admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+    admin_->set_admin_token(admin_token_);
+  }
+
+  // A raw request carrying the admin token.
+  ClientRequest AdminRequest(std::string method, const std::string& path) {
+    ClientRequest r;
+    r.method = std::move(method);
+    r.url = coordinator_->base_url() + path;
+    r.headers.emplace_back("Authorization", "Bearer " + admin_token_);
+    return r;
+  }
+
+  // Feeds and episodes as GET /api/feeds and /api/episodes list them.
+  std::string Contents() {
+    auto feeds = admin_->GetJson("/api/feeds");
+    auto episodes = admin_->GetJson("/api/episodes");
+    EXPECT_TRUE(feeds && episodes);
+    return feeds && episodes ? feeds->dump() + episodes->dump() : "";
   }
 
   // A registered worker client.
@@ -74,6 +94,7 @@ class CoordinatorTest : public ::testing::Test {
   TempDir dir_;
   ManualClock clock_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::string admin_token_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<CoordinatorClient> admin_;
 };
@@ -258,9 +279,7 @@ TEST_F(CoordinatorTest, ReleasedJobIsClaimableAtOnce) {
 }
 
 TEST_F(CoordinatorTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
-  ClientRequest r;
-  r.method = "POST";
-  r.url = coordinator_->base_url() + "/api/feeds";
+  ClientRequest r = AdminRequest("POST", "/api/feeds");
   r.body = "{not json";
   r.content_type = "application/json";
   auto reply = http_->Send(r);
@@ -286,9 +305,7 @@ TEST_F(CoordinatorTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
 }
 
 TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
-  ClientRequest up;
-  up.method = "POST";
-  up.url = coordinator_->base_url() + "/api/episodes/upload?title=My%20file";
+  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=My%20file");
   up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
   up.content_type = "audio/mpeg";
   auto reply = http_->Send(up);
@@ -304,6 +321,83 @@ TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
   ASSERT_TRUE(media);
   EXPECT_EQ(media->status, 200);
   EXPECT_EQ(media->body, up.body);
+}
+
+TEST_F(CoordinatorTest, MutatingRoutesRefuseMissingOrWrongAdminTokenAndChangeNothing) {
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/a.mp3");
+  const std::string before = Contents();
+  const std::string feed = "file://" + dir_.File("feed.xml");
+  for (const char* token : {"", "pfa_wrong", "pfn_notanadmin"}) {
+    CoordinatorClient intruder(coordinator_->base_url(), *http_);
+    intruder.set_admin_token(token);
+    const std::string e = "/api/episodes/" + std::to_string(episode);
+    std::vector<Result<json>> replies = {
+        intruder.PostJson("/api/feeds", {{"url", feed}}),
+        intruder.PostJson("/api/feeds/1/refresh", json::object()),
+        intruder.DeleteJson("/api/feeds/1"),
+        intruder.PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/b.mp3"}}),
+        intruder.PostBytes("/api/episodes/upload?title=x", "ID3 bytes", "audio/mpeg"),
+        intruder.PostJson(e + "/retry", json::object()),
+    };
+    for (size_t i = 0; i < replies.size(); ++i) {
+      ASSERT_FALSE(replies[i]) << "route " << i << " with token '" << token << "'";
+      EXPECT_EQ(replies[i].error().code, Code::kPermissionDenied) << replies[i].error().ToString();
+    }
+  }
+  EXPECT_EQ(Contents(), before);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "uploads"));
+}
+
+TEST_F(CoordinatorTest, AdminTokenIsRefusedWithoutTheBearerScheme) {
+  ClientRequest r = AdminRequest("POST", "/api/episodes");
+  r.headers = {{"Authorization", admin_token_}};
+  r.body = R"({"url":"http://127.0.0.1:9/a.mp3"})";
+  r.content_type = "application/json";
+  auto reply = http_->Send(r);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_TRUE(json::parse(reply->body).contains("error"));
+}
+
+TEST_F(CoordinatorTest, AdminTokenAddsFeedsAndEpisodes) {
+  auto added = admin_->PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/a.mp3"}});
+  ASSERT_TRUE(added) << added.error().ToString();
+  auto feed = admin_->PostJson("/api/feeds", {{"url", "file://" + dir_.File("missing.xml")}});
+  ASSERT_TRUE(feed) << feed.error().ToString();  // added; its poll error is in the reply
+  const int64_t feed_id = (*feed)["feed"]["id"].get<int64_t>();
+  EXPECT_TRUE(admin_->DeleteJson("/api/feeds/" + std::to_string(feed_id)));
+  auto episodes = admin_->GetJson("/api/episodes");
+  ASSERT_TRUE(episodes);
+  EXPECT_EQ((*episodes)["episodes"].size(), 1u);
+}
+
+TEST_F(CoordinatorTest, ReadRoutesNeedNoToken) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  CoordinatorClient anonymous(coordinator_->base_url(), *http_);
+  for (const char* path : {"/api/health", "/api/nodes", "/api/queue/status", "/api/status",
+                           "/api/feeds", "/api/episodes", "/api/episodes/1"}) {
+    auto reply = anonymous.GetJson(path);
+    EXPECT_TRUE(reply) << path << ": " << reply.error().ToString();
+  }
+}
+
+TEST_F(CoordinatorTest, RestartReusesThePrivateAdminTokenFile) {
+  const auto file = dir_.path() / "data" / "admin.token";
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  coordinator_->Stop();
+  coordinator_.reset();
+  CoordinatorOptions o;
+  o.data_dir = dir_.path() / "data";
+  o.port = 0;
+  auto c = Coordinator::Start(o, clock_);
+  ASSERT_TRUE(c) << c.error().ToString();
+  coordinator_ = std::move(*c);
+  EXPECT_FALSE(coordinator_->first_admin_token());
+  CoordinatorClient admin(coordinator_->base_url(), *http_);
+  admin.set_admin_token(admin_token_);
+  auto added = admin.PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/a.mp3"}});
+  EXPECT_TRUE(added) << added.error().ToString();
 }
 
 }  // namespace

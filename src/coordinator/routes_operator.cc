@@ -1,4 +1,6 @@
-// The operator's API: fleet state, feeds, episodes and transcripts.
+// The operator's API: fleet state, feeds, episodes and transcripts. Reading is open to anyone
+// who can reach the coordinator (dashboards, curl); every route that changes something needs the
+// admin token (admin_token.h), declared by the `admin` guard in its row.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -8,6 +10,7 @@
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
+#include "net/token.h"
 #include "transcripts/formats.h"
 
 namespace podfleet {
@@ -78,6 +81,17 @@ Result<json> StatusJson(Ctx& c) {
   return json{{"nodes", (*nodes)["nodes"]},
               {"transcribe_queue", (*queue)["transcribe_queue"]},
               {"last_hour", *throughput}};
+}
+
+Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
+  std::string_view token = request.BearerToken();
+  if (token.empty())
+    return PermissionDenied(
+        "missing admin token (Authorization: Bearer ...; it is in admin.token in the "
+        "coordinator's data directory)");
+  if (!ConstantTimeEquals(HashToken(token), c.admin_token_hash))
+    return PermissionDenied("wrong admin token");
+  return {};
 }
 
 // ---- feeds ----
@@ -283,6 +297,7 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
   auto json_of = [&c](Result<json> (*f)(Ctx&)) {
     return SyncHandler([&c, f](const HttpRequest&) { return Reply(f(c)); });
   };
+  const Guard admin = [&c](const HttpRequest& r) { return RequireAdmin(c, r); };
   return {
       {"GET", "/api/health", "liveness and store health", sync(Health), {}},
       {"GET",
@@ -293,23 +308,34 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
       {"GET", "/api/queue/status", "job counts by state", json_of(QueueJson), {}},
       {"GET", "/api/status", "nodes, queue and last-hour throughput", json_of(StatusJson), {}},
       {"GET", "/api/feeds", "list feeds", sync(ListFeeds), {}},
-      {"POST", "/api/feeds", "add a feed by URL or local path and poll it", {}, async(AddFeed)},
+      {"POST",
+       "/api/feeds",
+       "add a feed by URL or local path and poll it",
+       {},
+       async(AddFeed),
+       admin},
       {"GET", "/api/feeds/{id}", "one feed", sync(GetFeed), {}},
-      {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed)},
-      {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}},
+      {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed), admin},
+      {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}, admin},
       {"GET",
        "/api/episodes",
        "list episodes (feed, state, q, limit, offset)",
        sync(ListEpisodes),
        {}},
-      {"POST", "/api/episodes", "add one audio file by URL", sync(AddEpisode), {}},
+      {"POST", "/api/episodes", "add one audio file by URL", sync(AddEpisode), {}, admin},
       {"POST",
        "/api/episodes/upload",
        "add one audio file by upload (body = file)",
        sync(UploadEpisode),
-       {}},
+       {},
+       admin},
       {"GET", "/api/episodes/{id}", "one episode with its job", sync(GetEpisode), {}},
-      {"POST", "/api/episodes/{id}/retry", "queue a failed episode again", sync(RetryEpisode), {}},
+      {"POST",
+       "/api/episodes/{id}/retry",
+       "queue a failed episode again",
+       sync(RetryEpisode),
+       {},
+       admin},
       {"GET",
        "/api/episodes/{id}/transcript",
        "transcript as format=txt|srt|vtt|json|md",

@@ -68,6 +68,20 @@ void RunSync(const Route& route, const HttpRequest& request, HttpResponder& resp
   respond(std::move(response));
 }
 
+// Runs the route's guard; on refusal (or an exception) answers the request and returns false.
+bool Admit(const Route& route, const HttpRequest& request, HttpResponder& respond) {
+  Result<void> allowed;
+  try {
+    allowed = route.guard(request);
+  } catch (const std::exception& e) {
+    allowed = Internal(e.what());
+  } catch (...) {
+    allowed = Internal("unknown exception");
+  }
+  if (!allowed) respond(HttpResponse::FromError(allowed.error()));
+  return allowed.has_value();
+}
+
 // The responder has moved into the handler, so an exception has already dropped it (-> 500).
 void RunAsync(const Route& route, HttpRequest request, HttpResponder respond) {
   try {
@@ -101,6 +115,7 @@ void Router::Handle(HttpRequest request, HttpResponder respond) const {
       continue;
     }
     request.params = std::move(params);
+    if (route.guard && !Admit(route, request, respond)) return;
     if (route.sync) return RunSync(route, request, respond);
     return RunAsync(route, std::move(request), std::move(respond));
   }

@@ -6,6 +6,9 @@
 // the first match wins. A `{name}` matches one non-empty path segment, percent-decoded after the
 // path is split, so "/api/feeds/a%2Fb" gives {id} = "a/b".
 //
+// A route with a guard runs it first: an error answers the request in the handler's place (a JSON
+// error, 403 for kPermissionDenied) and the handler never runs.
+//
 // An exception escaping a sync handler becomes a 500 JSON error carrying its message; one escaping
 // an async handler drops its responder, which also answers 500.
 //
@@ -22,6 +25,8 @@ namespace podfleet {
 
 // A handler that answers at once.
 using SyncHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Who may call a route: an error refuses the request before its handler sees it.
+using Guard = std::function<Result<void>(const HttpRequest&)>;
 
 struct Route {
   std::string method;
@@ -29,6 +34,7 @@ struct Route {
   std::string help;  // one line, listed by GET /api
   SyncHandler sync;  // exactly one of sync and async is set
   HttpHandler async;
+  Guard guard;  // empty: anyone may call the route
 };
 
 class Router {

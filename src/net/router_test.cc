@@ -84,6 +84,35 @@ TEST(Router, FirstMatchingRouteWins) {
   EXPECT_EQ(Call(router, Request("GET", "/api/nodes/7"))->body, "id=7;");
 }
 
+TEST(Router, GuardRefusalAnswersInsteadOfTheHandler) {
+  int handled = 0;
+  Route guarded = Sync("POST", "/api/feeds", [&handled](const HttpRequest&) {
+    ++handled;
+    return HttpResponse::Text(200, "done");
+  });
+  guarded.guard = [](const HttpRequest& request) -> Result<void> {
+    if (request.BearerToken() != "yes") return PermissionDenied("no key");
+    return {};
+  };
+  Router router({guarded, Sync("GET", "/api/feeds", EchoParams)});
+  HttpRequest wrong = Request("POST", "/api/feeds");
+  wrong.headers["authorization"] = "Bearer no";
+  auto r = Call(router, wrong);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->body.find("no key"), std::string::npos);
+  EXPECT_EQ(handled, 0);
+  r = Call(router, Request("GET", "/api/feeds"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  HttpRequest right = Request("POST", "/api/feeds");
+  right.headers["authorization"] = "Bearer yes";
+  r = Call(router, right);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "done");
+  EXPECT_EQ(handled, 1);
+}
+
 TEST(Router, SyncHandlerExceptionIs500Json) {
   Router router({Sync("GET", "/boom", [](const HttpRequest&) -> HttpResponse {
     throw std::runtime_error("kaput");

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "audio/audio.h"
@@ -25,6 +26,17 @@ std::string HostName() {
 }
 
 void Log(const std::string& line) { fmt::print(stderr, "worker: {}\n", line); }
+
+// How long uploads go on being retried after a stop request; the file stays in the outbox.
+constexpr Millis kShutdownUploadGrace{3'000};
+constexpr Millis kMaxUploadBackoff{30'000};
+
+// A delay in [d/2, d], so that workers that failed together do not retry together.
+Millis Jittered(Millis d) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> half(0, d.count() / 2);
+  return Millis(d.count() - half(rng));
+}
 
 // Waits `d` or until stop is requested.
 void SleepFor(std::stop_token stop, Millis d) {
@@ -52,7 +64,11 @@ struct Worker::HeldJob {
 };
 
 Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
-    : options_(std::move(options)), engine_(engine), http_(http), client_(options_.server, http) {}
+    : options_(std::move(options)),
+      engine_(engine),
+      http_(http),
+      client_(options_.server, http),
+      outbox_(options_.work_dir / "outbox") {}
 
 Worker::~Worker() { RequestStop(); }
 
@@ -109,6 +125,7 @@ Result<WorkerStats> Worker::Run() {
   std::error_code ec;
   std::filesystem::create_directories(options_.work_dir / "audio", ec);
   if (ec) return Unavailable("cannot create " + options_.work_dir.string() + ": " + ec.message());
+  if (auto r = outbox_.Create(); !r) return std::unexpected(r.error());
   // One worker per work directory: the node identity and scratch files are not shared.
   const int lock_fd =
       ::open((options_.work_dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
@@ -124,6 +141,7 @@ Result<WorkerStats> Worker::Run() {
   if (auto r = Register(); !r) return std::unexpected(r.error());
 
   std::jthread heartbeat([this] { HeartbeatLoop(); });
+  ReplayOutbox();
   std::thread upload([this] { UploadLoop(); });
   std::thread engine([this] { EngineLoop(); });
   FetchLoop();
@@ -134,12 +152,49 @@ Result<WorkerStats> Worker::Run() {
   changed_.notify_all();
   heartbeat.join();
   std::lock_guard lock(mu_);
+  if (tripped_) return std::unexpected(*tripped_);
   return stats_;
+}
+
+void Worker::ReplayOutbox() {
+  auto files = outbox_.Pending();
+  if (!files) return Log("outbox: " + files.error().ToString());
+  for (const auto& file : *files) {
+    if (stopping()) return;
+    auto entry = Outbox::Load(file);
+    if (!entry) {
+      Log("outbox: " + entry.error().ToString() + "; left in place");
+      continue;
+    }
+    Log(fmt::format("job {} attempt {}: uploading the transcript an earlier run left in the outbox",
+                    entry->lease.job.value(), entry->lease.attempt.value()));
+    Upload(entry->lease, entry->transcript, file);
+  }
+}
+
+// Resets `idle_since` while a job is held or a claim returned work.
+bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since) {
+  const auto now = std::chrono::steady_clock::now();
+  bool holding = false;
+  {
+    std::lock_guard lock(mu_);
+    holding = !held_.empty();
+  }
+  if (!claimed_nothing || holding) {
+    idle_since = now;
+    return false;
+  }
+  if (options_.exit_when_idle <= Millis(0) || now - idle_since < options_.exit_when_idle)
+    return false;
+  Log(fmt::format("idle for {} ms with nothing to claim; exiting",
+                  options_.exit_when_idle.count()));
+  return true;
 }
 
 void Worker::FetchLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
+  auto idle_since = std::chrono::steady_clock::now();
   while (!stopping()) {
     if (options_.max_jobs > 0 && claimed >= options_.max_jobs) break;
     int want = 0;
@@ -158,11 +213,13 @@ void Worker::FetchLoop() {
     if (!grants) {
       Log("claim: " + grants.error().ToString());
       if (grants.error().code == Code::kPermissionDenied) break;
+      if (IdleTooLong(/*claimed_nothing=*/true, idle_since)) break;
       SleepFor(stop_.get_token(), backoff);
       backoff = std::min(backoff * 2, Millis(10'000));
       continue;
     }
     backoff = Millis(500);
+    if (IdleTooLong(grants->empty(), idle_since)) break;
     std::vector<JobPtr> jobs;
     {
       std::lock_guard lock(mu_);
@@ -266,14 +323,19 @@ void Worker::Finish(const JobPtr& job, const Result<Transcript>& result) {
   if (!result && job->stop.stop_requested()) return;  // cancelled: lost, or released at shutdown
   if (!result) return ReportFailure(job, result.error(), /*permanent=*/false);
   job->Report(Stage::kUploading, 0);
+  auto file = outbox_.Put(job->lease(), *result);
+  if (!file)
+    Log(fmt::format("job {}: cannot keep the transcript in the outbox ({}); uploading it anyway",
+                    job->lease().job.value(), file.error().ToString()));
   std::lock_guard lock(mu_);
-  uploads_.emplace_back(job, *result);
+  consecutive_failures_ = 0;
+  uploads_.push_back(PendingUpload{job, *result, file ? *file : std::filesystem::path()});
   changed_.notify_all();
 }
 
 void Worker::UploadLoop() {
   while (true) {
-    std::pair<JobPtr, Transcript> next;
+    PendingUpload next;
     {
       std::unique_lock lock(mu_);
       changed_.wait(lock, [&] { return !uploads_.empty() || engine_done_; });
@@ -281,38 +343,58 @@ void Worker::UploadLoop() {
       next = std::move(uploads_.front());
       uploads_.pop_front();
     }
-    Upload(next.first, next.second);
+    Upload(next.job->lease(), next.transcript, next.file);
+    std::lock_guard lock(mu_);
+    auto it = held_.find(next.job->lease().job);
+    if (it != held_.end() && it->second == next.job) held_.erase(it);
   }
 }
 
-void Worker::Upload(const JobPtr& job, const Transcript& transcript) {
-  Millis backoff{500};
-  for (int attempt = 0; attempt <= options_.upload_retries; ++attempt) {
-    auto r = client_.Complete(job->lease(), transcript);
-    if (r) {
-      std::lock_guard lock(mu_);
-      ++stats_.completed;
-      held_.erase(job->lease().job);
-      return;
-    }
-    if (r.error().code == Code::kConflict || r.error().code == Code::kNotFound) {
-      Log(fmt::format("job {} attempt {}: result refused ({}); moving on", job->lease().job.value(),
-                      job->lease().attempt.value(), r.error().message));
-      std::lock_guard lock(mu_);
-      ++stats_.lost;
-      held_.erase(job->lease().job);
-      return;
-    }
-    Log(fmt::format("job {}: upload failed ({}), retrying", job->lease().job.value(),
-                    r.error().ToString()));
-    SleepFor(stop_.get_token(), backoff);
-    backoff = std::min(backoff * 2, Millis(30'000));
-    if (stopping() && attempt >= 2) break;
+void Worker::Upload(const Lease& lease, const Transcript& transcript,
+                    const std::filesystem::path& file) {
+  const Delivery delivery = Deliver(lease, transcript);
+  if (delivery == Delivery::kKept) {
+    Log(fmt::format("job {} attempt {}: giving up on the upload for now; {}", lease.job.value(),
+                    lease.attempt.value(),
+                    file.empty() ? "the transcript is lost" : "kept in " + file.string()));
+    return;
   }
-  Log(fmt::format("job {}: giving up on the upload", job->lease().job.value()));
+  if (!file.empty()) {
+    if (auto r = Outbox::Remove(file); !r) Log("outbox: " + r.error().ToString());
+  }
   std::lock_guard lock(mu_);
-  ++stats_.lost;
-  held_.erase(job->lease().job);
+  if (delivery == Delivery::kAccepted) ++stats_.completed;
+  if (delivery == Delivery::kRefused) ++stats_.lost;
+}
+
+Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcript) {
+  Millis backoff = std::max(Millis(1), options_.upload_backoff);
+  std::optional<std::chrono::steady_clock::time_point> give_up;
+  while (true) {
+    auto r = client_.Complete(lease, transcript);
+    if (r) return Delivery::kAccepted;
+    const Code code = r.error().code;
+    if (code == Code::kConflict || code == Code::kNotFound) {
+      Log(fmt::format("job {} attempt {}: result refused ({}); moving on", lease.job.value(),
+                      lease.attempt.value(), r.error().message));
+      return Delivery::kRefused;
+    }
+    Log(fmt::format("job {}: upload failed ({}){}", lease.job.value(), r.error().ToString(),
+                    code == Code::kUnavailable || code == Code::kInternal ? ", retrying" : ""));
+    if (code != Code::kUnavailable && code != Code::kInternal) return Delivery::kKept;
+    Millis delay = Jittered(backoff);
+    backoff = std::min(backoff * 2, kMaxUploadBackoff);
+    if (!stopping()) {
+      SleepFor(stop_.get_token(), delay);
+      continue;
+    }
+    // Stopping: a few more tries, spaced out, then the outbox keeps the transcript.
+    const auto now = std::chrono::steady_clock::now();
+    if (!give_up) give_up = now + kShutdownUploadGrace;
+    if (now >= *give_up) return Delivery::kKept;
+    std::this_thread::sleep_for(
+        std::min(delay, std::chrono::duration_cast<Millis>(*give_up - now)));
+  }
 }
 
 void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent) {
@@ -323,9 +405,24 @@ void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent
   if (!r)
     Log(fmt::format("job {}: reporting the failure: {}", job->lease().job.value(),
                     r.error().ToString()));
-  std::lock_guard lock(mu_);
-  ++stats_.failed;
-  held_.erase(job->lease().job);
+  std::string why;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.failed;
+    held_.erase(job->lease().job);
+    ++consecutive_failures_;
+    if (options_.max_consecutive_failures <= 0 || tripped_ ||
+        consecutive_failures_ < options_.max_consecutive_failures)
+      return;
+    tripped_ = Error{Code::kUnavailable,
+                     fmt::format("{} jobs in a row failed (the last: job {}: {}); stopped claiming "
+                                 "and released the jobs held: check this machine's network, disk "
+                                 "and engine",
+                                 consecutive_failures_, job->lease().job.value(), error.message)};
+    why = tripped_->message;
+  }
+  Log("circuit breaker: " + why);
+  RequestStop();
 }
 
 void Worker::ReleaseAll() {

@@ -10,22 +10,37 @@
 // network and server errors, and engine errors, fail it as retryable. A lease reported lost by a
 // heartbeat stops that job at once and its result is dropped.
 //
+// Outbox (nothing lost): a finished transcript is written durably to `work_dir/outbox/
+// job-<job id>-<attempt id>.json` before it is uploaded; the file holds
+// {"version": 1, "lease": <ToJson(Lease)>, "transcript": <ToJson(Transcript)>} (api/wire.h) and is
+// written to a temp file, fsync'd and renamed (outbox.h). It is removed only once the coordinator
+// acknowledged it (200) or refused it for good (409/404: "result refused"). Transient upload
+// errors are retried with exponential backoff and jitter (up to 30 s apart) until acknowledged;
+// during shutdown the worker gives up after a few seconds and keeps the file (and does not
+// release that lease). On start, after registering, files left by an earlier run are uploaded
+// before any new claim.
+//
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
-// every job it holds that is not finished, and returns from Run within seconds.
+// every job it holds that is not finished, and returns from Run within seconds. The worker also
+// stops by itself when idle for `exit_when_idle` (Run succeeds), and when
+// `max_consecutive_failures` jobs in a row failed (Run returns kUnavailable saying so).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 
 #include "api/client.h"
 #include "engines/engine.h"
+#include "worker/outbox.h"
 
 namespace podfleet {
 
@@ -40,10 +55,16 @@ struct WorkerOptions {
   // How long one claim waits for work at the coordinator (long poll). Also bounds shutdown time.
   Millis claim_wait{5'000};
   int64_t max_audio_bytes = int64_t{2} << 30;
-  // Uploads retried this many times on transient errors before the job is given up.
-  int upload_retries = 8;
+  // First delay before retrying a failed upload; doubled (with jitter) up to 30 s.
+  Millis upload_backoff{500};
   // Stop after this many jobs (0: never); for tests and one-shot runs.
   int64_t max_jobs = 0;
+  // Stop once no job has been held and claims have returned nothing for this long (0: never);
+  // for rented machines that should stop billing when the queue is empty.
+  Millis exit_when_idle{0};
+  // Circuit breaker: after this many jobs in a row fail (download, decode or engine failures),
+  // stop claiming, release what is held and return an error from Run (0: off).
+  int max_consecutive_failures = 0;
 };
 
 struct WorkerStats {
@@ -70,14 +91,22 @@ class Worker {
   struct HeldJob;
   using JobPtr = std::shared_ptr<HeldJob>;
 
+  // How an upload ended.
+  enum class Delivery { kAccepted, kRefused, kKept };
+
   Result<void> Register();
+  void ReplayOutbox();
+  bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
   void FetchLoop();
   void EngineLoop();
   void UploadLoop();
   void HeartbeatLoop();
   void Prepare(const JobPtr& job);
   void Finish(const JobPtr& job, const Result<Transcript>& result);
-  void Upload(const JobPtr& job, const Transcript& transcript);
+  // Delivers one finished attempt and settles its outbox file (`file` may be empty).
+  void Upload(const Lease& lease, const Transcript& transcript, const std::filesystem::path& file);
+  // Uploads until the coordinator acknowledges or refuses, or shortly after a stop request.
+  Delivery Deliver(const Lease& lease, const Transcript& transcript);
   void ReportFailure(const JobPtr& job, const Error& error, bool permanent);
   void ReleaseAll();
   void Forget(const JobPtr& job);
@@ -88,6 +117,7 @@ class Worker {
   Engine& engine_;
   HttpClient& http_;
   CoordinatorClient client_;
+  const Outbox outbox_;
 
   std::stop_source stop_;
   std::atomic<Millis> heartbeat_interval_{Millis(10'000)};  // as the coordinator asks
@@ -96,10 +126,17 @@ class Worker {
   std::condition_variable changed_;
   std::map<JobId, JobPtr> held_;  // guarded by mu_: every job this worker holds a lease on
   std::deque<JobPtr> ready_;      // guarded by mu_: decoded, waiting for the engine
-  std::deque<std::pair<JobPtr, Transcript>> uploads_;  // guarded by mu_
-  int fetching_ = 0;                                   // guarded by mu_
-  bool engine_done_ = false;                           // guarded by mu_
-  WorkerStats stats_;                                  // guarded by mu_
+  struct PendingUpload {
+    JobPtr job;
+    Transcript transcript;
+    std::filesystem::path file;  // in the outbox; empty if it could not be written
+  };
+  std::deque<PendingUpload> uploads_;  // guarded by mu_
+  int fetching_ = 0;                   // guarded by mu_
+  bool engine_done_ = false;           // guarded by mu_
+  int consecutive_failures_ = 0;       // guarded by mu_
+  std::optional<Error> tripped_;       // guarded by mu_: why the circuit breaker stopped the worker
+  WorkerStats stats_;                  // guarded by mu_
 };
 
 }  // namespace podfleet

@@ -22,15 +22,22 @@ using nlohmann::json;
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    StartCoordinator(0);
+    ASSERT_TRUE(coordinator_);
+    http_ = MakeCurlClient(HttpClientOptions{});
+    admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+    admin_->set_admin_token(*coordinator_->first_admin_token());
+  }
+
+  // A coordinator on the fixture's data directory; port 0 picks a free one.
+  void StartCoordinator(uint16_t port) {
     CoordinatorOptions o;
     o.data_dir = dir_.path() / "data";
-    o.port = 0;
+    o.port = port;
     o.heartbeat_interval = Millis(200);
     auto c = Coordinator::Start(o, SystemClock::Get());
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
-    http_ = MakeCurlClient(HttpClientOptions{});
-    admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
   }
 
   // A WAV file of `seconds` of a quiet tone.
@@ -70,6 +77,18 @@ class WorkerTest : public ::testing::Test {
   }
 
   json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
+
+  // Waits until the (only) node reports a job in the engine.
+  bool WaitUntilTranscribing() {
+    for (int i = 0; i < 100; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto nodes = admin_->GetJson("/api/nodes");
+      if (!nodes || (*nodes)["nodes"].empty()) continue;
+      for (const json& j : (*nodes)["nodes"][0]["jobs"])
+        if (j.value("stage", "") == "transcribing") return true;
+    }
+    return false;
+  }
 
   TempDir dir_;
   std::unique_ptr<Coordinator> coordinator_;
@@ -123,6 +142,147 @@ TEST_F(WorkerTest, MissingFileFailsPermanently) {
   Worker worker(o, *engine, *http_);
   ASSERT_TRUE(worker.Run());
   EXPECT_EQ(Episode(id)["state"], "failed");
+}
+
+// Stops the worker when a test ends early, so that waiting for its Run cannot hang the test.
+struct StopOnExit {
+  Worker& worker;
+  ~StopOnExit() { worker.RequestStop(); }
+};
+
+bool IsEmptyDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::is_empty(dir, ec) || ec;
+}
+
+TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBack) {
+  const int64_t id = AddEpisode(Audio("a.wav", 3));
+  auto engine = Simulated(2);  // 1.5 s in the engine: the coordinator goes away meanwhile
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 1;
+  o.upload_backoff = Millis(100);
+  const auto outbox = o.work_dir / "outbox";
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_TRUE(WaitUntilTranscribing());
+  const uint16_t port = coordinator_->port();
+  coordinator_->Stop();
+  bool kept = false;
+  for (int i = 0; i < 100 && !kept; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    kept = !IsEmptyDir(outbox);
+  }
+  ASSERT_TRUE(kept) << "the finished transcript never reached the outbox";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // uploads fail meanwhile
+  EXPECT_NE(run.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_FALSE(IsEmptyDir(outbox));
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(port));  // same data directory, same port
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 1);
+  EXPECT_EQ(Episode(id)["state"], "done");
+  EXPECT_TRUE(IsEmptyDir(outbox));
+}
+
+TEST_F(WorkerTest, TranscriptKeptAtShutdownIsUploadedByTheNextRun) {
+  const int64_t id = AddEpisode(Audio("a.wav", 2));
+  auto engine = Simulated(2);  // 1 s in the engine
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 1;
+  o.upload_backoff = Millis(100);
+  const auto outbox = o.work_dir / "outbox";
+  const uint16_t port = coordinator_->port();
+  {
+    Worker worker(o, *engine, *http_);
+    auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+    StopOnExit stop_on_exit{worker};
+    ASSERT_TRUE(WaitUntilTranscribing());
+    coordinator_->Stop();
+    bool kept = false;
+    for (int i = 0; i < 100 && !kept; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      kept = !IsEmptyDir(outbox);
+    }
+    ASSERT_TRUE(kept) << "the finished transcript never reached the outbox";
+    worker.RequestStop();
+    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto stats = run.get();
+    ASSERT_TRUE(stats) << stats.error().ToString();
+    EXPECT_EQ(stats->completed, 0);
+  }
+  ASSERT_FALSE(IsEmptyDir(outbox)) << "the shutdown dropped the unacknowledged transcript";
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(port));
+  o.max_jobs = 0;
+  o.exit_when_idle = Millis(300);
+  Worker again(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return again.Run(); });
+  StopOnExit stop_on_exit{again};
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 1);
+  EXPECT_EQ(Episode(id)["state"], "done");
+  EXPECT_TRUE(IsEmptyDir(outbox));
+}
+
+TEST_F(WorkerTest, ExitsWhenIdleWithAnEmptyQueue) {
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("idle");
+  o.exit_when_idle = Millis(1'000);
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 0);
+}
+
+TEST_F(WorkerTest, IdleTimerWaitsForTheJobInHand) {
+  const int64_t id = AddEpisode(Audio("a.wav", 3));
+  auto engine = Simulated(2);  // 1.5 s in the engine, longer than the idle limit
+  WorkerOptions o = Options("idle");
+  o.exit_when_idle = Millis(500);
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 1);
+  EXPECT_EQ(Episode(id)["state"], "done");
+}
+
+TEST_F(WorkerTest, CircuitBreakerStopsAfterConsecutiveFailures) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto page = dir_.path() / ("page" + std::to_string(i) + ".mp3");
+    std::ofstream(page) << "<!DOCTYPE html><html><body>Episode not found</body></html>";
+    ids.push_back(AddEpisode("file://" + page.string()));
+  }
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("w1");
+  o.max_consecutive_failures = 2;
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto r = run.get();
+  ASSERT_FALSE(r) << "the worker went on after two failures in a row";
+  EXPECT_NE(r.error().message.find("2 jobs in a row failed"), std::string::npos)
+      << r.error().message;
+  int failed = 0, queued = 0;
+  for (int64_t id : ids) {
+    const std::string state = Episode(id)["state"];
+    failed += state == "failed";
+    queued += state == "queued";
+  }
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(queued, 1);
+  auto q = admin_->GetJson("/api/queue/status");
+  EXPECT_EQ((*q)["transcribe_queue"]["running"], 0);
 }
 
 TEST_F(WorkerTest, StopReleasesHeldJobsPromptly) {

@@ -43,7 +43,8 @@ start_origin() {
   ORIGIN="http://127.0.0.1:$(cat "$WORK/origin.port")"
 }
 
-# Starts `podfleet serve` on a free port with data dir $WORK/data; sets SERVER and TOKEN.
+# Starts `podfleet serve` on a free port with data dir $WORK/data; sets SERVER, TOKEN (enrollment)
+# and ADMIN (the admin token, read from the data directory's admin.token as an operator would).
 start_coordinator() {
   "$PODFLEET" serve --data "$WORK/data" --port 0 "$@" >"$WORK/serve.log" 2>&1 &
   PIDS+=($!)
@@ -51,6 +52,9 @@ start_coordinator() {
   SERVER=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -n 1)
   TOKEN=$(grep -o 'pfe_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n 1)
   [ -n "$TOKEN" ] || fail "the coordinator printed no enrollment token"
+  [ "$(stat -c %a "$WORK/data/admin.token")" = 600 ] || fail "admin.token is not mode 0600"
+  ADMIN=$(cat "$WORK/data/admin.token")
+  grep -q "$ADMIN" "$WORK/serve.log" || fail "the coordinator did not print its admin token"
 }
 
 # start_worker NAME [flags...]
@@ -62,7 +66,11 @@ start_worker() {
 }
 
 api() { curl -sS --fail-with-body "$SERVER$1"; }
-api_post() { curl -sS --fail-with-body -H 'Content-Type: application/json' -d "$2" "$SERVER$1"; }
+# api_post PATH JSON: a change, so it carries the admin token.
+api_post() {
+  curl -sS --fail-with-body -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d "$2" "$SERVER$1"
+}
 
 # Waits until no job is queued or running.
 queue_drained() {
