@@ -135,6 +135,14 @@ int RunDemo(const Args& args) {
   }
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The worker registers on its own thread; wait for it so the report shows it live.
+  for (int i = 0; i < 100; ++i) {
+    auto nodes = client.GetJson("/api/nodes");
+    if (nodes && std::any_of((*nodes)["nodes"].begin(), (*nodes)["nodes"].end(),
+                             [](const json& n) { return n.value("status", "") != "offline"; }))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   json status;
   std::string last_line;
   while (true) {

@@ -90,8 +90,10 @@ Result<void> Worker::Register() {
 
   const auto identity = options_.work_dir / "node.json";
   if (std::ifstream in(identity); in) {
+    // The saved token is tried whatever URL the coordinator has now (a local fleet's port
+    // changes between runs): a token the coordinator accepts is one it issued.
     json saved = json::parse(in, nullptr, false);
-    if (saved.is_object() && saved.value("server", "") == client_.base_url()) {
+    if (saved.is_object()) {
       client_.set_node_token(saved.value("token", ""));
       if (auto hb = client_.Heartbeat({})) {
         heartbeat_interval_ = std::max(Millis(100), hb->heartbeat_interval);
