@@ -155,6 +155,15 @@ bool IsEmptyDir(const std::filesystem::path& dir) {
   return std::filesystem::is_empty(dir, ec) || ec;
 }
 
+// Waits (up to 5 s) until `dir` holds a file.
+bool WaitForFileIn(const std::filesystem::path& dir) {
+  for (int i = 0; i < 100; ++i) {
+    if (!IsEmptyDir(dir)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBack) {
   const int64_t id = AddEpisode(Audio("a.wav", 3));
   auto engine = Simulated(2);  // 1.5 s in the engine: the coordinator goes away meanwhile
@@ -168,12 +177,7 @@ TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBac
   ASSERT_TRUE(WaitUntilTranscribing());
   const uint16_t port = coordinator_->port();
   coordinator_->Stop();
-  bool kept = false;
-  for (int i = 0; i < 100 && !kept; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    kept = !IsEmptyDir(outbox);
-  }
-  ASSERT_TRUE(kept) << "the finished transcript never reached the outbox";
+  ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // uploads fail meanwhile
   EXPECT_NE(run.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_FALSE(IsEmptyDir(outbox));
@@ -200,12 +204,7 @@ TEST_F(WorkerTest, TranscriptKeptAtShutdownIsUploadedByTheNextRun) {
     StopOnExit stop_on_exit{worker};
     ASSERT_TRUE(WaitUntilTranscribing());
     coordinator_->Stop();
-    bool kept = false;
-    for (int i = 0; i < 100 && !kept; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      kept = !IsEmptyDir(outbox);
-    }
-    ASSERT_TRUE(kept) << "the finished transcript never reached the outbox";
+    ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
     worker.RequestStop();
     ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     auto stats = run.get();
