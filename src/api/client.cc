@@ -20,6 +20,15 @@ std::string CoordinatorClient::Resolve(const std::string& url) const {
   return url;
 }
 
+std::vector<std::pair<std::string, std::string>> CoordinatorClient::AuthHeadersFor(
+    const std::string& url) const {
+  const std::string resolved = Resolve(url);
+  const bool ours = resolved.starts_with(base_url_) &&
+                    (resolved.size() == base_url_.size() || resolved[base_url_.size()] == '/');
+  if (!ours || node_token_.empty()) return {};
+  return {{"Authorization", "Bearer " + node_token_}};
+}
+
 Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const std::string& path,
                                              std::string body, const std::string& token,
                                              Millis timeout, const std::string& content_type) {

@@ -39,6 +39,9 @@ class CoordinatorClient {
   const std::string& base_url() const { return base_url_; }
   void set_node_token(std::string token) { node_token_ = std::move(token); }
   void set_admin_token(std::string token) { admin_token_ = std::move(token); }
+  // Headers that let the coordinator know this node when it serves `url` (relay audio): the node
+  // token for the coordinator's own URLs, nothing for any other host.
+  std::vector<std::pair<std::string, std::string>> AuthHeadersFor(const std::string& url) const;
 
   // ---- worker protocol ----
   Result<Registration> Register(const std::string& enrollment_token, const NodeInfo& info);

@@ -36,6 +36,16 @@ Result<int64_t> IdParam(const HttpRequest& request, const char* name) {
   return value;
 }
 
+void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t bytes,
+                  Millis audio) {
+  NodeId node(0);
+  if (std::string_view token = request.BearerToken(); !token.empty()) {
+    if (Result<Node> found = c.store.FindNodeByToken(HashToken(token))) node = found->id;
+  }
+  if (Result<void> r = c.store.RecordTransfer(node, bytes, audio, c.clock.Now()); !r)
+    fmt::print(stderr, "counting bytes served: {}\n", r.error().ToString());
+}
+
 Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now) {
   std::string token = NewToken("pfe_");
   if (auto r = store.AddEnrollmentToken(HashToken(token), label, now); !r)

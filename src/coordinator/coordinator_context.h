@@ -40,5 +40,9 @@ HttpResponse Reply(const Result<T>& r, int status = 200) {
 Result<nlohmann::json> JsonBody(const HttpRequest& request);
 // The path parameter as a positive id, or kInvalidArgument.
 Result<int64_t> IdParam(const HttpRequest& request, const char* name);
+// Counts `bytes` of audio (carrying `audio` of sound; zero if unknown) served for `request`
+// against the node whose token it bears, or node 0. Counting never fails the request: a store
+// error is logged.
+void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t bytes, Millis audio);
 
 }  // namespace podfleet

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "api/client.h"
+#include "store/store.h"
 #include "support/manual_clock.h"
 #include "support/temp_dir.h"
 
@@ -321,6 +322,35 @@ TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
   ASSERT_TRUE(media);
   EXPECT_EQ(media->status, 200);
   EXPECT_EQ(media->body, up.body);
+}
+
+TEST_F(CoordinatorTest, AudioServedIsCountedAgainstTheNodeThatFetchedIt) {
+  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=counted");
+  up.body = std::string(1000, 'x');
+  ASSERT_EQ(http_->Send(up)->status, 201);
+  auto w = Worker("a");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  const std::string url = (*grants)[0].audio_url;
+  EXPECT_TRUE(w->AuthHeadersFor("http://elsewhere.example" + url).empty());
+
+  ClientRequest as_node;
+  as_node.url = w->Resolve(url);
+  as_node.headers = w->AuthHeadersFor(url);
+  ASSERT_EQ(http_->Send(as_node)->status, 200);
+  ClientRequest anonymous;
+  anonymous.url = w->Resolve(url);
+  ASSERT_EQ(http_->Send(anonymous)->status, 200);
+
+  auto store = OpenSqliteStore((dir_.path() / "data" / "podfleet.db").string());
+  ASSERT_TRUE(store);
+  auto totals = (*store)->TransfersSince(clock_.Now() - Millis(3'600'000));
+  ASSERT_TRUE(totals);
+  ASSERT_EQ(totals->size(), 2u);
+  EXPECT_EQ((*totals)[0].node, NodeId(0));
+  EXPECT_EQ((*totals)[1].node, (*grants)[0].lease.node);
+  EXPECT_EQ((*totals)[1].bytes, 1000);
+  EXPECT_EQ((*totals)[1].requests, 1);
 }
 
 TEST_F(CoordinatorTest, MutatingRoutesRefuseMissingOrWrongAdminTokenAndChangeNothing) {

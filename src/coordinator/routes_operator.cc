@@ -249,6 +249,7 @@ HttpResponse Media(Ctx& c, const HttpRequest& request) {
   std::ifstream in(c.options.data_dir / "uploads" / name, std::ios::binary);
   if (!in) return ErrorReply({Code::kNotFound, "no such media"});
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  RecordServed(c, request, static_cast<int64_t>(bytes.size()), Millis(0));
   return HttpResponse::Text(200, std::move(bytes), "application/octet-stream");
 }
 

@@ -199,4 +199,14 @@ struct CompletedJob {
   Millis wall_time{0};  // lease granted to completion
 };
 
+// Audio bytes the coordinator served in one hour, to one node (node 0: an unauthenticated
+// client). `audio` is the duration of the audio those bytes carry, where the server knew it.
+struct TransferTotal {
+  NodeId node;
+  TimePoint hour;  // start of the hour
+  int64_t bytes = 0;
+  Millis audio{0};
+  int64_t requests = 0;
+};
+
 }  // namespace podfleet

@@ -401,8 +401,15 @@ Attempt CurlClient::DownloadOnce(const std::string& url, const fs::path& part, b
   CURL* c = easy->get();
   DownloadSink sink{.file = file.get(), .offset = offset, .options = &options};
   HeaderSink headers;
+  Slist request_headers(nullptr);
+  for (const auto& [name, value] : options.headers) {
+    const std::string line = name + ": " + value;
+    request_headers.reset(curl_slist_append(request_headers.release(), line.c_str()));
+    if (!request_headers) return Fail(Error{Code::kInternal, "curl_slist_append failed"});
+  }
   Setter set(c);
   SetDownloadOptions(set, &sink, &headers);
+  if (request_headers) set(CURLOPT_HTTPHEADER, request_headers.get());
   if (set.rc() != CURLE_OK) {
     return Fail(Error{Code::kInternal,
                       fmt::format("curl setup for {}: {}", url, curl_easy_strerror(set.rc()))});

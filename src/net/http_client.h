@@ -58,6 +58,9 @@ struct DownloadOptions {
   // Called on the downloading thread with (bytes so far, total or -1), also before each retry's
   // wait. Returning false (or throwing) cancels: kUnavailable "cancelled", .part kept.
   std::function<bool(int64_t, int64_t)> progress;
+  // Extra request headers ("Authorization", "Bearer ..."). curl does not send them on to another
+  // host after a redirect.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct DownloadResult {

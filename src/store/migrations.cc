@@ -104,9 +104,23 @@ CREATE TABLE enrollment_tokens (
 ) STRICT;
 )sql";
 
+// Node 0 stands for unauthenticated clients, so node_id has no foreign key; retired nodes keep
+// their history.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE transfers (
+  node_id INTEGER NOT NULL,
+  hour INTEGER NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  audio_ms INTEGER NOT NULL DEFAULT 0,
+  requests INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (node_id, hour)
+) STRICT;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
+    Migration{2, "hourly totals of audio bytes served per node", kSchemaV2},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

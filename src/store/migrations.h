@@ -22,6 +22,10 @@
 //   nodes              id, name, engine, model, version, hardware (JSON), speed, blocked_reason,
 //                      token_hash UNIQUE, registered_at, last_seen, retired_at?
 //   enrollment_tokens  token_hash PRIMARY KEY, label, created_at, revoked (0 or 1)
+// Version 2 adds:
+//   transfers          (node_id, hour) PRIMARY KEY, bytes, audio_ms, requests: audio bytes the
+//                      coordinator served, summed per node and hour (hour = start, Unix ms);
+//                      node_id 0 = an unauthenticated client, hence no foreign key
 // Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,
 // their jobs, attempts and transcripts. attempts.node_id has no foreign key: nodes are never
 // deleted (only retired), and the lease check compares ids anyway.

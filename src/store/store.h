@@ -111,6 +111,13 @@ class Store {
   // Jobs completed at or after `since`, oldest first.
   virtual Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) = 0;
 
+  // ---- bytes served ----
+  // Adds `bytes` (carrying `audio` of audio, zero if unknown) served to `node` (NodeId(0): an
+  // unauthenticated client) to the total of the hour holding `now`.
+  virtual Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) = 0;
+  // Hourly totals per node for the hours that end after `since`, oldest hour first.
+  virtual Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) = 0;
+
   // ---- transcripts ----
   virtual Result<Transcript> GetTranscript(EpisodeId id) = 0;
 

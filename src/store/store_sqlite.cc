@@ -275,4 +275,44 @@ Result<int64_t> SqliteStore::CountEnrollmentTokens() {
   });
 }
 
+namespace {
+
+constexpr int64_t kHourMs = 3'600'000;
+
+Result<TransferTotal> ReadTransfer(const Statement& row) {
+  TransferTotal t;
+  t.node = NodeId(row.Int(0));
+  t.hour = FromUnixMillis(row.Int(1));
+  t.bytes = row.Int(2);
+  t.audio = Millis(row.Int(3));
+  t.requests = row.Int(4);
+  return t;
+}
+
+}  // namespace
+
+Result<void> SqliteStore::RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) {
+  if (bytes < 0 || audio.count() < 0) return InvalidArgument("transfer: negative size");
+  const int64_t at = ToUnixMillis(now);
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> r = db.Run(
+        "INSERT INTO transfers (node_id, hour, bytes, audio_ms, requests) "
+        "VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (node_id, hour) DO UPDATE SET "
+        "bytes = bytes + excluded.bytes, audio_ms = audio_ms + excluded.audio_ms, "
+        "requests = requests + 1",
+        node.value(), at - at % kHourMs, bytes, audio.count());
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+Result<std::vector<TransferTotal>> SqliteStore::TransfersSince(TimePoint since) {
+  return Read([&](Db& db) {
+    return QueryAll(db, ReadTransfer,
+                    "SELECT node_id, hour, bytes, audio_ms, requests FROM transfers "
+                    "WHERE hour + ?2 > ?1 ORDER BY hour, node_id",
+                    ToUnixMillis(since), kHourMs);
+  });
+}
+
 }  // namespace podfleet

@@ -55,6 +55,9 @@ class SqliteStore final : public Store {
   Result<QueueCounts> CountJobs() override;
   Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
 
+  Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) override;
+  Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) override;
+
   Result<Transcript> GetTranscript(EpisodeId id) override;
 
   Result<Node> RegisterNode(const NodeInfo& info, std::string_view token_hash,

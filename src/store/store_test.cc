@@ -744,5 +744,29 @@ TEST_P(StoreTest, EnrollmentTokenIsCheckedByHash) {
   EXPECT_EQ(Must(store_->CountEnrollmentTokens()), 1);
 }
 
+TEST_P(StoreTest, TransfersAreSummedPerNodeAndHour) {
+  const TimePoint hour = FromUnixMillis(ToUnixMillis(Now()) - ToUnixMillis(Now()) % 3'600'000);
+  ASSERT_OK(store_->RecordTransfer(node_a_, 1000, Millis(60'000), hour + Millis(10)));
+  ASSERT_OK(store_->RecordTransfer(node_a_, 500, Millis(30'000), hour + Millis(3'599'999)));
+  ASSERT_OK(store_->RecordTransfer(node_b_, 7, Millis(0), hour + Millis(20)));
+  ASSERT_OK(store_->RecordTransfer(node_a_, 1, Millis(0), hour + Millis(3'600'000)));
+  EXPECT_CODE(store_->RecordTransfer(node_a_, -1, Millis(0), hour), Code::kInvalidArgument);
+
+  std::vector<TransferTotal> all = Must(store_->TransfersSince(hour));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].node, node_a_);
+  EXPECT_EQ(all[0].hour, hour);
+  EXPECT_EQ(all[0].bytes, 1500);
+  EXPECT_EQ(all[0].audio, Millis(90'000));
+  EXPECT_EQ(all[0].requests, 2);
+  EXPECT_EQ(all[1].node, node_b_);
+  EXPECT_EQ(all[1].bytes, 7);
+  EXPECT_EQ(all[2].hour, hour + Millis(3'600'000));
+
+  // An hour that ended at or before `since` is left out; one still running is kept.
+  EXPECT_EQ(Must(store_->TransfersSince(hour + Millis(3'600'000))).size(), 1u);
+  EXPECT_EQ(Must(store_->TransfersSince(hour + Millis(3'599'999))).size(), 3u);
+}
+
 }  // namespace
 }  // namespace podfleet

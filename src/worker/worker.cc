@@ -257,6 +257,7 @@ void Worker::Prepare(const JobPtr& job) {
     if (total > 0) job->fraction = static_cast<double>(done) / static_cast<double>(total);
     return !job->stop.stop_requested();
   };
+  download.headers = client_.AuthHeadersFor(job->grant.audio_url);
   auto fetched = http_.Download(client_.Resolve(job->grant.audio_url), path, download);
   if (!fetched) {
     std::error_code ec;
