@@ -107,6 +107,17 @@ int AddEpisode(const ClientArgs& c, const std::string& source, const std::string
   return 0;
 }
 
+// Queues a failed or quarantined episode again (operator retry).
+int RetryEpisode(const ClientArgs& c, const std::string& id) {
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(c.server, *http);
+  if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
+  auto reply = client.PostJson("/api/episodes/" + PercentEncode(id) + "/retry", json::object());
+  if (!reply) return FailChange(reply.error());
+  fmt::print("episode {} queued again\n", id);
+  return 0;
+}
+
 }  // namespace
 
 void PrintStatus(const json& status) {
@@ -219,16 +230,21 @@ int RunEpisodes(const Args& args) {
   auto p = Parse(
       flags, "episodes",
       "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]\n"
-      "       podfleet episodes add URL|FILE [--title TEXT] [--admin-token TOKEN | --data DIR]",
-      "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded).\n"
-      "add needs the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the\n"
+      "       podfleet episodes add URL|FILE [--title TEXT] [--admin-token TOKEN | --data DIR]\n"
+      "       podfleet episodes retry ID [--admin-token TOKEN | --data DIR]",
+      "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded);\n"
+      "or queues a failed or quarantined episode again.\n"
+      "add and retry need the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the\n"
       "admin.token file in the coordinator's data directory (--data, default podfleet-data).",
       args);
   if (p.exit >= 0) return p.exit;
   if (!p.args.positional.empty()) {
-    if (p.args.positional.size() != 2 || p.args.positional[0] != "add")
-      return Fail("usage: podfleet episodes add URL|FILE [--title TEXT]");
-    return AddEpisode(c, p.args.positional[1], title);
+    const std::string verb = p.args.positional[0];
+    if (p.args.positional.size() == 2 && verb == "add")
+      return AddEpisode(c, p.args.positional[1], title);
+    if (p.args.positional.size() == 2 && verb == "retry")
+      return RetryEpisode(c, p.args.positional[1]);
+    return Fail("usage: podfleet episodes add URL|FILE [--title TEXT] | episodes retry ID");
   }
   std::string query = fmt::format("/api/episodes?limit={}", limit);
   if (!state.empty()) query += "&state=" + PercentEncode(state);

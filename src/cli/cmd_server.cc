@@ -32,6 +32,8 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       DurationFlag("feed-interval", &o.feed_interval, "how often feeds are polled"),
       IntFlag("max-failures", &o.retry.max_failures, "retryable failures before a job fails"),
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
+      IntFlag("quarantine-after", &o.retry.max_lease_expiries,
+              "lease expiries (dying workers) before an episode is quarantined"),
   };
 }
 

@@ -7,6 +7,7 @@
 #include "api/wire.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator_context.h"
+#include "coordinator/lease_reaper.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/token.h"
@@ -104,6 +105,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   });
   if (!server) return std::unexpected(server.error());
   c->server_ = std::move(*server);
+  c->lease_reaper_ =
+      std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
   c->reaper_ = std::thread([raw = c.get()] { raw->ReapLoop(); });
   return c;
 }
@@ -128,12 +131,17 @@ std::string Coordinator::base_url() const {
 // Requeues jobs whose workers stopped renewing them. Runs often enough that a dead worker's job
 // is leased again within a second of its lease ending.
 void Coordinator::ReapLoop() {
+  std::string last_error;
   while (!stopping_) {
-    auto expired = store_->ExpireLeases(clock_->Now());
+    auto expired = lease_reaper_->Tick();
     if (!expired) {
-      fmt::print(stderr, "lease reaper: {}\n", expired.error().ToString());
-    } else if (*expired > 0) {
-      dispatcher_->Notify();
+      // Once per distinct error: a stopped store (store.h, CheckHealth) repeats it every pass.
+      if (expired.error().message != last_error)
+        fmt::print(stderr, "lease reaper: {}\n", expired.error().ToString());
+      last_error = expired.error().message;
+    } else {
+      last_error.clear();
+      if (*expired > 0) dispatcher_->Notify();
     }
     for (int i = 0; i < 10 && !stopping_; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

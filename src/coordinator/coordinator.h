@@ -21,6 +21,7 @@ class Dispatcher;
 class FeedPoller;
 class HttpClient;
 class HttpServer;
+class LeaseReaper;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -28,7 +29,8 @@ struct CoordinatorOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8750;  // 0 picks a free port
   int http_threads = 2;
-  // A lease lasts this long unless renewed by a heartbeat.
+  // A lease lasts this long unless renewed by a heartbeat. After a start, leases from before it get
+  // this long again to be re-attached by their workers' heartbeats (lease_reaper.h).
   Millis lease_duration{30'000};
   // Workers are told to heartbeat this often (a third of the lease).
   Millis heartbeat_interval{10'000};
@@ -36,7 +38,8 @@ struct CoordinatorOptions {
   Millis offline_after{30'000};
   // Feeds are polled this often.
   Millis feed_interval{15 * 60'000};
-  // The longest a claim waits for work (long poll).
+  // The longest a claim waits for work (long poll); never longer than lease_duration -
+  // heartbeat_interval, so that a dead worker's parked claim cannot take the job its death freed.
   Millis max_claim_wait{30'000};
   // Largest request body: audio uploads.
   size_t max_upload_bytes = size_t{512} << 20;
@@ -80,6 +83,7 @@ class Coordinator {
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<FeedPoller> poller_;
+  std::unique_ptr<LeaseReaper> lease_reaper_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

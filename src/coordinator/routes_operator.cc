@@ -178,6 +178,29 @@ HttpResponse ListEpisodes(Ctx& c, const HttpRequest& request) {
   return JsonReply(200, {{"episodes", std::move(out)}});
 }
 
+// Why a job was quarantined: when, and each expired attempt (node, lease start, expiry).
+Result<json> QuarantineJson(Ctx& c, const Job& job) {
+  auto attempts = c.store.ListAttempts(job.id);
+  if (!attempts) return std::unexpected(attempts.error());
+  auto nodes = c.store.ListNodes();
+  if (!nodes) return std::unexpected(nodes.error());
+  json expiries = json::array();
+  for (const Attempt& a : *attempts) {
+    if (a.outcome != AttemptOutcome::kExpired || !a.finished_at) continue;
+    auto node =
+        std::find_if(nodes->begin(), nodes->end(), [&](const Node& n) { return n.id == a.node; });
+    expiries.push_back({{"attempt", a.number.value()},
+                        {"node", a.node.value()},
+                        {"node_name", node != nodes->end() ? node->info.name : ""},
+                        {"leased_at", ToUnixMillis(a.leased_at)},
+                        {"expired_at", ToUnixMillis(*a.finished_at)},
+                        {"expired_at_iso", FormatIso8601(*a.finished_at)}});
+  }
+  return json{{"at", ToUnixMillis(*job.quarantined_at)},
+              {"at_iso", FormatIso8601(*job.quarantined_at)},
+              {"expiries", std::move(expiries)}};
+}
+
 HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
   auto id = IdParam(request, "id");
   if (!id) return ErrorReply(id.error());
@@ -190,6 +213,11 @@ HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
                   {"attempts", job->attempts},
                   {"failures", job->failures},
                   {"lease_expiries", job->lease_expiries}};
+    if (job->quarantined_at) {
+      auto quarantine = QuarantineJson(c, *job);
+      if (!quarantine) return ErrorReply(quarantine.error());
+      out["job"]["quarantine"] = std::move(*quarantine);
+    }
   }
   return JsonReply(200, out);
 }
@@ -280,6 +308,8 @@ HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
 }
 
 HttpResponse Health(Ctx& c, const HttpRequest&) {
+  if (auto healthy = c.store.CheckHealth(); !healthy)
+    return JsonReply(503, {{"healthy", false}, {"error", healthy.error().message}});
   auto counts = c.store.CountJobs();
   if (!counts) return JsonReply(503, {{"healthy", false}, {"error", counts.error().message}});
   return JsonReply(200, {{"healthy", true}, {"version", PODFLEET_VERSION}});

@@ -50,6 +50,13 @@ HttpResponse Register(Coordinator::Context& c, const HttpRequest& request) {
                          {"heartbeat_ms", c.options.heartbeat_interval.count()}});
 }
 
+// A parked claim must end before the lease of a worker that died just after parking it can
+// expire (at the earliest a lease minus a heartbeat after its death); otherwise the dead worker's
+// own claim would take the job its death freed, and the job would wait a second lease period.
+Millis MaxClaimWait(const CoordinatorOptions& o) {
+  return std::clamp(o.lease_duration - o.heartbeat_interval, Millis(0), o.max_claim_wait);
+}
+
 void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto node = Authenticate(c, request);
   if (!node) return respond(ErrorReply(node.error()));
@@ -59,7 +66,7 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   if (!body) return respond(ErrorReply(body.error()));
   const int max_jobs = std::clamp(body->value("max", 1), 1, 64);
   const Millis wait =
-      std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), c.options.max_claim_wait);
+      std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), MaxClaimWait(c.options));
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   c.dispatcher.Claim(node->id, max_jobs, wait, [shared](Result<std::vector<Grant>> grants) {
     if (!grants) return (*shared)(ErrorReply(grants.error()));

@@ -51,6 +51,14 @@ constexpr std::array<std::pair<NodeStatus, std::string_view>, 4> kNodeStatuses{{
     {NodeStatus::kBlocked, "blocked"},
 }};
 
+constexpr std::array<std::pair<AttemptOutcome, std::string_view>, 5> kAttemptOutcomes{{
+    {AttemptOutcome::kRunning, "running"},
+    {AttemptOutcome::kDone, "done"},
+    {AttemptOutcome::kFailed, "failed"},
+    {AttemptOutcome::kReleased, "released"},
+    {AttemptOutcome::kExpired, "expired"},
+}};
+
 }  // namespace
 
 std::string Transcript::Text() const {
@@ -71,5 +79,9 @@ std::string_view ToString(JobState s) { return Name(kJobStates, s); }
 std::string_view ToString(Stage s) { return Name(kStages, s); }
 std::optional<Stage> ParseStage(std::string_view s) { return Parse(kStages, s); }
 std::string_view ToString(NodeStatus s) { return Name(kNodeStatuses, s); }
+std::string_view ToString(AttemptOutcome o) { return Name(kAttemptOutcomes, o); }
+std::optional<AttemptOutcome> ParseAttemptOutcome(std::string_view s) {
+  return Parse(kAttemptOutcomes, s);
+}
 
 }  // namespace podfleet

@@ -141,6 +141,26 @@ struct Job {
   std::optional<Lease> lease;           // set while leased
   std::optional<Progress> progress;     // the lease holder's last report
   std::string error;
+  // Set when the job was quarantined: its lease expired RetryPolicy::max_lease_expiries times, as
+  // when the episode crashes every worker that takes it. The job is then kFailed until retried.
+  std::optional<TimePoint> quarantined_at;
+};
+
+// How an attempt ended; kRunning while it holds the lease.
+enum class AttemptOutcome { kRunning, kDone, kFailed, kReleased, kExpired };
+std::string_view ToString(AttemptOutcome o);
+std::optional<AttemptOutcome> ParseAttemptOutcome(std::string_view s);
+
+// One attempt at a job: who held the lease, when, and how it ended.
+struct Attempt {
+  JobId job;
+  AttemptId number;
+  NodeId node;
+  TimePoint leased_at;
+  TimePoint expires_at;  // the lease's last deadline (renewals move it)
+  AttemptOutcome outcome = AttemptOutcome::kRunning;
+  std::optional<TimePoint> finished_at;
+  std::string error;
 };
 
 struct QueueCounts {

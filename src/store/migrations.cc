@@ -117,10 +117,17 @@ CREATE TABLE transfers (
 ) STRICT;
 )sql";
 
+// Quarantine (store.h, RetryPolicy::max_lease_expiries): when a job was set aside because its
+// leases kept expiring. The evidence (which nodes, when) is the job's expired attempts.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN quarantined_at INTEGER;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
     Migration{2, "hourly totals of audio bytes served per node", kSchemaV2},
+    Migration{3, "jobs.quarantined_at", kSchemaV3},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

@@ -14,7 +14,7 @@
 //                      identity: UNIQUE (feed_id, guid) among feed episodes, UNIQUE guid among
 //                      feed-less ones (SQLite treats NULLs as distinct, hence two partial indexes)
 //   jobs               id, episode_id UNIQUE -> episodes, state, priority, attempts, failures,
-//                      lease_expiries, not_before?, error
+//                      lease_expiries, not_before?, error, quarantined_at? (version 3)
 //   attempts           (job_id -> jobs, number) PRIMARY KEY, node_id, leased_at, expires_at,
 //                      stage?, fraction?, outcome, finished_at?, error
 //   transcripts        episode_id PRIMARY KEY -> episodes, language, engine, model,
@@ -36,8 +36,13 @@
 //   job      queued --claim--> leased --complete--> done
 //            leased --release, lease expiry, retryable failure--> queued (not_before = backoff)
 //            leased --permanent failure, or failures >= max_failures--> failed
-//            failed --retry (operator)--> queued, failures = 0
+//            leased --lease expiry, lease_expiries >= max_lease_expiries--> failed, quarantined_at
+//            queued, leased or failed --late result of an expired attempt--> done
+//            failed --retry (operator)--> queued, failures = lease_expiries = 0, quarantined_at
+//            NULL
 //   attempt  running --> done | failed | released | expired   (finished_at set when it ends)
+//            expired --late result accepted--> done; running --superseded by a late result-->
+//            released
 //   episode  follows its job: queued, running (job leased), done, failed; an episode without an
 //            audio URL is 'skipped' and has no job.
 // jobs.attempts only ever grows, retries included, so an attempt number is never handed out twice:
@@ -61,7 +66,7 @@ namespace podfleet {
 inline constexpr int64_t kApplicationId = 0x706f6466;  // "podf"
 
 struct Migration {
-  int version;               // 1, 2, ... consecutive
+  int version;               // 1, 2, ... increasing (a gap is harmless)
   std::string_view summary;  // one line, for the log
   std::string_view sql;      // a script of statements
 };

@@ -45,6 +45,9 @@ struct RetryPolicy {
   int max_failures = 5;             // retryable failures before the job fails for good
   Millis base_backoff{5'000};       // first retry delay; doubles each failure
   Millis max_backoff{10 * 60'000};  // cap on the delay
+  // Lease expiries (workers that died or went silent holding the job) before the job is
+  // quarantined: failed, with the expired attempts as evidence, until an operator retries it.
+  int max_lease_expiries = 3;
 };
 
 // What the feed poller learned about a feed.
@@ -77,7 +80,8 @@ class Store {
   virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
   // Newest first (published_at, then id).
   virtual Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) = 0;
-  // Queues a failed episode again with a fresh failure count. kConflict unless it is kFailed.
+  // Queues a failed episode again with fresh failure and lease-expiry counts, lifting any
+  // quarantine. kConflict unless it is kFailed.
   virtual Result<void> RetryEpisode(EpisodeId id, TimePoint now) = 0;
   // The job of an episode (one job per episode for now).
   virtual Result<Job> GetJobForEpisode(EpisodeId id) = 0;
@@ -92,7 +96,11 @@ class Store {
   virtual Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held,
                                            Millis lease_for, TimePoint now) = 0;
   // Stores the transcript and marks the job and its episode done. kConflict if the attempt does not
-  // hold the lease (and did not already complete the job).
+  // hold the lease (and did not already complete the job), with one exception, the late result:
+  // an attempt whose lease expired (it was reaped, not released or failed) may still complete a
+  // job that is not done. Its result is accepted, the attempt now running (if any) is ended as
+  // released (its worker learns it at its next heartbeat), and a quarantine is lifted. The first
+  // result wins; a job is completed once.
   virtual Result<void> Complete(NodeId node, JobId job, AttemptId attempt,
                                 const Transcript& transcript, TimePoint now) = 0;
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
@@ -101,9 +109,13 @@ class Store {
                             const RetryPolicy& policy, TimePoint now) = 0;
   // Gives the job back unfinished; it is claimable at once and counts as no failure.
   virtual Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) = 0;
-  // Requeues every job whose lease ended before `now`; counts a lease expiry on each. Returns how
-  // many were requeued.
-  virtual Result<int> ExpireLeases(TimePoint now) = 0;
+  // Requeues every job whose lease ended before `now`; counts a lease expiry on each. A job
+  // reaching `policy.max_lease_expiries` is quarantined instead (failed, with quarantined_at set
+  // and the expired attempts named in its error). Returns how many leases expired.
+  virtual Result<int> ExpireLeases(TimePoint now, const RetryPolicy& policy) = 0;
+  Result<int> ExpireLeases(TimePoint now) { return ExpireLeases(now, RetryPolicy{}); }
+  // Every attempt at the job, oldest first (the evidence behind a quarantine).
+  virtual Result<std::vector<Attempt>> ListAttempts(JobId job) = 0;
   virtual Result<Job> GetJob(JobId id) = 0;
   // Jobs currently leased, with their progress, ordered by job id.
   virtual Result<std::vector<Job>> ListLeasedJobs() = 0;
@@ -138,6 +150,13 @@ class Store {
   // true if the hash names an enrollment token that was not revoked.
   virtual Result<bool> CheckEnrollmentToken(std::string_view token_hash) = 0;
   virtual Result<int64_t> CountEnrollmentTokens() = 0;
+
+  // ---- health ----
+  // kUnavailable, with the reason, once a commit failed ambiguously (COMMIT itself returned an
+  // error, so the change may or may not be durable). From then on the store refuses every write
+  // with that error until it is reopened: a coordinator that cannot tell what it promised stops
+  // granting leases instead of guessing (LevelDB's sticky background error). Reads still work.
+  virtual Result<void> CheckHealth() = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path` in WAL mode and applies pending schema

@@ -315,4 +315,19 @@ Result<std::vector<TransferTotal>> SqliteStore::TransfersSince(TimePoint since) 
   });
 }
 
+// ---- health ------------------------------------------------------------------------------------
+
+Error SqliteStore::StopAfter(const Error& cause) {
+  return Error{Code::kUnavailable,
+               fmt::format("the store stopped writing after a commit failed ({}); whether that "
+                           "change was saved is unknown until the coordinator restarts",
+                           cause.message)};
+}
+
+Result<void> SqliteStore::CheckHealth() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return std::unexpected(*stopped_);
+  return {};
+}
+
 }  // namespace podfleet

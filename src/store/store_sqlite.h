@@ -9,11 +9,16 @@
 // A lease is lost only when ExpireLeases reaps it: until then the holder may renew, complete, fail
 // or release it even after its expires_at.
 //
+// Sticky failure: when a write transaction's COMMIT fails, whether it reached the disk is unknown;
+// the store records the error and refuses every later write with it (CheckHealth reports it)
+// until it is reopened, when SQLite's recovery settles what was committed.
+//
 // The methods are split by concept: store_sqlite.cc (opening, feeds, episodes, nodes, tokens) and
 // store_sqlite_jobs.cc (claims, leases, outcomes, transcripts).
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -49,7 +54,9 @@ class SqliteStore final : public Store {
   Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
                     const RetryPolicy& policy, TimePoint now) override;
   Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) override;
-  Result<int> ExpireLeases(TimePoint now) override;
+  using Store::ExpireLeases;
+  Result<int> ExpireLeases(TimePoint now, const RetryPolicy& policy) override;
+  Result<std::vector<Attempt>> ListAttempts(JobId job) override;
   Result<Job> GetJob(JobId id) override;
   Result<std::vector<Job>> ListLeasedJobs() override;
   Result<QueueCounts> CountJobs() override;
@@ -72,16 +79,23 @@ class SqliteStore final : public Store {
   Result<bool> CheckEnrollmentToken(std::string_view token_hash) override;
   Result<int64_t> CountEnrollmentTokens() override;
 
+  Result<void> CheckHealth() override;
+
  private:
   // Runs `body(db_)` under mu_ in one transaction of `kind`, committing if it returns a value.
   template <class F>
   std::invoke_result_t<F, Db&> InTransaction(Transaction::Kind kind, F&& body) {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool write = kind == Transaction::Kind::kWrite;
+    if (write && stopped_) return std::unexpected(*stopped_);
     Result<Transaction> tx = Transaction::Begin(db_, kind);
     if (!tx) return std::unexpected(tx.error());
     std::invoke_result_t<F, Db&> result = std::forward<F>(body)(db_);
     if (!result) return result;
-    if (Result<void> r = tx->Commit(); !r) return std::unexpected(r.error());
+    if (Result<void> r = tx->Commit(); !r) {
+      if (write) stopped_ = StopAfter(r.error());
+      return std::unexpected(r.error());
+    }
     return result;
   }
   template <class F>
@@ -93,9 +107,13 @@ class SqliteStore final : public Store {
     return InTransaction(Transaction::Kind::kWrite, std::forward<F>(body));
   }
 
+  // The error every write returns after the commit that failed with `cause`.
+  static Error StopAfter(const Error& cause);
+
   // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
   std::mutex mu_;
-  Db db_;  // guarded by mu_
+  Db db_;                         // guarded by mu_
+  std::optional<Error> stopped_;  // guarded by mu_: set by an ambiguous commit failure
 };
 
 }  // namespace podfleet

@@ -40,6 +40,7 @@ struct Fence {
   EpisodeId episode;
   bool holds = false;      // the attempt holds the job's lease
   bool completed = false;  // the attempt completed the job
+  bool late = false;       // the attempt's lease expired and the job is not done (a late result)
 };
 
 // kNotFound if there is no such job.
@@ -47,10 +48,11 @@ Result<Fence> LoadFence(Db& db, NodeId node, JobId job, AttemptId attempt) {
   constexpr std::string_view kSql =
       "SELECT j.episode_id, "
       "  j.state = 'leased' AND j.attempts = ?2 AND a.outcome = 'running' AND a.node_id = ?3, "
-      "  j.state = 'done' AND a.outcome = 'done' AND a.node_id = ?3 "
+      "  j.state = 'done' AND a.outcome = 'done' AND a.node_id = ?3, "
+      "  j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = ?3 "
       "FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.number = ?2 WHERE j.id = ?1";
   auto read = [](const Statement& row) -> Result<Fence> {
-    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1};
+    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1};
   };
   return QueryOne(db, read, fmt::format("job {}", job.value()), kSql, job.value(), attempt.value(),
                   node.value());
@@ -152,6 +154,67 @@ Result<void> Requeue(Db& db, JobId job, EpisodeId episode, bool expired, TimePoi
   return r;
 }
 
+// Turns an expired attempt's late result into the job's one completion: the attempt that holds
+// the lease now, if any, is ended as released (its heartbeat then reports it lost).
+Result<void> AcceptLate(Db& db, JobId job, AttemptId attempt, TimePoint now) {
+  Result<int64_t> superseded = db.Run(
+      "UPDATE attempts SET outcome = 'released', finished_at = ?3, "
+      "error = 'superseded by the late result of attempt ' || ?2 "
+      "WHERE job_id = ?1 AND outcome = 'running'",
+      job.value(), attempt.value(), ToUnixMillis(now));
+  if (!superseded) return std::unexpected(superseded.error());
+  return UpdateOne(db,
+                   "UPDATE attempts SET outcome = 'done', finished_at = ?3, "
+                   "error = 'lease expired; late result accepted' "
+                   "WHERE job_id = ?1 AND number = ?2 AND outcome = 'expired'",
+                   job.value(), attempt.value(), ToUnixMillis(now));
+}
+
+Result<std::vector<Attempt>> LoadAttempts(Db& db, JobId job) {
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM attempts a WHERE a.job_id = ?1 ORDER BY a.number", kAttemptColumns);
+  return QueryAll(db, ReadAttempt, sql, job.value());
+}
+
+// "node 3 at 2026-01-01T00:01:00.000Z (attempt 2), ..." for each expired attempt.
+std::string ExpiryEvidence(const std::vector<Attempt>& attempts) {
+  std::string out;
+  for (const Attempt& a : attempts) {
+    if (a.outcome != AttemptOutcome::kExpired || !a.finished_at) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("node {} at {} (attempt {})", a.node.value(), FormatIso8601(*a.finished_at),
+                       a.number.value());
+  }
+  return out;
+}
+
+// Sets aside a job whose leases keep expiring: failed, so no worker takes it again until an
+// operator retries it.
+Result<void> Quarantine(Db& db, JobId job, EpisodeId episode, int expiries, TimePoint now) {
+  Result<std::vector<Attempt>> attempts = LoadAttempts(db, job);
+  if (!attempts) return std::unexpected(attempts.error());
+  const std::string reason = fmt::format(
+      "quarantined: its lease expired {} times, so workers may be crashing on it; expired on {}. "
+      "Retry it once the cause is found",
+      expiries, ExpiryEvidence(*attempts));
+  Result<void> r = UpdateOne(
+      db, "UPDATE jobs SET state = 'failed', quarantined_at = ?2, error = ?3 WHERE id = ?1",
+      job.value(), ToUnixMillis(now), reason);
+  if (r) r = SetEpisodeState(db, episode, EpisodeState::kFailed, reason, now);
+  return r;
+}
+
+// Requeues a job whose lease expired, counting the expiry, or quarantines it at the limit.
+Result<void> RequeueExpired(Db& db, JobId job, EpisodeId episode, const RetryPolicy& policy,
+                            TimePoint now) {
+  if (Result<void> r = Requeue(db, job, episode, /*expired=*/true, now); !r) return r;
+  Result<int64_t> expiries =
+      QueryOne(db, ReadInt, "job", "SELECT lease_expiries FROM jobs WHERE id = ?1", job.value());
+  if (!expiries) return std::unexpected(expiries.error());
+  if (*expiries < policy.max_lease_expiries) return {};
+  return Quarantine(db, job, episode, static_cast<int>(*expiries), now);
+}
+
 Result<CompletedJob> ReadCompleted(const Statement& row) {
   return CompletedJob{JobId(row.Int(0)),          EpisodeId(row.Int(1)), NodeId(row.Int(2)),
                       FromUnixMillis(row.Int(3)), Millis(row.Int(4)),    Millis(row.Int(5)),
@@ -169,10 +232,12 @@ Result<void> SqliteStore::RetryEpisode(EpisodeId id, TimePoint now) {
           fmt::format("episode {} is {}, not failed", id.value(), ToString(episode->state)));
     }
     // attempts keeps counting: attempt numbers must never repeat.
-    Result<void> r = UpdateOne(db,
-                               "UPDATE jobs SET state = 'queued', failures = 0, not_before = NULL, "
-                               "error = '' WHERE episode_id = ?1 AND state = 'failed'",
-                               id.value());
+    Result<void> r =
+        UpdateOne(db,
+                  "UPDATE jobs SET state = 'queued', failures = 0, lease_expiries = 0, "
+                  "not_before = NULL, quarantined_at = NULL, error = '' "
+                  "WHERE episode_id = ?1 AND state = 'failed'",
+                  id.value());
     if (r) r = SetEpisodeState(db, id, EpisodeState::kQueued, "", now);
     return r;
   });
@@ -239,12 +304,17 @@ Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
     Result<Fence> fence = LoadFence(db, node, job, attempt);
     if (!fence) return std::unexpected(fence.error());
     if (fence->completed) return {};  // a repeated report of the same success
-    if (!fence->holds) return LeaseConflict(node, job, attempt);
+    if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
     const EpisodeId episode = fence->episode;
     Result<void> r = StoreTranscript(db, episode, transcript, now);
-    if (r)
-      r = UpdateOne(db, "UPDATE jobs SET state = 'done', error = '' WHERE id = ?1", job.value());
-    if (r) r = EndAttempt(db, job, attempt, "done", "", now);
+    if (r) {
+      r = UpdateOne(db,
+                    "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
+                    "quarantined_at = NULL WHERE id = ?1",
+                    job.value());
+    }
+    if (r && fence->late) r = AcceptLate(db, job, attempt, now);
+    if (r && fence->holds) r = EndAttempt(db, job, attempt, "done", "", now);
     if (r) r = SetEpisodeState(db, episode, EpisodeState::kDone, "", now);
     return r;
   });
@@ -272,7 +342,7 @@ Result<void> SqliteStore::Release(NodeId node, JobId job, AttemptId attempt, Tim
   });
 }
 
-Result<int> SqliteStore::ExpireLeases(TimePoint now) {
+Result<int> SqliteStore::ExpireLeases(TimePoint now, const RetryPolicy& policy) {
   return Write([&](Db& db) -> Result<int> {
     struct Expired {
       JobId job;
@@ -289,11 +359,19 @@ Result<int> SqliteStore::ExpireLeases(TimePoint now) {
         ToUnixMillis(now));
     if (!expired) return std::unexpected(expired.error());
     for (const Expired& e : *expired) {
-      if (Result<void> r = Requeue(db, e.job, e.episode, /*expired=*/true, now); !r) {
+      if (Result<void> r = RequeueExpired(db, e.job, e.episode, policy, now); !r) {
         return std::unexpected(r.error());
       }
     }
     return static_cast<int>(expired->size());
+  });
+}
+
+Result<std::vector<Attempt>> SqliteStore::ListAttempts(JobId job) {
+  return Read([&](Db& db) -> Result<std::vector<Attempt>> {
+    Result<Job> found = LoadJob(db, "j.id = ?1", job.value(), fmt::format("job {}", job.value()));
+    if (!found) return std::unexpected(found.error());
+    return LoadAttempts(db, job);
   });
 }
 

@@ -110,6 +110,7 @@ Result<Job> ReadJob(const Statement& row) {
   job.lease_expiries = static_cast<int>(row.Int(5));
   job.not_before = OptionalTime(row, 6);
   job.error = row.Text(7);
+  job.quarantined_at = OptionalTime(row, 12);
   if (row.IsNull(8)) return job;  // not leased
   const AttemptId attempt(job.attempts);
   job.lease = Lease{job.id, attempt, NodeId(row.Int(8)), FromUnixMillis(row.Int(9))};
@@ -118,6 +119,24 @@ Result<Job> ReadJob(const Statement& row) {
   if (!stage) return Corruption(fmt::format("job {}: unknown stage", job.id.value()));
   job.progress = Progress{job.id, attempt, *stage, row.Real(11)};
   return job;
+}
+
+Result<Attempt> ReadAttempt(const Statement& row) {
+  Attempt a;
+  a.job = JobId(row.Int(0));
+  a.number = AttemptId(row.Int(1));
+  a.node = NodeId(row.Int(2));
+  a.leased_at = FromUnixMillis(row.Int(3));
+  a.expires_at = FromUnixMillis(row.Int(4));
+  std::optional<AttemptOutcome> outcome = ParseAttemptOutcome(row.Text(5));
+  if (!outcome) {
+    return Corruption(
+        fmt::format("job {} attempt {}: unknown outcome", a.job.value(), a.number.value()));
+  }
+  a.outcome = *outcome;
+  a.finished_at = OptionalTime(row, 6);
+  a.error = row.Text(7);
+  return a;
 }
 
 Result<Transcript> ReadTranscript(const Statement& row) {

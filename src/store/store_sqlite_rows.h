@@ -34,8 +34,12 @@ inline constexpr std::string_view kJobFrom =
     "ON a.job_id = j.id AND a.number = j.attempts AND j.state = 'leased'";
 inline constexpr std::string_view kJobColumns =
     "j.id, j.episode_id, j.state, j.attempts, j.failures, j.lease_expiries, j.not_before, "
-    "j.error, a.node_id, a.expires_at, a.stage, a.fraction";
+    "j.error, a.node_id, a.expires_at, a.stage, a.fraction, j.quarantined_at";
 Result<Job> ReadJob(const Statement& row);
+
+inline constexpr std::string_view kAttemptColumns =
+    "a.job_id, a.number, a.node_id, a.leased_at, a.expires_at, a.outcome, a.finished_at, a.error";
+Result<Attempt> ReadAttempt(const Statement& row);
 
 inline constexpr std::string_view kTranscriptColumns =
     "t.language, t.engine, t.model, t.audio_duration_ms, t.engine_time_ms, t.segments";

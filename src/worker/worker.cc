@@ -95,10 +95,19 @@ Result<void> Worker::Register() {
     json saved = json::parse(in, nullptr, false);
     if (saved.is_object()) {
       client_.set_node_token(saved.value("token", ""));
-      if (auto hb = client_.Heartbeat({})) {
-        heartbeat_interval_ = std::max(Millis(100), hb->heartbeat_interval);
-        Log(fmt::format("resumed as node {} ({})", saved.value("node_id", 0), info.name));
-        return {};
+      // Only a refused token means a new identity: registering anew while the coordinator is
+      // merely down would orphan the outbox, whose results only this node may deliver.
+      while (true) {
+        auto hb = client_.Heartbeat({});
+        if (hb) {
+          heartbeat_interval_ = std::max(Millis(100), hb->heartbeat_interval);
+          Log(fmt::format("resumed as node {} ({})", saved.value("node_id", 0), info.name));
+          return {};
+        }
+        if (hb.error().code != Code::kUnavailable) break;
+        Log("coordinator unavailable (" + hb.error().message + "), retrying");
+        SleepFor(stop_.get_token(), Millis(1000));
+        if (stopping()) return Unavailable("stopped before resuming");
       }
     }
   }
