@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 namespace asio = boost::asio;
@@ -78,8 +80,8 @@ constexpr Millis kAcceptRetry{50};
 // Whether responders may still reach sessions. Stop() closes it before the I/O threads end, so a
 // responder called late from another thread never touches a stopped server's io_context.
 struct Gate {
-  std::mutex mu;
-  bool open = true;  // guarded by mu
+  Mutex mu;
+  bool open GUARDED_BY(mu) = true;
 };
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
@@ -246,9 +248,9 @@ class Server final : public HttpServer {
   asio::steady_timer accept_retry_;  // on the acceptor's strand
   std::vector<std::thread> threads_;
 
-  std::mutex mu_;
-  bool stopped_ = false;                                             // guarded by mu_
-  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  Mutex mu_;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
 };
 
 // ---- Session -------------------------------------------------------------------------------
@@ -349,7 +351,7 @@ void Session::Dispatch() {
 std::function<void(HttpResponse)> Session::MakeSend(std::shared_ptr<std::atomic<bool>> answered) {
   return [gate = server_->gate(), weak = weak_from_this(), answered](HttpResponse response) {
     if (answered->exchange(true)) return;
-    std::lock_guard lock(gate->mu);
+    MutexLock lock(gate->mu);
     if (!gate->open) return;
     std::shared_ptr<Session> self = weak.lock();
     if (!self) return;
@@ -513,7 +515,7 @@ void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 bool Server::Register(std::shared_ptr<Session> session) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stopped_) return false;
   Session* key = session.get();
   sessions_.emplace(key, std::move(session));
@@ -522,7 +524,7 @@ bool Server::Register(std::shared_ptr<Session> session) {
 
 void Server::Unregister(Session* session) {
   std::shared_ptr<Session> last;  // destroyed outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   last = std::move(it->second);
@@ -531,12 +533,12 @@ void Server::Unregister(Session* session) {
 
 void Server::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     stopped_ = true;
   }
   {
-    std::lock_guard lock(gate_->mu);
+    MutexLock lock(gate_->mu);
     gate_->open = false;
   }
   ioc_.stop();
@@ -546,7 +548,7 @@ void Server::Stop() {
   acceptor_.close(ec);
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sessions.swap(sessions_);
   }
   // Handlers queued in the stopped io_context still hold some sessions; those die with it.

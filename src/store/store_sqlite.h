@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/thread_annotations.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -73,7 +74,7 @@ class SqliteStore final : public Store {
   // Runs `body(db_)` under mu_ in one transaction of `kind`, committing if it returns a value.
   template <class F>
   std::invoke_result_t<F, Db&> InTransaction(Transaction::Kind kind, F&& body) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Result<Transaction> tx = Transaction::Begin(db_, kind);
     if (!tx) return std::unexpected(tx.error());
     std::invoke_result_t<F, Db&> result = std::forward<F>(body)(db_);
@@ -91,8 +92,8 @@ class SqliteStore final : public Store {
   }
 
   // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
-  std::mutex mu_;
-  Db db_;  // guarded by mu_
+  Mutex mu_;
+  Db db_ GUARDED_BY(mu_);
 };
 
 }  // namespace podfleet
