@@ -98,46 +98,11 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Query parameters of "a=1&b=x+y"; nullopt on malformed percent-encoding.
-std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    std::optional<std::string> name = PercentDecode(pair.substr(0, eq), true);
-    std::optional<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    if (!name || !value) return std::nullopt;
-    out[std::move(*name)] = std::move(*value);
-  }
-  return out;
-}
-
-// "/p?q" of an origin-form target, or of an absolute-form one ("http://host/p?q").
-std::string_view OriginForm(std::string_view target) {
-  const size_t scheme = target.find("://");
-  if (target.empty() || target.front() == '/' || scheme == std::string_view::npos) return target;
-  const size_t slash = target.find('/', scheme + 3);
-  return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-}
-
 Result<HttpRequest> ToHttpRequest(http::request<http::string_body>&& message, std::string remote) {
   HttpRequest request;
   request.method = std::string(View(message.method_string()));
   request.target = std::string(View(message.target()));
-  const std::string_view target = OriginForm(request.target);
-  const size_t question = target.find('?');
-  std::optional<std::string> path = PercentDecode(target.substr(0, question), false);
-  if (!path) return InvalidArgument("malformed percent-encoding in the request path");
-  request.path = std::move(*path);
-  if (question != std::string_view::npos) {
-    auto query = ParseQuery(target.substr(question + 1));
-    if (!query) return InvalidArgument("malformed percent-encoding in the query string");
-    request.query = std::move(*query);
-  }
+  if (Result<void> parsed = ParseTarget(request); !parsed) return std::unexpected(parsed.error());
   for (const auto& field : message) {
     std::string& value = request.headers[Lower(View(field.name_string()))];
     if (!value.empty()) value += ", ";
