@@ -15,6 +15,9 @@
 //
 // Usage: podfleet_bench_load [--workers 1000] [--duration-s 60] [--heartbeat-ms 5000]
 //                            [--claim-wait-ms 5000] [--work-ms 2500] [--feed-rate 150]
+//                            [--preload 1000]
+// Episodes are queued before the start (--preload) and added during the run (--feed-rate); the
+// feeder is one thread, so a slow coordinator also shows as fewer episodes added than asked.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -54,7 +57,8 @@ struct Options {
   int heartbeat_ms = 5'000;
   int claim_wait_ms = 5'000;
   int work_ms = 2'500;  // mean simulated work per job; each job takes 0.5x-1.5x of it
-  int feed_rate = 150;  // episodes added per second
+  int feed_rate = 150;  // episodes added per second (0: none)
+  int preload = 1000;   // episodes queued before the workers start
 };
 
 // Latencies and errors of one route, from every thread.
@@ -278,11 +282,19 @@ void Feed(CoordinatorClient& admin, Stats& stats, int rate, const std::atomic<bo
   }
 }
 
-Result<std::string> PrepareData(const std::filesystem::path& data) {
+// Queues `preload` episodes in the coordinator's store and returns an enrollment token.
+Result<std::string> PrepareData(const std::filesystem::path& data, int preload) {
   std::filesystem::create_directories(data);
   auto store = OpenSqliteStore((data / "podfleet.db").string());
   if (!store) return std::unexpected(store.error());
-  return CreateEnrollmentToken(**store, "load test", SystemClock::Get().Now());
+  std::vector<EpisodeInfo> episodes;
+  for (int i = 0; i < preload; ++i)
+    episodes.push_back(EpisodeInfo{fmt::format("preload-{}", i), fmt::format("preload {}", i),
+                                   fmt::format("http://127.0.0.1:9/preload/{}.mp3", i)});
+  const TimePoint now = SystemClock::Get().Now();
+  if (auto r = (*store)->AddEpisodes(std::nullopt, episodes, now); !r)
+    return std::unexpected(r.error());
+  return CreateEnrollmentToken(**store, "load test", now);
 }
 
 Result<void> WaitHealthy(CoordinatorClient& client) {
@@ -306,7 +318,7 @@ struct Run {
 
 Result<Run> Load(const Options& o, const std::filesystem::path& binary,
                  const std::filesystem::path& data, Stats& stats) {
-  auto enrollment = PrepareData(data);
+  auto enrollment = PrepareData(data, o.preload);
   if (!enrollment) return std::unexpected(enrollment.error());
   auto port = FreePort();
   if (!port) return std::unexpected(port.error());
@@ -333,7 +345,7 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
     threads.emplace_back([&w, &stop] { w->WorkLoop(stop); });
     threads.emplace_back([&w, &stop] { w->HeartbeatLoop(stop); });
   }
-  threads.emplace_back([&] { Feed(admin, stats, o.feed_rate, stop); });
+  if (o.feed_rate > 0) threads.emplace_back([&] { Feed(admin, stats, o.feed_rate, stop); });
   std::this_thread::sleep_for(std::chrono::seconds(o.duration_s));
   stop = true;
   for (auto& t : threads) t.join();
@@ -348,20 +360,27 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
 
 int Main(int argc, char** argv) {
   Options o;
-  const std::map<std::string, int*> flags = {
-      {"--workers", &o.workers},           {"--duration-s", &o.duration_s},
-      {"--heartbeat-ms", &o.heartbeat_ms}, {"--claim-wait-ms", &o.claim_wait_ms},
-      {"--work-ms", &o.work_ms},           {"--feed-rate", &o.feed_rate}};
+  const std::map<std::string, int*> flags = {{"--workers", &o.workers},
+                                             {"--duration-s", &o.duration_s},
+                                             {"--heartbeat-ms", &o.heartbeat_ms},
+                                             {"--claim-wait-ms", &o.claim_wait_ms},
+                                             {"--work-ms", &o.work_ms},
+                                             {"--feed-rate", &o.feed_rate},
+                                             {"--preload", &o.preload}};
   for (int i = 1; i < argc; i += 2) {
     auto it = flags.find(argv[i]);
-    if (it == flags.end() || i + 1 >= argc || std::atoi(argv[i + 1]) <= 0) {
+    if (it == flags.end() || i + 1 >= argc || std::atoi(argv[i + 1]) < 0) {
       fmt::print(stderr,
                  "usage: {} [--workers N] [--duration-s S] [--heartbeat-ms MS] "
-                 "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N]\n",
+                 "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] [--preload N]\n",
                  argv[0]);
       return 2;
     }
     *it->second = std::atoi(argv[i + 1]);
+  }
+  if (o.workers <= 0 || o.duration_s <= 0 || o.heartbeat_ms <= 0 || o.work_ms <= 1) {
+    fmt::print(stderr, "{}: workers, duration, heartbeat and work must be positive\n", argv[0]);
+    return 2;
   }
   RaiseFileLimit();
   const auto binary = std::filesystem::canonical("/proc/self/exe").parent_path() / "podfleet";
@@ -382,8 +401,8 @@ int Main(int argc, char** argv) {
                           stats.add_episode.calls();
   fmt::print(
       "bench/load: {} simulated workers, {:.1f} s, heartbeat {} ms, claim wait {} ms, "
-      "work {} ms, feed {}/s\n",
-      o.workers, seconds, o.heartbeat_ms, o.claim_wait_ms, o.work_ms, o.feed_rate);
+      "work {} ms, feed {}/s, preload {}\n",
+      o.workers, seconds, o.heartbeat_ms, o.claim_wait_ms, o.work_ms, o.feed_rate, o.preload);
   fmt::print("  {:<20} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9}\n", "route", "calls", "per s", "errors",
              "p50 ms", "p99 ms", "max ms");
   stats.reg.Print("register", seconds);
