@@ -1,9 +1,5 @@
 // libFuzzer target for the feed readers: RSS, OPML, itunes:duration and pubDate.
-// Build (clang): clang++ -std=gnu++2b -g -O1 -fsanitize=fuzzer,address,undefined -I src
-//   fuzz/rss_fuzz.cc src/feeds/*.cc (minus *_test.cc) src/core/*.cc -lpugixml -lfmt
-// Clang 14 (Debian 12) cannot compile libstdc++ 12's std::expected; with it, build the sources
-// with g++ -fsanitize=address,undefined -fsanitize-coverage=trace-cmp and link
-// libclang_rt.fuzzer-x86_64.a (run with -use_value_profile=1).
+// Built and run by scripts/fuzz (clang 19, -DPODFLEET_FUZZ=ON).
 // Besides not crashing, it checks the contracts callers rely on.
 #include <cstddef>
 #include <cstdint>

@@ -1,9 +1,5 @@
 // libFuzzer target for the transcript readers: SRT, WebVTT and Podcasting 2.0 JSON.
-// Build (clang): clang++ -std=gnu++2b -g -O1 -fsanitize=fuzzer,address,undefined -I src
-//   fuzz/transcript_fuzz.cc src/transcripts/*.cc (minus *_test.cc) src/core/*.cc -lfmt
-// Clang 14 (Debian 12) cannot compile libstdc++ 12's std::expected; with it, build the sources
-// with g++ -fsanitize=address,undefined -fsanitize-coverage=trace-cmp and link
-// libclang_rt.fuzzer-x86_64.a (run with -use_value_profile=1).
+// Built and run by scripts/fuzz (clang 19, -DPODFLEET_FUZZ=ON).
 // Besides not crashing, it checks that whatever a reader accepts has ordered times, and that
 // writing it in the same format gives a file the reader accepts again with the same words.
 #include <cstddef>

@@ -15,7 +15,7 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -25,7 +25,7 @@ void Dispatcher::Stop() {
 }
 
 size_t Dispatcher::parked() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return parked_.size();
 }
 
@@ -36,7 +36,7 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
     return;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       parked_.push_back(Parked{node, max_jobs, clock_.Now() + wait, std::move(done)});
       return;
@@ -47,16 +47,16 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
 
 void Dispatcher::Notify() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     notified_ = true;
   }
   wake_.notify_all();
 }
 
 void Dispatcher::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, kRecheck, [this] { return notified_ || stopping_; });
+    wake_.wait_for(lock, kRecheck, [this]() REQUIRES(mu_) { return notified_ || stopping_; });
     if (stopping_) break;
     notified_ = false;
     lock.unlock();
@@ -68,7 +68,7 @@ void Dispatcher::Loop() {
 void Dispatcher::ServeParked(bool final) {
   std::deque<Parked> batch;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.swap(parked_);
   }
   std::deque<Parked> still;
@@ -89,7 +89,7 @@ void Dispatcher::ServeParked(bool final) {
     }
     still.push_back(std::move(p));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Claims parked while we worked go after the older ones.
   for (auto& p : parked_) still.push_back(std::move(p));
   parked_.swap(still);

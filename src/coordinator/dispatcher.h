@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace podfleet {
@@ -56,11 +57,11 @@ class Dispatcher {
   const Clock& clock_;
   const Millis lease_for_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Parked> parked_;  // guarded by mu_
-  bool notified_ = false;      // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  mutable Mutex mu_;
+  std::condition_variable_any wake_;
+  std::deque<Parked> parked_ GUARDED_BY(mu_);
+  bool notified_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -47,19 +47,23 @@ FeedPoller::~FeedPoller() { Stop(); }
 
 void FeedPoller::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  for (Request& r : requests_) r.done(Unavailable("coordinator is shutting down"));
-  requests_.clear();
+  std::deque<Request> left;
+  {
+    MutexLock lock(mu_);
+    left.swap(requests_);
+  }
+  for (Request& r : left) r.done(Unavailable("coordinator is shutting down"));
 }
 
 void FeedPoller::PollAsync(FeedId id, Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       requests_.push_back(Request{id, std::move(done)});
       wake_.notify_all();
@@ -70,11 +74,11 @@ void FeedPoller::PollAsync(FeedId id, Done done) {
 }
 
 void FeedPoller::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   TimePoint next_sweep = clock_.Now();
   while (true) {
     wake_.wait_for(lock, std::chrono::seconds(1),
-                   [this] { return stopping_ || !requests_.empty(); });
+                   [this]() REQUIRES(mu_) { return stopping_ || !requests_.empty(); });
     if (stopping_) return;
     if (!requests_.empty()) {
       Request r = std::move(requests_.front());
@@ -101,7 +105,7 @@ void FeedPoller::PollAll() {
   }
   for (const Feed& f : *feeds) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
     }
     auto r = Poll(f.id);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/thread_annotations.h"
 #include "net/http_client.h"
 #include "store/store.h"
 
@@ -64,10 +65,10 @@ class FeedPoller {
   const FeedPollerOptions options_;
   const std::function<void()> on_new_work_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Request> requests_;  // guarded by mu_
-  bool stopping_ = false;         // guarded by mu_
+  Mutex mu_;
+  std::condition_variable_any wake_;
+  std::deque<Request> requests_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -35,6 +35,32 @@ bool IsUnreserved(unsigned char c) {
   return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+// Query parameters of "a=1&b=x+y"; nullopt on malformed percent-encoding.
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    std::optional<std::string> name = PercentDecode(pair.substr(0, eq), true);
+    std::optional<std::string> value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!name || !value) return std::nullopt;
+    out[std::move(*name)] = std::move(*value);
+  }
+  return out;
+}
+
+// "/p?q" of an origin-form target, or of an absolute-form one ("http://host/p?q").
+std::string_view OriginForm(std::string_view target) {
+  const size_t scheme = target.find("://");
+  if (target.empty() || target.front() == '/' || scheme == std::string_view::npos) return target;
+  const size_t slash = target.find('/', scheme + 3);
+  return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+}
+
 }  // namespace
 
 std::string_view HttpRequest::Header(std::string_view name) const {
@@ -148,6 +174,20 @@ std::string PercentEncode(std::string_view s) {
     }
   }
   return out;
+}
+
+Result<void> ParseTarget(HttpRequest& request) {
+  const std::string_view target = OriginForm(request.target);
+  const size_t question = target.find('?');
+  std::optional<std::string> path = PercentDecode(target.substr(0, question), false);
+  if (!path) return InvalidArgument("malformed percent-encoding in the request path");
+  request.path = std::move(*path);
+  if (question != std::string_view::npos) {
+    auto query = ParseQuery(target.substr(question + 1));
+    if (!query) return InvalidArgument("malformed percent-encoding in the query string");
+    request.query = std::move(*query);
+  }
+  return {};
 }
 
 }  // namespace podfleet

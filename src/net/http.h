@@ -55,6 +55,11 @@ std::string JsonQuote(std::string_view s);
 // Percent-decodes a URL component; '+' becomes a space when `plus_is_space`. nullopt when a '%'
 // is not followed by two hex digits.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+// Fills request.path and request.query from request.target, as the server does for every request:
+// an origin-form ("/p?q") or absolute-form ("http://host/p?q") target, percent-decoded, '+' a
+// space in the query, of repeated names the last. kInvalidArgument on malformed percent-encoding.
+Result<void> ParseTarget(HttpRequest& request);
+
 // Percent-encodes every byte except the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~).
 std::string PercentEncode(std::string_view s);
 

@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 namespace asio = boost::asio;
@@ -78,8 +80,8 @@ constexpr Millis kAcceptRetry{50};
 // Whether responders may still reach sessions. Stop() closes it before the I/O threads end, so a
 // responder called late from another thread never touches a stopped server's io_context.
 struct Gate {
-  std::mutex mu;
-  bool open = true;  // guarded by mu
+  Mutex mu;
+  bool open GUARDED_BY(mu) = true;
 };
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
@@ -96,46 +98,11 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Query parameters of "a=1&b=x+y"; nullopt on malformed percent-encoding.
-std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    std::optional<std::string> name = PercentDecode(pair.substr(0, eq), true);
-    std::optional<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    if (!name || !value) return std::nullopt;
-    out[std::move(*name)] = std::move(*value);
-  }
-  return out;
-}
-
-// "/p?q" of an origin-form target, or of an absolute-form one ("http://host/p?q").
-std::string_view OriginForm(std::string_view target) {
-  const size_t scheme = target.find("://");
-  if (target.empty() || target.front() == '/' || scheme == std::string_view::npos) return target;
-  const size_t slash = target.find('/', scheme + 3);
-  return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-}
-
 Result<HttpRequest> ToHttpRequest(http::request<http::string_body>&& message, std::string remote) {
   HttpRequest request;
   request.method = std::string(View(message.method_string()));
   request.target = std::string(View(message.target()));
-  const std::string_view target = OriginForm(request.target);
-  const size_t question = target.find('?');
-  std::optional<std::string> path = PercentDecode(target.substr(0, question), false);
-  if (!path) return InvalidArgument("malformed percent-encoding in the request path");
-  request.path = std::move(*path);
-  if (question != std::string_view::npos) {
-    auto query = ParseQuery(target.substr(question + 1));
-    if (!query) return InvalidArgument("malformed percent-encoding in the query string");
-    request.query = std::move(*query);
-  }
+  if (Result<void> parsed = ParseTarget(request); !parsed) return std::unexpected(parsed.error());
   for (const auto& field : message) {
     std::string& value = request.headers[Lower(View(field.name_string()))];
     if (!value.empty()) value += ", ";
@@ -246,9 +213,9 @@ class Server final : public HttpServer {
   asio::steady_timer accept_retry_;  // on the acceptor's strand
   std::vector<std::thread> threads_;
 
-  std::mutex mu_;
-  bool stopped_ = false;                                             // guarded by mu_
-  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  Mutex mu_;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
 };
 
 // ---- Session -------------------------------------------------------------------------------
@@ -349,7 +316,7 @@ void Session::Dispatch() {
 std::function<void(HttpResponse)> Session::MakeSend(std::shared_ptr<std::atomic<bool>> answered) {
   return [gate = server_->gate(), weak = weak_from_this(), answered](HttpResponse response) {
     if (answered->exchange(true)) return;
-    std::lock_guard lock(gate->mu);
+    MutexLock lock(gate->mu);
     if (!gate->open) return;
     std::shared_ptr<Session> self = weak.lock();
     if (!self) return;
@@ -513,7 +480,7 @@ void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 bool Server::Register(std::shared_ptr<Session> session) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stopped_) return false;
   Session* key = session.get();
   sessions_.emplace(key, std::move(session));
@@ -522,7 +489,7 @@ bool Server::Register(std::shared_ptr<Session> session) {
 
 void Server::Unregister(Session* session) {
   std::shared_ptr<Session> last;  // destroyed outside the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   last = std::move(it->second);
@@ -531,12 +498,12 @@ void Server::Unregister(Session* session) {
 
 void Server::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     stopped_ = true;
   }
   {
-    std::lock_guard lock(gate_->mu);
+    MutexLock lock(gate_->mu);
     gate_->open = false;
   }
   ioc_.stop();
@@ -546,7 +513,7 @@ void Server::Stop() {
   acceptor_.close(ec);
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sessions.swap(sessions_);
   }
   // Handlers queued in the stopped io_context still hold some sessions; those die with it.

@@ -53,6 +53,32 @@ TEST(HttpRequest, HeaderAndQueryOrFallBack) {
   EXPECT_EQ(request.QueryOr("limit", "50"), "50");
 }
 
+TEST(HttpRequest, ParseTargetDecodesPathAndQuery) {
+  HttpRequest request;
+  request.target = "/api/episodes/a%20b?state=done&q=x+y%2B&state=failed&flag";
+  ASSERT_TRUE(ParseTarget(request));
+  EXPECT_EQ(request.path, "/api/episodes/a b");
+  EXPECT_EQ(request.query["state"], "failed");
+  EXPECT_EQ(request.query["q"], "x y+");
+  EXPECT_EQ(request.query["flag"], "");
+
+  HttpRequest absolute;
+  absolute.target = "http://coordinator:8750/api/health?x=1";
+  ASSERT_TRUE(ParseTarget(absolute));
+  EXPECT_EQ(absolute.path, "/api/health");
+  EXPECT_EQ(absolute.query["x"], "1");
+}
+
+TEST(HttpRequest, ParseTargetRefusesBrokenPercentEncoding) {
+  for (const char* target : {"/a%zz", "/a?x=%4", "/a?%=1"}) {
+    HttpRequest request;
+    request.target = target;
+    const Result<void> parsed = ParseTarget(request);
+    ASSERT_FALSE(parsed) << target;
+    EXPECT_EQ(parsed.error().code, Code::kInvalidArgument) << target;
+  }
+}
+
 TEST(HttpResponse, ErrorJsonEscapesMessage) {
   HttpResponse r = HttpResponse::ErrorJson(400, Code::kInvalidArgument, "bad \"x\"\n\x01\\");
   EXPECT_EQ(r.status, 400);

@@ -325,7 +325,7 @@ Error SqliteStore::StopAfter(const Error& cause) {
 }
 
 Result<void> SqliteStore::CheckHealth() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (stopped_) return std::unexpected(*stopped_);
   return {};
 }

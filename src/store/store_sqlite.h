@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/thread_annotations.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -85,7 +86,7 @@ class SqliteStore final : public Store {
   // Runs `body(db_)` under mu_ in one transaction of `kind`, committing if it returns a value.
   template <class F>
   std::invoke_result_t<F, Db&> InTransaction(Transaction::Kind kind, F&& body) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const bool write = kind == Transaction::Kind::kWrite;
     if (write && stopped_) return std::unexpected(*stopped_);
     Result<Transaction> tx = Transaction::Begin(db_, kind);
@@ -111,9 +112,9 @@ class SqliteStore final : public Store {
   static Error StopAfter(const Error& cause);
 
   // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
-  std::mutex mu_;
-  Db db_;                         // guarded by mu_
-  std::optional<Error> stopped_;  // guarded by mu_: set by an ambiguous commit failure
+  Mutex mu_;
+  Db db_ GUARDED_BY(mu_);
+  std::optional<Error> stopped_ GUARDED_BY(mu_);  // set by an ambiguous commit failure
 };
 
 }  // namespace podfleet

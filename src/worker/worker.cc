@@ -74,7 +74,7 @@ Worker::~Worker() { RequestStop(); }
 
 void Worker::RequestStop() {
   stop_.request_stop();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, job] : held_) job->stop.request_stop();
   changed_.notify_all();
 }
@@ -162,7 +162,7 @@ Result<WorkerStats> Worker::Run() {
   stop_.request_stop();
   changed_.notify_all();
   heartbeat.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (tripped_) return std::unexpected(*tripped_);
   return stats_;
 }
@@ -188,7 +188,7 @@ bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_p
   const auto now = std::chrono::steady_clock::now();
   bool holding = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     holding = !held_.empty();
   }
   if (!claimed_nothing || holding) {
@@ -210,8 +210,8 @@ void Worker::FetchLoop() {
     if (options_.max_jobs > 0 && claimed >= options_.max_jobs) break;
     int want = 0;
     {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] {
+      MutexLock lock(mu_);
+      changed_.wait(lock, [&]() REQUIRES(mu_) {
         return stopping() ||
                static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
       });
@@ -233,7 +233,7 @@ void Worker::FetchLoop() {
     if (IdleTooLong(grants->empty(), idle_since)) break;
     std::vector<JobPtr> jobs;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (WireGrant& g : *grants) {
         auto job = std::make_shared<HeldJob>(std::move(g));
         held_[job->lease().job] = job;
@@ -244,12 +244,12 @@ void Worker::FetchLoop() {
     claimed += static_cast<int64_t>(jobs.size());
     for (const JobPtr& job : jobs) {
       Prepare(job);
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --fetching_;
       changed_.notify_all();
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ready_.push_back(nullptr);  // tells the engine loop that no more work comes
   changed_.notify_all();
 }
@@ -295,7 +295,7 @@ void Worker::Prepare(const JobPtr& job) {
   }
   job->audio = std::move(*audio);
   job->Report(Stage::kWaiting, 0);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ready_.push_back(job);
   changed_.notify_all();
 }
@@ -304,8 +304,8 @@ void Worker::EngineLoop() {
   while (true) {
     JobPtr job;
     {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping() || !ready_.empty(); });
+      MutexLock lock(mu_);
+      changed_.wait(lock, [&]() REQUIRES(mu_) { return stopping() || !ready_.empty(); });
       if (stopping()) break;
       job = std::move(ready_.front());
       ready_.pop_front();
@@ -326,7 +326,7 @@ void Worker::EngineLoop() {
     job->audio = PcmAudio{};
     Finish(job, result);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   engine_done_ = true;
   changed_.notify_all();
 }
@@ -339,7 +339,7 @@ void Worker::Finish(const JobPtr& job, const Result<Transcript>& result) {
   if (!file)
     Log(fmt::format("job {}: cannot keep the transcript in the outbox ({}); uploading it anyway",
                     job->lease().job.value(), file.error().ToString()));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   consecutive_failures_ = 0;
   uploads_.push_back(PendingUpload{job, *result, file ? *file : std::filesystem::path()});
   changed_.notify_all();
@@ -349,14 +349,14 @@ void Worker::UploadLoop() {
   while (true) {
     PendingUpload next;
     {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return !uploads_.empty() || engine_done_; });
+      MutexLock lock(mu_);
+      changed_.wait(lock, [&]() REQUIRES(mu_) { return !uploads_.empty() || engine_done_; });
       if (uploads_.empty()) break;
       next = std::move(uploads_.front());
       uploads_.pop_front();
     }
     Upload(next.job->lease(), next.transcript, next.file);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = held_.find(next.job->lease().job);
     if (it != held_.end() && it->second == next.job) held_.erase(it);
   }
@@ -374,7 +374,7 @@ void Worker::Upload(const Lease& lease, const Transcript& transcript,
   if (!file.empty()) {
     if (auto r = Outbox::Remove(file); !r) Log("outbox: " + r.error().ToString());
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (delivery == Delivery::kAccepted) ++stats_.completed;
   if (delivery == Delivery::kRefused) ++stats_.lost;
 }
@@ -419,7 +419,7 @@ void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent
                     r.error().ToString()));
   std::string why;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.failed;
     held_.erase(job->lease().job);
     ++consecutive_failures_;
@@ -440,7 +440,7 @@ void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent
 void Worker::ReleaseAll() {
   std::vector<JobPtr> jobs;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, job] : held_) jobs.push_back(job);
     held_.clear();
   }
@@ -448,7 +448,7 @@ void Worker::ReleaseAll() {
     auto r = client_.Release(job->lease());
     Log(fmt::format("released job {} attempt {}{}", job->lease().job.value(),
                     job->lease().attempt.value(), r ? "" : ": " + r.error().ToString()));
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.released;
   }
 }
@@ -459,7 +459,7 @@ void Worker::HeartbeatLoop() {
     if (stopping()) break;
     std::vector<Progress> held;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (auto& [id, job] : held_)
         held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(),
                                 job->fraction.load()});
@@ -470,7 +470,7 @@ void Worker::HeartbeatLoop() {
       continue;
     }
     heartbeat_interval_ = std::max(Millis(100), reply->heartbeat_interval);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const Lease& lost : reply->lost) {
       auto it = held_.find(lost.job);
       if (it == held_.end() || it->second->lease().attempt != lost.attempt) continue;

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "api/client.h"
+#include "core/thread_annotations.h"
 #include "engines/engine.h"
 #include "worker/outbox.h"
 
@@ -122,21 +123,21 @@ class Worker {
   std::stop_source stop_;
   std::atomic<Millis> heartbeat_interval_{Millis(10'000)};  // as the coordinator asks
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::map<JobId, JobPtr> held_;  // guarded by mu_: every job this worker holds a lease on
-  std::deque<JobPtr> ready_;      // guarded by mu_: decoded, waiting for the engine
+  Mutex mu_;
+  std::condition_variable_any changed_;
+  std::map<JobId, JobPtr> held_ GUARDED_BY(mu_);  // every job this worker holds a lease on
+  std::deque<JobPtr> ready_ GUARDED_BY(mu_);      // decoded, waiting for the engine
   struct PendingUpload {
     JobPtr job;
     Transcript transcript;
     std::filesystem::path file;  // in the outbox; empty if it could not be written
   };
-  std::deque<PendingUpload> uploads_;  // guarded by mu_
-  int fetching_ = 0;                   // guarded by mu_
-  bool engine_done_ = false;           // guarded by mu_
-  int consecutive_failures_ = 0;       // guarded by mu_
-  std::optional<Error> tripped_;       // guarded by mu_: why the circuit breaker stopped the worker
-  WorkerStats stats_;                  // guarded by mu_
+  std::deque<PendingUpload> uploads_ GUARDED_BY(mu_);
+  int fetching_ GUARDED_BY(mu_) = 0;
+  bool engine_done_ GUARDED_BY(mu_) = false;
+  int consecutive_failures_ GUARDED_BY(mu_) = 0;
+  std::optional<Error> tripped_ GUARDED_BY(mu_);  // why the circuit breaker stopped the worker
+  WorkerStats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace podfleet

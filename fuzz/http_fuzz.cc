@@ -1,0 +1,150 @@
+// libFuzzer target for HTTP request handling: the bytes a client sends, through the coordinator's
+// own server (Boost.Beast parsing, limits, target and query decoding), router and route handlers
+// (JSON bodies, ids, tokens) to its SQLite store.
+// Built and run by scripts/fuzz (clang, -DPODFLEET_FUZZ=ON).
+//
+// One coordinator is started on a loopback port, with a store in /dev/shm (or the temp folder)
+// holding queued episodes and one registered node. Each input is sent on a fresh connection,
+// which is then half-closed; the target reads every response until the server closes. In the
+// input, "@node@" stands for the node's token and "@enroll@" for an enrollment token, so that the
+// fuzzer reaches the handlers behind them. The admin token is never given: routes that fetch
+// feeds stay refused, and nothing leaves the machine.
+//
+// Besides not crashing, it checks that every response is well-formed HTTP, that no input gets a
+// 5xx other than 503 (bad input gets a clear 4xx), and that JSON responses are valid JSON.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "coordinator/coordinator.h"
+#include "net/token.h"
+
+namespace {
+
+namespace http = boost::beast::http;
+
+void Check(bool condition) {
+  if (!condition) __builtin_trap();
+}
+
+struct Target {
+  std::unique_ptr<podfleet::Coordinator> coordinator;
+  std::string node_token;
+  std::string enrollment_token;
+};
+
+std::filesystem::path DataDir() {
+  const std::filesystem::path shm = "/dev/shm";
+  const std::filesystem::path base =
+      access(shm.c_str(), W_OK) == 0 ? shm : std::filesystem::temp_directory_path();
+  return base / ("podfleet-http-fuzz-" + std::to_string(getpid()));
+}
+
+Target Start() {
+  Target t;
+  podfleet::CoordinatorOptions options;
+  options.data_dir = DataDir();
+  std::filesystem::remove_all(options.data_dir);
+  options.port = 0;
+  options.max_claim_wait = podfleet::Millis(0);  // claims answer at once
+  auto c = podfleet::Coordinator::Start(options, podfleet::SystemClock::Get());
+  Check(c.has_value());
+  t.coordinator = std::move(*c);
+  podfleet::Store& store = t.coordinator->store();
+  const podfleet::TimePoint now = podfleet::SystemClock::Get().Now();
+  t.enrollment_token = *t.coordinator->first_enrollment_token();
+  t.node_token = podfleet::NewToken("pfn_");
+  Check(store.RegisterNode(podfleet::NodeInfo{"fuzz-node"}, podfleet::HashToken(t.node_token), now)
+            .has_value());
+  std::vector<podfleet::EpisodeInfo> episodes;
+  for (int i = 0; i < 1000; ++i)
+    episodes.push_back(podfleet::EpisodeInfo{"fuzz-" + std::to_string(i), "fuzz",
+                                             "http://127.0.0.1:9/" + std::to_string(i) + ".mp3"});
+  Check(store.AddEpisodes(std::nullopt, episodes, now).has_value());
+  return t;
+}
+
+Target& Get() {
+  static Target* target = [] {
+    auto* t = new Target(Start());
+    std::atexit([] { std::filesystem::remove_all(DataDir()); });
+    return t;
+  }();
+  return *target;
+}
+
+std::string Substitute(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// Sends `request` on a new connection, half-closes it and returns everything the server sent.
+std::string Exchange(uint16_t port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  Check(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Check(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  // The server may answer and close before reading everything (413, 400): a failed send is fine.
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += size_t(n);
+  }
+  shutdown(fd, SHUT_WR);
+  std::string reply;
+  char buffer[16384];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    Check(poll(&p, 1, 20'000) == 1);  // the server must answer or close, not hang
+    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    reply.append(buffer, size_t(n));
+  }
+  close(fd);
+  return reply;
+}
+
+// Checks each response in `replies`.
+void CheckResponses(std::string_view replies) {
+  while (!replies.empty()) {
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    parser.body_limit(std::uint64_t{64} << 20);
+    boost::beast::error_code ec;
+    const size_t used = parser.put(boost::asio::buffer(replies.data(), replies.size()), ec);
+    Check(!ec && parser.is_done());
+    const auto& response = parser.get();
+    const unsigned status = response.result_int();
+    Check(status < 500 || status == 503);
+    if (response[http::field::content_type].starts_with("application/json"))
+      Check(!nlohmann::json::parse(response.body(), nullptr, false).is_discarded());
+    replies.remove_prefix(used);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Target& target = Get();
+  std::string request(reinterpret_cast<const char*>(data), size);
+  request = Substitute(std::move(request), "@node@", target.node_token);
+  request = Substitute(std::move(request), "@enroll@", target.enrollment_token);
+  CheckResponses(Exchange(target.coordinator->port(), request));
+  return 0;
+}
