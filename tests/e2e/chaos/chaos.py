@@ -73,6 +73,7 @@ class Scenario:
         self.port = free_port()
         self.server = f"http://127.0.0.1:{self.port}"
         self.figures = {"worker kills": 0, "coordinator kills": 0, "partitions": 0}
+        self.outages = []  # (killed at, serving again at), Unix ms
 
     # ---- processes ----
 
@@ -195,8 +196,10 @@ class Scenario:
             self.figures["worker kills"] += 1
         elif action == "kill-coordinator":
             self.kill9("coordinator")
+            down = time.time()
             time.sleep(rng.uniform(0.5, 4.0))  # sometimes longer than a lease
             self.start_coordinator()
+            self.outages.append((int(down * 1000), int(time.time() * 1000)))
             self.figures["coordinator kills"] += 1
         else:
             i = rng.randrange(WORKERS)
@@ -251,6 +254,10 @@ class Scenario:
         outcomes = dict(q("SELECT outcome, count(*) FROM attempts GROUP BY outcome"))
         late = q("SELECT count(*) FROM attempts WHERE error LIKE '%late result accepted%'")[0][0]
         attempts = sum(outcomes.values())
+        # Attempts that outlived a coordinator restart and completed on their own lease.
+        reattached = sum(q(f"SELECT count(*) FROM attempts WHERE outcome = 'done' AND error = '' "
+                           f"AND leased_at < {down} AND finished_at > {up}")[0][0]
+                         for down, up in self.outages)
         served = 0
         for (episode,) in q("SELECT id FROM episodes"):
             body = self.get(f"/api/episodes/{episode}/transcript?format=json")
@@ -263,7 +270,8 @@ class Scenario:
               f"partitions={self.figures['partitions']}")
         print(f"  attempts={attempts} redone={attempts - JOBS} "
               f"(expired={outcomes.get('expired', 0)} released={outcomes.get('released', 0)} "
-              f"failed={outcomes.get('failed', 0)}) late_results_accepted={late}")
+              f"failed={outcomes.get('failed', 0)}) late_results_accepted={late} "
+              f"reattached_after_restart={reattached}")
         print(f"  lost={len(lost)} duplicates={len(duplicates)} transcripts={transcripts} "
               f"served={served} leased_after_done={releases_after_done}")
         if lost or duplicates:
