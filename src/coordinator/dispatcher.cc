@@ -75,7 +75,10 @@ void Dispatcher::ServeParked(bool final) {
   bool queue_empty = false;
   for (Parked& p : batch) {
     const TimePoint now = clock_.Now();
-    if (!queue_empty) {
+    // Past its deadline a claim gets nothing, even if work just appeared: its worker may be gone
+    // (MaxClaimWait in routes_worker.cc relies on this).
+    const bool expired = now >= p.deadline;
+    if (!queue_empty && !expired) {
       auto grants = store_.Claim(p.node, p.max_jobs, lease_for_, now);
       if (!grants || !grants->empty()) {
         p.done(std::move(grants));
@@ -83,7 +86,7 @@ void Dispatcher::ServeParked(bool final) {
       }
       queue_empty = true;  // nothing claimable: the rest would get nothing either
     }
-    if (final || now >= p.deadline) {
+    if (final || expired) {
       p.done(std::vector<Grant>{});
       continue;
     }

@@ -8,7 +8,9 @@
 //
 // Failures: a 404/410, bytes that are not audio and undecodable audio fail the job permanently;
 // network and server errors, and engine errors, fail it as retryable. A lease reported lost by a
-// heartbeat stops that job at once and its result is dropped.
+// heartbeat stops that job at once if it is still being fetched or transcribed; a transcript
+// already finished is still delivered, and the coordinator accepts it as a late result unless
+// another attempt completed the job first (doc/api.md, "Leases under faults").
 //
 // Outbox (nothing lost): a finished transcript is written durably to `work_dir/outbox/
 // job-<job id>-<attempt id>.json` before it is uploaded; the file holds
@@ -18,7 +20,9 @@
 // errors are retried with exponential backoff and jitter (up to 30 s apart) until acknowledged;
 // during shutdown the worker gives up after a few seconds and keeps the file (and does not
 // release that lease). On start, after registering, files left by an earlier run are uploaded
-// before any new claim.
+// before any new claim. A worker with a saved identity (work_dir/node.json) waits for an
+// unreachable coordinator rather than registering anew: only the node that held a lease may
+// deliver its result.
 //
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
 // every job it holds that is not finished, and returns from Run within seconds. The worker also

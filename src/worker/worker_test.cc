@@ -226,6 +226,43 @@ TEST_F(WorkerTest, TranscriptKeptAtShutdownIsUploadedByTheNextRun) {
   EXPECT_TRUE(IsEmptyDir(outbox));
 }
 
+// A worker restarted while the coordinator is down must wait for it rather than register as a new
+// node: only the node that held the lease may deliver the outbox's transcript.
+TEST_F(WorkerTest, WorkerRestartedWhileTheCoordinatorIsDownKeepsItsIdentityAndItsOutbox) {
+  const int64_t id = AddEpisode(Audio("a.wav", 2));
+  auto engine = Simulated(2);
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 1;
+  o.upload_backoff = Millis(100);
+  const auto outbox = o.work_dir / "outbox";
+  const uint16_t port = coordinator_->port();
+  {
+    Worker worker(o, *engine, *http_);
+    auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+    StopOnExit stop_on_exit{worker};
+    ASSERT_TRUE(WaitUntilTranscribing());
+    coordinator_->Stop();
+    ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
+    worker.RequestStop();
+    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+  o.max_jobs = 0;
+  o.exit_when_idle = Millis(300);
+  Worker again(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return again.Run(); });
+  StopOnExit stop_on_exit{again};
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'500));  // it finds no coordinator
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(port));
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 1);
+  EXPECT_EQ(stats->lost, 0);
+  EXPECT_EQ(Episode(id)["state"], "done");
+  EXPECT_EQ((*admin_->GetJson("/api/nodes"))["nodes"].size(), 1u);
+  EXPECT_TRUE(IsEmptyDir(outbox));
+}
+
 TEST_F(WorkerTest, ExitsWhenIdleWithAnEmptyQueue) {
   auto engine = Simulated(100);
   WorkerOptions o = Options("idle");

@@ -20,10 +20,7 @@ struct FaultFile {
 
 sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->real; }
 
-int Close(sqlite3_file* f) {
-  const int rc = Real(f)->pMethods->xClose(Real(f));
-  return rc;
-}
+int Close(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
 int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   return Real(f)->pMethods->xRead(Real(f), buf, n, off);
 }
