@@ -1,6 +1,7 @@
 #include "api/wire.h"
 
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 namespace podfleet {
 namespace {
@@ -19,6 +20,11 @@ Result<T> Field(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null())
     return InvalidArgument(std::string("missing field '") + key + "'");
+  // A JSON float read as an integer would be an out-of-range conversion (undefined behaviour).
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_integer())
+      return InvalidArgument(std::string("field '") + key + "' must be an integer");
+  }
   try {
     return it->get<T>();
   } catch (const json::exception&) {

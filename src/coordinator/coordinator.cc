@@ -15,7 +15,10 @@
 namespace podfleet {
 
 HttpResponse JsonReply(int status, const nlohmann::json& body) {
-  return HttpResponse::Json(status, body.dump());
+  // Strings from outside (feed titles, file names) may hold bytes that are not UTF-8: they are
+  // replaced rather than failing the whole reply.
+  return HttpResponse::Json(status,
+                            body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 HttpResponse ErrorReply(const Error& e) { return HttpResponse::FromError(e); }

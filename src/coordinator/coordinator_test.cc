@@ -432,5 +432,37 @@ TEST_F(CoordinatorTest, RestartReusesThePrivateAdminTokenFile) {
   EXPECT_TRUE(added) << added.error().ToString();
 }
 
+// Found by fuzz/http_fuzz.cc: fields of the wrong type made json::value throw (a 500) or convert a
+// float to an integer out of range (undefined behaviour). They are 400s, and the server goes on.
+TEST_F(CoordinatorTest, WrongTypedWorkerFieldsAreBadRequests) {
+  CoordinatorClient worker(coordinator_->base_url(), *http_);
+  auto reg = worker.Register(*coordinator_->first_enrollment_token(), NodeInfo{"typed"});
+  ASSERT_TRUE(reg) << reg.error().ToString();
+  worker.set_node_token(reg->token);
+  auto post = [&](const std::string& path, const nlohmann::json& body) {
+    ClientRequest r;
+    r.method = "POST";
+    r.url = coordinator_->base_url() + path;
+    r.headers.emplace_back("Authorization", "Bearer " + reg->token);
+    r.content_type = "application/json";
+    r.body = body.dump();
+    auto response = http_->Send(r);
+    return response ? response->status : 0;
+  };
+  for (const char* body : {R"({"max":"two"})", R"({"max":1e300})", R"({"wait_ms":[1]})"})
+    EXPECT_EQ(post("/api/workers/claim", nlohmann::json::parse(body)), 400) << body;
+  ASSERT_GT(AddEpisode("http://127.0.0.1:9/typed.mp3"), 0);
+  auto grants = worker.Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  const Lease lease = grants->front().lease;
+  const std::string fail = "/api/jobs/" + std::to_string(lease.job.value()) + "/fail";
+  for (nlohmann::json body :
+       {nlohmann::json{{"reason", 5}}, nlohmann::json{{"permanent", "yes"}}}) {
+    body["attempt"] = lease.attempt.value();
+    EXPECT_EQ(post(fail, body), 400) << body.dump();
+  }
+  EXPECT_TRUE(worker.Fail(lease, Failure{"gave up", true}));
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -2,6 +2,8 @@
 // Every route but register needs the node's own token (Authorization: Bearer ...); a node can act
 // only on the leases it holds, and the store refuses stale attempts with 409.
 #include <nlohmann/json.hpp>
+#include <string>
+#include <type_traits>
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
@@ -19,6 +21,24 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request) {
   if (!node) return PermissionDenied("unknown or retired node token");
   if (auto r = c.store.TouchNode(node->id, c.clock.Now()); !r) return std::unexpected(r.error());
   return node;
+}
+
+// Field `key` of the request body, or `fallback` when it is absent or null. kInvalidArgument when
+// it has another type (json::value would throw, or convert a float to an integer out of range).
+template <class T>
+Result<T> BodyField(const json& body, const char* key, T fallback) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return fallback;
+  bool fits = false;
+  if constexpr (std::is_same_v<T, bool>) {
+    fits = it->is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    fits = it->is_number_integer();
+  } else {
+    fits = it->is_string();
+  }
+  if (!fits) return InvalidArgument(std::string("field '") + key + "' has the wrong type");
+  return it->get<T>();
 }
 
 // The URL a worker fetches the audio from: the origin's, or the coordinator's for uploads.
@@ -64,9 +84,12 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
     return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
-  const int max_jobs = std::clamp(body->value("max", 1), 1, 64);
-  const Millis wait =
-      std::clamp(Millis(body->value("wait_ms", int64_t{0})), Millis(0), MaxClaimWait(c.options));
+  auto max = BodyField<int64_t>(*body, "max", 1);
+  auto wait_ms = BodyField<int64_t>(*body, "wait_ms", 0);
+  if (!max) return respond(ErrorReply(max.error()));
+  if (!wait_ms) return respond(ErrorReply(wait_ms.error()));
+  const int max_jobs = static_cast<int>(std::clamp<int64_t>(*max, 1, 64));
+  const Millis wait = std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options));
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   c.dispatcher.Claim(node->id, max_jobs, wait, [shared](Result<std::vector<Grant>> grants) {
     if (!grants) return (*shared)(ErrorReply(grants.error()));
@@ -136,8 +159,11 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto r = ReadLeaseRequest(c, request);
   if (!r) return ErrorReply(r.error());
-  Failure failure{r->body.value("reason", std::string("unspecified")),
-                  r->body.value("permanent", false)};
+  auto reason = BodyField<std::string>(r->body, "reason", "unspecified");
+  auto permanent = BodyField<bool>(r->body, "permanent", false);
+  if (!reason) return ErrorReply(reason.error());
+  if (!permanent) return ErrorReply(permanent.error());
+  Failure failure{*reason, *permanent};
   if (failure.reason.size() > 4096) failure.reason.resize(4096);
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());

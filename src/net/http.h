@@ -49,7 +49,9 @@ struct HttpResponse {
 // The HTTP status for an error code: 404, 400, 403, 409, 503, 422, 500 (see core/error.h).
 int HttpStatusFor(Code code);
 
-// `s` as a JSON string literal, quotes included. Bytes >= 0x80 pass through unchanged.
+// `s` as a JSON string literal, quotes included. Well-formed UTF-8 passes through unchanged; each
+// byte that is not part of a well-formed UTF-8 sequence becomes U+FFFD, so the result is valid
+// JSON whatever `s` holds (request paths, messages quoting input).
 std::string JsonQuote(std::string_view s);
 
 // Percent-decodes a URL component; '+' becomes a space when `plus_is_space`. nullopt when a '%'

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace podfleet {
 namespace {
 
@@ -84,6 +86,27 @@ TEST(HttpResponse, ErrorJsonEscapesMessage) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(r.body, R"({"error":{"code":"invalid_argument","message":"bad \"x\"\n\u0001\\"}})");
+}
+
+// Found by fuzz/http_fuzz.cc: a 404 for a path with bytes that are not UTF-8 quoted them raw,
+// and the error body was not valid JSON.
+TEST(HttpResponse, ErrorJsonForNonUtf8PathIsValidJson) {
+  const std::string path = "/api/jobs/2/fa\xb3\xb3il";
+  const HttpResponse r = HttpResponse::ErrorJson(404, Code::kNotFound, "no route for " + path);
+  const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << r.body;
+  EXPECT_EQ(body["error"]["message"], "no route for /api/jobs/2/fa\xEF\xBF\xBD\xEF\xBF\xBDil");
+}
+
+TEST(HttpResponse, JsonQuoteKeepsUtf8AndReplacesMalformedSequences) {
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x99"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x99\"");
+  // Overlong '/', a lone continuation byte, a UTF-16 surrogate, beyond U+10FFFF, truncated.
+  for (const char* bad : {"\xc0\xaf", "\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    const std::string quoted = JsonQuote(bad);
+    EXPECT_FALSE(nlohmann::json::parse(quoted, nullptr, false).is_discarded()) << quoted;
+    EXPECT_NE(quoted.find("\xEF\xBF\xBD"), std::string::npos) << quoted;
+  }
 }
 
 TEST(HttpResponse, FromErrorMapsCodeToStatus) {
