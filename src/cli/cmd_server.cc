@@ -32,6 +32,11 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       DurationFlag("feed-interval", &o.feed_interval, "how often feeds are polled"),
       IntFlag("max-failures", &o.retry.max_failures, "retryable failures before a job fails"),
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
+      BoolFlag("allow-file-urls", &o.allow_file_urls,
+               "take file:// URLs and local paths for feeds and audio (read from this machine's "
+               "and the workers' disks)"),
+      BoolFlag("refuse-private-addresses", &o.refuse_private_addresses,
+               "refuse feed and audio URLs on private, loopback and link-local addresses (SSRF)"),
   };
 }
 

@@ -10,6 +10,7 @@
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
+#include "coordinator/source_policy.h"
 #include "net/token.h"
 #include "transcripts/formats.h"
 
@@ -96,10 +97,27 @@ Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
 
 // ---- feeds ----
 
+// The body's "url" as the source policy (source_policy.h) allows it. A local path is looked up
+// only when files are allowed, so a refused caller learns nothing about the disk.
+Result<std::string> SourceUrl(const Ctx& c, const json& body) {
+  const json& field = body.contains("url") ? body["url"] : json();
+  if (!field.is_string() || field.get<std::string>().empty())
+    return InvalidArgument("missing field 'url' (a string)");
+  const std::string input = field.get<std::string>();
+  const SourcePolicy policy{c.options.allow_file_urls, c.options.refuse_private_addresses};
+  if (SchemeOf(input).empty() && !policy.allow_files) {
+    if (auto r = CheckSourceUrl("file://" + input, policy); !r) return std::unexpected(r.error());
+  }
+  auto url = NormalizeSourceUrl(input);
+  if (!url) return url;
+  if (auto r = CheckSourceUrl(*url, policy); !r) return std::unexpected(r.error());
+  return url;
+}
+
 void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
-  auto url = NormalizeSourceUrl(body->value("url", ""));
+  auto url = SourceUrl(c, *body);
   if (!url) return respond(ErrorReply(url.error()));
   auto feed = c.store.AddFeed(*url, c.clock.Now());
   if (!feed) return respond(ErrorReply(feed.error()));
@@ -109,6 +127,7 @@ void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
     if (r) {
       out["items"] = r->items;
       out["new_episodes"] = r->new_episodes;
+      if (r->refused > 0) out["refused_enclosures"] = r->refused;
     } else {
       out["poll_error"] = r.error().message;
     }
@@ -207,11 +226,13 @@ Result<EpisodeId> AddOne(Ctx& c, EpisodeInfo info) {
 HttpResponse AddEpisode(Ctx& c, const HttpRequest& request) {
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
-  auto url = NormalizeSourceUrl(body->value("url", ""));
+  auto url = SourceUrl(c, *body);
   if (!url) return ErrorReply(url.error());
   EpisodeInfo info;
   info.audio_url = *url;
-  info.title = body->value("title", url->substr(url->rfind('/') + 1));
+  auto title = StringField(*body, "title", url->substr(url->rfind('/') + 1));
+  if (!title) return ErrorReply(title.error());
+  info.title = std::move(*title);
   auto id = AddOne(c, info);
   if (!id) return ErrorReply(id.error());
   return JsonReply(201, {{"id", id->value()}});

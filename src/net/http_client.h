@@ -9,7 +9,8 @@
 // Either call: a malformed URL, a scheme other than those three, or too many redirects ->
 // kInvalidArgument; a missing file:// file -> kNotFound; a transport failure -> kUnavailable with
 // curl's message. Download() follows up to max_redirects, to http and https only; Send() only
-// when the request asks.
+// when the request asks. A download whose allow_address refuses the address it would connect to
+// -> kInvalidArgument naming the address (permanent: the URL is not allowed).
 //
 // Thread safety: one HttpClient may be used from many threads at once.
 #pragma once
@@ -24,6 +25,8 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "net/http.h"
+
+struct sockaddr;
 
 namespace podfleet {
 
@@ -58,6 +61,11 @@ struct DownloadOptions {
   // Called on the downloading thread with (bytes so far, total or -1), also before each retry's
   // wait. Returning false (or throwing) cancels: kUnavailable "cancelled", .part kept.
   std::function<bool(int64_t, int64_t)> progress;
+  // When set, the addresses a download may connect to (e.g. only public ones against SSRF, see
+  // net/public_address.h); file:// URLs are then refused. Called for every connection curl opens,
+  // after DNS and on each redirect, so neither a DNS answer that changes (rebinding) nor a
+  // redirect gets round it. Through a proxy, the proxy's address is the one checked.
+  std::function<bool(const sockaddr*)> allow_address;
 };
 
 struct DownloadResult {
