@@ -12,7 +12,8 @@ namespace podfleet {
 
 Result<std::string> NormalizeSourceUrl(std::string_view input) {
   const std::string s(input);
-  if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("file://")) return s;
+  const std::string scheme = SchemeOf(s);
+  if (scheme == "http" || scheme == "https" || scheme == "file") return s;
   if (s.find("://") != std::string::npos)
     return InvalidArgument("unsupported URL scheme in '" + s + "': use http, https or file");
   std::error_code ec;

@@ -105,13 +105,10 @@ Result<std::string> SourceUrl(const Ctx& c, const json& body) {
     return InvalidArgument("missing field 'url' (a string)");
   const std::string input = field.get<std::string>();
   const SourcePolicy policy{c.options.allow_file_urls, c.options.refuse_private_addresses};
-  if (SchemeOf(input).empty() && !policy.allow_files) {
-    if (auto r = CheckSourceUrl("file://" + input, policy); !r) return std::unexpected(r.error());
-  }
-  auto url = NormalizeSourceUrl(input);
-  if (!url) return url;
-  if (auto r = CheckSourceUrl(*url, policy); !r) return std::unexpected(r.error());
-  return url;
+  // Checked before NormalizeSourceUrl looks at the disk.
+  const std::string checked = SchemeOf(input).empty() ? "file://" + input : input;
+  if (auto r = CheckSourceUrl(checked, policy); !r) return std::unexpected(r.error());
+  return NormalizeSourceUrl(input);
 }
 
 void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {

@@ -149,6 +149,11 @@ Error TransportError(CURLcode rc, const char* error_buffer, const std::string& u
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_TOO_MANY_REDIRECTS: return Error{Code::kInvalidArgument, std::move(message)};
+    // Retrying cannot make an untrusted certificate trusted; the operator must (--ca-file).
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return Error{Code::kInvalidArgument,
+                   message + " (the certificate is not trusted; for a private CA pass --ca-file)"};
     case CURLE_FILE_COULDNT_READ_FILE: return Error{Code::kNotFound, std::move(message)};
     default: return Error{Code::kUnavailable, std::move(message)};
   }

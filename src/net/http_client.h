@@ -3,7 +3,7 @@
 // Schemes: http, https and file. TLS certificates are verified unless options say otherwise.
 // Error mapping (so callers can decide whether to retry):
 //   HTTP 404 / 410                             -> kNotFound (permanent)
-//   other HTTP 4xx                             -> kInvalidArgument (permanent)
+//   other HTTP 4xx, an untrusted TLS certificate -> kInvalidArgument (permanent)
 //   HTTP 5xx, 408, 429, timeouts, resets, DNS  -> kUnavailable (transient)
 // Send() returns any HTTP status as a response; only Download() maps statuses to errors.
 // Either call: a malformed URL, a scheme other than those three, or too many redirects ->
