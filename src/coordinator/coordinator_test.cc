@@ -400,5 +400,61 @@ TEST_F(CoordinatorTest, RestartReusesThePrivateAdminTokenFile) {
   EXPECT_TRUE(added) << added.error().ToString();
 }
 
+// ---- enrollment tokens ----
+
+TEST_F(CoordinatorTest, RevokedEnrollmentTokenRegistersNoMoreNodes) {
+  auto created = admin_->PostJson("/api/tokens", {{"label", "pod pool"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  const std::string token = (*created)["token"];
+  const std::string id = (*created)["id"];
+  CoordinatorClient worker(coordinator_->base_url(), *http_);
+  NodeInfo info;
+  info.name = "pod-1";
+  auto first = worker.Register(token, info);
+  ASSERT_TRUE(first) << first.error().ToString();
+
+  auto listed = admin_->GetJson("/api/tokens");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->dump().find("pfe_"), std::string::npos) << "a listing shows a token";
+  EXPECT_NE(listed->dump().find(id), std::string::npos);
+
+  ASSERT_TRUE(admin_->DeleteJson("/api/tokens/" + id));
+  info.name = "pod-2";
+  auto second = worker.Register(token, info);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Code::kPermissionDenied);
+  // The node registered before keeps its own token.
+  worker.set_node_token(first->token);
+  EXPECT_TRUE(worker.Claim(1, Millis(0)));
+  listed = admin_->GetJson("/api/tokens");
+  ASSERT_TRUE(listed);
+  bool revoked = false;
+  for (const json& t : (*listed)["tokens"]) revoked |= t["id"] == id && t["revoked"] == true;
+  EXPECT_TRUE(revoked) << listed->dump();
+}
+
+TEST_F(CoordinatorTest, TokenRoutesNeedTheAdminToken) {
+  auto created = admin_->PostJson("/api/tokens", {{"label", "x"}});
+  ASSERT_TRUE(created);
+  const std::string id = (*created)["id"];
+  for (const char* token :
+       {"", "pfa_wrong", (*created)["token"].get_ref<const std::string&>().c_str()}) {
+    CoordinatorClient intruder(coordinator_->base_url(), *http_);
+    intruder.set_admin_token(token);
+    for (Result<json> r :
+         {intruder.GetJson("/api/tokens"), intruder.PostJson("/api/tokens", {{"label", "mine"}}),
+          intruder.DeleteJson("/api/tokens/" + id)}) {
+      ASSERT_FALSE(r) << "with token '" << token << "'";
+      EXPECT_EQ(r.error().code, Code::kPermissionDenied);
+    }
+  }
+  auto unknown = admin_->DeleteJson("/api/tokens/0123456789ab");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::kNotFound);
+  auto malformed = admin_->DeleteJson("/api/tokens/..%2F..%2Fetc");
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -296,6 +296,36 @@ HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
   return r;
 }
 
+// ---- enrollment tokens ----
+
+HttpResponse ListTokens(Ctx& c, const HttpRequest&) {
+  auto tokens = c.store.ListEnrollmentTokens();
+  if (!tokens) return ErrorReply(tokens.error());
+  json out = json::array();
+  for (const EnrollmentToken& t : *tokens) {
+    out.push_back({{"id", t.id},
+                   {"label", t.label},
+                   {"created_at", ToUnixMillis(t.created_at)},
+                   {"revoked", t.revoked}});
+  }
+  return JsonReply(200, {{"tokens", std::move(out)}});
+}
+
+HttpResponse CreateToken(Ctx& c, const HttpRequest& request) {
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto label = StringField(*body, "label", "api");
+  if (!label) return ErrorReply(label.error());
+  if (label->size() > 200) return ErrorReply({Code::kInvalidArgument, "label is too long"});
+  auto token = CreateEnrollmentToken(c.store, *label, c.clock.Now());
+  if (!token) return ErrorReply(token.error());
+  return JsonReply(201, {{"token", *token}, {"id", HashToken(*token).substr(0, 12)}});
+}
+
+HttpResponse RevokeToken(Ctx& c, const HttpRequest& request) {
+  return Reply(c.store.RevokeEnrollmentToken(request.params.at("id")));
+}
+
 HttpResponse Health(Ctx& c, const HttpRequest&) {
   auto counts = c.store.CountJobs();
   if (!counts) return JsonReply(503, {{"healthy", false}, {"error", counts.error().message}});
@@ -360,6 +390,9 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        sync(GetTranscript),
        {}},
       {"GET", "/api/media/{name}", "uploaded audio, for workers", sync(Media), {}},
+      {"GET", "/api/tokens", "enrollment tokens (ids and labels)", sync(ListTokens), {}, admin},
+      {"POST", "/api/tokens", "create an enrollment token", sync(CreateToken), {}, admin},
+      {"DELETE", "/api/tokens/{id}", "revoke an enrollment token", sync(RevokeToken), {}, admin},
   };
 }
 
