@@ -1,4 +1,5 @@
 // serve, up and token: the commands that run or administer a coordinator on this machine.
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -86,10 +87,11 @@ namespace {
 int TokenList(Store& store) {
   auto tokens = store.ListEnrollmentTokens();
   if (!tokens) return Fail(tokens.error().ToString());
-  fmt::print("{:<14} {:<8} {:<15} {}\n", "ID", "STATE", "CREATED", "LABEL");
+  fmt::print("{:<14} {:<8} {:<18} {}\n", "ID", "STATE", "CREATED (UTC)", "LABEL");
   for (const EnrollmentToken& t : *tokens) {
-    fmt::print("{:<14} {:<8} {:<15} {}\n", t.id, t.revoked ? "revoked" : "live",
-               ToUnixMillis(t.created_at) / 1000, t.label);
+    const std::time_t created = ToUnixMillis(t.created_at) / 1000;
+    fmt::print("{:<14} {:<8} {:<18} {}\n", t.id, t.revoked ? "revoked" : "live",
+               fmt::format("{:%Y-%m-%d %H:%M}", fmt::gmtime(created)), t.label);
   }
   return 0;
 }
