@@ -34,6 +34,16 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       DurationFlag("feed-interval", &o.feed_interval, "how often feeds are polled"),
       IntFlag("max-failures", &o.retry.max_failures, "retryable failures before a job fails"),
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
+      Flag{"max-upload", "largest request body, i.e. audio upload, in MiB (larger: 413)", "MIB",
+           [&o](std::string_view v) -> Result<void> {
+             int64_t mib = 0;
+             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mib);
+             if (ec != std::errc() || end != v.data() + v.size() || mib < 1 || mib > (1 << 20))
+               return InvalidArgument("not a size in MiB (1 to 1048576)");
+             o.max_upload_bytes = static_cast<size_t>(mib) << 20;
+             return {};
+           },
+           std::to_string(o.max_upload_bytes >> 20)},
       BoolFlag("allow-file-urls", &o.allow_file_urls,
                "take file:// URLs and local paths for feeds and audio (read from this machine's "
                "and the workers' disks)"),

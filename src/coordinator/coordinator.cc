@@ -14,7 +14,10 @@
 namespace podfleet {
 
 HttpResponse JsonReply(int status, const nlohmann::json& body) {
-  return HttpResponse::Json(status, body.dump());
+  // Feed text and upload titles may carry invalid UTF-8; replacing it keeps every listing that
+  // shows them answerable (a strict dump would throw, and the route would fail for good).
+  return HttpResponse::Json(status,
+                            body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 HttpResponse ErrorReply(const Error& e) { return HttpResponse::FromError(e); }
