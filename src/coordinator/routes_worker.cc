@@ -80,11 +80,11 @@ HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
   if (!node) return ErrorReply(node.error());
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
-  const json progress = body->value("progress", json::array());
-  if (!progress.is_array())
+  const json reported = body->value("progress", json::array());
+  if (!reported.is_array())
     return ErrorReply({Code::kInvalidArgument, "field 'progress' must be an array"});
   std::vector<Progress> held;
-  for (const json& p : progress) {
+  for (const json& p : reported) {
     auto progress = ProgressFromJson(p);
     if (!progress) return ErrorReply(progress.error());
     held.push_back(*progress);
