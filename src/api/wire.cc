@@ -238,6 +238,7 @@ json ToJson(const WireGrant& g) {
   json out = ToJson(g.lease);
   out["audio_url"] = g.audio_url;
   out["episode"] = ToJson(g.episode);
+  if (g.public_only) out["public_only"] = true;
   return out;
 }
 
@@ -249,7 +250,9 @@ Result<WireGrant> GrantFromJson(const json& j) {
   if (!j.contains("episode")) return InvalidArgument("grant: missing field 'episode'");
   auto episode = EpisodeFromJson(j["episode"]);
   if (!episode) return std::unexpected(episode.error());
-  return WireGrant{*lease, *episode, *url};
+  auto public_only = FieldOr<bool>(j, "public_only", false);
+  if (!public_only) return std::unexpected(public_only.error());
+  return WireGrant{*lease, *episode, *url, *public_only};
 }
 
 json ToJson(const Progress& p) {

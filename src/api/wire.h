@@ -18,6 +18,9 @@ struct WireGrant {
   Lease lease;
   Episode episode;
   std::string audio_url;  // absolute, or relative to the coordinator's base URL
+  // Download only from public addresses (the coordinator runs with --refuse-private-addresses);
+  // sent as "public_only" when true.
+  bool public_only = false;
 };
 
 nlohmann::json ToJson(const Transcript& t);

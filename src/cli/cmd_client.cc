@@ -23,17 +23,29 @@ struct ClientArgs {
   // admin.token holds it (when the CLI runs on the coordinator's machine).
   std::string admin_token;
   std::filesystem::path data = "podfleet-data";
+  // PEM file of the CA that signed the coordinator's certificate (a private CA); empty: the
+  // system's CAs. Certificates are always verified.
+  std::string ca_file;
 };
 
 std::vector<Flag> ClientFlags(ClientArgs& a) {
   return {StringFlag("server", &a.server, "coordinator URL", "URL"),
-          BoolFlag("json", &a.json, "print the API's JSON instead of a table")};
+          BoolFlag("json", &a.json, "print the API's JSON instead of a table"),
+          StringFlag("ca-file", &a.ca_file,
+                     "PEM certificate of a private CA to trust for an https coordinator, besides "
+                     "the system's CAs",
+                     "FILE")};
 }
 
 std::vector<Flag> AdminFlags(ClientArgs& a) {
   return {StringFlag("admin-token", &a.admin_token,
                      "admin token for add, refresh, remove (default: <data>/admin.token)", "TOKEN"),
           PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
+}
+
+// The HTTP client for talking to the coordinator, verifying its certificate against --ca-file.
+std::unique_ptr<HttpClient> CoordinatorHttp(const ClientArgs& c) {
+  return MakeCurlClient(HttpClientOptions{.ca_file = c.ca_file});
 }
 
 // Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
@@ -86,7 +98,7 @@ std::string Elapsed(double s) {
 // Queues one audio file: a URL the workers fetch themselves, or a local file uploaded to the
 // coordinator (which may be on another machine).
 int AddEpisode(const ClientArgs& c, const std::string& source, const std::string& title) {
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   Result<json> reply = json::object();
@@ -153,7 +165,7 @@ int RunStatus(const Args& args) {
   auto p = Parse(ClientFlags(c), "status", "status [--server URL] [--json]",
                  "Shows the nodes, the queue and the last hour's throughput.", args);
   if (p.exit >= 0) return p.exit;
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   auto status = client.GetJson("/api/status");
   if (!status) return Fail(c.server + ": " + status.error().ToString());
@@ -179,7 +191,7 @@ int RunFeed(const Args& args) {
             args);
   if (p.exit >= 0) return p.exit;
   const auto& pos = p.args.positional;
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   Result<json> reply =
@@ -250,7 +262,7 @@ int RunEpisodes(const Args& args) {
   if (!state.empty()) query += "&state=" + PercentEncode(state);
   if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
   if (!search.empty()) query += "&q=" + PercentEncode(search);
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   auto reply = client.GetJson(query);
   if (!reply) return Fail(reply.error().message);
@@ -277,7 +289,7 @@ int RunTranscript(const Args& args) {
   if (p.exit >= 0) return p.exit;
   if (p.args.positional.size() != 1)
     return Fail("usage: podfleet transcript EPISODE_ID [--format srt]");
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   auto text = client.GetText("/api/episodes/" + PercentEncode(p.args.positional[0]) +
                              "/transcript?format=" + PercentEncode(format));

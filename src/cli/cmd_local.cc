@@ -44,7 +44,12 @@ std::vector<Flag> WorkerFlags(WorkerOptions& o) {
 int RunWork(const Args& args) {
   WorkerOptions options;
   EngineConfig engine_config;
+  HttpClientOptions http_options;
   auto flags = WorkerFlags(options);
+  flags.push_back(StringFlag("ca-file", &http_options.ca_file,
+                             "PEM certificate of a private CA to trust for an https coordinator, "
+                             "besides the system's CAs; certificates are always verified",
+                             "FILE"));
   for (Flag& f : EngineFlags(engine_config)) flags.push_back(std::move(f));
   auto parsed = ParseFlags(flags, "work", args);
   if (!parsed) return Fail(parsed.error().message);
@@ -56,10 +61,12 @@ int RunWork(const Args& args) {
   }
   if (options.token.empty())
     return Fail("--token is required (an enrollment token from the coordinator)");
+  if (!http_options.ca_file.empty() && ::access(http_options.ca_file.c_str(), R_OK) != 0)
+    return Fail("--ca-file " + http_options.ca_file + ": cannot read it");
   SignalWatcher signals(nullptr);
   auto engine = MakeEngine(engine_config);
   if (!engine) return Fail("engine: " + engine.error().ToString());
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = MakeCurlClient(http_options);
   Worker worker(options, **engine, *http);
   std::thread stopper([&] {
     signals.Wait();

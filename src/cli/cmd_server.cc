@@ -1,4 +1,5 @@
 // serve, up and token: the commands that run or administer a coordinator on this machine.
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -8,6 +9,7 @@
 #include "cli/flags.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
+#include "net/token.h"
 
 namespace podfleet {
 
@@ -34,6 +36,21 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
       IntFlag("quarantine-after", &o.retry.max_lease_expiries,
               "lease expiries (dying workers) before an episode is quarantined"),
+      Flag{"max-upload", "largest request body, i.e. audio upload, in MiB (larger: 413)", "MIB",
+           [&o](std::string_view v) -> Result<void> {
+             int64_t mib = 0;
+             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mib);
+             if (ec != std::errc() || end != v.data() + v.size() || mib < 1 || mib > (1 << 20))
+               return InvalidArgument("not a size in MiB (1 to 1048576)");
+             o.max_upload_bytes = static_cast<size_t>(mib) << 20;
+             return {};
+           },
+           std::to_string(o.max_upload_bytes >> 20)},
+      BoolFlag("allow-file-urls", &o.allow_file_urls,
+               "take file:// URLs and local paths for feeds and audio (read from this machine's "
+               "and the workers' disks)"),
+      BoolFlag("refuse-private-addresses", &o.refuse_private_addresses,
+               "refuse feed and audio URLs on private, loopback and link-local addresses (SSRF)"),
   };
 }
 
@@ -77,21 +94,53 @@ int RunServe(const Args& args) {
   return 0;
 }
 
+namespace {
+
+int TokenList(Store& store) {
+  auto tokens = store.ListEnrollmentTokens();
+  if (!tokens) return Fail(tokens.error().ToString());
+  fmt::print("{:<14} {:<8} {:<18} {}\n", "ID", "STATE", "CREATED (UTC)", "LABEL");
+  for (const EnrollmentToken& t : *tokens) {
+    const std::time_t created = ToUnixMillis(t.created_at) / 1000;
+    fmt::print("{:<14} {:<8} {:<18} {}\n", t.id, t.revoked ? "revoked" : "live",
+               fmt::format("{:%Y-%m-%d %H:%M}", fmt::gmtime(created)), t.label);
+  }
+  return 0;
+}
+
+// `what` is an id from `token list`, or the token itself.
+int TokenRevoke(Store& store, const std::string& what) {
+  const std::string id = what.starts_with("pfe_") ? HashToken(what) : what;
+  if (auto r = store.RevokeEnrollmentToken(id); !r) return Fail(r.error().ToString());
+  fmt::print("revoked {} (nodes it registered keep working)\n", id.substr(0, 12));
+  return 0;
+}
+
+}  // namespace
+
 int RunToken(const Args& args) {
   std::filesystem::path data = "podfleet-data";
   std::string label = "cli";
   std::vector<Flag> flags = {PathFlag("data", &data, "the coordinator's data directory"),
-                             StringFlag("label", &label, "what the token is for")};
+                             StringFlag("label", &label, "create: what the token is for")};
   auto parsed = ParseFlags(flags, "token", args);
   if (!parsed) return Fail(parsed.error().message);
-  if (parsed->help || parsed->positional != std::vector<std::string>{"create"}) {
+  const std::vector<std::string>& pos = parsed->positional;
+  const bool known = (pos.size() == 1 && (pos[0] == "create" || pos[0] == "list")) ||
+                     (pos.size() == 2 && pos[0] == "revoke");
+  if (parsed->help || !known) {
     fmt::print("{}",
-               FlagHelp(flags, "token create [options]",
-                        "Creates an enrollment token in the coordinator's store and prints it."));
+               FlagHelp(flags, "token create | list | revoke ID|TOKEN [options]",
+                        "Manages the enrollment tokens workers register with, in the "
+                        "coordinator's store:\ncreate prints a new one, list shows ids and "
+                        "labels (never the tokens), revoke stops one\nregistering nodes. Over "
+                        "HTTP: GET, POST /api/tokens, DELETE /api/tokens/ID (admin)."));
     return parsed->help ? 0 : 2;
   }
   auto store = OpenSqliteStore((data / "podfleet.db").string());
   if (!store) return Fail(store.error().ToString());
+  if (pos[0] == "list") return TokenList(**store);
+  if (pos[0] == "revoke") return TokenRevoke(**store, pos[1]);
   auto token = CreateEnrollmentToken(**store, label, SystemClock::Get().Now());
   if (!token) return Fail(token.error().ToString());
   fmt::print("{}\n", *token);

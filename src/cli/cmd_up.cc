@@ -71,6 +71,7 @@ class LocalFleet {
 
 int RunUp(const Args& args) {
   CoordinatorOptions serve;
+  serve.allow_file_urls = true;  // one machine: its own files are the operator's
   EngineConfig engine_config;
   int workers = 1;
   int prefetch = 2;
@@ -97,6 +98,7 @@ int RunUp(const Args& args) {
 int RunDemo(const Args& args) {
   CoordinatorOptions serve;
   serve.port = 0;  // any free port: the demo must not collide with a running coordinator
+  serve.allow_file_urls = true;  // the sample feed is on this machine's disk
   EngineConfig engine_config;
   Millis timeout{600'000};
   auto flags = ServeFlags(serve);

@@ -21,7 +21,7 @@ constexpr Command kCommands[] = {
     {"episodes", "list episodes, or add one audio file (URL or upload)", podfleet::RunEpisodes},
     {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)",
      podfleet::RunTranscript},
-    {"token", "create an enrollment token for workers", podfleet::RunToken},
+    {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
     {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
 };
 

@@ -30,6 +30,41 @@ Result<nlohmann::json> JsonBody(const HttpRequest& request) {
   return j;
 }
 
+namespace {
+
+// The field when present and of the type `is` accepts; nullptr when absent or null.
+Result<const nlohmann::json*> TypedField(const nlohmann::json& body, const char* key,
+                                         bool (nlohmann::json::*is)() const noexcept,
+                                         const char* type) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return nullptr;
+  if (!((*it).*is)()) return InvalidArgument(fmt::format("field '{}' must be {}", key, type));
+  return &*it;
+}
+
+}  // namespace
+
+Result<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback) {
+  auto field = TypedField(body, key, &nlohmann::json::is_number_integer, "an integer");
+  if (!field) return std::unexpected(field.error());
+  if (*field == nullptr) return fallback;
+  if ((*field)->is_number_unsigned() && (*field)->get<uint64_t>() > INT64_MAX)
+    return InvalidArgument(fmt::format("field '{}' is out of range", key));
+  return (*field)->get<int64_t>();
+}
+
+Result<bool> BoolField(const nlohmann::json& body, const char* key, bool fallback) {
+  auto field = TypedField(body, key, &nlohmann::json::is_boolean, "true or false");
+  if (!field) return std::unexpected(field.error());
+  return *field == nullptr ? fallback : (*field)->get<bool>();
+}
+
+Result<std::string> StringField(const nlohmann::json& body, const char* key, std::string fallback) {
+  auto field = TypedField(body, key, &nlohmann::json::is_string, "a string");
+  if (!field) return std::unexpected(field.error());
+  return *field == nullptr ? fallback : (*field)->get<std::string>();
+}
+
 Result<int64_t> IdParam(const HttpRequest& request, const char* name) {
   auto it = request.params.find(name);
   if (it == request.params.end()) return InvalidArgument(std::string("missing ") + name);
@@ -89,6 +124,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   FeedPollerOptions poll;
   poll.interval = options.feed_interval;
   poll.scratch_dir = options.data_dir / "tmp";
+  poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   Dispatcher* dispatcher = c->dispatcher_.get();
   c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
                                             [dispatcher] { dispatcher->Notify(); });

@@ -44,6 +44,13 @@ struct CoordinatorOptions {
   // Largest request body: audio uploads.
   size_t max_upload_bytes = size_t{512} << 20;
   RetryPolicy retry;
+  // Take file:// URLs and local paths for feeds and audio (source_policy.h). Off by default:
+  // whoever holds the admin token could otherwise make the coordinator read its own files and
+  // workers theirs. `demo` and `up` turn it on.
+  bool allow_file_urls = false;
+  // Refuse feed and audio URLs whose host is or resolves to a private, loopback, link-local or
+  // unique-local address (SSRF), checked when added and again on every connection.
+  bool refuse_private_addresses = false;
 };
 
 class Coordinator {

@@ -38,6 +38,12 @@ HttpResponse Reply(const Result<T>& r, int status = 200) {
 }
 // The body as a JSON object, or kInvalidArgument.
 Result<nlohmann::json> JsonBody(const HttpRequest& request);
+// An optional field of a request body: `fallback` when absent or null; kInvalidArgument naming
+// the field when it has another JSON type (an integer field also refuses fractions and numbers
+// beyond 64 bits).
+Result<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback);
+Result<bool> BoolField(const nlohmann::json& body, const char* key, bool fallback);
+Result<std::string> StringField(const nlohmann::json& body, const char* key, std::string fallback);
 // The path parameter as a positive id, or kInvalidArgument.
 Result<int64_t> IdParam(const HttpRequest& request, const char* name);
 // Counts `bytes` of audio (carrying `audio` of sound; zero if unknown) served for `request`

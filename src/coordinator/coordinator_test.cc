@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -394,7 +395,7 @@ TEST_F(CoordinatorTest, AdminTokenIsRefusedWithoutTheBearerScheme) {
 TEST_F(CoordinatorTest, AdminTokenAddsFeedsAndEpisodes) {
   auto added = admin_->PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/a.mp3"}});
   ASSERT_TRUE(added) << added.error().ToString();
-  auto feed = admin_->PostJson("/api/feeds", {{"url", "file://" + dir_.File("missing.xml")}});
+  auto feed = admin_->PostJson("/api/feeds", {{"url", "http://127.0.0.1:9/missing.xml"}});
   ASSERT_TRUE(feed) << feed.error().ToString();  // added; its poll error is in the reply
   const int64_t feed_id = (*feed)["feed"]["id"].get<int64_t>();
   EXPECT_TRUE(admin_->DeleteJson("/api/feeds/" + std::to_string(feed_id)));
@@ -462,6 +463,128 @@ TEST_F(CoordinatorTest, WrongTypedWorkerFieldsAreBadRequests) {
     EXPECT_EQ(post(fail, body), 400) << body.dump();
   }
   EXPECT_TRUE(worker.Fail(lease, Failure{"gave up", true}));
+}
+
+// ---- enrollment tokens ----
+
+TEST_F(CoordinatorTest, RevokedEnrollmentTokenRegistersNoMoreNodes) {
+  auto created = admin_->PostJson("/api/tokens", {{"label", "pod pool"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  const std::string token = (*created)["token"];
+  const std::string id = (*created)["id"];
+  CoordinatorClient worker(coordinator_->base_url(), *http_);
+  NodeInfo info;
+  info.name = "pod-1";
+  auto first = worker.Register(token, info);
+  ASSERT_TRUE(first) << first.error().ToString();
+
+  auto listed = admin_->GetJson("/api/tokens");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->dump().find("pfe_"), std::string::npos) << "a listing shows a token";
+  EXPECT_NE(listed->dump().find(id), std::string::npos);
+
+  ASSERT_TRUE(admin_->DeleteJson("/api/tokens/" + id));
+  info.name = "pod-2";
+  auto second = worker.Register(token, info);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Code::kPermissionDenied);
+  // The node registered before keeps its own token.
+  worker.set_node_token(first->token);
+  EXPECT_TRUE(worker.Claim(1, Millis(0)));
+  listed = admin_->GetJson("/api/tokens");
+  ASSERT_TRUE(listed);
+  bool revoked = false;
+  for (const json& t : (*listed)["tokens"]) revoked |= t["id"] == id && t["revoked"] == true;
+  EXPECT_TRUE(revoked) << listed->dump();
+}
+
+TEST_F(CoordinatorTest, TokenRoutesNeedTheAdminToken) {
+  auto created = admin_->PostJson("/api/tokens", {{"label", "x"}});
+  ASSERT_TRUE(created);
+  const std::string id = (*created)["id"];
+  for (const char* token :
+       {"", "pfa_wrong", (*created)["token"].get_ref<const std::string&>().c_str()}) {
+    CoordinatorClient intruder(coordinator_->base_url(), *http_);
+    intruder.set_admin_token(token);
+    for (Result<json> r :
+         {intruder.GetJson("/api/tokens"), intruder.PostJson("/api/tokens", {{"label", "mine"}}),
+          intruder.DeleteJson("/api/tokens/" + id)}) {
+      ASSERT_FALSE(r) << "with token '" << token << "'";
+      EXPECT_EQ(r.error().code, Code::kPermissionDenied);
+    }
+  }
+  auto unknown = admin_->DeleteJson("/api/tokens/0123456789ab");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::kNotFound);
+  auto malformed = admin_->DeleteJson("/api/tokens/..%2F..%2Fetc");
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, Code::kInvalidArgument);
+}
+
+TEST_F(CoordinatorTest, InvalidUtf8InATitleDoesNotBreakTheListings) {
+  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=caf%E9%FF%FE");
+  up.body = "ID3 bytes";
+  auto reply = http_->Send(up);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 201) << reply->body;
+  auto episodes = admin_->GetJson("/api/episodes");
+  ASSERT_TRUE(episodes) << episodes.error().ToString();
+  EXPECT_EQ((*episodes)["episodes"][0]["title"], "caf\ufffd\ufffd\ufffd");
+  EXPECT_TRUE(admin_->GetJson("/api/episodes/" + (*episodes)["episodes"][0]["id"].dump()));
+}
+
+// ---- path traversal ----
+
+TEST_F(CoordinatorTest, MediaRouteServesNothingOutsideTheUploads) {
+  std::filesystem::create_directories(dir_.path() / "data" / "uploads");
+  std::ofstream(dir_.path() / "data" / "uploads" / "secret..") << "x";
+  for (const char* path :
+       {"/api/media/..%2Fadmin.token", "/api/media/..%2F..%2Fdata%2Fadmin.token",
+        "/api/media/%2e%2e%2fpodfleet.db", "/api/media/%2Fetc%2Fpasswd", "/api/media/..",
+        "/api/media/%2e%2e", "/api/media/abc%00def", "/api/media/%00", "/api/media/secret..",
+        "/api/media/....%2F%2F....%2F%2Fadmin.token", "/api/media/%252e%252e%252fadmin.token",
+        "/api/media/0123456789abcdef%2F..%2F..%2Fadmin.token"}) {
+    ClientRequest get;
+    get.url = coordinator_->base_url() + path;
+    auto r = http_->Send(get);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path << ": " << r->body;
+    EXPECT_EQ(r->body.find(admin_token_), std::string::npos) << path;
+    EXPECT_EQ(r->body.find("SQLite"), std::string::npos) << path;
+  }
+}
+
+TEST_F(CoordinatorTest, UploadTitleNeverNamesAFile) {
+  ClientRequest up =
+      AdminRequest("POST", "/api/episodes/upload?title=..%2F..%2F..%2Fevil&filename=%2Ftmp%2Fevil");
+  up.body = "ID3 bytes";
+  auto reply = http_->Send(up);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 201) << reply->body;
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))
+    names.push_back(e.path().filename().string());
+  EXPECT_EQ(std::count(names.begin(), names.end(), "evil"), 0);
+  const auto uploads = dir_.path() / "data" / "uploads";
+  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(uploads),
+                          std::filesystem::directory_iterator()),
+            1);
+  const std::string name = std::filesystem::directory_iterator(uploads)->path().filename();
+  EXPECT_EQ(name.find_first_not_of("0123456789abcdef"), std::string::npos) << name;
+}
+
+TEST_F(CoordinatorTest, TranscriptAndEpisodeRoutesRefuseNonNumericIds) {
+  for (const char* path :
+       {"/api/episodes/..%2F..%2Fadmin.token/transcript", "/api/episodes/%2e%2e/transcript",
+        "/api/episodes/1%00/transcript", "/api/episodes/-1/transcript", "/api/episodes/1e3",
+        "/api/feeds/..%2F1", "/api/episodes/99999999999999999999"}) {
+    ClientRequest get;
+    get.url = coordinator_->base_url() + path;
+    auto r = http_->Send(get);
+    ASSERT_TRUE(r) << path;
+    EXPECT_GE(r->status, 400) << path;
+    EXPECT_LT(r->status, 500) << path << ": " << r->body;
+  }
 }
 
 }  // namespace

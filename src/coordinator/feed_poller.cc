@@ -6,12 +6,14 @@
 #include <sstream>
 
 #include "feeds/rss.h"
+#include "net/public_address.h"
 
 namespace podfleet {
 
 Result<std::string> NormalizeSourceUrl(std::string_view input) {
   const std::string s(input);
-  if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("file://")) return s;
+  const std::string scheme = SchemeOf(s);
+  if (scheme == "http" || scheme == "https" || scheme == "file") return s;
   if (s.find("://") != std::string::npos)
     return InvalidArgument("unsupported URL scheme in '" + s + "': use http, https or file");
   std::error_code ec;
@@ -122,6 +124,9 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
     return std::unexpected(e);
   };
 
+  if (SchemeOf(feed->url) == "file" && !options_.sources.allow_files)
+    return fail(Error{Code::kInvalidArgument,
+                      "file URLs are not allowed (start the coordinator with --allow-file-urls)"});
   std::error_code ec;
   std::filesystem::create_directories(options_.scratch_dir, ec);
   const auto path = options_.scratch_dir / fmt::format("feed-{}.xml", id.value());
@@ -130,6 +135,8 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
   DownloadOptions download;
   download.max_bytes = options_.max_feed_bytes;
   download.retries = 1;
+  if (options_.sources.public_only)
+    download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   auto fetched = http_.Download(feed->url, path, download);
   if (!fetched) return fail(fetched.error());
 
@@ -140,21 +147,29 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
   auto parsed = ParseRss(text.str());
   if (!parsed) return fail(parsed.error());
 
+  const std::string base = fetched->final_url.empty() ? feed->url : fetched->final_url;
+  const int64_t items = static_cast<int64_t>(parsed->episodes.size());
   for (EpisodeInfo& e : parsed->episodes) {
-    e.audio_url =
-        ResolveUrl(fetched->final_url.empty() ? feed->url : fetched->final_url, e.audio_url);
+    e.audio_url = ResolveUrl(base, e.audio_url);
     if (e.guid.empty()) e.guid = e.audio_url;
   }
+  std::erase_if(parsed->episodes, [&](const EpisodeInfo& e) {
+    return !EnclosureAllowed(base, e.audio_url, options_.sources);
+  });
+  const int64_t refused = items - static_cast<int64_t>(parsed->episodes.size());
   auto added = store_.AddEpisodes(id, parsed->episodes, now);
   if (!added) return fail(added.error());
-  if (auto r = store_.RecordFeedPoll(id, FeedPoll{now, parsed->title, ""}); !r)
+  const std::string note =
+      refused == 0
+          ? std::string()
+          : fmt::format("{} of {} enclosure URLs refused (not http or https)", refused, items);
+  if (auto r = store_.RecordFeedPoll(id, FeedPoll{now, parsed->title, note}); !r)
     return std::unexpected(r.error());
   if (!added->empty() && on_new_work_) on_new_work_();
 
   auto updated = store_.GetFeed(id);
   if (!updated) return std::unexpected(updated.error());
-  return PollResult{*updated, static_cast<int64_t>(parsed->episodes.size()),
-                    static_cast<int64_t>(added->size())};
+  return PollResult{*updated, items, static_cast<int64_t>(added->size()), refused};
 }
 
 }  // namespace podfleet

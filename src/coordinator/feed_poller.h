@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "coordinator/source_policy.h"
 #include "core/clock.h"
 #include "core/thread_annotations.h"
 #include "net/http_client.h"
@@ -25,12 +26,16 @@ struct FeedPollerOptions {
   Millis interval{15 * 60'000};
   int64_t max_feed_bytes = int64_t{50} << 20;
   std::filesystem::path scratch_dir;  // where feed documents are downloaded
+  // Which feed URLs are fetched and which enclosures queued (source_policy.h). A feed whose URL
+  // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
+  SourcePolicy sources;
 };
 
 struct PollResult {
   Feed feed;
   int64_t items = 0;         // items in the document
   int64_t new_episodes = 0;  // of which new
+  int64_t refused = 0;       // items whose enclosure URL the source policy refused
 };
 
 class FeedPoller {

@@ -10,6 +10,7 @@
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
+#include "coordinator/source_policy.h"
 #include "net/token.h"
 #include "transcripts/formats.h"
 
@@ -96,10 +97,24 @@ Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
 
 // ---- feeds ----
 
+// The body's "url" as the source policy (source_policy.h) allows it. A local path is looked up
+// only when files are allowed, so a refused caller learns nothing about the disk.
+Result<std::string> SourceUrl(const Ctx& c, const json& body) {
+  const json& field = body.contains("url") ? body["url"] : json();
+  if (!field.is_string() || field.get<std::string>().empty())
+    return InvalidArgument("missing field 'url' (a string)");
+  const std::string input = field.get<std::string>();
+  const SourcePolicy policy{c.options.allow_file_urls, c.options.refuse_private_addresses};
+  // Checked before NormalizeSourceUrl looks at the disk.
+  const std::string checked = SchemeOf(input).empty() ? "file://" + input : input;
+  if (auto r = CheckSourceUrl(checked, policy); !r) return std::unexpected(r.error());
+  return NormalizeSourceUrl(input);
+}
+
 void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
-  auto url = NormalizeSourceUrl(body->value("url", ""));
+  auto url = SourceUrl(c, *body);
   if (!url) return respond(ErrorReply(url.error()));
   auto feed = c.store.AddFeed(*url, c.clock.Now());
   if (!feed) return respond(ErrorReply(feed.error()));
@@ -109,6 +124,7 @@ void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
     if (r) {
       out["items"] = r->items;
       out["new_episodes"] = r->new_episodes;
+      if (r->refused > 0) out["refused_enclosures"] = r->refused;
     } else {
       out["poll_error"] = r.error().message;
     }
@@ -235,11 +251,13 @@ Result<EpisodeId> AddOne(Ctx& c, EpisodeInfo info) {
 HttpResponse AddEpisode(Ctx& c, const HttpRequest& request) {
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
-  auto url = NormalizeSourceUrl(body->value("url", ""));
+  auto url = SourceUrl(c, *body);
   if (!url) return ErrorReply(url.error());
   EpisodeInfo info;
   info.audio_url = *url;
-  info.title = body->value("title", url->substr(url->rfind('/') + 1));
+  auto title = StringField(*body, "title", url->substr(url->rfind('/') + 1));
+  if (!title) return ErrorReply(title.error());
+  info.title = std::move(*title);
   auto id = AddOne(c, info);
   if (!id) return ErrorReply(id.error());
   return JsonReply(201, {{"id", id->value()}});
@@ -305,6 +323,36 @@ HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
                          std::string(ContentType(*format)));
   r.headers.emplace_back("Access-Control-Allow-Origin", "*");
   return r;
+}
+
+// ---- enrollment tokens ----
+
+HttpResponse ListTokens(Ctx& c, const HttpRequest&) {
+  auto tokens = c.store.ListEnrollmentTokens();
+  if (!tokens) return ErrorReply(tokens.error());
+  json out = json::array();
+  for (const EnrollmentToken& t : *tokens) {
+    out.push_back({{"id", t.id},
+                   {"label", t.label},
+                   {"created_at", ToUnixMillis(t.created_at)},
+                   {"revoked", t.revoked}});
+  }
+  return JsonReply(200, {{"tokens", std::move(out)}});
+}
+
+HttpResponse CreateToken(Ctx& c, const HttpRequest& request) {
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto label = StringField(*body, "label", "api");
+  if (!label) return ErrorReply(label.error());
+  if (label->size() > 200) return ErrorReply({Code::kInvalidArgument, "label is too long"});
+  auto token = CreateEnrollmentToken(c.store, *label, c.clock.Now());
+  if (!token) return ErrorReply(token.error());
+  return JsonReply(201, {{"token", *token}, {"id", HashToken(*token).substr(0, 12)}});
+}
+
+HttpResponse RevokeToken(Ctx& c, const HttpRequest& request) {
+  return Reply(c.store.RevokeEnrollmentToken(request.params.at("id")));
 }
 
 HttpResponse Health(Ctx& c, const HttpRequest&) {
@@ -373,6 +421,9 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        sync(GetTranscript),
        {}},
       {"GET", "/api/media/{name}", "uploaded audio, for workers", sync(Media), {}},
+      {"GET", "/api/tokens", "enrollment tokens (ids and labels)", sync(ListTokens), {}, admin},
+      {"POST", "/api/tokens", "create an enrollment token", sync(CreateToken), {}, admin},
+      {"DELETE", "/api/tokens/{id}", "revoke an enrollment token", sync(RevokeToken), {}, admin},
   };
 }
 

@@ -7,6 +7,7 @@
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
+#include "coordinator/source_policy.h"
 #include "net/token.h"
 
 namespace podfleet {
@@ -23,31 +24,17 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request) {
   return node;
 }
 
-// Field `key` of the request body, or `fallback` when it is absent or null. kInvalidArgument when
-// it has another type (json::value would throw, or convert a float to an integer out of range).
-template <class T>
-Result<T> BodyField(const json& body, const char* key, T fallback) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return fallback;
-  bool fits = false;
-  if constexpr (std::is_same_v<T, bool>) {
-    fits = it->is_boolean();
-  } else if constexpr (std::is_integral_v<T>) {
-    fits = it->is_number_integer();
-  } else {
-    fits = it->is_string();
-  }
-  if (!fits) return InvalidArgument(std::string("field '") + key + "' has the wrong type");
-  return it->get<T>();
-}
-
 // The URL a worker fetches the audio from: the origin's, or the coordinator's for uploads.
 std::string AudioUrl(const Episode& e) { return e.info.audio_url; }
 
-json GrantsJson(const std::vector<Grant>& grants) {
+json GrantsJson(const Coordinator::Context& c, const std::vector<Grant>& grants) {
   json leases = json::array();
-  for (const Grant& g : grants)
-    leases.push_back(ToJson(WireGrant{g.lease, g.episode, AudioUrl(g.episode)}));
+  for (const Grant& g : grants) {
+    WireGrant grant{g.lease, g.episode, AudioUrl(g.episode)};
+    // The worker checks each address it connects to for this download (source_policy.h).
+    grant.public_only = c.options.refuse_private_addresses && !SchemeOf(grant.audio_url).empty();
+    leases.push_back(ToJson(grant));
+  }
   return {{"leases", std::move(leases)}};
 }
 
@@ -84,16 +71,16 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
     return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
-  auto max = BodyField<int64_t>(*body, "max", 1);
-  auto wait_ms = BodyField<int64_t>(*body, "wait_ms", 0);
+  auto max = IntField(*body, "max", 1);
   if (!max) return respond(ErrorReply(max.error()));
+  auto wait_ms = IntField(*body, "wait_ms", 0);
   if (!wait_ms) return respond(ErrorReply(wait_ms.error()));
   const int max_jobs = static_cast<int>(std::clamp<int64_t>(*max, 1, 64));
   const Millis wait = std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options));
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.dispatcher.Claim(node->id, max_jobs, wait, [shared](Result<std::vector<Grant>> grants) {
+  c.dispatcher.Claim(node->id, max_jobs, wait, [&c, shared](Result<std::vector<Grant>> grants) {
     if (!grants) return (*shared)(ErrorReply(grants.error()));
-    (*shared)(JsonReply(200, GrantsJson(*grants)));
+    (*shared)(JsonReply(200, GrantsJson(c, *grants)));
   });
 }
 
@@ -102,8 +89,11 @@ HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
   if (!node) return ErrorReply(node.error());
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
+  const json reported = body->value("progress", json::array());
+  if (!reported.is_array())
+    return ErrorReply({Code::kInvalidArgument, "field 'progress' must be an array"});
   std::vector<Progress> held;
-  for (const json& p : body->value("progress", json::array())) {
+  for (const json& p : reported) {
     auto progress = ProgressFromJson(p);
     if (!progress) return ErrorReply(progress.error());
     held.push_back(*progress);
@@ -159,11 +149,11 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto r = ReadLeaseRequest(c, request);
   if (!r) return ErrorReply(r.error());
-  auto reason = BodyField<std::string>(r->body, "reason", "unspecified");
-  auto permanent = BodyField<bool>(r->body, "permanent", false);
+  auto reason = StringField(r->body, "reason", "unspecified");
   if (!reason) return ErrorReply(reason.error());
+  auto permanent = BoolField(r->body, "permanent", false);
   if (!permanent) return ErrorReply(permanent.error());
-  Failure failure{*reason, *permanent};
+  Failure failure{std::move(*reason), *permanent};
   if (failure.reason.size() > 4096) failure.reason.resize(4096);
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());

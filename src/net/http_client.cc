@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,6 +12,8 @@
 #include <mutex>
 #include <random>
 #include <thread>
+
+#include "net/public_address.h"
 
 namespace podfleet {
 namespace {
@@ -146,6 +149,11 @@ Error TransportError(CURLcode rc, const char* error_buffer, const std::string& u
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_TOO_MANY_REDIRECTS: return Error{Code::kInvalidArgument, std::move(message)};
+    // Retrying cannot make an untrusted certificate trusted; the operator must (--ca-file).
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return Error{Code::kInvalidArgument,
+                   message + " (the certificate is not trusted; for a private CA pass --ca-file)"};
     case CURLE_FILE_COULDNT_READ_FILE: return Error{Code::kNotFound, std::move(message)};
     default: return Error{Code::kUnavailable, std::move(message)};
   }
@@ -180,6 +188,7 @@ struct DownloadSink {
   bool too_large = false;
   int write_errno = 0;
   bool cancelled = false;
+  std::string refused_address;  // a connection refused by allow_address
 };
 
 size_t WriteToFile(char* data, size_t size, size_t count, void* user) {
@@ -210,6 +219,22 @@ int ReportProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t,
   return 1;
 }
 
+// Opens the socket curl asks for, unless allow_address refuses its address.
+curl_socket_t OpenAllowedSocket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* sink = static_cast<DownloadSink*>(user);
+  bool allowed = false;
+  try {
+    allowed = sink->options->allow_address(&address->addr);
+  } catch (...) {
+    // An exception must not unwind through curl; it refuses.
+  }
+  if (!allowed) {
+    if (sink->refused_address.empty()) sink->refused_address = AddressText(&address->addr);
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
+}
+
 // "bytes */1234" (a 416's Content-Range) -> 1234, else -1.
 int64_t UnsatisfiedRangeLength(std::string_view content_range) {
   constexpr std::string_view kPrefix = "bytes */";
@@ -233,6 +258,10 @@ void SetDownloadOptions(Setter& set, DownloadSink* sink, HeaderSink* headers) {
   const int64_t left = std::max<int64_t>(options.max_bytes - sink->offset, 1);
   set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(left));
   if (sink->offset > 0) set(CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(sink->offset));
+  if (options.allow_address) {
+    set(CURLOPT_OPENSOCKETFUNCTION, &OpenAllowedSocket)(CURLOPT_OPENSOCKETDATA, sink);
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+  }
   if (options.low_speed_time.count() > 0) {
     const long seconds = static_cast<long>((options.low_speed_time.count() + 999) / 1000);
     set(CURLOPT_LOW_SPEED_LIMIT, kLowSpeedLimit)(CURLOPT_LOW_SPEED_TIME, seconds);
@@ -295,6 +324,12 @@ Attempt Classify(CURL* easy, CURLcode rc, const char* error_buffer, const std::s
   if (sink.write_errno != 0) {
     return Fail(Error{Code::kUnavailable, fmt::format("write download of {}: {}", url,
                                                       std::strerror(sink.write_errno))});
+  }
+  if (rc != CURLE_OK && !sink.refused_address.empty()) {
+    return Fail(Error{Code::kInvalidArgument,
+                      fmt::format("{}: refused to connect to {}: not an allowed address (private, "
+                                  "loopback and link-local addresses are refused)",
+                                  url, sink.refused_address)});
   }
   if (rc == CURLE_RANGE_ERROR) return Attempt{Attempt::kRestart, {}, {}};
   const long status = ResponseCode(easy);

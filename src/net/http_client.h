@@ -3,13 +3,14 @@
 // Schemes: http, https and file. TLS certificates are verified unless options say otherwise.
 // Error mapping (so callers can decide whether to retry):
 //   HTTP 404 / 410                             -> kNotFound (permanent)
-//   other HTTP 4xx                             -> kInvalidArgument (permanent)
+//   other HTTP 4xx, an untrusted TLS certificate -> kInvalidArgument (permanent)
 //   HTTP 5xx, 408, 429, timeouts, resets, DNS  -> kUnavailable (transient)
 // Send() returns any HTTP status as a response; only Download() maps statuses to errors.
 // Either call: a malformed URL, a scheme other than those three, or too many redirects ->
 // kInvalidArgument; a missing file:// file -> kNotFound; a transport failure -> kUnavailable with
 // curl's message. Download() follows up to max_redirects, to http and https only; Send() only
-// when the request asks.
+// when the request asks. A download whose allow_address refuses the address it would connect to
+// -> kInvalidArgument naming the address (permanent: the URL is not allowed).
 //
 // Thread safety: one HttpClient may be used from many threads at once.
 #pragma once
@@ -24,6 +25,8 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "net/http.h"
+
+struct sockaddr;
 
 namespace podfleet {
 
@@ -61,6 +64,11 @@ struct DownloadOptions {
   // Extra request headers ("Authorization", "Bearer ..."). curl does not send them on to another
   // host after a redirect.
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the addresses a download may connect to (e.g. only public ones against SSRF, see
+  // net/public_address.h); file:// URLs are then refused. Called for every connection curl opens,
+  // after DNS and on each redirect, so neither a DNS answer that changes (rebinding) nor a
+  // redirect gets round it. Through a proxy, the proxy's address is the one checked.
+  std::function<bool(const sockaddr*)> allow_address;
 };
 
 struct DownloadResult {

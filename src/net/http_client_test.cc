@@ -1,6 +1,7 @@
 #include "net/http_client.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "net/http_server.h"
+#include "net/public_address.h"
 
 namespace podfleet {
 namespace {
@@ -362,6 +364,80 @@ TEST_F(HttpClientTest, DownloadCancelledBeforeAnyByte) {
   EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_EQ(r.error().message, "cancelled");
   EXPECT_EQ(origin.seen().size(), 0u);
+}
+
+// ---- allow_address (SSRF) ----
+
+uint16_t PortOf(const sockaddr* address) {
+  if (address->sa_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
+}
+
+DownloadOptions PublicOnly() {
+  DownloadOptions options{.backoff = Millis(10)};
+  options.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
+  return options;
+}
+
+TEST_F(HttpClientTest, PublicOnlyDownloadRefusesLoopbackBeforeConnecting) {
+  Origin origin;
+  auto r = client_->Download(origin.Url("/file"), Dest(), PublicOnly());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("refused to connect to 127.0.0.1"), std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(origin.seen().empty());
+  EXPECT_FALSE(fs::exists(Dest()));
+  EXPECT_FALSE(fs::exists(Part()));
+}
+
+// The check runs on the address DNS gave, at connect time: a name cannot smuggle in loopback.
+TEST_F(HttpClientTest, PublicOnlyDownloadChecksTheResolvedAddressOfAName) {
+  Origin origin;
+  std::string url = origin.Url("/file");
+  url.replace(url.find("127.0.0.1"), 9, "localhost");
+  auto r = client_->Download(url, Dest(), PublicOnly());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("refused to connect"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(origin.seen().empty());
+}
+
+TEST_F(HttpClientTest, PublicOnlyDownloadRefusesFileUrls) {
+  const fs::path source = dir_.path() / "source.mp3";
+  WriteFile(source, Audio());
+  auto r = client_->Download("file://" + source.string(), Dest(), PublicOnly());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(Dest()));
+}
+
+// Every connection is checked, a redirect's too: the first server is allowed (by its port), the
+// one it redirects to is not, and is never reached.
+TEST_F(HttpClientTest, AllowAddressIsCheckedOnRedirects) {
+  Origin target;
+  auto redirector = HttpServer::Start({.port = 0}, [&target](HttpRequest, HttpResponder respond) {
+    HttpResponse moved = HttpResponse::Text(302, "");
+    moved.headers.emplace_back("Location", target.Url("/file"));
+    respond(std::move(moved));
+  });
+  ASSERT_TRUE(redirector) << redirector.error().ToString();
+  const uint16_t allowed_port = (*redirector)->port();
+  DownloadOptions options{.backoff = Millis(10)};
+  options.allow_address = [allowed_port](const sockaddr* a) { return PortOf(a) == allowed_port; };
+  const std::string url = "http://127.0.0.1:" + std::to_string(allowed_port) + "/feed";
+  auto r = client_->Download(url, Dest(), options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("refused to connect"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(target.seen().empty());
+
+  options.allow_address = [](const sockaddr*) { return true; };
+  auto followed = client_->Download(url, Dest(), options);
+  ASSERT_TRUE(followed) << followed.error().ToString();
+  EXPECT_EQ(ReadFile(Dest()), target.audio);
 }
 
 }  // namespace

@@ -143,6 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void ReadBody();
+  // When the next body bytes must have arrived: see min_body_rate in http_server.h.
+  std::chrono::steady_clock::time_point BodyDeadline() const;
   void OnReadError(beast::error_code ec);
   void Dispatch();
   std::function<void(HttpResponse)> MakeSend(std::shared_ptr<std::atomic<bool>> answered);
@@ -165,6 +167,8 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> response_;
   std::array<char, kReadChunk> scratch_;
   size_t drained_ = 0;
+  std::chrono::steady_clock::time_point body_started_;
+  size_t body_received_ = 0;  // of the current request, since body_started_
   bool first_request_ = true;
   bool awaiting_ = false;    // a handler owes the response to the current request
   bool keep_alive_ = false;  // the current request allows another after it
@@ -256,6 +260,8 @@ void Session::ReadHeader() {
 
 void Session::OnHeader(beast::error_code ec) {
   if (ec) return OnReadError(ec);
+  body_started_ = std::chrono::steady_clock::now();
+  body_received_ = 0;
   const auto& header = parser_->get();
   if (parser_->is_done() || !beast::iequals(header[http::field::expect], "100-continue")) {
     return ReadBody();
@@ -264,16 +270,26 @@ void Session::OnHeader(beast::error_code ec) {
   stream_.expires_after(server_->options().idle_timeout);
   http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
     if (ec) return self->Close();
+    self->body_started_ = std::chrono::steady_clock::now();
     self->ReadBody();
   });
 }
 
+std::chrono::steady_clock::time_point Session::BodyDeadline() const {
+  const HttpServerOptions& o = server_->options();
+  const auto idle = std::chrono::steady_clock::now() + o.idle_timeout;
+  if (o.min_body_rate == 0) return idle;
+  const Millis earned(static_cast<int64_t>(body_received_ * 1000 / o.min_body_rate));
+  return std::min(idle, body_started_ + o.header_timeout + earned);
+}
+
 void Session::ReadBody() {
   if (parser_->is_done()) return Dispatch();
-  stream_.expires_after(server_->options().idle_timeout);
+  stream_.expires_at(BodyDeadline());
   http::async_read_some(stream_, buffer_, *parser_,
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                        [self = shared_from_this()](beast::error_code ec, size_t n) {
                           if (ec) return self->OnReadError(ec);
+                          self->body_received_ += n;
                           self->ReadBody();
                         });
 }

@@ -10,7 +10,9 @@
 // its headers within `header_timeout` (counted from the connection's start, or from the first byte
 // of a later request on a keep-alive connection), waits longer than `idle_timeout` between
 // requests, or makes no progress sending a body or reading a response for `idle_timeout`, is
-// disconnected. Requests on one connection are answered in order, one at a time.
+// disconnected; so is one whose body, once `header_timeout` has passed since the body began,
+// averages less than `min_body_rate` bytes per second (a trickled body cannot hold a connection).
+// Requests on one connection are answered in order, one at a time.
 //
 // Every response carries Server: podfleet, Content-Type, Content-Length and, when the connection
 // will close, Connection: close. Expect: 100-continue is honoured. A response status outside
@@ -60,6 +62,7 @@ struct HttpServerOptions {
   size_t max_body_bytes = size_t{64} << 20;
   Millis header_timeout{10'000};
   Millis idle_timeout{120'000};
+  size_t min_body_rate = 1024;  // bytes per second; 0: no minimum
 };
 
 class HttpServer {

@@ -331,6 +331,37 @@ TEST_F(HttpServerTest, SlowHeadersAreCutOffWhileOthersAreServed) {
   EXPECT_LT(waited, 1500ms);
 }
 
+TEST_F(HttpServerTest, TrickledBodyIsCutOffWhileOthersAreServed) {
+  Start(Echo, {.header_timeout = Millis(300), .min_body_rate = 1000});
+  RawConnection slow(server_->port());
+  ASSERT_TRUE(slow.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
+  const auto start = SteadyClock::now();
+  bool closed = false;
+  // 10 bytes every 100 ms is 100 bytes a second, a tenth of the minimum.
+  while (!closed && SteadyClock::now() - start < 3000ms) {
+    if (!slow.Send("0123456789")) break;
+    auto other = Get("/other");
+    ASSERT_TRUE(other) << other.error().ToString();
+    EXPECT_EQ(other->status, 200);
+    closed = slow.WaitClosed(100ms);
+  }
+  const auto waited = SteadyClock::now() - start;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 2000ms);
+}
+
+TEST_F(HttpServerTest, BodyAtTheMinimumRateIsRead) {
+  Start(Echo, {.header_timeout = Millis(300), .min_body_rate = 1000});
+  RawConnection conn(server_->port());
+  ASSERT_TRUE(conn.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1200\r\n\r\n"));
+  // 200 bytes every 100 ms: twice the minimum, for 0.6 s, past the grace period.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(conn.Send(std::string(200, 'b')));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(conn.ReadResponse().starts_with("HTTP/1.1 200"));
+}
+
 TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
   Start(Echo, {.idle_timeout = Millis(200)});
   RawConnection conn(server_->port());

@@ -57,6 +57,15 @@ struct FeedPoll {
   std::string error;  // empty: the poll succeeded
 };
 
+// An enrollment token as listed for the operator: never the token, only its hash's first
+// characters as an id.
+struct EnrollmentToken {
+  std::string id;  // the first 12 hex characters of the token's hash
+  std::string label;
+  TimePoint created_at;
+  bool revoked = false;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -157,6 +166,14 @@ class Store {
   // with that error until it is reopened: a coordinator that cannot tell what it promised stops
   // granting leases instead of guessing (LevelDB's sticky background error). Reads still work.
   virtual Result<void> CheckHealth() = 0;
+
+  // Every enrollment token, oldest first.
+  virtual Result<std::vector<EnrollmentToken>> ListEnrollmentTokens() = 0;
+  // Revokes the token whose hash starts with `hash_prefix` (an EnrollmentToken id, or a whole
+  // hash): it no longer registers nodes; nodes it registered keep their own tokens. Revoking a
+  // revoked token succeeds. kInvalidArgument for a prefix shorter than 8 or not lower-case hex, or
+  // one that names more than one token; kNotFound when it names none.
+  virtual Result<void> RevokeEnrollmentToken(std::string_view hash_prefix) = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path` in WAL mode and applies pending schema

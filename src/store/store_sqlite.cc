@@ -277,6 +277,48 @@ Result<int64_t> SqliteStore::CountEnrollmentTokens() {
 
 namespace {
 
+constexpr size_t kTokenIdLength = 12;
+
+Result<EnrollmentToken> ReadEnrollmentToken(const Statement& row) {
+  return EnrollmentToken{row.Text(0).substr(0, kTokenIdLength), row.Text(1),
+                         FromUnixMillis(row.Int(2)), row.Int(3) != 0};
+}
+
+}  // namespace
+
+Result<std::vector<EnrollmentToken>> SqliteStore::ListEnrollmentTokens() {
+  return Read([&](Db& db) {
+    return QueryAll(db, ReadEnrollmentToken,
+                    "SELECT token_hash, label, created_at, revoked FROM enrollment_tokens "
+                    "ORDER BY created_at, token_hash");
+  });
+}
+
+Result<void> SqliteStore::RevokeEnrollmentToken(std::string_view hash_prefix) {
+  if (hash_prefix.size() < 8 || hash_prefix.size() > 64 ||
+      hash_prefix.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    return InvalidArgument("a token id is 8 to 64 lower-case hex characters");
+  // The prefix is hex only, so it holds no LIKE wildcards.
+  const std::string pattern = std::string(hash_prefix) + "%";
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> matches = QueryOne(db, ReadInt, "token count",
+                                       "SELECT count(*) FROM enrollment_tokens WHERE token_hash "
+                                       "LIKE ?1",
+                                       pattern);
+    if (!matches) return std::unexpected(matches.error());
+    if (*matches == 0) return NotFound(fmt::format("no enrollment token with id {}", hash_prefix));
+    if (*matches > 1)
+      return InvalidArgument(
+          fmt::format("id {} names {} tokens; give more of it", hash_prefix, *matches));
+    Result<int64_t> r =
+        db.Run("UPDATE enrollment_tokens SET revoked = 1 WHERE token_hash LIKE ?1", pattern);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+namespace {
+
 constexpr int64_t kHourMs = 3'600'000;
 
 Result<TransferTotal> ReadTransfer(const Statement& row) {

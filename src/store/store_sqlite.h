@@ -79,6 +79,8 @@ class SqliteStore final : public Store {
                                   TimePoint now) override;
   Result<bool> CheckEnrollmentToken(std::string_view token_hash) override;
   Result<int64_t> CountEnrollmentTokens() override;
+  Result<std::vector<EnrollmentToken>> ListEnrollmentTokens() override;
+  Result<void> RevokeEnrollmentToken(std::string_view hash_prefix) override;
 
   Result<void> CheckHealth() override;
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "audio/audio.h"
+#include "net/public_address.h"
 #include "worker/hardware.h"
 
 namespace podfleet {
@@ -262,6 +263,8 @@ void Worker::Prepare(const JobPtr& job) {
   job->Report(Stage::kDownloading, 0);
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  if (job->grant.public_only)
+    download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [&job](int64_t done, int64_t total) {
     if (total > 0) job->fraction = static_cast<double>(done) / static_cast<double>(total);
     return !job->stop.stop_requested();

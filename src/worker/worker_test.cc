@@ -12,6 +12,7 @@
 
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
+#include "net/http_server.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -29,11 +30,14 @@ class WorkerTest : public ::testing::Test {
     admin_->set_admin_token(*coordinator_->first_admin_token());
   }
 
-  // A coordinator on the fixture's data directory; port 0 picks a free one.
-  void StartCoordinator(uint16_t port) {
+  // A coordinator on the fixture's data directory; port 0 picks a free one. The tests' audio
+  // files are on this machine's disk, so file URLs are allowed.
+  void StartCoordinator(uint16_t port, bool refuse_private_addresses = false) {
     CoordinatorOptions o;
     o.data_dir = dir_.path() / "data";
     o.port = port;
+    o.allow_file_urls = true;
+    o.refuse_private_addresses = refuse_private_addresses;
     o.heartbeat_interval = Millis(200);
     auto c = Coordinator::Start(o, SystemClock::Get());
     ASSERT_TRUE(c) << c.error().ToString();
@@ -142,6 +146,35 @@ TEST_F(WorkerTest, MissingFileFailsPermanently) {
   Worker worker(o, *engine, *http_);
   ASSERT_TRUE(worker.Run());
   EXPECT_EQ(Episode(id)["state"], "failed");
+}
+
+// An episode queued before the coordinator refused private addresses: the grant tells the worker,
+// which refuses to connect, and the failure is permanent.
+TEST_F(WorkerTest, PublicOnlyGrantIsNotFetchedFromALoopbackOrigin) {
+  auto origin = HttpServer::Start({.port = 0}, [](HttpRequest, HttpResponder respond) {
+    respond(HttpResponse::Text(200, "RIFF", "audio/wav"));
+  });
+  ASSERT_TRUE(origin);
+  const int64_t id =
+      AddEpisode("http://127.0.0.1:" + std::to_string((*origin)->port()) + "/private.wav");
+  WorkerOptions o = Options("w1");
+  o.max_jobs = 1;
+  coordinator_->Stop();
+  coordinator_.reset();
+  StartCoordinator(0, /*refuse_private_addresses=*/true);
+  ASSERT_TRUE(coordinator_);
+  admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+  auto engine = Simulated(100);
+  o.server = coordinator_->base_url();
+  Worker worker(o, *engine, *http_);
+  auto stats = worker.Run();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  json e = Episode(id);
+  EXPECT_EQ(e["state"], "failed") << e.dump();
+  EXPECT_NE(e["error"].get<std::string>().find("refused to connect to 127.0.0.1"),
+            std::string::npos)
+      << e.dump();
+  EXPECT_EQ(e["job"]["attempts"], 1);
 }
 
 // Stops the worker when a test ends early, so that waiting for its Run cannot hang the test.
