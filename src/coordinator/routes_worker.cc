@@ -31,8 +31,11 @@ json GrantsJson(const Coordinator::Context& c, const std::vector<Grant>& grants)
   json leases = json::array();
   for (const Grant& g : grants) {
     WireGrant grant{g.lease, g.episode, AudioUrl(g.episode)};
-    // The worker checks each address it connects to for this download (source_policy.h).
-    grant.public_only = c.options.refuse_private_addresses && !SchemeOf(grant.audio_url).empty();
+    // The worker checks each address it connects to for this download (source_policy.h). Uploads
+    // (relative, served by the coordinator) and allowed file URLs connect to nothing to check.
+    const std::string scheme = SchemeOf(grant.audio_url);
+    grant.public_only =
+        c.options.refuse_private_addresses && (scheme == "http" || scheme == "https");
     leases.push_back(ToJson(grant));
   }
   return {{"leases", std::move(leases)}};

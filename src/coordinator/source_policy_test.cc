@@ -273,6 +273,14 @@ TEST_F(SourcePolicyCoordinatorTest, GrantsTellWorkersToCheckAddressesExceptForUp
   }
 }
 
+TEST_F(SourcePolicyCoordinatorTest, AllowedFileUrlsStayFetchableWithPrivateAddressesRefused) {
+  Start(true, true);
+  ASSERT_TRUE(admin_->PostJson("/api/episodes", {{"url", "file://" + dir_.File("a.mp3")}}));
+  std::vector<WireGrant> grants = ClaimAll();
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_FALSE(grants[0].public_only);
+}
+
 TEST_F(SourcePolicyCoordinatorTest, GrantsCarryNoAddressCheckByDefault) {
   Start(false, false);
   ASSERT_TRUE(admin_->PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/a.mp3"}}));
