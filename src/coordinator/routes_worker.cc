@@ -123,7 +123,9 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!r) return ErrorReply(r.error());
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
-  return Reply(c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now()));
+  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now());
+  if (done) AfterComplete(c, r->node.id, r->job, r->attempt, r->body);
+  return Reply(done);
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
