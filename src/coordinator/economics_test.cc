@@ -138,3 +138,24 @@ TEST(Bandwidth, SaysWhatIsMissing) {
 
 }  // namespace
 }  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+TEST(Bandwidth, PrefetchedAudioDoesNotInflateBytesPerAudioHour) {
+  const TimePoint hour = FromUnixMillis(1'800'000'000'000 - 1'800'000'000'000 % 3'600'000);
+  const NodeId pod(1);
+  // 4 episodes of 10 minutes fetched at 0.96 MB per minute; 1 done, 3 held by the worker.
+  std::vector<TransferTotal> transfers = {{pod, hour, 4 * 9'600'000, Millis(0), 4}};
+  CompletedJob done;
+  done.node = pod;
+  done.finished_at = hour + Millis(60'000);
+  done.audio_duration = Millis(600'000);
+  EXPECT_EQ(AudioOfTransfers(transfers, {done}, {{pod, Millis(3 * 600'000)}}), Millis(2'400'000));
+  EXPECT_EQ(AudioOfTransfers(transfers, {done}, {}), Millis(600'000));
+  transfers[0].audio = Millis(2'400'000);  // the server knew the durations
+  EXPECT_EQ(AudioOfTransfers(transfers, {}, {{pod, Millis(999)}}), Millis(2'400'000));
+}
+
+}  // namespace
+}  // namespace podfleet

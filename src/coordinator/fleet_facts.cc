@@ -52,8 +52,14 @@ double MeasuredSpeed(const std::vector<CompletedJob>& done, NodeId node) {
 }
 
 Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
-                        const std::vector<CompletedJob>& done) {
+                        const std::vector<CompletedJob>& done,
+                        const std::map<NodeId, Millis>& in_flight) {
   Millis total{0};
+  std::map<NodeId, TimePoint> latest;
+  for (const TransferTotal& t : transfers)
+    if (t.audio <= Millis(0)) latest[t.node] = std::max(latest[t.node], t.hour);
+  for (const auto& [node, hour] : latest)
+    if (auto it = in_flight.find(node); it != in_flight.end()) total += it->second;
   for (const TransferTotal& t : transfers) {
     if (t.audio > Millis(0)) {
       total += t.audio;
@@ -135,7 +141,10 @@ Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
     recent_from = std::min(recent_from, t.hour);
   }
   f.bytes_recent_window = now - recent_from;
-  f.bytes_audio_day = AudioOfTransfers(*transfers, f.done_day);
+  std::map<NodeId, Millis> in_flight;
+  for (const Job& j : *leased)
+    if (j.lease) in_flight[j.lease->node] += f.mean_episode;
+  f.bytes_audio_day = AudioOfTransfers(*transfers, f.done_day, in_flight);
   auto queued_audio = QueuedAudio(store, f.queue.queued, f.mean_episode);
   if (!queued_audio) return std::unexpected(queued_audio.error());
   f.queued_audio = *queued_audio;

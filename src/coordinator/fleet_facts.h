@@ -88,9 +88,12 @@ struct FleetFacts {
 };
 
 // Bytes served against audio: each hourly total's own audio duration where the server knew it,
-// else the audio the same node completed within that hour.
+// else the audio the same node completed within that hour, plus, for the node's latest hour, the
+// audio of the jobs it holds now (fetched, not yet done: `in_flight`, estimated by the caller),
+// so that prefetching does not read as extra bytes per audio-hour.
 Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
-                        const std::vector<CompletedJob>& done);
+                        const std::vector<CompletedJob>& done,
+                        const std::map<NodeId, Millis>& in_flight);
 
 Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
                                     const FleetSettings& settings, TimePoint now);
