@@ -79,6 +79,12 @@ Economics ComputeEconomics(const FleetFacts& f) {
   if (best) {
     best->winner = true;
     e.winner = best->gpu;
+    for (const GpuRow& row : e.rows) {
+      if (!row.local || row.realtime <= 0 || !best->cost_per_100_episodes) continue;
+      e.notes.push_back(fmt::format("{} is {:.1f}x faster than {} for ${:.2f} per 100 episodes",
+                                    best->gpu, best->realtime / row.realtime, row.gpu.substr(7),
+                                    *best->cost_per_100_episodes));
+    }
   }
   if (f.mean_episode <= Millis(0))
     e.notes.push_back("no episode done in 24 h: episodes per $ needs a measured episode length");

@@ -3,6 +3,7 @@
 // All are reads, open like the rest of the operator API.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/coordinator_context.h"

@@ -116,6 +116,13 @@ Result<void> Worker::Register() {
     if (reg) {
       client_.set_node_token(reg->token);
       heartbeat_interval_ = std::max(Millis(100), reg->heartbeat_interval);
+      if (!preflight.passed()) {
+        // Not kept: a later run that passes its preflight registers afresh, unblocked.
+        std::error_code ec;
+        std::filesystem::remove(identity, ec);
+        Log(fmt::format("registered as blocked node {} ({})", reg->node.value(), info.name));
+        return {};
+      }
       std::ofstream out(identity, std::ios::trunc);
       out << json{{"server", client_.base_url()},
                   {"node_id", reg->node.value()},
