@@ -40,17 +40,6 @@ std::map<NodeId, NodeWindow> ComputeNodeWindows(const std::vector<CompletedJob>&
   return out;
 }
 
-double MeasuredSpeed(const std::vector<CompletedJob>& done, NodeId node) {
-  Millis audio{0}, engine{0};
-  for (const CompletedJob& c : done) {
-    if (c.node != node) continue;
-    audio += c.audio_duration;
-    engine += c.engine_time;
-  }
-  if (engine <= Millis(0)) return 0;
-  return static_cast<double>(audio.count()) / static_cast<double>(engine.count());
-}
-
 Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
                         const std::vector<CompletedJob>& done,
                         const std::map<NodeId, Millis>& in_flight) {

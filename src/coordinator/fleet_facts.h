@@ -47,10 +47,6 @@ std::map<NodeId, NodeWindow> ComputeNodeWindows(const std::vector<CompletedJob>&
                                                 const std::vector<FailedAttempt>& failed,
                                                 TimePoint now, Millis span);
 
-// A node's speed from its completed jobs: audio over engine time, the realtime factor stored as
-// NodeInfo::speed. 0 when it completed none.
-double MeasuredSpeed(const std::vector<CompletedJob>& done, NodeId node);
-
 struct NodeFacts {
   NodeView view;
   std::string gpu;              // GpuModel(); empty for a machine without a GPU

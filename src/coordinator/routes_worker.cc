@@ -123,8 +123,9 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!r) return ErrorReply(r.error());
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
-  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now());
-  if (done) AfterComplete(c, r->node.id, r->job, r->attempt, r->body);
+  const TimePoint now = c.clock.Now();
+  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now);
+  if (done) AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
   return Reply(done);
 }
 
