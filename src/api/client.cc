@@ -100,8 +100,10 @@ Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>&
   return out;
 }
 
-Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& transcript) {
+Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& transcript,
+                                         Millis waited) {
   json body = {{"attempt", lease.attempt.value()}, {"transcript", ToJson(transcript)}};
+  if (waited >= Millis(0)) body["timings"] = {{"waited_ms", waited.count()}};
   auto reply = CallJson("POST", "/api/jobs/" + std::to_string(lease.job.value()) + "/complete",
                         body.dump(), node_token_, kCallTimeout);
   if (!reply) return std::unexpected(reply.error());

@@ -48,7 +48,11 @@ class CoordinatorClient {
   // Waits up to `wait` for work when none is queued (long poll).
   Result<std::vector<WireGrant>> Claim(int max_jobs, Millis wait);
   Result<HeartbeatReply> Heartbeat(const std::vector<Progress>& held);
-  Result<void> Complete(const Lease& lease, const Transcript& transcript);
+  // `waited`: how long the audio waited in the worker's prefetch queue before the engine took
+  // it, sent as timings.waited_ms (the coordinator keeps job time apart from it); negative: not
+  // known, not sent.
+  Result<void> Complete(const Lease& lease, const Transcript& transcript,
+                        Millis waited = Millis(-1));
   Result<void> Fail(const Lease& lease, const Failure& failure);
   Result<void> Release(const Lease& lease);
   Result<void> Deregister();

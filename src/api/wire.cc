@@ -118,19 +118,22 @@ Result<Transcript> TranscriptFromJson(const json& j) {
 json ToJson(const NodeInfo& n) {
   json gpus = json::array();
   for (const Gpu& g : n.hardware.gpus)
-    gpus.push_back({{"name", g.name}, {"driver", g.driver}, {"memory_mb", g.memory_mb}});
-  return {{"name", n.name},
-          {"engine", n.engine},
-          {"model", n.model},
-          {"version", n.version},
-          {"speed", n.speed},
-          {"blocked_reason", n.blocked_reason},
-          {"hardware",
-           {{"cpu_model", n.hardware.cpu_model},
-            {"cpu_cores", n.hardware.cpu_cores},
-            {"memory_mb", n.hardware.memory_mb},
-            {"os", n.hardware.os},
-            {"gpus", std::move(gpus)}}}};
+    gpus.push_back(
+        {{"name", g.name}, {"driver", g.driver}, {"memory_mb", g.memory_mb}, {"cuda", g.cuda}});
+  json out = {{"name", n.name},
+              {"engine", n.engine},
+              {"model", n.model},
+              {"version", n.version},
+              {"speed", n.speed},
+              {"blocked_reason", n.blocked_reason},
+              {"hardware",
+               {{"cpu_model", n.hardware.cpu_model},
+                {"cpu_cores", n.hardware.cpu_cores},
+                {"memory_mb", n.hardware.memory_mb},
+                {"os", n.hardware.os},
+                {"gpus", std::move(gpus)}}}};
+  if (n.price_per_hour >= 0) out["price_per_hour"] = n.price_per_hour;
+  return out;
 }
 
 Result<NodeInfo> NodeInfoFromJson(const json& j) {
@@ -145,6 +148,8 @@ Result<NodeInfo> NodeInfoFromJson(const json& j) {
   n.version = FieldOr<std::string>(j, "version", "").value_or("");
   n.speed = FieldOr<double>(j, "speed", 0.0).value_or(0.0);
   n.blocked_reason = FieldOr<std::string>(j, "blocked_reason", "").value_or("");
+  n.price_per_hour = FieldOr<double>(j, "price_per_hour", -1.0).value_or(-1.0);
+  if (n.price_per_hour < 0) n.price_per_hour = -1;
   if (j.contains("hardware") && j["hardware"].is_object()) {
     const json& h = j["hardware"];
     n.hardware.cpu_model = FieldOr<std::string>(h, "cpu_model", "").value_or("");
@@ -155,7 +160,8 @@ Result<NodeInfo> NodeInfoFromJson(const json& j) {
       for (const json& g : h["gpus"])
         n.hardware.gpus.push_back(Gpu{FieldOr<std::string>(g, "name", "").value_or(""),
                                       FieldOr<std::string>(g, "driver", "").value_or(""),
-                                      FieldOr<int64_t>(g, "memory_mb", 0).value_or(0)});
+                                      FieldOr<int64_t>(g, "memory_mb", 0).value_or(0),
+                                      FieldOr<std::string>(g, "cuda", "").value_or("")});
     }
   }
   return n;

@@ -21,6 +21,9 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
       IntFlag("threads", &c.threads, "engine threads (0: all cores)"),
       DoubleFlag("simulated-speed", &c.simulated_speed,
                  "simulated engine: realtime factor to pretend"),
+      StringFlag("simulated-cuda", &c.simulated_cuda,
+                 "simulated engine: CUDA runtime to pretend it was built for (GPU preflight tests)",
+                 "VERSION"),
   };
 }
 
@@ -38,6 +41,8 @@ std::vector<Flag> WorkerFlags(WorkerOptions& o) {
                    "exit once nothing was held or claimable for this long (0: never)"),
       IntFlag("max-consecutive-failures", &o.max_consecutive_failures,
               "stop with an error after this many jobs in a row fail (0: off)"),
+      DoubleFlag("price-per-hour", &o.price_per_hour,
+                 "what this machine costs per hour in dollars (default: the coordinator's table)"),
   };
 }
 

@@ -51,6 +51,19 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                "and the workers' disks)"),
       BoolFlag("refuse-private-addresses", &o.refuse_private_addresses,
                "refuse feed and audio URLs on private, loopback and link-local addresses (SSRF)"),
+      Flag{"price", "price per hour of a GPU model, e.g. \"RTX A5000=0.22\" (repeatable)",
+           "GPU=DOLLARS", [&o](std::string_view v) { return o.prices.Set(v); },
+           "RTX A4000=0.16, RTX A5000=0.22, RTX 3090=0.30, RTX A6000=0.45"},
+      Flag{"uplink", "the coordinator's upload link, e.g. 50Mbit (bandwidth and planning)", "RATE",
+           [&o](std::string_view v) -> Result<void> {
+             auto rate = ParseBitRate(v);
+             if (!rate) return std::unexpected(rate.error());
+             o.uplink_bits_per_second = *rate;
+             return {};
+           },
+           "not set"},
+      DoubleFlag("claim-capacity", &o.claim_capacity,
+                 "claims per second the coordinator grants, for planning (podfleet_bench_queue)"),
   };
 }
 

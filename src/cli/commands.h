@@ -28,6 +28,9 @@ int RunEpisodes(const Args& args);
 int RunTranscript(const Args& args);
 int RunToken(const Args& args);
 int RunWer(const Args& args);
+int RunGpus(const Args& args);
+int RunPlan(const Args& args);
+int RunDoctor(const Args& args);
 
 // Prints "podfleet: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

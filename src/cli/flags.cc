@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 
 namespace podfleet {
@@ -112,6 +113,26 @@ Flag Int64Flag(std::string name, int64_t* field, std::string help) {
 }
 Flag DoubleFlag(std::string name, double* field, std::string help) {
   return NumberFlag(std::move(name), field, std::move(help), "X");
+}
+
+Result<double> ParseBitRate(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view per_second : {"/s", "ps"})
+    if (lower.ends_with(per_second)) lower.resize(lower.size() - per_second.size());
+  if (lower.ends_with("bit")) lower.resize(lower.size() - 3);
+  if (lower.ends_with("b")) lower.resize(lower.size() - 1);
+  double scale = 1;
+  if (!lower.empty() && (lower.back() == 'k' || lower.back() == 'm' || lower.back() == 'g')) {
+    scale = lower.back() == 'k' ? 1e3 : lower.back() == 'm' ? 1e6 : 1e9;
+    lower.pop_back();
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(lower.data(), lower.data() + lower.size(), value);
+  if (lower.empty() || ec != std::errc() || end != lower.data() + lower.size() || value < 0 ||
+      !std::isfinite(value))
+    return InvalidArgument("not a link speed (e.g. 50Mbit): \"" + std::string(text) + "\"");
+  return value * scale;
 }
 
 Result<Millis> ParseDuration(std::string_view text) {

@@ -36,6 +36,9 @@ Flag DurationFlag(std::string name, Millis* field, std::string help);
 Flag BoolFlag(std::string name, bool* field, std::string help);
 
 Result<Millis> ParseDuration(std::string_view text);
+// Link speeds in bits per second: "50Mbit", "1Gbit", "500kbit", "50Mbit/s", "50Mbps", or a bare
+// number of bits per second. kInvalidArgument otherwise.
+Result<double> ParseBitRate(std::string_view text);
 
 struct ParsedArgs {
   std::vector<std::string> positional;

@@ -73,3 +73,21 @@ TEST(Flags, HelpListsEveryFlagWithItsDefault) {
 
 }  // namespace
 }  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+TEST(Flags, BitRatesParse) {
+  EXPECT_DOUBLE_EQ(*ParseBitRate("50Mbit"), 50e6);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("50Mbit/s"), 50e6);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("100mbps"), 100e6);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("1Gbit"), 1e9);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("500kbit"), 500e3);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("2.5M"), 2.5e6);
+  EXPECT_DOUBLE_EQ(*ParseBitRate("1000"), 1000);
+  for (const char* bad : {"", "Mbit", "fast", "-5Mbit", "5Tbit", "5 Mbit"})
+    EXPECT_FALSE(ParseBitRate(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace podfleet

@@ -23,6 +23,9 @@ constexpr Command kCommands[] = {
      podfleet::RunTranscript},
     {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
     {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
+    {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
+    {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},
+    {"doctor", "the fleet's checks: pods busy, prefetch, gaps, idle billing", podfleet::RunDoctor},
 };
 
 void Usage() {

@@ -7,7 +7,9 @@
 #include "api/wire.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator_context.h"
+#include "coordinator/fleet_view.h"
 #include "coordinator/lease_reaper.h"
+#include "coordinator/metrics.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/token.h"
@@ -128,20 +130,31 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   Dispatcher* dispatcher = c->dispatcher_.get();
   c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
                                             [dispatcher] { dispatcher->Notify(); });
+  c->activity_ = std::make_unique<ActivityLog>();
+  c->metrics_ = std::make_unique<Metrics>();
   c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
-                                std::move(admin->hash)});
+                                std::move(admin->hash), *c->activity_, *c->metrics_});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   auto router = std::make_shared<Router>(std::move(routes));
+  Metrics* metrics = c->metrics_.get();
   HttpServerOptions http;
   http.host = options.host;
   http.port = options.port;
   http.threads = options.http_threads;
   http.max_body_bytes = options.max_upload_bytes;
-  auto server = HttpServer::Start(http, [router](HttpRequest request, HttpResponder respond) {
-    router->Handle(std::move(request), std::move(respond));
-  });
+  auto server =
+      HttpServer::Start(http, [router, metrics](HttpRequest request, HttpResponder respond) {
+        auto inner = std::make_shared<HttpResponder>(std::move(respond));
+        HttpResponder counted([inner, metrics, method = request.method,
+                               route = RouteLabel(request.path)](HttpResponse response) {
+          metrics->CountResponse(method, route, response.status);
+          (*inner)(std::move(response));
+        });
+        router->Handle(std::move(request), std::move(counted));
+      });
   if (!server) return std::unexpected(server.error());
   c->server_ = std::move(*server);
   c->lease_reaper_ =
@@ -171,7 +184,11 @@ std::string Coordinator::base_url() const {
 // is leased again within a second of its lease ending.
 void Coordinator::ReapLoop() {
   std::string last_error;
+  TimePoint sampled = clock_->Now();
   while (!stopping_) {
+    const TimePoint now = clock_->Now();
+    SampleActivity(std::clamp(now - sampled, Millis(0), Millis(5'000)));
+    sampled = now;
     auto expired = lease_reaper_->Tick();
     if (!expired) {
       // Once per distinct error: a stopped store (store.h, CheckHealth) repeats it every pass.
@@ -185,6 +202,19 @@ void Coordinator::ReapLoop() {
     for (int i = 0; i < 10 && !stopping_; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+void Coordinator::SampleActivity(Millis elapsed) {
+  auto nodes = store_->ListNodes();
+  auto leased = store_->ListLeasedJobs();
+  auto counts = store_->CountJobs();
+  if (!nodes || !leased || !counts) return;  // the next sample tries again
+  std::vector<NodeSample> samples;
+  for (const NodeView& v : BuildNodeViews(*nodes, *leased, clock_->Now(), options_.offline_after)) {
+    if (v.status == NodeStatus::kBusy || v.status == NodeStatus::kIdle)
+      samples.push_back({v.node.id, v.status == NodeStatus::kBusy});
+  }
+  activity_->Record(clock_->Now(), elapsed, counts->queued > 0, samples);
 }
 
 }  // namespace podfleet

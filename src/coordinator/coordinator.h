@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "store/store.h"
@@ -22,6 +23,8 @@ class FeedPoller;
 class HttpClient;
 class HttpServer;
 class LeaseReaper;
+class ActivityLog;
+class Metrics;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -51,6 +54,13 @@ struct CoordinatorOptions {
   // Refuse feed and audio URLs whose host is or resolves to a private, loopback, link-local or
   // unique-local address (SSRF), checked when added and again on every connection.
   bool refuse_private_addresses = false;
+  // Prices per hour by GPU model, for economics and planning (price_table.h).
+  PriceTable prices;
+  // The coordinator's upload link in bits per second, for the bandwidth view; 0: not configured.
+  double uplink_bits_per_second = 0;
+  // Claims per second the coordinator grants (measure with podfleet_bench_queue), for planning;
+  // 0: unknown.
+  double claim_capacity = 0;
 };
 
 class Coordinator {
@@ -83,6 +93,8 @@ class Coordinator {
  private:
   Coordinator() = default;
   void ReapLoop();
+  // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
+  void SampleActivity(Millis elapsed);
 
   CoordinatorOptions options_;
   const Clock* clock_ = nullptr;
@@ -91,6 +103,8 @@ class Coordinator {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<FeedPoller> poller_;
   std::unique_ptr<LeaseReaper> lease_reaper_;
+  std::unique_ptr<ActivityLog> activity_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

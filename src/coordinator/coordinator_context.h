@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "coordinator/activity_log.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/feed_poller.h"
@@ -18,11 +19,21 @@ struct Coordinator::Context {
   Dispatcher& dispatcher;
   FeedPoller& poller;
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
+  ActivityLog& activity;
+  Metrics& metrics;
 };
 
 // Route tables, one per audience.
 std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
+// Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
+std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
+// After `node` completed a job at `done_at`: stores the worker's reported prefetch wait
+// (`timings.waited_ms` of the complete call, when present) and the node's measured speed (moved a
+// fifth of the way towards this job's realtime factor), and counts the job in the metrics.
+// Failures are logged, never returned: the job is done either way.
+void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, AttemptId attempt,
+                   TimePoint done_at, const nlohmann::json& body);
 
 // Helpers shared by the route files.
 HttpResponse JsonReply(int status, const nlohmann::json& body);

@@ -146,7 +146,10 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!r) return ErrorReply(r.error());
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
-  return Reply(c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now()));
+  const TimePoint now = c.clock.Now();
+  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now);
+  if (done) AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
+  return Reply(done);
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {

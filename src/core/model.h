@@ -176,6 +176,7 @@ struct Gpu {
   std::string name;
   std::string driver;
   int64_t memory_mb = 0;
+  std::string cuda;  // the newest CUDA version the driver serves ("12.4"); empty when unknown
 };
 
 struct Hardware {
@@ -195,6 +196,9 @@ struct NodeInfo {
   Hardware hardware;
   double speed = 0;  // measured realtime factor (audio seconds per wall second); 0 when unknown
   std::string blocked_reason;  // non-empty: the node failed its preflight and takes no jobs
+  // What the node costs per hour in dollars, as its operator set it; negative: not set (the
+  // coordinator's price table decides).
+  double price_per_hour = -1;
 };
 
 enum class NodeStatus { kBusy, kIdle, kOffline, kBlocked };
@@ -217,6 +221,16 @@ struct CompletedJob {
   Millis audio_duration{0};
   Millis engine_time{0};
   Millis wall_time{0};  // lease granted to completion
+  // Of wall_time, the time the decoded audio waited in the worker's prefetch queue for the engine,
+  // as the worker reported it; 0 when not reported.
+  Millis waited{0};
+};
+
+// An attempt that ended in failure, for per-node statistics.
+struct FailedAttempt {
+  JobId job;
+  NodeId node;
+  TimePoint finished_at;
 };
 
 // Audio bytes the coordinator served in one hour, to one node (node 0: an unauthenticated

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "engines/engine_pocketsphinx.h"
 #include "engines/engine_simulated.h"
 
@@ -19,6 +21,19 @@ constexpr EngineMaker kEngines[] = {
 };
 
 }  // namespace
+
+int ParseCudaVersion(std::string_view text) {
+  int major = 0, minor = 0;
+  const char* end = text.data() + text.size();
+  auto [dot, ec] = std::from_chars(text.data(), end, major);
+  if (ec != std::errc() || major <= 0) return 0;
+  if (dot != end) {
+    if (*dot != '.') return 0;
+    auto [rest, ec2] = std::from_chars(dot + 1, end, minor);
+    if (ec2 != std::errc() || rest != end || minor < 0 || minor > 99) return 0;
+  }
+  return 1000 * major + 10 * minor;
+}
 
 Result<std::unique_ptr<Engine>> MakeEngine(const EngineConfig& config) {
   for (const EngineMaker& e : kEngines) {

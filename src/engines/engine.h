@@ -2,8 +2,9 @@
 // or HTTP.
 //
 // Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
-// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); whisper.cpp,
-// remote OpenAI-compatible servers and external commands come next behind the same interface.
+// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback);
+// whisper.cpp, remote OpenAI-compatible servers and external commands come next behind the same
+// interface.
 //
 // Thread safety: Transcribe may be called from several threads at once; an engine serialises or
 // parallelises internally (a GPU engine may batch concurrent calls).
@@ -24,15 +25,21 @@ struct EngineConfig {
   std::string name = "pocketsphinx";  // "pocketsphinx" or "simulated"
   std::string model;                  // engine-specific; empty: the engine's default
   std::string language = "en";
-  int threads = 0;                    // 0: all cores
+  int threads = 0;  // 0: all cores
   bool word_timestamps = true;
-  double simulated_speed = 50;        // simulated engine only: realtime factor it pretends to run at
+  double simulated_speed = 50;  // simulated engine only: realtime factor it pretends to run at
+  // Simulated engine only: the CUDA runtime it pretends to be built for ("12.8"), so that load
+  // tests exercise the worker's GPU preflight; empty: a CPU engine.
+  std::string simulated_cuda;
 };
 
 struct EngineInfo {
   std::string name;
   std::string model;
   bool gives_words = false;
+  // The CUDA runtime the engine was built for, as 1000 * major + 10 * minor (12080 for 12.8);
+  // 0 for an engine that runs on the CPU.
+  int cuda_runtime = 0;
 };
 
 // Called with the fraction of the audio transcribed so far, from any engine thread.
@@ -47,6 +54,9 @@ class Engine {
   virtual Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
                                         std::stop_token stop) = 0;
 };
+
+// "12.8" -> 12080 (CUDA's 1000 * major + 10 * minor); 0 for anything that is not such a version.
+int ParseCudaVersion(std::string_view text);
 
 // Creates and loads the engine named in `config`. kInvalidArgument for an unknown name;
 // kNotFound when its model files are missing.

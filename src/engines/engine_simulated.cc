@@ -25,7 +25,9 @@ class SimulatedEngine final : public Engine {
  public:
   explicit SimulatedEngine(EngineConfig config) : config_(std::move(config)) {}
 
-  EngineInfo info() const override { return {"simulated", "simulated", false}; }
+  EngineInfo info() const override {
+    return {"simulated", "simulated", false, ParseCudaVersion(config_.simulated_cuda)};
+  }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
                                 std::stop_token stop) override {
@@ -62,6 +64,10 @@ Result<std::unique_ptr<Engine>> MakeSimulatedEngine(const EngineConfig& config) 
     return InvalidArgument(
         fmt::format("simulated engine: speed must be positive, not {}", config.simulated_speed));
   }
+  if (!config.simulated_cuda.empty() && ParseCudaVersion(config.simulated_cuda) == 0)
+    return InvalidArgument(
+        fmt::format("simulated engine: CUDA runtime must be a version like 12.8, not \"{}\"",
+                    config.simulated_cuda));
   return std::make_unique<SimulatedEngine>(config);
 }
 

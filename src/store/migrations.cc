@@ -123,11 +123,19 @@ constexpr std::string_view kSchemaV3 = R"sql(
 ALTER TABLE jobs ADD COLUMN quarantined_at INTEGER;
 )sql";
 
+// Analytics: the prefetch wait a worker reports per attempt (NULL: not reported) and a price per
+// hour the node's operator set (NULL: the coordinator's price table decides).
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE attempts ADD COLUMN waited_ms INTEGER;
+ALTER TABLE nodes ADD COLUMN price_per_hour REAL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
     Migration{2, "hourly totals of audio bytes served per node", kSchemaV2},
     Migration{3, "jobs.quarantined_at", kSchemaV3},
+    Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

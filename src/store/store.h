@@ -131,6 +131,11 @@ class Store {
   virtual Result<QueueCounts> CountJobs() = 0;
   // Jobs completed at or after `since`, oldest first.
   virtual Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) = 0;
+  // Attempts that failed (retryable or not) at or after `since`, oldest first.
+  virtual Result<std::vector<FailedAttempt>> FailedSince(TimePoint since) = 0;
+  // Stores how long the attempt's audio waited for the engine on its worker (CompletedJob::waited).
+  // kNotFound for an unknown attempt.
+  virtual Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) = 0;
 
   // ---- bytes served ----
   // Adds `bytes` (carrying `audio` of audio, zero if unknown) served to `node` (NodeId(0): an
@@ -149,6 +154,8 @@ class Store {
   // kPermissionDenied if no live node has that token hash.
   virtual Result<Node> FindNodeByToken(std::string_view token_hash) = 0;
   virtual Result<std::vector<Node>> ListNodes() = 0;
+  // Stores the node's measured speed (realtime factor); kNotFound for an unknown node.
+  virtual Result<void> SetNodeSpeed(NodeId id, double speed) = 0;
   // Records that the node was heard from.
   virtual Result<void> TouchNode(NodeId id, TimePoint now) = 0;
   // Marks the node retired (it deregistered); its token stops working.

@@ -201,11 +201,13 @@ Result<Node> SqliteStore::RegisterNode(const NodeInfo& info, std::string_view to
   if (token_hash.empty()) return InvalidArgument("register node: empty token hash");
   constexpr std::string_view kSql =
       "INSERT INTO nodes (name, engine, model, version, hardware, speed, blocked_reason, "
-      "token_hash, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+      "token_hash, registered_at, last_seen, price_per_hour) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
   return Write([&](Db& db) -> Result<Node> {
-    Result<int64_t> r = db.Run(kSql, info.name, info.engine, info.model, info.version,
-                               EncodeHardware(info.hardware), info.speed, info.blocked_reason,
-                               token_hash, ToUnixMillis(now));
+    Result<int64_t> r = db.Run(
+        kSql, info.name, info.engine, info.model, info.version, EncodeHardware(info.hardware),
+        info.speed, info.blocked_reason, token_hash, ToUnixMillis(now),
+        info.price_per_hour >= 0 ? std::optional(info.price_per_hour) : std::nullopt);
     r = OnDuplicate(std::move(r), "register node: token already in use");
     if (!r) return std::unexpected(r.error());
     return LoadNode(db, NodeId(db.LastInsertId()));
@@ -227,6 +229,23 @@ Result<Node> SqliteStore::FindNodeByToken(std::string_view token_hash) {
 Result<std::vector<Node>> SqliteStore::ListNodes() {
   static const std::string sql = fmt::format("SELECT {} FROM nodes n ORDER BY n.id", kNodeColumns);
   return Read([&](Db& db) { return QueryAll(db, ReadNode, sql); });
+}
+
+Result<void> SqliteStore::RecordWait(JobId job, AttemptId attempt, Millis waited) {
+  if (waited.count() < 0) return InvalidArgument("wait: negative duration");
+  return Write([&](Db& db) {
+    return RequireChanged(
+        db.Run("UPDATE attempts SET waited_ms = ?3 WHERE job_id = ?1 AND number = ?2", job.value(),
+               attempt.value(), waited.count()),
+        fmt::format("attempt {} of job {}", attempt.value(), job.value()));
+  });
+}
+
+Result<void> SqliteStore::SetNodeSpeed(NodeId id, double speed) {
+  return Write([&](Db& db) {
+    return RequireChanged(db.Run("UPDATE nodes SET speed = ?2 WHERE id = ?1", id.value(), speed),
+                          fmt::format("node {}", id.value()));
+  });
 }
 
 Result<void> SqliteStore::TouchNode(NodeId id, TimePoint now) {

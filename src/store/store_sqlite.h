@@ -62,6 +62,8 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ListLeasedJobs() override;
   Result<QueueCounts> CountJobs() override;
   Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
+  Result<std::vector<FailedAttempt>> FailedSince(TimePoint since) override;
+  Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) override;
 
   Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) override;
   Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) override;
@@ -72,6 +74,7 @@ class SqliteStore final : public Store {
                             TimePoint now) override;
   Result<Node> FindNodeByToken(std::string_view token_hash) override;
   Result<std::vector<Node>> ListNodes() override;
+  Result<void> SetNodeSpeed(NodeId id, double speed) override;
   Result<void> TouchNode(NodeId id, TimePoint now) override;
   Result<void> RetireNode(NodeId id, TimePoint now) override;
 

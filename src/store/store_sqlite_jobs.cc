@@ -218,7 +218,7 @@ Result<void> RequeueExpired(Db& db, JobId job, EpisodeId episode, const RetryPol
 Result<CompletedJob> ReadCompleted(const Statement& row) {
   return CompletedJob{JobId(row.Int(0)),          EpisodeId(row.Int(1)), NodeId(row.Int(2)),
                       FromUnixMillis(row.Int(3)), Millis(row.Int(4)),    Millis(row.Int(5)),
-                      Millis(row.Int(6))};
+                      Millis(row.Int(6)),         Millis(row.Int(7))};
 }
 
 }  // namespace
@@ -407,11 +407,23 @@ Result<QueueCounts> SqliteStore::CountJobs() {
 Result<std::vector<CompletedJob>> SqliteStore::CompletedSince(TimePoint since) {
   constexpr std::string_view kSql =
       "SELECT a.job_id, j.episode_id, a.node_id, a.finished_at, t.audio_duration_ms, "
-      "t.engine_time_ms, a.finished_at - a.leased_at "
+      "t.engine_time_ms, a.finished_at - a.leased_at, coalesce(a.waited_ms, 0) "
       "FROM attempts a JOIN jobs j ON j.id = a.job_id "
       "JOIN transcripts t ON t.episode_id = j.episode_id "
       "WHERE a.outcome = 'done' AND a.finished_at >= ?1 ORDER BY a.finished_at, a.job_id";
   return Read([&](Db& db) { return QueryAll(db, ReadCompleted, kSql, ToUnixMillis(since)); });
+}
+
+Result<std::vector<FailedAttempt>> SqliteStore::FailedSince(TimePoint since) {
+  auto read = [](const Statement& row) -> Result<FailedAttempt> {
+    return FailedAttempt{JobId(row.Int(0)), NodeId(row.Int(1)), FromUnixMillis(row.Int(2))};
+  };
+  return Read([&](Db& db) {
+    return QueryAll(db, read,
+                    "SELECT job_id, node_id, finished_at FROM attempts "
+                    "WHERE outcome = 'failed' AND finished_at >= ?1 ORDER BY finished_at, job_id",
+                    ToUnixMillis(since));
+  });
 }
 
 Result<Transcript> SqliteStore::GetTranscript(EpisodeId id) {

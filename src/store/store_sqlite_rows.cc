@@ -151,6 +151,7 @@ Result<Node> ReadNode(const Statement& row) {
   if (!hardware) return std::unexpected(hardware.error());
   NodeInfo info{row.Text(1), row.Text(2), row.Text(3), row.Text(4),
                 *hardware,   row.Real(6), row.Text(7)};
+  if (!row.IsNull(11)) info.price_per_hour = row.Real(11);
   return Node{NodeId(row.Int(0)), std::move(info), FromUnixMillis(row.Int(8)),
               FromUnixMillis(row.Int(9)), !row.IsNull(10)};
 }
@@ -201,7 +202,8 @@ Result<std::vector<TranscriptLink>> DecodeLinks(std::string_view text) {
 std::string EncodeHardware(const Hardware& hw) {
   json gpus = json::array();
   for (const Gpu& g : hw.gpus) {
-    gpus.push_back({{"name", g.name}, {"driver", g.driver}, {"memory_mb", g.memory_mb}});
+    gpus.push_back(
+        {{"name", g.name}, {"driver", g.driver}, {"memory_mb", g.memory_mb}, {"cuda", g.cuda}});
   }
   return Dump({{"cpu_model", hw.cpu_model},
                {"cpu_cores", hw.cpu_cores},
@@ -219,7 +221,7 @@ Result<Hardware> DecodeHardware(std::string_view text) {
                 {}};
     for (const json& g : RequireArray(doc.at("gpus"))) {
       hw.gpus.push_back({g.at("name").get<std::string>(), g.at("driver").get<std::string>(),
-                         g.at("memory_mb").get<int64_t>()});
+                         g.at("memory_mb").get<int64_t>(), g.value("cuda", "")});
     }
     return hw;
   });

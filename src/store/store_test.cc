@@ -768,5 +768,51 @@ TEST_P(StoreTest, TransfersAreSummedPerNodeAndHour) {
   EXPECT_EQ(Must(store_->TransfersSince(hour + Millis(3'599'999))).size(), 3u);
 }
 
+// ---- analytics ---------------------------------------------------------------------------------
+
+TEST_P(StoreTest, ReportedWaitIsKeptApartFromWallTime) {
+  QueueJob("a");
+  Grant g = ClaimOne(node_a_);
+  clock_.Advance(Millis(30'000));
+  ASSERT_OK(store_->Complete(node_a_, g.lease.job, g.lease.attempt, TestTranscript(), Now()));
+  EXPECT_EQ(Must(store_->CompletedSince(FromUnixMillis(0)))[0].waited, Millis(0));  // not reported
+  ASSERT_OK(store_->RecordWait(g.lease.job, g.lease.attempt, Millis(8'000)));
+  CompletedJob done = Must(store_->CompletedSince(FromUnixMillis(0)))[0];
+  EXPECT_EQ(done.wall_time, Millis(30'000));
+  EXPECT_EQ(done.waited, Millis(8'000));
+  EXPECT_CODE(store_->RecordWait(g.lease.job, AttemptId(99), Millis(1)), Code::kNotFound);
+  EXPECT_CODE(store_->RecordWait(g.lease.job, g.lease.attempt, Millis(-1)), Code::kInvalidArgument);
+}
+
+TEST_P(StoreTest, FailedAttemptsAreListedWithTheirNode) {
+  QueueJob("a");
+  const TimePoint start = Now();
+  Grant g = ClaimOne(node_b_);
+  clock_.Advance(Millis(1'000));
+  ASSERT_OK(
+      store_->Fail(node_b_, g.lease.job, g.lease.attempt, {"boom", false}, RetryPolicy{}, Now()));
+  std::vector<FailedAttempt> failed = Must(store_->FailedSince(start));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].job, g.lease.job);
+  EXPECT_EQ(failed[0].node, node_b_);
+  EXPECT_EQ(failed[0].finished_at, Now());
+  EXPECT_THAT(Must(store_->FailedSince(Now() + Millis(1))), IsEmpty());
+}
+
+TEST_P(StoreTest, NodeSpeedAndPriceAreStored) {
+  NodeInfo info = TestNode();
+  info.price_per_hour = 0.22;
+  info.hardware.gpus[0].cuda = "12.4";
+  Node node = Must(store_->RegisterNode(info, "hash-1", Now()));
+  ASSERT_OK(store_->SetNodeSpeed(node.id, 87.5));
+  Node found = Must(store_->FindNodeByToken("hash-1"));
+  EXPECT_DOUBLE_EQ(found.info.speed, 87.5);
+  EXPECT_DOUBLE_EQ(found.info.price_per_hour, 0.22);
+  EXPECT_EQ(found.info.hardware.gpus[0].cuda, "12.4");
+  Node unpriced = Must(store_->RegisterNode(TestNode(), "hash-2", Now()));
+  EXPECT_LT(unpriced.info.price_per_hour, 0);
+  EXPECT_CODE(store_->SetNodeSpeed(NodeId(999), 1), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -56,6 +56,24 @@ std::vector<Gpu> NvidiaGpus() {
   return gpus;
 }
 
+// The driver's CUDA level from nvidia-smi's banner ("CUDA Version: 12.4"); empty if not shown.
+std::string NvidiaCudaVersion() {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen("nvidia-smi 2>/dev/null", "r"), pclose);
+  if (!pipe) return "";
+  char buf[512];
+  std::string found;
+  while (fgets(buf, sizeof buf, pipe.get())) {
+    std::string_view line(buf);
+    const auto at = line.find("CUDA Version:");
+    if (at == std::string_view::npos || !found.empty()) continue;
+    std::string_view rest = line.substr(at + 13);
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const auto end = rest.find_first_not_of("0123456789.");
+    found = std::string(rest.substr(0, end));
+  }
+  return found;
+}
+
 }  // namespace
 
 Hardware DetectHardware() {
@@ -69,6 +87,10 @@ Hardware DetectHardware() {
   utsname u{};
   if (uname(&u) == 0) h.os = std::string(u.sysname) + " " + u.release + " " + u.machine;
   h.gpus = NvidiaGpus();
+  if (!h.gpus.empty()) {
+    const std::string cuda = NvidiaCudaVersion();
+    for (Gpu& g : h.gpus) g.cuda = cuda;
+  }
   return h;
 }
 

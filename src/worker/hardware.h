@@ -6,7 +6,8 @@
 namespace podfleet {
 
 // CPU model and cores (/proc/cpuinfo), memory (/proc/meminfo), OS (uname) and NVIDIA GPUs (name,
-// driver, memory, through nvidia-smi when it is installed). Missing facts are left empty.
+// driver, memory, and the driver's CUDA version from its banner, through nvidia-smi when it is
+// installed). Missing facts are left empty.
 Hardware DetectHardware();
 
 }  // namespace podfleet

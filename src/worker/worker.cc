@@ -14,6 +14,7 @@
 #include "audio/audio.h"
 #include "net/public_address.h"
 #include "worker/hardware.h"
+#include "worker/preflight.h"
 
 namespace podfleet {
 namespace {
@@ -55,7 +56,9 @@ struct Worker::HeldJob {
   std::stop_source stop;  // requested when the lease is lost or the worker shuts down
   std::atomic<Stage> stage{Stage::kWaiting};
   std::atomic<double> fraction{0};
-  PcmAudio audio;  // owned by whichever stage holds the job
+  PcmAudio audio;                                  // owned by whichever stage holds the job
+  std::chrono::steady_clock::time_point ready_at;  // decoded and queued for the engine
+  Millis waited{-1};                               // ready_at until the engine took it
 
   const Lease& lease() const { return grant.lease; }
   void Report(Stage s, double f) {
@@ -88,9 +91,15 @@ Result<void> Worker::Register() {
   info.model = engine.model;
   info.version = PODFLEET_VERSION;
   info.hardware = DetectHardware();
+  info.price_per_hour = options_.price_per_hour;
+  const PreflightResult preflight = RunPreflight(info.hardware, engine_);
+  for (const std::string& w : preflight.warnings) Log("preflight: " + w);
+  info.blocked_reason = preflight.blocked_reason;
+  blocked_reason_ = preflight.blocked_reason;
 
   const auto identity = options_.work_dir / "node.json";
-  if (std::ifstream in(identity); in) {
+  // A blocked node registers afresh so that the coordinator records why.
+  if (std::ifstream in(identity); in && preflight.passed()) {
     // The saved token is tried whatever URL the coordinator has now (a local fleet's port
     // changes between runs): a token the coordinator accepts is one it issued.
     json saved = json::parse(in, nullptr, false);
@@ -117,6 +126,13 @@ Result<void> Worker::Register() {
     if (reg) {
       client_.set_node_token(reg->token);
       heartbeat_interval_ = std::max(Millis(100), reg->heartbeat_interval);
+      if (!preflight.passed()) {
+        // Not kept: a later run that passes its preflight registers afresh, unblocked.
+        std::error_code ec;
+        std::filesystem::remove(identity, ec);
+        Log(fmt::format("registered as blocked node {} ({})", reg->node.value(), info.name));
+        return {};
+      }
       std::ofstream out(identity, std::ios::trunc);
       out << json{{"server", client_.base_url()},
                   {"node_id", reg->node.value()},
@@ -151,6 +167,11 @@ Result<WorkerStats> Worker::Run() {
   } lock_closer{lock_fd};
 
   if (auto r = Register(); !r) return std::unexpected(r.error());
+  if (!blocked_reason_.empty()) {
+    Log("preflight failed: " + blocked_reason_);
+    return Unavailable("preflight failed, registered as blocked and taking no jobs: " +
+                       blocked_reason_);
+  }
 
   std::jthread heartbeat([this] { HeartbeatLoop(); });
   ReplayOutbox();
@@ -297,6 +318,7 @@ void Worker::Prepare(const JobPtr& job) {
     return ReportFailure(job, error, code == Code::kCorruption || code == Code::kInvalidArgument);
   }
   job->audio = std::move(*audio);
+  job->ready_at = std::chrono::steady_clock::now();
   job->Report(Stage::kWaiting, 0);
   MutexLock lock(mu_);
   ready_.push_back(job);
@@ -318,6 +340,7 @@ void Worker::EngineLoop() {
     if (job->stop.stop_requested()) continue;
     job->Report(Stage::kTranscribing, 0);
     const auto started = std::chrono::steady_clock::now();
+    job->waited = std::chrono::duration_cast<Millis>(started - job->ready_at);
     auto result = engine_.Transcribe(
         job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
     if (result) {
@@ -358,7 +381,7 @@ void Worker::UploadLoop() {
       next = std::move(uploads_.front());
       uploads_.pop_front();
     }
-    Upload(next.job->lease(), next.transcript, next.file);
+    Upload(next.job->lease(), next.transcript, next.file, next.job->waited);
     MutexLock lock(mu_);
     auto it = held_.find(next.job->lease().job);
     if (it != held_.end() && it->second == next.job) held_.erase(it);
@@ -366,8 +389,8 @@ void Worker::UploadLoop() {
 }
 
 void Worker::Upload(const Lease& lease, const Transcript& transcript,
-                    const std::filesystem::path& file) {
-  const Delivery delivery = Deliver(lease, transcript);
+                    const std::filesystem::path& file, Millis waited) {
+  const Delivery delivery = Deliver(lease, transcript, waited);
   if (delivery == Delivery::kKept) {
     Log(fmt::format("job {} attempt {}: giving up on the upload for now; {}", lease.job.value(),
                     lease.attempt.value(),
@@ -382,11 +405,11 @@ void Worker::Upload(const Lease& lease, const Transcript& transcript,
   if (delivery == Delivery::kRefused) ++stats_.lost;
 }
 
-Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcript) {
+Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcript, Millis waited) {
   Millis backoff = std::max(Millis(1), options_.upload_backoff);
   std::optional<std::chrono::steady_clock::time_point> give_up;
   while (true) {
-    auto r = client_.Complete(lease, transcript);
+    auto r = client_.Complete(lease, transcript, waited);
     if (r) return Delivery::kAccepted;
     const Code code = r.error().code;
     if (code == Code::kConflict || code == Code::kNotFound) {

@@ -24,6 +24,10 @@
 // unreachable coordinator rather than registering anew: only the node that held a lease may
 // deliver its result.
 //
+// Preflight (preflight.h): before registering, the worker checks its GPU, driver and engine. A
+// failure registers the node as blocked with the reason, and Run returns kUnavailable at once
+// without claiming (a rented pod should then be stopped).
+//
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
 // every job it holds that is not finished, and returns from Run within seconds. The worker also
 // stops by itself when idle for `exit_when_idle` (Run succeeds), and when
@@ -70,6 +74,9 @@ struct WorkerOptions {
   // Circuit breaker: after this many jobs in a row fail (download, decode or engine failures),
   // stop claiming, release what is held and return an error from Run (0: off).
   int max_consecutive_failures = 0;
+  // What this machine costs per hour in dollars, reported at registration; negative: let the
+  // coordinator's price table decide.
+  double price_per_hour = -1;
 };
 
 struct WorkerStats {
@@ -109,9 +116,11 @@ class Worker {
   void Prepare(const JobPtr& job);
   void Finish(const JobPtr& job, const Result<Transcript>& result);
   // Delivers one finished attempt and settles its outbox file (`file` may be empty).
-  void Upload(const Lease& lease, const Transcript& transcript, const std::filesystem::path& file);
+  // `waited`: the job's prefetch wait (negative: unknown, e.g. replayed from the outbox).
+  void Upload(const Lease& lease, const Transcript& transcript, const std::filesystem::path& file,
+              Millis waited = Millis(-1));
   // Uploads until the coordinator acknowledges or refuses, or shortly after a stop request.
-  Delivery Deliver(const Lease& lease, const Transcript& transcript);
+  Delivery Deliver(const Lease& lease, const Transcript& transcript, Millis waited);
   void ReportFailure(const JobPtr& job, const Error& error, bool permanent);
   void ReleaseAll();
   void Forget(const JobPtr& job);
@@ -126,6 +135,7 @@ class Worker {
 
   std::stop_source stop_;
   std::atomic<Millis> heartbeat_interval_{Millis(10'000)};  // as the coordinator asks
+  std::string blocked_reason_;  // set by Register (Run's thread): why the preflight failed
 
   Mutex mu_;
   std::condition_variable_any changed_;

@@ -1,0 +1,88 @@
+#include "coordinator/doctor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "coordinator/fleet_test_util.h"
+
+namespace podfleet {
+namespace {
+
+using ::testing::HasSubstr;
+
+const Check& Find(const DoctorReport& r, const std::string& name) {
+  for (const Check& c : r.checks)
+    if (c.name == name) return c;
+  throw std::runtime_error("no check " + name);
+}
+
+// Gives the node `leases` leased jobs and an hour observed with `idle` of it idle.
+void Observe(NodeFacts& n, int leases, Millis idle, bool queue_had_work) {
+  n.view.jobs.resize(leases);
+  n.hour.activity.observed = kOneHour;
+  n.hour.activity.busy = kOneHour - idle;
+  n.hour.activity.idle_with_work = queue_had_work ? idle : Millis(0);
+}
+
+TEST(Doctor, BusyFleetWithPrefetchPasses) {
+  FleetBuilder fleet;
+  Observe(fleet.Add("pod-1", "RTX A5000", 87, 0.22), 3, Millis(0), true);
+  Observe(fleet.Add("pod-2", "RTX A5000", 87, 0.22), 3, Millis(0), true);
+  fleet.facts.queue = {40, 6, 100, 0};
+  DoctorReport r = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(r, "every_pod_busy").outcome, CheckOutcome::kPass);
+  EXPECT_EQ(Find(r, "prefetch_populated").outcome, CheckOutcome::kPass);
+  EXPECT_THAT(Find(r, "prefetch_populated").detail, HasSubstr("6 leased jobs for 2 busy nodes"));
+  EXPECT_EQ(Find(r, "no_idle_with_work").outcome, CheckOutcome::kPass);
+  EXPECT_EQ(Find(r, "no_idle_billing").outcome, CheckOutcome::kPass);
+  EXPECT_TRUE(r.healthy);
+}
+
+TEST(Doctor, IdlePodWhileWorkWaitsFailsThreeChecks) {
+  FleetBuilder fleet;
+  Observe(fleet.Add("pod-1", "RTX A5000", 87, 0.22), 1, Millis(0), true);
+  Observe(fleet.Add("pod-2", "RTX A5000", 87, 0.22, NodeStatus::kIdle), 0, Millis(1'200'000), true);
+  fleet.facts.queue = {40, 1, 100, 0};
+  DoctorReport r = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(r, "every_pod_busy").outcome, CheckOutcome::kFail);
+  EXPECT_THAT(Find(r, "every_pod_busy").detail, HasSubstr("idle: pod-2"));
+  EXPECT_EQ(Find(r, "prefetch_populated").outcome, CheckOutcome::kFail);
+  EXPECT_EQ(Find(r, "no_idle_with_work").outcome, CheckOutcome::kFail);
+  EXPECT_THAT(Find(r, "no_idle_with_work").detail, HasSubstr("pod-2 33.3%"));
+  EXPECT_EQ(Find(r, "no_idle_billing").outcome, CheckOutcome::kFail);
+  EXPECT_THAT(Find(r, "no_idle_billing").detail, HasSubstr("($0.073)"));
+  EXPECT_FALSE(r.healthy);
+}
+
+TEST(Doctor, EmptyQueueMakesBusyChecksNotApplicable) {
+  FleetBuilder fleet;
+  fleet.Add("macbook", "", 15, 0.0, NodeStatus::kIdle);
+  DoctorReport r = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(r, "every_pod_busy").outcome, CheckOutcome::kNotApplicable);
+  EXPECT_EQ(Find(r, "prefetch_populated").outcome, CheckOutcome::kNotApplicable);
+  EXPECT_EQ(Find(r, "no_idle_billing").outcome, CheckOutcome::kNotApplicable);  // no pod
+  EXPECT_TRUE(r.healthy);
+}
+
+TEST(Doctor, GapsBetweenCompletionsAreFound) {
+  FleetBuilder fleet;
+  NodeFacts& pod = fleet.Add("pod", "RTX A5000", 87, 0.22);
+  for (int i = 0; i < 4; ++i) {
+    CompletedJob j;
+    j.node = pod.view.node.id;
+    j.finished_at = fleet.facts.now - Millis(400'000) + Millis(100'000) * i;
+    j.engine_time = Millis(20'000);
+    fleet.facts.done_day.push_back(j);
+  }
+  pod.hour.engine_time = Millis(80'000);
+  pod.hour.jobs = 4;
+  const Check& gaps = Find(RunDoctor(fleet.facts), "no_completion_gaps");
+  EXPECT_EQ(gaps.outcome, CheckOutcome::kFail);
+  EXPECT_THAT(gaps.detail, HasSubstr("pod p90 gap 80.0s > 5.0s"));
+
+  for (int i = 0; i < 4; ++i) fleet.facts.done_day[i].engine_time = Millis(99'000);
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_completion_gaps").outcome, CheckOutcome::kPass);
+}
+
+}  // namespace
+}  // namespace podfleet

@@ -1,0 +1,97 @@
+// What the coordinator measured about its fleet, gathered in one place for the analyses built on
+// it (economics.h, plan.h, doctor.h, metrics.h): per-node figures over the last hour and the last
+// 24 hours, prices, byte counts and the compatibility record.
+//
+// The Compute* functions are pure; GatherFleetFacts reads the store and the activity log.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/activity_log.h"
+#include "coordinator/compatibility.h"
+#include "coordinator/fleet_view.h"
+#include "coordinator/price_table.h"
+#include "core/error.h"
+#include "core/model.h"
+
+namespace podfleet {
+
+class Store;
+
+inline constexpr Millis kOneHour{3'600'000};
+inline constexpr Millis kOneDay{24 * 3'600'000};
+
+// One node's work over one window.
+struct NodeWindow {
+  int64_t jobs = 0;
+  int64_t failures = 0;
+  Millis audio{0};
+  Millis engine_time{0};  // the engine's own time
+  Millis wall_time{0};    // lease granted to completion
+  Millis waited{0};       // of wall_time, audio waiting in the worker's prefetch queue
+  Activity activity;
+
+  // Audio per engine time (x realtime); 0 without jobs.
+  double Realtime() const;
+  Millis AvgEngine() const;
+  Millis AvgWall() const;
+  // Wall time less prefetch waiting: what a job costs the node.
+  Millis AvgJob() const;
+};
+
+// Completions and failures within `span` before `now`, per node.
+std::map<NodeId, NodeWindow> ComputeNodeWindows(const std::vector<CompletedJob>& done,
+                                                const std::vector<FailedAttempt>& failed,
+                                                TimePoint now, Millis span);
+
+struct NodeFacts {
+  NodeView view;
+  std::string gpu;              // GpuModel(); empty for a machine without a GPU
+  std::optional<double> price;  // dollars per hour; nullopt: unknown
+  double speed = 0;             // measured realtime factor; 0: not measured
+  NodeWindow hour;
+  NodeWindow day;
+  bool online() const { return view.status != NodeStatus::kOffline; }
+  bool pod() const { return price && *price > 0; }  // a machine that bills by the hour
+};
+
+struct FleetSettings {
+  PriceTable prices;
+  double uplink_bits_per_second = 0;  // the coordinator's upload link; 0: not configured
+  double claim_capacity = 0;          // claims per second the coordinator grants; 0: unknown
+  Millis offline_after{30'000};
+};
+
+struct FleetFacts {
+  TimePoint now;
+  std::vector<NodeFacts> nodes;
+  QueueCounts queue;
+  Millis queued_audio{0};  // known durations of queued episodes, plus the mean for the rest
+  Throughput last_hour;
+  Millis mean_episode{0};  // mean audio length of the jobs done in 24 h; 0: none done
+  std::vector<CompletedJob> done_day;
+  // Audio bytes the coordinator served in 24 h and the audio they carried (where known).
+  int64_t bytes_day = 0;
+  Millis bytes_audio_day{0};
+  // Bytes served in the hourly totals that overlap the last hour, and the time those cover.
+  int64_t bytes_recent = 0;
+  Millis bytes_recent_window{0};
+  FleetSettings settings;
+  std::vector<CompatEntry> compatibility;
+};
+
+// Bytes served against audio: each hourly total's own audio duration where the server knew it,
+// else the audio the same node completed within that hour, plus, for the node's latest hour, the
+// audio of the jobs it holds now (fetched, not yet done: `in_flight`, estimated by the caller),
+// so that prefetching does not read as extra bytes per audio-hour.
+Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
+                        const std::vector<CompletedJob>& done,
+                        const std::map<NodeId, Millis>& in_flight);
+
+Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
+                                    const FleetSettings& settings, TimePoint now);
+
+}  // namespace podfleet

@@ -1,0 +1,65 @@
+// Capacity planning: how many pods of which GPU to run for a backlog, computed from measured
+// speeds, prices, the uplink and the coordinator's claim capacity. Pure functions.
+//
+// For pods of one GPU type (measured speed s, price p) next to the free local nodes (speed L):
+// fleet speed with n pods = min(n*s + L, uplink capacity, coordinator capacity); drain time =
+// backlog audio / fleet speed; cost = n * p * drain time. The first bottleneck is whichever term
+// is smallest. The recommendation for a type is the fewest pods that drain the backlog within
+// the target time, but never more than the point where the uplink or the coordinator, not the
+// GPUs, limits the fleet (more pods would only cost more). Across types, the cheapest wins, then
+// the fastest. GPU types that are blocked, unmeasured or unpriced are never recommended.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/economics.h"
+
+namespace podfleet {
+
+struct PlanRequest {
+  std::optional<double> backlog_hours;  // of audio; else from episodes, else the queue
+  std::optional<int64_t> episodes;      // times the mean episode length
+  double target_hours = 1;              // drain within this when pods allow
+  int max_pods = 20;
+};
+
+struct PlanOption {
+  std::string gpu;
+  double speed = 0;           // x realtime of one pod
+  double price_per_hour = 0;  // of one pod
+  int pods = 0;
+  double fleet_speed = 0;  // x realtime with those pods and the local nodes
+  double drain_hours = 0;
+  double cost = 0;         // dollars for the pods until drained
+  std::string bottleneck;  // "gpu", "uplink" or "coordinator"
+  bool recommended = false;
+  std::string note;
+};
+
+// One row of the queue-size table: the seed's hand table, computed.
+struct PlanBracket {
+  int64_t episodes = 0;
+  double backlog_hours = 0;
+  std::optional<PlanOption> best;
+};
+
+struct Plan {
+  double backlog_hours = 0;
+  std::string backlog_source;                  // "queue", "backlog_hours" or "episodes"
+  double local_speed = 0;                      // free local nodes, online and unblocked
+  std::optional<double> uplink_capacity;       // x realtime
+  std::optional<double> coordinator_capacity;  // x realtime
+  std::vector<PlanOption> options;             // the best pod count per GPU type
+  std::optional<PlanOption> recommendation;
+  PlanOption current;                 // the fleet as it runs now
+  std::vector<PlanBracket> brackets;  // 50, 200, 500, 1000 episodes
+  std::vector<std::string> excluded;  // GPU types left out, and why
+  std::vector<std::string> notes;
+};
+
+// kInvalidArgument for a negative backlog, a non-positive target or max_pods.
+Result<Plan> ComputePlan(const FleetFacts& facts, const PlanRequest& request);
+
+}  // namespace podfleet

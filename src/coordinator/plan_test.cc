@@ -1,0 +1,117 @@
+#include "coordinator/plan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "coordinator/fleet_test_util.h"
+
+namespace podfleet {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+// The seed's fleet: two A5000 pods at 87x and $0.22, a free MacBook at 15x, a 50 Mbit/s link
+// carrying 0.96 MB per audio-minute, two-hour episodes.
+FleetBuilder SeedFleet() {
+  FleetBuilder fleet;
+  fleet.Add("pod-255e", "RTX A5000", 87, 0.22);
+  fleet.Add("pod-3c6a", "RTX A5000", 87, 0.22);
+  fleet.Add("macbook", "", 15, 0.0);
+  fleet.Link(0.96, 50e6);
+  return fleet;
+}
+
+TEST(Plan, FiftyEpisodesNeedOnePod) {
+  PlanRequest r;
+  r.episodes = 50;
+  Plan p = *ComputePlan(SeedFleet().facts, r);
+  EXPECT_DOUBLE_EQ(p.backlog_hours, 100);
+  ASSERT_TRUE(p.recommendation);
+  EXPECT_EQ(p.recommendation->gpu, "RTX A5000");
+  EXPECT_EQ(p.recommendation->pods, 1);
+  EXPECT_EQ(p.recommendation->bottleneck, "gpu");
+  EXPECT_NEAR(p.recommendation->drain_hours, 100.0 / 102, 1e-5);
+  EXPECT_NEAR(p.recommendation->cost, 0.22 * 100.0 / 102, 1e-5);
+}
+
+TEST(Plan, LargeBacklogStopsWhereTheUplinkLimits) {
+  PlanRequest r;
+  r.episodes = 500;
+  Plan p = *ComputePlan(SeedFleet().facts, r);
+  ASSERT_TRUE(p.recommendation);
+  EXPECT_EQ(p.recommendation->pods, 5);  // 4 pods + MacBook = 363x; the 5th fills the 390x link
+  EXPECT_EQ(p.recommendation->bottleneck, "uplink");
+  EXPECT_NEAR(p.recommendation->fleet_speed, 390.6, 0.1);
+  EXPECT_THAT(p.recommendation->note, HasSubstr("more pods would not help"));
+}
+
+TEST(Plan, QueueTableReplacesTheSeedsHandTable) {
+  Plan p = *ComputePlan(SeedFleet().facts, PlanRequest{});
+  ASSERT_EQ(p.brackets.size(), 4u);
+  EXPECT_EQ(p.brackets[0].episodes, 50);
+  EXPECT_EQ(p.brackets[0].best->pods, 1);
+  EXPECT_EQ(p.brackets[1].best->pods, 5);  // 400 h within an hour: up to the link
+  EXPECT_EQ(p.brackets[3].best->bottleneck, "uplink");
+}
+
+TEST(Plan, CurrentFleetIsEvaluatedToo) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.facts.queued_audio = Millis(189 * 3'600'000);
+  Plan p = *ComputePlan(fleet.facts, PlanRequest{});
+  EXPECT_EQ(p.backlog_source, "queue");
+  EXPECT_EQ(p.current.pods, 2);
+  EXPECT_NEAR(p.current.fleet_speed, 189, 1e-9);
+  EXPECT_NEAR(p.current.drain_hours, 1, 1e-9);
+  EXPECT_NEAR(p.current.cost, 0.44, 1e-9);
+}
+
+TEST(Plan, BlockedGpuIsNeverRecommended) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.Add("cheap-4090", "RTX 4090", 150, 0.05, NodeStatus::kBlocked);
+  PlanRequest r;
+  r.backlog_hours = 100;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.recommendation->gpu, "RTX A5000");
+  EXPECT_THAT(p.excluded, Contains("RTX 4090: blocked"));
+  for (const PlanOption& o : p.options) EXPECT_NE(o.gpu, "RTX 4090");
+}
+
+TEST(Plan, CoordinatorCanBeTheFirstBottleneck) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.facts.settings.claim_capacity = 0.01;  // one claim per 100 s of 2 h episodes: 72x
+  PlanRequest r;
+  r.backlog_hours = 1000;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_NEAR(*p.coordinator_capacity, 72, 1e-9);
+  EXPECT_EQ(p.recommendation->bottleneck, "coordinator");
+  EXPECT_EQ(p.recommendation->pods, 1);
+}
+
+TEST(Plan, WithoutMeasurementsNothingIsRecommended) {
+  FleetBuilder fleet;
+  fleet.Add("new", "RTX A5000", 0, 0.22, NodeStatus::kIdle);
+  PlanRequest r;
+  r.backlog_hours = 10;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_FALSE(p.recommendation);
+  EXPECT_THAT(p.excluded, Contains("RTX A5000: speed not measured"));
+  EXPECT_THAT(p.notes.front(), HasSubstr("no GPU type with a measured speed"));
+}
+
+TEST(Plan, RefusesNonsense) {
+  PlanRequest r;
+  r.backlog_hours = -1;
+  EXPECT_FALSE(ComputePlan(SeedFleet().facts, r));
+  r = PlanRequest{};
+  r.target_hours = 0;
+  EXPECT_FALSE(ComputePlan(SeedFleet().facts, r));
+  FleetBuilder empty;
+  empty.facts.mean_episode = Millis(0);
+  r = PlanRequest{};
+  r.episodes = 10;
+  EXPECT_EQ(ComputePlan(empty.facts, r).error().code, Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace podfleet

@@ -1,0 +1,409 @@
+// Analytics routes: what the fleet measured (per node and fleet), GPU economics, bandwidth,
+// planning, the doctor's checks, the compatibility record, Prometheus metrics and the dashboard.
+// All are reads, open like the rest of the operator API.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "coordinator/coordinator_context.h"
+#include "coordinator/doctor.h"
+#include "coordinator/economics.h"
+#include "coordinator/metrics.h"
+#include "coordinator/plan.h"
+#include "coordinator/web_assets.h"
+
+namespace podfleet {
+namespace {
+
+using nlohmann::json;
+using Ctx = Coordinator::Context;
+
+// Each completed job moves the node's stored speed this far towards its own realtime factor.
+constexpr double kSpeedWeight = 0.2;
+
+double Secs(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
+double Hours(Millis m) { return static_cast<double>(m.count()) / 3'600'000.0; }
+
+template <class T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// A double that JSON can carry: infinity (nothing drains) becomes null.
+json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+Result<FleetFacts> Facts(Ctx& c) {
+  FleetSettings s{c.options.prices, c.options.uplink_bits_per_second, c.options.claim_capacity,
+                  c.options.offline_after};
+  return GatherFleetFacts(c.store, c.activity, s, c.clock.Now());
+}
+
+json WindowJson(const NodeWindow& w) {
+  return {{"jobs", w.jobs},
+          {"failures", w.failures},
+          {"audio_hours", Hours(w.audio)},
+          {"realtime", w.Realtime()},
+          {"avg_engine_s", Secs(w.AvgEngine())},
+          {"avg_wall_s", Secs(w.AvgWall())},
+          {"avg_job_s", Secs(w.AvgJob())},
+          {"avg_prefetch_wait_s", w.jobs > 0 ? Secs(w.waited / w.jobs) : 0.0},
+          {"observed_s", Secs(w.activity.observed)},
+          {"idle_share", w.activity.IdleShare()},
+          {"idle_with_work_share", w.activity.IdleWithWorkShare()}};
+}
+
+json NodeFactsJson(const NodeFacts& n) {
+  json jobs = json::array();
+  for (const Job& j : n.view.jobs) {
+    json job = {{"job", j.id.value()}, {"episode", j.episode.value()}};
+    if (j.progress) {
+      job["stage"] = ToString(j.progress->stage);
+      job["progress"] = j.progress->fraction;
+    }
+    jobs.push_back(std::move(job));
+  }
+  return {{"id", n.view.node.id.value()},      {"name", n.view.node.info.name},
+          {"status", ToString(n.view.status)}, {"blocked_reason", n.view.node.info.blocked_reason},
+          {"engine", n.view.node.info.engine}, {"gpu", n.gpu},
+          {"price_per_hour", Opt(n.price)},    {"speed", n.speed},
+          {"jobs", std::move(jobs)},           {"last_hour", WindowJson(n.hour)},
+          {"last_day", WindowJson(n.day)}};
+}
+
+// Audio-hours per wall-hour in each of the last 24 hours, oldest first.
+json History(const FleetFacts& f) {
+  json out = json::array();
+  const int64_t now = ToUnixMillis(f.now);
+  const int64_t first = now - now % kOneHour.count() - 23 * kOneHour.count();
+  std::vector<double> audio(24, 0);
+  std::vector<int64_t> jobs(24, 0);
+  for (const CompletedJob& j : f.done_day) {
+    const int64_t i = (ToUnixMillis(j.finished_at) - first) / kOneHour.count();
+    if (i < 0 || i >= 24) continue;
+    audio[i] += Hours(j.audio_duration);
+    ++jobs[i];
+  }
+  for (int i = 0; i < 24; ++i) {
+    const int64_t start = first + i * kOneHour.count();
+    const double covered = std::min<int64_t>(kOneHour.count(), now - start) / 3'600'000.0;
+    out.push_back({{"hour_at", start},
+                   {"episodes", jobs[i]},
+                   {"audio_hours", audio[i]},
+                   {"audio_hours_per_hour", covered > 0 ? audio[i] / covered : 0.0}});
+  }
+  return out;
+}
+
+json AnalyticsJson(const FleetFacts& f) {
+  json nodes = json::array();
+  double speeds = 0;
+  for (const NodeFacts& n : f.nodes) {
+    nodes.push_back(NodeFactsJson(n));
+    if (n.online() && n.view.status != NodeStatus::kBlocked) speeds += n.speed;
+  }
+  return {{"nodes", std::move(nodes)},
+          {"queue",
+           {{"queued", f.queue.queued},
+            {"running", f.queue.running},
+            {"completed", f.queue.completed},
+            {"failed", f.queue.failed},
+            {"queued_audio_hours", Hours(f.queued_audio)}}},
+          {"last_hour",
+           {{"episodes", f.last_hour.jobs},
+            {"audio_minutes", f.last_hour.audio.count() / 60'000.0},
+            {"audio_hours_per_hour", f.last_hour.realtime()},
+            {"sum_of_node_speeds", speeds},
+            {"fleet_efficiency", speeds > 0 ? f.last_hour.realtime() / speeds : 0.0}}},
+          {"mean_episode_minutes", f.mean_episode.count() / 60'000.0},
+          {"history", History(f)}};
+}
+
+json EconomicsJson(const Economics& e) {
+  json rows = json::array();
+  for (const GpuRow& r : e.rows)
+    rows.push_back({{"gpu", r.gpu},
+                    {"local", r.local},
+                    {"nodes", r.nodes},
+                    {"node_names", r.node_names},
+                    {"price_per_hour", Opt(r.price_per_hour)},
+                    {"realtime", r.realtime > 0 ? json(r.realtime) : json(nullptr)},
+                    {"jobs_24h", r.jobs_day},
+                    {"dollars_per_audio_hour", Opt(r.dollars_per_audio_hour)},
+                    {"episodes_per_dollar", Opt(r.episodes_per_dollar)},
+                    {"cost_per_100_episodes", Opt(r.cost_per_100_episodes)},
+                    {"blocked", r.blocked},
+                    {"winner", r.winner},
+                    {"note", r.note}});
+  return {{"mean_episode_minutes", e.mean_episode.count() / 60'000.0},
+          {"gpus", std::move(rows)},
+          {"winner", e.winner.empty() ? json(nullptr) : json(e.winner)},
+          {"notes", e.notes}};
+}
+
+json BandwidthJson(const Bandwidth& b) {
+  json feeds = json::array();
+  for (const LinkFeed& f : b.feeds)
+    feeds.push_back({{"gpu", f.gpu}, {"speed", f.speed}, {"nodes", f.nodes}});
+  return {{"bytes_per_audio_hour", Opt(b.bytes_per_audio_hour)},
+          {"mb_per_audio_minute",
+           b.bytes_per_audio_hour ? json(*b.bytes_per_audio_hour / 60 / 1e6) : json(nullptr)},
+          {"bytes_24h", b.bytes_day},
+          {"uplink_bits_per_second", b.uplink_bits_per_second},
+          {"uplink_megabytes_per_second", b.uplink_bits_per_second / 8e6},
+          {"realtime_capacity", Opt(b.realtime_capacity)},
+          {"fleet_speed", b.fleet_speed},
+          {"recent_bits_per_second", b.recent_bits_per_second},
+          {"feeds", std::move(feeds)},
+          {"link_is_bottleneck", b.link_is_bottleneck},
+          {"verdict", b.verdict}};
+}
+
+json OptionJson(const PlanOption& o) {
+  return {{"gpu", o.gpu},
+          {"speed", o.speed},
+          {"price_per_hour", o.price_per_hour},
+          {"pods", o.pods},
+          {"fleet_speed", o.fleet_speed},
+          {"drain_hours", Finite(o.drain_hours)},
+          {"cost", Finite(o.cost)},
+          {"bottleneck", o.bottleneck},
+          {"recommended", o.recommended},
+          {"note", o.note}};
+}
+
+json PlanJson(const Plan& p) {
+  json options = json::array(), brackets = json::array();
+  for (const PlanOption& o : p.options) options.push_back(OptionJson(o));
+  for (const PlanBracket& b : p.brackets)
+    brackets.push_back({{"episodes", b.episodes},
+                        {"backlog_hours", b.backlog_hours},
+                        {"best", b.best ? OptionJson(*b.best) : json(nullptr)}});
+  return {{"backlog_hours", p.backlog_hours},
+          {"backlog_source", p.backlog_source},
+          {"local_speed", p.local_speed},
+          {"uplink_capacity", Opt(p.uplink_capacity)},
+          {"coordinator_capacity", Opt(p.coordinator_capacity)},
+          {"options", std::move(options)},
+          {"recommendation", p.recommendation ? OptionJson(*p.recommendation) : json(nullptr)},
+          {"current_fleet", OptionJson(p.current)},
+          {"queue_table", std::move(brackets)},
+          {"excluded", p.excluded},
+          {"notes", p.notes}};
+}
+
+json CompatibilityJson(const std::vector<CompatEntry>& record) {
+  json out = json::array();
+  for (const CompatEntry& e : record)
+    out.push_back({{"gpu", e.gpu},
+                   {"driver", e.driver},
+                   {"engine", e.engine},
+                   {"status", e.blocked ? "blocked" : "works"},
+                   {"reason", e.reason},
+                   {"source", e.source},
+                   {"nodes", e.nodes}});
+  return out;
+}
+
+json DoctorJson(const DoctorReport& r) {
+  json checks = json::array();
+  for (const Check& c : r.checks)
+    checks.push_back({{"name", c.name}, {"outcome", ToString(c.outcome)}, {"detail", c.detail}});
+  return {{"healthy", r.healthy}, {"checks", std::move(checks)}};
+}
+
+// Alerts for the dashboard: blocked GPUs, pods billing while idle, a saturated link.
+json Alerts(const FleetFacts& f, const Bandwidth& b) {
+  json out = json::array();
+  for (const NodeFacts& n : f.nodes) {
+    if (n.view.status == NodeStatus::kBlocked)
+      out.push_back({{"kind", "blocked_gpu"},
+                     {"message", fmt::format("{} ({}) is blocked: {}", n.view.node.info.name,
+                                             n.gpu.empty() ? "no GPU" : n.gpu,
+                                             n.view.node.info.blocked_reason)}});
+    if (n.pod() && n.view.status == NodeStatus::kIdle)
+      out.push_back({{"kind", "idle_pod"},
+                     {"message", fmt::format("{} is idle and costs ${:.2f}/h",
+                                             n.view.node.info.name, *n.price)}});
+  }
+  if (b.link_is_bottleneck) out.push_back({{"kind", "link_saturated"}, {"message", b.verdict}});
+  return out;
+}
+
+// Runs `f` on freshly gathered facts and answers with its JSON.
+template <class F>
+HttpResponse WithFacts(Ctx& c, F&& f) {
+  auto facts = Facts(c);
+  if (!facts) return ErrorReply(facts.error());
+  return f(*facts);
+}
+
+HttpResponse GetAnalytics(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [](const FleetFacts& f) { return JsonReply(200, AnalyticsJson(f)); });
+}
+
+HttpResponse GetEconomics(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [](const FleetFacts& f) {
+    json out = EconomicsJson(ComputeEconomics(f));
+    out["compatibility"] = CompatibilityJson(f.compatibility);
+    return JsonReply(200, out);
+  });
+}
+
+HttpResponse GetBandwidth(Ctx& c, const HttpRequest&) {
+  return WithFacts(
+      c, [](const FleetFacts& f) { return JsonReply(200, BandwidthJson(ComputeBandwidth(f))); });
+}
+
+Result<PlanRequest> PlanRequestOf(const HttpRequest& request) {
+  PlanRequest r;
+  try {
+    if (auto v = request.QueryOr("backlog_hours", ""); !v.empty()) r.backlog_hours = std::stod(v);
+    if (auto v = request.QueryOr("episodes", ""); !v.empty()) r.episodes = std::stoll(v);
+    if (auto v = request.QueryOr("target_hours", ""); !v.empty()) r.target_hours = std::stod(v);
+    if (auto v = request.QueryOr("max_pods", ""); !v.empty()) r.max_pods = std::stoi(v);
+  } catch (const std::exception&) {
+    return InvalidArgument("backlog_hours, episodes, target_hours and max_pods must be numbers");
+  }
+  if (r.backlog_hours && !std::isfinite(*r.backlog_hours))
+    return InvalidArgument("backlog_hours must be finite");
+  return r;
+}
+
+HttpResponse GetPlan(Ctx& c, const HttpRequest& request) {
+  auto r = PlanRequestOf(request);
+  if (!r) return ErrorReply(r.error());
+  return WithFacts(c, [&](const FleetFacts& f) {
+    auto plan = ComputePlan(f, *r);
+    if (!plan) return ErrorReply(plan.error());
+    return JsonReply(200, PlanJson(*plan));
+  });
+}
+
+HttpResponse GetDoctor(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [](const FleetFacts& f) { return JsonReply(200, DoctorJson(RunDoctor(f))); });
+}
+
+HttpResponse GetCompatibility(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [](const FleetFacts& f) {
+    return JsonReply(200, {{"compatibility", CompatibilityJson(f.compatibility)}});
+  });
+}
+
+HttpResponse GetPrices(Ctx& c, const HttpRequest&) {
+  json out = json::array();
+  for (const PriceEntry& e : c.options.prices.entries)
+    out.push_back({{"gpu", e.gpu}, {"price_per_hour", e.dollars_per_hour}});
+  return JsonReply(200, {{"prices", std::move(out)}, {"local_price_per_hour", 0}});
+}
+
+// Everything the dashboard shows, in one request per refresh.
+HttpResponse GetDashboard(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [](const FleetFacts& f) {
+    const Bandwidth b = ComputeBandwidth(f);
+    json out = AnalyticsJson(f);
+    out["economics"] = EconomicsJson(ComputeEconomics(f));
+    out["bandwidth"] = BandwidthJson(b);
+    out["compatibility"] = CompatibilityJson(f.compatibility);
+    out["doctor"] = DoctorJson(RunDoctor(f));
+    out["alerts"] = Alerts(f, b);
+    out["now"] = ToUnixMillis(f.now);
+    return JsonReply(200, out);
+  });
+}
+
+HttpResponse GetMetrics(Ctx& c, const HttpRequest&) {
+  return WithFacts(c, [&c](const FleetFacts& f) {
+    return HttpResponse::Text(200, RenderMetrics(c.metrics, f),
+                              "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+HttpResponse ServeAsset(std::string_view path) {
+  const WebAsset* asset = FindWebAsset(path);
+  if (!asset) return HttpResponse::ErrorJson(404, Code::kNotFound, "no such file");
+  if (asset->bytes.empty())
+    return HttpResponse::ErrorJson(503, Code::kUnavailable,
+                                   std::string(path) +
+                                       " was not built in: run `npm ci` in the "
+                                       "source tree (scripts/setup does) and rebuild");
+  HttpResponse r = HttpResponse::Text(200, std::string(asset->bytes), std::string(asset->type));
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+}  // namespace
+
+void AfterComplete(Ctx& c, const Node& node, JobId job, AttemptId attempt, TimePoint done_at,
+                   const json& body) {
+  const auto log = [](const Result<void>& r) {
+    if (!r) fmt::print(stderr, "analytics: {}\n", r.error().ToString());
+  };
+  if (body.contains("timings") && body["timings"].is_object()) {
+    const json& t = body["timings"];
+    if (t.contains("waited_ms") && t["waited_ms"].is_number_integer())
+      log(c.store.RecordWait(job, attempt,
+                             Millis(std::max<int64_t>(0, t["waited_ms"].get<int64_t>()))));
+  }
+  // Only what completed in that very millisecond: cheap at any job rate, and a repeated complete
+  // of a job done earlier finds nothing, so nothing is counted twice.
+  auto done = c.store.CompletedSince(done_at);
+  if (!done) return log(std::unexpected(done.error()));
+  for (const CompletedJob& j : *done) {
+    if (j.job != job || j.node != node.id) continue;
+    c.metrics.ObserveJob(j.engine_time, j.wall_time, j.audio_duration);
+    if (j.engine_time <= Millis(0) || j.audio_duration <= Millis(0)) continue;
+    const double realtime = static_cast<double>(j.audio_duration.count()) / j.engine_time.count();
+    const double old = node.info.speed;
+    log(c.store.SetNodeSpeed(node.id, old > 0 ? old + kSpeedWeight * (realtime - old) : realtime));
+  }
+}
+
+std::vector<Route> AnalyticsRoutes(Ctx& c) {
+  auto sync = [&c](HttpResponse (*f)(Ctx&, const HttpRequest&)) {
+    return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
+  };
+  return {
+      {"GET",
+       "/api/analytics",
+       "per-node and fleet figures over 1 h and 24 h",
+       sync(GetAnalytics),
+       {}},
+      {"GET",
+       "/api/economics",
+       "GPU comparison from measured speeds and prices",
+       sync(GetEconomics),
+       {}},
+      {"GET",
+       "/api/bandwidth",
+       "bytes per audio-hour, uplink capacity, bottleneck",
+       sync(GetBandwidth),
+       {}},
+      {"GET",
+       "/api/plan",
+       "pods to run (backlog_hours, episodes, target_hours, max_pods)",
+       sync(GetPlan),
+       {}},
+      {"GET", "/api/doctor", "the seed's verification as pass/fail checks", sync(GetDoctor), {}},
+      {"GET",
+       "/api/compatibility",
+       "GPU/driver/engine compatibility record",
+       sync(GetCompatibility),
+       {}},
+      {"GET", "/api/prices", "the price table", sync(GetPrices), {}},
+      {"GET", "/api/dashboard", "everything the dashboard shows", sync(GetDashboard), {}},
+      {"GET", "/metrics", "Prometheus metrics", sync(GetMetrics), {}},
+      {"GET",
+       "/",
+       "the dashboard",
+       SyncHandler([](const HttpRequest&) { return ServeAsset("/index.html"); }),
+       {}},
+      {"GET",
+       "/web/{file}",
+       "dashboard files",
+       SyncHandler([](const HttpRequest& r) { return ServeAsset("/" + r.params.at("file")); }),
+       {}},
+  };
+}
+
+}  // namespace podfleet
