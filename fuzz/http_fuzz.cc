@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -35,9 +36,15 @@ namespace {
 
 namespace http = boost::beast::http;
 
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+// Like assert, always on, naming what failed (and, in CheckResponses, what the server sent).
+#define CHECK(condition, ...)                                                                  \
+  do {                                                                                         \
+    if (!(condition)) {                                                                        \
+      std::fprintf(stderr, "http_fuzz.cc:%d: CHECK(%s) failed\n", __LINE__, #condition);       \
+      __VA_OPT__(std::fprintf(stderr, "server sent: %s\n", std::string(__VA_ARGS__).c_str());) \
+      __builtin_trap();                                                                        \
+    }                                                                                          \
+  } while (0)
 
 struct Target {
   std::unique_ptr<podfleet::Coordinator> coordinator;
@@ -60,19 +67,19 @@ Target Start() {
   options.port = 0;
   options.max_claim_wait = podfleet::Millis(0);  // claims answer at once
   auto c = podfleet::Coordinator::Start(options, podfleet::SystemClock::Get());
-  Check(c.has_value());
+  CHECK(c.has_value());
   t.coordinator = std::move(*c);
   podfleet::Store& store = t.coordinator->store();
   const podfleet::TimePoint now = podfleet::SystemClock::Get().Now();
   t.enrollment_token = *t.coordinator->first_enrollment_token();
   t.node_token = podfleet::NewToken("pfn_");
-  Check(store.RegisterNode(podfleet::NodeInfo{"fuzz-node"}, podfleet::HashToken(t.node_token), now)
+  CHECK(store.RegisterNode(podfleet::NodeInfo{"fuzz-node"}, podfleet::HashToken(t.node_token), now)
             .has_value());
   std::vector<podfleet::EpisodeInfo> episodes;
   for (int i = 0; i < 1000; ++i)
     episodes.push_back(podfleet::EpisodeInfo{"fuzz-" + std::to_string(i), "fuzz",
                                              "http://127.0.0.1:9/" + std::to_string(i) + ".mp3"});
-  Check(store.AddEpisodes(std::nullopt, episodes, now).has_value());
+  CHECK(store.AddEpisodes(std::nullopt, episodes, now).has_value());
   return t;
 }
 
@@ -94,12 +101,12 @@ std::string Substitute(std::string text, std::string_view from, std::string_view
 // Sends `request` on a new connection, half-closes it and returns everything the server sent.
 std::string Exchange(uint16_t port, const std::string& request) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  Check(fd >= 0);
+  CHECK(fd >= 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  Check(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   // The server may answer and close before reading everything (413, 400): a failed send is fine.
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -111,7 +118,7 @@ std::string Exchange(uint16_t port, const std::string& request) {
   char buffer[16384];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    Check(poll(&p, 1, 20'000) == 1);  // the server must answer or close, not hang
+    CHECK(poll(&p, 1, 20'000) == 1);  // the server must answer or close, not hang
     const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) break;
     reply.append(buffer, size_t(n));
@@ -122,18 +129,19 @@ std::string Exchange(uint16_t port, const std::string& request) {
 
 // Checks each response in `replies`.
 void CheckResponses(std::string_view replies) {
+  const std::string_view all = replies;
   while (!replies.empty()) {
     http::response_parser<http::string_body> parser;
     parser.eager(true);
     parser.body_limit(std::uint64_t{64} << 20);
     boost::beast::error_code ec;
     const size_t used = parser.put(boost::asio::buffer(replies.data(), replies.size()), ec);
-    Check(!ec && parser.is_done());
+    CHECK(!ec && parser.is_done(), all);
     const auto& response = parser.get();
     const unsigned status = response.result_int();
-    Check(status < 500 || status == 503);
+    CHECK(status < 500 || status == 503, all);
     if (response[http::field::content_type].starts_with("application/json"))
-      Check(!nlohmann::json::parse(response.body(), nullptr, false).is_discarded());
+      CHECK(!nlohmann::json::parse(response.body(), nullptr, false).is_discarded(), all);
     replies.remove_prefix(used);
   }
 }
