@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "engines/engine_exec.h"
+#include "engines/engine_openai.h"
 #include "engines/engine_pocketsphinx.h"
 #include "engines/engine_simulated.h"
 
@@ -16,6 +18,8 @@ struct EngineMaker {
 constexpr EngineMaker kEngines[] = {
     {"pocketsphinx", MakePocketSphinxEngine},
     {"simulated", MakeSimulatedEngine},
+    {"openai", MakeOpenAiEngine},
+    {"exec", MakeExecEngine},
 };
 
 }  // namespace
