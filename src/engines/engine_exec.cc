@@ -140,9 +140,12 @@ class ExecEngine final : public Engine {
     std::error_code ec;
     fs::remove(wav, ec);
     if (!ran) return WithContext<ChunkTranscript>(std::unexpected(ran.error()), "command");
-    if (ran->signal != 0)
+    // The shell reports a program killed by signal N as status 128 + N.
+    int signal = ran->signal;
+    if (signal == 0 && ran->exit_code > 128 && ran->exit_code < 160) signal = ran->exit_code - 128;
+    if (signal != 0)
       return Internal(
-          fmt::format("command killed by signal {}: {}", ran->signal, LastLine(ran->stderr_tail)));
+          fmt::format("command killed by signal {}: {}", signal, LastLine(ran->stderr_tail)));
     if (ran->exit_code != 0)
       return Internal(fmt::format("command exited with status {}: {}", ran->exit_code,
                                   LastLine(ran->stderr_tail)));
