@@ -78,11 +78,14 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   Dispatcher* dispatcher = c->dispatcher_.get();
   c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
                                             [dispatcher] { dispatcher->Notify(); });
+  c->waiters_ = std::make_unique<JobWaiters>(*c->store_, clock);
   c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
-                                std::move(admin->hash)});
+                                std::move(admin->hash), *c->waiters_,
+                                options.api_key.empty() ? "" : HashToken(options.api_key)});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   auto router = std::make_shared<Router>(std::move(routes));
   HttpServerOptions http;
   http.host = options.host;
@@ -105,6 +108,7 @@ void Coordinator::Stop() {
   if (reaper_.joinable()) reaper_.join();
   if (poller_) poller_->Stop();
   if (dispatcher_) dispatcher_->Stop();
+  if (waiters_) waiters_->Stop();
   if (server_) server_->Stop();
 }
 

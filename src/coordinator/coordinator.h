@@ -21,6 +21,7 @@ class Dispatcher;
 class FeedPoller;
 class HttpClient;
 class HttpServer;
+class JobWaiters;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -41,6 +42,11 @@ struct CoordinatorOptions {
   // Largest request body: audio uploads.
   size_t max_upload_bytes = size_t{512} << 20;
   RetryPolicy retry;
+  // POST /v1/audio/transcriptions (routes_openai.cc): a key accepted besides the admin token
+  // (empty: the admin token only), and how long a request waits for its transcript before it is
+  // answered 504 (the job goes on).
+  std::string api_key;
+  Millis transcription_wait{10 * 60'000};
 };
 
 class Coordinator {
@@ -80,6 +86,7 @@ class Coordinator {
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<FeedPoller> poller_;
+  std::unique_ptr<JobWaiters> waiters_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

@@ -7,6 +7,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/feed_poller.h"
+#include "coordinator/job_waiters.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -18,11 +19,14 @@ struct Coordinator::Context {
   Dispatcher& dispatcher;
   FeedPoller& poller;
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
+  JobWaiters& waiters;                 // requests waiting for their jobs (routes_openai.cc)
+  const std::string api_key_hash;      // HashToken of options.api_key; empty when none
 };
 
 // Route tables, one per audience.
 std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
+std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 
 // Helpers shared by the route files.
 HttpResponse JsonReply(int status, const nlohmann::json& body);

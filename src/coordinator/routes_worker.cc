@@ -123,7 +123,9 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!r) return ErrorReply(r.error());
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
-  return Reply(c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now()));
+  auto completed = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, c.clock.Now());
+  if (completed) c.waiters.Notify(r->job);
+  return Reply(completed);
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
@@ -135,6 +137,7 @@ HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());
   if (failed && !failure.permanent) c.dispatcher.Notify();
+  if (failed) c.waiters.Notify(r->job);
   return Reply(failed);
 }
 

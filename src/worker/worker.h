@@ -65,6 +65,11 @@ struct WorkerOptions {
   // Circuit breaker: after this many jobs in a row fail (download, decode or engine failures),
   // stop claiming, release what is held and return an error from Run (0: off).
   int max_consecutive_failures = 0;
+  // Before registering, time the engine on a built-in clip (speed_probe.h) and report the
+  // realtime factor as NodeInfo::speed; at most `speed_probe_limit` (then 0, unknown). Tests
+  // skip it.
+  bool skip_speed_probe = false;
+  Millis speed_probe_limit{60'000};
 };
 
 struct WorkerStats {
@@ -95,6 +100,7 @@ class Worker {
   enum class Delivery { kAccepted, kRefused, kKept };
 
   Result<void> Register();
+  double MeasureSpeed();
   void ReplayOutbox();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
   void FetchLoop();
