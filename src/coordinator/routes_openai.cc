@@ -11,7 +11,7 @@
 
 #include "audio/audio.h"
 #include "coordinator/coordinator_context.h"
-#include "engines/transcription_json.h"
+#include "core/language.h"
 #include "net/multipart.h"
 #include "net/token.h"
 #include "transcripts/formats.h"

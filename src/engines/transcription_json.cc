@@ -1,35 +1,17 @@
 #include "engines/transcription_json.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/language.h"
 #include "engines/chunks.h"
 
 namespace podfleet {
 namespace {
 
 using nlohmann::json;
-
-// The languages Whisper names in verbose_json, by ISO-639-1 code.
-constexpr std::pair<std::string_view, std::string_view> kLanguages[] = {
-    {"en", "english"},   {"de", "german"},     {"es", "spanish"},    {"fr", "french"},
-    {"it", "italian"},   {"pt", "portuguese"}, {"nl", "dutch"},      {"pl", "polish"},
-    {"ru", "russian"},   {"uk", "ukrainian"},  {"sv", "swedish"},    {"da", "danish"},
-    {"no", "norwegian"}, {"fi", "finnish"},    {"cs", "czech"},      {"tr", "turkish"},
-    {"el", "greek"},     {"hu", "hungarian"},  {"ro", "romanian"},   {"ca", "catalan"},
-    {"ja", "japanese"},  {"zh", "chinese"},    {"ko", "korean"},     {"ar", "arabic"},
-    {"he", "hebrew"},    {"hi", "hindi"},      {"id", "indonesian"}, {"vi", "vietnamese"},
-    {"th", "thai"},      {"ms", "malay"},
-};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string Trim(std::string_view s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
@@ -200,20 +182,6 @@ std::string ServerErrorMessage(std::string_view body) {
   }
   std::string raw = Trim(body.substr(0, 500));
   return raw.empty() ? "(empty body)" : raw;
-}
-
-std::string LanguageCode(std::string_view name_or_code) {
-  const std::string lower = Lower(name_or_code);
-  for (const auto& [code, name] : kLanguages)
-    if (lower == name) return std::string(code);
-  return std::string(name_or_code);
-}
-
-std::string LanguageName(std::string_view code) {
-  const std::string base = Lower(code.substr(0, code.find_first_of("-_")));
-  for (const auto& [c, name] : kLanguages)
-    if (base == c) return std::string(name);
-  return std::string(code);
 }
 
 }  // namespace podfleet

@@ -37,9 +37,4 @@ ChunkTranscript PlainTextTranscript(std::string_view text, const Piece& chunk);
 // {"detail":"..."}, {"detail":[{"msg"}...]}; else the body itself, cut to 500 bytes.
 std::string ServerErrorMessage(std::string_view body);
 
-// "english" or "English" -> "en"; a code passes through unchanged; unknown names too.
-std::string LanguageCode(std::string_view name_or_code);
-// "en" or "en-US" -> "english"; an unknown code comes back unchanged.
-std::string LanguageName(std::string_view code);
-
 }  // namespace podfleet

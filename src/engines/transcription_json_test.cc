@@ -110,15 +110,5 @@ TEST(TranscriptionJson, ErrorMessagesByShape) {
   EXPECT_EQ(ServerErrorMessage(std::string(2000, 'x')).size(), 500u);
 }
 
-TEST(TranscriptionJson, LanguageNamesAndCodes) {
-  EXPECT_EQ(LanguageCode("english"), "en");
-  EXPECT_EQ(LanguageCode("German"), "de");
-  EXPECT_EQ(LanguageCode("en"), "en");
-  EXPECT_EQ(LanguageCode("klingon"), "klingon");
-  EXPECT_EQ(LanguageName("en"), "english");
-  EXPECT_EQ(LanguageName("en-US"), "english");
-  EXPECT_EQ(LanguageName("xx"), "xx");
-}
-
 }  // namespace
 }  // namespace podfleet
