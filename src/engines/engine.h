@@ -2,9 +2,9 @@
 // or HTTP.
 //
 // Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
-// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback);
-// whisper.cpp, remote OpenAI-compatible servers and external commands come next behind the same
-// interface.
+// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); whisper.cpp,
+// remote OpenAI-compatible servers and external commands come next behind the same interface.
+// Remote OpenAI-compatible servers: engine_openai.h; external commands: engine_exec.h.
 //
 // Thread safety: Transcribe may be called from several threads at once; an engine serialises or
 // parallelises internally (a GPU engine may batch concurrent calls).
@@ -25,9 +25,9 @@ struct EngineConfig {
   std::string name = "pocketsphinx";  // "pocketsphinx" or "simulated"
   std::string model;                  // engine-specific; empty: the engine's default
   std::string language = "en";
-  int threads = 0;  // 0: all cores
+  int threads = 0;                    // 0: all cores
   bool word_timestamps = true;
-  double simulated_speed = 50;  // simulated engine only: realtime factor it pretends to run at
+  double simulated_speed = 50;        // simulated engine only: realtime factor it pretends to run at
   // openai engine (engine_openai.h): the server's URL, bearer key, and which server it is
   // ("auto", "openai", "whisper.cpp", "speaches", "vllm", "nim").
   std::string endpoint;
