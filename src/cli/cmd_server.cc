@@ -32,7 +32,7 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       DurationFlag("feed-interval", &o.feed_interval, "how often feeds are polled"),
       IntFlag("max-failures", &o.retry.max_failures, "retryable failures before a job fails"),
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
-      StringFlag("api-key", &o.api_key,
+      StringFlag("transcription-key", &o.api_key,
                  "key for POST /v1/audio/transcriptions besides the admin token (empty: none)",
                  "KEY"),
       DurationFlag("transcription-wait", &o.transcription_wait,
