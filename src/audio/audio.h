@@ -41,5 +41,7 @@ Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
 
 // Writes 16-bit PCM WAV (for the exec engine, debugging and tests).
 Result<void> WriteWav(const std::filesystem::path& path, const PcmAudio& audio);
+// The bytes WriteWav writes (uploads to remote engines). REQUIRES: under 2^31 samples.
+std::string EncodeWav(const PcmAudio& audio);
 
 }  // namespace podfleet

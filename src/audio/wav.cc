@@ -43,18 +43,21 @@ int16_t ToInt16(float sample) {
 
 }  // namespace
 
+std::string EncodeWav(const PcmAudio& audio) {
+  std::string out = WavHeader(static_cast<uint32_t>(audio.samples.size() * 2));
+  out.reserve(out.size() + audio.samples.size() * 2);
+  for (float sample : audio.samples) Put16(out, static_cast<uint16_t>(ToInt16(sample)));
+  return out;
+}
+
 Result<void> WriteWav(const std::filesystem::path& path, const PcmAudio& audio) {
   constexpr size_t kMaxSamples = (uint32_t{0xFFFFFFFF} - 36) / 2;
   if (audio.samples.size() > kMaxSamples) {
     return InvalidArgument(fmt::format("{}: too long for a WAV file", path.string()));
   }
-  std::vector<int16_t> pcm(audio.samples.size());
-  std::transform(audio.samples.begin(), audio.samples.end(), pcm.begin(), ToInt16);
+  const std::string bytes = EncodeWav(audio);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  const std::string header = WavHeader(static_cast<uint32_t>(pcm.size() * 2));
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char*>(pcm.data()),
-            static_cast<std::streamsize>(pcm.size() * 2));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) return Unavailable(fmt::format("{}: cannot write", path.string()));
   return {};

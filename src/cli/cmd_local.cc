@@ -14,7 +14,8 @@ namespace podfleet {
 
 std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
-      StringFlag("engine", &c.name, "speech engine: pocketsphinx, or simulated (load tests only)",
+      StringFlag("engine", &c.name,
+                 "speech engine: pocketsphinx, openai, exec, or simulated (load tests only)",
                  "NAME"),
       StringFlag("model", &c.model, "engine model (pocketsphinx: model directory)", "NAME"),
       StringFlag("language", &c.language, "spoken language", "CODE"),
@@ -24,6 +25,19 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
       StringFlag("simulated-cuda", &c.simulated_cuda,
                  "simulated engine: CUDA runtime to pretend it was built for (GPU preflight tests)",
                  "VERSION"),
+      StringFlag("endpoint", &c.endpoint,
+                 "openai engine: server URL (.../v1/audio/transcriptions, or whisper.cpp's "
+                 ".../inference)",
+                 "URL"),
+      StringFlag("api-key", &c.api_key, "openai engine: bearer key for the server", "KEY"),
+      StringFlag("server-kind", &c.server_kind,
+                 "openai engine: auto, openai, whisper.cpp, speaches, vllm or nim", "KIND"),
+      StringFlag("command", &c.command,
+                 "exec engine: command run per chunk (contract: doc/engines.md)", "CMD"),
+      DurationFlag("max-chunk", &c.max_chunk,
+                   "openai and exec engines: longest audio sent at once (cut at pauses)"),
+      DurationFlag("chunk-timeout", &c.chunk_timeout,
+                   "openai and exec engines: longest one chunk may take, retries included"),
   };
 }
 
@@ -43,6 +57,8 @@ std::vector<Flag> WorkerFlags(WorkerOptions& o) {
               "stop with an error after this many jobs in a row fail (0: off)"),
       DoubleFlag("price-per-hour", &o.price_per_hour,
                  "what this machine costs per hour in dollars (default: the coordinator's table)"),
+      BoolFlag("skip-speed-probe", &o.skip_speed_probe,
+               "do not time the engine on the built-in clip before registering (speed unknown)"),
   };
 }
 

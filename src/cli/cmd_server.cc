@@ -64,6 +64,11 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
            "not set"},
       DoubleFlag("claim-capacity", &o.claim_capacity,
                  "claims per second the coordinator grants, for planning (podfleet_bench_queue)"),
+      StringFlag("transcription-key", &o.api_key,
+                 "key for POST /v1/audio/transcriptions besides the admin token (empty: none)",
+                 "KEY"),
+      DurationFlag("transcription-wait", &o.transcription_wait,
+                   "how long /v1/audio/transcriptions waits for the fleet before answering 504"),
   };
 }
 

@@ -132,12 +132,15 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
                                             [dispatcher] { dispatcher->Notify(); });
   c->activity_ = std::make_unique<ActivityLog>();
   c->metrics_ = std::make_unique<Metrics>();
+  c->waiters_ = std::make_unique<JobWaiters>(*c->store_, clock);
   c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
-                                std::move(admin->hash), *c->activity_, *c->metrics_});
+                                std::move(admin->hash), *c->activity_, *c->metrics_, *c->waiters_,
+                                options.api_key.empty() ? "" : HashToken(options.api_key)});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   auto router = std::make_shared<Router>(std::move(routes));
   Metrics* metrics = c->metrics_.get();
   HttpServerOptions http;
@@ -170,6 +173,7 @@ void Coordinator::Stop() {
   if (reaper_.joinable()) reaper_.join();
   if (poller_) poller_->Stop();
   if (dispatcher_) dispatcher_->Stop();
+  if (waiters_) waiters_->Stop();
   if (server_) server_->Stop();
 }
 

@@ -25,6 +25,7 @@ class HttpServer;
 class LeaseReaper;
 class ActivityLog;
 class Metrics;
+class JobWaiters;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -61,6 +62,11 @@ struct CoordinatorOptions {
   // Claims per second the coordinator grants (measure with podfleet_bench_queue), for planning;
   // 0: unknown.
   double claim_capacity = 0;
+  // POST /v1/audio/transcriptions (routes_openai.cc): a key accepted besides the admin token
+  // (empty: the admin token only), and how long a request waits for its transcript before it is
+  // answered 504 (the job goes on).
+  std::string api_key;
+  Millis transcription_wait{10 * 60'000};
 };
 
 class Coordinator {
@@ -105,6 +111,7 @@ class Coordinator {
   std::unique_ptr<LeaseReaper> lease_reaper_;
   std::unique_ptr<ActivityLog> activity_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<JobWaiters> waiters_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

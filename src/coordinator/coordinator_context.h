@@ -8,6 +8,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/feed_poller.h"
+#include "coordinator/job_waiters.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -21,6 +22,8 @@ struct Coordinator::Context {
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
   ActivityLog& activity;
   Metrics& metrics;
+  JobWaiters& waiters;                 // requests waiting for their jobs (routes_openai.cc)
+  const std::string api_key_hash;      // HashToken of options.api_key; empty when none
 };
 
 // Route tables, one per audience.
@@ -34,6 +37,8 @@ std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
 // Failures are logged, never returned: the job is done either way.
 void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, AttemptId attempt,
                    TimePoint done_at, const nlohmann::json& body);
+// The OpenAI-compatible transcription service (routes_openai.cc).
+std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 
 // Helpers shared by the route files.
 HttpResponse JsonReply(int status, const nlohmann::json& body);

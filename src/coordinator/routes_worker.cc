@@ -148,7 +148,10 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!transcript) return ErrorReply(transcript.error());
   const TimePoint now = c.clock.Now();
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now);
-  if (done) AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
+  if (done) {
+    AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
+    c.waiters.Notify(r->job);
+  }
   return Reply(done);
 }
 
@@ -164,6 +167,7 @@ HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());
   if (failed && !failure.permanent) c.dispatcher.Notify();
+  if (failed) c.waiters.Notify(r->job);
   return Reply(failed);
 }
 

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "engines/engine_exec.h"
+#include "engines/engine_openai.h"
 #include "engines/engine_pocketsphinx.h"
 #include "engines/engine_simulated.h"
 
@@ -18,6 +20,8 @@ struct EngineMaker {
 constexpr EngineMaker kEngines[] = {
     {"pocketsphinx", MakePocketSphinxEngine},
     {"simulated", MakeSimulatedEngine},
+    {"openai", MakeOpenAiEngine},
+    {"exec", MakeExecEngine},
 };
 
 }  // namespace

@@ -2,9 +2,8 @@
 // or HTTP.
 //
 // Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
-// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback);
-// whisper.cpp, remote OpenAI-compatible servers and external commands come next behind the same
-// interface.
+// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); remote
+// OpenAI-compatible servers (engine_openai.h) and external commands (engine_exec.h).
 //
 // Thread safety: Transcribe may be called from several threads at once; an engine serialises or
 // parallelises internally (a GPU engine may batch concurrent calls).
@@ -31,6 +30,17 @@ struct EngineConfig {
   // Simulated engine only: the CUDA runtime it pretends to be built for ("12.8"), so that load
   // tests exercise the worker's GPU preflight; empty: a CPU engine.
   std::string simulated_cuda;
+  // openai engine (engine_openai.h): the server's URL, bearer key, and which server it is
+  // ("auto", "openai", "whisper.cpp", "speaches", "vllm", "nim").
+  std::string endpoint;
+  std::string api_key;
+  std::string server_kind = "auto";
+  // exec engine (engine_exec.h): the command line, run by /bin/sh once per chunk.
+  std::string command;
+  // openai and exec engines: longest chunk sent at once (cut at pauses; at least 20 s), and the
+  // longest one request or program run may take.
+  Millis max_chunk{600'000};
+  Millis chunk_timeout{600'000};
 };
 
 struct EngineInfo {

@@ -129,6 +129,9 @@ class Store {
   // Jobs currently leased, with their progress, ordered by job id.
   virtual Result<std::vector<Job>> ListLeasedJobs() = 0;
   virtual Result<QueueCounts> CountJobs() = 0;
+  // Sets the job's priority: Claim leases higher priorities first, then oldest first. Jobs are
+  // created at 0; the OpenAI-compatible route queues at kInteractivePriority. kNotFound if no job.
+  virtual Result<void> SetJobPriority(JobId id, int priority) = 0;
   // Jobs completed at or after `since`, oldest first.
   virtual Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) = 0;
   // Attempts that failed (retryable or not) at or after `since`, oldest first.

@@ -61,6 +61,7 @@ class SqliteStore final : public Store {
   Result<Job> GetJob(JobId id) override;
   Result<std::vector<Job>> ListLeasedJobs() override;
   Result<QueueCounts> CountJobs() override;
+  Result<void> SetJobPriority(JobId id, int priority) override;
   Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
   Result<std::vector<FailedAttempt>> FailedSince(TimePoint since) override;
   Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) override;

@@ -277,6 +277,16 @@ Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis 
   });
 }
 
+Result<void> SqliteStore::SetJobPriority(JobId id, int priority) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> changed =
+        db.Run("UPDATE jobs SET priority = ?2 WHERE id = ?1", id.value(), priority);
+    if (!changed) return std::unexpected(changed.error());
+    if (*changed == 0) return NotFound(fmt::format("job {} not found", id.value()));
+    return {};
+  });
+}
+
 Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Progress>& held,
                                               Millis lease_for, TimePoint now) {
   if (lease_for <= Millis(0)) return InvalidArgument("renew: the lease length must be positive");

@@ -814,5 +814,21 @@ TEST_P(StoreTest, NodeSpeedAndPriceAreStored) {
   EXPECT_CODE(store_->SetNodeSpeed(NodeId(999), 1), Code::kNotFound);
 }
 
+// ---- priorities ---------------------------------------------------------------------------------
+
+TEST_P(StoreTest, HigherPriorityIsClaimedFirstThenOldest) {
+  const JobId a = QueueJob("a");
+  const JobId b = QueueJob("b");
+  const JobId c = QueueJob("c");
+  ASSERT_OK(store_->SetJobPriority(c, 10));
+  EXPECT_THAT(ClaimAll(node_a_), ElementsAre(c, a, b));
+}
+
+TEST_P(StoreTest, PriorityOfAnUnknownJobIsNotFound) {
+  auto r = store_->SetJobPriority(JobId(999), 5);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -15,6 +15,7 @@
 #include "net/public_address.h"
 #include "worker/hardware.h"
 #include "worker/preflight.h"
+#include "worker/speed_probe.h"
 
 namespace podfleet {
 namespace {
@@ -83,6 +84,26 @@ void Worker::RequestStop() {
   changed_.notify_all();
 }
 
+double Worker::MeasureSpeed() {
+  if (options_.skip_speed_probe) return 0;
+  // A remote engine whose server is still loading must not hold the worker back for long.
+  std::stop_source limit;
+  std::stop_callback forward(stop_.get_token(), [&] { limit.request_stop(); });
+  std::thread timer([&] {
+    SleepFor(limit.get_token(), options_.speed_probe_limit);
+    limit.request_stop();
+  });
+  auto speed = MeasureEngineSpeed(engine_, limit.get_token());
+  limit.request_stop();
+  timer.join();
+  if (!speed) {
+    Log("speed probe failed (" + speed.error().ToString() + "); reporting speed unknown");
+    return 0;
+  }
+  Log(fmt::format("speed probe: {:.1f}x realtime on the built-in clip", *speed));
+  return *speed;
+}
+
 Result<void> Worker::Register() {
   NodeInfo info;
   info.name = options_.name.empty() ? HostName() : options_.name;
@@ -121,6 +142,7 @@ Result<void> Worker::Register() {
       }
     }
   }
+  info.speed = MeasureSpeed();
   while (true) {
     auto reg = client_.Register(options_.token, info);
     if (reg) {

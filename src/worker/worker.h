@@ -77,6 +77,11 @@ struct WorkerOptions {
   // What this machine costs per hour in dollars, reported at registration; negative: let the
   // coordinator's price table decide.
   double price_per_hour = -1;
+  // Before registering, time the engine on a built-in clip (speed_probe.h) and report the
+  // realtime factor as NodeInfo::speed; at most `speed_probe_limit` (then 0, unknown). Tests
+  // skip it.
+  bool skip_speed_probe = false;
+  Millis speed_probe_limit{60'000};
 };
 
 struct WorkerStats {
@@ -107,6 +112,7 @@ class Worker {
   enum class Delivery { kAccepted, kRefused, kKept };
 
   Result<void> Register();
+  double MeasureSpeed();
   void ReplayOutbox();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
   void FetchLoop();
