@@ -2,13 +2,15 @@
 // or HTTP.
 //
 // Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
-// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); whisper.cpp,
-// remote OpenAI-compatible servers and external commands come next behind the same interface.
+// for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback);
+// whisper.cpp, remote OpenAI-compatible servers and external commands come next behind the same
+// interface.
 //
 // Thread safety: Transcribe may be called from several threads at once; an engine serialises or
 // parallelises internally (a GPU engine may batch concurrent calls).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -21,12 +23,21 @@
 namespace podfleet {
 
 struct EngineConfig {
-  std::string name = "pocketsphinx";  // "pocketsphinx" or "simulated"
+  std::string name = "pocketsphinx";  // "pocketsphinx", "whisper" or "simulated"
   std::string model;                  // engine-specific; empty: the engine's default
   std::string language = "en";
-  int threads = 0;                    // 0: all cores
+  int threads = 0;  // 0: all cores
   bool word_timestamps = true;
-  double simulated_speed = 50;        // simulated engine only: realtime factor it pretends to run at
+  double simulated_speed = 50;  // simulated engine only: realtime factor it pretends to run at
+  // whisper engine (engine_whisper.h). `model` is a ggml file or a catalog name found in
+  // models_dir; `language` "auto" (or empty) detects it.
+  std::filesystem::path models_dir = "podfleet-data/models";
+  int beam_size = 0;     // 0: greedy decoding; N: beam search with N beams
+  std::string prompt;    // initial prompt: names and spellings the audio uses
+  int states = 1;        // chunks of one call in flight on one loaded model (GPU: more than 1)
+  Millis chunk{0};       // longest piece handed to whisper.cpp at once; 0: audio / states
+  bool fallback = true;  // retry a failed window at higher temperature (off when benchmarking)
+  bool use_gpu = true;   // when built with CUDA or Metal
 };
 
 struct EngineInfo {
