@@ -28,6 +28,8 @@ int RunEpisodes(const Args& args);
 int RunTranscript(const Args& args);
 int RunToken(const Args& args);
 int RunWer(const Args& args);
+int RunModels(const Args& args);
+int RunBench(const Args& args);
 
 // Prints "podfleet: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

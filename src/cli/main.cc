@@ -23,6 +23,8 @@ constexpr Command kCommands[] = {
      podfleet::RunTranscript},
     {"token", "create an enrollment token for workers", podfleet::RunToken},
     {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
+    {"models", "list or download the whisper engine's models", podfleet::RunModels},
+    {"bench", "measure this machine's engines (bench engine)", podfleet::RunBench},
 };
 
 void Usage() {

@@ -37,7 +37,7 @@ struct EngineConfig {
   int states = 1;        // chunks of one call in flight on one loaded model (GPU: more than 1)
   Millis chunk{0};       // longest piece handed to whisper.cpp at once; 0: audio / states
   bool fallback = true;  // retry a failed window at higher temperature (off when benchmarking)
-  bool use_gpu = true;   // when built with CUDA or Metal
+  bool no_gpu = false;   // stay on the CPU even when built with CUDA or Metal
 };
 
 struct EngineInfo {

@@ -320,7 +320,7 @@ Result<std::unique_ptr<Engine>> MakeWhisperEngine(const EngineConfig& config) {
   QuietWhisperLog();
   g_last_whisper_error.clear();
   whisper_context_params cparams = whisper_context_default_params();
-  cparams.use_gpu = config.use_gpu;
+  cparams.use_gpu = !config.no_gpu;
   whisper_context* ctx = whisper_init_from_file_with_params_no_state(path->c_str(), cparams);
   if (!ctx)
     return Internal(
