@@ -4,8 +4,11 @@
 // whisper.cpp is measured on random-weight models of the real sizes (whisper_model_file.h),
 // written into the cache folder one at a time and removed after their run: its speed does not
 // depend on the weights' values, but random weights make every window fail whisper's quality
-// checks, so temperature fallback is off for them (a real model decodes each window about once).
+// checks, so temperature fallback is off for them (a real model decodes each window about once),
+// and they end windows at arbitrary points, so each window decodes as many tokens as real speech
+// gives (EngineConfig.forced_tokens_per_window).
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <fstream>
@@ -18,6 +21,11 @@
 
 namespace podfleet {
 namespace {
+
+// Text tokens a real model decodes per 30 s window of the test speech: espeak-ng speaks 175
+// words a minute, about 88 words per window, and Whisper's tokenizer averages about 1.3 tokens per
+// English word.
+constexpr int kTokensPerWindow = 115;
 
 struct BenchArgs {
   EngineConfig engine;
@@ -42,6 +50,14 @@ int64_t PeakMemory() {
     if (line.starts_with("VmHWM:")) return std::stoll(line.substr(6)) * 1024;
   }
   return 0;
+}
+
+// CPU seconds this process has used (all threads).
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 Result<PcmAudio> TestSpeech(const std::filesystem::path& dir) {
@@ -87,6 +103,7 @@ Result<std::vector<Case>> Cases(const BenchArgs& a) {
     c.config.name = "whisper";
     c.config.language = "en";
     c.config.fallback = false;
+    c.config.forced_tokens_per_window = kTokensPerWindow;
     c.random_model =
         a.cache_dir / fmt::format("random-{}{}-{}.bin", size, english ? ".en" : "", weights);
     c.config.model = c.random_model.string();
@@ -114,8 +131,10 @@ void RunCase(Case& c, const PcmAudio& audio) {
   auto engine = MakeEngine(c.config);
   const auto t1 = Clock::now();
   if (!engine) return row("unavailable: " + engine.error().ToString());
+  const double cpu0 = CpuSeconds();
   auto transcript = (*engine)->Transcribe(audio, {}, {});
   const auto t2 = Clock::now();
+  const double cpu = CpuSeconds() - cpu0;
   const int64_t peak = PeakMemory();
   engine->reset();
   std::error_code ec;
@@ -124,8 +143,8 @@ void RunCase(Case& c, const PcmAudio& audio) {
   const double load = std::chrono::duration<double>(t1 - t0).count();
   const double wall = std::chrono::duration<double>(t2 - t1).count();
   const double seconds = static_cast<double>(audio.duration().count()) / 1000;
-  row(fmt::format("{:6.1f} s {:7.2f} s {:8.2f}x {:6.2f} s {:7} MiB", seconds, wall, seconds / wall,
-                  load, peak >> 20));
+  row(fmt::format("{:6.1f} s {:7.2f} s {:8.2f}x {:7.2f} s {:8.2f} {:6.2f} s {:7} MiB", seconds,
+                  wall, seconds / wall, cpu, cpu / seconds, load, peak >> 20));
 }
 
 }  // namespace
@@ -143,8 +162,9 @@ int RunBench(const Args& args) {
   if (parsed->help || parsed->positional.size() != 1 || parsed->positional[0] != "engine") {
     fmt::print("{}", FlagHelp(flags, "bench engine [--engine E --model M] [--threads N]",
                               "Measures each engine's speed on this machine on espeak-ng test "
-                              "speech: realtime factor\n(audio seconds per wall second), threads, "
-                              "load time and peak memory. whisper.cpp runs on\nrandom-weight "
+                              "speech: realtime factor\n(audio seconds per wall second), CPU "
+                              "seconds per audio second, threads, load time and peak\nmemory. "
+                              "whisper.cpp runs on\nrandom-weight "
                               "models of the real sizes unless --model is given."));
     return parsed->help ? 0 : 2;
   }
@@ -156,8 +176,11 @@ int RunBench(const Args& args) {
   if (!audio) return Fail("test speech: " + audio.error().ToString());
   auto cases = Cases(a);
   if (!cases) return Fail(cases.error().ToString());
-  fmt::print("{:<13} {:<28} {:>7}  {:>8} {:>9} {:>9} {:>8} {:>11}\n", "ENGINE", "MODEL", "THREADS",
-             "AUDIO", "WALL", "REALTIME", "LOAD", "PEAK RSS");
+  fmt::print("{:<13} {:<28} {:>7}  {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>11}\n", "ENGINE", "MODEL",
+             "THREADS", "AUDIO", "WALL", "REALTIME", "CPU", "CPU/AUDIO", "LOAD", "PEAK RSS");
+  fmt::print(
+      "(REALTIME: audio seconds per wall second; CPU/AUDIO: CPU seconds per audio second, "
+      "steadier on a busy machine)\n");
   for (Case& c : *cases) RunCase(c, *audio);
   return 0;
 }

@@ -38,6 +38,9 @@ struct EngineConfig {
   Millis chunk{0};       // longest piece handed to whisper.cpp at once; 0: audio / states
   bool fallback = true;  // retry a failed window at higher temperature (off when benchmarking)
   bool no_gpu = false;   // stay on the CPU even when built with CUDA or Metal
+  // Benchmarks of random-weight models only: decode exactly this many text tokens per window
+  // (then end it), as real speech would, since random weights end windows at arbitrary points.
+  int forced_tokens_per_window = 0;
 };
 
 struct EngineInfo {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -64,6 +65,22 @@ struct CallState {
     (*progress)(sum / static_cast<double>(total));
   }
 };
+
+// Benchmarks only (EngineConfig.forced_tokens_per_window): text tokens until the count is
+// reached, then the end of the window, so a random-weight decoder does a real one's work.
+void ForceTokenCount(whisper_context* ctx, whisper_state*, const whisper_token_data*, int n_tokens,
+                     float* logits, void* data) {
+  const int wanted = *static_cast<const int*>(data);
+  const int eot = whisper_token_eot(ctx);
+  const int n_vocab = whisper_n_vocab(ctx);
+  if (n_tokens < wanted) {
+    logits[eot] = -INFINITY;
+    for (int i = whisper_token_beg(ctx); i < n_vocab; ++i) logits[i] = -INFINITY;
+  } else {
+    for (int i = 0; i < n_vocab; ++i)
+      if (i != eot) logits[i] = -INFINITY;
+  }
+}
 
 struct ChunkCallback {
   CallState* call;
@@ -150,6 +167,10 @@ whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
     c->call->Report(c->chunk, std::clamp(percent, 0, 100) / 100.0);
   };
   p.progress_callback_user_data = &cb;
+  if (config_.forced_tokens_per_window > 0) {
+    p.logits_filter_callback = ForceTokenCount;
+    p.logits_filter_callback_user_data = const_cast<int*>(&config_.forced_tokens_per_window);
+  }
   return p;
 }
 
