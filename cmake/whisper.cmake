@@ -15,7 +15,8 @@
 # never sanitized: it is third-party code, and an instrumented encoder is too slow to test with.
 # Only the ggml and whisper libraries are built, no examples or tests.
 #
-# GPU: -DPODFLEET_WHISPER_CUDA=ON (toolkit found via CUDAToolkit, e.g. /usr/local/cuda) and, on
+# GPU: -DPODFLEET_WHISPER_CUDA=ON (toolkit found via CUDAToolkit, e.g. /usr/local/cuda; built for
+# the visible GPU, or for -DCMAKE_CUDA_ARCHITECTURES where none is visible) and, on
 # macOS, Metal (on by default there, as ggml does). Sets PODFLEET_HAVE_WHISPER and the target
 # podfleet::whisper.
 
@@ -37,6 +38,18 @@ function(podfleet_build_whisper source)
   set(WHISPER_ALL_WARNINGS OFF)
   set(GGML_NATIVE ON)
   set(GGML_CUDA ${PODFLEET_WHISPER_CUDA})
+  if(PODFLEET_WHISPER_CUDA AND NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)  # the toolkit's usual home, often not on PATH
+  endif()
+  if(PODFLEET_WHISPER_CUDA AND NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # ggml builds for the GPU it sees ("native"); without one, say which to build for.
+    execute_process(COMMAND nvidia-smi -L RESULT_VARIABLE no_gpu OUTPUT_QUIET ERROR_QUIET)
+    if(no_gpu)
+      message(FATAL_ERROR "PODFLEET_WHISPER_CUDA: no GPU visible to build for; pass "
+                          "-DCMAKE_CUDA_ARCHITECTURES, e.g. 90 (H100/H200), 89 (L4/L40S/RTX 4090), "
+                          "86 (A10/A5000/RTX 3090), 80 (A100)")
+    endif()
+  endif()
   set(GGML_METAL ${PODFLEET_WHISPER_METAL})
   if(CCACHE_PROGRAM)
     set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})

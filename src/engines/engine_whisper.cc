@@ -203,6 +203,7 @@ Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, cons
   whisper_full_params params = Params(cb);
   const float* samples = audio.samples.data() + chunk.begin.count;
   const int n = static_cast<int>(chunk.end.count - chunk.begin.count);
+  if (n == 0) return std::vector<Segment>{};
   g_last_whisper_error.clear();
   const int rc = whisper_full_with_state(ctx_, state, params, samples, n);
   if (cb.call->stop.stop_requested()) return Unavailable("cancelled");

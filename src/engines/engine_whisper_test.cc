@@ -222,6 +222,15 @@ TEST(WhisperEngine, BeamSearchPromptAndNoWordsWork) {
   for (const Segment& s : t.segments) EXPECT_TRUE(s.words.empty());
 }
 
+TEST(WhisperEngine, EmptyAndTooShortAudioGiveNoSegments) {
+  auto engine = Load(TestConfig());
+  ASSERT_TRUE(engine);
+  EXPECT_TRUE(TranscribeAll(*engine, PcmAudio{}).segments.empty());
+  PcmAudio short_audio;
+  short_audio.samples.assign(800, 0.1f);  // 50 ms: below whisper.cpp's 100 ms minimum
+  EXPECT_TRUE(TranscribeAll(*engine, short_audio).segments.empty());
+}
+
 PcmAudio NoiseWithGap(Millis length, Millis gap_begin, Millis gap_end) {
   PcmAudio a;
   a.samples.resize(static_cast<size_t>(ToSamples(length).count));
