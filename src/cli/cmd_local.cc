@@ -15,9 +15,11 @@ namespace podfleet {
 std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
       StringFlag("engine", &c.name,
-                 "speech engine: pocketsphinx, openai, exec, or simulated (load tests only)",
+                 "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)", "NAME"),
+      StringFlag("model", &c.model,
+                 "engine model (pocketsphinx: model directory; whisper: ggml file or a name from "
+                 "'podfleet models list')",
                  "NAME"),
-      StringFlag("model", &c.model, "engine model (pocketsphinx: model directory)", "NAME"),
       StringFlag("language", &c.language, "spoken language", "CODE"),
       IntFlag("threads", &c.threads, "engine threads (0: all cores)"),
       DoubleFlag("simulated-speed", &c.simulated_speed,
@@ -38,6 +40,14 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
                    "openai and exec engines: longest audio sent at once (cut at pauses)"),
       DurationFlag("chunk-timeout", &c.chunk_timeout,
                    "openai and exec engines: longest one chunk may take, retries included"),
+      PathFlag("models-dir", &c.models_dir, "whisper: where 'podfleet models pull' put models"),
+      IntFlag("beam-size", &c.beam_size, "whisper: beams of beam search (0: greedy)"),
+      StringFlag("prompt", &c.prompt, "whisper: initial prompt (names, spellings)"),
+      IntFlag("whisper-states", &c.states,
+              "whisper: chunks in flight on one loaded model (more than 1 on a GPU)"),
+      DurationFlag("whisper-chunk", &c.chunk,
+                   "whisper: longest piece given to whisper.cpp at once (0: whole audio / states)"),
+      BoolFlag("no-gpu", &c.no_gpu, "whisper: stay on the CPU even when built with CUDA or Metal"),
   };
 }
 

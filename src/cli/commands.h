@@ -31,6 +31,8 @@ int RunWer(const Args& args);
 int RunGpus(const Args& args);
 int RunPlan(const Args& args);
 int RunDoctor(const Args& args);
+int RunModels(const Args& args);
+int RunBench(const Args& args);
 
 // Prints "podfleet: <message>" to stderr and returns 1.
 int Fail(const std::string& message);

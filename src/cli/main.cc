@@ -26,6 +26,8 @@ constexpr Command kCommands[] = {
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
     {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},
     {"doctor", "the fleet's checks: pods busy, prefetch, gaps, idle billing", podfleet::RunDoctor},
+    {"models", "list or download the whisper engine's models", podfleet::RunModels},
+    {"bench", "measure this machine's engines (bench engine)", podfleet::RunBench},
 };
 
 void Usage() {

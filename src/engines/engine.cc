@@ -8,9 +8,20 @@
 #include "engines/engine_openai.h"
 #include "engines/engine_pocketsphinx.h"
 #include "engines/engine_simulated.h"
+#ifdef PODFLEET_HAVE_WHISPER
+#include "engines/engine_whisper.h"
+#endif
 
 namespace podfleet {
 namespace {
+
+#ifndef PODFLEET_HAVE_WHISPER
+Result<std::unique_ptr<Engine>> MakeWhisperEngine(const EngineConfig&) {
+  return Unavailable(
+      "this podfleet was built without whisper.cpp: run scripts/setup (or configure with "
+      "-DPODFLEET_WHISPER_SOURCE=DIR) and rebuild");
+}
+#endif
 
 struct EngineMaker {
   std::string_view name;
@@ -20,6 +31,7 @@ struct EngineMaker {
 constexpr EngineMaker kEngines[] = {
     {"pocketsphinx", MakePocketSphinxEngine},
     {"simulated", MakeSimulatedEngine},
+    {"whisper", MakeWhisperEngine},
     {"openai", MakeOpenAiEngine},
     {"exec", MakeExecEngine},
 };

@@ -9,6 +9,7 @@
 // parallelises internally (a GPU engine may batch concurrent calls).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -21,7 +22,7 @@
 namespace podfleet {
 
 struct EngineConfig {
-  std::string name = "pocketsphinx";  // "pocketsphinx" or "simulated"
+  std::string name = "pocketsphinx";  // "pocketsphinx", "whisper" or "simulated"
   std::string model;                  // engine-specific; empty: the engine's default
   std::string language = "en";
   int threads = 0;  // 0: all cores
@@ -41,6 +42,18 @@ struct EngineConfig {
   // longest one request or program run may take.
   Millis max_chunk{600'000};
   Millis chunk_timeout{600'000};
+  // whisper engine (engine_whisper.h). `model` is a ggml file or a catalog name found in
+  // models_dir; `language` "auto" (or empty) detects it.
+  std::filesystem::path models_dir = "podfleet-data/models";
+  int beam_size = 0;     // 0: greedy decoding; N: beam search with N beams
+  std::string prompt;    // initial prompt: names and spellings the audio uses
+  int states = 1;        // chunks of one call in flight on one loaded model (GPU: more than 1)
+  Millis chunk{0};       // longest piece handed to whisper.cpp at once; 0: audio / states
+  bool fallback = true;  // retry a failed window at higher temperature (off when benchmarking)
+  bool no_gpu = false;   // stay on the CPU even when built with CUDA or Metal
+  // Benchmarks of random-weight models only: decode exactly this many text tokens per window
+  // (then end it), as real speech would, since random weights end windows at arbitrary points.
+  int forced_tokens_per_window = 0;
 };
 
 struct EngineInfo {

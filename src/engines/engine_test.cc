@@ -12,7 +12,7 @@ TEST(MakeEngine, UnknownNameListsTheKnownEngines) {
   ASSERT_FALSE(engine);
   EXPECT_EQ(engine.error().code, Code::kInvalidArgument);
   EXPECT_EQ(engine.error().message,
-            "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, openai, exec");
+            "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, whisper, openai, exec");
 }
 
 TEST(MakeEngine, MakesTheEngineNamed) {

@@ -16,6 +16,10 @@ for multiple or malformed ranges, as RFC 9110 allows. Every file response says
 
 Transient failures on demand: "/flaky/N/FILE" answers 503 to the first N requests for that path,
 then serves FILE, so tests can watch a download being retried.
+
+Interrupted transfers on demand: "/cut/N/FILE" answers the first request for that path with
+FILE's headers (its full Content-Length) but closes the connection after N bytes of the body;
+later requests (a resume with Range, say) are served normally.
 """
 
 import argparse
@@ -24,6 +28,7 @@ import http.server
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 
@@ -71,6 +76,15 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         self.range = None
+        self.cut_after = None
+        cut = re.match(r"^/cut/(\d+)(/.+)$", self.path)
+        if cut:
+            with self.flaky_lock:
+                seen = self.flaky_counts.get(self.path, 0) + 1
+                self.flaky_counts[self.path] = seen
+            if seen == 1:
+                self.cut_after = int(cut.group(1))
+            self.path = cut.group(2)
         flaky = re.match(r"^/flaky/(\d+)(/.+)$", self.path)
         if flaky:
             with self.flaky_lock:
@@ -115,6 +129,12 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def copyfile(self, source, outputfile):
+        if self.cut_after is not None:
+            outputfile.write(source.read(self.cut_after))
+            outputfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if self.range is None:
             return super().copyfile(source, outputfile)
         remaining = self.range[1] - self.range[0] + 1
