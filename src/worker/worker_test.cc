@@ -68,6 +68,7 @@ class WorkerTest : public ::testing::Test {
     w.name = name;
     w.work_dir = dir_.path() / name;
     w.claim_wait = Millis(500);
+    w.skip_speed_probe = true;  // speed_probe_test.cc covers it; here it would only delay starts
     return w;
   }
 
