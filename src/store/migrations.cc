@@ -117,10 +117,57 @@ CREATE TABLE transfers (
 ) STRICT;
 )sql";
 
+// Jobs become chunks of episodes: (episode_id, chunk_index) is unique instead of episode_id, so
+// jobs is rebuilt (foreign keys are off during migrations, see migrations.h); attempts keep their
+// job ids. job_results keeps what each finished job reported.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE jobs_v4 (
+  id INTEGER PRIMARY KEY,
+  episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('preparing', 'queued', 'leased', 'done', 'failed')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  lease_expiries INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  chunk_index INTEGER NOT NULL DEFAULT 0,
+  chunk_count INTEGER NOT NULL DEFAULT 1,
+  start_ms INTEGER NOT NULL DEFAULT 0,
+  end_ms INTEGER,
+  relayed INTEGER NOT NULL DEFAULT 0 CHECK (relayed IN (0, 1)),
+  UNIQUE (episode_id, chunk_index)
+) STRICT;
+INSERT INTO jobs_v4 (id, episode_id, state, priority, attempts, failures, lease_expiries,
+                     not_before, error)
+  SELECT id, episode_id, state, priority, attempts, failures, lease_expiries, not_before, error
+  FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v4 RENAME TO jobs;
+CREATE INDEX jobs_claimable ON jobs(priority DESC, id) WHERE state = 'queued';
+CREATE INDEX jobs_state ON jobs(state);
+
+CREATE TABLE job_results (
+  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+  language TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT NOT NULL,
+  audio_duration_ms INTEGER NOT NULL,
+  engine_time_ms INTEGER NOT NULL,
+  segments TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL
+) STRICT;
+INSERT INTO job_results (job_id, language, engine, model, audio_duration_ms, engine_time_ms,
+                         created_at)
+  SELECT j.id, t.language, t.engine, t.model, t.audio_duration_ms, t.engine_time_ms, t.created_at
+  FROM jobs j JOIN transcripts t ON t.episode_id = j.episode_id WHERE j.state = 'done';
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
     Migration{2, "hourly totals of audio bytes served per node", kSchemaV2},
+    Migration{4, "jobs are chunks of episodes; job results", kSchemaV4},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

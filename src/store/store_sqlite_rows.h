@@ -34,8 +34,11 @@ inline constexpr std::string_view kJobFrom =
     "ON a.job_id = j.id AND a.number = j.attempts AND j.state = 'leased'";
 inline constexpr std::string_view kJobColumns =
     "j.id, j.episode_id, j.state, j.attempts, j.failures, j.lease_expiries, j.not_before, "
-    "j.error, a.node_id, a.expires_at, a.stage, a.fraction";
+    "j.error, a.node_id, a.expires_at, a.stage, a.fraction, "
+    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed";
 Result<Job> ReadJob(const Statement& row);
+// The chunk columns (j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed) from `col`.
+Chunk ReadChunk(const Statement& row, int col);
 
 inline constexpr std::string_view kTranscriptColumns =
     "t.language, t.engine, t.model, t.audio_duration_ms, t.engine_time_ms, t.segments";
