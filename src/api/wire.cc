@@ -232,6 +232,12 @@ json ToJson(const WireGrant& g) {
   json out = ToJson(g.lease);
   out["audio_url"] = g.audio_url;
   out["episode"] = ToJson(g.episode);
+  json chunk = {{"index", g.chunk.index},
+                {"count", g.chunk.count},
+                {"start_ms", g.chunk.start.count()},
+                {"relayed", g.chunk.relayed}};
+  if (g.chunk.end) chunk["end_ms"] = g.chunk.end->count();
+  out["chunk"] = std::move(chunk);
   return out;
 }
 
@@ -243,7 +249,17 @@ Result<WireGrant> GrantFromJson(const json& j) {
   if (!j.contains("episode")) return InvalidArgument("grant: missing field 'episode'");
   auto episode = EpisodeFromJson(j["episode"]);
   if (!episode) return std::unexpected(episode.error());
-  return WireGrant{*lease, *episode, *url};
+  WireGrant grant{*lease, *episode, *url, {}};
+  if (j.contains("chunk") && j["chunk"].is_object()) {  // absent from older coordinators
+    const json& c = j["chunk"];
+    grant.chunk.index = FieldOr<int>(c, "index", 0).value_or(0);
+    grant.chunk.count = FieldOr<int>(c, "count", 1).value_or(1);
+    grant.chunk.start = Millis(FieldOr<int64_t>(c, "start_ms", 0).value_or(0));
+    if (c.contains("end_ms"))
+      grant.chunk.end = Millis(FieldOr<int64_t>(c, "end_ms", 0).value_or(0));
+    grant.chunk.relayed = FieldOr<bool>(c, "relayed", false).value_or(false);
+  }
+  return grant;
 }
 
 json ToJson(const Progress& p) {

@@ -18,6 +18,7 @@ struct WireGrant {
   Lease lease;
   Episode episode;
   std::string audio_url;  // absolute, or relative to the coordinator's base URL
+  Chunk chunk;            // which part of the episode audio_url holds; times are relative to it
 };
 
 nlohmann::json ToJson(const Transcript& t);

@@ -6,6 +6,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
+#include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "net/router.h"
 
@@ -18,6 +19,15 @@ struct Coordinator::Context {
   Dispatcher& dispatcher;
   FeedPoller& poller;
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
+  EgressPacer& egress;                 // every audio response goes through it
+  Relay* relay;                        // null in origin mode
+
+  // How new episodes' jobs are queued in this mode.
+  JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
+  // Jobs were queued (or held for the relay): serve waiting workers, wake the relay.
+  void JobsQueued();
+  // Where the relay keeps chunk files.
+  std::filesystem::path relay_dir() const { return options.data_dir / "relay"; }
 };
 
 // Route tables, one per audience.

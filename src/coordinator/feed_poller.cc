@@ -141,7 +141,7 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
         ResolveUrl(fetched->final_url.empty() ? feed->url : fetched->final_url, e.audio_url);
     if (e.guid.empty()) e.guid = e.audio_url;
   }
-  auto added = store_.AddEpisodes(id, parsed->episodes, now);
+  auto added = store_.AddEpisodes(id, parsed->episodes, now, options_.intake);
   if (!added) return fail(added.error());
   if (auto r = store_.RecordFeedPoll(id, FeedPoll{now, parsed->title, ""}); !r)
     return std::unexpected(r.error());

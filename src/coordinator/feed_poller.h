@@ -23,7 +23,8 @@ namespace podfleet {
 struct FeedPollerOptions {
   Millis interval{15 * 60'000};
   int64_t max_feed_bytes = int64_t{50} << 20;
-  std::filesystem::path scratch_dir;  // where feed documents are downloaded
+  std::filesystem::path scratch_dir;     // where feed documents are downloaded
+  JobIntake intake = JobIntake::kQueue;  // how new episodes' jobs are queued (relay mode: kPrepare)
 };
 
 struct PollResult {
