@@ -68,7 +68,8 @@ Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
       engine_(engine),
       http_(http),
       client_(options_.server, http),
-      outbox_(options_.work_dir / "outbox") {}
+      outbox_(options_.work_dir / "outbox"),
+      planner_(options_.prefetch, options_.max_prefetch) {}
 
 Worker::~Worker() { RequestStop(); }
 
@@ -146,7 +147,21 @@ Result<WorkerStats> Worker::Run() {
   ReplayOutbox();
   std::thread upload([this] { UploadLoop(); });
   std::thread engine([this] { EngineLoop(); });
-  FetchLoop();
+  std::vector<std::thread> fetchers;
+  for (int i = 0; i < std::max(1, options_.max_prefetch); ++i)
+    fetchers.emplace_back([this] { FetchLoop(); });
+  ClaimLoop();
+  {
+    std::lock_guard lock(mu_);
+    claiming_done_ = true;
+    changed_.notify_all();
+  }
+  for (std::thread& t : fetchers) t.join();
+  {
+    std::lock_guard lock(mu_);
+    ready_.push_back(nullptr);  // tells the engine loop that no more work comes
+    changed_.notify_all();
+  }
   engine.join();
   upload.join();
   ReleaseAll();
@@ -193,7 +208,9 @@ bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_p
   return true;
 }
 
-void Worker::FetchLoop() {
+int Worker::AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
+
+void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
   auto idle_since = std::chrono::steady_clock::now();
@@ -202,12 +219,9 @@ void Worker::FetchLoop() {
     int want = 0;
     {
       std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] {
-        return stopping() ||
-               static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
-      });
+      changed_.wait(lock, [&] { return stopping() || AheadLocked() < planner_.Depth(); });
       if (stopping()) break;
-      want = std::max(1, options_.prefetch) - static_cast<int>(ready_.size()) - fetching_;
+      want = planner_.Depth() - AheadLocked();
     }
     if (options_.max_jobs > 0)
       want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
@@ -222,31 +236,38 @@ void Worker::FetchLoop() {
     }
     backoff = Millis(500);
     if (IdleTooLong(grants->empty(), idle_since)) break;
-    std::vector<JobPtr> jobs;
-    {
-      std::lock_guard lock(mu_);
-      for (WireGrant& g : *grants) {
-        auto job = std::make_shared<HeldJob>(std::move(g));
-        held_[job->lease().job] = job;
-        jobs.push_back(std::move(job));
-        ++fetching_;
-      }
+    std::lock_guard lock(mu_);
+    for (WireGrant& g : *grants) {
+      auto job = std::make_shared<HeldJob>(std::move(g));
+      held_[job->lease().job] = job;
+      to_fetch_.push_back(std::move(job));
+      ++fetching_;
+      ++claimed;
     }
-    claimed += static_cast<int64_t>(jobs.size());
-    for (const JobPtr& job : jobs) {
-      Prepare(job);
-      std::lock_guard lock(mu_);
-      --fetching_;
-      changed_.notify_all();
-    }
+    changed_.notify_all();
   }
-  std::lock_guard lock(mu_);
-  ready_.push_back(nullptr);  // tells the engine loop that no more work comes
-  changed_.notify_all();
+}
+
+void Worker::FetchLoop() {
+  while (true) {
+    JobPtr job;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return !to_fetch_.empty() || claiming_done_; });
+      if (to_fetch_.empty()) return;
+      job = std::move(to_fetch_.front());
+      to_fetch_.pop_front();
+    }
+    Prepare(job);
+    std::lock_guard lock(mu_);
+    --fetching_;
+    changed_.notify_all();
+  }
 }
 
 void Worker::Prepare(const JobPtr& job) {
   if (job->stop.stop_requested()) return;
+  const auto started = std::chrono::steady_clock::now();
   const auto path =
       options_.work_dir / "audio" /
       fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
@@ -285,6 +306,8 @@ void Worker::Prepare(const JobPtr& job) {
     return ReportFailure(job, error, code == Code::kCorruption || code == Code::kInvalidArgument);
   }
   job->audio = std::move(*audio);
+  planner_.Fetched(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started),
+                   job->audio.duration());
   job->Report(Stage::kWaiting, 0);
   std::lock_guard lock(mu_);
   ready_.push_back(job);
@@ -309,10 +332,11 @@ void Worker::EngineLoop() {
     auto result = engine_.Transcribe(
         job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
     if (result) {
-      if (result->engine_time == Millis(0))
-        result->engine_time =
-            std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+      const auto took =
+          std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+      if (result->engine_time == Millis(0)) result->engine_time = took;
       result->audio_duration = job->audio.duration();
+      planner_.Transcribed(took, result->audio_duration);
     }
     job->audio = PcmAudio{};
     Finish(job, result);

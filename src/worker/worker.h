@@ -1,10 +1,14 @@
-// The worker: `podfleet work`. It registers with a coordinator, keeps `prefetch` leased jobs
-// downloaded and decoded ahead of the engine, transcribes them one at a time, uploads the results
-// and renews its leases with heartbeats that carry progress.
+// The worker: `podfleet work`. It registers with a coordinator, keeps leased jobs downloaded and
+// decoded ahead of the engine, transcribes them one at a time, uploads the results and renews its
+// leases with heartbeats that carry progress.
 //
-// Pipeline (one thread each): fetch (claim, download, check, decode) -> ready queue -> engine ->
-// upload queue -> upload; plus heartbeat. The worker never touches the store: it speaks to the
-// coordinator only through CoordinatorClient, as a remote worker must.
+// Pipeline: claim (one thread: long-polls for as many jobs as the prefetch depth wants) ->
+// fetch queue -> fetchers (up to `max_prefetch` threads: download, check, decode, side by side)
+// -> ready queue -> engine (one thread) -> upload queue -> upload (one thread); plus heartbeat.
+// The prefetch depth follows the measured fetch and engine speeds (worker/prefetch.h), between
+// `prefetch` and `max_prefetch`, so the next audio is decoded before the engine finishes. The
+// worker never touches the store: it speaks to the coordinator only through CoordinatorClient,
+// as a remote worker must.
 //
 // Failures: a 404/410, bytes that are not audio and undecodable audio fail the job permanently;
 // network and server errors, and engine errors, fail it as retryable. A lease reported lost by a
@@ -41,6 +45,7 @@
 #include "api/client.h"
 #include "engines/engine.h"
 #include "worker/outbox.h"
+#include "worker/prefetch.h"
 
 namespace podfleet {
 
@@ -48,8 +53,10 @@ struct WorkerOptions {
   std::string server = "http://127.0.0.1:8750";
   std::string token;  // enrollment token
   std::string name;   // default: host name
-  // Jobs kept downloaded and decoded ahead of the one in the engine.
+  // Jobs kept downloaded and decoded (or being fetched) ahead of the one in the engine: at least
+  // `prefetch`, more when fetching is slow next to the engine, at most `max_prefetch`.
   int prefetch = 2;
+  int max_prefetch = 8;
   // Scratch space for downloads and the saved node identity.
   std::filesystem::path work_dir = "podfleet-work";
   // How long one claim waits for work at the coordinator (long poll). Also bounds shutdown time.
@@ -97,7 +104,10 @@ class Worker {
   Result<void> Register();
   void ReplayOutbox();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
+  void ClaimLoop();
   void FetchLoop();
+  // Jobs claimed and not yet handed to the engine.
+  int AheadLocked() const;
   void EngineLoop();
   void UploadLoop();
   void HeartbeatLoop();
@@ -125,14 +135,17 @@ class Worker {
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<JobId, JobPtr> held_;  // guarded by mu_: every job this worker holds a lease on
+  std::deque<JobPtr> to_fetch_;   // guarded by mu_: claimed, waiting for a fetcher
   std::deque<JobPtr> ready_;      // guarded by mu_: decoded, waiting for the engine
+  bool claiming_done_ = false;    // guarded by mu_: no more jobs will be claimed
+  PrefetchPlanner planner_;
   struct PendingUpload {
     JobPtr job;
     Transcript transcript;
     std::filesystem::path file;  // in the outbox; empty if it could not be written
   };
   std::deque<PendingUpload> uploads_;  // guarded by mu_
-  int fetching_ = 0;                   // guarded by mu_
+  int fetching_ = 0;                   // guarded by mu_: in to_fetch_ or being fetched
   bool engine_done_ = false;           // guarded by mu_
   int consecutive_failures_ = 0;       // guarded by mu_
   std::optional<Error> tripped_;       // guarded by mu_: why the circuit breaker stopped the worker
