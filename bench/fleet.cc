@@ -596,7 +596,7 @@ double SumSpeeds(const std::vector<double>& speeds) {
 // every worker holds ahead (a whole episode each, for the old policy).
 std::vector<double> Workload(const FleetSpec& fleet, double scale, double window) {
   const double needed = SumSpeeds(fleet.speeds) * scale * window / 60;  // real minutes
-  const double held = static_cast<double>(fleet.speeds.size()) * 4 * 180;
+  const double held = static_cast<double>(fleet.speeds.size()) * 150;
   std::vector<double> minutes;
   double total = 0;
   for (size_t i = 0; total < needed + held; ++i) {

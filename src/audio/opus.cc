@@ -56,6 +56,7 @@ class OpusWriter {
     codec_->time_base = AVRational{1, kSampleRate};
     // Speech: libopus's VoIP mode favours intelligibility, which is what a recognizer needs.
     av_opt_set(codec_->priv_data, "application", "voip", 0);
+    codec_->compression_level = std::clamp(options.complexity, 0, 10);
     AVFormatContext* raw = nullptr;
     if (int rc = avformat_alloc_output_context2(&raw, nullptr, "ogg", path.c_str()); rc < 0)
       return Unavailable("ogg muxer: " + AvError(rc));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <optional>
 #include <span>
 
 #include "audio/audio.h"
@@ -116,14 +118,10 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
     return std::unexpected(error);
   }
   const std::vector<Piece> pieces = ChooseChunks(*audio, options_.chunks);
+  if (Result<void> r = EncodeChunks(episode.id, *audio, pieces); !r)
+    return std::unexpected(r.error());
   std::vector<Chunk> chunks;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    const Piece& p = pieces[i];
-    std::span<const float> samples(audio->samples.data() + p.begin.count,
-                                   static_cast<size_t>(p.end.count - p.begin.count));
-    auto written =
-        WriteOpus(ChunkFile(options_.dir, episode.id, static_cast<int>(i)), samples, options_.opus);
-    if (!written) return std::unexpected(written.error());
+  for (const Piece& p : pieces) {
     Chunk c;
     c.start = ToMillis(p.begin);
     c.end = ToMillis(p.end);
@@ -134,6 +132,37 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
   if (!planned) return std::unexpected(planned.error());
   Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s)", episode.id.value(),
                   static_cast<double>(audio->duration().count()) / 60'000.0, chunks.size()));
+  return {};
+}
+
+// Chunks are independent: they are encoded side by side on every core, so that a long episode's
+// chunks are ready about as soon as a few pods could start on them.
+Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
+                                 const std::vector<Piece>& pieces) {
+  std::atomic<size_t> next{0};
+  std::mutex failed_mu;
+  std::optional<Error> failed;
+  auto encode = [&] {
+    for (size_t i = next++; i < pieces.size(); i = next++) {
+      const Piece& p = pieces[i];
+      std::span<const float> samples(audio.samples.data() + p.begin.count,
+                                     static_cast<size_t>(p.end.count - p.begin.count));
+      auto r =
+          WriteOpus(ChunkFile(options_.dir, episode, static_cast<int>(i)), samples, options_.opus);
+      if (!r) {
+        std::lock_guard lock(failed_mu);
+        failed = r.error();
+        return;
+      }
+    }
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                                            std::max<size_t>(1, pieces.size()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(encode);
+  encode();
+  for (std::thread& t : pool) t.join();
+  if (failed) return std::unexpected(*failed);
   return {};
 }
 

@@ -12,7 +12,8 @@
 // store's backoff (Store::FailPreparing). Nothing is lost on a restart: jobs stay kPreparing in
 // the store until their chunks are planned, and a chunk file is written whole or not at all.
 //
-// Thread safety: Wake and Stop may be called from any thread; the work runs on one thread.
+// Thread safety: Wake and Stop may be called from any thread; the work runs on one thread (chunks
+// are encoded on every core).
 #pragma once
 
 #include <condition_variable>
@@ -64,6 +65,8 @@ class Relay {
   // Prepares one job; the error says why not and whether for good.
   Result<void> Prepare(const PreparingJob& job);
   Result<std::filesystem::path> Fetch(const Episode& episode);
+  Result<void> EncodeChunks(EpisodeId episode, const PcmAudio& audio,
+                            const std::vector<Piece>& pieces);
   void Report(const PreparingJob& job, const Error& error);
 
   // Constant after construction.
