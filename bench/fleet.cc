@@ -183,6 +183,10 @@ class SimWorker {
   };
 
   int AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
 
   void ClaimLoop() {
     while (true) {
@@ -226,7 +230,7 @@ class SimWorker {
       get.headers = client_.AuthHeadersFor(grant.audio_url);
       get.timeout = Millis(600'000);
       auto body = http_.Send(get);
-      if (!body || body->status != 200)
+      if ((!body || body->status != 200) && !stopping())
         fmt::print(stderr, "fetch {}: {}\n", get.url,
                    body ? fmt::format("HTTP {}", body->status) : body.error().ToString());
       const Millis audio = grant.chunk.end ? *grant.chunk.end - grant.chunk.start
@@ -281,8 +285,9 @@ class SimWorker {
       t.model = "simulated";
       t.audio_duration = job.audio;
       t.segments.push_back(Segment{Millis(0), job.audio, "[simulated]", "", {}});
-      if (auto r = client_.Complete(job.grant.lease, t); !r)
-        fmt::print(stderr, "complete: {}\n", r.error().ToString());
+      auto r = client_.Complete(job.grant.lease, t);
+      std::lock_guard lock(mu_);
+      if (!r && !stopping_) fmt::print(stderr, "complete: {}\n", r.error().ToString());
       ++completed_;
     }
   }
@@ -345,6 +350,8 @@ class Bench {
     return WriteOpus(opus_chunk_, SpeechLike(kChunkSeconds / scale, 1));
   }
   double scale() const { return scale_; }
+  // The old policy's MP3 files are this many times smaller than the real ones (1: real size).
+  void SetMp3Divisor(double d) { mp3_divisor_ = std::max(1.0, d); }
 
   // bytes per audio-hour of the relay's Opus on a full-length (unscaled) 10-minute chunk.
   Result<double> OpusBytesPerAudioHour() {
@@ -507,9 +514,14 @@ class Bench {
       const std::string name = fmt::format("{:016x}", std::hash<std::string>{}(tag + info.guid));
       info.audio_url = "/api/media/" + name;
       if (!policy.relay) {
-        std::ofstream out(data / "uploads" / name, std::ios::binary);
-        std::string bytes(static_cast<size_t>(seconds * kMp3BytesPerSecond), '\xff');
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        const auto size = static_cast<size_t>(seconds * kMp3BytesPerSecond / mp3_divisor_);
+        const auto file = dir_ / fmt::format("mp3-{}.bin", size);
+        if (!std::filesystem::exists(file)) {
+          std::ofstream out(file, std::ios::binary);
+          const std::string bytes(size, '\xff');
+          out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        }
+        std::filesystem::create_hard_link(file, data / "uploads" / name, ec);
       }
       infos.push_back(std::move(info));
     }
@@ -579,6 +591,7 @@ class Bench {
   std::filesystem::path opus_chunk_;
   double encode_speed_ = 0;
   int runs_ = 0;
+  double mp3_divisor_ = 1;
 };
 
 // ---- scenarios ---------------------------------------------------------------------------------
@@ -593,10 +606,12 @@ double SumSpeeds(const std::vector<double>& speeds) {
 }
 
 // Episodes enough to keep the queue full for `window` wall seconds at scale `scale`, plus what
-// every worker holds ahead (a whole episode each, for the old policy).
-std::vector<double> Workload(const FleetSpec& fleet, double scale, double window) {
+// every worker holds ahead under `policy` (up to 4 chunks, or 4 whole episodes for the old one).
+std::vector<double> Workload(const FleetSpec& fleet, const Policy& policy, double scale,
+                             double window) {
   const double needed = SumSpeeds(fleet.speeds) * scale * window / 60;  // real minutes
-  const double held = static_cast<double>(fleet.speeds.size()) * 150;
+  const double held = static_cast<double>(fleet.speeds.size()) * (policy.max_depth + 1) *
+                      (policy.relay ? kChunkSeconds / 60 : 150);
   std::vector<double> minutes;
   double total = 0;
   for (size_t i = 0; total < needed + held; ++i) {
@@ -624,9 +639,18 @@ int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
     fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString());
     return 1;
   }
-  const std::vector<double> episodes = Workload(fleet, scale, o.window);
   std::optional<RunResult> ours, old;
   for (const Policy& p : {Podfleet(), Old(scale)}) {
+    const std::vector<double> episodes = Workload(fleet, p, scale, o.window);
+    // Without a cap, how long a download takes hardly matters next to the engine; what the old
+    // policy moves (a few whole episodes ahead per worker) is cut down so that it fits this
+    // machine's disk and loopback: at most about 1 GB a run.
+    double mp3 = 0;
+    for (double m : episodes) mp3 += m * 60 / scale * kMp3BytesPerSecond;
+    const double divisor = fleet.egress_mbit > 0 ? 1 : std::max(1.0, mp3 / 1e9);
+    bench.SetMp3Divisor(divisor);
+    if (divisor > 1)
+      fmt::print("  ({} old: MP3 bytes carried / {:.0f}, uncapped)\n", fleet.name, divisor);
     auto r = bench.Run(fleet, p, episodes);
     if (!r) {
       fmt::print(stderr, "bench/fleet: {} {}: {}\n", fleet.name, p.name, r.error().ToString());

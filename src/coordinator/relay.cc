@@ -113,7 +113,10 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
   std::error_code ec;
   if (!episode.info.audio_url.starts_with(kUploadPrefix)) std::filesystem::remove(*source, ec);
   if (!audio) {
+    // Name the episode's URL, not the scratch file, in the reason the operator reads.
     Error error = audio.error();
+    const std::string scratch = source->filename().string() + ": ";
+    if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
     error.message = episode.info.audio_url + ": " + error.message;
     return std::unexpected(error);
   }

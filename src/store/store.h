@@ -140,6 +140,7 @@ class Store {
   virtual Result<Job> GetJob(JobId id) = 0;
   // Jobs currently leased, with their progress, ordered by job id.
   virtual Result<std::vector<Job>> ListLeasedJobs() = 0;
+  // Jobs by state; kPreparing jobs count as queued (they wait for work too).
   virtual Result<QueueCounts> CountJobs() = 0;
   // Jobs completed at or after `since`, oldest first.
   virtual Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) = 0;

@@ -457,7 +457,8 @@ Result<QueueCounts> SqliteStore::CountJobs() {
     if (!rows) return std::unexpected(rows.error());
     QueueCounts counts;
     for (const auto& [state, count] : *rows) {
-      if (state == ToString(JobState::kQueued)) counts.queued = count;
+      if (state == ToString(JobState::kQueued) || state == ToString(JobState::kPreparing))
+        counts.queued += count;
       if (state == ToString(JobState::kLeased)) counts.running = count;
       if (state == ToString(JobState::kDone)) counts.completed = count;
       if (state == ToString(JobState::kFailed)) counts.failed = count;
