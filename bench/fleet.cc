@@ -228,7 +228,7 @@ class SimWorker {
       ClientRequest get;
       get.url = client_.Resolve(grant.audio_url);
       get.headers = client_.AuthHeadersFor(grant.audio_url);
-      get.timeout = Millis(600'000);
+      get.timeout = Millis(120'000);
       auto body = http_.Send(get);
       if ((!body || body->status != 200) && !stopping())
         fmt::print(stderr, "fetch {}: {}\n", get.url,
@@ -388,8 +388,8 @@ class Bench {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     for (auto& w : workers) w->RequestStop();
-    c.Stop();
     for (auto& w : workers) w->Stop();
+    c.Stop();
     // The window: from the moment every worker has started its first job (warm-up, reported on
     // its own) to the last lease the queue handed out.
     Steady::time_point start = launched, end = launched;
@@ -438,8 +438,8 @@ class Bench {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (auto& w : workers) w->RequestStop();
-    c.Stop();
     for (auto& w : workers) w->Stop();
+    c.Stop();
     std::vector<Steady::time_point> grants;
     for (auto& w : workers)
       grants.insert(grants.end(), w->log().grants.begin(), w->log().grants.end());
@@ -476,8 +476,8 @@ class Bench {
     }
     const double took = Seconds(Steady::now() - start).count();
     for (auto& s : sims) s->RequestStop();
-    c.Stop();
     for (auto& s : sims) s->Stop();
+    c.Stop();
     return took;
   }
 
@@ -610,7 +610,7 @@ double SumSpeeds(const std::vector<double>& speeds) {
 std::vector<double> Workload(const FleetSpec& fleet, const Policy& policy, double scale,
                              double window) {
   const double needed = SumSpeeds(fleet.speeds) * scale * window / 60;  // real minutes
-  const double held = static_cast<double>(fleet.speeds.size()) * (policy.max_depth + 1) *
+  const double held = static_cast<double>(fleet.speeds.size()) * (policy.min_depth + 1) *
                       (policy.relay ? kChunkSeconds / 60 : 150);
   std::vector<double> minutes;
   double total = 0;
@@ -647,7 +647,7 @@ int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
     // machine's disk and loopback: at most about 1 GB a run.
     double mp3 = 0;
     for (double m : episodes) mp3 += m * 60 / scale * kMp3BytesPerSecond;
-    const double divisor = fleet.egress_mbit > 0 ? 1 : std::max(1.0, mp3 / 1e9);
+    const double divisor = fleet.egress_mbit > 0 || p.relay ? 1 : std::max(1.0, mp3 / 1e9);
     bench.SetMp3Divisor(divisor);
     if (divisor > 1)
       fmt::print("  ({} old: MP3 bytes carried / {:.0f}, uncapped)\n", fleet.name, divisor);
@@ -666,6 +666,7 @@ int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
 }
 
 int Main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as runs finish
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
