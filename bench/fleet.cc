@@ -621,8 +621,17 @@ std::vector<double> Workload(const FleetSpec& fleet, const Policy& policy, doubl
   return minutes;
 }
 
-double ScaleFor(const Options& o, const std::vector<double>& speeds) {
-  return std::clamp(o.job_rate * kChunkSeconds / SumSpeeds(speeds), 1.0, o.max_scale);
+// The scale at which the fleet finishes about o.job_rate jobs a second, each `job_seconds` of
+// real audio long.
+double ScaleFor(const Options& o, const std::vector<double>& speeds,
+                double job_seconds = kChunkSeconds) {
+  return std::clamp(o.job_rate * job_seconds / SumSpeeds(speeds), 1.0, o.max_scale);
+}
+
+double MeanEpisodeSeconds() {
+  double sum = 0;
+  for (double m : kEpisodeMinutes) sum += m * 60;
+  return sum / static_cast<double>(std::size(kEpisodeMinutes));
 }
 
 void PrintRow(const FleetSpec& f, const Policy& p, double scale, const RunResult& r) {
@@ -634,13 +643,16 @@ void PrintRow(const FleetSpec& f, const Policy& p, double scale, const RunResult
 }
 
 int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
-  const double scale = ScaleFor(o, fleet.speeds);
-  if (auto r = bench.SetScale(scale); !r) {
-    fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString());
-    return 1;
-  }
   std::optional<RunResult> ours, old;
-  for (const Policy& p : {Podfleet(), Old(scale)}) {
+  // Each policy runs at the scale that keeps its job rate in bounds: the old one's jobs are whole
+  // episodes, so it may run faster.
+  const double old_scale = ScaleFor(o, fleet.speeds, MeanEpisodeSeconds());
+  for (const Policy& p : {Podfleet(), Old(old_scale)}) {
+    const double scale = p.relay ? ScaleFor(o, fleet.speeds) : old_scale;
+    if (auto r = bench.SetScale(scale); !r) {
+      fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString());
+      return 1;
+    }
     const std::vector<double> episodes = Workload(fleet, p, scale, o.window);
     // Without a cap, how long a download takes hardly matters next to the engine; what the old
     // policy moves (a few whole episodes ahead per worker) is cut down so that it fits this
