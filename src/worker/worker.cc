@@ -210,6 +210,13 @@ bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_p
 
 int Worker::AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
 
+// After a failure, a job claimed while others are still being fetched would only be abandoned if
+// those fail too and trip the circuit breaker: wait for them first.
+bool Worker::BreakerPendingLocked() const {
+  const int limit = options_.max_consecutive_failures;
+  return limit > 0 && consecutive_failures_ > 0 && consecutive_failures_ + fetching_ >= limit;
+}
+
 void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
@@ -219,7 +226,9 @@ void Worker::ClaimLoop() {
     int want = 0;
     {
       std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping() || AheadLocked() < planner_.Depth(); });
+      changed_.wait(lock, [&] {
+        return stopping() || (AheadLocked() < planner_.Depth() && !BreakerPendingLocked());
+      });
       if (stopping()) break;
       want = planner_.Depth() - AheadLocked();
     }

@@ -108,6 +108,7 @@ class Worker {
   void FetchLoop();
   // Jobs claimed and not yet handed to the engine.
   int AheadLocked() const;
+  bool BreakerPendingLocked() const;
   void EngineLoop();
   void UploadLoop();
   void HeartbeatLoop();

@@ -35,6 +35,7 @@ class WorkerTest : public ::testing::Test {
     o.data_dir = dir_.path() / "data";
     o.port = port;
     o.heartbeat_interval = Millis(200);
+    o.relay = false;  // the worker fetches from the origin itself: its failures are under test
     auto c = Coordinator::Start(o, SystemClock::Get());
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
