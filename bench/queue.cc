@@ -1,16 +1,22 @@
 // bench/queue: durable claim-and-complete cycles per second through the coordinator's HTTP API
-// on SQLite, next to the same cycles straight on the store in the same run (the ceiling that the
-// HTTP layer can at best reach on this machine), and their ratio.
+// on SQLite, next to the same cycles straight on the store, and next to a raw SQLite loop, all in
+// the same run, with their ratios.
+//
+// The raw loop is the physical ceiling on this machine: one connection with the store's pragmas
+// (WAL, synchronous=FULL), a one-table queue, two durable transactions per cycle (claim: one
+// UPDATE ... RETURNING; complete: one UPDATE storing a transcript of the same size), nothing else.
+// The store adds attempts, fencing, episode states and job results; HTTP adds the API.
 //
 // Usage: podfleet_bench_queue [--jobs N] [--workers N]
-// Each cycle leases one job and completes it with a one-segment transcript; every cycle is two
-// durable transactions. Both runs use a fresh database in a temporary directory.
+// Each cycle leases one job and completes it with a one-segment transcript. Every run uses a
+// fresh database in a temporary directory.
 #include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -18,6 +24,7 @@
 #include "api/client.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace podfleet {
@@ -27,6 +34,11 @@ struct Options {
   int jobs = 2000;
   int workers = 4;
 };
+
+// What the store keeps of OneSegment(), roughly: the raw loop writes as many bytes.
+std::string EncodeTranscriptForBench() {
+  return R"([{"start":0,"end":60000,"text":"benchmark","speaker":"","words":[]}])";
+}
 
 Transcript OneSegment() {
   Transcript t;
@@ -84,6 +96,52 @@ Result<double> StoreRun(const Options& o, const std::filesystem::path& dir) {
   });
 }
 
+// The raw loop: the least SQLite work a durable claim and complete can be.
+Result<double> RawRun(const Options& o, const std::filesystem::path& dir) {
+  auto db = Db::Open((dir / "raw.db").string(), 5'000);
+  if (!db) return std::unexpected(db.error());
+  Result<void> r = db->Exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+      "CREATE TABLE q (id INTEGER PRIMARY KEY, state INTEGER NOT NULL, node INTEGER, "
+      "result TEXT);"
+      "CREATE INDEX q_queued ON q(id) WHERE state = 0;");
+  if (!r) return std::unexpected(r.error());
+  if (r = db->Exec("BEGIN"); !r) return std::unexpected(r.error());
+  for (int i = 0; i < o.jobs; ++i) {
+    if (auto ins = db->Run("INSERT INTO q (state) VALUES (0)"); !ins)
+      return std::unexpected(ins.error());
+  }
+  if (r = db->Exec("COMMIT"); !r) return std::unexpected(r.error());
+  const std::string result = EncodeTranscriptForBench();
+  std::mutex mu;  // one connection, as the store has
+  auto in_transaction = [&](auto body) -> bool {
+    std::lock_guard lock(mu);
+    if (!db->Exec("BEGIN IMMEDIATE")) return false;
+    const bool ok = body();
+    return db->Exec(ok ? "COMMIT" : "ROLLBACK") && ok;
+  };
+  return Measure(o.workers, [&](int w) {
+    int64_t job = 0;
+    const bool claimed = in_transaction([&] {
+      auto stmt = db->Prepare(
+          "UPDATE q SET state = 1, node = ?1 WHERE id = "
+          "(SELECT id FROM q WHERE state = 0 ORDER BY id LIMIT 1) RETURNING id",
+          int64_t{w});
+      if (!stmt) return false;
+      auto row = stmt->Step();
+      if (!row || !*row) return false;
+      job = stmt->Int(0);
+      return true;
+    });
+    if (!claimed) return false;
+    return in_transaction([&] {
+      auto done = db->Run("UPDATE q SET state = 2, result = ?2 WHERE id = ?1 AND node = ?3", job,
+                          result, int64_t{w});
+      return done && *done == 1;
+    });
+  });
+}
+
 Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
   CoordinatorOptions co;
   co.data_dir = dir / "coordinator";
@@ -123,17 +181,23 @@ int Main(int argc, char** argv) {
   const auto dir =
       std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-queue-{}", ::getpid());
   std::filesystem::create_directories(dir);
+  auto raw = RawRun(o, dir);
   auto store = StoreRun(o, dir);
   auto http = HttpRun(o, dir);
   std::filesystem::remove_all(dir);
-  if (!store || !http) {
-    fmt::print(stderr, "bench/queue: {}\n", (!store ? store.error() : http.error()).ToString());
-    return 1;
+  for (const Result<double>* r : {&raw, &store, &http}) {
+    if (!*r) {
+      fmt::print(stderr, "bench/queue: {}\n", r->error().ToString());
+      return 1;
+    }
   }
   fmt::print("bench/queue: {} jobs, {} workers, SQLite (WAL, synchronous=FULL)\n", o.jobs,
              o.workers);
-  fmt::print("  store directly:   {:8.0f} claim+complete cycles/s (ceiling)\n", *store);
+  fmt::print("  raw SQLite loop:  {:8.0f} claim+complete cycles/s (physical ceiling)\n", *raw);
+  fmt::print("  store directly:   {:8.0f} claim+complete cycles/s\n", *store);
   fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s\n", *http);
+  fmt::print("  ratio store/raw:  {:.2f}\n", *store / *raw);
+  fmt::print("  ratio HTTP/raw:   {:.2f}\n", *http / *raw);
   fmt::print("  ratio HTTP/store: {:.2f}\n", *http / *store);
   return 0;
 }

@@ -245,6 +245,12 @@ json ToJson(const WireGrant& g) {
   out["audio_url"] = g.audio_url;
   out["episode"] = ToJson(g.episode);
   if (g.public_only) out["public_only"] = true;
+  json chunk = {{"index", g.chunk.index},
+                {"count", g.chunk.count},
+                {"start_ms", g.chunk.start.count()},
+                {"relayed", g.chunk.relayed}};
+  if (g.chunk.end) chunk["end_ms"] = g.chunk.end->count();
+  out["chunk"] = std::move(chunk);
   return out;
 }
 
@@ -258,7 +264,17 @@ Result<WireGrant> GrantFromJson(const json& j) {
   if (!episode) return std::unexpected(episode.error());
   auto public_only = FieldOr<bool>(j, "public_only", false);
   if (!public_only) return std::unexpected(public_only.error());
-  return WireGrant{*lease, *episode, *url, *public_only};
+  WireGrant grant{*lease, *episode, *url, *public_only, {}};
+  if (j.contains("chunk") && j["chunk"].is_object()) {  // absent from older coordinators
+    const json& c = j["chunk"];
+    grant.chunk.index = FieldOr<int>(c, "index", 0).value_or(0);
+    grant.chunk.count = FieldOr<int>(c, "count", 1).value_or(1);
+    grant.chunk.start = Millis(FieldOr<int64_t>(c, "start_ms", 0).value_or(0));
+    if (c.contains("end_ms"))
+      grant.chunk.end = Millis(FieldOr<int64_t>(c, "end_ms", 0).value_or(0));
+    grant.chunk.relayed = FieldOr<bool>(c, "relayed", false).value_or(false);
+  }
+  return grant;
 }
 
 json ToJson(const Progress& p) {

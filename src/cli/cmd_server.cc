@@ -69,6 +69,28 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "KEY"),
       DurationFlag("transcription-wait", &o.transcription_wait,
                    "how long /v1/audio/transcriptions waits for the fleet before answering 504"),
+      Flag{"audio",
+           "relay: download each episode once, cut it into chunks and serve workers Opus; "
+           "origin: workers fetch whole episodes from their own URLs",
+           "relay|origin",
+           [&o](std::string_view v) -> Result<void> {
+             if (v != "relay" && v != "origin") return InvalidArgument("must be relay or origin");
+             o.relay = v == "relay";
+             return {};
+           },
+           o.relay ? "relay" : "origin"},
+      DurationFlag("chunk", &o.chunks.target, "relay: chunk length (cuts fall in pauses nearby)"),
+      IntFlag("opus-bitrate", &o.opus.bitrate, "relay: Opus bits per second"),
+      Flag{"egress-limit", "cap on the audio the coordinator serves, in Mbit/s (0: none)", "MBIT",
+           [&o](std::string_view v) -> Result<void> {
+             double mbit = 0;
+             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mbit);
+             if (ec != std::errc() || end != v.data() + v.size() || mbit < 0)
+               return InvalidArgument("not a number of Mbit/s");
+             o.egress_bytes_per_second = static_cast<int64_t>(mbit * 1e6 / 8);
+             return {};
+           },
+           "0"},
   };
 }
 

@@ -10,6 +10,7 @@
 #include "coordinator/fleet_view.h"
 #include "coordinator/lease_reaper.h"
 #include "coordinator/metrics.h"
+#include "coordinator/relay.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/token.h"
@@ -87,6 +88,29 @@ void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t b
     fmt::print(stderr, "counting bytes served: {}\n", r.error().ToString());
 }
 
+void Coordinator::Context::JobsQueued() {
+  dispatcher.Notify();
+  if (relay) relay->Wake();
+}
+
+namespace {
+
+// Origin mode after a relay-mode run: jobs the relay never prepared are queued whole, for
+// workers to fetch from their origin.
+Result<void> QueueUnprepared(Store& store, const Clock& clock) {
+  while (true) {
+    auto jobs = store.ListPreparing(100, TimePoint::max());
+    if (!jobs) return std::unexpected(jobs.error());
+    if (jobs->empty()) return {};
+    for (const PreparingJob& j : *jobs) {
+      if (auto r = store.PlanChunks(j.job, {Chunk{}}, clock.Now()); !r)
+        return std::unexpected(r.error());
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now) {
   std::string token = NewToken("pfe_");
   if (auto r = store.AddEnrollmentToken(HashToken(token), label, now); !r)
@@ -123,19 +147,39 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
 
   c->http_ = MakeCurlClient(HttpClientOptions{});
   c->dispatcher_ = std::make_unique<Dispatcher>(*c->store_, clock, options.lease_duration);
+  Dispatcher* dispatcher = c->dispatcher_.get();
+  if (options.relay) {
+    RelayOptions relay;
+    relay.dir = options.data_dir / "relay";
+    relay.uploads_dir = options.data_dir / "uploads";
+    relay.scratch_dir = options.data_dir / "tmp";
+    relay.chunks = options.chunks;
+    relay.opus = options.opus;
+    relay.retry = options.retry;
+    c->relay_ = std::make_unique<Relay>(*c->store_, *c->http_, clock, relay,
+                                        [dispatcher] { dispatcher->Notify(); });
+  } else if (auto r = QueueUnprepared(*c->store_, clock); !r) {
+    return std::unexpected(r.error());
+  }
+  c->egress_ = std::make_unique<EgressPacer>(options.egress_bytes_per_second);
   FeedPollerOptions poll;
   poll.interval = options.feed_interval;
   poll.scratch_dir = options.data_dir / "tmp";
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
-  Dispatcher* dispatcher = c->dispatcher_.get();
-  c->poller_ = std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll,
-                                            [dispatcher] { dispatcher->Notify(); });
+  poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
+  Relay* relay = c->relay_.get();
+  c->poller_ =
+      std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll, [dispatcher, relay] {
+        dispatcher->Notify();
+        if (relay) relay->Wake();
+      });
   c->activity_ = std::make_unique<ActivityLog>();
   c->metrics_ = std::make_unique<Metrics>();
   c->waiters_ = std::make_unique<JobWaiters>(*c->store_, clock);
   c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
                                 std::move(admin->hash), *c->activity_, *c->metrics_, *c->waiters_,
-                                options.api_key.empty() ? "" : HashToken(options.api_key)});
+                                options.api_key.empty() ? "" : HashToken(options.api_key),
+                                *c->egress_, c->relay_.get()});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
@@ -172,9 +216,15 @@ void Coordinator::Stop() {
   if (stopping_.exchange(true)) return;
   if (reaper_.joinable()) reaper_.join();
   if (poller_) poller_->Stop();
+  if (relay_) relay_->Stop();
   if (dispatcher_) dispatcher_->Stop();
   if (waiters_) waiters_->Stop();
+  if (egress_) egress_->Stop();
   if (server_) server_->Stop();
+}
+
+void Coordinator::JobsQueued() {
+  if (context_) context_->JobsQueued();
 }
 
 uint16_t Coordinator::port() const { return server_->port(); }

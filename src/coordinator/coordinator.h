@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "audio/chunks.h"
+#include "audio/opus.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -19,6 +21,8 @@
 namespace podfleet {
 
 class Dispatcher;
+class EgressPacer;
+class Relay;
 class FeedPoller;
 class HttpClient;
 class HttpServer;
@@ -48,6 +52,14 @@ struct CoordinatorOptions {
   // Largest request body: audio uploads.
   size_t max_upload_bytes = size_t{512} << 20;
   RetryPolicy retry;
+  // Relay mode (default): the coordinator downloads each episode once, cuts it into chunks at
+  // pauses and serves workers the chunks as Opus (coordinator/relay.h). Origin mode (false):
+  // workers fetch each episode whole from its own URL and the coordinator carries no audio.
+  bool relay = true;
+  ChunkOptions chunks;  // relay mode: chunk length
+  OpusOptions opus;     // relay mode: the Opus bitrate
+  // Cap on the audio bytes per second the coordinator serves, all workers together (0: none).
+  int64_t egress_bytes_per_second = 0;
   // Take file:// URLs and local paths for feeds and audio (source_policy.h). Off by default:
   // whoever holds the admin token could otherwise make the coordinator read its own files and
   // workers theirs. `demo` and `up` turn it on.
@@ -91,6 +103,10 @@ class Coordinator {
   // <data_dir>/admin.token).
   const std::optional<std::string>& first_admin_token() const { return first_admin_token_; }
 
+  // Tells the coordinator that jobs were queued in its store by someone else (a benchmark, a test
+  // on the same store): waiting claims are served and the relay looks for work now.
+  void JobsQueued();
+
   // Stops serving and joins every thread. Idempotent.
   void Stop();
 
@@ -112,6 +128,8 @@ class Coordinator {
   std::unique_ptr<ActivityLog> activity_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<JobWaiters> waiters_;
+  std::unique_ptr<EgressPacer> egress_;
+  std::unique_ptr<Relay> relay_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

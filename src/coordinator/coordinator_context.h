@@ -7,6 +7,7 @@
 #include "coordinator/activity_log.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
+#include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
 #include "net/router.h"
@@ -24,6 +25,15 @@ struct Coordinator::Context {
   Metrics& metrics;
   JobWaiters& waiters;                 // requests waiting for their jobs (routes_openai.cc)
   const std::string api_key_hash;      // HashToken of options.api_key; empty when none
+  EgressPacer& egress;                 // every audio response goes through it
+  Relay* relay;                        // null in origin mode
+
+  // How new episodes' jobs are queued in this mode.
+  JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
+  // Jobs were queued (or held for the relay): serve waiting workers, wake the relay.
+  void JobsQueued();
+  // Where the relay keeps chunk files.
+  std::filesystem::path relay_dir() const { return options.data_dir / "relay"; }
 };
 
 // Route tables, one per audience.

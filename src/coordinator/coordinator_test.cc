@@ -27,6 +27,7 @@ class CoordinatorTest : public ::testing::Test {
     o.port = 0;
     o.lease_duration = Millis(30'000);
     o.feed_interval = Millis(3'600'000);
+    o.relay = false;  // the worker protocol on whole episodes; relay_test.cc covers relay mode
     auto c = Coordinator::Start(o, clock_);
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
@@ -239,7 +240,7 @@ TEST_F(CoordinatorTest, HeartbeatRenewsAndNodesShowProgress) {
   clock_.Advance(Millis(20'000));  // past the first lease's end, inside the renewed one
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a reaper pass
   auto nodes = admin_->GetJson("/api/nodes");
-  ASSERT_TRUE(nodes);
+  ASSERT_TRUE(nodes) << nodes.error().ToString();
   const json& n = (*nodes)["nodes"][0];
   EXPECT_EQ(n["name"], "gpu-pod");
   EXPECT_EQ(n["status"], "busy");

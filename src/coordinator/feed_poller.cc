@@ -157,7 +157,7 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
     return !EnclosureAllowed(base, e.audio_url, options_.sources);
   });
   const int64_t refused = items - static_cast<int64_t>(parsed->episodes.size());
-  auto added = store_.AddEpisodes(id, parsed->episodes, now);
+  auto added = store_.AddEpisodes(id, parsed->episodes, now, options_.intake);
   if (!added) return fail(added.error());
   const std::string note =
       refused == 0

@@ -29,6 +29,7 @@ struct FeedPollerOptions {
   // Which feed URLs are fetched and which enclosures queued (source_policy.h). A feed whose URL
   // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
   SourcePolicy sources;
+  JobIntake intake = JobIntake::kQueue;  // how new episodes' jobs are queued (relay mode: kPrepare)
 };
 
 struct PollResult {

@@ -235,15 +235,27 @@ HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
       out["job"]["quarantine"] = std::move(*quarantine);
     }
   }
+  if (auto jobs = c.store.ListJobsForEpisode(episode->id); jobs && jobs->size() > 1) {
+    json chunks = json::array();
+    for (const Job& j : *jobs) {
+      json chunk = {{"job", j.id.value()},
+                    {"index", j.chunk.index},
+                    {"state", ToString(j.state)},
+                    {"start_ms", j.chunk.start.count()}};
+      if (j.chunk.end) chunk["end_ms"] = j.chunk.end->count();
+      chunks.push_back(std::move(chunk));
+    }
+    out["chunks"] = std::move(chunks);
+  }
   return JsonReply(200, out);
 }
 
 Result<EpisodeId> AddOne(Ctx& c, EpisodeInfo info) {
   if (info.guid.empty()) info.guid = info.audio_url;
-  auto ids = c.store.AddEpisodes(std::nullopt, {info}, c.clock.Now());
+  auto ids = c.store.AddEpisodes(std::nullopt, {info}, c.clock.Now(), c.intake());
   if (!ids) return std::unexpected(ids.error());
   if (ids->empty()) return Conflict("episode with that audio URL exists already");
-  c.dispatcher.Notify();
+  c.JobsQueued();
   return ids->front();
 }
 
@@ -286,24 +298,30 @@ HttpResponse UploadEpisode(Ctx& c, const HttpRequest& request) {
   return JsonReply(201, {{"id", id->value()}});
 }
 
-// Serves an uploaded file to workers. Names are generated hex strings; nothing else is served.
-HttpResponse Media(Ctx& c, const HttpRequest& request) {
+// Serves an uploaded file to workers (origin mode). Names are generated hex strings; nothing
+// else is served.
+void Media(Ctx& c, HttpRequest request, HttpResponder respond) {
   const std::string& name = request.params.at("name");
   if (name.empty() || name.size() > 64 ||
       name.find_first_not_of("0123456789abcdef") != std::string::npos)
-    return ErrorReply({Code::kNotFound, "no such media"});
+    return respond(ErrorReply({Code::kNotFound, "no such media"}));
   std::ifstream in(c.options.data_dir / "uploads" / name, std::ios::binary);
-  if (!in) return ErrorReply({Code::kNotFound, "no such media"});
+  if (!in) return respond(ErrorReply({Code::kNotFound, "no such media"}));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  RecordServed(c, request, static_cast<int64_t>(bytes.size()), Millis(0));
-  return HttpResponse::Text(200, std::move(bytes), "application/octet-stream");
+  const auto size = static_cast<int64_t>(bytes.size());
+  RecordServed(c, request, size, Millis(0));
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  auto body = std::make_shared<std::string>(std::move(bytes));
+  c.egress.Send(size, [shared, body] {
+    (*shared)(HttpResponse::Text(200, std::move(*body), "application/octet-stream"));
+  });
 }
 
 HttpResponse RetryEpisode(Ctx& c, const HttpRequest& request) {
   auto id = IdParam(request, "id");
   if (!id) return ErrorReply(id.error());
   auto r = c.store.RetryEpisode(EpisodeId(*id), c.clock.Now());
-  if (r) c.dispatcher.Notify();
+  if (r) c.JobsQueued();
   return Reply(r);
 }
 
@@ -420,7 +438,7 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        "transcript as format=txt|srt|vtt|json|md",
        sync(GetTranscript),
        {}},
-      {"GET", "/api/media/{name}", "uploaded audio, for workers", sync(Media), {}},
+      {"GET", "/api/media/{name}", "uploaded audio, for workers", {}, async(Media)},
       {"GET", "/api/tokens", "enrollment tokens (ids and labels)", sync(ListTokens), {}, admin},
       {"POST", "/api/tokens", "create an enrollment token", sync(CreateToken), {}, admin},
       {"DELETE", "/api/tokens/{id}", "revoke an enrollment token", sync(RevokeToken), {}, admin},

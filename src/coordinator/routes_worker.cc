@@ -1,6 +1,9 @@
 // The worker protocol: register, claim, heartbeat, complete, fail, release, deregister.
 // Every route but register needs the node's own token (Authorization: Bearer ...); a node can act
 // only on the leases it holds, and the store refuses stale attempts with 409.
+#include <fmt/format.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
@@ -8,6 +11,7 @@
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/source_policy.h"
+#include "coordinator/relay.h"
 #include "net/token.h"
 
 namespace podfleet {
@@ -15,22 +19,33 @@ namespace {
 
 using nlohmann::json;
 
+// Seen once a second is enough to show a node alive (offline_after is tens of seconds); touching
+// on every request would add a durable commit to every claim, download and completion.
+constexpr Millis kTouchEvery{1'000};
+
 Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request) {
   std::string_view token = request.BearerToken();
   if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
   auto node = c.store.FindNodeByToken(HashToken(token));
   if (!node) return PermissionDenied("unknown or retired node token");
-  if (auto r = c.store.TouchNode(node->id, c.clock.Now()); !r) return std::unexpected(r.error());
+  const TimePoint now = c.clock.Now();
+  if (now - node->last_seen >= kTouchEvery || now < node->last_seen) {
+    if (auto r = c.store.TouchNode(node->id, now); !r) return std::unexpected(r.error());
+  }
   return node;
 }
 
-// The URL a worker fetches the audio from: the origin's, or the coordinator's for uploads.
-std::string AudioUrl(const Episode& e) { return e.info.audio_url; }
+// The URL a worker fetches the audio from: the relay's chunk, else the origin's, or the
+// coordinator's for uploads.
+std::string AudioUrl(const Grant& g) {
+  if (g.chunk.relayed) return fmt::format("/api/jobs/{}/audio", g.lease.job.value());
+  return g.episode.info.audio_url;
+}
 
 json GrantsJson(const Coordinator::Context& c, const std::vector<Grant>& grants) {
   json leases = json::array();
   for (const Grant& g : grants) {
-    WireGrant grant{g.lease, g.episode, AudioUrl(g.episode)};
+    WireGrant grant{g.lease, g.episode, AudioUrl(g), false, g.chunk};
     // The worker checks each address it connects to for this download (source_policy.h). Uploads
     // (relative, served by the coordinator) and allowed file URLs connect to nothing to check.
     const std::string scheme = SchemeOf(grant.audio_url);
@@ -141,6 +156,15 @@ Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest
   return LeaseRequest{std::move(*node), JobId(*job), attempt, std::move(*body)};
 }
 
+// The relay's chunk files of a finished episode are needed no more.
+void CollectChunkFiles(Coordinator::Context& c, JobId job_id) {
+  auto job = c.store.GetJob(job_id);
+  if (!job || !job->chunk.relayed) return;
+  auto episode = c.store.GetEpisode(job->episode);
+  if (episode && episode->state == EpisodeState::kDone)
+    Relay::RemoveChunkFiles(c.relay_dir(), job->episode, job->chunk.count);
+}
+
 HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   auto r = ReadLeaseRequest(c, request);
   if (!r) return ErrorReply(r.error());
@@ -151,8 +175,34 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (done) {
     AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
     c.waiters.Notify(r->job);
+    CollectChunkFiles(c, r->job);
   }
   return Reply(done);
+}
+
+// GET /api/jobs/{id}/audio: a relayed chunk, as Ogg Opus, to the node holding its lease.
+void JobAudio(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
+  auto node = Authenticate(c, request);
+  if (!node) return respond(ErrorReply(node.error()));
+  auto id = IdParam(request, "id");
+  if (!id) return respond(ErrorReply(id.error()));
+  auto job = c.store.GetJob(JobId(*id));
+  if (!job) return respond(ErrorReply(job.error()));
+  if (!job->chunk.relayed || !job->chunk.end)
+    return respond(ErrorReply({Code::kNotFound, fmt::format("job {} has no relayed audio", *id)}));
+  if (!job->lease || job->lease->node != node->id)
+    return respond(ErrorReply(
+        {Code::kConflict, fmt::format("job {} is not leased to node {}", *id, node->id.value())}));
+  const auto path = Relay::ChunkFile(c.relay_dir(), job->episode, job->chunk.index);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return respond(ErrorReply({Code::kUnavailable, "chunk file missing: " + path.string()}));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto size = static_cast<int64_t>(bytes.size());
+  RecordServed(c, request, size, *job->chunk.end - job->chunk.start);
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  auto body = std::make_shared<std::string>(std::move(bytes));
+  c.egress.Send(
+      size, [shared, body] { (*shared)(HttpResponse::Text(200, std::move(*body), "audio/ogg")); });
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
@@ -207,6 +257,13 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c) {
        {}},
       {"POST", "/api/jobs/{id}/fail", "report a failed attempt", sync(Fail), {}},
       {"POST", "/api/jobs/{id}/release", "give a leased job back unstarted", sync(Release), {}},
+      {"GET",
+       "/api/jobs/{id}/audio",
+       "a relayed chunk as Ogg Opus, for the node that holds its lease",
+       {},
+       [&c](HttpRequest r, HttpResponder respond) {
+         JobAudio(c, std::move(r), std::move(respond));
+       }},
   };
 }
 

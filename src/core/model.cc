@@ -29,8 +29,9 @@ constexpr std::array<std::pair<EpisodeState, std::string_view>, 5> kEpisodeState
     {EpisodeState::kSkipped, "skipped"},
 }};
 
-constexpr std::array<std::pair<JobState, std::string_view>, 4> kJobStates{{
+constexpr std::array<std::pair<JobState, std::string_view>, 5> kJobStates{{
     {JobState::kQueued, "queued"},
+    {JobState::kPreparing, "preparing"},
     {JobState::kLeased, "leased"},
     {JobState::kDone, "done"},
     {JobState::kFailed, "failed"},

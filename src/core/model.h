@@ -9,8 +9,10 @@
 //                        └──permanent failure, or retries exhausted──> failed
 //
 // An episode without a usable enclosure is recorded as `skipped` and never queued. `retry` of a
-// failed episode (operator action) puts it back to `queued`. One job transcribes one episode;
-// a job's attempts are numbered 1, 2, ... and each holds a lease until it ends or expires.
+// failed episode (operator action) puts it back to `queued`. A job transcribes one episode, or
+// one chunk of it (see Chunk): then the episode is running while any chunk is, done when every
+// chunk is, failed when a chunk failed for good. A job's attempts are numbered 1, 2, ... and each
+// holds a lease until it ends or expires.
 #pragma once
 
 #include <cstdint>
@@ -101,7 +103,9 @@ struct Episode {
 
 // ---- jobs, attempts, leases --------------------------------------------------------------------
 
-enum class JobState { kQueued, kLeased, kDone, kFailed };
+// kPreparing: held for the coordinator's relay, which downloads, decodes and cuts the audio
+// before the job (or its chunks) can be claimed.
+enum class JobState { kQueued, kLeased, kDone, kFailed, kPreparing };
 std::string_view ToString(JobState s);
 
 // A lease: the right of one attempt, on one node, to work on a job until expires_at.
@@ -130,6 +134,19 @@ struct Failure {
   bool permanent = false;
 };
 
+// A job's share of its episode's audio: the whole of it (index 0 of 1, no end), or one chunk cut
+// at a pause by the coordinator's relay. Transcript times of a chunk's job are relative to
+// `start`; the store shifts them by `start` when it stitches the episode's transcript.
+struct Chunk {
+  int index = 0;
+  int count = 1;
+  Millis start{0};
+  std::optional<Millis> end;  // none: to the end of the audio
+  bool relayed = false;       // the coordinator serves this chunk as Opus (relay mode)
+
+  bool whole() const { return count == 1 && start == Millis(0) && !end; }
+};
+
 struct Job {
   JobId id;
   EpisodeId episode;
@@ -141,6 +158,7 @@ struct Job {
   std::optional<Lease> lease;           // set while leased
   std::optional<Progress> progress;     // the lease holder's last report
   std::string error;
+  Chunk chunk;
   // Set when the job was quarantined: its lease expired RetryPolicy::max_lease_expiries times, as
   // when the episode crashes every worker that takes it. The job is then kFailed until retried.
   std::optional<TimePoint> quarantined_at;

@@ -123,6 +123,54 @@ constexpr std::string_view kSchemaV3 = R"sql(
 ALTER TABLE jobs ADD COLUMN quarantined_at INTEGER;
 )sql";
 
+// Jobs become chunks of episodes: (episode_id, chunk_index) is unique instead of episode_id, so
+// jobs is rebuilt (foreign keys are off during migrations, see migrations.h); attempts keep their
+// job ids. job_results keeps what each finished job reported.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE jobs_v4 (
+  id INTEGER PRIMARY KEY,
+  episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('preparing', 'queued', 'leased', 'done', 'failed')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  lease_expiries INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  chunk_index INTEGER NOT NULL DEFAULT 0,
+  chunk_count INTEGER NOT NULL DEFAULT 1,
+  start_ms INTEGER NOT NULL DEFAULT 0,
+  end_ms INTEGER,
+  relayed INTEGER NOT NULL DEFAULT 0 CHECK (relayed IN (0, 1)),
+  quarantined_at INTEGER,
+  UNIQUE (episode_id, chunk_index)
+) STRICT;
+INSERT INTO jobs_v4 (id, episode_id, state, priority, attempts, failures, lease_expiries,
+                     not_before, error, quarantined_at)
+  SELECT id, episode_id, state, priority, attempts, failures, lease_expiries, not_before, error,
+         quarantined_at
+  FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v4 RENAME TO jobs;
+CREATE INDEX jobs_claimable ON jobs(priority DESC, id) WHERE state = 'queued';
+CREATE INDEX jobs_state ON jobs(state);
+
+CREATE TABLE job_results (
+  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+  language TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT NOT NULL,
+  audio_duration_ms INTEGER NOT NULL,
+  engine_time_ms INTEGER NOT NULL,
+  segments TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL
+) STRICT;
+INSERT INTO job_results (job_id, language, engine, model, audio_duration_ms, engine_time_ms,
+                         created_at)
+  SELECT j.id, t.language, t.engine, t.model, t.audio_duration_ms, t.engine_time_ms, t.created_at
+  FROM jobs j JOIN transcripts t ON t.episode_id = j.episode_id WHERE j.state = 'done';
+)sql";
+
 // Analytics: the prefetch wait a worker reports per attempt (NULL: not reported) and a price per
 // hour the node's operator set (NULL: the coordinator's price table decides).
 constexpr std::string_view kSchemaV5 = R"sql(
@@ -135,6 +183,7 @@ constexpr std::array kMigrations{
               kSchemaV1},
     Migration{2, "hourly totals of audio bytes served per node", kSchemaV2},
     Migration{3, "jobs.quarantined_at", kSchemaV3},
+    Migration{4, "jobs are chunks of episodes; job results", kSchemaV4},
     Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
 };
 

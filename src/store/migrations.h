@@ -26,6 +26,16 @@
 //   transfers          (node_id, hour) PRIMARY KEY, bytes, audio_ms, requests: audio bytes the
 //                      coordinator served, summed per node and hour (hour = start, Unix ms);
 //                      node_id 0 = an unauthenticated client, hence no foreign key
+// Version 4 rebuilds jobs (same ids) and adds:
+//   jobs               + chunk_index, chunk_count, start_ms, end_ms?, relayed (0 or 1); state may
+//                      be 'preparing'; identity UNIQUE (episode_id, chunk_index) instead of
+//                      UNIQUE episode_id: an episode cut by the relay has one job per chunk
+//   job_results        job_id PRIMARY KEY -> jobs, language, engine, model, audio_duration_ms,
+//                      engine_time_ms, segments (JSON, kept only until the episode is stitched),
+//                      created_at: what each finished job reported
+// Version 5 adds:
+//   attempts           + waited_ms?: how long the decoded audio waited in the worker's prefetch
+//   nodes              + price_per_hour?: the node operator's price (else the price table's)
 // Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,
 // their jobs, attempts and transcripts. attempts.node_id has no foreign key: nodes are never
 // deleted (only retired), and the lease check compares ids anyway.
@@ -33,7 +43,9 @@
 // State machines. A job's current lease is its attempt numbered jobs.attempts, and
 //   jobs.state = 'leased'  <=>  that attempt's outcome = 'running'.
 //
-//   job      queued --claim--> leased --complete--> done
+//   job      preparing --relay cut the audio--> queued (one job per chunk, the first keeps the id)
+//            preparing --relay failed: retryable (not_before = backoff) or permanent--> failed
+//            queued --claim--> leased --complete--> done
 //            leased --release, lease expiry, retryable failure--> queued (not_before = backoff)
 //            leased --permanent failure, or failures >= max_failures--> failed
 //            leased --lease expiry, lease_expiries >= max_lease_expiries--> failed, quarantined_at
@@ -43,8 +55,9 @@
 //   attempt  running --> done | failed | released | expired   (finished_at set when it ends)
 //            expired --late result accepted--> done; running --superseded by a late result-->
 //            released
-//   episode  follows its job: queued, running (job leased), done, failed; an episode without an
-//            audio URL is 'skipped' and has no job.
+//   episode  follows its jobs: failed if any failed, done if all are done (its transcript is
+//            then the chunks' results stitched), running if any is leased or done, else queued;
+//            an episode without an audio URL is 'skipped' and has no job.
 // jobs.attempts only ever grows, retries included, so an attempt number is never handed out twice:
 // that is what fences stale workers.
 //

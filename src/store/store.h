@@ -39,6 +39,19 @@ struct EpisodeFilter {
 struct Grant {
   Lease lease;
   Episode episode;
+  Chunk chunk;
+};
+
+// How AddEpisodes queues the new episodes' jobs.
+enum class JobIntake {
+  kQueue,    // claimable at once: workers fetch the audio from its origin
+  kPrepare,  // held as kPreparing until the coordinator's relay cut the audio (PlanChunks)
+};
+
+// A job held for the relay, with its episode.
+struct PreparingJob {
+  JobId job;
+  Episode episode;
 };
 
 struct RetryPolicy {
@@ -81,19 +94,36 @@ class Store {
 
   // ---- episodes ----
   // Adds the episodes not yet known (identity: feed + guid) and queues a job for each one with an
-  // audio URL; episodes without one are stored as kSkipped. Returns the ids of the new episodes,
-  // in input order. Known episodes are left unchanged.
+  // audio URL, as `intake` says; episodes without one are stored as kSkipped. Returns the ids of
+  // the new episodes, in input order. Known episodes are left unchanged.
   virtual Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                                      const std::vector<EpisodeInfo>& episodes,
-                                                     TimePoint now) = 0;
+                                                     TimePoint now,
+                                                     JobIntake intake = JobIntake::kQueue) = 0;
   virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
   // Newest first (published_at, then id).
   virtual Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) = 0;
-  // Queues a failed episode again with fresh failure and lease-expiry counts, lifting any
-  // quarantine. kConflict unless it is kFailed.
+  // Queues the failed jobs of a failed episode again with fresh failure and lease-expiry counts,
+  // lifting any quarantine (chunks that are done stay done). kConflict unless it is kFailed.
   virtual Result<void> RetryEpisode(EpisodeId id, TimePoint now) = 0;
-  // The job of an episode (one job per episode for now).
+  // The job of an episode; of a chunked episode, its first chunk's job.
   virtual Result<Job> GetJobForEpisode(EpisodeId id) = 0;
+  // Every job of an episode, by chunk index.
+  virtual Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) = 0;
+
+  // ---- relay: jobs held for the coordinator to cut their audio (JobIntake::kPrepare) ----
+  // Up to `limit` kPreparing jobs whose backoff has ended, oldest first.
+  virtual Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) = 0;
+  // Queues a kPreparing job as the chunks given, in order (at least one; index and count are
+  // set here): the job becomes the first chunk and one new job is added per further chunk.
+  // kConflict unless the job is kPreparing; kInvalidArgument for no chunks.
+  virtual Result<std::vector<JobId>> PlanChunks(JobId job, const std::vector<Chunk>& chunks,
+                                                TimePoint now) = 0;
+  // The relay could not prepare the job. Permanent: job and episode fail. Retryable: it stays
+  // kPreparing after a backoff, or fails once `policy.max_failures` is reached. kConflict unless
+  // the job is kPreparing.
+  virtual Result<void> FailPreparing(JobId job, const Failure& failure, const RetryPolicy& policy,
+                                     TimePoint now) = 0;
 
   // ---- jobs and leases ----
   // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first.
@@ -104,12 +134,14 @@ class Store {
   // that job).
   virtual Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held,
                                            Millis lease_for, TimePoint now) = 0;
-  // Stores the transcript and marks the job and its episode done. kConflict if the attempt does not
-  // hold the lease (and did not already complete the job), with one exception, the late result:
-  // an attempt whose lease expired (it was reaped, not released or failed) may still complete a
-  // job that is not done. Its result is accepted, the attempt now running (if any) is ended as
-  // released (its worker learns it at its next heartbeat), and a quarantine is lifted. The first
-  // result wins; a job is completed once.
+  // Stores the transcript and marks the job done; when every job of the episode is done, the
+  // episode is done with its chunks' transcripts stitched (core/stitch.h; times of a chunk's
+  // transcript are relative to its start). kConflict if the attempt does not hold the lease (and
+  // did not already complete the job), with one exception, the late result: an attempt whose lease
+  // expired (it was reaped, not released or failed) may still complete a job that is not done. Its
+  // result is accepted, the attempt now running (if any) is ended as released (its worker learns
+  // it at its next heartbeat), and a quarantine is lifted. The first result wins; a job is
+  // completed once.
   virtual Result<void> Complete(NodeId node, JobId job, AttemptId attempt,
                                 const Transcript& transcript, TimePoint now) = 0;
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
@@ -128,6 +160,7 @@ class Store {
   virtual Result<Job> GetJob(JobId id) = 0;
   // Jobs currently leased, with their progress, ordered by job id.
   virtual Result<std::vector<Job>> ListLeasedJobs() = 0;
+  // Jobs by state; kPreparing jobs count as queued (they wait for work too).
   virtual Result<QueueCounts> CountJobs() = 0;
   // Sets the job's priority: Claim leases higher priorities first, then oldest first. Jobs are
   // created at 0; the OpenAI-compatible route queues at kInteractivePriority. kNotFound if no job.

@@ -62,7 +62,8 @@ Result<Node> LoadNode(Db& db, NodeId id) {
 // Inserts the episode unless its identity is known; returns its id when it was new. An episode
 // with an audio URL gets a queued job; one without is stored skipped.
 Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> feed,
-                                               const EpisodeInfo& info, TimePoint now) {
+                                               const EpisodeInfo& info, JobIntake intake,
+                                               TimePoint now) {
   constexpr std::string_view kSql =
       "INSERT INTO episodes (feed_id, guid, title, audio_url, audio_type, audio_length, "
       "duration_ms, published_at, transcript_links, state, error, created_at, updated_at) "
@@ -84,7 +85,9 @@ Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> fee
   const EpisodeId id(ids->front());
   if (!skipped) {
     Result<int64_t> r =
-        db.Run("INSERT INTO jobs (episode_id, state) VALUES (?1, 'queued')", id.value());
+        db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
+               ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
+               intake == JobIntake::kPrepare ? 1 : 0);
     if (!r) return std::unexpected(r.error());
   }
   return id;
@@ -155,14 +158,14 @@ Result<void> SqliteStore::RecordFeedPoll(FeedId id, const FeedPoll& poll) {
 
 Result<std::vector<EpisodeId>> SqliteStore::AddEpisodes(std::optional<FeedId> feed,
                                                         const std::vector<EpisodeInfo>& episodes,
-                                                        TimePoint now) {
+                                                        TimePoint now, JobIntake intake) {
   return Write([&](Db& db) -> Result<std::vector<EpisodeId>> {
     if (feed) {
       if (Result<Feed> f = LoadFeed(db, *feed); !f) return std::unexpected(f.error());
     }
     std::vector<EpisodeId> added;
     for (const EpisodeInfo& info : episodes) {
-      Result<std::optional<EpisodeId>> id = InsertEpisode(db, feed, info, now);
+      Result<std::optional<EpisodeId>> id = InsertEpisode(db, feed, info, intake, now);
       if (!id) return std::unexpected(id.error());
       if (*id) added.push_back(**id);
     }

@@ -40,11 +40,19 @@ class SqliteStore final : public Store {
 
   Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                              const std::vector<EpisodeInfo>& episodes,
-                                             TimePoint now) override;
+                                             TimePoint now,
+                                             JobIntake intake = JobIntake::kQueue) override;
   Result<Episode> GetEpisode(EpisodeId id) override;
   Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
   Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;
   Result<Job> GetJobForEpisode(EpisodeId id) override;
+  Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) override;
+
+  Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) override;
+  Result<std::vector<JobId>> PlanChunks(JobId job, const std::vector<Chunk>& chunks,
+                                        TimePoint now) override;
+  Result<void> FailPreparing(JobId job, const Failure& failure, const RetryPolicy& policy,
+                             TimePoint now) override;
 
   Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
                                    TimePoint now) override;

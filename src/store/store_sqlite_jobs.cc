@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/stitch.h"
 #include "store/backoff.h"
 #include "store/store_sqlite.h"
 #include "store/store_sqlite_rows.h"
@@ -21,13 +22,18 @@ Result<void> UpdateOne(Db& db, std::string_view sql, const Args&... args) {
   return {};
 }
 
-// Sets the episode's state; `error` replaces its error text unless it is nullopt.
-Result<void> SetEpisodeState(Db& db, EpisodeId episode, EpisodeState state,
-                             std::optional<std::string_view> error, TimePoint now) {
-  return UpdateOne(
-      db,
-      "UPDATE episodes SET state = ?2, error = coalesce(?3, error), updated_at = ?4 WHERE id = ?1",
-      episode.value(), ToString(state), error, ToUnixMillis(now));
+// Sets the episode's state from its jobs' (model.h); `error` replaces its error text unless it
+// is nullopt.
+Result<void> SyncEpisode(Db& db, EpisodeId episode, std::optional<std::string_view> error,
+                         TimePoint now) {
+  return UpdateOne(db,
+                   "UPDATE episodes SET state = (SELECT CASE "
+                   "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
+                   "  WHEN sum(state = 'done') = count(*) THEN 'done' "
+                   "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
+                   "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
+                   "error = coalesce(?2, error), updated_at = ?3 WHERE id = ?1",
+                   episode.value(), error, ToUnixMillis(now));
 }
 
 Result<Job> LoadJob(Db& db, std::string_view where, int64_t key, std::string_view what) {
@@ -83,15 +89,17 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
   struct Leased {
     int64_t attempt;
     EpisodeId episode;
+    Chunk chunk;
   };
   Result<Leased> leased = QueryOne(
       db,
       [](const Statement& row) -> Result<Leased> {
-        return Leased{row.Int(0), EpisodeId(row.Int(1))};
+        return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2)};
       },
       "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
-      "WHERE id = ?1 AND state = 'queued' RETURNING attempts, episode_id",
+      "WHERE id = ?1 AND state = 'queued' "
+      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed",
       job.value());
   if (!leased) return std::unexpected(leased.error());
   const TimePoint expires = now + lease_for;
@@ -100,11 +108,12 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
       "INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5)",
       job.value(), leased->attempt, node.value(), ToUnixMillis(now), ToUnixMillis(expires));
-  if (r) r = SetEpisodeState(db, leased->episode, EpisodeState::kRunning, std::nullopt, now);
+  if (r) r = SyncEpisode(db, leased->episode, std::nullopt, now);
   if (!r) return std::unexpected(r.error());
   Result<Episode> episode = LoadEpisode(db, leased->episode);
   if (!episode) return std::unexpected(episode.error());
-  return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode)};
+  return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
+               leased->chunk};
 }
 
 Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, TimePoint now) {
@@ -116,17 +125,61 @@ Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, Tim
                    t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
 }
 
+// Keeps what a finished job reported; its segments only when `keep_segments` (a chunk whose
+// episode is not stitched yet).
+Result<void> StoreResult(Db& db, JobId job, const Transcript& t, bool keep_segments,
+                         TimePoint now) {
+  return UpdateOne(db,
+                   "INSERT OR REPLACE INTO job_results (job_id, language, engine, model, "
+                   "audio_duration_ms, engine_time_ms, segments, created_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   job.value(), t.language, t.engine, t.model, t.audio_duration.count(),
+                   t.engine_time.count(), keep_segments ? EncodeSegments(t.segments) : "[]",
+                   ToUnixMillis(now));
+}
+
+// Once every job of `episode` is done, stitches their results into its transcript and lets the
+// chunks' segments go.
+Result<void> StitchIfDone(Db& db, EpisodeId episode, TimePoint now) {
+  Result<int64_t> pending = QueryOne(
+      db, ReadInt, "jobs", "SELECT count(*) FROM jobs WHERE episode_id = ?1 AND state != 'done'",
+      episode.value());
+  if (!pending) return std::unexpected(pending.error());
+  if (*pending > 0) return {};
+  auto read = [](const Statement& row) -> Result<ChunkTranscript> {
+    Result<Transcript> t = ReadTranscript(row);
+    if (!t) return std::unexpected(t.error());
+    return ChunkTranscript{Millis(row.Int(6)), std::move(*t)};
+  };
+  Result<std::vector<ChunkTranscript>> chunks = QueryAll(
+      db, read,
+      "SELECT r.language, r.engine, r.model, r.audio_duration_ms, r.engine_time_ms, r.segments, "
+      "j.start_ms FROM jobs j JOIN job_results r ON r.job_id = j.id WHERE j.episode_id = ?1 "
+      "ORDER BY j.chunk_index",
+      episode.value());
+  if (!chunks) return std::unexpected(chunks.error());
+  Result<void> r = StoreTranscript(db, episode, Stitch(std::move(*chunks)), now);
+  if (!r) return r;
+  Result<int64_t> cleared = db.Run(
+      "UPDATE job_results SET segments = '[]' "
+      "WHERE job_id IN (SELECT id FROM jobs WHERE episode_id = ?1)",
+      episode.value());
+  if (!cleared) return std::unexpected(cleared.error());
+  return {};
+}
+
 Result<void> FailJob(Db& db, JobId job, EpisodeId episode, std::string_view reason, TimePoint now) {
   Result<void> r = UpdateOne(db, "UPDATE jobs SET state = 'failed', error = ?2 WHERE id = ?1",
                              job.value(), reason);
-  if (r) r = SetEpisodeState(db, episode, EpisodeState::kFailed, reason, now);
+  if (r) r = SyncEpisode(db, episode, reason, now);
   return r;
 }
 
-// Counts a retryable failure, then queues the job after a backoff or, with no retries left,
-// fails it.
+// Counts a retryable failure, then puts the job back in `state` (queued, or preparing) after a
+// backoff or, with no retries left, fails it.
 Result<void> RetryLater(Db& db, JobId job, EpisodeId episode, std::string_view reason,
-                        const RetryPolicy& policy, TimePoint now) {
+                        const RetryPolicy& policy, TimePoint now,
+                        JobState state = JobState::kQueued) {
   Result<int64_t> failures = QueryOne(
       db, ReadInt, "job",
       "UPDATE jobs SET failures = failures + 1 WHERE id = ?1 RETURNING failures", job.value());
@@ -137,10 +190,10 @@ Result<void> RetryLater(Db& db, JobId job, EpisodeId episode, std::string_view r
   }
   const TimePoint not_before = now + BackoffDelay(policy, job, static_cast<int>(*failures));
   Result<void> r = UpdateOne(db,
-                             "UPDATE jobs SET state = 'queued', not_before = ?2, error = ?3 "
+                             "UPDATE jobs SET state = ?4, not_before = ?2, error = ?3 "
                              "WHERE id = ?1",
-                             job.value(), ToUnixMillis(not_before), reason);
-  if (r) r = SetEpisodeState(db, episode, EpisodeState::kQueued, reason, now);
+                             job.value(), ToUnixMillis(not_before), reason, ToString(state));
+  if (r) r = SyncEpisode(db, episode, reason, now);
   return r;
 }
 
@@ -150,7 +203,7 @@ Result<void> Requeue(Db& db, JobId job, EpisodeId episode, bool expired, TimePoi
                              "UPDATE jobs SET state = 'queued', not_before = NULL, "
                              "lease_expiries = lease_expiries + ?2 WHERE id = ?1",
                              job.value(), expired ? 1 : 0);
-  if (r) r = SetEpisodeState(db, episode, EpisodeState::kQueued, std::nullopt, now);
+  if (r) r = SyncEpisode(db, episode, std::nullopt, now);
   return r;
 }
 
@@ -200,7 +253,7 @@ Result<void> Quarantine(Db& db, JobId job, EpisodeId episode, int expiries, Time
   Result<void> r = UpdateOne(
       db, "UPDATE jobs SET state = 'failed', quarantined_at = ?2, error = ?3 WHERE id = ?1",
       job.value(), ToUnixMillis(now), reason);
-  if (r) r = SetEpisodeState(db, episode, EpisodeState::kFailed, reason, now);
+  if (r) r = SyncEpisode(db, episode, reason, now);
   return r;
 }
 
@@ -231,22 +284,103 @@ Result<void> SqliteStore::RetryEpisode(EpisodeId id, TimePoint now) {
       return Conflict(
           fmt::format("episode {} is {}, not failed", id.value(), ToString(episode->state)));
     }
-    // attempts keeps counting: attempt numbers must never repeat.
-    Result<void> r =
-        UpdateOne(db,
-                  "UPDATE jobs SET state = 'queued', failures = 0, lease_expiries = 0, "
-                  "not_before = NULL, quarantined_at = NULL, error = '' "
-                  "WHERE episode_id = ?1 AND state = 'failed'",
-                  id.value());
-    if (r) r = SetEpisodeState(db, id, EpisodeState::kQueued, "", now);
-    return r;
+    // attempts keeps counting: attempt numbers must never repeat. A relayed job the relay never
+    // cut (no end yet) goes back to the relay.
+    Result<int64_t> requeued = db.Run(
+        "UPDATE jobs SET state = CASE WHEN relayed = 1 AND end_ms IS NULL THEN 'preparing' "
+        "ELSE 'queued' END, failures = 0, lease_expiries = 0, not_before = NULL, "
+        "quarantined_at = NULL, error = '' "
+        "WHERE episode_id = ?1 AND state = 'failed'",
+        id.value());
+    if (!requeued) return std::unexpected(requeued.error());
+    if (*requeued == 0)
+      return Internal(fmt::format("failed episode {} has no failed job", id.value()));
+    return SyncEpisode(db, id, "", now);
   });
 }
 
 Result<Job> SqliteStore::GetJobForEpisode(EpisodeId id) {
   return Read([&](Db& db) {
-    return LoadJob(db, "j.episode_id = ?1", id.value(),
+    return LoadJob(db, "j.episode_id = ?1 ORDER BY j.chunk_index LIMIT 1", id.value(),
                    fmt::format("job of episode {}", id.value()));
+  });
+}
+
+Result<std::vector<Job>> SqliteStore::ListJobsForEpisode(EpisodeId id) {
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM {} WHERE j.episode_id = ?1 ORDER BY j.chunk_index", kJobColumns, kJobFrom);
+  return Read([&](Db& db) { return QueryAll(db, ReadJob, sql, id.value()); });
+}
+
+Result<std::vector<PreparingJob>> SqliteStore::ListPreparing(int limit, TimePoint now) {
+  return Read([&](Db& db) -> Result<std::vector<PreparingJob>> {
+    auto read = [](const Statement& row) -> Result<std::pair<int64_t, int64_t>> {
+      return std::pair{row.Int(0), row.Int(1)};
+    };
+    auto rows = QueryAll(db, read,
+                         "SELECT id, episode_id FROM jobs WHERE state = 'preparing' "
+                         "AND (not_before IS NULL OR not_before <= ?1) "
+                         "ORDER BY priority DESC, id LIMIT ?2",
+                         ToUnixMillis(now), limit);
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<PreparingJob> out;
+    for (const auto& [job, episode] : *rows) {
+      Result<Episode> e = LoadEpisode(db, EpisodeId(episode));
+      if (!e) return std::unexpected(e.error());
+      out.push_back(PreparingJob{JobId(job), std::move(*e)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<JobId>> SqliteStore::PlanChunks(JobId job, const std::vector<Chunk>& chunks,
+                                                   TimePoint now) {
+  if (chunks.empty()) return InvalidArgument("plan chunks: no chunks");
+  return Write([&](Db& db) -> Result<std::vector<JobId>> {
+    Result<Job> current = LoadJob(db, "j.id = ?1", job.value(), fmt::format("job {}", job.value()));
+    if (!current) return std::unexpected(current.error());
+    if (current->state != JobState::kPreparing)
+      return Conflict(
+          fmt::format("job {} is {}, not preparing", job.value(), ToString(current->state)));
+    const int count = static_cast<int>(chunks.size());
+    std::optional<int64_t> end;
+    if (chunks[0].end) end = chunks[0].end->count();
+    Result<void> r =
+        UpdateOne(db,
+                  "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
+                  "chunk_index = 0, chunk_count = ?2, start_ms = ?3, end_ms = ?4, "
+                  "relayed = ?5 WHERE id = ?1",
+                  job.value(), count, chunks[0].start.count(), end, chunks[0].relayed ? 1 : 0);
+    if (!r) return std::unexpected(r.error());
+    std::vector<JobId> ids{job};
+    for (int i = 1; i < count; ++i) {
+      std::optional<int64_t> chunk_end;
+      if (chunks[i].end) chunk_end = chunks[i].end->count();
+      Result<int64_t> id = QueryOne(
+          db, ReadInt, "chunk job",
+          "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, start_ms, "
+          "end_ms, relayed) SELECT episode_id, 'queued', priority, ?2, ?3, ?4, ?5, ?6 "
+          "FROM jobs WHERE id = ?1 RETURNING id",
+          job.value(), i, count, chunks[i].start.count(), chunk_end, chunks[i].relayed ? 1 : 0);
+      if (!id) return std::unexpected(id.error());
+      ids.push_back(JobId(*id));
+    }
+    if (Result<void> s = SyncEpisode(db, current->episode, "", now); !s)
+      return std::unexpected(s.error());
+    return ids;
+  });
+}
+
+Result<void> SqliteStore::FailPreparing(JobId job, const Failure& failure,
+                                        const RetryPolicy& policy, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Job> current = LoadJob(db, "j.id = ?1", job.value(), fmt::format("job {}", job.value()));
+    if (!current) return std::unexpected(current.error());
+    if (current->state != JobState::kPreparing)
+      return Conflict(
+          fmt::format("job {} is {}, not preparing", job.value(), ToString(current->state)));
+    if (failure.permanent) return FailJob(db, job, current->episode, failure.reason, now);
+    return RetryLater(db, job, current->episode, failure.reason, policy, now, JobState::kPreparing);
   });
 }
 
@@ -316,7 +450,10 @@ Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
     if (fence->completed) return {};  // a repeated report of the same success
     if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
     const EpisodeId episode = fence->episode;
-    Result<void> r = StoreTranscript(db, episode, transcript, now);
+    Result<int64_t> chunks =
+        QueryOne(db, ReadInt, "job", "SELECT chunk_count FROM jobs WHERE id = ?1", job.value());
+    if (!chunks) return std::unexpected(chunks.error());
+    Result<void> r = StoreResult(db, job, transcript, /*keep_segments=*/*chunks > 1, now);
     if (r) {
       r = UpdateOne(db,
                     "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
@@ -325,7 +462,9 @@ Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
     }
     if (r && fence->late) r = AcceptLate(db, job, attempt, now);
     if (r && fence->holds) r = EndAttempt(db, job, attempt, "done", "", now);
-    if (r) r = SetEpisodeState(db, episode, EpisodeState::kDone, "", now);
+    if (r && *chunks == 1) r = StoreTranscript(db, episode, transcript, now);
+    if (r && *chunks > 1) r = StitchIfDone(db, episode, now);
+    if (r) r = SyncEpisode(db, episode, "", now);
     return r;
   });
 }
@@ -405,7 +544,8 @@ Result<QueueCounts> SqliteStore::CountJobs() {
     if (!rows) return std::unexpected(rows.error());
     QueueCounts counts;
     for (const auto& [state, count] : *rows) {
-      if (state == ToString(JobState::kQueued)) counts.queued = count;
+      if (state == ToString(JobState::kQueued) || state == ToString(JobState::kPreparing))
+        counts.queued += count;
       if (state == ToString(JobState::kLeased)) counts.running = count;
       if (state == ToString(JobState::kDone)) counts.completed = count;
       if (state == ToString(JobState::kFailed)) counts.failed = count;
@@ -416,10 +556,10 @@ Result<QueueCounts> SqliteStore::CountJobs() {
 
 Result<std::vector<CompletedJob>> SqliteStore::CompletedSince(TimePoint since) {
   constexpr std::string_view kSql =
-      "SELECT a.job_id, j.episode_id, a.node_id, a.finished_at, t.audio_duration_ms, "
-      "t.engine_time_ms, a.finished_at - a.leased_at, coalesce(a.waited_ms, 0) "
+      "SELECT a.job_id, j.episode_id, a.node_id, a.finished_at, r.audio_duration_ms, "
+      "r.engine_time_ms, a.finished_at - a.leased_at, coalesce(a.waited_ms, 0) "
       "FROM attempts a JOIN jobs j ON j.id = a.job_id "
-      "JOIN transcripts t ON t.episode_id = j.episode_id "
+      "JOIN job_results r ON r.job_id = j.id "
       "WHERE a.outcome = 'done' AND a.finished_at >= ?1 ORDER BY a.finished_at, a.job_id";
   return Read([&](Db& db) { return QueryAll(db, ReadCompleted, kSql, ToUnixMillis(since)); });
 }

@@ -21,8 +21,8 @@ std::optional<TimePoint> OptionalTime(const Statement& row, int col) {
 }
 
 std::optional<JobState> ParseJobState(std::string_view s) {
-  for (JobState state :
-       {JobState::kQueued, JobState::kLeased, JobState::kDone, JobState::kFailed}) {
+  for (JobState state : {JobState::kQueued, JobState::kLeased, JobState::kDone, JobState::kFailed,
+                         JobState::kPreparing}) {
     if (ToString(state) == s) return state;
   }
   return std::nullopt;
@@ -98,6 +98,16 @@ Result<Episode> LoadEpisode(Db& db, EpisodeId id) {
   return QueryOne(db, ReadEpisode, fmt::format("episode {}", id.value()), sql, id.value());
 }
 
+Chunk ReadChunk(const Statement& row, int col) {
+  Chunk c;
+  c.index = static_cast<int>(row.Int(col));
+  c.count = static_cast<int>(row.Int(col + 1));
+  c.start = Millis(row.Int(col + 2));
+  if (std::optional<int64_t> end = row.OptionalInt(col + 3)) c.end = Millis(*end);
+  c.relayed = row.Int(col + 4) == 1;
+  return c;
+}
+
 Result<Job> ReadJob(const Statement& row) {
   Job job;
   job.id = JobId(row.Int(0));
@@ -110,7 +120,8 @@ Result<Job> ReadJob(const Statement& row) {
   job.lease_expiries = static_cast<int>(row.Int(5));
   job.not_before = OptionalTime(row, 6);
   job.error = row.Text(7);
-  job.quarantined_at = OptionalTime(row, 12);
+  job.chunk = ReadChunk(row, 12);
+  job.quarantined_at = OptionalTime(row, 17);
   if (row.IsNull(8)) return job;  // not leased
   const AttemptId attempt(job.attempts);
   job.lease = Lease{job.id, attempt, NodeId(row.Int(8)), FromUnixMillis(row.Int(9))};

@@ -34,8 +34,11 @@ inline constexpr std::string_view kJobFrom =
     "ON a.job_id = j.id AND a.number = j.attempts AND j.state = 'leased'";
 inline constexpr std::string_view kJobColumns =
     "j.id, j.episode_id, j.state, j.attempts, j.failures, j.lease_expiries, j.not_before, "
-    "j.error, a.node_id, a.expires_at, a.stage, a.fraction, j.quarantined_at";
+    "j.error, a.node_id, a.expires_at, a.stage, a.fraction, "
+    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.quarantined_at";
 Result<Job> ReadJob(const Statement& row);
+// The chunk columns (j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed) from `col`.
+Chunk ReadChunk(const Statement& row, int col);
 
 inline constexpr std::string_view kAttemptColumns =
     "a.job_id, a.number, a.node_id, a.leased_at, a.expires_at, a.outcome, a.finished_at, a.error";

@@ -73,7 +73,8 @@ Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
       engine_(engine),
       http_(http),
       client_(options_.server, http),
-      outbox_(options_.work_dir / "outbox") {}
+      outbox_(options_.work_dir / "outbox"),
+      planner_(options_.prefetch, options_.max_prefetch) {}
 
 Worker::~Worker() { RequestStop(); }
 
@@ -199,7 +200,21 @@ Result<WorkerStats> Worker::Run() {
   ReplayOutbox();
   std::thread upload([this] { UploadLoop(); });
   std::thread engine([this] { EngineLoop(); });
-  FetchLoop();
+  std::vector<std::thread> fetchers;
+  for (int i = 0; i < std::max(1, options_.max_prefetch); ++i)
+    fetchers.emplace_back([this] { FetchLoop(); });
+  ClaimLoop();
+  {
+    MutexLock lock(mu_);
+    claiming_done_ = true;
+    changed_.notify_all();
+  }
+  for (std::thread& t : fetchers) t.join();
+  {
+    MutexLock lock(mu_);
+    ready_.push_back(nullptr);  // tells the engine loop that no more work comes
+    changed_.notify_all();
+  }
   engine.join();
   upload.join();
   ReleaseAll();
@@ -246,7 +261,16 @@ bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_p
   return true;
 }
 
-void Worker::FetchLoop() {
+int Worker::AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
+
+// After a failure, a job claimed while others are still being fetched would only be abandoned if
+// those fail too and trip the circuit breaker: wait for them first.
+bool Worker::BreakerPendingLocked() const {
+  const int limit = options_.max_consecutive_failures;
+  return limit > 0 && consecutive_failures_ > 0 && consecutive_failures_ + fetching_ >= limit;
+}
+
+void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
   auto idle_since = std::chrono::steady_clock::now();
@@ -256,11 +280,10 @@ void Worker::FetchLoop() {
     {
       MutexLock lock(mu_);
       changed_.wait(lock, [&]() REQUIRES(mu_) {
-        return stopping() ||
-               static_cast<int>(ready_.size()) + fetching_ < std::max(1, options_.prefetch);
+        return stopping() || (AheadLocked() < planner_.Depth() && !BreakerPendingLocked());
       });
       if (stopping()) break;
-      want = std::max(1, options_.prefetch) - static_cast<int>(ready_.size()) - fetching_;
+      want = planner_.Depth() - AheadLocked();
     }
     if (options_.max_jobs > 0)
       want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
@@ -275,31 +298,38 @@ void Worker::FetchLoop() {
     }
     backoff = Millis(500);
     if (IdleTooLong(grants->empty(), idle_since)) break;
-    std::vector<JobPtr> jobs;
+    MutexLock lock(mu_);
+    for (WireGrant& g : *grants) {
+      auto job = std::make_shared<HeldJob>(std::move(g));
+      held_[job->lease().job] = job;
+      to_fetch_.push_back(std::move(job));
+      ++fetching_;
+      ++claimed;
+    }
+    changed_.notify_all();
+  }
+}
+
+void Worker::FetchLoop() {
+  while (true) {
+    JobPtr job;
     {
       MutexLock lock(mu_);
-      for (WireGrant& g : *grants) {
-        auto job = std::make_shared<HeldJob>(std::move(g));
-        held_[job->lease().job] = job;
-        jobs.push_back(std::move(job));
-        ++fetching_;
-      }
+      changed_.wait(lock, [&]() REQUIRES(mu_) { return !to_fetch_.empty() || claiming_done_; });
+      if (to_fetch_.empty()) return;
+      job = std::move(to_fetch_.front());
+      to_fetch_.pop_front();
     }
-    claimed += static_cast<int64_t>(jobs.size());
-    for (const JobPtr& job : jobs) {
-      Prepare(job);
-      MutexLock lock(mu_);
-      --fetching_;
-      changed_.notify_all();
-    }
+    Prepare(job);
+    MutexLock lock(mu_);
+    --fetching_;
+    changed_.notify_all();
   }
-  MutexLock lock(mu_);
-  ready_.push_back(nullptr);  // tells the engine loop that no more work comes
-  changed_.notify_all();
 }
 
 void Worker::Prepare(const JobPtr& job) {
   if (job->stop.stop_requested()) return;
+  const auto started = std::chrono::steady_clock::now();
   const auto path =
       options_.work_dir / "audio" /
       fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
@@ -341,6 +371,8 @@ void Worker::Prepare(const JobPtr& job) {
   }
   job->audio = std::move(*audio);
   job->ready_at = std::chrono::steady_clock::now();
+  planner_.Fetched(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started),
+                   job->audio.duration());
   job->Report(Stage::kWaiting, 0);
   MutexLock lock(mu_);
   ready_.push_back(job);
@@ -366,10 +398,11 @@ void Worker::EngineLoop() {
     auto result = engine_.Transcribe(
         job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
     if (result) {
-      if (result->engine_time == Millis(0))
-        result->engine_time =
-            std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+      const auto took =
+          std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+      if (result->engine_time == Millis(0)) result->engine_time = took;
       result->audio_duration = job->audio.duration();
+      planner_.Transcribed(took, result->audio_duration);
     }
     job->audio = PcmAudio{};
     Finish(job, result);

@@ -1,10 +1,14 @@
-// The worker: `podfleet work`. It registers with a coordinator, keeps `prefetch` leased jobs
-// downloaded and decoded ahead of the engine, transcribes them one at a time, uploads the results
-// and renews its leases with heartbeats that carry progress.
+// The worker: `podfleet work`. It registers with a coordinator, keeps leased jobs downloaded and
+// decoded ahead of the engine, transcribes them one at a time, uploads the results and renews its
+// leases with heartbeats that carry progress.
 //
-// Pipeline (one thread each): fetch (claim, download, check, decode) -> ready queue -> engine ->
-// upload queue -> upload; plus heartbeat. The worker never touches the store: it speaks to the
-// coordinator only through CoordinatorClient, as a remote worker must.
+// Pipeline: claim (one thread: long-polls for as many jobs as the prefetch depth wants) ->
+// fetch queue -> fetchers (up to `max_prefetch` threads: download, check, decode, side by side)
+// -> ready queue -> engine (one thread) -> upload queue -> upload (one thread); plus heartbeat.
+// The prefetch depth follows the measured fetch and engine speeds (worker/prefetch.h), between
+// `prefetch` and `max_prefetch`, so the next audio is decoded before the engine finishes. The
+// worker never touches the store: it speaks to the coordinator only through CoordinatorClient,
+// as a remote worker must.
 //
 // Failures: a 404/410, bytes that are not audio and undecodable audio fail the job permanently;
 // network and server errors, and engine errors, fail it as retryable. A lease reported lost by a
@@ -50,6 +54,7 @@
 #include "core/thread_annotations.h"
 #include "engines/engine.h"
 #include "worker/outbox.h"
+#include "worker/prefetch.h"
 
 namespace podfleet {
 
@@ -57,8 +62,10 @@ struct WorkerOptions {
   std::string server = "http://127.0.0.1:8750";
   std::string token;  // enrollment token
   std::string name;   // default: host name
-  // Jobs kept downloaded and decoded ahead of the one in the engine.
+  // Jobs kept downloaded and decoded (or being fetched) ahead of the one in the engine: at least
+  // `prefetch`, more when fetching is slow next to the engine, at most `max_prefetch`.
   int prefetch = 2;
+  int max_prefetch = 8;
   // Scratch space for downloads and the saved node identity.
   std::filesystem::path work_dir = "podfleet-work";
   // How long one claim waits for work at the coordinator (long poll). Also bounds shutdown time.
@@ -115,7 +122,11 @@ class Worker {
   double MeasureSpeed();
   void ReplayOutbox();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
+  void ClaimLoop();
   void FetchLoop();
+  // Jobs claimed and not yet handed to the engine.
+  int AheadLocked() const REQUIRES(mu_);
+  bool BreakerPendingLocked() const REQUIRES(mu_);
   void EngineLoop();
   void UploadLoop();
   void HeartbeatLoop();
@@ -146,14 +157,17 @@ class Worker {
   Mutex mu_;
   std::condition_variable_any changed_;
   std::map<JobId, JobPtr> held_ GUARDED_BY(mu_);  // every job this worker holds a lease on
+  std::deque<JobPtr> to_fetch_ GUARDED_BY(mu_);   // claimed, waiting for a fetcher
   std::deque<JobPtr> ready_ GUARDED_BY(mu_);      // decoded, waiting for the engine
+  bool claiming_done_ GUARDED_BY(mu_) = false;    // no more jobs will be claimed
+  PrefetchPlanner planner_ GUARDED_BY(mu_);
   struct PendingUpload {
     JobPtr job;
     Transcript transcript;
     std::filesystem::path file;  // in the outbox; empty if it could not be written
   };
   std::deque<PendingUpload> uploads_ GUARDED_BY(mu_);
-  int fetching_ GUARDED_BY(mu_) = 0;
+  int fetching_ GUARDED_BY(mu_) = 0;  // in to_fetch_ or being fetched
   bool engine_done_ GUARDED_BY(mu_) = false;
   int consecutive_failures_ GUARDED_BY(mu_) = 0;
   std::optional<Error> tripped_ GUARDED_BY(mu_);  // why the circuit breaker stopped the worker

@@ -39,6 +39,7 @@ class WorkerTest : public ::testing::Test {
     o.allow_file_urls = true;
     o.refuse_private_addresses = refuse_private_addresses;
     o.heartbeat_interval = Millis(200);
+    o.relay = false;  // the worker fetches from the origin itself: its failures are under test
     auto c = Coordinator::Start(o, SystemClock::Get());
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);

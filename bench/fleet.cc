@@ -1,0 +1,784 @@
+// bench/fleet: a real coordinator (HTTP API, SQLite store, dispatcher, egress pacer) and N
+// simulated workers in one process, under two policies measured side by side in the same run:
+//
+//   podfleet  long-poll claims for several jobs, prefetch depth from measured speeds
+//             (worker/prefetch.h) with fetches side by side, episodes cut into chunks served as
+//             24 kbps Opus by the relay (relay mode)
+//   old       the Python fleet it replaces: a claim poll every 5 s, 3 prefetch slots filled by one
+//             download at a time, whole episodes, the 128 kbps MP3 through the coordinator
+//
+// Time is scaled by K: the workload is episodes K times shorter than the real ones (a
+// 10-minute chunk is 600/K s of audio), so every audio-proportional time (engine, transfer over a
+// capped link) is K times shorter, and the real Opus bytes carried are those of the shortened
+// chunk. Per-request costs (HTTP, SQLite commits) are not scaled: the bench overstates them K
+// times, so its efficiency is a lower bound. Workers do not decode (each real worker decodes on
+// its own machine, in its fetchers, overlapped with the engine); the engine is a sleep of
+// audio / speed. Leases are long enough that no heartbeat is needed.
+//
+// Usage: podfleet_bench_fleet [--max-scale K] [--job-rate N] [--window S] [--only NAME]
+// K is chosen per run: at most --max-scale, and low enough that the fleet completes about
+// --job-rate jobs a second (every job is several durable SQLite commits on the coordinator).
+// Output: one table row per run and policy, with the ratio podfleet/old, then the bytes per
+// audio-hour, dispatch latency and long-episode figures.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "api/client.h"
+#include "audio/opus.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/relay.h"
+#include "net/http_client.h"
+#include "store/store.h"
+#include "worker/prefetch.h"
+
+namespace podfleet {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using Seconds = std::chrono::duration<double>;
+
+constexpr double kMp3BytesPerSecond = 128'000 / 8.0;  // the old fleet's 128 kbps MP3
+constexpr double kChunkSeconds = 600;                 // podfleet's default chunk (10 min)
+constexpr double kLinkMbit = 50;                      // the seed's uplink
+
+struct Options {
+  double max_scale = 60;  // K at most: audio and engine times are K times shorter than real
+  double job_rate = 40;   // K is lowered so that the fleet finishes about this many jobs a second
+  double window = 8;      // wall seconds of full queue each throughput run aims at
+  std::string only;       // run only the scenarios whose name starts with this
+};
+
+struct Policy {
+  std::string name;
+  bool relay = true;      // chunks as Opus; false: whole episodes as MP3 via /api/media
+  bool long_poll = true;  // false: claim without waiting, then sleep poll_interval
+  Millis poll_interval{5'000};
+  int min_depth = 2;  // jobs ahead of the engine
+  int max_depth = 4;
+  int fetchers = 2;  // downloads side by side
+};
+
+Policy Podfleet() { return Policy{"podfleet"}; }
+// The old fleet's 5 s poll happens `scale` times as often in scaled time.
+Policy Old(double scale) {
+  return Policy{"old", false, false, Millis(static_cast<int64_t>(5'000 / scale)), 3, 3, 1};
+}
+
+// ---- audio material ----------------------------------------------------------------------------
+
+// A speech-like signal: voiced syllables (harmonics of a wandering pitch, 4 per second) in
+// phrases of about 3 s with short pauses between them.
+std::vector<float> SpeechLike(double seconds, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  std::normal_distribution<double> hiss(0.0, 0.01);
+  const auto n = static_cast<size_t>(seconds * kSampleRate);
+  std::vector<float> out(n);
+  double phase = 0;
+  double pitch = 120;
+  for (size_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / kSampleRate;
+    const double in_phrase = std::fmod(t, 3.4);
+    if (i % 1'600 == 0) pitch = 100 + 60 * jitter(rng) - 40;
+    phase += 2 * M_PI * pitch / kSampleRate;
+    const double syllable = std::max(0.0, std::sin(2 * M_PI * 4 * t));
+    double v = 0;
+    for (int h = 1; h <= 12; ++h) v += std::sin(h * phase) / h;
+    const double loud = in_phrase < 3.0 ? 0.25 * syllable : 0.0;
+    out[i] = static_cast<float>(loud * v + hiss(rng) * (in_phrase < 3.0 ? 1.0 : 0.1));
+  }
+  return out;
+}
+
+// ---- measurements ------------------------------------------------------------------------------
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+struct EngineSpan {
+  Steady::time_point begin;
+  Steady::time_point end;
+};
+
+// What one simulated worker saw.
+struct WorkerLog {
+  double speed = 0;
+  std::vector<EngineSpan> spans;
+  std::vector<Steady::time_point> grants;  // when each claim reply with work arrived
+};
+
+// ---- the simulated worker ----------------------------------------------------------------------
+
+// One worker: claim thread, `fetchers` download threads, engine thread, upload thread, as
+// src/worker/worker.cc arranges them, with the engine a sleep of audio / speed.
+class SimWorker {
+ public:
+  SimWorker(const std::string& server, HttpClient& http, double speed, const Policy& policy)
+      : client_(server, http),
+        http_(http),
+        speed_(speed),
+        policy_(policy),
+        planner_(policy.min_depth, policy.max_depth) {
+    log_.speed = speed;
+  }
+  ~SimWorker() { Stop(); }
+
+  Result<void> Register(const std::string& enrollment, int index) {
+    NodeInfo info;
+    info.name = fmt::format("sim-{}-{}x", index, speed_);
+    info.engine = "simulated";
+    info.speed = speed_;
+    auto reg = client_.Register(enrollment, info);
+    if (!reg) return std::unexpected(reg.error());
+    client_.set_node_token(reg->token);
+    return {};
+  }
+
+  void Start() {
+    threads_.emplace_back([this] { ClaimLoop(); });
+    for (int i = 0; i < policy_.fetchers; ++i) threads_.emplace_back([this] { FetchLoop(); });
+    threads_.emplace_back([this] { EngineLoop(); });
+    threads_.emplace_back([this] { UploadLoop(); });
+  }
+
+  void RequestStop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+  }
+  void Stop() {
+    RequestStop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  const WorkerLog& log() const { return log_; }
+  int64_t completed() const { return completed_; }
+
+ private:
+  struct Held {
+    WireGrant grant;
+    Millis audio{0};
+  };
+
+  int AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void ClaimLoop() {
+    while (true) {
+      int want = 0;
+      {
+        std::unique_lock lock(mu_);
+        changed_.wait(lock, [&] { return stopping_ || AheadLocked() < planner_.Depth(); });
+        if (stopping_) return;
+        want = policy_.long_poll ? planner_.Depth() - AheadLocked() : 1;
+      }
+      auto grants = client_.Claim(want, policy_.long_poll ? Millis(2'000) : Millis(0));
+      const auto now = Steady::now();
+      std::unique_lock lock(mu_);
+      if (grants && !grants->empty()) {
+        for (WireGrant& g : *grants) {
+          log_.grants.push_back(now);
+          to_fetch_.push_back(std::move(g));
+          ++fetching_;
+        }
+        changed_.notify_all();
+        continue;
+      }
+      if (!policy_.long_poll || !grants)
+        changed_.wait_for(lock, policy_.poll_interval, [&] { return stopping_; });
+    }
+  }
+
+  void FetchLoop() {
+    while (true) {
+      WireGrant grant;
+      {
+        std::unique_lock lock(mu_);
+        changed_.wait(lock, [&] { return stopping_ || !to_fetch_.empty(); });
+        if (stopping_) return;
+        grant = std::move(to_fetch_.front());
+        to_fetch_.pop_front();
+      }
+      const auto started = Steady::now();
+      ClientRequest get;
+      get.url = client_.Resolve(grant.audio_url);
+      get.headers = client_.AuthHeadersFor(grant.audio_url);
+      get.timeout = Millis(120'000);
+      auto body = http_.Send(get);
+      if ((!body || body->status != 200) && !stopping())
+        fmt::print(stderr, "fetch {}: {}\n", get.url,
+                   body ? fmt::format("HTTP {}", body->status) : body.error().ToString());
+      const Millis audio = grant.chunk.end ? *grant.chunk.end - grant.chunk.start
+                                           : grant.episode.info.duration.value_or(Millis(0));
+      planner_.Fetched(std::chrono::duration_cast<Millis>(Steady::now() - started), audio);
+      std::lock_guard lock(mu_);
+      --fetching_;
+      ready_.push_back(Held{std::move(grant), audio});
+      changed_.notify_all();
+    }
+  }
+
+  void EngineLoop() {
+    while (true) {
+      Held job;
+      {
+        std::unique_lock lock(mu_);
+        changed_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+        if (stopping_) return;
+        job = std::move(ready_.front());
+        ready_.pop_front();
+        changed_.notify_all();
+      }
+      const auto begin = Steady::now();
+      const auto took = std::chrono::duration_cast<Steady::duration>(
+          Seconds(static_cast<double>(job.audio.count()) / 1000.0 / speed_));
+      {
+        std::unique_lock lock(mu_);
+        const bool stopped = changed_.wait_until(lock, begin + took, [&] { return stopping_; });
+        log_.spans.push_back({begin, Steady::now()});
+        if (stopped) return;
+      }
+      planner_.Transcribed(std::chrono::duration_cast<Millis>(took), job.audio);
+      std::lock_guard lock(mu_);
+      uploads_.push_back(std::move(job));
+      changed_.notify_all();
+    }
+  }
+
+  void UploadLoop() {
+    while (true) {
+      Held job;
+      {
+        std::unique_lock lock(mu_);
+        changed_.wait(lock, [&] { return stopping_ || !uploads_.empty(); });
+        if (stopping_) return;
+        job = std::move(uploads_.front());
+        uploads_.pop_front();
+      }
+      Transcript t;
+      t.engine = "simulated";
+      t.model = "simulated";
+      t.audio_duration = job.audio;
+      t.segments.push_back(Segment{Millis(0), job.audio, "[simulated]", "", {}});
+      auto r = client_.Complete(job.grant.lease, t);
+      std::lock_guard lock(mu_);
+      if (!r && !stopping_) fmt::print(stderr, "complete: {}\n", r.error().ToString());
+      ++completed_;
+    }
+  }
+
+  CoordinatorClient client_;
+  HttpClient& http_;
+  const double speed_;
+  const Policy policy_;
+  PrefetchPlanner planner_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<WireGrant> to_fetch_;  // guarded by mu_
+  std::deque<Held> ready_;          // guarded by mu_
+  std::deque<Held> uploads_;        // guarded by mu_
+  int fetching_ = 0;                // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
+  WorkerLog log_;                   // spans and grants guarded by mu_ while running
+  std::atomic<int64_t> completed_{0};
+  std::vector<std::thread> threads_;
+};
+
+// ---- a fleet on a coordinator ------------------------------------------------------------------
+
+struct FleetSpec {
+  std::string name;
+  std::vector<double> speeds;
+  double egress_mbit = 0;  // 0: no cap
+};
+
+// The mixed fleets: pods at 87x and 50x, laptops at 15x, CPUs at 1x, in turn.
+std::vector<double> Mixed(int n) {
+  const double kinds[] = {87, 50, 87, 15, 87, 1, 50, 15};
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(kinds[i % 8]);
+  return v;
+}
+
+struct RunResult {
+  double efficiency = 0;
+  double gap_p50_ms = 0, gap_p99_ms = 0;
+  int64_t gaps = 0;
+  double window_s = 0;
+  double bytes_per_audio_hour = 0;  // as carried (short files: headers weigh more)
+  int64_t jobs_done = 0;
+  double warmup_s = 0;  // until every worker had started its first job
+};
+
+// A coordinator in a fresh data folder, with the workload queued, and the shared material.
+class Bench {
+ public:
+  Bench(const Options& o, std::filesystem::path dir) : o_(o), dir_(std::move(dir)) {}
+
+  // Time runs `scale` times faster from now on: episodes and chunks are that much shorter. The
+  // real Opus file of a chunk at this scale is written once.
+  Result<void> SetScale(double scale) {
+    scale_ = scale;
+    opus_chunk_ = dir_ / fmt::format("chunk-{:.3f}.opus", scale);
+    if (std::filesystem::exists(opus_chunk_)) return {};
+    return WriteOpus(opus_chunk_, SpeechLike(kChunkSeconds / scale, 1));
+  }
+  double scale() const { return scale_; }
+  // The old policy's MP3 files are this many times smaller than the real ones (1: real size).
+  void SetMp3Divisor(double d) { mp3_divisor_ = std::max(1.0, d); }
+
+  // bytes per audio-hour of the relay's Opus on a full-length (unscaled) 10-minute chunk.
+  Result<double> OpusBytesPerAudioHour() {
+    const auto path = dir_ / "full-chunk.opus";
+    const auto started = Steady::now();
+    if (auto r = WriteOpus(path, SpeechLike(kChunkSeconds, 2)); !r)
+      return std::unexpected(r.error());
+    encode_speed_ = kChunkSeconds / Seconds(Steady::now() - started).count();
+    return static_cast<double>(std::filesystem::file_size(path)) / kChunkSeconds * 3600;
+  }
+  double encode_speed() const { return encode_speed_; }
+
+  // Runs `fleet` under `policy` on the episodes given (real minutes) at time scale `scale`.
+  Result<RunResult> Run(const FleetSpec& fleet, const Policy& policy,
+                        const std::vector<double>& episode_minutes) {
+    auto coordinator = StartCoordinator(policy, fleet);
+    if (!coordinator) return std::unexpected(coordinator.error());
+    Coordinator& c = **coordinator;
+    if (auto r = Queue(c, policy, episode_minutes); !r) return std::unexpected(r.error());
+    auto http = MakeCurlClient(HttpClientOptions{});
+    std::vector<std::unique_ptr<SimWorker>> workers;
+    for (size_t i = 0; i < fleet.speeds.size(); ++i) {
+      workers.push_back(std::make_unique<SimWorker>(c.base_url(), *http, fleet.speeds[i], policy));
+      if (auto r = workers.back()->Register(*c.first_enrollment_token(), static_cast<int>(i)); !r)
+        return std::unexpected(r.error());
+    }
+    const auto launched = Steady::now();
+    for (auto& w : workers) w->Start();
+    // The queue has work until its last job is leased.
+    while (true) {
+      auto counts = c.store().CountJobs();
+      if (!counts) return std::unexpected(counts.error());
+      if (counts->queued == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& w : workers) w->RequestStop();
+    for (auto& w : workers) w->Stop();
+    c.Stop();
+    // The window: from the moment every worker has started its first job (warm-up, reported on
+    // its own) to the last lease the queue handed out.
+    Steady::time_point start = launched, end = launched;
+    for (auto& w : workers) {
+      if (!w->log().spans.empty()) start = std::max(start, w->log().spans.front().begin);
+      for (auto t : w->log().grants) end = std::max(end, t);
+    }
+    RunResult r = Measure(workers, start, end);
+    r.warmup_s = Seconds(start - launched).count();
+    auto served = c.store().TransfersSince(TimePoint{});
+    if (served) {
+      int64_t bytes = 0, audio_ms = 0;
+      for (const TransferTotal& t : *served) {
+        bytes += t.bytes;
+        audio_ms += t.audio.count();
+      }
+      if (audio_ms > 0)
+        r.bytes_per_audio_hour =
+            static_cast<double>(bytes) / (static_cast<double>(audio_ms) / 3.6e6);
+    }
+    return r;
+  }
+
+  // Queued -> leased on an idle fleet: one job at a time, `samples` times.
+  Result<std::vector<double>> DispatchLatency(const FleetSpec& fleet, const Policy& policy,
+                                              int samples) {
+    auto coordinator = StartCoordinator(policy, fleet);
+    if (!coordinator) return std::unexpected(coordinator.error());
+    Coordinator& c = **coordinator;
+    auto http = MakeCurlClient(HttpClientOptions{});
+    std::vector<std::unique_ptr<SimWorker>> workers;
+    for (size_t i = 0; i < fleet.speeds.size(); ++i) {
+      workers.push_back(std::make_unique<SimWorker>(c.base_url(), *http, fleet.speeds[i], policy));
+      if (auto r = workers.back()->Register(*c.first_enrollment_token(), static_cast<int>(i)); !r)
+        return std::unexpected(r.error());
+      workers.back()->Start();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every claim parked
+    std::vector<Steady::time_point> queued;
+    const Millis spacing = policy.long_poll ? Millis(30) : policy.poll_interval + Millis(50);
+    for (int i = 0; i < samples; ++i) {
+      if (auto r = Queue(c, policy, {0.5 * scale_ / 60.0}, fmt::format("d{}", i)); !r)
+        return std::unexpected(r.error());
+      queued.push_back(Steady::now());
+      std::this_thread::sleep_for(spacing);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (auto& w : workers) w->RequestStop();
+    for (auto& w : workers) w->Stop();
+    c.Stop();
+    std::vector<Steady::time_point> grants;
+    for (auto& w : workers)
+      grants.insert(grants.end(), w->log().grants.begin(), w->log().grants.end());
+    std::sort(grants.begin(), grants.end());
+    std::vector<double> ms;
+    for (size_t i = 0; i < queued.size() && i < grants.size(); ++i)
+      ms.push_back(Seconds(grants[i] - queued[i]).count() * 1000);
+    return ms;
+  }
+
+  // Wall seconds from queueing one `minutes`-long episode to its transcript, on `workers` pods.
+  Result<double> LongEpisode(const Policy& policy, int workers, double minutes) {
+    FleetSpec fleet{"long", std::vector<double>(static_cast<size_t>(workers), 87.0)};
+    auto coordinator = StartCoordinator(policy, fleet);
+    if (!coordinator) return std::unexpected(coordinator.error());
+    Coordinator& c = **coordinator;
+    auto http = MakeCurlClient(HttpClientOptions{});
+    std::vector<std::unique_ptr<SimWorker>> sims;
+    for (int i = 0; i < workers; ++i) {
+      sims.push_back(std::make_unique<SimWorker>(c.base_url(), *http, 87.0, policy));
+      if (auto r = sims.back()->Register(*c.first_enrollment_token(), i); !r)
+        return std::unexpected(r.error());
+      sims.back()->Start();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto start = Steady::now();
+    auto ids = Queue(c, policy, {minutes}, "long");
+    if (!ids) return std::unexpected(ids.error());
+    while (true) {
+      auto e = c.store().GetEpisode(ids->front());
+      if (!e) return std::unexpected(e.error());
+      if (e->state == EpisodeState::kDone) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const double took = Seconds(Steady::now() - start).count();
+    for (auto& s : sims) s->RequestStop();
+    for (auto& s : sims) s->Stop();
+    c.Stop();
+    return took;
+  }
+
+ private:
+  Result<std::unique_ptr<Coordinator>> StartCoordinator(const Policy& policy,
+                                                        const FleetSpec& fleet) {
+    CoordinatorOptions co;
+    co.data_dir = dir_ / fmt::format("run-{}", ++runs_);
+    co.port = 0;
+    co.relay = false;  // the bench plans the relay's chunks itself (see Queue)
+    co.lease_duration = Millis(3'600'000);
+    co.egress_bytes_per_second = static_cast<int64_t>(fleet.egress_mbit * 1e6 / 8);
+    (void)policy;
+    return Coordinator::Start(co, SystemClock::Get());
+  }
+
+  // Queues episodes of the given real lengths, scaled: for podfleet, as the relay would, cut
+  // into 10-minute chunks (scaled) whose Opus files are links to the real chunk file; for the old
+  // policy, as whole uploads of MP3 size.
+  Result<std::vector<EpisodeId>> Queue(Coordinator& c, const Policy& policy,
+                                       const std::vector<double>& minutes,
+                                       const std::string& tag = "e") {
+    std::vector<EpisodeInfo> infos;
+    std::error_code ec;
+    const auto data = CoordinatorDir(c);
+    std::filesystem::create_directories(data / "uploads", ec);
+    std::filesystem::create_directories(data / "relay", ec);
+    for (size_t i = 0; i < minutes.size(); ++i) {
+      const double seconds = minutes[i] * 60 / scale_;
+      EpisodeInfo info;
+      info.guid = fmt::format("{}-{}", tag, i);
+      info.title = info.guid;
+      info.duration = Millis(static_cast<int64_t>(seconds * 1000));
+      const std::string name = fmt::format("{:016x}", std::hash<std::string>{}(tag + info.guid));
+      info.audio_url = "/api/media/" + name;
+      if (!policy.relay) {
+        const auto size = static_cast<size_t>(seconds * kMp3BytesPerSecond / mp3_divisor_);
+        const auto file = dir_ / fmt::format("mp3-{}.bin", size);
+        if (!std::filesystem::exists(file)) {
+          std::ofstream out(file, std::ios::binary);
+          const std::string bytes(size, '\xff');
+          out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        }
+        std::filesystem::create_hard_link(file, data / "uploads" / name, ec);
+      }
+      infos.push_back(std::move(info));
+    }
+    const auto now = SystemClock::Get().Now();
+    auto ids = c.store().AddEpisodes(std::nullopt, infos, now,
+                                     policy.relay ? JobIntake::kPrepare : JobIntake::kQueue);
+    if (!ids) return std::unexpected(ids.error());
+    if (policy.relay) {
+      auto held = c.store().ListPreparing(static_cast<int>(ids->size()) + 1, TimePoint::max());
+      if (!held) return std::unexpected(held.error());
+      for (const PreparingJob& j : *held) {
+        const Millis total = *j.episode.info.duration;
+        const Millis chunk(static_cast<int64_t>(kChunkSeconds * 1000 / scale_));
+        std::vector<Chunk> chunks;
+        for (Millis at(0); at < total; at += chunk) {
+          Chunk ch;
+          ch.start = at;
+          ch.end = std::min(total, at + chunk);
+          ch.relayed = true;
+          std::filesystem::create_hard_link(
+              opus_chunk_,
+              Relay::ChunkFile(data / "relay", j.episode.id, static_cast<int>(chunks.size())), ec);
+          chunks.push_back(ch);
+        }
+        if (auto r = c.store().PlanChunks(j.job, chunks, now); !r)
+          return std::unexpected(r.error());
+      }
+    }
+    c.JobsQueued();
+    return ids;
+  }
+
+  std::filesystem::path CoordinatorDir(Coordinator&) const {
+    return dir_ / fmt::format("run-{}", runs_);
+  }
+
+  RunResult Measure(const std::vector<std::unique_ptr<SimWorker>>& workers,
+                    Steady::time_point start, Steady::time_point end) const {
+    RunResult r;
+    const double window = Seconds(end - start).count();
+    r.window_s = window;
+    double capacity = 0, done = 0;
+    std::vector<double> gaps;
+    for (const auto& w : workers) {
+      const WorkerLog& log = w->log();
+      capacity += log.speed * window;
+      for (size_t i = 0; i < log.spans.size(); ++i) {
+        const auto b = std::max(log.spans[i].begin, start);
+        const auto e = std::min(log.spans[i].end, end);
+        if (e > b) done += log.speed * Seconds(e - b).count();
+        if (i > 0 && log.spans[i].begin <= end)
+          gaps.push_back(Seconds(log.spans[i].begin - log.spans[i - 1].end).count() * 1000);
+      }
+      r.jobs_done += w->completed();
+    }
+    // A job still in the engine when the window closed: its busy time up to the end counts.
+    r.efficiency = capacity > 0 ? done / capacity : 0;
+    r.gap_p50_ms = Percentile(gaps, 0.5);
+    r.gap_p99_ms = Percentile(gaps, 0.99);
+    r.gaps = static_cast<int64_t>(gaps.size());
+    return r;
+  }
+
+  const Options o_;
+  const std::filesystem::path dir_;
+  double scale_ = 1;
+  std::filesystem::path opus_chunk_;
+  double encode_speed_ = 0;
+  int runs_ = 0;
+  double mp3_divisor_ = 1;
+};
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+// Real episode lengths in minutes, in turn (the seed's feed averages 150; podcasts vary).
+constexpr double kEpisodeMinutes[] = {150, 60, 90, 180, 45, 120, 30, 150};
+
+double SumSpeeds(const std::vector<double>& speeds) {
+  double sum = 0;
+  for (double x : speeds) sum += x;
+  return sum;
+}
+
+// Episodes enough to keep the queue full for `window` wall seconds at scale `scale`, plus what
+// every worker holds ahead under `policy` (up to 4 chunks, or 4 whole episodes for the old one).
+std::vector<double> Workload(const FleetSpec& fleet, const Policy& policy, double scale,
+                             double window) {
+  const double needed = SumSpeeds(fleet.speeds) * scale * window / 60;  // real minutes
+  const double held = static_cast<double>(fleet.speeds.size()) * (policy.min_depth + 1) *
+                      (policy.relay ? kChunkSeconds / 60 : 150);
+  std::vector<double> minutes;
+  double total = 0;
+  for (size_t i = 0; total < needed + held; ++i) {
+    minutes.push_back(kEpisodeMinutes[i % std::size(kEpisodeMinutes)]);
+    total += minutes.back();
+  }
+  return minutes;
+}
+
+// The scale at which the fleet finishes about o.job_rate jobs a second, each `job_seconds` of
+// real audio long.
+double ScaleFor(const Options& o, const std::vector<double>& speeds,
+                double job_seconds = kChunkSeconds) {
+  return std::clamp(o.job_rate * job_seconds / SumSpeeds(speeds), 1.0, o.max_scale);
+}
+
+double MeanEpisodeSeconds() {
+  double sum = 0;
+  for (double m : kEpisodeMinutes) sum += m * 60;
+  return sum / static_cast<double>(std::size(kEpisodeMinutes));
+}
+
+void PrintRow(const FleetSpec& f, const Policy& p, double scale, const RunResult& r) {
+  fmt::print(
+      "  {:<14} {:<9} {:>4} {:>7.0f}x {:>6.1f} {:>6.1f}s {:>6.1f}s {:>7.3f} {:>8.2f} {:>8.2f} "
+      "{:>6}\n",
+      f.name, p.name, f.speeds.size(), SumSpeeds(f.speeds), scale, r.warmup_s, r.window_s,
+      r.efficiency, r.gap_p50_ms, r.gap_p99_ms, r.jobs_done);
+}
+
+int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
+  std::optional<RunResult> ours, old;
+  // Each policy runs at the scale that keeps its job rate in bounds: the old one's jobs are whole
+  // episodes, so it may run faster.
+  const double old_scale = ScaleFor(o, fleet.speeds, MeanEpisodeSeconds());
+  for (const Policy& p : {Podfleet(), Old(old_scale)}) {
+    const double scale = p.relay ? ScaleFor(o, fleet.speeds) : old_scale;
+    if (auto r = bench.SetScale(scale); !r) {
+      fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString());
+      return 1;
+    }
+    const std::vector<double> episodes = Workload(fleet, p, scale, o.window);
+    // Without a cap, how long a download takes hardly matters next to the engine; what the old
+    // policy moves (a few whole episodes ahead per worker) is cut down so that it fits this
+    // machine's disk and loopback: at most about 1 GB a run.
+    double mp3 = 0;
+    for (double m : episodes) mp3 += m * 60 / scale * kMp3BytesPerSecond;
+    const double divisor = fleet.egress_mbit > 0 || p.relay ? 1 : std::max(1.0, mp3 / 1e9);
+    bench.SetMp3Divisor(divisor);
+    if (divisor > 1)
+      fmt::print("  ({} old: MP3 bytes carried / {:.0f}, uncapped)\n", fleet.name, divisor);
+    auto r = bench.Run(fleet, p, episodes);
+    if (!r) {
+      fmt::print(stderr, "bench/fleet: {} {}: {}\n", fleet.name, p.name, r.error().ToString());
+      return 1;
+    }
+    PrintRow(fleet, p, scale, *r);
+    (p.relay ? ours : old) = *r;
+  }
+  fmt::print("  {:<14} {:<9} efficiency podfleet/old = {:.2f}\n", fleet.name, "ratio",
+             old->efficiency > 0 ? ours->efficiency / old->efficiency : 0);
+  std::fflush(stdout);
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as runs finish
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--max-scale") o.max_scale = std::atof(argv[i + 1]);
+    if (flag == "--job-rate") o.job_rate = std::atof(argv[i + 1]);
+    if (flag == "--window") o.window = std::atof(argv[i + 1]);
+    if (flag == "--only") o.only = argv[i + 1];
+  }
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-fleet-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  Bench bench(o, dir);
+  auto wants = [&](std::string_view name) { return o.only.empty() || name.starts_with(o.only); };
+
+  fmt::print(
+      "bench/fleet: real coordinator (HTTP, SQLite, synchronous=FULL) and simulated "
+      "workers on this machine ({} cores)\n\n",
+      std::thread::hardware_concurrency());
+  // Bytes: the relay's Opus on a real-length chunk against the old fleet's MP3.
+  auto opus = bench.OpusBytesPerAudioHour();
+  if (!opus) {
+    fmt::print(stderr, "bench/fleet: {}\n", opus.error().ToString());
+    return 1;
+  }
+  const double mp3 = kMp3BytesPerSecond * 3600;
+  const double link = kLinkMbit * 1e6 / 8;
+  fmt::print(
+      "bytes per audio-hour: relay Opus 24 kbps {:.2f} MB, old MP3 128 kbps {:.2f} MB, "
+      "ratio {:.2f}\n",
+      *opus / 1e6, mp3 / 1e6, *opus / mp3);
+  fmt::print("pods at 87x a {:.0f} Mbit/s uplink can feed: relay {:.1f}, old {:.1f}\n", kLinkMbit,
+             link / (*opus / 3600 * 87), link / (mp3 / 3600 * 87));
+  fmt::print("relay Opus encoding speed on this machine: {:.0f}x realtime (one core)\n\n",
+             bench.encode_speed());
+
+  fmt::print("  {:<14} {:<9} {:>4} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}\n", "fleet",
+             "policy", "n", "speeds", "scale", "warmup", "window", "effic.", "gap p50", "gap p99",
+             "jobs");
+  const std::vector<FleetSpec> fleets = {
+      {"seed", {87, 87, 15, 1}}, {"seed-50mbit", {87, 87, 15, 1}, kLinkMbit},
+      {"mixed-8", Mixed(8)},     {"mixed-64", Mixed(64)},
+      {"mixed-512", Mixed(512)}, {"pods24-50mbit", std::vector<double>(24, 87.0), kLinkMbit},
+  };
+  for (const FleetSpec& f : fleets) {
+    if (!wants(f.name)) continue;
+    if (int rc = Throughput(o, bench, f); rc != 0) return rc;
+  }
+
+  if (wants("dispatch")) {
+    const FleetSpec idle{"dispatch", Mixed(8)};
+    const double scale = ScaleFor(o, idle.speeds);
+    if (auto r = bench.SetScale(scale); !r) return 1;
+    auto ours = bench.DispatchLatency(idle, Podfleet(), 100);
+    auto old = bench.DispatchLatency(idle, Old(scale), 20);
+    if (!ours || !old) {
+      fmt::print(stderr, "bench/fleet: dispatch: {}\n",
+                 (!ours ? ours.error() : old.error()).ToString());
+      return 1;
+    }
+    // The old fleet's poll ran `scale` times faster: its latencies scale back up.
+    for (double& ms : *old) ms *= scale;
+    fmt::print(
+        "\ndispatch latency, queued -> leased, idle fleet of 8: podfleet p50 {:.2f} ms, "
+        "p99 {:.2f} ms ({} jobs); old (5 s poll) p50 {:.0f} ms, p99 {:.0f} ms; "
+        "ratio of p99s old/podfleet {:.0f}\n",
+        Percentile(*ours, 0.5), Percentile(*ours, 0.99), ours->size(), Percentile(*old, 0.5),
+        Percentile(*old, 0.99), Percentile(*old, 0.99) / std::max(1e-3, Percentile(*ours, 0.99)));
+  }
+
+  if (wants("long")) {
+    const double minutes = 180;
+    const double scale = 60;
+    if (auto r = bench.SetScale(scale); !r) return 1;
+    fmt::print(
+        "\none {:.0f}-minute episode, 87x pods, queued -> transcript (real seconds = "
+        "measured x {:.0f}):\n",
+        minutes, scale);
+    for (const Policy& p : {Podfleet(), Old(scale)}) {
+      auto one = bench.LongEpisode(p, 1, minutes);
+      auto eight = bench.LongEpisode(p, 8, minutes);
+      if (!one || !eight) {
+        fmt::print(stderr, "bench/fleet: long: {}\n",
+                   (!one ? one.error() : eight.error()).ToString());
+        return 1;
+      }
+      fmt::print("  {:<9} 1 worker {:7.1f} s, 8 workers {:7.1f} s, speed-up {:.2f}\n", p.name,
+                 *one * scale, *eight * scale, *one / *eight);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace podfleet
+
+int main(int argc, char** argv) { return podfleet::Main(argc, argv); }

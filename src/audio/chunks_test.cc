@@ -1,0 +1,71 @@
+#include "audio/chunks.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace podfleet {
+namespace {
+
+// "Speech": noise bursts of 2.7 s, each followed by 0.3 s of near silence, except for one long
+// pause of 1 s starting at `long_pause_at`.
+PcmAudio Talk(Millis length, Millis long_pause_at) {
+  PcmAudio a;
+  const int64_t n = ToSamples(length).count;
+  a.samples.resize(static_cast<size_t>(n));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> noise(-0.5f, 0.5f);
+  const int64_t pause_from = ToSamples(long_pause_at).count;
+  const int64_t pause_to = pause_from + kSampleRate;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t in_cycle = i % (3 * kSampleRate);
+    const bool quiet = in_cycle >= 27 * kSampleRate / 10 || (i >= pause_from && i < pause_to);
+    a.samples[static_cast<size_t>(i)] = quiet ? noise(rng) * 0.001f : noise(rng);
+  }
+  return a;
+}
+
+bool Quiet(const PcmAudio& a, Samples at) {
+  for (int64_t i = at.count - 800; i < at.count + 800; ++i)
+    if (std::fabs(a.samples[static_cast<size_t>(i)]) > 0.01f) return false;
+  return true;
+}
+
+TEST(ChooseChunks, ShortAudioIsOneChunk) {
+  PcmAudio a = Talk(Millis(70'000), Millis(30'000));
+  auto pieces = ChooseChunks(a, {Millis(60'000), Millis(10'000)});
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0].begin, Samples{0});
+  EXPECT_EQ(pieces[0].end, a.size());
+}
+
+TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
+  PcmAudio a = Talk(Millis(200'000), Millis(61'500));
+  const ChunkOptions options{Millis(60'000), Millis(10'000)};
+  auto pieces = ChooseChunks(a, options);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces.front().begin, Samples{0});
+  EXPECT_EQ(pieces.back().end, a.size());
+  for (size_t i = 0; i + 1 < pieces.size(); ++i) {
+    EXPECT_EQ(pieces[i].end, pieces[i + 1].begin);
+    const Millis length = ToMillis(Samples{pieces[i].end.count - pieces[i].begin.count});
+    EXPECT_GE(length, Millis(50'000));
+    EXPECT_LE(length, Millis(70'000));
+    EXPECT_TRUE(Quiet(a, pieces[i].end)) << "cut " << i << " at " << pieces[i].end.count;
+  }
+  // The first cut takes the long pause, the quietest stretch in range.
+  EXPECT_GE(pieces[0].end, ToSamples(Millis(61'500)));
+  EXPECT_LE(pieces[0].end, ToSamples(Millis(62'500)));
+}
+
+TEST(ChooseChunks, SilenceStillGetsCutAtTheTarget) {
+  PcmAudio a;
+  a.samples.assign(static_cast<size_t>(ToSamples(Millis(300'000)).count), 0.0f);
+  auto pieces = ChooseChunks(a, {Millis(100'000), Millis(5'000)});
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces.back().end, a.size());
+}
+
+}  // namespace
+}  // namespace podfleet

@@ -1,0 +1,185 @@
+#include "coordinator/relay.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <optional>
+#include <span>
+
+#include "audio/audio.h"
+
+namespace podfleet {
+namespace {
+
+// Jobs whose backoff ends are found by this periodic check.
+constexpr Millis kRecheck{500};
+constexpr std::string_view kUploadPrefix = "/api/media/";
+
+void Log(const std::string& line) { fmt::print(stderr, "relay: {}\n", line); }
+
+bool Permanent(const Error& e) {
+  return e.code == Code::kNotFound || e.code == Code::kInvalidArgument ||
+         e.code == Code::kCorruption;
+}
+
+}  // namespace
+
+Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions options,
+             std::function<void()> on_queued)
+    : store_(store),
+      http_(http),
+      clock_(clock),
+      options_(std::move(options)),
+      on_queued_(std::move(on_queued)),
+      thread_([this] { Loop(); }) {}
+
+Relay::~Relay() { Stop(); }
+
+void Relay::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Relay::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::filesystem::path Relay::ChunkFile(const std::filesystem::path& dir, EpisodeId episode,
+                                       int index) {
+  return dir / fmt::format("e{}-c{}.opus", episode.value(), index);
+}
+
+void Relay::RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode, int count) {
+  std::error_code ec;
+  for (int i = 0; i < count; ++i) std::filesystem::remove(ChunkFile(dir, episode, i), ec);
+}
+
+void Relay::Loop() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  std::filesystem::create_directories(options_.scratch_dir, ec);
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) return;
+    }
+    auto jobs = store_.ListPreparing(1, clock_.Now());
+    if (!jobs) Log(jobs.error().ToString());
+    if (!jobs || jobs->empty()) {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, kRecheck, [this] { return woken_ || stopping_; });
+      woken_ = false;
+      continue;
+    }
+    const PreparingJob& job = jobs->front();
+    if (Result<void> r = Prepare(job); !r) {
+      Report(job, r.error());
+    } else {
+      on_queued_();
+    }
+  }
+}
+
+Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
+  const std::string& url = episode.info.audio_url;
+  if (url.starts_with(kUploadPrefix))
+    return options_.uploads_dir / url.substr(kUploadPrefix.size());
+  DownloadOptions download;
+  download.max_bytes = options_.max_audio_bytes;
+  download.progress = [this](int64_t, int64_t) {
+    std::lock_guard lock(mu_);
+    return !stopping_;
+  };
+  const auto dest = options_.scratch_dir / fmt::format("episode-{}", episode.id.value());
+  auto fetched = http_.Download(url, dest, download);
+  if (!fetched) return std::unexpected(fetched.error());
+  return dest;
+}
+
+Result<void> Relay::Prepare(const PreparingJob& job) {
+  const Episode& episode = job.episode;
+  auto source = Fetch(episode);
+  if (!source) return std::unexpected(source.error());
+  auto audio = DecodeAudioFile(*source);
+  std::error_code ec;
+  if (!episode.info.audio_url.starts_with(kUploadPrefix)) std::filesystem::remove(*source, ec);
+  if (!audio) {
+    // Name the episode's URL, not the scratch file, in the reason the operator reads.
+    Error error = audio.error();
+    const std::string scratch = source->filename().string() + ": ";
+    if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
+    error.message = episode.info.audio_url + ": " + error.message;
+    return std::unexpected(error);
+  }
+  const std::vector<Piece> pieces = ChooseChunks(*audio, options_.chunks);
+  if (Result<void> r = EncodeChunks(episode.id, *audio, pieces); !r)
+    return std::unexpected(r.error());
+  std::vector<Chunk> chunks;
+  for (const Piece& p : pieces) {
+    Chunk c;
+    c.start = ToMillis(p.begin);
+    c.end = ToMillis(p.end);
+    c.relayed = true;
+    chunks.push_back(c);
+  }
+  auto planned = store_.PlanChunks(job.job, chunks, clock_.Now());
+  if (!planned) return std::unexpected(planned.error());
+  Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s)", episode.id.value(),
+                  static_cast<double>(audio->duration().count()) / 60'000.0, chunks.size()));
+  return {};
+}
+
+// Chunks are independent: they are encoded side by side on every core, so that a long episode's
+// chunks are ready about as soon as a few pods could start on them.
+Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
+                                 const std::vector<Piece>& pieces) {
+  std::atomic<size_t> next{0};
+  std::mutex failed_mu;
+  std::optional<Error> failed;
+  auto encode = [&] {
+    for (size_t i = next++; i < pieces.size(); i = next++) {
+      const Piece& p = pieces[i];
+      std::span<const float> samples(audio.samples.data() + p.begin.count,
+                                     static_cast<size_t>(p.end.count - p.begin.count));
+      auto r =
+          WriteOpus(ChunkFile(options_.dir, episode, static_cast<int>(i)), samples, options_.opus);
+      if (!r) {
+        std::lock_guard lock(failed_mu);
+        failed = r.error();
+        return;
+      }
+    }
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                                            std::max<size_t>(1, pieces.size()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(encode);
+  encode();
+  for (std::thread& t : pool) t.join();
+  if (failed) return std::unexpected(*failed);
+  return {};
+}
+
+void Relay::Report(const PreparingJob& job, const Error& error) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;  // a cancelled download is no failure: it resumes on the next start
+  }
+  const bool permanent = Permanent(error);
+  Log(fmt::format("episode {} ({}): {}", job.episode.id.value(),
+                  permanent ? "permanent" : "will retry", error.ToString()));
+  auto r = store_.FailPreparing(job.job, Failure{error.message, permanent}, options_.retry,
+                                clock_.Now());
+  if (!r) Log("recording the failure: " + r.error().ToString());
+}
+
+}  // namespace podfleet

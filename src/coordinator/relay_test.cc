@@ -1,0 +1,233 @@
+// Relay mode through the coordinator's real HTTP API: a real episode (espeak-ng speech as MP3 on
+// disk), decoded, cut and encoded as Opus by the relay, chunks claimed, fetched and completed by
+// worker clients, the transcript stitched by the store.
+#include "coordinator/relay.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/client.h"
+#include "audio/audio.h"
+#include "coordinator/coordinator.h"
+#include "support/manual_clock.h"
+#include "support/speech.h"
+#include "support/temp_dir.h"
+
+namespace podfleet {
+namespace {
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void Start(Millis chunk) {
+    CoordinatorOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.port = 0;
+    o.feed_interval = Millis(3'600'000);
+    o.chunks.target = chunk;
+    o.chunks.search = Millis(4'000);
+    o.retry.base_backoff = Millis(1'000);
+    auto c = Coordinator::Start(o, clock_);
+    ASSERT_TRUE(c) << c.error().ToString();
+    coordinator_ = std::move(*c);
+    http_ = MakeCurlClient(HttpClientOptions{});
+    admin_ = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+    admin_->set_admin_token(*coordinator_->first_admin_token());
+  }
+
+  std::unique_ptr<CoordinatorClient> Worker(const std::string& name) {
+    auto client = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
+    NodeInfo info;
+    info.name = name;
+    auto reg = client->Register(*coordinator_->first_enrollment_token(), info);
+    EXPECT_TRUE(reg) << reg.error().ToString();
+    if (reg) client->set_node_token(reg->token);
+    return client;
+  }
+
+  // The 60 s test speech as MP3, added by path.
+  int64_t AddSpeech() {
+    auto wav = SpeechWav(kSpeech60s);
+    EXPECT_TRUE(wav) << wav.error().ToString();
+    auto mp3 = EncodeAudio(*wav, "mp3");
+    EXPECT_TRUE(mp3) << mp3.error().ToString();
+    return AddUrl(mp3->string());
+  }
+
+  int64_t AddUrl(const std::string& url) {
+    auto r = admin_->PostJson("/api/episodes", {{"url", url}, {"title", "speech"}});
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? (*r)["id"].get<int64_t>() : 0;
+  }
+
+  // Fetches a grant's audio as `worker` and decodes it.
+  Result<PcmAudio> Fetch(CoordinatorClient& worker, const WireGrant& g) {
+    ClientRequest get;
+    get.url = worker.Resolve(g.audio_url);
+    get.headers = worker.AuthHeadersFor(g.audio_url);
+    auto res = http_->Send(get);
+    if (!res) return std::unexpected(res.error());
+    if (res->status != 200) return Unavailable("HTTP " + std::to_string(res->status));
+    const auto path = dir_.path() / ("chunk-" + std::to_string(g.lease.job.value()) + ".opus");
+    std::ofstream(path, std::ios::binary) << res->body;
+    return DecodeAudioFile(path);
+  }
+
+  static Transcript Said(const std::string& text, Millis audio) {
+    Transcript t;
+    t.engine = "test";
+    t.audio_duration = audio;
+    t.segments.push_back(Segment{Millis(1'000), Millis(2'000), text, "", {}});
+    return t;
+  }
+
+  std::string EpisodeState(int64_t id) {
+    auto e = admin_->GetJson("/api/episodes/" + std::to_string(id));
+    EXPECT_TRUE(e);
+    return e ? (*e)["state"].get<std::string>() : "";
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<CoordinatorClient> admin_;
+};
+
+TEST_F(RelayTest, LongEpisodeIsCutServedAsOpusAndStitched) {
+  Start(Millis(20'000));
+  const int64_t episode = AddSpeech();
+  auto a = Worker("a");
+  auto grants = a->Claim(8, Millis(20'000));  // wakes when the relay has queued the chunks
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  if (grants->size() < 3) {  // the relay queues all chunks at once; the claim may take one batch
+    auto more = a->Claim(8, Millis(0));
+    ASSERT_TRUE(more);
+    grants->insert(grants->end(), more->begin(), more->end());
+  }
+  ASSERT_GE(grants->size(), 2u);
+  const int count = (*grants)[0].chunk.count;
+  ASSERT_EQ(static_cast<int>(grants->size()), count);
+  Millis expect_start(0);
+  for (int i = 0; i < count; ++i) {
+    const WireGrant& g = (*grants)[static_cast<size_t>(i)];
+    EXPECT_EQ(g.chunk.index, i);
+    EXPECT_TRUE(g.chunk.relayed);
+    ASSERT_TRUE(g.chunk.end);
+    EXPECT_EQ(g.chunk.start, expect_start) << "chunks are contiguous";
+    expect_start = *g.chunk.end;
+    EXPECT_EQ(g.audio_url, "/api/jobs/" + std::to_string(g.lease.job.value()) + "/audio");
+    auto audio = Fetch(*a, g);
+    ASSERT_TRUE(audio) << audio.error().ToString();
+    EXPECT_NEAR(static_cast<double>(audio->duration().count()),
+                static_cast<double>((*g.chunk.end - g.chunk.start).count()), 60.0);
+  }
+  EXPECT_GE(expect_start, Millis(50'000));  // the whole minute of speech is covered
+
+  // Another node may not fetch audio of a lease it does not hold.
+  auto b = Worker("b");
+  EXPECT_FALSE(Fetch(*b, (*grants)[0]));
+
+  // The bytes served are counted against node a, with the audio they carry.
+  auto served = coordinator_->store().TransfersSince(TimePoint{});
+  ASSERT_TRUE(served);
+  int64_t bytes = 0;
+  Millis audio{0};
+  for (const TransferTotal& t : *served) {
+    bytes += t.bytes;
+    audio += t.audio;
+  }
+  EXPECT_EQ(audio, expect_start);
+  EXPECT_LT(static_cast<double>(bytes) / (static_cast<double>(audio.count()) / 1000.0), 3'300.0);
+
+  // Chunks finish out of order; the episode is done only with the last.
+  for (int i = count - 1; i >= 0; --i) {
+    EXPECT_NE(EpisodeState(episode), "done");
+    const WireGrant& g = (*grants)[static_cast<size_t>(i)];
+    ASSERT_TRUE(
+        a->Complete(g.lease, Said("chunk" + std::to_string(i), *g.chunk.end - g.chunk.start)));
+  }
+  EXPECT_EQ(EpisodeState(episode), "done");
+  auto t = coordinator_->store().GetTranscript(EpisodeId(episode));
+  ASSERT_TRUE(t) << t.error().ToString();
+  ASSERT_EQ(static_cast<int>(t->segments.size()), count);
+  for (int i = 0; i < count; ++i) {
+    const WireGrant& g = (*grants)[static_cast<size_t>(i)];
+    EXPECT_EQ(t->segments[static_cast<size_t>(i)].text, "chunk" + std::to_string(i));
+    EXPECT_EQ(t->segments[static_cast<size_t>(i)].start, g.chunk.start + Millis(1'000));
+  }
+  EXPECT_EQ(t->audio_duration, expect_start);
+  // The chunk files are gone once the episode is done.
+  for (int i = 0; i < count; ++i)
+    EXPECT_FALSE(std::filesystem::exists(
+        Relay::ChunkFile(dir_.path() / "data" / "relay", EpisodeId(episode), i)));
+}
+
+TEST_F(RelayTest, FailedChunkIsRedoneAloneAndTheOthersStayDone) {
+  Start(Millis(20'000));
+  const int64_t episode = AddSpeech();
+  auto a = Worker("a");
+  auto grants = a->Claim(8, Millis(20'000));
+  ASSERT_TRUE(grants && grants->size() >= 2);
+  const WireGrant failed = (*grants)[1];
+  ASSERT_TRUE(a->Fail(failed.lease, Failure{"engine crashed", false}));
+  for (const WireGrant& g : *grants) {
+    if (g.lease.job != failed.lease.job) {
+      ASSERT_TRUE(a->Complete(g.lease, Said("ok", Millis(1))));
+    }
+  }
+  EXPECT_EQ(EpisodeState(episode), "running");
+  clock_.Advance(Millis(60'000));  // past the retry backoff
+  auto again = a->Claim(8, Millis(5'000));
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);  // only the failed chunk comes back
+  EXPECT_EQ((*again)[0].lease.job, failed.lease.job);
+  EXPECT_EQ((*again)[0].chunk.index, 1);
+  EXPECT_TRUE(Fetch(*a, (*again)[0]));
+  ASSERT_TRUE(a->Complete((*again)[0].lease, Said("redone", Millis(1))));
+  EXPECT_EQ(EpisodeState(episode), "done");
+  auto t = coordinator_->store().GetTranscript(EpisodeId(episode));
+  ASSERT_TRUE(t);
+  EXPECT_NE(t->Text().find("redone"), std::string::npos);
+}
+
+TEST_F(RelayTest, EpisodeShorterThanAChunkIsOneJob) {
+  Start(Millis(600'000));
+  AddSpeech();
+  auto a = Worker("a");
+  auto grants = a->Claim(8, Millis(20'000));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  EXPECT_EQ((*grants)[0].chunk.count, 1);
+  EXPECT_TRUE((*grants)[0].chunk.relayed);
+  auto audio = Fetch(*a, (*grants)[0]);
+  ASSERT_TRUE(audio) << audio.error().ToString();
+  EXPECT_GT(audio->duration(), Millis(50'000));
+}
+
+TEST_F(RelayTest, MissingOriginFailsTheEpisodeWithTheReason) {
+  Start(Millis(600'000));
+  const auto missing = dir_.path() / "no-such-episode.mp3";
+  const int64_t episode = AddUrl("file://" + missing.string());
+  for (int i = 0; i < 200 && EpisodeState(episode) != "failed"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_EQ(EpisodeState(episode), "failed");
+  auto e = admin_->GetJson("/api/episodes/" + std::to_string(episode));
+  ASSERT_TRUE(e);
+  EXPECT_NE((*e)["error"].get<std::string>().find("no-such-episode"), std::string::npos);
+}
+
+TEST_F(RelayTest, UndecodableAudioFailsForGoodAndTheRelayGoesOn) {
+  Start(Millis(600'000));
+  const int64_t bad = AddUrl(WriteTestFile("garbage.mp3", std::string(5'000, '\x42')).string());
+  const int64_t good = AddSpeech();
+  auto a = Worker("a");
+  auto grants = a->Claim(1, Millis(20'000));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  EXPECT_EQ((*grants)[0].episode.id, EpisodeId(good));
+  EXPECT_EQ(EpisodeState(bad), "failed");
+}
+
+}  // namespace
+}  // namespace podfleet

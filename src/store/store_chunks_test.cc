@@ -1,0 +1,205 @@
+// Chunked episodes in the store: jobs held for the relay, planned into chunks, finished in any
+// order and stitched; failures of one chunk; the upgrade of a version-2 database.
+#include <gtest/gtest.h>
+
+#include "store/migrations.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+#include "store/store_test_util.h"
+#include "support/manual_clock.h"
+#include "support/temp_dir.h"
+
+namespace podfleet {
+namespace {
+
+constexpr Millis kLease{60'000};
+
+class StoreChunks : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = Must(OpenSqliteStore(dir_.File("podfleet.db"))); }
+
+  // A new episode held for the relay; returns its job.
+  PreparingJob Hold(const std::string& guid) {
+    auto ids = Must(
+        store_->AddEpisodes(std::nullopt, {TestEpisode(guid)}, clock_.Now(), JobIntake::kPrepare));
+    auto held = Must(store_->ListPreparing(100, clock_.Now()));
+    for (const PreparingJob& j : held)
+      if (j.episode.id == ids.at(0)) return j;
+    ADD_FAILURE() << "not preparing";
+    throw std::runtime_error("not preparing");
+  }
+
+  static std::vector<Chunk> Thirds() {
+    std::vector<Chunk> chunks;
+    for (int i = 0; i < 3; ++i) {
+      Chunk c;
+      c.start = Millis(i * 600'000);
+      c.end = Millis((i + 1) * 600'000);
+      c.relayed = true;
+      chunks.push_back(c);
+    }
+    return chunks;
+  }
+
+  static Transcript Said(const std::string& text) {
+    Transcript t;
+    t.engine = "test";
+    t.audio_duration = Millis(600'000);
+    t.engine_time = Millis(10);
+    t.segments.push_back(Segment{Millis(5'000), Millis(6'000), text, "", {}});
+    return t;
+  }
+
+  EpisodeState StateOf(EpisodeId id) { return Must(store_->GetEpisode(id)).state; }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+  const NodeId node_{1};
+};
+
+TEST_F(StoreChunks, HeldJobIsNotClaimableUntilPlanned) {
+  const PreparingJob held = Hold("a");
+  EXPECT_TRUE(Must(store_->Claim(node_, 10, kLease, clock_.Now())).empty());
+  EXPECT_EQ(Must(store_->GetJob(held.job)).state, JobState::kPreparing);
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kQueued);
+  auto ids = Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ids[0], held.job);  // the first chunk keeps the job's id
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(grants[i].lease.job, ids[i]);
+    EXPECT_EQ(grants[i].chunk.index, i);
+    EXPECT_EQ(grants[i].chunk.count, 3);
+    EXPECT_EQ(grants[i].chunk.start, Millis(i * 600'000));
+    EXPECT_EQ(grants[i].chunk.end, Millis((i + 1) * 600'000));
+    EXPECT_TRUE(grants[i].chunk.relayed);
+  }
+  EXPECT_TRUE(Must(store_->ListPreparing(10, clock_.Now())).empty());
+}
+
+TEST_F(StoreChunks, PlanningNeedsAHeldJobAndSomeChunks) {
+  auto ids = Must(store_->AddEpisodes(std::nullopt, {TestEpisode("q")}, clock_.Now()));
+  const JobId queued = Must(store_->GetJobForEpisode(ids.at(0))).id;
+  EXPECT_CODE(store_->PlanChunks(queued, Thirds(), clock_.Now()), Code::kConflict);
+  const PreparingJob held = Hold("h");
+  EXPECT_CODE(store_->PlanChunks(held.job, {}, clock_.Now()), Code::kInvalidArgument);
+}
+
+TEST_F(StoreChunks, EpisodeIsDoneWithItsStitchedTranscriptWhenTheLastChunkIs) {
+  const PreparingJob held = Hold("a");
+  Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  for (int i : {2, 0, 1}) {
+    EXPECT_NE(StateOf(held.episode.id), EpisodeState::kDone);
+    EXPECT_CODE(store_->GetTranscript(held.episode.id), Code::kNotFound);
+    const Lease& l = grants[i].lease;
+    ASSERT_OK(
+        store_->Complete(node_, l.job, l.attempt, Said("part" + std::to_string(i)), clock_.Now()));
+    if (i != 1) {
+      EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kRunning);
+    }
+  }
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kDone);
+  Transcript t = Must(store_->GetTranscript(held.episode.id));
+  ASSERT_EQ(t.segments.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(t.segments[i].text, "part" + std::to_string(i));
+    EXPECT_EQ(t.segments[i].start, Millis(i * 600'000 + 5'000));
+  }
+  EXPECT_EQ(t.audio_duration, Millis(1'800'000));
+  EXPECT_EQ(t.engine_time, Millis(30));
+  // Throughput counts each chunk with its own audio.
+  auto done = Must(store_->CompletedSince(TimePoint{}));
+  ASSERT_EQ(done.size(), 3u);
+  for (const CompletedJob& c : done) EXPECT_EQ(c.audio_duration, Millis(600'000));
+}
+
+TEST_F(StoreChunks, FailedChunkIsRetriedAloneAndPermanentFailureFailsTheEpisode) {
+  const PreparingJob held = Hold("a");
+  Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_OK(store_->Complete(node_, grants[0].lease.job, grants[0].lease.attempt, Said("x"),
+                             clock_.Now()));
+  ASSERT_OK(store_->Fail(node_, grants[1].lease.job, grants[1].lease.attempt,
+                         Failure{"network", false}, RetryPolicy{}, clock_.Now()));
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kRunning);  // chunk 2 still leased
+  clock_.Advance(Millis(3'600'000));
+  auto again = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].lease.job, grants[1].lease.job);
+  ASSERT_OK(store_->Fail(node_, again[0].lease.job, again[0].lease.attempt,
+                         Failure{"undecodable", true}, RetryPolicy{}, clock_.Now()));
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kFailed);
+  EXPECT_EQ(Must(store_->GetEpisode(held.episode.id)).error, "undecodable");
+  // The operator's retry brings back the failed chunk only.
+  ASSERT_OK(store_->RetryEpisode(held.episode.id, clock_.Now()));
+  auto jobs = Must(store_->ListJobsForEpisode(held.episode.id));
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].state, JobState::kDone);
+  EXPECT_EQ(jobs[1].state, JobState::kQueued);
+  EXPECT_EQ(jobs[2].state, JobState::kLeased);
+}
+
+TEST_F(StoreChunks, RelayFailuresBackOffThenFailAndRetryGoesBackToTheRelay) {
+  const PreparingJob held = Hold("a");
+  RetryPolicy policy;
+  policy.max_failures = 2;
+  ASSERT_OK(store_->FailPreparing(held.job, Failure{"origin down", false}, policy, clock_.Now()));
+  EXPECT_EQ(Must(store_->GetJob(held.job)).state, JobState::kPreparing);
+  EXPECT_TRUE(Must(store_->ListPreparing(10, clock_.Now())).empty());  // backing off
+  clock_.Advance(Millis(3'600'000));
+  ASSERT_EQ(Must(store_->ListPreparing(10, clock_.Now())).size(), 1u);
+  ASSERT_OK(store_->FailPreparing(held.job, Failure{"origin down", false}, policy, clock_.Now()));
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kFailed);
+  EXPECT_CODE(store_->FailPreparing(held.job, Failure{"again", true}, policy, clock_.Now()),
+              Code::kConflict);
+  ASSERT_OK(store_->RetryEpisode(held.episode.id, clock_.Now()));
+  EXPECT_EQ(Must(store_->GetJob(held.job)).state, JobState::kPreparing);
+  EXPECT_EQ(Must(store_->ListPreparing(10, clock_.Now())).size(), 1u);
+}
+
+TEST_F(StoreChunks, PermanentRelayFailureFailsTheEpisodeAtOnce) {
+  const PreparingJob held = Hold("a");
+  ASSERT_OK(
+      store_->FailPreparing(held.job, Failure{"HTTP 404", true}, RetryPolicy{}, clock_.Now()));
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kFailed);
+  EXPECT_EQ(Must(store_->GetEpisode(held.episode.id)).error, "HTTP 404");
+}
+
+// A version-2 database (before chunks) keeps its jobs, attempts and results through the rebuild.
+TEST(StoreChunksMigration, Version2DatabaseKeepsItsJobsAndHistory) {
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  {
+    Db db = Must(Db::Open(path, 1'000));
+    Must(Migrate(db, SchemaMigrations().first(2)));
+    ASSERT_OK(db.Exec(
+        "INSERT INTO episodes (id, guid, title, audio_url, audio_type, audio_length, state, "
+        "created_at, updated_at) VALUES (1, 'g1', 't', 'u1', '', 0, 'done', 0, 0), "
+        "(2, 'g2', 't', 'u2', '', 0, 'queued', 0, 0);"
+        "INSERT INTO jobs (id, episode_id, state, attempts) VALUES (7, 1, 'done', 1), "
+        "(8, 2, 'queued', 0);"
+        "INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at, outcome, "
+        "finished_at) VALUES (7, 1, 3, 1000, 61000, 'done', 5000);"
+        "INSERT INTO transcripts VALUES (1, 'en', 'e', 'm', 42000, 900, '[]', 5000);"));
+  }
+  auto store = Must(OpenSqliteStore(path));
+  Job done = Must(store->GetJob(JobId(7)));
+  EXPECT_EQ(done.state, JobState::kDone);
+  EXPECT_EQ(done.chunk.count, 1);
+  EXPECT_FALSE(done.chunk.relayed);
+  auto completed = Must(store->CompletedSince(TimePoint{}));
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0].audio_duration, Millis(42'000));
+  EXPECT_EQ(completed[0].wall_time, Millis(4'000));
+  auto grants = Must(store->Claim(NodeId(3), 5, kLease, FromUnixMillis(10'000)));
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(grants[0].lease.job, JobId(8));
+  EXPECT_EQ(grants[0].lease.attempt, AttemptId(1));
+}
+
+}  // namespace
+}  // namespace podfleet
