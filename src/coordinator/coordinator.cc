@@ -156,6 +156,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.chunks = options.chunks;
     relay.opus = options.opus;
     relay.retry = options.retry;
+    relay.public_only = options.refuse_private_addresses;
     c->relay_ = std::make_unique<Relay>(*c->store_, *c->http_, clock, relay,
                                         [dispatcher] { dispatcher->Notify(); });
   } else if (auto r = QueueUnprepared(*c->store_, clock); !r) {

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "audio/audio.h"
+#include "net/public_address.h"
 
 namespace podfleet {
 namespace {
@@ -95,6 +96,8 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
     return options_.uploads_dir / url.substr(kUploadPrefix.size());
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  if (options_.public_only)
+    download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [this](int64_t, int64_t) {
     std::lock_guard lock(mu_);
     return !stopping_;

@@ -38,6 +38,9 @@ struct RelayOptions {
   OpusOptions opus;
   int64_t max_audio_bytes = int64_t{2} << 30;
   RetryPolicy retry;
+  // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
+  // was checked when added, but its DNS answer may have changed since.
+  bool public_only = false;
 };
 
 class Relay {
