@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <fstream>
+#include <random>
 
 #include "api/wire.h"
 #include "coordinator/admin_token.h"
@@ -76,6 +78,26 @@ Result<int64_t> IdParam(const HttpRequest& request, const char* name) {
   if (ec != std::errc() || end != it->second.data() + it->second.size() || value <= 0)
     return InvalidArgument(std::string(name) + " must be a positive integer");
   return value;
+}
+
+Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
+                               std::string_view kind, std::string_view title) {
+  const auto dir = c.options.data_dir / "uploads";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::random_device rd;
+  const std::string name = fmt::format("{:016x}{:08x}", (uint64_t(rd()) << 32) | rd(), rd());
+  {
+    std::ofstream out(dir / name, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return Unavailable("cannot store the upload");
+  }
+  EpisodeInfo info;
+  info.audio_url = "/api/media/" + name;
+  info.guid = fmt::format("{}:{}", kind, name);
+  info.audio_length = static_cast<int64_t>(bytes.size());
+  info.title = title.empty() ? fmt::format("{} {}", kind, name) : std::string(title);
+  return info;
 }
 
 void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t bytes,

@@ -23,10 +23,10 @@ struct Coordinator::Context {
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
   ActivityLog& activity;
   Metrics& metrics;
-  JobWaiters& waiters;                 // requests waiting for their jobs (routes_openai.cc)
-  const std::string api_key_hash;      // HashToken of options.api_key; empty when none
-  EgressPacer& egress;                 // every audio response goes through it
-  Relay* relay;                        // null in origin mode
+  JobWaiters& waiters;             // requests waiting for their jobs (routes_openai.cc)
+  const std::string api_key_hash;  // HashToken of options.api_key; empty when none
+  EgressPacer& egress;             // every audio response goes through it
+  Relay* relay;                    // null in origin mode
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
@@ -75,6 +75,11 @@ Result<int64_t> IdParam(const HttpRequest& request, const char* name);
 // Counts `bytes` of audio (carrying `audio` of sound; zero if unknown) served for `request`
 // against the node whose token it bears, or node 0. Counting never fails the request: a store
 // error is logged.
+// Stores `bytes` under <data dir>/uploads with a generated hex name and describes them as an
+// episode served from /api/media/<name>: guid "<kind>:<name>", title `title`, or "<kind> <name>"
+// when it is empty. kUnavailable when the file cannot be written.
+Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
+                               std::string_view kind, std::string_view title);
 void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t bytes, Millis audio);
 
 }  // namespace podfleet

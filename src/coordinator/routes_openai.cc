@@ -4,9 +4,7 @@
 // {"error":{"message","type","param","code"}}. Contract and limits: doc/api.md.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 
 #include "audio/audio.h"
@@ -81,22 +79,9 @@ Result<TranscriptionForm> ReadForm(const HttpRequest& request) {
 
 // Stores the upload and queues it at high priority; returns its episode and job.
 Result<std::pair<EpisodeId, JobId>> Queue(Ctx& c, const MultipartPart& file) {
-  const auto dir = c.options.data_dir / "uploads";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  std::random_device rd;
-  const std::string name = fmt::format("{:016x}{:08x}", (uint64_t(rd()) << 32) | rd(), rd());
-  {
-    std::ofstream out(dir / name, std::ios::binary);
-    out.write(file.data.data(), static_cast<std::streamsize>(file.data.size()));
-    if (!out) return Unavailable("cannot store the upload");
-  }
-  EpisodeInfo info;
-  info.audio_url = "/api/media/" + name;
-  info.guid = "openai:" + name;
-  info.audio_length = static_cast<int64_t>(file.data.size());
-  info.title = file.filename.empty() ? "transcription " + name : file.filename;
-  auto ids = c.store.AddEpisodes(std::nullopt, {info}, c.clock.Now());
+  auto info = SaveUpload(c, file.data, "openai", file.filename);
+  if (!info) return std::unexpected(info.error());
+  auto ids = c.store.AddEpisodes(std::nullopt, {*info}, c.clock.Now());
   if (!ids) return std::unexpected(ids.error());
   if (ids->empty()) return Internal("the upload's generated name is taken");
   auto job = c.store.GetJobForEpisode(ids->front());

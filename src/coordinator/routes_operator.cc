@@ -5,7 +5,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
@@ -278,22 +277,10 @@ HttpResponse AddEpisode(Ctx& c, const HttpRequest& request) {
 // POST /api/episodes/upload?title=...&filename=... with the audio file as the body.
 HttpResponse UploadEpisode(Ctx& c, const HttpRequest& request) {
   if (request.body.empty()) return ErrorReply({Code::kInvalidArgument, "empty upload"});
-  const auto dir = c.options.data_dir / "uploads";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  std::random_device rd;
-  const std::string name = fmt::format("{:016x}{:08x}", (uint64_t(rd()) << 32) | rd(), rd());
-  {
-    std::ofstream out(dir / name, std::ios::binary);
-    out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
-    if (!out) return ErrorReply({Code::kUnavailable, "cannot store the upload"});
-  }
-  EpisodeInfo info;
-  info.audio_url = "/api/media/" + name;
-  info.guid = "upload:" + name;
-  info.audio_length = static_cast<int64_t>(request.body.size());
-  info.title = request.QueryOr("title", request.QueryOr("filename", "upload " + name));
-  auto id = AddOne(c, info);
+  auto info = SaveUpload(c, request.body, "upload",
+                         request.QueryOr("title", request.QueryOr("filename", "")));
+  if (!info) return ErrorReply(info.error());
+  auto id = AddOne(c, *info);
   if (!id) return ErrorReply(id.error());
   return JsonReply(201, {{"id", id->value()}});
 }
