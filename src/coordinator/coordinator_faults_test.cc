@@ -30,6 +30,7 @@ class CoordinatorFaultsTest : public ::testing::Test {
     o.port = 0;
     o.lease_duration = kLease;
     o.feed_interval = Millis(3'600'000);
+    o.relay = false;  // whole-episode jobs: leases and faults are under test, not the relay
     auto c = Coordinator::Start(o, clock_);
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
