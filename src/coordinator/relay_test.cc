@@ -29,6 +29,7 @@ class RelayTest : public ::testing::Test {
     o.chunks.target = chunk;
     o.chunks.search = Millis(4'000);
     o.retry.base_backoff = Millis(1'000);
+    o.allow_file_urls = true;  // the origin is a local file here and there
     auto c = Coordinator::Start(o, clock_);
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);

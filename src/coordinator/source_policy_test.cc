@@ -133,6 +133,7 @@ class SourcePolicyCoordinatorTest : public ::testing::Test {
     o.feed_interval = Millis(3'600'000);
     o.allow_file_urls = allow_files;
     o.refuse_private_addresses = public_only;
+    o.relay = false;  // grants name the origin's URL, which the worker fetches and checks
     auto c = Coordinator::Start(o, clock_);
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
