@@ -160,7 +160,7 @@ class Worker {
   std::deque<JobPtr> to_fetch_ GUARDED_BY(mu_);   // claimed, waiting for a fetcher
   std::deque<JobPtr> ready_ GUARDED_BY(mu_);      // decoded, waiting for the engine
   bool claiming_done_ GUARDED_BY(mu_) = false;    // no more jobs will be claimed
-  PrefetchPlanner planner_ GUARDED_BY(mu_);
+  PrefetchPlanner planner_;                       // thread-safe itself (prefetch.h)
   struct PendingUpload {
     JobPtr job;
     Transcript transcript;
