@@ -76,7 +76,8 @@ TEST(Doctor, GapsBetweenCompletionsAreFound) {
   }
   pod.hour.engine_time = Millis(80'000);
   pod.hour.jobs = 4;
-  const Check& gaps = Find(RunDoctor(fleet.facts), "no_completion_gaps");
+  const DoctorReport report = RunDoctor(fleet.facts);
+  const Check& gaps = Find(report, "no_completion_gaps");
   EXPECT_EQ(gaps.outcome, CheckOutcome::kFail);
   EXPECT_THAT(gaps.detail, HasSubstr("pod p90 gap 80.0s > 5.0s"));
 

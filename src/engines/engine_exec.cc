@@ -121,7 +121,7 @@ class ExecEngine final : public Engine {
   }
 
  private:
-  Result<ChunkTranscript> RunChunk(const PcmAudio& audio, const Piece& chunk, const fs::path& wav,
+  Result<PieceTranscript> RunChunk(const PcmAudio& audio, const Piece& chunk, const fs::path& wav,
                                    const std::function<void(double)>& report,
                                    std::stop_token stop) {
     if (auto w = WriteWav(wav, Slice(audio, chunk)); !w) return std::unexpected(w.error());
@@ -139,7 +139,7 @@ class ExecEngine final : public Engine {
     });
     std::error_code ec;
     fs::remove(wav, ec);
-    if (!ran) return WithContext<ChunkTranscript>(std::unexpected(ran.error()), "command");
+    if (!ran) return WithContext<PieceTranscript>(std::unexpected(ran.error()), "command");
     // The shell reports a program killed by signal N as status 128 + N.
     int signal = ran->signal;
     if (signal == 0 && ran->exit_code > 128 && ran->exit_code < 160) signal = ran->exit_code - 128;

@@ -165,7 +165,7 @@ class OpenAiEngine final : public Engine {
   }
 
   // One chunk, retried while the server is busy or loading, halved when it is too large.
-  Result<ChunkTranscript> TranscribeChunk(const PcmAudio& audio, const Piece& chunk,
+  Result<PieceTranscript> TranscribeChunk(const PcmAudio& audio, const Piece& chunk,
                                           const std::stop_token& stop) {
     auto reply = PostWithRetries(Request(audio, chunk), stop);
     if (!reply) return std::unexpected(reply.error());
@@ -182,11 +182,11 @@ class OpenAiEngine final : public Engine {
     return WithContext(ParseTranscriptionJson(body, chunk), "server reply");
   }
 
-  Result<ChunkTranscript> Halve(const PcmAudio& audio, const Piece& chunk,
+  Result<PieceTranscript> Halve(const PcmAudio& audio, const Piece& chunk,
                                 const std::stop_token& stop) {
     const PcmAudio part = Slice(audio, chunk);
     const Millis half = std::max(Millis(20'000), part.duration() / 2);
-    ChunkTranscript out;
+    PieceTranscript out;
     for (Piece sub : PlanChunks(part, half)) {
       sub.begin.count += chunk.begin.count;
       sub.end.count += chunk.begin.count;

@@ -137,14 +137,14 @@ std::vector<Segment> Segments(const json& body, const Piece& chunk) {
 
 }  // namespace
 
-Result<ChunkTranscript> ParseTranscriptionJson(std::string_view body, const Piece& chunk) {
+Result<PieceTranscript> ParseTranscriptionJson(std::string_view body, const Piece& chunk) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return Corruption("the transcription is not a JSON object: " + ServerErrorMessage(body));
   const bool has_segments = j.contains("segments") && j["segments"].is_array();
   if (!has_segments && !(j.contains("text") && j["text"].is_string()))
     return Corruption("the transcription has neither text nor segments");
-  ChunkTranscript out;
+  PieceTranscript out;
   out.language = LanguageCode(StringOf(j, "language"));
   if (has_segments) {
     out.segments = Segments(j, chunk);
@@ -157,8 +157,8 @@ Result<ChunkTranscript> ParseTranscriptionJson(std::string_view body, const Piec
   return out;
 }
 
-ChunkTranscript PlainTextTranscript(std::string_view text, const Piece& chunk) {
-  ChunkTranscript out;
+PieceTranscript PlainTextTranscript(std::string_view text, const Piece& chunk) {
+  PieceTranscript out;
   if (std::string t = Trim(text); !t.empty()) out.segments.push_back(ChunkSegment(t, chunk));
   return out;
 }

@@ -14,8 +14,9 @@
 
 namespace podfleet {
 
-// The transcript of one chunk, on the whole audio's time line.
-struct ChunkTranscript {
+// The transcript of one piece of the audio, on the whole audio's time line (not core/stitch.h's
+// ChunkTranscript, whose times are relative to its chunk).
+struct PieceTranscript {
   std::string language;  // a code ("en"); empty when the response named none
   std::vector<Segment> segments;
 };
@@ -27,10 +28,10 @@ struct ChunkTranscript {
 // chunk's start and come back in ms from the start of the whole audio (ChunkTime). A body with
 // text but no segments becomes one segment spanning the chunk. kCorruption when the body is not a
 // JSON object or has neither `text` nor `segments`.
-Result<ChunkTranscript> ParseTranscriptionJson(std::string_view body, const Piece& chunk);
+Result<PieceTranscript> ParseTranscriptionJson(std::string_view body, const Piece& chunk);
 
 // Plain text as one segment spanning the chunk (nothing when it is blank).
-ChunkTranscript PlainTextTranscript(std::string_view text, const Piece& chunk);
+PieceTranscript PlainTextTranscript(std::string_view text, const Piece& chunk);
 
 // The message in an error body, by shape (spec section 5.5): {"error":{"message"}},
 // {"error":"..."},
