@@ -42,7 +42,7 @@ int ParseCudaVersion(std::string_view text) {
   int major = 0, minor = 0;
   const char* end = text.data() + text.size();
   auto [dot, ec] = std::from_chars(text.data(), end, major);
-  if (ec != std::errc() || major <= 0) return 0;
+  if (ec != std::errc() || major <= 0 || major > 999) return 0;  // CUDA majors are small
   if (dot != end) {
     if (*dot != '.') return 0;
     auto [rest, ec2] = std::from_chars(dot + 1, end, minor);

@@ -28,6 +28,12 @@ TEST(Preflight, CudaVersionsParse) {
     EXPECT_EQ(ParseCudaVersion(bad), 0) << bad;
 }
 
+// Found by fuzz/analytics_fuzz.cc: a huge major number overflowed int (UBSan).
+TEST(Preflight, HugeCudaMajorIsRefusedNotOverflowed) {
+  EXPECT_EQ(ParseCudaVersion("1212123123"), 0);
+  EXPECT_EQ(ParseCudaVersion("999.9"), 999090);
+}
+
 TEST(Preflight, OlderDriverFamilyIsCudaError35) {
   PreflightResult r =
       CheckGpu(Machine("NVIDIA GeForce RTX 4090", "470.256.02", "11.4"), GpuEngine("12.8"));
