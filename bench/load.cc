@@ -128,8 +128,10 @@ class ChildCoordinator {
     if (pid_ == 0) {
       FILE* out = std::freopen(log.c_str(), "w", stdout);
       if (out) dup2(fileno(out), STDERR_FILENO);
+      // Origin mode: the episodes' URLs are never fetched, so the relay must not hold them.
       execl(binary.c_str(), "podfleet", "serve", "--data", data.c_str(), "--port",
-            port_text.c_str(), "--heartbeat", heartbeat.c_str(), static_cast<char*>(nullptr));
+            port_text.c_str(), "--heartbeat", heartbeat.c_str(), "--audio", "origin",
+            static_cast<char*>(nullptr));
       _exit(127);
     }
   }
