@@ -19,9 +19,15 @@ extern "C" {
 #include <utility>
 
 #include "audio/audio.h"
+#include "audio/ffmpeg.h"
 
 namespace podfleet {
 namespace {
+
+using ffmpeg::AvError;
+using ffmpeg::CodecPtr;
+using ffmpeg::FramePtr;
+using ffmpeg::PacketPtr;
 
 // A file that decodes to less than this share of its declared length (less the slack) is truncated.
 constexpr double kMinCompleteFraction = 0.97;
@@ -36,29 +42,11 @@ constexpr double kProgressStep = 0.01;
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
 };
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
 struct SwrFreer {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
 using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
-using CodecPtr = std::unique_ptr<AVCodecContext, CodecFreer>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 using SwrPtr = std::unique_ptr<SwrContext, SwrFreer>;
-
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
 
 // FFmpeg explains its failures only in log lines ("moov atom not found"), and a damaged file can
 // log hundreds of them. While a FileDecoder runs, its thread's FFmpeg errors are kept (the last

@@ -14,11 +14,17 @@ extern "C" {
 #include <memory>
 #include <system_error>
 
+#include "audio/ffmpeg.h"
 #include "audio/opus.h"
 #include "core/units.h"
 
 namespace podfleet {
 namespace {
+
+using ffmpeg::AvError;
+using ffmpeg::CodecPtr;
+using ffmpeg::FramePtr;
+using ffmpeg::PacketPtr;
 
 struct OutputCloser {
   void operator()(AVFormatContext* c) const {
@@ -26,21 +32,6 @@ struct OutputCloser {
     avformat_free_context(c);
   }
 };
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-
-std::string AvError(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
 
 // One encode: codec and muxer set up for `path`, fed frame by frame.
 class OpusWriter {
@@ -121,10 +112,10 @@ class OpusWriter {
     }
   }
 
-  std::unique_ptr<AVCodecContext, CodecFreer> codec_;
+  CodecPtr codec_;
   std::unique_ptr<AVFormatContext, OutputCloser> out_;
-  std::unique_ptr<AVPacket, PacketFreer> packet_;
-  std::unique_ptr<AVFrame, FrameFreer> frame_;
+  PacketPtr packet_;
+  FramePtr frame_;
   AVStream* stream_ = nullptr;  // owned by out_
 };
 
