@@ -39,6 +39,11 @@ Result<std::string> SniffAudioFile(const std::filesystem::path& path);
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress = {});
 
+// The duration an audio file's header declares (or, for MP3 without one, estimates from its
+// bit rate), read without decoding. Errors as DecodeAudioFile's for a file that is not audio or
+// cannot be opened; kNotFound when the header gives no duration.
+Result<Millis> ProbeAudioDuration(const std::filesystem::path& path);
+
 // Writes 16-bit PCM WAV (for the exec engine, debugging and tests).
 Result<void> WriteWav(const std::filesystem::path& path, const PcmAudio& audio);
 // The bytes WriteWav writes (uploads to remote engines). REQUIRES: under 2^31 samples.

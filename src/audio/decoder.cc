@@ -182,6 +182,18 @@ class FileDecoder {
     return OpenCodec(codec);
   }
 
+  // The stream's duration in seconds, 0 when unknown. REQUIRES: Open succeeded.
+  double DurationSeconds() const {
+    const AVStream* stream = format_->streams[stream_];
+    if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
+      return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+    }
+    if (format_->duration != AV_NOPTS_VALUE && format_->duration > 0) {
+      return static_cast<double>(format_->duration) / AV_TIME_BASE;
+    }
+    return 0;
+  }
+
   Result<PcmAudio> Run() {
     PcmAudio audio;
     audio.samples.reserve(ExpectedSamples());
@@ -279,18 +291,6 @@ class FileDecoder {
     return {};
   }
 
-  // The stream's duration in seconds, 0 when unknown.
-  double DurationSeconds() const {
-    const AVStream* stream = format_->streams[stream_];
-    if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
-      return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
-    }
-    if (format_->duration != AV_NOPTS_VALUE && format_->duration > 0) {
-      return static_cast<double>(format_->duration) / AV_TIME_BASE;
-    }
-    return 0;
-  }
-
   size_t ExpectedSamples() const {
     // Capped so that a lying header cannot make us reserve gigabytes up front.
     const double seconds = std::min(DurationSeconds(), 4.0 * 3600);
@@ -339,6 +339,18 @@ Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
     return WithContext<PcmAudio>(std::unexpected(r.error()), path.filename().string());
   }
   return WithContext(decoder.Run(), path.filename().string());
+}
+
+Result<Millis> ProbeAudioDuration(const std::filesystem::path& path) {
+  if (auto format = SniffAudioFile(path); !format) return std::unexpected(format.error());
+  const std::function<bool(double)> no_progress;
+  FileDecoder decoder(no_progress);
+  if (auto r = decoder.Open(path); !r) {
+    return WithContext<Millis>(std::unexpected(r.error()), path.filename().string());
+  }
+  const double seconds = decoder.DurationSeconds();
+  if (!(seconds > 0)) return NotFound(path.filename().string() + ": no duration in the header");
+  return Millis(std::llround(seconds * 1000));
 }
 
 }  // namespace podfleet

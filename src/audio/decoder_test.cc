@@ -89,6 +89,28 @@ INSTANTIATE_TEST_SUITE_P(DecodeAudioFile, DecodeFormat,
                          testing::Values("wav", "mp3", "m4a", "aac", "opus", "ogg", "flac"),
                          [](const auto& info) { return std::string(info.param); });
 
+// Raw ADTS has no header length: its duration is an estimate from the bit rate, so it is left out.
+class ProbeFormat : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(ProbeFormat, ReadsTheDurationWithoutDecoding) {
+  auto duration = ProbeAudioDuration(Encoded(GetParam()));
+  ASSERT_TRUE(duration) << duration.error().ToString();
+  // An MP3's Info frame counts the encoder's delay and padding too (about 0.1 s here).
+  EXPECT_NEAR(duration->count(), SpeechDuration().count(), 150);
+}
+
+INSTANTIATE_TEST_SUITE_P(ProbeAudioDuration, ProbeFormat,
+                         testing::Values("wav", "mp3", "m4a", "opus", "ogg", "flac"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST(ProbeAudioDuration, HtmlPageIsNotAudio) {
+  auto duration =
+      ProbeAudioDuration(WriteTestFile("page.mp3", "<!DOCTYPE html>\n<html><body>x</body></html>"));
+  ASSERT_FALSE(duration);
+  EXPECT_EQ(duration.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(duration.error().message, "page.mp3: not audio: looks like an HTML page");
+}
+
 TEST(DecodeAudioFile, LosslessFlacGivesTheWavSamples) {
   auto wav = DecodeAudioFile(Encoded("wav"));
   auto flac = DecodeAudioFile(Encoded("flac"));

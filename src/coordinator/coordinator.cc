@@ -7,6 +7,7 @@
 #include <random>
 
 #include "api/wire.h"
+#include "audio/audio.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
@@ -93,6 +94,8 @@ Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
     if (!out) return Unavailable("cannot store the upload");
   }
   EpisodeInfo info;
+  // Known lengths let the queue's audio-hours and the bytes per audio-hour be measured.
+  if (Result<Millis> duration = ProbeAudioDuration(dir / name)) info.duration = *duration;
   info.audio_url = "/api/media/" + name;
   info.guid = fmt::format("{}:{}", kind, name);
   info.audio_length = static_cast<int64_t>(bytes.size());

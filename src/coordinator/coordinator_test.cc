@@ -12,6 +12,7 @@
 #include "api/client.h"
 #include "store/store.h"
 #include "support/manual_clock.h"
+#include "support/speech.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -355,6 +356,34 @@ TEST_F(CoordinatorTest, AudioServedIsCountedAgainstTheNodeThatFetchedIt) {
   EXPECT_EQ((*totals)[1].node, (*grants)[0].lease.node);
   EXPECT_EQ((*totals)[1].bytes, 1000);
   EXPECT_EQ((*totals)[1].requests, 1);
+}
+
+// Bytes per audio-hour is measured, not estimated, when the coordinator serves real audio.
+TEST_F(CoordinatorTest, UploadedAudioIsCountedWithTheDurationItCarries) {
+  auto wav = SpeechWav(kSpeech15s);
+  ASSERT_TRUE(wav) << wav.error().ToString();
+  auto mp3 = EncodeAudio(*wav, "mp3");
+  ASSERT_TRUE(mp3) << mp3.error().ToString();
+  std::ifstream in(*mp3, std::ios::binary);
+  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=speech");
+  up.body.assign(std::istreambuf_iterator<char>(in), {});
+  ASSERT_EQ(http_->Send(up)->status, 201);
+  auto w = Worker("a");
+  auto grants = w->Claim(1, Millis(0));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  const Episode& episode = (*grants)[0].episode;
+  ASSERT_TRUE(episode.info.duration);
+  EXPECT_NEAR(episode.info.duration->count(), 16'500, 300);
+
+  ClientRequest get;
+  get.url = w->Resolve((*grants)[0].audio_url);
+  get.headers = w->AuthHeadersFor((*grants)[0].audio_url);
+  ASSERT_EQ(http_->Send(get)->status, 200);
+  auto totals = coordinator_->store().TransfersSince(clock_.Now() - Millis(3'600'000));
+  ASSERT_TRUE(totals);
+  ASSERT_EQ(totals->size(), 1u);
+  EXPECT_EQ(totals->front().bytes, static_cast<int64_t>(up.body.size()));
+  EXPECT_EQ(totals->front().audio, *episode.info.duration);
 }
 
 TEST_F(CoordinatorTest, MutatingRoutesRefuseMissingOrWrongAdminTokenAndChangeNothing) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/wire.h"
+#include "audio/audio.h"
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
 #include "coordinator/source_policy.h"
@@ -292,11 +293,13 @@ void Media(Ctx& c, HttpRequest request, HttpResponder respond) {
   if (name.empty() || name.size() > 64 ||
       name.find_first_not_of("0123456789abcdef") != std::string::npos)
     return respond(ErrorReply({Code::kNotFound, "no such media"}));
-  std::ifstream in(c.options.data_dir / "uploads" / name, std::ios::binary);
+  const std::filesystem::path path = c.options.data_dir / "uploads" / name;
+  std::ifstream in(path, std::ios::binary);
   if (!in) return respond(ErrorReply({Code::kNotFound, "no such media"}));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto size = static_cast<int64_t>(bytes.size());
-  RecordServed(c, request, size, Millis(0));
+  // The bytes are counted with the audio they carry, so that bytes per audio-hour is measured.
+  RecordServed(c, request, size, ProbeAudioDuration(path).value_or(Millis(0)));
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   auto body = std::make_shared<std::string>(std::move(bytes));
   c.egress.Send(size, [shared, body] {
