@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "audio/chunks.h"
 #include "audio/opus.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/relay.h"
@@ -466,7 +467,7 @@ class Bench {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const auto start = Steady::now();
-    auto ids = Queue(c, policy, {minutes}, "long");
+    auto ids = Queue(c, policy, {minutes}, "long", workers);
     if (!ids) return std::unexpected(ids.error());
     while (true) {
       auto e = c.store().GetEpisode(ids->front());
@@ -495,11 +496,12 @@ class Bench {
   }
 
   // Queues episodes of the given real lengths, scaled: for podfleet, as the relay would, cut
-  // into 10-minute chunks (scaled) whose Opus files are links to the real chunk file; for the old
-  // policy, as whole uploads of MP3 size.
+  // into 10-minute chunks (scaled), or shorter ones that fill whole rounds of `free_workers`
+  // (SpreadTarget), whose Opus files are links to the real chunk file; for the old policy, as
+  // whole uploads of MP3 size.
   Result<std::vector<EpisodeId>> Queue(Coordinator& c, const Policy& policy,
                                        const std::vector<double>& minutes,
-                                       const std::string& tag = "e") {
+                                       const std::string& tag = "e", int free_workers = 0) {
     std::vector<EpisodeInfo> infos;
     std::error_code ec;
     const auto data = CoordinatorDir(c);
@@ -534,7 +536,8 @@ class Bench {
       if (!held) return std::unexpected(held.error());
       for (const PreparingJob& j : *held) {
         const Millis total = *j.episode.info.duration;
-        const Millis chunk(static_cast<int64_t>(kChunkSeconds * 1000 / scale_));
+        const Millis target(static_cast<int64_t>(kChunkSeconds * 1000 / scale_));
+        const Millis chunk = SpreadTarget(total, target, free_workers);
         std::vector<Chunk> chunks;
         for (Millis at(0); at < total; at += chunk) {
           Chunk ch;
@@ -548,6 +551,7 @@ class Bench {
         }
         if (auto r = c.store().PlanChunks(j.job, chunks, now); !r)
           return std::unexpected(r.error());
+        free_workers = std::max(0, free_workers - static_cast<int>(chunks.size()));
       }
     }
     c.JobsQueued();

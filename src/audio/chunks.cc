@@ -70,4 +70,15 @@ std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& optio
   return pieces;
 }
 
+Millis SpreadTarget(Millis duration, Millis target, int free_workers) {
+  const int64_t total = duration.count();
+  const int64_t length = target.count();
+  if (free_workers < 2 || length <= 1 || total <= length + length / 4) return target;
+  const int64_t pieces = (total + length - 1) / length;
+  const int64_t rounds = (pieces + free_workers - 1) / free_workers;
+  const int64_t spread = std::min(rounds * free_workers, total / (length / 2));
+  if (spread <= pieces) return target;
+  return Millis((total + spread - 1) / spread);
+}
+
 }  // namespace podfleet

@@ -22,4 +22,12 @@ struct ChunkOptions {
 // less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
 
+// The chunk target for an episode of `duration` when `free_workers` workers would otherwise wait
+// for it: the chunk count is rounded up to a multiple of the free workers, so that the chunks
+// finish in whole rounds. A 3-hour episode on 8 idle pods becomes 24 chunks of 7.5 minutes
+// (3 full rounds, 1/8 of one pod's time) rather than 18 of 10 (3 rounds, the last 2/8 full:
+// 1/6). No chunk is made shorter than half of `target`, and with fewer than 2 free workers, or
+// an episode that is one chunk at `target`, the target stands.
+Millis SpreadTarget(Millis duration, Millis target, int free_workers);
+
 }  // namespace podfleet

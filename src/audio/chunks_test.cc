@@ -67,5 +67,36 @@ TEST(ChooseChunks, SilenceStillGetsCutAtTheTarget) {
   EXPECT_EQ(pieces.back().end, a.size());
 }
 
+constexpr Millis kMinute{60'000};
+
+TEST(SpreadTarget, ThreeHoursOnEightIdlePodsAreTwentyFourChunks) {
+  EXPECT_EQ(SpreadTarget(180 * kMinute, 10 * kMinute, 8), Millis(450'000));
+}
+
+TEST(SpreadTarget, AnHourOnEightPodsIsOneRound) {
+  EXPECT_EQ(SpreadTarget(60 * kMinute, 10 * kMinute, 8), Millis(450'000));
+}
+
+TEST(SpreadTarget, ChunksStayAtLeastHalfTheTarget) {
+  EXPECT_EQ(SpreadTarget(180 * kMinute, 10 * kMinute, 64), 5 * kMinute);
+  EXPECT_EQ(SpreadTarget(15 * kMinute, 10 * kMinute, 8), 5 * kMinute);
+}
+
+TEST(SpreadTarget, TheTargetStandsWithoutIdleWorkersOrForOneChunkEpisodes) {
+  EXPECT_EQ(SpreadTarget(180 * kMinute, 10 * kMinute, 0), 10 * kMinute);
+  EXPECT_EQ(SpreadTarget(180 * kMinute, 10 * kMinute, 1), 10 * kMinute);
+  EXPECT_EQ(SpreadTarget(12 * kMinute, 10 * kMinute, 8), 10 * kMinute);   // one chunk at 10 min
+  EXPECT_EQ(SpreadTarget(160 * kMinute, 10 * kMinute, 8), 10 * kMinute);  // 16: whole rounds
+  EXPECT_EQ(SpreadTarget(180 * kMinute, Millis(0), 8), Millis(0));
+}
+
+// The spread target, given to ChooseChunks, gives a whole number of rounds.
+TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
+  const PcmAudio talk = Talk(60 * kMinute, Millis(0));
+  ChunkOptions options;
+  options.target = SpreadTarget(talk.duration(), options.target, 8);
+  EXPECT_EQ(ChooseChunks(talk, options).size(), 8u);
+}
+
 }  // namespace
 }  // namespace podfleet

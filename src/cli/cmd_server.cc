@@ -79,7 +79,9 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
              return {};
            },
            o.relay ? "relay" : "origin"},
-      DurationFlag("chunk", &o.chunks.target, "relay: chunk length (cuts fall in pauses nearby)"),
+      DurationFlag(
+          "chunk", &o.chunks.target,
+          "relay: chunk length (cuts fall in pauses nearby; down to half when idle workers wait)"),
       IntFlag("opus-bitrate", &o.opus.bitrate, "relay: Opus bits per second"),
       Flag{"egress-limit", "cap on the audio the coordinator serves, in Mbit/s (0: none)", "MBIT",
            [&o](std::string_view v) -> Result<void> {

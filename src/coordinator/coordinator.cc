@@ -120,6 +120,21 @@ void Coordinator::Context::JobsQueued() {
 
 namespace {
 
+// Online, unblocked nodes less the other jobs waiting for them: the workers that the chunks of
+// the episode the relay has in hand would find waiting (RelayOptions::free_workers). The count of
+// queued jobs includes the ones being prepared, the episode in hand among them.
+int FreeWorkers(Store& store, TimePoint now, Millis offline_after) {
+  auto nodes = store.ListNodes();
+  auto counts = store.CountJobs();
+  if (!nodes || !counts) return 0;
+  int64_t online = 0;
+  for (const Node& n : *nodes) {
+    if (!n.retired && n.info.blocked_reason.empty() && now - n.last_seen <= offline_after) ++online;
+  }
+  const int64_t waiting = std::max<int64_t>(0, counts->queued - 1);
+  return static_cast<int>(std::max<int64_t>(0, online - waiting));
+}
+
 // Origin mode after a relay-mode run: jobs the relay never prepared are queued whole, for
 // workers to fetch from their origin.
 Result<void> QueueUnprepared(Store& store, const Clock& clock) {
@@ -182,6 +197,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.opus = options.opus;
     relay.retry = options.retry;
     relay.public_only = options.refuse_private_addresses;
+    relay.free_workers = [store = c->store_.get(), &clock, offline = options.offline_after] {
+      return FreeWorkers(*store, clock.Now(), offline);
+    };
     c->relay_ = std::make_unique<Relay>(*c->store_, *c->http_, clock, relay,
                                         [dispatcher] { dispatcher->Notify(); });
   } else if (auto r = QueueUnprepared(*c->store_, clock); !r) {

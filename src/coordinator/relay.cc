@@ -123,7 +123,10 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
     error.message = episode.info.audio_url + ": " + error.message;
     return std::unexpected(error);
   }
-  const std::vector<Piece> pieces = ChooseChunks(*audio, options_.chunks);
+  ChunkOptions chunking = options_.chunks;
+  const int free = options_.free_workers ? options_.free_workers() : 0;
+  chunking.target = SpreadTarget(audio->duration(), chunking.target, free);
+  const std::vector<Piece> pieces = ChooseChunks(*audio, chunking);
   if (Result<void> r = EncodeChunks(episode.id, *audio, pieces); !r)
     return std::unexpected(r.error());
   std::vector<Chunk> chunks;
@@ -136,8 +139,9 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
   }
   auto planned = store_.PlanChunks(job.job, chunks, clock_.Now());
   if (!planned) return std::unexpected(planned.error());
-  Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s)", episode.id.value(),
-                  static_cast<double>(audio->duration().count()) / 60'000.0, chunks.size()));
+  Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s), {} worker(s) free",
+                  episode.id.value(), static_cast<double>(audio->duration().count()) / 60'000.0,
+                  chunks.size(), free));
   return {};
 }
 

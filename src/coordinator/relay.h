@@ -41,6 +41,10 @@ struct RelayOptions {
   // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
   // was checked when added, but its DNS answer may have changed since.
   bool public_only = false;
+  // How many workers would wait for work now (online, unblocked nodes less the jobs already
+  // queued); a long episode is then cut so that its chunks fill whole rounds of them
+  // (SpreadTarget). Empty: chunks are cut at `chunks.target`.
+  std::function<int()> free_workers;
 };
 
 class Relay {

@@ -194,6 +194,20 @@ TEST_F(RelayTest, FailedChunkIsRedoneAloneAndTheOthersStayDone) {
   EXPECT_NE(t->Text().find("redone"), std::string::npos);
 }
 
+// On an idle fleet, a long episode is cut so that its chunks fill whole rounds of the workers
+// that wait (SpreadTarget): the minute of speech is 3 chunks at a 20 s target, and at least 4
+// with 4 idle workers.
+TEST_F(RelayTest, LongEpisodeIsSpreadOverTheIdleWorkers) {
+  Start(Millis(20'000));
+  std::vector<std::unique_ptr<CoordinatorClient>> workers;
+  for (const char* name : {"a", "b", "c", "d"}) workers.push_back(Worker(name));
+  AddSpeech();
+  auto grants = workers[0]->Claim(1, Millis(20'000));
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  ASSERT_EQ(grants->size(), 1u);
+  EXPECT_GE((*grants)[0].chunk.count, 4);
+}
+
 TEST_F(RelayTest, EpisodeShorterThanAChunkIsOneJob) {
   Start(Millis(600'000));
   AddSpeech();
