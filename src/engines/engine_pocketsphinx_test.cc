@@ -26,14 +26,9 @@ constexpr double kMaxWer = 0.45;
 
 PcmAudio Speech15s() {
   static const PcmAudio audio = [] {
-    auto wav = SpeechWav(kSpeech15s);
-    if (!wav) {
-      ADD_FAILURE() << wav.error().ToString();
-      return PcmAudio{};
-    }
-    auto decoded = DecodeAudioFile(*wav);
-    if (!decoded) ADD_FAILURE() << decoded.error().ToString();
-    return decoded.value_or(PcmAudio{});
+    auto speech = SpeechAudio(kSpeech15s);
+    if (!speech) ADD_FAILURE() << speech.error().ToString();
+    return speech.value_or(PcmAudio{});
   }();
   return audio;
 }
@@ -242,10 +237,8 @@ double Median(std::vector<double> v) {
 // of 5 is the figure least disturbed by that load.
 //   podfleet_tests --gtest_also_run_disabled_tests --gtest_filter='*MeasureRealtimeFactor*'
 TEST(PocketSphinx, DISABLED_MeasureRealtimeFactorAndWer) {
-  auto wav = SpeechWav(kSpeech60s);
-  ASSERT_TRUE(wav) << wav.error().ToString();
-  auto audio = DecodeAudioFile(*wav);
-  ASSERT_TRUE(audio);
+  auto audio = SpeechAudio(kSpeech60s);
+  ASSERT_TRUE(audio) << audio.error().ToString();
   const double seconds = static_cast<double>(audio->duration().count()) / 1000;
   std::map<int, std::unique_ptr<Engine>> engines;
   std::map<int, Timing> timings;

@@ -28,14 +28,9 @@ const std::string& TestModel() {
 
 const PcmAudio& Speech() {
   static const PcmAudio audio = [] {
-    auto wav = SpeechWav(kSpeech15s);
-    if (!wav) {
-      ADD_FAILURE() << wav.error().ToString();
-      return PcmAudio{};
-    }
-    auto decoded = DecodeAudioFile(*wav);
-    if (!decoded) ADD_FAILURE() << decoded.error().ToString();
-    return decoded.value_or(PcmAudio{});
+    auto speech = SpeechAudio(kSpeech15s);
+    if (!speech) ADD_FAILURE() << speech.error().ToString();
+    return speech.value_or(PcmAudio{});
   }();
   return audio;
 }

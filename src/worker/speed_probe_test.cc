@@ -52,10 +52,8 @@ TEST(SpeedProbe, DISABLED_ComparePocketSphinxOnClipAndSpeech) {
   config.threads = 1;
   auto engine = MakeEngine(config);
   ASSERT_TRUE(engine);
-  auto wav = SpeechWav(kSpeech15s);
-  ASSERT_TRUE(wav);
-  auto speech = DecodeAudioFile(*wav);
-  ASSERT_TRUE(speech);
+  auto speech = SpeechAudio(kSpeech15s);
+  ASSERT_TRUE(speech) << speech.error().ToString();
   for (int run = 0; run < 3; ++run) {
     auto probe = MeasureEngineSpeed(**engine, {});
     const auto started = std::chrono::steady_clock::now();

@@ -20,6 +20,26 @@ namespace {
 
 using nlohmann::json;
 
+// Stops the worker when a test ends early, so that waiting for its Run cannot hang the test.
+struct StopOnExit {
+  Worker& worker;
+  ~StopOnExit() { worker.RequestStop(); }
+};
+
+bool IsEmptyDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::is_empty(dir, ec) || ec;
+}
+
+// Waits (up to 5 s) until `dir` holds a file.
+bool WaitForFileIn(const std::filesystem::path& dir) {
+  for (int i = 0; i < 100; ++i) {
+    if (!IsEmptyDir(dir)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -94,6 +114,22 @@ class WorkerTest : public ::testing::Test {
         if (j.value("stage", "") == "transcribing") return true;
     }
     return false;
+  }
+
+  // Runs a worker with `o` until the job in its engine finishes while the coordinator (stopped
+  // once the job is in the engine) is down, so that the transcript waits in the outbox; then
+  // stops the worker. `stats` gets what its run returned.
+  void FinishIntoTheOutbox(const WorkerOptions& o, Engine& engine, Result<WorkerStats>& stats) {
+    Worker worker(o, engine, *http_);
+    auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+    StopOnExit stop_on_exit{worker};
+    ASSERT_TRUE(WaitUntilTranscribing());
+    coordinator_->Stop();
+    ASSERT_TRUE(WaitForFileIn(o.work_dir / "outbox"))
+        << "the finished transcript never reached the outbox";
+    worker.RequestStop();
+    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    stats = run.get();
   }
 
   TempDir dir_;
@@ -179,26 +215,6 @@ TEST_F(WorkerTest, PublicOnlyGrantIsNotFetchedFromALoopbackOrigin) {
   EXPECT_EQ(e["job"]["attempts"], 1);
 }
 
-// Stops the worker when a test ends early, so that waiting for its Run cannot hang the test.
-struct StopOnExit {
-  Worker& worker;
-  ~StopOnExit() { worker.RequestStop(); }
-};
-
-bool IsEmptyDir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  return std::filesystem::is_empty(dir, ec) || ec;
-}
-
-// Waits (up to 5 s) until `dir` holds a file.
-bool WaitForFileIn(const std::filesystem::path& dir) {
-  for (int i = 0; i < 100; ++i) {
-    if (!IsEmptyDir(dir)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBack) {
   const int64_t id = AddEpisode(Audio("a.wav", 3));
   auto engine = Simulated(2);  // 1.5 s in the engine: the coordinator goes away meanwhile
@@ -234,15 +250,8 @@ TEST_F(WorkerTest, TranscriptKeptAtShutdownIsUploadedByTheNextRun) {
   const auto outbox = o.work_dir / "outbox";
   const uint16_t port = coordinator_->port();
   {
-    Worker worker(o, *engine, *http_);
-    auto run = std::async(std::launch::async, [&] { return worker.Run(); });
-    StopOnExit stop_on_exit{worker};
-    ASSERT_TRUE(WaitUntilTranscribing());
-    coordinator_->Stop();
-    ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
-    worker.RequestStop();
-    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    auto stats = run.get();
+    Result<WorkerStats> stats = Internal("did not run");
+    ASSERT_NO_FATAL_FAILURE(FinishIntoTheOutbox(o, *engine, stats));
     ASSERT_TRUE(stats) << stats.error().ToString();
     EXPECT_EQ(stats->completed, 0);
   }
@@ -272,14 +281,8 @@ TEST_F(WorkerTest, WorkerRestartedWhileTheCoordinatorIsDownKeepsItsIdentityAndIt
   const auto outbox = o.work_dir / "outbox";
   const uint16_t port = coordinator_->port();
   {
-    Worker worker(o, *engine, *http_);
-    auto run = std::async(std::launch::async, [&] { return worker.Run(); });
-    StopOnExit stop_on_exit{worker};
-    ASSERT_TRUE(WaitUntilTranscribing());
-    coordinator_->Stop();
-    ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
-    worker.RequestStop();
-    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    Result<WorkerStats> stats = Internal("did not run");
+    ASSERT_NO_FATAL_FAILURE(FinishIntoTheOutbox(o, *engine, stats));
   }
   o.max_jobs = 0;
   o.exit_when_idle = Millis(300);

@@ -151,4 +151,10 @@ std::filesystem::path WriteTestFile(std::string_view name, std::string_view byte
   return path;
 }
 
+Result<PcmAudio> SpeechAudio(std::string_view text) {
+  auto wav = SpeechWav(text);
+  if (!wav) return std::unexpected(wav.error());
+  return DecodeAudioFile(*wav);
+}
+
 }  // namespace podfleet

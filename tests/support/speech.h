@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audio/audio.h"
 #include "core/error.h"
 
 namespace podfleet {
@@ -28,6 +29,9 @@ Result<void> RunTool(const std::vector<std::string>& argv);
 // A 16 kHz mono 16-bit WAV of `text` spoken by `espeak-ng -v en-us+klatt4 -s 175`, then
 // `sox -R ... -r 16000 -c 1 -b 16`. The same text gives the same file within a run.
 Result<std::filesystem::path> SpeechWav(std::string_view text);
+
+// SpeechWav(text) decoded by DecodeAudioFile.
+Result<PcmAudio> SpeechAudio(std::string_view text);
 
 // `wav` encoded by ffmpeg as "mp3" (64 kb/s, with an ID3 tag), "m4a" (AAC 64 kb/s), "aac" (the
 // same as raw ADTS), "opus" (Ogg Opus 24 kb/s), "ogg" (Ogg Vorbis) or "flac", next to it.
