@@ -121,7 +121,7 @@ int AddEpisode(const ClientArgs& c, const std::string& source, const std::string
 
 // Queues a failed or quarantined episode again (operator retry).
 int RetryEpisode(const ClientArgs& c, const std::string& id) {
-  auto http = MakeCurlClient(HttpClientOptions{});
+  auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   auto reply = client.PostJson("/api/episodes/" + PercentEncode(id) + "/retry", json::object());

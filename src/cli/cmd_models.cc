@@ -22,7 +22,6 @@ struct ModelsArgs {
   std::string weights = "f16";
   std::string output;
   bool english = false;
-  uint64_t seed = 1;
 };
 
 std::string Size(int64_t bytes) {
@@ -157,7 +156,7 @@ int MakeRandom(const ModelsArgs& a, const std::string& shape_name) {
   if (a.output.empty()) return Fail("make-random needs --output FILE");
   auto shape = WhisperShape(shape_name, a.english);
   if (!shape) return Fail(shape.error().ToString());
-  RandomModelOptions options{*shape, a.weights, a.seed};
+  RandomModelOptions options{*shape, a.weights};
   auto bytes = WriteRandomWhisperModel(a.output, options);
   if (!bytes) return Fail(bytes.error().ToString());
   fmt::print("wrote {} ({}, random weights: its text is nonsense)\n", a.output, Size(*bytes));

@@ -128,9 +128,8 @@ int FreeWorkers(Store& store, TimePoint now, Millis offline_after) {
   auto counts = store.CountJobs();
   if (!nodes || !counts) return 0;
   int64_t online = 0;
-  for (const Node& n : *nodes) {
-    if (!n.retired && n.info.blocked_reason.empty() && now - n.last_seen <= offline_after) ++online;
-  }
+  for (const Node& n : *nodes)
+    if (DeriveStatus(n, 0, now, offline_after) == NodeStatus::kIdle) ++online;
   const int64_t waiting = std::max<int64_t>(0, counts->queued - 1);
   return static_cast<int>(std::max<int64_t>(0, online - waiting));
 }

@@ -97,7 +97,7 @@ Check NoIdleBilling(const FleetFacts& f) {
     if (!Working(n) || !n.pod()) continue;
     ++pods;
     const double share = n.hour.activity.IdleShare();
-    const double wasted = share * kOneHour.count() / 3'600'000.0 * *n.price;
+    const double wasted = share * *n.price;  // dollars of the last hour's price
     const bool idle_now = n.view.status == NodeStatus::kIdle;
     parts.push_back(fmt::format("{} {}idle {:.0f}% of the last hour (${:.3f})",
                                 n.view.node.info.name, idle_now ? "idle now, " : "", 100 * share,

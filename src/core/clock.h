@@ -3,6 +3,9 @@
 // Implementations are safe for concurrent use.
 #pragma once
 
+#include <chrono>
+#include <stop_token>
+
 #include "core/units.h"
 
 namespace podfleet {
@@ -20,5 +23,8 @@ class SystemClock final : public Clock {
   // The process-wide instance.
   static const SystemClock& Get();
 };
+
+// Sleeps for `duration` of real time unless `stop` is requested first; false when stopped.
+bool SleepFor(std::chrono::steady_clock::duration duration, const std::stop_token& stop);
 
 }  // namespace podfleet

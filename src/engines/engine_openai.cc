@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 
+#include "core/clock.h"
 #include "engines/chunks.h"
 #include "engines/multipart_post.h"
 #include "engines/transcription_json.h"
@@ -98,15 +97,6 @@ Error StatusError(const MultipartReply& reply) {
   if (reply.status == 404) return {Code::kNotFound, message};
   if (reply.status >= 400 && reply.status < 500) return {Code::kInvalidArgument, message};
   return {Code::kUnavailable, message};
-}
-
-// Sleeps unless stopped first; false when stopped.
-bool SleepFor(Millis duration, const std::stop_token& stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, stop, duration, [] { return false; });
-  return !stop.stop_requested();
 }
 
 class OpenAiEngine final : public Engine {

@@ -4,22 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+
+#include "core/clock.h"
 
 namespace podfleet {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Sleeps for `duration` unless `stop` is requested first; returns false when stopped.
-bool SleepFor(Clock::duration duration, const std::stop_token& stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, stop, duration, [] { return false; });
-  return !stop.stop_requested();
-}
 
 class SimulatedEngine final : public Engine {
  public:

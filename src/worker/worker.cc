@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "audio/audio.h"
+#include "core/clock.h"
 #include "net/public_address.h"
 #include "worker/hardware.h"
 #include "worker/preflight.h"
@@ -39,14 +40,6 @@ Millis Jittered(Millis d) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_int_distribution<int64_t> half(0, d.count() / 2);
   return Millis(d.count() - half(rng));
-}
-
-// Waits `d` or until stop is requested.
-void SleepFor(std::stop_token stop, Millis d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
 }
 
 }  // namespace
@@ -91,7 +84,7 @@ double Worker::MeasureSpeed() {
   std::stop_source limit;
   std::stop_callback forward(stop_.get_token(), [&] { limit.request_stop(); });
   std::thread timer([&] {
-    SleepFor(limit.get_token(), options_.speed_probe_limit);
+    SleepFor(options_.speed_probe_limit, limit.get_token());
     limit.request_stop();
   });
   auto speed = MeasureEngineSpeed(engine_, limit.get_token());
@@ -138,7 +131,7 @@ Result<void> Worker::Register() {
         }
         if (hb.error().code != Code::kUnavailable) break;
         Log("coordinator unavailable (" + hb.error().message + "), retrying");
-        SleepFor(stop_.get_token(), Millis(1000));
+        SleepFor(Millis(1000), stop_.get_token());
         if (stopping()) return Unavailable("stopped before resuming");
       }
     }
@@ -167,7 +160,7 @@ Result<void> Worker::Register() {
     }
     if (reg.error().code != Code::kUnavailable) return std::unexpected(reg.error());
     Log("coordinator unavailable (" + reg.error().message + "), retrying");
-    SleepFor(stop_.get_token(), Millis(1000));
+    SleepFor(Millis(1000), stop_.get_token());
     if (stopping()) return Unavailable("stopped before registering");
   }
 }
@@ -292,7 +285,7 @@ void Worker::ClaimLoop() {
       Log("claim: " + grants.error().ToString());
       if (grants.error().code == Code::kPermissionDenied) break;
       if (IdleTooLong(/*claimed_nothing=*/true, idle_since)) break;
-      SleepFor(stop_.get_token(), backoff);
+      SleepFor(backoff, stop_.get_token());
       backoff = std::min(backoff * 2, Millis(10'000));
       continue;
     }
@@ -478,7 +471,7 @@ Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcrip
     Millis delay = Jittered(backoff);
     backoff = std::min(backoff * 2, kMaxUploadBackoff);
     if (!stopping()) {
-      SleepFor(stop_.get_token(), delay);
+      SleepFor(delay, stop_.get_token());
       continue;
     }
     // Stopping: a few more tries, spaced out, then the outbox keeps the transcript.
@@ -536,7 +529,7 @@ void Worker::ReleaseAll() {
 
 void Worker::HeartbeatLoop() {
   while (!stopping()) {
-    SleepFor(stop_.get_token(), heartbeat_interval_.load());
+    SleepFor(heartbeat_interval_.load(), stop_.get_token());
     if (stopping()) break;
     std::vector<Progress> held;
     {
