@@ -9,14 +9,12 @@
 namespace podfleet {
 namespace {
 
-bool Working(const NodeFacts& n) { return n.online() && n.view.status != NodeStatus::kBlocked; }
-
 Check EveryPodBusy(const FleetFacts& f) {
   Check c{"every_pod_busy"};
   int pods = 0, busy = 0;
   std::vector<std::string> idle;
   for (const NodeFacts& n : f.nodes) {
-    if (!Working(n) || !n.pod()) continue;
+    if (!n.working() || !n.pod()) continue;
     ++pods;
     if (n.view.status == NodeStatus::kBusy)
       ++busy;
@@ -34,7 +32,7 @@ Check PrefetchPopulated(const FleetFacts& f) {
   Check c{"prefetch_populated"};
   int64_t nodes = 0;
   for (const NodeFacts& n : f.nodes)
-    if (Working(n) && n.view.status == NodeStatus::kBusy) ++nodes;
+    if (n.working() && n.view.status == NodeStatus::kBusy) ++nodes;
   const double ratio = nodes > 0 ? static_cast<double>(f.queue.running) / nodes : 0;
   c.detail = fmt::format("{} leased jobs for {} busy nodes ({:.1f}x; want 2-3x), {} queued",
                          f.queue.running, nodes, ratio, f.queue.queued);
@@ -76,7 +74,7 @@ Check NoIdleWithWork(const FleetFacts& f) {
   Check c{"no_idle_with_work"};
   std::vector<std::string> parts, bad;
   for (const NodeFacts& n : f.nodes) {
-    if (!Working(n) || n.hour.activity.observed <= Millis(0)) continue;
+    if (!n.working() || n.hour.activity.observed <= Millis(0)) continue;
     const double share = n.hour.activity.IdleWithWorkShare();
     parts.push_back(fmt::format("{} {:.1f}%", n.view.node.info.name, 100 * share));
     if (share > 0.05) bad.push_back(n.view.node.info.name);
@@ -94,7 +92,7 @@ Check NoIdleBilling(const FleetFacts& f) {
   bool fail = false;
   int pods = 0;
   for (const NodeFacts& n : f.nodes) {
-    if (!Working(n) || !n.pod()) continue;
+    if (!n.working() || !n.pod()) continue;
     ++pods;
     const double share = n.hour.activity.IdleShare();
     const double wasted = share * *n.price;  // dollars of the last hour's price

@@ -101,9 +101,9 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
   if (f.bytes_recent_window > Millis(0))
     b.recent_bits_per_second =
         8.0 * static_cast<double>(f.bytes_recent) / (f.bytes_recent_window.count() / 1000.0);
+  b.fleet_speed = FleetSpeed(f);
   std::map<std::string, double> speeds;  // one line per GPU model (or local node)
   for (const NodeFacts& n : f.nodes) {
-    if (n.online() && n.view.status != NodeStatus::kBlocked) b.fleet_speed += n.speed;
     if (n.speed <= 0) continue;
     const std::string who = n.gpu.empty() ? "local: " + n.view.node.info.name : n.gpu;
     speeds[who] = std::max(speeds[who], n.speed);

@@ -98,6 +98,13 @@ std::vector<NodeFacts> NodeFactsOf(const std::vector<NodeView>& views, const Fle
 
 }  // namespace
 
+double FleetSpeed(const FleetFacts& f) {
+  double speed = 0;
+  for (const NodeFacts& n : f.nodes)
+    if (n.working()) speed += n.speed;
+  return speed;
+}
+
 Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
                                     const FleetSettings& settings, TimePoint now) {
   FleetFacts f;

@@ -55,6 +55,8 @@ struct NodeFacts {
   NodeWindow hour;
   NodeWindow day;
   bool online() const { return view.status != NodeStatus::kOffline; }
+  // Online and allowed jobs: its speed counts towards the fleet's.
+  bool working() const { return online() && view.status != NodeStatus::kBlocked; }
   bool pod() const { return price && *price > 0; }  // a machine that bills by the hour
 };
 
@@ -90,6 +92,9 @@ struct FleetFacts {
 Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
                         const std::vector<CompletedJob>& done,
                         const std::map<NodeId, Millis>& in_flight);
+
+// The sum of the working nodes' speeds (x realtime): what the fleet could do.
+double FleetSpeed(const FleetFacts& f);
 
 Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
                                     const FleetSettings& settings, TimePoint now);

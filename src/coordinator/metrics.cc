@@ -87,9 +87,7 @@ void FleetGauges(std::string& out, const FleetFacts& f) {
         SecondsOf(f.last_hour.audio));
   Gauge(out, "podfleet_throughput_realtime", "audio-hours per wall-hour over the last hour",
         f.last_hour.realtime());
-  double speeds = 0;
-  for (const NodeFacts& n : f.nodes)
-    if (n.online() && n.view.status != NodeStatus::kBlocked) speeds += n.speed;
+  const double speeds = FleetSpeed(f);
   Gauge(out, "podfleet_fleet_efficiency", "throughput over the sum of online node speeds",
         speeds > 0 ? f.last_hour.realtime() / speeds : 0);
   Gauge(out, "podfleet_served_bytes_last_day", "audio bytes the coordinator served in 24 hours",

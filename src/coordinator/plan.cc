@@ -76,7 +76,7 @@ PlanOption Current(const FleetFacts& f, double backlog, const Limits& l) {
   PlanOption o{"current fleet"};
   double gpus = 0;
   for (const NodeFacts& n : f.nodes) {
-    if (!n.online() || n.view.status == NodeStatus::kBlocked) continue;
+    if (!n.working()) continue;
     gpus += n.speed;
     if (n.pod()) {
       ++o.pods;
@@ -108,7 +108,7 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   if (f.settings.claim_capacity > 0 && f.mean_episode > Millis(0))
     l.coordinator = f.settings.claim_capacity * f.mean_episode.count() / 1000.0;
   for (const NodeFacts& n : f.nodes)
-    if (n.online() && !n.pod() && n.view.status != NodeStatus::kBlocked) l.local += n.speed;
+    if (n.working() && !n.pod()) l.local += n.speed;
   p.local_speed = l.local;
   p.uplink_capacity = l.uplink;
   p.coordinator_capacity = l.coordinator;

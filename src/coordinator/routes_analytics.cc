@@ -97,11 +97,8 @@ json History(const FleetFacts& f) {
 
 json AnalyticsJson(const FleetFacts& f) {
   json nodes = json::array();
-  double speeds = 0;
-  for (const NodeFacts& n : f.nodes) {
-    nodes.push_back(NodeFactsJson(n));
-    if (n.online() && n.view.status != NodeStatus::kBlocked) speeds += n.speed;
-  }
+  for (const NodeFacts& n : f.nodes) nodes.push_back(NodeFactsJson(n));
+  const double speeds = FleetSpeed(f);
   return {{"nodes", std::move(nodes)},
           {"queue",
            {{"queued", f.queue.queued},
