@@ -18,12 +18,6 @@ bool IEqualsPrefix(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -91,16 +85,26 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool AsciiIEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && IEqualsPrefix(a, b);
+}
+
 std::string_view HttpRequest::Header(std::string_view name) const {
   auto it = headers.find(std::string(name));
   return it == headers.end() ? std::string_view() : std::string_view(it->second);
 }
 
 std::string_view HttpRequest::BearerToken() const {
-  std::string_view value = Trim(Header("authorization"));
+  std::string_view value = TrimOws(Header("authorization"));
   constexpr std::string_view kScheme = "bearer ";
   if (!IEqualsPrefix(value, kScheme)) return {};
-  return Trim(value.substr(kScheme.size()));
+  return TrimOws(value.substr(kScheme.size()));
 }
 
 std::string HttpRequest::QueryOr(std::string_view name, std::string_view fallback) const {

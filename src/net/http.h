@@ -62,6 +62,10 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
 // space in the query, of repeated names the last. kInvalidArgument on malformed percent-encoding.
 Result<void> ParseTarget(HttpRequest& request);
 
+// Header text: `s` without leading and trailing spaces and tabs; ASCII case-insensitive equality.
+std::string_view TrimOws(std::string_view s);
+bool AsciiIEquals(std::string_view a, std::string_view b);
+
 // Percent-encodes every byte except the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~).
 std::string PercentEncode(std::string_view s);
 

@@ -5,23 +5,10 @@
 #include <cctype>
 #include <optional>
 
+#include "net/http.h"
+
 namespace podfleet {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Header parameters "; name=value; name="quoted \" value"" after the first value, in order.
 // nullopt when a quoted string is not closed.
@@ -32,7 +19,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Params(std::stri
     ++i;
     const size_t eq = s.find('=', i);
     if (eq == std::string_view::npos) break;
-    std::string name(TrimSpace(s.substr(i, eq - i)));
+    std::string name(TrimOws(s.substr(i, eq - i)));
     size_t j = eq + 1;
     while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
     std::string value;
@@ -45,7 +32,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Params(std::stri
       i = s.find(';', j + 1);
     } else {
       const size_t end = s.find(';', j);
-      value = std::string(TrimSpace(s.substr(j, end == std::string_view::npos ? end : end - j)));
+      value = std::string(TrimOws(s.substr(j, end == std::string_view::npos ? end : end - j)));
       i = end;
     }
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -64,12 +51,12 @@ Result<void> ReadPartHeaders(std::string_view headers, MultipartPart& part) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos)
       return InvalidArgument("multipart: a part header line has no ':'");
-    const std::string_view name = TrimSpace(line.substr(0, colon));
-    const std::string_view value = TrimSpace(line.substr(colon + 1));
-    if (IEquals(name, "content-type")) {
+    const std::string_view name = TrimOws(line.substr(0, colon));
+    const std::string_view value = TrimOws(line.substr(colon + 1));
+    if (AsciiIEquals(name, "content-type")) {
       part.content_type = std::string(value);
-    } else if (IEquals(name, "content-disposition")) {
-      if (!IEquals(TrimSpace(value.substr(0, value.find(';'))), "form-data"))
+    } else if (AsciiIEquals(name, "content-disposition")) {
+      if (!AsciiIEquals(TrimOws(value.substr(0, value.find(';'))), "form-data"))
         return InvalidArgument("multipart: Content-Disposition must be form-data");
       auto params = Params(value);
       if (!params) return InvalidArgument("multipart: unterminated quoted string in a header");
@@ -88,7 +75,7 @@ Result<void> ReadPartHeaders(std::string_view headers, MultipartPart& part) {
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  if (!IEquals(TrimSpace(content_type.substr(0, content_type.find(';'))), "multipart/form-data"))
+  if (!AsciiIEquals(TrimOws(content_type.substr(0, content_type.find(';'))), "multipart/form-data"))
     return InvalidArgument("Content-Type must be multipart/form-data");
   auto params = Params(content_type);
   if (!params) return InvalidArgument("Content-Type: unterminated quoted string");
