@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "cli/client_args.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "net/http.h"
@@ -15,37 +16,24 @@ namespace {
 
 using nlohmann::json;
 
-struct ReadArgs {
-  std::string server = "http://127.0.0.1:8750";
-  bool json = false;
-};
-
-std::vector<Flag> ReadFlags(ReadArgs& a) {
-  return {StringFlag("server", &a.server, "coordinator URL", "URL"),
-          BoolFlag("json", &a.json, "print the API's JSON instead of a table")};
-}
-
 // A number from a JSON field that may be null: "-" then.
 std::string Num(const json& v, const char* format, const char* none = "-") {
   if (!v.is_number()) return none;
   return fmt::format(fmt::runtime(format), v.get<double>());
 }
 
-// Parses flags; >= 0: exit with it (help printed or bad flag).
-int ParseOr(std::vector<Flag>& flags, std::string_view command, std::string_view usage,
+// Parses flags, which take no arguments besides; >= 0: exit with it (help printed or bad flag).
+int ParseOr(std::vector<Flag> flags, std::string_view command, std::string_view usage,
             std::string_view summary, const Args& args) {
-  auto parsed = ParseFlags(flags, command, args);
-  if (!parsed) return Fail(parsed.error().message);
-  if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, usage, summary));
-    return 0;
-  }
-  if (!parsed->positional.empty()) return Fail("unexpected argument " + parsed->positional[0]);
+  Parsed parsed = Parse(std::move(flags), command, usage, summary, args);
+  if (parsed.exit >= 0) return parsed.exit;
+  if (!parsed.args.positional.empty())
+    return Fail("unexpected argument " + parsed.args.positional[0]);
   return -1;
 }
 
-Result<json> Get(const ReadArgs& a, const std::string& path) {
-  auto http = MakeCurlClient(HttpClientOptions{});
+Result<json> Get(const ClientArgs& a, const std::string& path) {
+  auto http = CoordinatorHttp(a);
   CoordinatorClient client(a.server, *http);
   return client.GetJson(path);
 }
@@ -141,8 +129,8 @@ void PrintPlan(const json& p) {
 }  // namespace
 
 int RunGpus(const Args& args) {
-  ReadArgs a;
-  auto flags = ReadFlags(a);
+  ClientArgs a;
+  auto flags = ClientFlags(a);
   if (int rc = ParseOr(flags, "gpus", "gpus [options]",
                        "The GPU comparison computed from measured speeds and prices, local "
                        "machines beside it, and the bandwidth view.",
@@ -163,9 +151,9 @@ int RunGpus(const Args& args) {
 }
 
 int RunPlan(const Args& args) {
-  ReadArgs a;
+  ClientArgs a;
   std::string backlog_hours, episodes, target = "1", max_pods = "20";
-  auto flags = ReadFlags(a);
+  auto flags = ClientFlags(a);
   flags.push_back(StringFlag("backlog-hours", &backlog_hours,
                              "plan for this many hours of audio instead of the queue", "H"));
   flags.push_back(StringFlag("episodes", &episodes,
@@ -195,8 +183,8 @@ int RunPlan(const Args& args) {
 }
 
 int RunDoctor(const Args& args) {
-  ReadArgs a;
-  auto flags = ReadFlags(a);
+  ClientArgs a;
+  auto flags = ClientFlags(a);
   if (int rc = ParseOr(flags, "doctor", "doctor [options]",
                        "The seed's verification as computed checks: pods busy, prefetch "
                        "populated, no gaps, no idle node while work waits, no idle billing. "

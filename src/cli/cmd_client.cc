@@ -6,6 +6,7 @@
 
 #include "api/client.h"
 #include "cli/cli_common.h"
+#include "cli/client_args.h"
 #include "cli/commands.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/feed_poller.h"
@@ -16,36 +17,10 @@ namespace {
 
 using nlohmann::json;
 
-struct ClientArgs {
-  std::string server = "http://127.0.0.1:8750";
-  bool json = false;
-  // For the commands that change something: the admin token, or the data directory whose
-  // admin.token holds it (when the CLI runs on the coordinator's machine).
-  std::string admin_token;
-  std::filesystem::path data = "podfleet-data";
-  // PEM file of the CA that signed the coordinator's certificate (a private CA); empty: the
-  // system's CAs. Certificates are always verified.
-  std::string ca_file;
-};
-
-std::vector<Flag> ClientFlags(ClientArgs& a) {
-  return {StringFlag("server", &a.server, "coordinator URL", "URL"),
-          BoolFlag("json", &a.json, "print the API's JSON instead of a table"),
-          StringFlag("ca-file", &a.ca_file,
-                     "PEM certificate of a private CA to trust for an https coordinator, besides "
-                     "the system's CAs",
-                     "FILE")};
-}
-
 std::vector<Flag> AdminFlags(ClientArgs& a) {
   return {StringFlag("admin-token", &a.admin_token,
                      "admin token for add, refresh, remove (default: <data>/admin.token)", "TOKEN"),
           PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
-}
-
-// The HTTP client for talking to the coordinator, verifying its certificate against --ca-file.
-std::unique_ptr<HttpClient> CoordinatorHttp(const ClientArgs& c) {
-  return MakeCurlClient(HttpClientOptions{.ca_file = c.ca_file});
 }
 
 // Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
@@ -70,23 +45,6 @@ int FailChange(const Error& e) {
   return Fail(e.message +
               "\n(pass --admin-token TOKEN, set PODFLEET_ADMIN_TOKEN, or --data DIR with the "
               "coordinator's admin.token)");
-}
-
-// Parses the common flags plus `extra`; prints help and returns nullopt-like error codes.
-struct Parsed {
-  ParsedArgs args;
-  int exit = -1;  // >= 0: stop with this status
-};
-
-Parsed Parse(std::vector<Flag> flags, std::string_view command, std::string_view usage,
-             std::string_view summary, const Args& args) {
-  auto parsed = ParseFlags(flags, command, args);
-  if (!parsed) return {{}, Fail(parsed.error().message)};
-  if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, usage, summary));
-    return {*parsed, 0};
-  }
-  return {*parsed, -1};
 }
 
 std::string Elapsed(double s) {
