@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <fstream>
 #include <random>
@@ -150,6 +152,36 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
 
 }  // namespace
 
+// The threads route handlers run on, so that HTTP I/O threads never wait for the store.
+class HandlerPool {
+ public:
+  explicit HandlerPool(int threads) : pool_(static_cast<size_t>(threads)) {}
+  void Post(std::function<void()> task) { boost::asio::post(pool_, std::move(task)); }
+  // Runs what is queued and joins the threads. REQUIRES: nothing posts any more.
+  void Join() { pool_.join(); }
+
+ private:
+  boost::asio::thread_pool pool_;
+};
+
+Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions o) {
+  auto secs = [](Millis m) { return static_cast<double>(m.count()) / 1000.0; };
+  if (o.lease_duration <= Millis(0)) return InvalidArgument("--lease must be positive");
+  if (o.heartbeat_interval < Millis(0)) return InvalidArgument("--heartbeat must be positive");
+  if (o.heartbeat_interval == Millis(0)) o.heartbeat_interval = o.lease_duration / 3;
+  if (o.heartbeat_interval <= Millis(0))
+    return InvalidArgument(fmt::format("--lease {}s is too short to heartbeat in", secs(o.lease_duration)));
+  if (o.heartbeat_interval * 2 >= o.lease_duration)
+    return InvalidArgument(fmt::format(
+        "--heartbeat {}s must be less than half of --lease {}s, or a single late heartbeat loses "
+        "the lease (leave --heartbeat out to use a third of the lease)",
+        secs(o.heartbeat_interval), secs(o.lease_duration)));
+  if (o.max_claim_wait <= Millis(0)) return InvalidArgument("the longest claim wait must be positive");
+  if (o.http_threads < 1 || o.handler_threads < 1)
+    return InvalidArgument("--http-threads and the handler threads must be at least 1");
+  return o;
+}
+
 Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now) {
   std::string token = NewToken("pfe_");
   if (auto r = store.AddEnrollmentToken(HashToken(token), label, now); !r)
@@ -157,8 +189,11 @@ Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, 
   return token;
 }
 
-Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options,
+Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& given,
                                                         const Clock& clock) {
+  Result<CoordinatorOptions> valid = ValidateOptions(given);
+  if (!valid) return std::unexpected(valid.error());
+  const CoordinatorOptions& options = *valid;
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
@@ -228,7 +263,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
-  auto router = std::make_shared<Router>(std::move(routes));
+  c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
+  auto router = std::make_shared<Router>(
+      std::move(routes), [pool = c->handlers_.get()](std::function<void()> task) {
+        pool->Post(std::move(task));
+      });
   Metrics* metrics = c->metrics_.get();
   HttpServerOptions http;
   http.host = options.host;
@@ -264,6 +303,7 @@ void Coordinator::Stop() {
   if (waiters_) waiters_->Stop();
   if (egress_) egress_->Stop();
   if (server_) server_->Stop();
+  if (handlers_) handlers_->Join();
 }
 
 void Coordinator::JobsQueued() {

@@ -30,6 +30,7 @@ class LeaseReaper;
 class ActivityLog;
 class Metrics;
 class JobWaiters;
+class HandlerPool;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -37,11 +38,15 @@ struct CoordinatorOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8750;  // 0 picks a free port
   int http_threads = 2;
+  // Threads that run the route handlers (store work), so that the I/O threads never block on the
+  // store; as many concurrent writes as this can share one commit (store_sqlite.h).
+  int handler_threads = 64;
   // A lease lasts this long unless renewed by a heartbeat. After a start, leases from before it get
   // this long again to be re-attached by their workers' heartbeats (lease_reaper.h).
   Millis lease_duration{30'000};
-  // Workers are told to heartbeat this often (a third of the lease).
-  Millis heartbeat_interval{10'000};
+  // Workers are told to heartbeat this often. Zero: a third of the lease. Must be less than half
+  // the lease, so that one lost heartbeat does not lose the lease (ValidateOptions).
+  Millis heartbeat_interval{0};
   // A node not heard from for this long is shown offline.
   Millis offline_after{30'000};
   // Feeds are polled this often.
@@ -81,12 +86,18 @@ struct CoordinatorOptions {
   Millis transcription_wait{10 * 60'000};
 };
 
+// The options with derived values filled in (heartbeat_interval), or kInvalidArgument naming the
+// flag at fault: a lease, heartbeat or claim wait that is not positive, a heartbeat of half the
+// lease or more, fewer than one HTTP or handler thread.
+Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions options);
+
 class Coordinator {
  public:
   // Opens the store under data_dir, creates the first enrollment token if there is none and the
   // admin token file (admin_token.h) if there is none, and starts serving. kCorruption if the
   // admin token file is damaged. kUnavailable if the port is taken; store errors as the store
   // reports them.
+  // kInvalidArgument for options ValidateOptions refuses.
   static Result<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options,
                                                     const Clock& clock);
   ~Coordinator();
@@ -131,6 +142,7 @@ class Coordinator {
   std::unique_ptr<EgressPacer> egress_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<Context> context_;
+  std::unique_ptr<HandlerPool> handlers_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;
   std::optional<std::string> first_admin_token_;

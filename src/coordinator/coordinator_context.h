@@ -41,12 +41,9 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
-// After `node` completed a job at `done_at`: stores the worker's reported prefetch wait
-// (`timings.waited_ms` of the complete call, when present) and the node's measured speed (moved a
-// fifth of the way towards this job's realtime factor), and counts the job in the metrics.
-// Failures are logged, never returned: the job is done either way.
-void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, AttemptId attempt,
-                   TimePoint done_at, const nlohmann::json& body);
+// After `node` completed `job` at `done_at`: counts the job in the metrics (the store recorded
+// the reported wait and the node's speed with the completion itself).
+void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, TimePoint done_at);
 // The OpenAI-compatible transcription service (routes_openai.cc).
 std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 

@@ -20,7 +20,6 @@ using nlohmann::json;
 using Ctx = Coordinator::Context;
 
 // Each completed job moves the node's stored speed this far towards its own realtime factor.
-constexpr double kSpeedWeight = 0.2;
 
 double Secs(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 double Hours(Millis m) { return static_cast<double>(m.count()) / 3'600'000.0; }
@@ -331,28 +330,18 @@ HttpResponse ServeAsset(std::string_view path) {
 
 }  // namespace
 
-void AfterComplete(Ctx& c, const Node& node, JobId job, AttemptId attempt, TimePoint done_at,
-                   const json& body) {
-  const auto log = [](const Result<void>& r) {
-    if (!r) fmt::print(stderr, "analytics: {}\n", r.error().ToString());
-  };
-  if (body.contains("timings") && body["timings"].is_object()) {
-    const json& t = body["timings"];
-    if (t.contains("waited_ms") && t["waited_ms"].is_number_integer())
-      log(c.store.RecordWait(job, attempt,
-                             Millis(std::max<int64_t>(0, t["waited_ms"].get<int64_t>()))));
-  }
-  // Only what completed in that very millisecond: cheap at any job rate, and a repeated complete
-  // of a job done earlier finds nothing, so nothing is counted twice.
+void AfterComplete(Ctx& c, const Node& node, JobId job, TimePoint done_at) {
+  // Only what completed in that very millisecond: cheap at any job rate (a read, on a read
+  // connection), and a repeated complete of a job done earlier finds nothing, so nothing is
+  // counted twice.
   auto done = c.store.CompletedSince(done_at);
-  if (!done) return log(std::unexpected(done.error()));
+  if (!done) {
+    fmt::print(stderr, "analytics: {}\n", done.error().ToString());
+    return;
+  }
   for (const CompletedJob& j : *done) {
-    if (j.job != job || j.node != node.id) continue;
-    c.metrics.ObserveJob(j.engine_time, j.wall_time, j.audio_duration);
-    if (j.engine_time <= Millis(0) || j.audio_duration <= Millis(0)) continue;
-    const double realtime = static_cast<double>(j.audio_duration.count()) / j.engine_time.count();
-    const double old = node.info.speed;
-    log(c.store.SetNodeSpeed(node.id, old > 0 ? old + kSpeedWeight * (realtime - old) : realtime));
+    if (j.job == job && j.node == node.id)
+      c.metrics.ObserveJob(j.engine_time, j.wall_time, j.audio_duration);
   }
 }
 
@@ -394,12 +383,16 @@ std::vector<Route> AnalyticsRoutes(Ctx& c) {
        "/",
        "the dashboard",
        SyncHandler([](const HttpRequest&) { return ServeAsset("/index.html"); }),
-       {}},
+       {},
+       {},
+       /*on_io_thread=*/true},
       {"GET",
        "/web/{file}",
        "dashboard files",
        SyncHandler([](const HttpRequest& r) { return ServeAsset("/" + r.params.at("file")); }),
-       {}},
+       {},
+       {},
+       /*on_io_thread=*/true},
   };
 }
 

@@ -23,12 +23,18 @@ using nlohmann::json;
 // on every request would add a durable commit to every claim, download and completion.
 constexpr Millis kTouchEvery{1'000};
 
-Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request) {
+// Whether Authenticate records the node as heard from: not for the calls whose store write does
+// it in the same transaction (claim, heartbeat, complete: store.h).
+enum class Touch { kYes, kInCall };
+
+Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request,
+                          Touch touch = Touch::kYes) {
   std::string_view token = request.BearerToken();
   if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
   auto node = c.store.FindNodeByToken(HashToken(token));
   if (!node) return PermissionDenied("unknown or retired node token");
   const TimePoint now = c.clock.Now();
+  if (touch == Touch::kInCall) return node;
   if (now - node->last_seen >= kTouchEvery || now < node->last_seen) {
     if (auto r = c.store.TouchNode(node->id, now); !r) return std::unexpected(r.error());
   }
@@ -78,12 +84,13 @@ HttpResponse Register(Coordinator::Context& c, const HttpRequest& request) {
 // A parked claim must end before the lease of a worker that died just after parking it can
 // expire (at the earliest a lease minus a heartbeat after its death); otherwise the dead worker's
 // own claim would take the job its death freed, and the job would wait a second lease period.
+// Positive: ValidateOptions keeps the heartbeat under half the lease.
 Millis MaxClaimWait(const CoordinatorOptions& o) {
-  return std::clamp(o.lease_duration - o.heartbeat_interval, Millis(0), o.max_claim_wait);
+  return std::min(o.lease_duration - o.heartbeat_interval, o.max_claim_wait);
 }
 
 void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
-  auto node = Authenticate(c, request);
+  auto node = Authenticate(c, request, Touch::kInCall);
   if (!node) return respond(ErrorReply(node.error()));
   if (!node->info.blocked_reason.empty())
     return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
@@ -103,7 +110,7 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
 }
 
 HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
-  auto node = Authenticate(c, request);
+  auto node = Authenticate(c, request, Touch::kInCall);
   if (!node) return ErrorReply(node.error());
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
@@ -143,8 +150,9 @@ struct LeaseRequest {
 };
 
 // Authenticates the node and reads the job id from the path and the attempt from the body.
-Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest& request) {
-  auto node = Authenticate(c, request);
+Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest& request,
+                                      Touch touch = Touch::kYes) {
+  auto node = Authenticate(c, request, touch);
   if (!node) return std::unexpected(node.error());
   auto body = JsonBody(request);
   if (!body) return std::unexpected(body.error());
@@ -165,15 +173,25 @@ void CollectChunkFiles(Coordinator::Context& c, JobId job_id) {
     Relay::RemoveChunkFiles(c.relay_dir(), job->episode, job->chunk.count);
 }
 
+// The optional `timings` of a complete call; a malformed one is ignored, as it always was.
+CompletionReport ReportOf(const json& body) {
+  CompletionReport report;
+  const json timings = body.value("timings", json());
+  if (timings.is_object() && timings.contains("waited_ms") &&
+      timings["waited_ms"].is_number_integer())
+    report.waited = Millis(std::max<int64_t>(0, timings["waited_ms"].get<int64_t>()));
+  return report;
+}
+
 HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
-  auto r = ReadLeaseRequest(c, request);
+  auto r = ReadLeaseRequest(c, request, Touch::kInCall);
   if (!r) return ErrorReply(r.error());
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
   if (!transcript) return ErrorReply(transcript.error());
   const TimePoint now = c.clock.Now();
-  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now);
+  auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));
   if (done) {
-    AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
+    AfterComplete(c, r->node, r->job, now);
     c.waiters.Notify(r->job);
     CollectChunkFiles(c, r->job);
   }

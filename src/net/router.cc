@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
+#include <utility>
 
 namespace podfleet {
 namespace {
@@ -92,13 +94,20 @@ void RunAsync(const Route& route, HttpRequest request, HttpResponder respond) {
 
 }  // namespace
 
-Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
+Router::Router(std::vector<Route> routes, Executor executor)
+    : routes_(std::move(routes)), executor_(std::move(executor)) {
   patterns_.reserve(routes_.size());
   for (const Route& route : routes_) {
     std::vector<std::string> segments;
     for (std::string_view s : SplitPath(route.pattern)) segments.emplace_back(s);
     patterns_.push_back(std::move(segments));
   }
+}
+
+void Router::Run(const Route& route, HttpRequest request, HttpResponder respond) const {
+  if (route.guard && !Admit(route, request, respond)) return;
+  if (route.sync) return RunSync(route, request, respond);
+  RunAsync(route, std::move(request), std::move(respond));
 }
 
 void Router::Handle(HttpRequest request, HttpResponder respond) const {
@@ -115,9 +124,12 @@ void Router::Handle(HttpRequest request, HttpResponder respond) const {
       continue;
     }
     request.params = std::move(params);
-    if (route.guard && !Admit(route, request, respond)) return;
-    if (route.sync) return RunSync(route, request, respond);
-    return RunAsync(route, std::move(request), std::move(respond));
+    if (!executor_ || route.on_io_thread) return Run(route, std::move(request), std::move(respond));
+    auto task = std::make_shared<std::pair<HttpRequest, HttpResponder>>(std::move(request),
+                                                                        std::move(respond));
+    return executor_([this, &route, task] {
+      Run(route, std::move(task->first), std::move(task->second));
+    });
   }
   if (allowed.empty()) {
     return respond(HttpResponse::ErrorJson(404, Code::kNotFound, "no route for " + request.path));

@@ -12,6 +12,11 @@
 // An exception escaping a sync handler becomes a 500 JSON error carrying its message; one escaping
 // an async handler drops its responder, which also answers 500.
 //
+// Where handlers run: with an executor, every route but those marked `on_io_thread` is matched on
+// the calling (I/O) thread and then run by the executor, so a handler that blocks (on the store,
+// say) never holds an I/O thread. Routes marked `on_io_thread` must not block: they run at once.
+// Without an executor everything runs on the calling thread.
+//
 // Thread safety: a Router is immutable after construction; Handle may run concurrently.
 #pragma once
 
@@ -35,16 +40,25 @@ struct Route {
   SyncHandler sync;  // exactly one of sync and async is set
   HttpHandler async;
   Guard guard;  // empty: anyone may call the route
+  // Never blocks (no store, no disk beyond memory): runs on the I/O thread, so it answers even
+  // while every handler thread waits (health, static files).
+  bool on_io_thread = false;
 };
+
+// Runs a task later on some other thread.
+using Executor = std::function<void(std::function<void()>)>;
 
 class Router {
  public:
-  explicit Router(std::vector<Route> routes);
+  explicit Router(std::vector<Route> routes, Executor executor = {});
   void Handle(HttpRequest request, HttpResponder respond) const;
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  void Run(const Route& route, HttpRequest request, HttpResponder respond) const;
+
   std::vector<Route> routes_;
+  Executor executor_;
   std::vector<std::vector<std::string>> patterns_;  // routes_[i].pattern split at '/'
 };
 

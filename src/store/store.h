@@ -2,7 +2,9 @@
 //
 // Everything the coordinator knows lives here; the process keeps nothing a restart would lose.
 // Implementations: SQLite (store_sqlite.cc, WAL mode) now, PostgreSQL later, both passing the same
-// tests (store_test.cc). Each public call is one transaction: it happens wholly or not at all.
+// tests (store_test.cc). Each public call is one transaction: it happens wholly or not at all, and
+// a call that writes returns only once its change is durable. Concurrent writes may share one
+// commit (group commit, store_sqlite.h); each still succeeds or fails on its own.
 //
 // Thread safety: a Store is safe for concurrent use from many threads without external locking.
 //
@@ -61,6 +63,11 @@ struct RetryPolicy {
   // Lease expiries (workers that died or went silent holding the job) before the job is
   // quarantined: failed, with the expired attempts as evidence, until an operator retries it.
   int max_lease_expiries = 3;
+};
+
+// What a worker reports with a completed job besides its transcript.
+struct CompletionReport {
+  std::optional<Millis> waited;  // how long its audio waited for the engine (RecordWait)
 };
 
 // What the feed poller learned about a feed.
@@ -127,11 +134,13 @@ class Store {
 
   // ---- jobs and leases ----
   // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first.
+  // Records that the node was heard from (TouchNode) in the same transaction.
   virtual Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
                                            TimePoint now) = 0;
   // Extends the leases of the attempts listed and stores their progress. Returns the leases that
   // were renewed; an entry whose attempt no longer holds its job is left out (the worker must stop
-  // that job).
+  // that job). Records that the node was heard from (TouchNode) in the same transaction, so a
+  // heartbeat is one commit.
   virtual Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held,
                                            Millis lease_for, TimePoint now) = 0;
   // Stores the transcript and marks the job done; when every job of the episode is done, the
@@ -141,9 +150,14 @@ class Store {
   // expired (it was reaped, not released or failed) may still complete a job that is not done. Its
   // result is accepted, the attempt now running (if any) is ended as released (its worker learns
   // it at its next heartbeat), and a quarantine is lifted. The first result wins; a job is
-  // completed once.
+  // completed once. In the same transaction, when the call completes the job: the node was heard
+  // from (TouchNode), `report.waited` is stored as RecordWait does, and the node's speed moves a
+  // fifth of the way towards this job's realtime factor (audio_duration / engine_time, when both
+  // are positive; the factor itself when the node had no speed yet). A repeated Complete of a
+  // done job changes nothing, its report included.
   virtual Result<void> Complete(NodeId node, JobId job, AttemptId attempt,
-                                const Transcript& transcript, TimePoint now) = 0;
+                                const Transcript& transcript, TimePoint now,
+                                const CompletionReport& report = {}) = 0;
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
   // failed once `policy.max_failures` is reached. kConflict as for Complete.
   virtual Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,

@@ -44,7 +44,7 @@ Result<std::unique_ptr<Store>> Open(const std::string& path) {
   if (Result<void> r = EnableWal(*db); !r) return std::unexpected(r.error());
   if (Result<int> r = Migrate(*db); !r) return std::unexpected(r.error());
   if (Result<void> r = db->Exec(kConnectionPragmas); !r) return std::unexpected(r.error());
-  return std::make_unique<SqliteStore>(std::move(*db));
+  return std::make_unique<SqliteStore>(std::move(*db), path);
 }
 
 Result<Feed> LoadFeed(Db& db, FeedId id) {
@@ -253,9 +253,7 @@ Result<void> SqliteStore::SetNodeSpeed(NodeId id, double speed) {
 
 Result<void> SqliteStore::TouchNode(NodeId id, TimePoint now) {
   return Write([&](Db& db) {
-    return RequireChanged(db.Run("UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE id = ?1",
-                                 id.value(), ToUnixMillis(now)),
-                          fmt::format("node {}", id.value()));
+    return RequireChanged(MarkSeen(db, id, now), fmt::format("node {}", id.value()));
   });
 }
 
@@ -377,21 +375,6 @@ Result<std::vector<TransferTotal>> SqliteStore::TransfersSince(TimePoint since) 
                     "WHERE hour + ?2 > ?1 ORDER BY hour, node_id",
                     ToUnixMillis(since), kHourMs);
   });
-}
-
-// ---- health ------------------------------------------------------------------------------------
-
-Error SqliteStore::StopAfter(const Error& cause) {
-  return Error{Code::kUnavailable,
-               fmt::format("the store stopped writing after a commit failed ({}); whether that "
-                           "change was saved is unknown until the coordinator restarts",
-                           cause.message)};
-}
-
-Result<void> SqliteStore::CheckHealth() {
-  MutexLock lock(mu_);
-  if (stopped_) return std::unexpected(*stopped_);
-  return {};
 }
 
 }  // namespace podfleet

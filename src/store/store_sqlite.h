@@ -1,23 +1,41 @@
-// SqliteStore: the Store on one SQLite connection. Internal to src/store; everyone else uses
-// store.h and OpenSqliteStore. Schema and state machines: migrations.h.
+// SqliteStore: the Store on SQLite in WAL mode. Internal to src/store; everyone else uses store.h
+// and OpenSqliteStore. Schema and state machines: migrations.h.
 //
-// One connection, one mutex: every public call takes mu_ and runs as one transaction (BEGIN
-// IMMEDIATE when it writes, so it never fails half-way on a lock). A call that returns an error
-// has changed nothing: the transaction rolls back. The file may also be open in other processes
-// (the CLI); they wait on SQLite's busy timeout and give kUnavailable after it.
+// Writes: one write connection, group commit. Every public call that writes queues its body;
+// the caller at the head of the queue leads: it takes every body queued behind it (up to
+// kMaxBatch) into one transaction (BEGIN IMMEDIATE, so no statement fails half-way on a lock),
+// runs each inside its own SAVEPOINT and commits once, with one fsync for the batch. Each caller
+// is answered only after that COMMIT returned, so an answer means durable. A body that returns an
+// error is rolled back to its savepoint alone; the others' work commits. A body whose error ended
+// the whole transaction (SQLITE_FULL, IOERR, ...) is answered with its error and the rest of the
+// batch runs again in a fresh transaction. This is LevelDB's DBImpl::Write with BuildBatchGroup.
+//
+// Reads: a pool of read connections, each call one read transaction (a WAL snapshot), so reads
+// never queue behind writes nor wait on a lock another process holds for writing.
+//
+// A call that returns an error has changed nothing. The file may also be open in other processes
+// (the CLI); a batch waits on SQLite's busy timeout for their write lock and gives kUnavailable
+// after it.
 //
 // A lease is lost only when ExpireLeases reaps it: until then the holder may renew, complete, fail
 // or release it even after its expires_at.
 //
-// Sticky failure: when a write transaction's COMMIT fails, whether it reached the disk is unknown;
-// the store records the error and refuses every later write with it (CheckHealth reports it)
-// until it is reopened, when SQLite's recovery settles what was committed.
+// Sticky failure: when a batch's COMMIT fails, whether it reached the disk is unknown; the store
+// records the error and refuses every later write with it (CheckHealth reports it, reading an
+// atomic) until it is reopened, when SQLite's recovery settles what was committed.
 //
-// The methods are split by concept: store_sqlite.cc (opening, feeds, episodes, nodes, tokens) and
-// store_sqlite_jobs.cc (claims, leases, outcomes, transcripts).
+// The methods are split by concept: store_sqlite.cc (opening, feeds, episodes, nodes, tokens),
+// store_sqlite_jobs.cc (claims, leases, outcomes, transcripts) and store_sqlite_batch.cc (the
+// write queue and the read pool).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
+#include <string>
+#include <vector>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -30,7 +48,9 @@ namespace podfleet {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  // `db` is the write connection, migrated and set up; read connections are opened on `path`
+  // as needed.
+  SqliteStore(Db db, std::string path) : path_(std::move(path)), db_(std::move(db)) {}
 
   Result<Feed> AddFeed(std::string_view url, TimePoint now) override;
   Result<Feed> GetFeed(FeedId id) override;
@@ -59,7 +79,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held, Millis lease_for,
                                    TimePoint now) override;
   Result<void> Complete(NodeId node, JobId job, AttemptId attempt, const Transcript& transcript,
-                        TimePoint now) override;
+                        TimePoint now, const CompletionReport& report = {}) override;
   Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
                     const RetryPolicy& policy, TimePoint now) override;
   Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) override;
@@ -97,38 +117,85 @@ class SqliteStore final : public Store {
   Result<void> CheckHealth() override;
 
  private:
-  // Runs `body(db_)` under mu_ in one transaction of `kind`, committing if it returns a value.
-  template <class F>
-  std::invoke_result_t<F, Db&> InTransaction(Transaction::Kind kind, F&& body) {
-    MutexLock lock(mu_);
-    const bool write = kind == Transaction::Kind::kWrite;
-    if (write && stopped_) return std::unexpected(*stopped_);
-    Result<Transaction> tx = Transaction::Begin(db_, kind);
-    if (!tx) return std::unexpected(tx.error());
-    std::invoke_result_t<F, Db&> result = std::forward<F>(body)(db_);
-    if (!result) return result;
-    if (Result<void> r = tx->Commit(); !r) {
-      if (write) stopped_ = StopAfter(r.error());
-      return std::unexpected(r.error());
-    }
-    return result;
-  }
-  template <class F>
-  std::invoke_result_t<F, Db&> Read(F&& body) {
-    return InTransaction(Transaction::Kind::kRead, std::forward<F>(body));
-  }
+  // The most bodies one batch commits together.
+  static constexpr size_t kMaxBatch = 256;
+
+  // One queued write. `body` runs on the leader's thread (the caller waits meanwhile) and says
+  // whether it succeeded; `error` is set when its batch could not begin or commit.
+  struct Writer {
+    std::function<bool(Db&)> body;
+    std::optional<Error> error;
+    bool done = false;
+  };
+
+  // Queues `w`, leads batches while it is at the head, and returns once `w` is done.
+  void Submit(Writer& w) EXCLUDES(queue_mu_, db_mu_);
+  // Runs `batch` in one transaction (or more, see the class comment) and commits it.
+  void RunBatch(const std::vector<Writer*>& batch) REQUIRES(db_mu_);
+  // Runs one body in its own savepoint; false when it failed (its work rolled back).
+  bool RunInSavepoint(Writer& w) REQUIRES(db_mu_);
+
+  // Runs `body` in a batch; its result, or the error that kept its batch from committing.
   template <class F>
   std::invoke_result_t<F, Db&> Write(F&& body) {
-    return InTransaction(Transaction::Kind::kWrite, std::forward<F>(body));
+    using R = std::invoke_result_t<F, Db&>;
+    if (stopped_.load()) return std::unexpected(StopError());
+    std::optional<R> result;
+    Writer w;
+    w.body = [&](Db& db) {
+      result.emplace(body(db));
+      return result->has_value();
+    };
+    Submit(w);
+    if (result && !*result) return std::move(*result);  // its own error: nothing of it was kept
+    if (w.error) return std::unexpected(*w.error);
+    if (!result) return Internal("write: the batch never ran");
+    return std::move(*result);
   }
+
+  // Runs `body` in a read transaction on a read connection.
+  template <class F>
+  std::invoke_result_t<F, Db&> Read(F&& body) {
+    Result<Db> db = TakeReader();
+    if (!db) return std::unexpected(db.error());
+    std::invoke_result_t<F, Db&> result = [&]() -> std::invoke_result_t<F, Db&> {
+      Result<Transaction> tx = Transaction::Begin(*db, Transaction::Kind::kRead);
+      if (!tx) return std::unexpected(tx.error());
+      std::invoke_result_t<F, Db&> r = std::forward<F>(body)(*db);
+      if (!r) return r;
+      if (Result<void> c = tx->Commit(); !c) return std::unexpected(c.error());
+      return r;
+    }();
+    ReturnReader(std::move(*db));
+    return result;
+  }
+  Result<Db> TakeReader() EXCLUDES(readers_mu_);
+  void ReturnReader(Db db) EXCLUDES(readers_mu_);
 
   // The error every write returns after the commit that failed with `cause`.
   static Error StopAfter(const Error& cause);
+  Error StopError() const EXCLUDES(health_mu_);
+  void Stop(const Error& cause) EXCLUDES(health_mu_);
 
-  // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
-  Mutex mu_;
-  Db db_ GUARDED_BY(mu_);
-  std::optional<Error> stopped_ GUARDED_BY(mu_);  // set by an ambiguous commit failure
+  // Constant after construction.
+  const std::string path_;
+
+  // The write queue; its head leads.
+  Mutex queue_mu_;
+  std::condition_variable_any queue_changed_;
+  std::deque<Writer*> writers_ GUARDED_BY(queue_mu_);
+
+  // The write connection: only the leader of a batch uses it.
+  Mutex db_mu_;
+  Db db_ GUARDED_BY(db_mu_);
+
+  Mutex readers_mu_;
+  std::vector<Db> readers_ GUARDED_BY(readers_mu_);  // idle read connections
+
+  // Set once by an ambiguous commit failure; read without a lock by CheckHealth and Write.
+  std::atomic<bool> stopped_{false};
+  mutable Mutex health_mu_;
+  std::optional<Error> stop_error_ GUARDED_BY(health_mu_);
 };
 
 }  // namespace podfleet

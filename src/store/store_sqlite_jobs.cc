@@ -12,6 +12,9 @@
 namespace podfleet {
 namespace {
 
+// How far one job's realtime factor moves its node's speed.
+constexpr double kSpeedWeight = 0.2;
+
 // Runs `sql`, which must change exactly one row: any other count means the store's invariants are
 // broken, which is kInternal.
 template <class... Args>
@@ -268,6 +271,28 @@ Result<void> RequeueExpired(Db& db, JobId job, EpisodeId episode, const RetryPol
   return Quarantine(db, job, episode, static_cast<int>(*expiries), now);
 }
 
+// What Complete records besides the result: the node was heard from, the reported wait, and the
+// node's speed (store.h).
+Result<void> AfterCompleted(Db& db, NodeId node, JobId job, AttemptId attempt, const Transcript& t,
+                            const CompletionReport& report, TimePoint now) {
+  if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
+  if (report.waited) {
+    Result<int64_t> r =
+        db.Run("UPDATE attempts SET waited_ms = ?3 WHERE job_id = ?1 AND number = ?2", job.value(),
+               attempt.value(), report.waited->count());
+    if (!r) return std::unexpected(r.error());
+  }
+  if (t.engine_time <= Millis(0) || t.audio_duration <= Millis(0)) return {};
+  const double realtime =
+      static_cast<double>(t.audio_duration.count()) / static_cast<double>(t.engine_time.count());
+  Result<int64_t> r = db.Run(
+      "UPDATE nodes SET speed = CASE WHEN speed > 0 THEN speed + ?3 * (?2 - speed) ELSE ?2 END "
+      "WHERE id = ?1",
+      node.value(), realtime, kSpeedWeight);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
 Result<CompletedJob> ReadCompleted(const Statement& row) {
   return CompletedJob{JobId(row.Int(0)),          EpisodeId(row.Int(1)), NodeId(row.Int(2)),
                       FromUnixMillis(row.Int(3)), Millis(row.Int(4)),    Millis(row.Int(5)),
@@ -395,6 +420,7 @@ Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis 
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](Db& db) -> Result<std::vector<Grant>> {
+    if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
     Result<std::vector<int64_t>> jobs = QueryAll(
         db, ReadInt,
         "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
@@ -431,6 +457,7 @@ Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Pro
       "WHERE job_id = ?1 AND number = ?2 AND node_id = ?3 AND outcome = 'running'";
   const TimePoint expires = now + lease_for;
   return Write([&](Db& db) -> Result<std::vector<Lease>> {
+    if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
     std::vector<Lease> renewed;
     for (const Progress& p : held) {
       Result<int64_t> changed = db.Run(kSql, p.job.value(), p.attempt.value(), node.value(),
@@ -443,7 +470,10 @@ Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Pro
 }
 
 Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
-                                   const Transcript& transcript, TimePoint now) {
+                                   const Transcript& transcript, TimePoint now,
+                                   const CompletionReport& report) {
+  if (report.waited && report.waited->count() < 0)
+    return InvalidArgument("complete: negative wait");
   return Write([&](Db& db) -> Result<void> {
     Result<Fence> fence = LoadFence(db, node, job, attempt);
     if (!fence) return std::unexpected(fence.error());
@@ -465,6 +495,7 @@ Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
     if (r && *chunks == 1) r = StoreTranscript(db, episode, transcript, now);
     if (r && *chunks > 1) r = StitchIfDone(db, episode, now);
     if (r) r = SyncEpisode(db, episode, "", now);
+    if (r) r = AfterCompleted(db, node, job, attempt, transcript, report, now);
     return r;
   });
 }

@@ -238,4 +238,9 @@ Result<Hardware> DecodeHardware(std::string_view text) {
   });
 }
 
+Result<int64_t> MarkSeen(Db& db, NodeId node, TimePoint now) {
+  return db.Run("UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE id = ?1", node.value(),
+                ToUnixMillis(now));
+}
+
 }  // namespace podfleet

@@ -263,6 +263,15 @@ bool Worker::BreakerPendingLocked() const {
   return limit > 0 && consecutive_failures_ > 0 && consecutive_failures_ + fetching_ >= limit;
 }
 
+// A claim that came back empty at once (the coordinator waited less than asked, or the worker
+// asked for no wait) is not repeated at once: an idle worker would otherwise claim in a loop.
+void Worker::PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked) {
+  constexpr auto kMinClaimPeriod = std::chrono::milliseconds(250);
+  const auto next = asked + kMinClaimPeriod;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next) SleepFor(next - now, stop_.get_token());
+}
+
 void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
@@ -280,7 +289,9 @@ void Worker::ClaimLoop() {
     }
     if (options_.max_jobs > 0)
       want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
+    const auto asked = std::chrono::steady_clock::now();
     auto grants = client_.Claim(want, options_.claim_wait);
+    if (grants && grants->empty()) PauseAfterEmptyClaim(asked);
     if (!grants) {
       Log("claim: " + grants.error().ToString());
       if (grants.error().code == Code::kPermissionDenied) break;

@@ -123,6 +123,7 @@ class Worker {
   void ReplayOutbox();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
   void ClaimLoop();
+  void PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked);
   void FetchLoop();
   // Jobs claimed and not yet handed to the engine.
   int AheadLocked() const REQUIRES(mu_);
