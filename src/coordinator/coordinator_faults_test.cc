@@ -1,10 +1,15 @@
 // The coordinator under faults, through its real HTTP API and a real SQLite file: a restart while
-// workers hold leases, an ambiguous commit failure (fault-injecting VFS), and a quarantined
-// episode. Time is a ManualClock.
+// workers hold leases, an ambiguous commit failure (fault-injecting VFS), a quarantined episode,
+// and another process holding the database's write lock. Time is a ManualClock.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "api/client.h"
 #include "coordinator/coordinator.h"
@@ -83,6 +88,14 @@ class CoordinatorFaultsTest : public ::testing::Test {
     auto reply = http_->Send(r);
     if (!reply) throw std::runtime_error(reply.error().ToString());
     return *reply;
+  }
+
+  // Milliseconds a GET of `path` took.
+  double TimedGet(const std::string& path) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_NE(Get(path).status, 0);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
   }
 
   static Transcript Sample() {
@@ -185,6 +198,49 @@ TEST_F(CoordinatorFaultsTest, QuarantinedEpisodeShowsItsEvidenceAndCanBeRetried)
   episode = admin_->GetJson("/api/episodes/1").value();
   EXPECT_EQ(episode["state"], "queued");
   EXPECT_FALSE(episode["job"].contains("quarantine"));
+}
+
+TEST_F(CoordinatorFaultsTest, AForeignWriteLockDelaysNeitherHealthNorStaticFiles) {
+  const std::string token = Register("w");
+  // Another process (as `podfleet token create` or a slow disk would) holds SQLite's write lock
+  // for 4 s; it prints once it has the lock.
+  const std::string db = (dir_.path() / "data" / "podfleet.db").string();
+  FILE* holder = popen(("python3 -c \"import sqlite3, sys, time; "
+                        "c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                        "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); "
+                        "time.sleep(4); c.execute('ROLLBACK')\" '" +
+                        db + "'")
+                           .c_str(),
+                       "r");
+  ASSERT_NE(holder, nullptr);
+  char line[64] = {};
+  ASSERT_NE(fgets(line, sizeof line, holder), nullptr);
+  ASSERT_STREQ(line, "locked\n");
+  // Writes from workers wait for the lock, holding handler threads.
+  std::vector<std::thread> writers;
+  std::vector<int> beat(8, 0);
+  for (int i = 0; i < 8; ++i)
+    writers.emplace_back([&, i] { beat[i] = Client(token)->Heartbeat({}) ? 1 : 0; });
+  std::vector<double> health, page;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) {
+    health.push_back(TimedGet("/api/health"));
+    page.push_back(TimedGet("/"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // spreads samples over the hold
+  }
+  pclose(holder);
+  for (std::thread& w : writers) w.join();
+  EXPECT_EQ(std::count(beat.begin(), beat.end(), 1), 8) << "heartbeats got through after the lock";
+  std::sort(health.begin(), health.end());
+  std::sort(page.begin(), page.end());
+  std::printf("under a foreign write lock: GET /api/health median %.1f ms max %.1f ms; GET / "
+              "median %.1f ms max %.1f ms (%zu samples each)\n",
+              health[health.size() / 2], health.back(), page[page.size() / 2], page.back(),
+              health.size());
+  // Before the store executor both took the whole hold (3.7 s). The bound leaves room for a
+  // loaded CI machine; the figures above are what to compare with the 10 ms target.
+  EXPECT_LT(health.back(), 500);
+  EXPECT_LT(page.back(), 500);
 }
 
 class CoordinatorStickyErrorTest : public CoordinatorFaultsTest {

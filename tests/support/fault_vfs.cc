@@ -111,6 +111,7 @@ FaultVfs::~FaultVfs() {
 }
 
 bool FaultVfs::TakeSyncFault() {
+  ++syncs_;
   if (!fail_syncs_) return false;
   ++failed_syncs_;
   return true;

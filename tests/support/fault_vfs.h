@@ -1,4 +1,4 @@
-// A fault-injecting SQLite VFS for tests: it wraps the default VFS (the real file system) and,
+// A fault-injecting SQLite VFS for tests, which also counts syncs: it wraps the default VFS (the real file system) and,
 // when told to, makes every fsync fail with SQLITE_IOERR_FSYNC, as a dying disk does. A COMMIT
 // that meets the failure returns an error although its pages may already be in the WAL: the
 // ambiguous commit failure the store must not guess about (store.h, CheckHealth).
@@ -27,6 +27,10 @@ class FaultVfs {
   // How many syncs failed so far. Thread-safe.
   int failed_syncs() const { return failed_syncs_; }
 
+  // How many syncs were asked for so far, failed or not (durable commits cost one or more each).
+  // Thread-safe.
+  int syncs() const { return syncs_; }
+
   // For the VFS callbacks.
   bool TakeSyncFault();
 
@@ -34,6 +38,7 @@ class FaultVfs {
   sqlite3_vfs* real_;  // the default VFS before this one
   std::atomic<bool> fail_syncs_{false};
   std::atomic<int> failed_syncs_{0};
+  std::atomic<int> syncs_{0};
 };
 
 }  // namespace podfleet
