@@ -22,7 +22,7 @@ void ActivityLog::Record(TimePoint now, Millis elapsed, bool queue_has_work,
                          const std::vector<NodeSample>& nodes) {
   const int64_t at = ToUnixMillis(now);
   const int64_t minute = at - at % kMinuteMs;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const NodeSample& n : nodes) {
     auto& per_node = buckets_[n.node];
     Activity& a = per_node[minute];
@@ -36,7 +36,7 @@ void ActivityLog::Record(TimePoint now, Millis elapsed, bool queue_has_work,
 Activity ActivityLog::Since(NodeId node, TimePoint since) const {
   const int64_t from = ToUnixMillis(since);
   Activity total;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = buckets_.find(node);
   if (it == buckets_.end()) return total;
   for (auto b = it->second.lower_bound(from - from % kMinuteMs); b != it->second.end(); ++b) {

@@ -14,6 +14,8 @@
 #include "core/ids.h"
 #include "core/units.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 struct Activity {
@@ -40,9 +42,9 @@ class ActivityLog {
   Activity Since(NodeId node, TimePoint since) const;
 
  private:
-  mutable std::mutex mu_;
-  // guarded by mu_: node -> minute (Unix ms of its start) -> activity
-  std::map<NodeId, std::map<int64_t, Activity>> buckets_;
+  mutable Mutex mu_;
+  // node -> minute (Unix ms of its start) -> activity
+  std::map<NodeId, std::map<int64_t, Activity>> buckets_ GUARDED_BY(mu_);
 };
 
 }  // namespace podfleet

@@ -12,7 +12,7 @@ EgressPacer::~EgressPacer() { Stop(); }
 
 void EgressPacer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -23,7 +23,7 @@ void EgressPacer::Stop() {
 void EgressPacer::Send(int64_t bytes, std::function<void()> send) {
   if (rate_ <= 0) return send();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       const auto now = Steady::now();
       const auto carry = std::chrono::duration_cast<Steady::duration>(
@@ -38,7 +38,7 @@ void EgressPacer::Send(int64_t bytes, std::function<void()> send) {
 }
 
 void EgressPacer::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     if (waiting_.empty()) {
       if (stopping_) return;

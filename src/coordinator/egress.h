@@ -15,6 +15,8 @@
 
 #include "core/clock.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 class EgressPacer {
@@ -41,11 +43,11 @@ class EgressPacer {
   // Constant after construction.
   const int64_t rate_;
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<Waiting> waiting_;   // guarded by mu_; due times never decrease
-  Steady::time_point link_free_;  // guarded by mu_: when the link has carried all released so far
-  bool stopping_ = false;         // guarded by mu_
+  Mutex mu_;
+  std::condition_variable_any changed_;
+  std::deque<Waiting> waiting_ GUARDED_BY(mu_);  // due times never decrease
+  Steady::time_point link_free_ GUARDED_BY(mu_);  // when the link has carried all released so far
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -11,7 +11,7 @@ JobWaiters::~JobWaiters() { Stop(); }
 
 void JobWaiters::Wait(JobId job, TimePoint deadline, Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       waiters_.emplace(job, Waiter{deadline, std::move(done)});
       notified_.push_back(job);  // it may have ended already
@@ -23,7 +23,7 @@ void JobWaiters::Wait(JobId job, TimePoint deadline, Done done) {
 }
 
 void JobWaiters::Notify(JobId job) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (waiters_.count(job) == 0) return;
   notified_.push_back(job);
   wake_.notify_one();
@@ -31,7 +31,7 @@ void JobWaiters::Notify(JobId job) {
 
 void JobWaiters::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
     wake_.notify_one();
@@ -40,15 +40,15 @@ void JobWaiters::Stop() {
 }
 
 size_t JobWaiters::waiting() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return waiters_.size();
 }
 
 void JobWaiters::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   auto last_full = std::chrono::steady_clock::now();
   while (!stopping_) {
-    wake_.wait_for(lock, recheck_, [this] { return stopping_ || !notified_.empty(); });
+    wake_.wait_for(lock, recheck_, [this]() REQUIRES(mu_) { return stopping_ || !notified_.empty(); });
     if (stopping_) break;
     const bool full = std::chrono::steady_clock::now() - last_full >= recheck_;
     if (full) last_full = std::chrono::steady_clock::now();
@@ -65,7 +65,7 @@ void JobWaiters::Loop() {
 void JobWaiters::Check(bool all) {
   std::vector<JobId> jobs;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     jobs = std::move(notified_);
     notified_.clear();
     if (all)
@@ -78,7 +78,7 @@ void JobWaiters::Check(bool all) {
   for (JobId id : jobs) {
     auto job = store_.GetJob(id);
     const bool ended = job && (job->state == JobState::kDone || job->state == JobState::kFailed);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto [begin, end] = waiters_.equal_range(id);
     for (auto it = begin; it != end;) {
       if (ended || it->second.deadline <= now) {

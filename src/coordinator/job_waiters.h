@@ -22,6 +22,8 @@
 #include "core/clock.h"
 #include "store/store.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 class JobWaiters {
@@ -55,11 +57,11 @@ class JobWaiters {
   const Clock& clock_;
   const Millis recheck_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::multimap<JobId, Waiter> waiters_;  // guarded by mu_
-  std::vector<JobId> notified_;           // guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
+  mutable Mutex mu_;
+  std::condition_variable_any wake_;
+  std::multimap<JobId, Waiter> waiters_ GUARDED_BY(mu_);
+  std::vector<JobId> notified_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

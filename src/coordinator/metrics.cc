@@ -124,12 +124,12 @@ void Metrics::Histogram::Render(std::string& out, std::string_view name,
 }
 
 void Metrics::CountResponse(std::string_view method, std::string_view route, int status) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++responses_[{std::string(method), std::string(route), status}];
 }
 
 void Metrics::ObserveJob(Millis engine_time, Millis wall_time, Millis audio) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   engine_.Observe(SecondsOf(engine_time));
   wall_.Observe(SecondsOf(wall_time));
   audio_.Observe(SecondsOf(audio));
@@ -137,7 +137,7 @@ void Metrics::ObserveJob(Millis engine_time, Millis wall_time, Millis audio) {
 
 std::string Metrics::RenderCounters() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Header(out, "podfleet_http_responses_total", "counter", "HTTP responses by route and status");
   for (const auto& [key, count] : responses_) {
     const auto& [method, route, status] = key;

@@ -18,6 +18,8 @@
 
 #include "coordinator/fleet_facts.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 // Upper bounds of the job duration histograms, in seconds.
@@ -40,10 +42,11 @@ class Metrics {
     void Render(std::string& out, std::string_view name, std::string_view help) const;
   };
 
-  mutable std::mutex mu_;
-  // guarded by mu_
-  std::map<std::tuple<std::string, std::string, int>, int64_t> responses_;
-  Histogram engine_, wall_, audio_;
+  mutable Mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, int64_t> responses_ GUARDED_BY(mu_);
+  Histogram engine_ GUARDED_BY(mu_);
+  Histogram wall_ GUARDED_BY(mu_);
+  Histogram audio_ GUARDED_BY(mu_);
 };
 
 // The route a path belongs to, with ids folded so that labels stay few: "/api/jobs/12/complete"

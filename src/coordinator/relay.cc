@@ -38,7 +38,7 @@ Relay::~Relay() { Stop(); }
 
 void Relay::Wake() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     woken_ = true;
   }
   wake_.notify_all();
@@ -46,7 +46,7 @@ void Relay::Wake() {
 
 void Relay::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -70,14 +70,14 @@ void Relay::Loop() {
   std::filesystem::create_directories(options_.scratch_dir, ec);
   while (true) {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
     }
     auto jobs = store_.ListPreparing(1, clock_.Now());
     if (!jobs) Log(jobs.error().ToString());
     if (!jobs || jobs->empty()) {
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, kRecheck, [this] { return woken_ || stopping_; });
+      MutexLock lock(mu_);
+      wake_.wait_for(lock, kRecheck, [this]() REQUIRES(mu_) { return woken_ || stopping_; });
       woken_ = false;
       continue;
     }
@@ -99,7 +99,7 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   if (options_.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [this](int64_t, int64_t) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return !stopping_;
   };
   const auto dest = options_.scratch_dir / fmt::format("episode-{}", episode.id.value());
@@ -150,7 +150,7 @@ Result<void> Relay::Prepare(const PreparingJob& job) {
 Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
                                  const std::vector<Piece>& pieces) {
   std::atomic<size_t> next{0};
-  std::mutex failed_mu;
+  Mutex failed_mu;
   std::optional<Error> failed;
   auto encode = [&] {
     for (size_t i = next++; i < pieces.size(); i = next++) {
@@ -160,7 +160,7 @@ Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
       auto r =
           WriteOpus(ChunkFile(options_.dir, episode, static_cast<int>(i)), samples, options_.opus);
       if (!r) {
-        std::lock_guard lock(failed_mu);
+        MutexLock lock(failed_mu);
         failed = r.error();
         return;
       }
@@ -178,7 +178,7 @@ Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
 
 void Relay::Report(const PreparingJob& job, const Error& error) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;  // a cancelled download is no failure: it resumes on the next start
   }
   const bool permanent = Permanent(error);

@@ -28,6 +28,8 @@
 #include "net/http_client.h"
 #include "store/store.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 struct RelayOptions {
@@ -83,10 +85,10 @@ class Relay {
   const RelayOptions options_;
   const std::function<void()> on_queued_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool woken_ = false;     // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  std::condition_variable_any wake_;
+  bool woken_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -21,17 +21,17 @@ PrefetchPlanner::PrefetchPlanner(int min_depth, int max_depth)
     : min_depth_(std::max(1, min_depth)), max_depth_(std::max(std::max(1, min_depth), max_depth)) {}
 
 void PrefetchPlanner::Fetched(Millis took, Millis audio) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Average(fetch_per_audio_, took, audio);
 }
 
 void PrefetchPlanner::Transcribed(Millis took, Millis audio) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Average(engine_per_audio_, took, audio);
 }
 
 int PrefetchPlanner::Depth() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!fetch_per_audio_ || !engine_per_audio_) return min_depth_;
   const double engine = std::max(*engine_per_audio_, 1e-6);
   const double needed = std::ceil(*fetch_per_audio_ / engine) + 1;
@@ -39,7 +39,7 @@ int PrefetchPlanner::Depth() const {
 }
 
 std::optional<double> PrefetchPlanner::EngineSpeed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!engine_per_audio_ || *engine_per_audio_ <= 0) return std::nullopt;
   return 1.0 / *engine_per_audio_;
 }

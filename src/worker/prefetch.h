@@ -15,6 +15,8 @@
 
 #include "core/units.h"
 
+#include "core/thread_annotations.h"
+
 namespace podfleet {
 
 class PrefetchPlanner {
@@ -36,9 +38,9 @@ class PrefetchPlanner {
   const int min_depth_;
   const int max_depth_;
 
-  mutable std::mutex mu_;
-  std::optional<double> fetch_per_audio_;   // guarded by mu_: wall seconds per audio second
-  std::optional<double> engine_per_audio_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::optional<double> fetch_per_audio_ GUARDED_BY(mu_);  // wall seconds per audio second
+  std::optional<double> engine_per_audio_ GUARDED_BY(mu_);
 };
 
 }  // namespace podfleet
