@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "audio/pauses.h"
+#include "core/thread_annotations.h"
 
 namespace podfleet {
 namespace {
@@ -58,10 +59,10 @@ Result<DecoderPtr> LoadDecoder(const ModelFiles& model) {
   // sphinxbase keeps process-wide state (its log stream above all). Its "-logfn" option would
   // fclose() the stream that other decoders may be writing to, so logging is switched off once
   // for the process instead, and loads are serialised.
-  static std::mutex load_mutex;
+  static Mutex load_mutex;
   static std::once_flag quiet;
   std::call_once(quiet, [] { err_set_logfp(nullptr); });
-  std::lock_guard lock(load_mutex);
+  MutexLock lock(load_mutex);
   CmdLnPtr config(cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", model.hmm.c_str(), "-lm",
                               model.lm.c_str(), "-dict", model.dict.c_str(), nullptr));
   if (!config) return Internal("pocketsphinx: the configuration was refused");
@@ -102,35 +103,46 @@ class DecoderPool {
 
   // Waits until a decoder is idle or may be loaded.
   Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty() || loaded_ < limit_; });
-    return TakeOrLoad(lock);
+    {
+      MutexLock lock(mu_);
+      cv_.wait(lock, [&]() REQUIRES(mu_) { return !idle_.empty() || loaded_ < limit_; });
+      if (!idle_.empty()) return TakeIdle();
+      ++loaded_;
+    }
+    return Load();
   }
 
   // An idle decoder, or a newly loaded one while under the limit; nullopt when neither is at hand
   // (or loading failed: the caller already holds a decoder and can go on without this one).
   std::optional<Lease> TryAcquire() {
-    std::unique_lock lock(mu_);
-    if (idle_.empty() && loaded_ >= limit_) return std::nullopt;
-    auto lease = TakeOrLoad(lock);
+    {
+      MutexLock lock(mu_);
+      if (!idle_.empty()) return TakeIdle();
+      if (loaded_ >= limit_) return std::nullopt;
+      ++loaded_;
+    }
+    auto lease = Load();
     if (!lease) return std::nullopt;
     return std::move(*lease);
   }
 
  private:
-  // REQUIRES: lock holds mu_, and a decoder is idle or loaded_ < limit_.
-  Result<Lease> TakeOrLoad(std::unique_lock<std::mutex>& lock) {
-    if (!idle_.empty()) {
-      DecoderPtr decoder = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(decoder));
-    }
-    ++loaded_;
-    lock.unlock();  // loading takes a quarter of a second; others may take idle decoders
+  // REQUIRES: a decoder is idle.
+  Lease TakeIdle() REQUIRES(mu_) {
+    DecoderPtr decoder = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(decoder));
+  }
+
+  // Loads a decoder counted in loaded_ already. Loading takes a quarter of a second, so it runs
+  // unlocked: others may take idle decoders meanwhile.
+  Result<Lease> Load() EXCLUDES(mu_) {
     auto decoder = LoadDecoder(model_);
-    lock.lock();
     if (!decoder) {
-      --loaded_;
+      {
+        MutexLock lock(mu_);
+        --loaded_;
+      }
       cv_.notify_one();
       return std::unexpected(decoder.error());
     }
@@ -139,7 +151,7 @@ class DecoderPool {
 
   void Release(DecoderPtr decoder) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       idle_.push_back(std::move(decoder));
     }
     cv_.notify_one();
@@ -148,11 +160,10 @@ class DecoderPool {
   // Constant after construction.
   const ModelFiles model_;
   const int limit_;
-  // Guarded by mu_.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<DecoderPtr> idle_;
-  int loaded_ = 0;  // idle and leased
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  std::vector<DecoderPtr> idle_ GUARDED_BY(mu_);
+  int loaded_ GUARDED_BY(mu_) = 0;  // idle and leased
 };
 
 // "word(2)" -> "word"; fillers ("<s>", "</s>", "<sil>", "[NOISE]", "++NOISE++") -> nullopt.
@@ -263,6 +274,7 @@ class PieceRun {
 
   // REQUIRES: every worker has returned.
   Result<std::vector<Segment>> Finish() {
+    MutexLock lock(mu_);
     if (error_) return std::unexpected(*error_);
     if (done_pieces_ < pieces_.size()) return Unavailable("cancelled");
     std::vector<Segment> segments;
@@ -284,13 +296,13 @@ class PieceRun {
   }
 
   void Fail(Error error) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!error_) error_ = std::move(error);
     failed_ = true;
   }
 
   void PieceDone(int64_t samples) {
-    std::lock_guard lock(mu_);  // also keeps the reported fractions in order
+    MutexLock lock(mu_);  // also keeps the reported fractions in order
     ++done_pieces_;
     done_samples_ += samples;
     if (progress_ && total_samples_ > 0) {
@@ -310,11 +322,10 @@ class PieceRun {
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
   std::vector<std::optional<Segment>> results_;  // slot i written only by the taker of piece i
-  // Guarded by mu_.
-  std::mutex mu_;
-  size_t done_pieces_ = 0;
-  int64_t done_samples_ = 0;
-  std::optional<Error> error_;
+  Mutex mu_;
+  size_t done_pieces_ GUARDED_BY(mu_) = 0;
+  int64_t done_samples_ GUARDED_BY(mu_) = 0;
+  std::optional<Error> error_ GUARDED_BY(mu_);
 };
 
 class PocketSphinxEngine final : public Engine {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread_annotations.h"
 #include "engines/whisper_model_file.h"
 #include "engines/whisper_models.h"
 
@@ -49,8 +50,8 @@ std::string ModelName(const std::filesystem::path& path) {
 struct CallState {
   std::stop_token stop;
   const EngineProgress* progress = nullptr;
-  std::mutex mu;
-  std::vector<double> done;     // per chunk, fraction
+  Mutex mu;
+  std::vector<double> done GUARDED_BY(mu);  // per chunk, fraction
   std::vector<int64_t> weight;  // per chunk, samples
   int64_t total = 1;
 
@@ -58,7 +59,7 @@ struct CallState {
     if (!progress || !*progress) return;
     double sum = 0;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       done[chunk] = fraction;
       for (size_t i = 0; i < done.size(); ++i) sum += done[i] * static_cast<double>(weight[i]);
     }
@@ -127,14 +128,14 @@ class WhisperEngine final : public Engine {
   std::vector<whisper_state*> all_;
   int threads_per_state_ = 1;
 
-  std::mutex mu_;
-  std::condition_variable free_cv_;
-  std::vector<whisper_state*> free_;  // guarded by mu_
+  Mutex mu_;
+  std::condition_variable_any free_cv_;
+  std::vector<whisper_state*> free_ GUARDED_BY(mu_);
 };
 
 whisper_state* WhisperEngine::Acquire() {
-  std::unique_lock lock(mu_);
-  free_cv_.wait(lock, [&] { return !free_.empty(); });
+  MutexLock lock(mu_);
+  free_cv_.wait(lock, [&]() REQUIRES(mu_) { return !free_.empty(); });
   whisper_state* s = free_.back();
   free_.pop_back();
   return s;
@@ -142,7 +143,7 @@ whisper_state* WhisperEngine::Acquire() {
 
 void WhisperEngine::Release(whisper_state* state) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     free_.push_back(state);
   }
   free_cv_.notify_one();
@@ -240,7 +241,10 @@ Result<Transcript> WhisperEngine::Transcribe(const PcmAudio& audio, const Engine
   CallState call;
   call.stop = stop;
   call.progress = &progress;
-  call.done.assign(chunks.size(), 0.0);
+  {
+    MutexLock lock(call.mu);
+    call.done.assign(chunks.size(), 0.0);
+  }
   for (const Piece& c : chunks) call.weight.push_back(c.end.count - c.begin.count);
   call.total = std::max<int64_t>(1, audio.size().count);
 
