@@ -7,15 +7,21 @@
 // UPDATE ... RETURNING; complete: one UPDATE storing a transcript of the same size), nothing else.
 // The store adds attempts, fencing, episode states and job results; HTTP adds the API.
 //
-// Usage: podfleet_bench_queue [--jobs N] [--workers N]
+// The store and the HTTP API commit concurrent writers together (group commit, store_sqlite.h),
+// so their rate grows with the workers; the raw loop commits each transaction alone, as a
+// straightforward queue on SQLite does.
+//
+// Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]
 // Each cycle leases one job and completes it with a one-segment transcript. Every run uses a
-// fresh database in a temporary directory.
+// fresh database in a temporary directory; a list of worker counts runs all three per count.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -34,6 +40,18 @@ struct Options {
   int jobs = 2000;
   int workers = 4;
 };
+
+// "1,8,64" -> {1, 8, 64}; counts below 1 are dropped.
+std::vector<int> ParseCounts(const std::string& list) {
+  std::vector<int> out;
+  size_t at = 0;
+  while (at <= list.size()) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    if (const int n = std::atoi(list.substr(at, comma - at).c_str()); n > 0) out.push_back(n);
+    at = comma + 1;
+  }
+  return out;
+}
 
 // What the store keeps of OneSegment(), roughly: the raw loop writes as many bytes.
 std::string EncodeTranscriptForBench() {
@@ -171,15 +189,10 @@ Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
   });
 }
 
-int Main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--jobs") o.jobs = std::atoi(argv[i + 1]);
-    if (flag == "--workers") o.workers = std::atoi(argv[i + 1]);
-  }
-  const auto dir =
-      std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-queue-{}", ::getpid());
+// Runs the three loops with `o.workers` workers and prints their rates and ratios.
+int RunOnce(const Options& o) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
   auto raw = RawRun(o, dir);
   auto store = StoreRun(o, dir);
@@ -193,12 +206,32 @@ int Main(int argc, char** argv) {
   }
   fmt::print("bench/queue: {} jobs, {} workers, SQLite (WAL, synchronous=FULL)\n", o.jobs,
              o.workers);
-  fmt::print("  raw SQLite loop:  {:8.0f} claim+complete cycles/s (physical ceiling)\n", *raw);
+  fmt::print("  raw SQLite loop:  {:8.0f} claim+complete cycles/s (one transaction per call)\n",
+             *raw);
   fmt::print("  store directly:   {:8.0f} claim+complete cycles/s\n", *store);
   fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s\n", *http);
   fmt::print("  ratio store/raw:  {:.2f}\n", *store / *raw);
   fmt::print("  ratio HTTP/raw:   {:.2f}\n", *http / *raw);
   fmt::print("  ratio HTTP/store: {:.2f}\n", *http / *store);
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  std::vector<int> counts{o.workers};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--jobs") o.jobs = std::atoi(argv[i + 1]);
+    if (flag == "--workers") counts = ParseCounts(argv[i + 1]);
+  }
+  if (o.jobs < 1 || counts.empty()) {
+    fmt::print(stderr, "usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]\n");
+    return 2;
+  }
+  for (int workers : counts) {
+    o.workers = workers;
+    if (int rc = RunOnce(o); rc != 0) return rc;
+  }
   return 0;
 }
 

@@ -152,6 +152,9 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
 
 }  // namespace
 
+// How often the lease reaper runs, by the coordinator's clock.
+constexpr Millis kReapEvery{1'000};
+
 // The threads route handlers run on, so that HTTP I/O threads never wait for the store.
 class HandlerPool {
  public:
@@ -288,7 +291,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   c->server_ = std::move(*server);
   c->lease_reaper_ =
       std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
-  c->reaper_ = std::thread([raw = c.get()] { raw->ReapLoop(); });
+  c->reaper_ = std::jthread([raw = c.get()](std::stop_token stop) { raw->ReapLoop(stop); });
   return c;
 }
 
@@ -296,6 +299,7 @@ Coordinator::~Coordinator() { Stop(); }
 
 void Coordinator::Stop() {
   if (stopping_.exchange(true)) return;
+  reaper_.request_stop();
   if (reaper_.joinable()) reaper_.join();
   if (poller_) poller_->Stop();
   if (relay_) relay_->Stop();
@@ -319,10 +323,10 @@ std::string Coordinator::base_url() const {
 
 // Requeues jobs whose workers stopped renewing them. Runs often enough that a dead worker's job
 // is leased again within a second of its lease ending.
-void Coordinator::ReapLoop() {
+void Coordinator::ReapLoop(const std::stop_token& stop) {
   std::string last_error;
   TimePoint sampled = clock_->Now();
-  while (!stopping_) {
+  do {
     const TimePoint now = clock_->Now();
     SampleActivity(std::clamp(now - sampled, Millis(0), Millis(5'000)));
     sampled = now;
@@ -336,9 +340,7 @@ void Coordinator::ReapLoop() {
       last_error.clear();
       if (*expired > 0) dispatcher_->Notify();
     }
-    for (int i = 0; i < 10 && !stopping_; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  } while (clock_->WaitUntil(clock_->Now() + kReapEvery, stop));
 }
 
 void Coordinator::SampleActivity(Millis elapsed) {

@@ -125,7 +125,7 @@ class Coordinator {
 
  private:
   Coordinator() = default;
-  void ReapLoop();
+  void ReapLoop(const std::stop_token& stop);
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
 
@@ -147,7 +147,7 @@ class Coordinator {
   std::optional<std::string> first_token_;
   std::optional<std::string> first_admin_token_;
   std::atomic<bool> stopping_{false};
-  std::thread reaper_;
+  std::jthread reaper_;
 };
 
 // Creates an enrollment token in the store under `data_dir` and returns it (`podfleet token
