@@ -21,7 +21,7 @@ struct WireGrant {
   // Download only from public addresses (the coordinator runs with --refuse-private-addresses);
   // sent as "public_only" when true.
   bool public_only = false;
-  Chunk chunk;            // which part of the episode audio_url holds; times are relative to it
+  Chunk chunk;  // which part of the episode audio_url holds; times are relative to it
 };
 
 nlohmann::json ToJson(const Transcript& t);

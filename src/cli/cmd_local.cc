@@ -14,8 +14,10 @@ namespace podfleet {
 
 std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
-      StringFlag("engine", &c.name,
-                 "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)", "NAME"),
+      StringFlag(
+          "engine", &c.name,
+          "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)",
+          "NAME"),
       StringFlag("model", &c.model,
                  "engine model (pocketsphinx: model directory; whisper: ggml file or a name from "
                  "'podfleet models list')",

@@ -12,9 +12,8 @@
 #include <vector>
 
 #include "core/ids.h"
-#include "core/units.h"
-
 #include "core/thread_annotations.h"
+#include "core/units.h"
 
 namespace podfleet {
 

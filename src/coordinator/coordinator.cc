@@ -173,13 +173,15 @@ Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions o) {
   if (o.heartbeat_interval < Millis(0)) return InvalidArgument("--heartbeat must be positive");
   if (o.heartbeat_interval == Millis(0)) o.heartbeat_interval = o.lease_duration / 3;
   if (o.heartbeat_interval <= Millis(0))
-    return InvalidArgument(fmt::format("--lease {}s is too short to heartbeat in", secs(o.lease_duration)));
+    return InvalidArgument(
+        fmt::format("--lease {}s is too short to heartbeat in", secs(o.lease_duration)));
   if (o.heartbeat_interval * 2 >= o.lease_duration)
     return InvalidArgument(fmt::format(
         "--heartbeat {}s must be less than half of --lease {}s, or a single late heartbeat loses "
         "the lease (leave --heartbeat out to use a third of the lease)",
         secs(o.heartbeat_interval), secs(o.lease_duration)));
-  if (o.max_claim_wait <= Millis(0)) return InvalidArgument("the longest claim wait must be positive");
+  if (o.max_claim_wait <= Millis(0))
+    return InvalidArgument("the longest claim wait must be positive");
   if (o.http_threads < 1 || o.handler_threads < 1)
     return InvalidArgument("--http-threads and the handler threads must be at least 1");
   return o;
@@ -268,9 +270,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
   auto router = std::make_shared<Router>(
-      std::move(routes), [pool = c->handlers_.get()](std::function<void()> task) {
-        pool->Post(std::move(task));
-      });
+      std::move(routes),
+      [pool = c->handlers_.get()](std::function<void()> task) { pool->Post(std::move(task)); });
   Metrics* metrics = c->metrics_.get();
   HttpServerOptions http;
   http.host = options.host;

@@ -233,10 +233,10 @@ TEST_F(CoordinatorFaultsTest, AForeignWriteLockDelaysNeitherHealthNorStaticFiles
   EXPECT_EQ(std::count(beat.begin(), beat.end(), 1), 8) << "heartbeats got through after the lock";
   std::sort(health.begin(), health.end());
   std::sort(page.begin(), page.end());
-  std::printf("under a foreign write lock: GET /api/health median %.1f ms max %.1f ms; GET / "
-              "median %.1f ms max %.1f ms (%zu samples each)\n",
-              health[health.size() / 2], health.back(), page[page.size() / 2], page.back(),
-              health.size());
+  std::printf(
+      "under a foreign write lock: GET /api/health median %.1f ms max %.1f ms; GET / "
+      "median %.1f ms max %.1f ms (%zu samples each)\n",
+      health[health.size() / 2], health.back(), page[page.size() / 2], page.back(), health.size());
   // Before the store executor both took the whole hold (3.7 s). The bound leaves room for a
   // loaded CI machine; the figures above are what to compare with the 10 ms target.
   EXPECT_LT(health.back(), 500);

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "core/clock.h"
-
 #include "core/thread_annotations.h"
 
 namespace podfleet {
@@ -45,7 +44,7 @@ class EgressPacer {
 
   Mutex mu_;
   std::condition_variable_any changed_;
-  std::deque<Waiting> waiting_ GUARDED_BY(mu_);  // due times never decrease
+  std::deque<Waiting> waiting_ GUARDED_BY(mu_);   // due times never decrease
   Steady::time_point link_free_ GUARDED_BY(mu_);  // when the link has carried all released so far
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -48,7 +48,8 @@ void JobWaiters::Loop() {
   MutexLock lock(mu_);
   auto last_full = std::chrono::steady_clock::now();
   while (!stopping_) {
-    wake_.wait_for(lock, recheck_, [this]() REQUIRES(mu_) { return stopping_ || !notified_.empty(); });
+    wake_.wait_for(lock, recheck_,
+                   [this]() REQUIRES(mu_) { return stopping_ || !notified_.empty(); });
     if (stopping_) break;
     const bool full = std::chrono::steady_clock::now() - last_full >= recheck_;
     if (full) last_full = std::chrono::steady_clock::now();

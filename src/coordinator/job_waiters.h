@@ -20,9 +20,8 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "store/store.h"
-
 #include "core/thread_annotations.h"
+#include "store/store.h"
 
 namespace podfleet {
 

@@ -17,7 +17,6 @@
 #include <tuple>
 
 #include "coordinator/fleet_facts.h"
-
 #include "core/thread_annotations.h"
 
 namespace podfleet {

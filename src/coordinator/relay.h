@@ -25,10 +25,9 @@
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "core/clock.h"
+#include "core/thread_annotations.h"
 #include "net/http_client.h"
 #include "store/store.h"
-
-#include "core/thread_annotations.h"
 
 namespace podfleet {
 

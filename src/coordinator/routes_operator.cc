@@ -385,7 +385,13 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
   };
   const Guard admin = [&c](const HttpRequest& r) { return RequireAdmin(c, r); };
   return {
-      {"GET", "/api/health", "liveness and store health", sync(Health), {}, {}, /*on_io_thread=*/true},
+      {"GET",
+       "/api/health",
+       "liveness and store health",
+       sync(Health),
+       {},
+       {},
+       /*on_io_thread=*/true},
       {"GET",
        "/api/nodes",
        "every node with status, hardware and current jobs",

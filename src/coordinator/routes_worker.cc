@@ -10,8 +10,8 @@
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
-#include "coordinator/source_policy.h"
 #include "coordinator/relay.h"
+#include "coordinator/source_policy.h"
 #include "net/token.h"
 
 namespace podfleet {

@@ -52,7 +52,7 @@ struct CallState {
   const EngineProgress* progress = nullptr;
   Mutex mu;
   std::vector<double> done GUARDED_BY(mu);  // per chunk, fraction
-  std::vector<int64_t> weight;  // per chunk, samples
+  std::vector<int64_t> weight;              // per chunk, samples
   int64_t total = 1;
 
   void Report(size_t chunk, double fraction) {

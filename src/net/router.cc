@@ -127,9 +127,8 @@ void Router::Handle(HttpRequest request, HttpResponder respond) const {
     if (!executor_ || route.on_io_thread) return Run(route, std::move(request), std::move(respond));
     auto task = std::make_shared<std::pair<HttpRequest, HttpResponder>>(std::move(request),
                                                                         std::move(respond));
-    return executor_([this, &route, task] {
-      Run(route, std::move(task->first), std::move(task->second));
-    });
+    return executor_(
+        [this, &route, task] { Run(route, std::move(task->first), std::move(task->second)); });
   }
   if (allowed.empty()) {
     return respond(HttpResponse::ErrorJson(404, Code::kNotFound, "no route for " + request.path));

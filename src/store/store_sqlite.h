@@ -34,11 +34,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <string>
-#include <vector>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/thread_annotations.h"
 #include "store/sqlite_db.h"

@@ -51,13 +51,12 @@ void SqliteStore::RunBatch(const std::vector<Writer*>& batch) {
       return;
     }
     // A body whose failure ended the transaction keeps its error; the others run again.
-    auto killer = std::find_if(pending.begin(), pending.end(),
-                               [&](Writer* w) REQUIRES(db_mu_) {
-                                 const bool ok = RunInSavepoint(*w);
-                                 if (db_.InAutocommit() && ok)
-                                   w->error = Unavailable("write: the transaction was rolled back").error();
-                                 return db_.InAutocommit();
-                               });
+    auto killer = std::find_if(pending.begin(), pending.end(), [&](Writer* w) REQUIRES(db_mu_) {
+      const bool ok = RunInSavepoint(*w);
+      if (db_.InAutocommit() && ok)
+        w->error = Unavailable("write: the transaction was rolled back").error();
+      return db_.InAutocommit();
+    });
     if (killer != pending.end()) {
       pending.erase(killer);
       continue;

@@ -13,9 +13,8 @@
 #include <mutex>
 #include <optional>
 
-#include "core/units.h"
-
 #include "core/thread_annotations.h"
+#include "core/units.h"
 
 namespace podfleet {
 

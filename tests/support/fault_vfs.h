@@ -1,7 +1,7 @@
-// A fault-injecting SQLite VFS for tests, which also counts syncs: it wraps the default VFS (the real file system) and,
-// when told to, makes every fsync fail with SQLITE_IOERR_FSYNC, as a dying disk does. A COMMIT
-// that meets the failure returns an error although its pages may already be in the WAL: the
-// ambiguous commit failure the store must not guess about (store.h, CheckHealth).
+// A fault-injecting SQLite VFS for tests, which also counts syncs: it wraps the default VFS (the
+// real file system) and, when told to, makes every fsync fail with SQLITE_IOERR_FSYNC, as a dying
+// disk does. A COMMIT that meets the failure returns an error although its pages may already be in
+// the WAL: the ambiguous commit failure the store must not guess about (store.h, CheckHealth).
 //
 // While a FaultVfs exists it is SQLite's default VFS, so code under test opens databases through
 // it without knowing (the coordinator, OpenSqliteStore). Only connections opened after it was
