@@ -19,7 +19,9 @@
 // 200-999 is sent as 500.
 //
 // Thread safety: Start/Stop/port may be called from any thread; the handler runs on I/O threads,
-// concurrently, and must be thread-safe. A handler that blocks holds one I/O thread.
+// concurrently, and must be thread-safe. A handler that blocks holds one I/O thread, so handlers
+// that may block hand their work to other threads (the coordinator routes through a Router with
+// an executor, net/router.h) and answer through the responder.
 #pragma once
 
 #include <cstdint>
