@@ -20,8 +20,15 @@ namespace {
 using nlohmann::json;
 
 // Seen once a second is enough to show a node alive (offline_after is tens of seconds); touching
-// on every request would add a durable commit to every claim, download and completion.
+// on every request would add a durable commit to every download. Claims, heartbeats and
+// completions record it in their own transaction instead (store.h).
 constexpr Millis kTouchEvery{1'000};
+
+Result<void> TouchIfDue(Coordinator::Context& c, const Node& node) {
+  const TimePoint now = c.clock.Now();
+  if (now - node.last_seen < kTouchEvery && now >= node.last_seen) return {};
+  return c.store.TouchNode(node.id, now);
+}
 
 // Whether Authenticate records the node as heard from: not for the calls whose store write does
 // it in the same transaction (claim, heartbeat, complete: store.h).
@@ -33,10 +40,8 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request,
   if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
   auto node = c.store.FindNodeByToken(HashToken(token));
   if (!node) return PermissionDenied("unknown or retired node token");
-  const TimePoint now = c.clock.Now();
-  if (touch == Touch::kInCall) return node;
-  if (now - node->last_seen >= kTouchEvery || now < node->last_seen) {
-    if (auto r = c.store.TouchNode(node->id, now); !r) return std::unexpected(r.error());
+  if (touch == Touch::kYes) {
+    if (auto r = TouchIfDue(c, *node); !r) return std::unexpected(r.error());
   }
   return node;
 }
@@ -92,8 +97,10 @@ Millis MaxClaimWait(const CoordinatorOptions& o) {
 void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto node = Authenticate(c, request, Touch::kInCall);
   if (!node) return respond(ErrorReply(node.error()));
-  if (!node->info.blocked_reason.empty())
+  if (!node->info.blocked_reason.empty()) {
+    if (auto r = TouchIfDue(c, *node); !r) return respond(ErrorReply(r.error()));
     return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
+  }
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
   auto max = IntField(*body, "max", 1);

@@ -253,7 +253,9 @@ Result<void> SqliteStore::SetNodeSpeed(NodeId id, double speed) {
 
 Result<void> SqliteStore::TouchNode(NodeId id, TimePoint now) {
   return Write([&](Db& db) {
-    return RequireChanged(MarkSeen(db, id, now), fmt::format("node {}", id.value()));
+    return RequireChanged(db.Run("UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE id = ?1",
+                                 id.value(), ToUnixMillis(now)),
+                          fmt::format("node {}", id.value()));
   });
 }
 

@@ -74,15 +74,24 @@ TEST_F(StoreBatchTest, AHeartbeatWithALeaseIsOneSync) {
 TEST_F(StoreBatchTest, ConcurrentHeartbeatsShareSyncs) {
   constexpr int kNodes = 32;
   constexpr int kBeats = 10;
+  std::vector<EpisodeInfo> episodes;
+  for (int i = 0; i < kNodes; ++i) episodes.push_back(TestEpisode("e" + std::to_string(i)));
+  ASSERT_OK(store_->AddEpisodes(std::nullopt, episodes, clock_.Now()));
   std::vector<NodeId> nodes;
-  for (int i = 0; i < kNodes; ++i) nodes.push_back(AddNode(i));
-  std::atomic<int> failures{0};
+  std::vector<Progress> held;
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(AddNode(i));
+    const Lease lease = Must(store_->Claim(nodes[i], 1, kLease, clock_.Now())).at(0).lease;
+    held.push_back(Progress{lease.job, lease.attempt, Stage::kTranscribing, 0.5});
+  }
+  std::atomic<int> renewed{0};
   const int before = vfs_.syncs();
   OnThreads(kNodes, kBeats, [&](int t) {
-    if (!store_->Renew(nodes[t], {}, kLease, clock_.Now())) ++failures;
+    auto r = store_->Renew(nodes[t], {held[t]}, kLease, clock_.Now());
+    if (r && r->size() == 1) ++renewed;
   });
   const int syncs = vfs_.syncs() - before;
-  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(renewed, kNodes * kBeats);
   EXPECT_GT(syncs, 0);
   EXPECT_LT(syncs, kNodes * kBeats) << "no two heartbeats shared a commit";
   std::printf("fsyncs per heartbeat, %d concurrent: %.3f\n", kNodes,

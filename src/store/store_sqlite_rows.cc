@@ -239,8 +239,8 @@ Result<Hardware> DecodeHardware(std::string_view text) {
 }
 
 Result<int64_t> MarkSeen(Db& db, NodeId node, TimePoint now) {
-  return db.Run("UPDATE nodes SET last_seen = max(last_seen, ?2) WHERE id = ?1", node.value(),
-                ToUnixMillis(now));
+  return db.Run("UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND last_seen <= ?2 - 1000",
+                node.value(), ToUnixMillis(now));
 }
 
 }  // namespace podfleet

@@ -52,8 +52,9 @@ inline constexpr std::string_view kNodeColumns =
     "n.id, n.name, n.engine, n.model, n.version, n.hardware, n.speed, n.blocked_reason, "
     "n.registered_at, n.last_seen, n.retired_at, n.price_per_hour";
 Result<Node> ReadNode(const Statement& row);
-// Records that the node was heard from at `now` (last_seen never moves back); how many rows
-// changed: 0 for an unknown node.
+// Records that the node was heard from at `now`, unless that was recorded less than a second
+// before (so an idle worker's frequent calls change nothing, and a transaction that changes
+// nothing costs no sync); last_seen never moves back. How many rows changed.
 Result<int64_t> MarkSeen(Db& db, NodeId node, TimePoint now);
 
 // JSON column codecs (formats in migrations.h). Encoders replace invalid UTF-8 with U+FFFD rather
