@@ -617,5 +617,37 @@ TEST_F(CoordinatorTest, TranscriptAndEpisodeRoutesRefuseNonNumericIds) {
   }
 }
 
+TEST(CoordinatorOptions, HeartbeatIsAThirdOfTheLeaseUnlessGiven) {
+  CoordinatorOptions o;
+  o.lease_duration = Millis(5'000);
+  CoordinatorOptions valid = ValidateOptions(o).value();
+  EXPECT_EQ(valid.heartbeat_interval, Millis(1'666));
+  o.heartbeat_interval = Millis(2'000);
+  EXPECT_EQ(ValidateOptions(o).value().heartbeat_interval, Millis(2'000));
+}
+
+// `serve --lease 5s` once answered heartbeat 10 s: every lease expired before its first renewal,
+// and the long-poll wait (lease - heartbeat) collapsed to 0.
+TEST(CoordinatorOptions, AHeartbeatOfHalfTheLeaseOrMoreIsRefusedAtStart) {
+  CoordinatorOptions o;
+  o.lease_duration = Millis(5'000);
+  o.heartbeat_interval = Millis(10'000);
+  auto refused = ValidateOptions(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("--heartbeat 10s must be less than half of --lease 5s"),
+            std::string::npos)
+      << refused.error().message;
+  o.heartbeat_interval = Millis(2'500);
+  EXPECT_FALSE(ValidateOptions(o));
+  o.data_dir = std::filesystem::temp_directory_path() / "podfleet-never-created";
+  auto started = Coordinator::Start(o, SystemClock::Get());
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, Code::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(o.data_dir));  // refused before anything was made
+  o.lease_duration = Millis(0);
+  EXPECT_FALSE(ValidateOptions(o));
+}
+
 }  // namespace
 }  // namespace podfleet

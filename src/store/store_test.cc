@@ -784,6 +784,39 @@ TEST_P(StoreTest, ReportedWaitIsKeptApartFromWallTime) {
   EXPECT_CODE(store_->RecordWait(g.lease.job, g.lease.attempt, Millis(-1)), Code::kInvalidArgument);
 }
 
+TEST_P(StoreTest, CompleteRecordsTheReportAndTheNodeSpeedOnceWithTheResult) {
+  NodeInfo info = TestNode();
+  info.speed = 0;  // not measured yet
+  const NodeId node = Must(store_->RegisterNode(info, "hash-speed", Now())).id;
+  QueueJob("a");
+  QueueJob("b");
+  Grant g = ClaimOne(node);
+  clock_.Advance(Millis(30'000));
+  const Transcript t = TestTranscript();  // 95.25 s of audio in 12.04 s
+  const double realtime = 95'250.0 / 12'040.0;
+  CompletionReport report;
+  report.waited = Millis(8'000);
+  ASSERT_OK(store_->Complete(node, g.lease.job, g.lease.attempt, t, Now(), report));
+  EXPECT_EQ(Must(store_->CompletedSince(FromUnixMillis(0)))[0].waited, Millis(8'000));
+  Node n = Must(store_->ListNodes()).at(0);
+  EXPECT_DOUBLE_EQ(n.info.speed, realtime);  // the first measurement is taken whole
+  EXPECT_EQ(n.last_seen, Now());
+  // A repeated report of the same success changes nothing, its report included.
+  report.waited = Millis(1);
+  ASSERT_OK(store_->Complete(node, g.lease.job, g.lease.attempt, t, Now(), report));
+  EXPECT_EQ(Must(store_->CompletedSince(FromUnixMillis(0)))[0].waited, Millis(8'000));
+  EXPECT_DOUBLE_EQ(Must(store_->ListNodes()).at(0).info.speed, realtime);
+  // The next job moves the speed a fifth of the way towards its own factor.
+  Grant next = ClaimOne(node);
+  Transcript slow = t;
+  slow.engine_time = Millis(95'250);  // realtime factor 1
+  ASSERT_OK(store_->Complete(node, next.lease.job, next.lease.attempt, slow, Now()));
+  EXPECT_DOUBLE_EQ(Must(store_->ListNodes()).at(0).info.speed, realtime + 0.2 * (1 - realtime));
+  EXPECT_CODE(store_->Complete(node, next.lease.job, next.lease.attempt, t, Now(),
+                               CompletionReport{Millis(-1)}),
+              Code::kInvalidArgument);
+}
+
 TEST_P(StoreTest, FailedAttemptsAreListedWithTheirNode) {
   QueueJob("a");
   const TimePoint start = Now();
