@@ -171,7 +171,10 @@ Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions o) {
   auto secs = [](Millis m) { return static_cast<double>(m.count()) / 1000.0; };
   if (o.lease_duration <= Millis(0)) return InvalidArgument("--lease must be positive");
   if (o.heartbeat_interval < Millis(0)) return InvalidArgument("--heartbeat must be positive");
-  if (o.heartbeat_interval == Millis(0)) o.heartbeat_interval = o.lease_duration / 3;
+  // A third of the lease, so two heartbeats may be lost before it is; and no less often than a
+  // third of offline_after, so that a working node never shows offline.
+  if (o.heartbeat_interval == Millis(0))
+    o.heartbeat_interval = std::min(o.lease_duration, std::max(o.offline_after, Millis(1))) / 3;
   if (o.heartbeat_interval <= Millis(0))
     return InvalidArgument(
         fmt::format("--lease {}s is too short to heartbeat in", secs(o.lease_duration)));

@@ -44,8 +44,9 @@ struct CoordinatorOptions {
   // A lease lasts this long unless renewed by a heartbeat. After a start, leases from before it get
   // this long again to be re-attached by their workers' heartbeats (lease_reaper.h).
   Millis lease_duration{30'000};
-  // Workers are told to heartbeat this often. Zero: a third of the lease. Must be less than half
-  // the lease, so that one lost heartbeat does not lose the lease (ValidateOptions).
+  // Workers are told to heartbeat this often. Zero: a third of the lease, or of offline_after
+  // when that is shorter. Must be less than half the lease, so that one late heartbeat does not
+  // lose the lease (ValidateOptions).
   Millis heartbeat_interval{0};
   // A node not heard from for this long is shown offline.
   Millis offline_after{30'000};
