@@ -342,6 +342,16 @@ Error AlreadyAdded(const Feed& feed) {
 
 }  // namespace
 
+FeedPoll FeedPoller::FullAnswer(TimePoint now, const std::string& title, const FeedFetch& fetched) {
+  FeedPoll poll{.polled_at = now,
+                .title = title,
+                .validators = true,
+                .etag = fetched.etag,
+                .last_modified = fetched.last_modified};
+  poll.next_poll_at = NextPoll(now, 0, std::nullopt);
+  return poll;
+}
+
 Result<PollResult> FeedPoller::Poll(FeedId id) {
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
@@ -362,12 +372,7 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
   }
   auto parsed = ParseFeed(fetched->body);
   if (!parsed) return Fail(id, *feed, parsed.error(), std::nullopt);
-  FeedPoll poll{.polled_at = now,
-                .title = parsed->title,
-                .validators = true,
-                .etag = fetched->etag,
-                .last_modified = fetched->last_modified};
-  poll.next_poll_at = NextPoll(now, 0, std::nullopt);
+  FeedPoll poll = FullAnswer(now, parsed->title, *fetched);
   const FeedIdentity identity = IdentityOf(feed->url, *fetched, *parsed, options_.sources);
   if (auto moved = store_.UpdateFeedIdentity(id, identity); !moved)
     poll.error = moved.error().message;
@@ -397,12 +402,7 @@ Result<PollResult> FeedPoller::Add(const std::string& url,
   const TimePoint now = clock_.Now();
   auto added = store_.AddFeed(identity.url, now);
   if (!added) return std::unexpected(added.error());
-  FeedPoll poll{.polled_at = now,
-                .title = parsed->title,
-                .validators = true,
-                .etag = fetched->etag,
-                .last_modified = fetched->last_modified};
-  poll.next_poll_at = NextPoll(now, 0, std::nullopt);
+  FeedPoll poll = FullAnswer(now, parsed->title, *fetched);
   Result<PollResult> result = std::unexpected(Error{});
   if (auto r = store_.UpdateFeedIdentity(added->id, identity); !r) {
     result = std::unexpected(r.error());

@@ -33,6 +33,7 @@
 namespace podfleet {
 
 struct ParsedFeed;
+struct FeedFetch;
 
 // How much of a new feed's back catalogue is queued; the rest is stored kSkipped with the reason
 // and can be queued later (Store::QueueEpisode). Applies to the episodes present when the feed is
@@ -114,6 +115,8 @@ class FeedPoller {
   Result<PollResult> Fail(FeedId id, const Feed& feed, const Error& error,
                           std::optional<Millis> retry_after);
   TimePoint NextPoll(TimePoint now, int64_t failures, std::optional<Millis> retry_after);
+  // The poll record of a 200 answer: its validators stored, the next poll scheduled.
+  FeedPoll FullAnswer(TimePoint now, const std::string& title, const FeedFetch& fetched);
 
   // Constant after construction.
   Store& store_;
