@@ -1,7 +1,9 @@
 // status, feed, episodes, transcript: the operator's commands, spoken over the HTTP API.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
@@ -10,6 +12,7 @@
 #include "cli/commands.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/feed_poller.h"
+#include "feeds/opml.h"
 #include "net/http.h"
 
 namespace podfleet {
@@ -135,31 +138,97 @@ int RunStatus(const Args& args) {
   return 0;
 }
 
+// Whether `path` names a local file holding an OPML subscription list; its text in `text`.
+bool ReadOpmlFile(const std::string& path, std::string& text) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return ParseOpml(text).has_value();
+}
+
+void PrintAdded(const json& reply) {
+  const json& f = reply["feed"];
+  fmt::print("feed {}: {} ({} items, {} new episodes, {} queued, {} skipped by backfill limits)\n",
+             f.value("id", 0), f.value("title", ""), reply.value("items", 0),
+             reply.value("new_episodes", 0), reply.value("queued", 0), reply.value("skipped", 0));
+  if (reply.contains("note")) fmt::print("  note: {}\n", reply["note"].get<std::string>());
+}
+
+// Whether every outline of an OPML import was added or already there.
+bool ImportOk(const json& reply) {
+  for (const json& o : reply.value("outlines", json::array())) {
+    if (o.value("result", "") == "refused") return false;
+  }
+  return true;
+}
+
+// Prints an OPML import's per-outline results.
+void PrintImport(const json& reply) {
+  for (const json& o : reply.value("outlines", json::array())) {
+    if (o.value("result", "") == "added") {
+      PrintAdded(o);
+    } else {
+      fmt::print("{}: {}: {}\n", o.value("url", ""), o.value("result", ""), o.value("error", ""));
+    }
+  }
+}
+
 int RunFeed(const Args& args) {
   ClientArgs c;
+  std::string newest, since;
   auto flags = ClientFlags(c);
   for (Flag& f : AdminFlags(c)) flags.push_back(std::move(f));
-  auto p =
-      Parse(flags, "feed",
-            "feed add URL|PATH | list | refresh ID | remove ID [--server URL]\n"
-            "                     [--admin-token TOKEN | --data DIR]",
-            "Manages the feeds the coordinator polls. add, refresh and remove need the admin\n"
-            "token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the admin.token file in\n"
-            "the coordinator's data directory (--data, default podfleet-data).",
-            args);
+  flags.push_back(StringFlag("newest", &newest, "add: queue only the newest N episodes", "N"));
+  flags.push_back(
+      StringFlag("since", &since, "add: queue only episodes published since DATE", "DATE"));
+  auto p = Parse(
+      flags, "feed",
+      "feed add URL|PATH|FILE.opml [--newest N] [--since DATE] | list | export | refresh ID |\n"
+      "                     remove ID [--server URL] [--admin-token TOKEN | --data DIR]",
+      "Manages the feeds the coordinator polls. add, refresh and remove need the admin\n"
+      "token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the admin.token file in\n"
+      "the coordinator's data directory (--data, default podfleet-data). add takes a feed\n"
+      "URL or an OPML subscription list (each feed in it added, with a result per feed);\n"
+      "episodes a backfill limit leaves out are kept as skipped and can be queued later\n"
+      "(POST /api/episodes/ID/queue). export prints every feed as OPML. A feed that is\n"
+      "already there, or a URL that is not a feed, is refused and the command fails.",
+      args);
   if (p.exit >= 0) return p.exit;
   const auto& pos = p.args.positional;
   auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   Result<json> reply =
-      InvalidArgument("usage: podfleet feed add URL | list | refresh ID | remove ID");
-  if (pos.size() == 2 && pos[0] == "add") {
+      InvalidArgument("usage: podfleet feed add URL | list | export | refresh ID | remove ID");
+  std::string opml;
+  const bool import = pos.size() == 2 && pos[0] == "add" && ReadOpmlFile(pos[1], opml);
+  if (import) {
+    std::string query;
+    if (!newest.empty()) query += "&newest=" + PercentEncode(newest);
+    if (!since.empty()) query += "&since=" + PercentEncode(since);
+    if (!query.empty()) query[0] = '?';
+    reply = client.PostBytes("/api/opml" + query, std::move(opml), "text/x-opml");
+  } else if (pos.size() == 2 && pos[0] == "add") {
     std::string url = pos[1];
     if (auto normalized = NormalizeSourceUrl(url)) url = *normalized;
-    reply = client.PostJson("/api/feeds", {{"url", url}});
+    json body = {{"url", url}};
+    if (!newest.empty()) {
+      try {
+        body["newest"] = std::stoll(newest);
+      } catch (const std::exception&) {
+        return Fail("--newest must be a number");
+      }
+    }
+    if (!since.empty()) body["since"] = since;
+    reply = client.PostJson("/api/feeds", body);
   } else if (pos.size() == 1 && pos[0] == "list") {
     reply = client.GetJson("/api/feeds");
+  } else if (pos.size() == 1 && pos[0] == "export") {
+    auto text = client.GetText("/api/opml");
+    if (!text) return Fail(c.server + ": " + text.error().ToString());
+    fmt::print("{}", *text);
+    return 0;
   } else if (pos.size() == 2 && pos[0] == "refresh") {
     reply = client.PostJson("/api/feeds/" + PercentEncode(pos[1]) + "/refresh", json::object());
   } else if (pos.size() == 2 && pos[0] == "remove") {
@@ -168,19 +237,20 @@ int RunFeed(const Args& args) {
   if (!reply) return FailChange(reply.error());
   if (c.json || pos[0] == "remove") {
     fmt::print("{}\n", reply->dump(2));
-  } else if (pos[0] == "list") {
+    return import && !ImportOk(*reply) ? 1 : 0;
+  }
+  if (import) {
+    PrintImport(*reply);
+    return ImportOk(*reply) ? 0 : 1;
+  }
+  if (pos[0] == "list") {
     for (const json& f : reply->value("feeds", json::array()))
       fmt::print("{:>4}  {:<40} {:>5} episodes  {}\n", f.value("id", 0),
                  f.value("title", "").substr(0, 40), f.value("episode_count", 0),
                  f.value("last_error", "").empty() ? f.value("url", "")
                                                    : "ERROR: " + f.value("last_error", ""));
   } else {
-    const json& f = (*reply)["feed"];
-    fmt::print("feed {}: {} ({} items, {} new episodes queued){}\n", f.value("id", 0),
-               f.value("title", ""), reply->value("items", 0), reply->value("new_episodes", 0),
-               reply->contains("poll_error")
-                   ? "\n  poll error: " + (*reply)["poll_error"].get<std::string>()
-                   : "");
+    PrintAdded(*reply);
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "cli/flags.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
+#include "feeds/rss.h"
 #include "net/token.h"
 
 namespace podfleet {
@@ -33,6 +34,15 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                    "how often workers are asked to heartbeat (0: a third of the lease)"),
       DurationFlag("offline-after", &o.offline_after, "a node silent this long is shown offline"),
       DurationFlag("feed-interval", &o.feed_interval, "how often feeds are polled"),
+      Int64Flag("backfill-newest", &o.backfill.newest,
+                "a new feed queues only its newest N episodes (0: all; the rest skipped)"),
+      Flag{"backfill-since", "a new feed queues only episodes published since DATE", "DATE",
+           [&o](std::string_view v) -> Result<void> {
+             o.backfill.since = ParseFeedDate(v);
+             if (!o.backfill.since) return InvalidArgument("not a date (e.g. 2024-01-01)");
+             return {};
+           },
+           ""},
       IntFlag("max-failures", &o.retry.max_failures, "retryable failures before a job fails"),
       DurationFlag("retry-backoff", &o.retry.base_backoff, "first retry delay (doubles each time)"),
       IntFlag("quarantine-after", &o.retry.max_lease_expiries,

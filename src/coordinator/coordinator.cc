@@ -250,7 +250,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   c->egress_ = std::make_unique<EgressPacer>(options.egress_bytes_per_second);
   FeedPollerOptions poll;
   poll.interval = options.feed_interval;
-  poll.scratch_dir = options.data_dir / "tmp";
+  poll.backfill = options.backfill;
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
   Relay* relay = c->relay_.get();
@@ -269,6 +269,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : FeedRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);

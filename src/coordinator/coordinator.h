@@ -13,6 +13,7 @@
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
+#include "coordinator/feed_poller.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -50,8 +51,10 @@ struct CoordinatorOptions {
   Millis heartbeat_interval{0};
   // A node not heard from for this long is shown offline.
   Millis offline_after{30'000};
-  // Feeds are polled this often.
+  // Feeds are polled this often (each jittered, see feed_poller.h).
   Millis feed_interval{15 * 60'000};
+  // How much of a new feed's back catalogue is queued unless the add says otherwise.
+  Backfill backfill;
   // The longest a claim waits for work (long poll); never longer than lease_duration -
   // heartbeat_interval, so that a dead worker's parked claim cannot take the job its death freed.
   Millis max_claim_wait{30'000};

@@ -39,6 +39,8 @@ struct Coordinator::Context {
 // Route tables, one per audience.
 std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
+// Feeds and OPML (routes_feeds.cc).
+std::vector<Route> FeedRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
 // After `node` completed `job` at `done_at`: counts the job in the metrics (the store recorded
@@ -67,6 +69,14 @@ Result<nlohmann::json> JsonBody(const HttpRequest& request);
 Result<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback);
 Result<bool> BoolField(const nlohmann::json& body, const char* key, bool fallback);
 Result<std::string> StringField(const nlohmann::json& body, const char* key, std::string fallback);
+// A feed or audio URL (or local path) given through the API, as the source policy allows it
+// (source_policy.h), normalized by NormalizeSourceUrl; the body form reads its "url" field. A
+// local path is looked up only when files are allowed, so a refused caller learns nothing about
+// the disk.
+Result<std::string> CheckedSourceUrl(const Coordinator::Context& c, std::string_view input);
+Result<std::string> SourceUrl(const Coordinator::Context& c, const nlohmann::json& body);
+// kPermissionDenied unless the request bears the admin token (Authorization: Bearer ...).
+Result<void> RequireAdmin(const Coordinator::Context& c, const HttpRequest& request);
 // The path parameter as a positive id, or kInvalidArgument.
 Result<int64_t> IdParam(const HttpRequest& request, const char* name);
 // Counts `bytes` of audio (carrying `audio` of sound; zero if unknown) served for `request`

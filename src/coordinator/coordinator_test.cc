@@ -422,13 +422,13 @@ TEST_F(CoordinatorTest, AdminTokenIsRefusedWithoutTheBearerScheme) {
   EXPECT_TRUE(json::parse(reply->body).contains("error"));
 }
 
-TEST_F(CoordinatorTest, AdminTokenAddsFeedsAndEpisodes) {
+TEST_F(CoordinatorTest, AdminTokenAddsEpisodesAndAnUnreachableFeedIsNotKept) {
   auto added = admin_->PostJson("/api/episodes", {{"url", "http://127.0.0.1:9/a.mp3"}});
   ASSERT_TRUE(added) << added.error().ToString();
   auto feed = admin_->PostJson("/api/feeds", {{"url", "http://127.0.0.1:9/missing.xml"}});
-  ASSERT_TRUE(feed) << feed.error().ToString();  // added; its poll error is in the reply
-  const int64_t feed_id = (*feed)["feed"]["id"].get<int64_t>();
-  EXPECT_TRUE(admin_->DeleteJson("/api/feeds/" + std::to_string(feed_id)));
+  ASSERT_FALSE(feed);  // nothing listens there: refused, and nothing is kept
+  EXPECT_EQ(feed.error().code, Code::kUnavailable) << feed.error().ToString();
+  EXPECT_TRUE((*admin_->GetJson("/api/feeds"))["feeds"].empty());
   auto episodes = admin_->GetJson("/api/episodes");
   ASSERT_TRUE(episodes);
   EXPECT_EQ((*episodes)["episodes"].size(), 1u);

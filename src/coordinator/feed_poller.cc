@@ -2,13 +2,59 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
 
+#include "coordinator/feed_fetch.h"
+#include "feeds/feed_url.h"
 #include "feeds/rss.h"
 #include "net/public_address.h"
 
 namespace podfleet {
+namespace {
+
+std::string HostOf(std::string_view url) {
+  const size_t start = url.find("://");
+  if (start == std::string_view::npos) return {};
+  const std::string_view rest = url.substr(start + 3);
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+std::string DateText(TimePoint t) {
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(t)};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(d.year()),
+                     static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+}
+
+// What the poller tells about items it could not queue.
+std::string NoteFor(const PollResult& r) {
+  std::vector<std::string> parts;
+  if (r.refused > 0)
+    parts.push_back(
+        fmt::format("{} of {} enclosure URLs refused by the source policy", r.refused, r.items));
+  if (r.without_audio > 0)
+    parts.push_back(fmt::format("{} of {} items carry no audio (no enclosure or audio media)",
+                                r.without_audio, r.items));
+  std::string note;
+  for (const std::string& p : parts) note += (note.empty() ? "" : "; ") + p;
+  return note;
+}
+
+// A fetch's HTTP status as an error, or nothing for 200 and 304.
+std::optional<Error> StatusError(const FeedFetch& fetch, const std::string& url) {
+  const int s = fetch.status;
+  if (s == 200 || s == 304) return std::nullopt;
+  if (s == 404 || s == 410)
+    return Error{Code::kNotFound, fmt::format("not a feed: {} answered HTTP {}", url, s)};
+  if (s == 429 || s == 408 || s >= 500)
+    return Error{Code::kUnavailable, fmt::format("{} answered HTTP {}", url, s)};
+  return Error{Code::kInvalidArgument, fmt::format("not a feed: {} answered HTTP {}", url, s)};
+}
+
+}  // namespace
 
 Result<std::string> NormalizeSourceUrl(std::string_view input) {
   const std::string s(input);
@@ -27,6 +73,7 @@ std::string ResolveUrl(std::string_view base, std::string_view ref) {
   if (ref.empty() || ref.find("://") != std::string_view::npos) return std::string(ref);
   const size_t scheme_end = base.find("://");
   if (scheme_end == std::string_view::npos) return std::string(ref);
+  if (ref.starts_with("//")) return std::string(base.substr(0, scheme_end + 1)) + std::string(ref);
   if (ref.starts_with('/')) {
     if (base.starts_with("file://")) return "file://" + std::string(ref);
     const size_t host_end = base.find('/', scheme_end + 3);
@@ -36,6 +83,40 @@ std::string ResolveUrl(std::string_view base, std::string_view ref) {
   return std::string(base.substr(0, dir_end + 1)) + std::string(ref);
 }
 
+std::vector<std::string> BackfillHolds(const std::vector<EpisodeInfo>& episodes,
+                                       const Backfill& backfill) {
+  std::vector<std::string> holds(episodes.size());
+  std::vector<size_t> order(episodes.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  // Newest first by date; undated ones after the dated, in document order.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto& x = episodes[a].published_at;
+    const auto& y = episodes[b].published_at;
+    if (x && y) return *x > *y;
+    return x.has_value() && !y.has_value();
+  });
+  for (size_t rank = 0; rank < order.size(); ++rank) {
+    const EpisodeInfo& e = episodes[order[rank]];
+    std::string& hold = holds[order[rank]];
+    if (backfill.newest > 0 && static_cast<int64_t>(rank) >= backfill.newest)
+      hold = fmt::format("backfill: older than the newest {}", backfill.newest);
+    else if (backfill.since && e.published_at && *e.published_at < *backfill.since)
+      hold = "backfill: published before " + DateText(*backfill.since);
+  }
+  return holds;
+}
+
+std::string FeedFingerprint(const ParsedFeed& feed) {
+  if (feed.title.empty() || feed.episodes.empty()) return {};
+  const EpisodeInfo* newest = &feed.episodes.front();
+  for (const EpisodeInfo& e : feed.episodes) {
+    if (e.published_at && (!newest->published_at || *e.published_at > *newest->published_at))
+      newest = &e;
+  }
+  if (newest->guid.empty()) return {};
+  return feed.title + "\n" + newest->guid;
+}
+
 FeedPoller::FeedPoller(Store& store, HttpClient& http, const Clock& clock,
                        FeedPollerOptions options, std::function<void()> on_new_work)
     : store_(store),
@@ -43,7 +124,9 @@ FeedPoller::FeedPoller(Store& store, HttpClient& http, const Clock& clock,
       clock_(clock),
       options_(std::move(options)),
       on_new_work_(std::move(on_new_work)),
-      thread_([this] { Loop(); }) {}
+      request_thread_([this] { RequestLoop(); }) {
+  if (options_.sweep) sweep_thread_ = std::thread([this] { SweepLoop(); });
+}
 
 FeedPoller::~FeedPoller() { Stop(); }
 
@@ -54,7 +137,8 @@ void FeedPoller::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (request_thread_.joinable()) request_thread_.join();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
   std::deque<Request> left;
   {
     MutexLock lock(mu_);
@@ -63,113 +147,305 @@ void FeedPoller::Stop() {
   for (Request& r : left) r.done(Unavailable("coordinator is shutting down"));
 }
 
-void FeedPoller::PollAsync(FeedId id, Done done) {
+bool FeedPoller::stopping() {
+  MutexLock lock(mu_);
+  return stopping_;
+}
+
+void FeedPoller::Enqueue(Request request) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      requests_.push_back(Request{id, std::move(done)});
+      requests_.push_back(std::move(request));
       wake_.notify_all();
       return;
     }
   }
-  done(Unavailable("coordinator is shutting down"));
+  request.done(Unavailable("coordinator is shutting down"));
 }
 
-void FeedPoller::Loop() {
+void FeedPoller::PollAsync(FeedId id, Done done) {
+  Enqueue(Request{[this, id] { return Poll(id); }, std::move(done)});
+}
+
+void FeedPoller::AddAsync(std::string url, std::optional<Backfill> backfill, Done done) {
+  Enqueue(Request{[this, url = std::move(url), backfill] { return Add(url, backfill); },
+                  std::move(done)});
+}
+
+void FeedPoller::RequestLoop() {
   MutexLock lock(mu_);
-  TimePoint next_sweep = clock_.Now();
   while (true) {
-    wake_.wait_for(lock, std::chrono::seconds(1),
-                   [this]() REQUIRES(mu_) { return stopping_ || !requests_.empty(); });
+    wake_.wait(lock, [this]() REQUIRES(mu_) { return stopping_ || !requests_.empty(); });
     if (stopping_) return;
-    if (!requests_.empty()) {
-      Request r = std::move(requests_.front());
-      requests_.pop_front();
-      lock.unlock();
-      r.done(Poll(r.feed));
-      lock.lock();
-      continue;
-    }
-    if (clock_.Now() >= next_sweep) {
-      lock.unlock();
-      PollAll();
-      lock.lock();
-      next_sweep = clock_.Now() + options_.interval;
-    }
+    Request r = std::move(requests_.front());
+    requests_.pop_front();
+    lock.unlock();
+    r.done(r.run());
+    lock.lock();
   }
 }
 
-void FeedPoller::PollAll() {
+void FeedPoller::SweepLoop() {
+  while (true) {
+    {
+      MutexLock lock(mu_);
+      // Wakes each second to compare the clock with the earliest due time; no store access.
+      wake_.wait_for(lock, std::chrono::seconds(1), [this]() REQUIRES(mu_) { return stopping_; });
+      if (stopping_) return;
+      if (next_due_ && clock_.Now() < *next_due_) continue;
+    }
+    PollDue();
+  }
+}
+
+int64_t FeedPoller::PollDue() {
   auto feeds = store_.ListFeeds();
   if (!feeds) {
     fmt::print(stderr, "feed poll: {}\n", feeds.error().ToString());
-    return;
+    return 0;
   }
-  for (const Feed& f : *feeds) {
-    {
-      MutexLock lock(mu_);
-      if (stopping_) return;
+  const TimePoint now = clock_.Now();
+  std::deque<Feed> due;
+  std::optional<TimePoint> later;
+  for (Feed& f : *feeds) {
+    if (!f.next_poll_at || *f.next_poll_at <= now) {
+      due.push_back(std::move(f));
+    } else if (!later || *f.next_poll_at < *later) {
+      later = f.next_poll_at;
     }
-    auto r = Poll(f.id);
-    if (!r) fmt::print(stderr, "feed {} ({}): {}\n", f.id.value(), f.url, r.error().ToString());
   }
+  {
+    MutexLock lock(mu_);
+    // Polls below lower it again to their own next times; without feeds, look again later.
+    next_due_ = later.value_or(now + options_.interval);
+  }
+  Mutex queue_mu;
+  std::condition_variable_any turn;
+  std::map<std::string, int> in_flight;
+  int64_t polled = 0;
+  auto work = [&] {
+    while (!stopping()) {
+      Feed feed;
+      std::string host;
+      {
+        MutexLock lock(queue_mu);
+        std::deque<Feed>::iterator pick;
+        turn.wait(lock, [&] {
+          pick = std::find_if(due.begin(), due.end(), [&](const Feed& f) {
+            return in_flight[HostOf(f.url)] < options_.per_host;
+          });
+          return due.empty() || pick != due.end();
+        });
+        if (due.empty()) return;
+        feed = std::move(*pick);
+        due.erase(pick);
+        host = HostOf(feed.url);
+        ++in_flight[host];
+        ++polled;
+      }
+      auto r = Poll(feed.id);
+      if (!r && r.error().code != Code::kNotFound)
+        fmt::print(stderr, "feed {} ({}): {}\n", feed.id.value(), feed.url, r.error().ToString());
+      {
+        MutexLock lock(queue_mu);
+        --in_flight[host];
+      }
+      turn.notify_all();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int i = 1; i < std::max(1, options_.threads); ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  return polled;
+}
+
+TimePoint FeedPoller::NextPoll(TimePoint now, int64_t failures, std::optional<Millis> retry_after) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> spread(1 - options_.jitter, 1 + options_.jitter);
+  double delay = static_cast<double>(options_.interval.count());
+  if (failures > 0) {
+    delay *= std::pow(2.0, static_cast<double>(std::min<int64_t>(failures - 1, 30)));
+    delay = std::min(delay, static_cast<double>(options_.max_backoff.count()));
+  }
+  Millis wait(static_cast<int64_t>(delay * spread(rng)));
+  if (retry_after) wait = std::max(wait, *retry_after);
+  const TimePoint next = now + wait;
+  MutexLock lock(mu_);
+  if (!next_due_ || next < *next_due_) next_due_ = next;
+  return next;
+}
+
+Result<PollResult> FeedPoller::Fail(FeedId id, const Feed& feed, const Error& error,
+                                    std::optional<Millis> retry_after) {
+  const TimePoint now = clock_.Now();
+  FeedPoll poll{.polled_at = now, .error = error.message, .failures = feed.failures + 1};
+  poll.next_poll_at = NextPoll(now, poll.failures, retry_after);
+  (void)store_.RecordFeedPoll(id, poll);
+  return std::unexpected(error);
+}
+
+namespace {
+
+// Fetches `url` as the policy allows. A status other than 200 and 304 becomes an error, with a
+// 429's or 503's Retry-After left in `retry_after`.
+Result<FeedFetch> FetchAllowed(HttpClient& http, const FeedPollerOptions& o, const std::string& url,
+                               const Feed* known, TimePoint now,
+                               std::optional<Millis>& retry_after) {
+  if (SchemeOf(url) == "file" && !o.sources.allow_files)
+    return InvalidArgument(
+        "file URLs are not allowed (start the coordinator with --allow-file-urls)");
+  FeedFetchOptions f;
+  f.max_bytes = static_cast<size_t>(o.max_feed_bytes);
+  if (known && o.conditional) {
+    f.etag = known->etag;
+    f.last_modified = known->last_modified;
+  }
+  if (o.sources.public_only) f.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
+  Result<FeedFetch> fetched = FetchFeed(http, url, f, now);
+  if (!fetched) return fetched;
+  if (std::optional<Error> e = StatusError(*fetched, url)) {
+    retry_after = fetched->retry_after;
+    return std::unexpected(*e);
+  }
+  return fetched;
+}
+
+// Who the fetched feed is: where it lives now (after permanent redirects and
+// itunes:new-feed-url, when the policy allows the new URL), the URL it was asked for as an alias,
+// its podcast:guid and fingerprint.
+FeedIdentity IdentityOf(const std::string& asked, const FeedFetch& fetch, const ParsedFeed& parsed,
+                        const SourcePolicy& policy) {
+  FeedIdentity id;
+  id.url = NormalizeFeedUrl(fetch.permanent_url);
+  const std::string normalized = NormalizeFeedUrl(asked);
+  if (normalized != id.url) id.aliases.push_back(normalized);
+  if (!parsed.new_feed_url.empty()) {
+    const std::string moved = NormalizeFeedUrl(ResolveUrl(fetch.final_url, parsed.new_feed_url));
+    const std::string scheme = SchemeOf(moved);
+    if (moved != id.url && (scheme == "http" || scheme == "https") &&
+        CheckSourceUrl(moved, policy)) {
+      id.aliases.push_back(id.url);
+      id.url = moved;
+    }
+  }
+  id.podcast_guid = parsed.podcast_guid;
+  id.fingerprint = FeedFingerprint(parsed);
+  return id;
+}
+
+Error AlreadyAdded(const Feed& feed) {
+  return Error{Code::kConflict,
+               fmt::format("already added as feed {} ({})", feed.id.value(), feed.url)};
+}
+
+}  // namespace
+
+FeedPoll FeedPoller::FullAnswer(TimePoint now, const std::string& title, const FeedFetch& fetched) {
+  FeedPoll poll{.polled_at = now,
+                .title = title,
+                .validators = true,
+                .etag = fetched.etag,
+                .last_modified = fetched.last_modified};
+  poll.next_poll_at = NextPoll(now, 0, std::nullopt);
+  return poll;
 }
 
 Result<PollResult> FeedPoller::Poll(FeedId id) {
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
+  std::optional<Millis> retry_after;
+  auto fetched = FetchAllowed(http_, options_, feed->url, &*feed, clock_.Now(), retry_after);
+  if (!fetched) return Fail(id, *feed, fetched.error(), retry_after);
   const TimePoint now = clock_.Now();
-  auto fail = [&](const Error& e) -> Result<PollResult> {
-    (void)store_.RecordFeedPoll(id, FeedPoll{now, "", e.message});
-    return std::unexpected(e);
-  };
-
-  if (SchemeOf(feed->url) == "file" && !options_.sources.allow_files)
-    return fail(Error{Code::kInvalidArgument,
-                      "file URLs are not allowed (start the coordinator with --allow-file-urls)"});
-  std::error_code ec;
-  std::filesystem::create_directories(options_.scratch_dir, ec);
-  const auto path = options_.scratch_dir / fmt::format("feed-{}.xml", id.value());
-  std::filesystem::remove(path, ec);
-  std::filesystem::remove(path.string() + ".part", ec);
-  DownloadOptions download;
-  download.max_bytes = options_.max_feed_bytes;
-  download.retries = 1;
-  if (options_.sources.public_only)
-    download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
-  auto fetched = http_.Download(feed->url, path, download);
-  if (!fetched) return fail(fetched.error());
-
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::filesystem::remove(path, ec);
-  auto parsed = ParseRss(text.str());
-  if (!parsed) return fail(parsed.error());
-
-  const std::string base = fetched->final_url.empty() ? feed->url : fetched->final_url;
-  const int64_t items = static_cast<int64_t>(parsed->episodes.size());
-  for (EpisodeInfo& e : parsed->episodes) {
-    e.audio_url = ResolveUrl(base, e.audio_url);
-    if (e.guid.empty()) e.guid = e.audio_url;
+  if (fetched->status == 304) {
+    FeedPoll poll{.polled_at = now};
+    poll.next_poll_at = NextPoll(now, 0, std::nullopt);
+    if (auto r = store_.RecordFeedPoll(id, poll); !r) return std::unexpected(r.error());
+    PollResult result{.feed = *feed, .not_modified = true};
+    result.feed.polled_at = now;
+    result.feed.last_error.clear();
+    result.feed.failures = 0;
+    result.feed.next_poll_at = poll.next_poll_at;
+    return result;
   }
-  std::erase_if(parsed->episodes, [&](const EpisodeInfo& e) {
+  auto parsed = ParseFeed(fetched->body);
+  if (!parsed) return Fail(id, *feed, parsed.error(), std::nullopt);
+  FeedPoll poll = FullAnswer(now, parsed->title, *fetched);
+  const FeedIdentity identity = IdentityOf(feed->url, *fetched, *parsed, options_.sources);
+  if (auto moved = store_.UpdateFeedIdentity(id, identity); !moved)
+    poll.error = moved.error().message;
+  return Apply(*feed, fetched->final_url, std::move(*parsed), std::nullopt, poll);
+}
+
+Result<PollResult> FeedPoller::Add(const std::string& url,
+                                   const std::optional<Backfill>& backfill) {
+  const std::string normalized = NormalizeFeedUrl(url);
+  auto known = store_.FindFeed(FeedIdentity{.url = normalized});
+  if (!known) return std::unexpected(known.error());
+  if (*known) return std::unexpected(AlreadyAdded(**known));
+  std::optional<Millis> retry_after;
+  auto fetched = FetchAllowed(http_, options_, normalized, nullptr, clock_.Now(), retry_after);
+  if (!fetched) {
+    Error e = fetched.error();
+    if (e.code == Code::kNotFound) e.code = Code::kInvalidArgument;  // the origin's 404, not ours
+    return std::unexpected(e);
+  }
+  auto parsed = ParseFeed(fetched->body);
+  if (!parsed) return std::unexpected(parsed.error());
+  const FeedIdentity identity = IdentityOf(normalized, *fetched, *parsed, options_.sources);
+  known = store_.FindFeed(identity);
+  if (!known) return std::unexpected(known.error());
+  if (*known) return std::unexpected(AlreadyAdded(**known));
+
+  const TimePoint now = clock_.Now();
+  auto added = store_.AddFeed(identity.url, now);
+  if (!added) return std::unexpected(added.error());
+  FeedPoll poll = FullAnswer(now, parsed->title, *fetched);
+  Result<PollResult> result = std::unexpected(Error{});
+  if (auto r = store_.UpdateFeedIdentity(added->id, identity); !r) {
+    result = std::unexpected(r.error());
+  } else {
+    result = Apply(*added, fetched->final_url, std::move(*parsed),
+                   backfill.value_or(options_.backfill), poll);
+  }
+  if (!result) (void)store_.RemoveFeed(added->id);  // nothing is kept of a refused add
+  return result;
+}
+
+Result<PollResult> FeedPoller::Apply(const Feed& feed, const std::string& base, ParsedFeed parsed,
+                                     const std::optional<Backfill>& backfill,
+                                     const FeedPoll& poll) {
+  PollResult result;
+  result.items = static_cast<int64_t>(parsed.episodes.size());
+  for (EpisodeInfo& e : parsed.episodes) {
+    // An item without a guid is known by its enclosure URL, resolved like the enclosure.
+    const bool guid_is_audio = e.guid.empty() || e.guid == e.audio_url;
+    e.audio_url = ResolveUrl(base, e.audio_url);
+    if (guid_is_audio) e.guid = e.audio_url;
+  }
+  result.without_audio =
+      std::erase_if(parsed.episodes, [](const EpisodeInfo& e) { return e.audio_url.empty(); });
+  result.refused = std::erase_if(parsed.episodes, [&](const EpisodeInfo& e) {
     return !EnclosureAllowed(base, e.audio_url, options_.sources);
   });
-  const int64_t refused = items - static_cast<int64_t>(parsed->episodes.size());
-  auto added = store_.AddEpisodes(id, parsed->episodes, now, options_.intake);
-  if (!added) return fail(added.error());
-  const std::string note =
-      refused == 0
-          ? std::string()
-          : fmt::format("{} of {} enclosure URLs refused (not http or https)", refused, items);
-  if (auto r = store_.RecordFeedPoll(id, FeedPoll{now, parsed->title, note}); !r)
-    return std::unexpected(r.error());
-  if (!added->empty() && on_new_work_) on_new_work_();
-
-  auto updated = store_.GetFeed(id);
+  const std::vector<std::string> holds =
+      backfill ? BackfillHolds(parsed.episodes, *backfill) : std::vector<std::string>();
+  auto added = store_.AddEpisodes(feed.id, parsed.episodes, poll.polled_at, options_.intake, holds);
+  if (!added) return std::unexpected(added.error());
+  result.new_episodes = static_cast<int64_t>(added->size());
+  result.held = std::count_if(holds.begin(), holds.end(), [](auto& h) { return !h.empty(); });
+  result.queued = result.new_episodes - result.held;
+  result.note = NoteFor(result);
+  FeedPoll record = poll;
+  if (record.error.empty()) record.error = result.note;
+  if (auto r = store_.RecordFeedPoll(feed.id, record); !r) return std::unexpected(r.error());
+  if (result.queued > 0 && on_new_work_) on_new_work_();
+  auto updated = store_.GetFeed(feed.id);
   if (!updated) return std::unexpected(updated.error());
-  return PollResult{*updated, items, static_cast<int64_t>(added->size()), refused};
+  result.feed = std::move(*updated);
+  return result;
 }
 
 }  // namespace podfleet

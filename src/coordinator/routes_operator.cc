@@ -84,87 +84,6 @@ Result<json> StatusJson(Ctx& c) {
               {"last_hour", *throughput}};
 }
 
-Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
-  std::string_view token = request.BearerToken();
-  if (token.empty())
-    return PermissionDenied(
-        "missing admin token (Authorization: Bearer ...; it is in admin.token in the "
-        "coordinator's data directory)");
-  if (!ConstantTimeEquals(HashToken(token), c.admin_token_hash))
-    return PermissionDenied("wrong admin token");
-  return {};
-}
-
-// ---- feeds ----
-
-// The body's "url" as the source policy (source_policy.h) allows it. A local path is looked up
-// only when files are allowed, so a refused caller learns nothing about the disk.
-Result<std::string> SourceUrl(const Ctx& c, const json& body) {
-  const json& field = body.contains("url") ? body["url"] : json();
-  if (!field.is_string() || field.get<std::string>().empty())
-    return InvalidArgument("missing field 'url' (a string)");
-  const std::string input = field.get<std::string>();
-  const SourcePolicy policy{c.options.allow_file_urls, c.options.refuse_private_addresses};
-  // Checked before NormalizeSourceUrl looks at the disk.
-  const std::string checked = SchemeOf(input).empty() ? "file://" + input : input;
-  if (auto r = CheckSourceUrl(checked, policy); !r) return std::unexpected(r.error());
-  return NormalizeSourceUrl(input);
-}
-
-void AddFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
-  auto body = JsonBody(request);
-  if (!body) return respond(ErrorReply(body.error()));
-  auto url = SourceUrl(c, *body);
-  if (!url) return respond(ErrorReply(url.error()));
-  auto feed = c.store.AddFeed(*url, c.clock.Now());
-  if (!feed) return respond(ErrorReply(feed.error()));
-  auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.poller.PollAsync(feed->id, [shared, feed = *feed](Result<PollResult> r) {
-    json out = {{"feed", ToJson(r ? r->feed : feed)}};
-    if (r) {
-      out["items"] = r->items;
-      out["new_episodes"] = r->new_episodes;
-      if (r->refused > 0) out["refused_enclosures"] = r->refused;
-    } else {
-      out["poll_error"] = r.error().message;
-    }
-    (*shared)(JsonReply(201, out));
-  });
-}
-
-void RefreshFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
-  auto id = IdParam(request, "id");
-  if (!id) return respond(ErrorReply(id.error()));
-  auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.poller.PollAsync(FeedId(*id), [shared](Result<PollResult> r) {
-    if (!r) return (*shared)(ErrorReply(r.error()));
-    (*shared)(JsonReply(
-        200, {{"feed", ToJson(r->feed)}, {"items", r->items}, {"new_episodes", r->new_episodes}}));
-  });
-}
-
-HttpResponse ListFeeds(Ctx& c, const HttpRequest&) {
-  auto feeds = c.store.ListFeeds();
-  if (!feeds) return ErrorReply(feeds.error());
-  json out = json::array();
-  for (const Feed& f : *feeds) out.push_back(ToJson(f));
-  return JsonReply(200, {{"feeds", std::move(out)}});
-}
-
-HttpResponse GetFeed(Ctx& c, const HttpRequest& request) {
-  auto id = IdParam(request, "id");
-  if (!id) return ErrorReply(id.error());
-  auto feed = c.store.GetFeed(FeedId(*id));
-  if (!feed) return ErrorReply(feed.error());
-  return JsonReply(200, ToJson(*feed));
-}
-
-HttpResponse RemoveFeed(Ctx& c, const HttpRequest& request) {
-  auto id = IdParam(request, "id");
-  if (!id) return ErrorReply(id.error());
-  return Reply(c.store.RemoveFeed(FeedId(*id)));
-}
-
 // ---- episodes ----
 
 Result<EpisodeFilter> FilterFrom(const HttpRequest& request) {
@@ -372,6 +291,33 @@ HttpResponse Health(Ctx& c, const HttpRequest&) {
 
 }  // namespace
 
+Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
+  std::string_view token = request.BearerToken();
+  if (token.empty())
+    return PermissionDenied(
+        "missing admin token (Authorization: Bearer ...; it is in admin.token in the "
+        "coordinator's data directory)");
+  if (!ConstantTimeEquals(HashToken(token), c.admin_token_hash))
+    return PermissionDenied("wrong admin token");
+  return {};
+}
+
+Result<std::string> CheckedSourceUrl(const Ctx& c, std::string_view input) {
+  if (input.empty()) return InvalidArgument("missing field 'url' (a string)");
+  const SourcePolicy policy{c.options.allow_file_urls, c.options.refuse_private_addresses};
+  // Checked before NormalizeSourceUrl looks at the disk.
+  const std::string checked =
+      SchemeOf(input).empty() ? "file://" + std::string(input) : std::string(input);
+  if (auto r = CheckSourceUrl(checked, policy); !r) return std::unexpected(r.error());
+  return NormalizeSourceUrl(input);
+}
+
+Result<std::string> SourceUrl(const Ctx& c, const json& body) {
+  const json& field = body.contains("url") ? body["url"] : json();
+  if (!field.is_string()) return InvalidArgument("missing field 'url' (a string)");
+  return CheckedSourceUrl(c, field.get<std::string>());
+}
+
 std::vector<Route> OperatorRoutes(Ctx& c) {
   auto sync = [&c](HttpResponse (*f)(Ctx&, const HttpRequest&)) {
     return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
@@ -399,16 +345,6 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        {}},
       {"GET", "/api/queue/status", "job counts by state", json_of(QueueJson), {}},
       {"GET", "/api/status", "nodes, queue and last-hour throughput", json_of(StatusJson), {}},
-      {"GET", "/api/feeds", "list feeds", sync(ListFeeds), {}},
-      {"POST",
-       "/api/feeds",
-       "add a feed by URL or local path and poll it",
-       {},
-       async(AddFeed),
-       admin},
-      {"GET", "/api/feeds/{id}", "one feed", sync(GetFeed), {}},
-      {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed), admin},
-      {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}, admin},
       {"GET",
        "/api/episodes",
        "list episodes (feed, state, q, limit, offset)",

@@ -85,6 +85,12 @@ struct Feed {
   std::optional<TimePoint> polled_at;
   std::string last_error;  // empty after a successful poll
   int64_t episode_count = 0;
+  std::string podcast_guid;  // <podcast:guid>, the show's identity wherever it moves; may be empty
+  // Validators from the last full answer, sent back as If-None-Match / If-Modified-Since.
+  std::string etag;
+  std::string last_modified;
+  int64_t failures = 0;                   // consecutive failed polls (backoff)
+  std::optional<TimePoint> next_poll_at;  // unset: due now
 };
 
 enum class EpisodeState { kQueued, kRunning, kDone, kFailed, kSkipped };

@@ -1,5 +1,6 @@
 #include "feeds/opml.h"
 
+#include <sstream>
 #include <unordered_set>
 
 #include "feeds/xml.h"
@@ -48,6 +49,27 @@ Result<std::vector<std::string>> ParseOpml(std::string_view xml) {
     if (!url.empty() && seen.insert(url).second) urls.push_back(std::move(url));
   }
   return urls;
+}
+
+std::string WriteOpml(std::string_view title, const std::vector<OpmlOutline>& outlines) {
+  pugi::xml_document doc;
+  pugi::xml_node decl = doc.append_child(pugi::node_declaration);
+  decl.append_attribute("version") = "1.0";
+  decl.append_attribute("encoding") = "UTF-8";
+  pugi::xml_node opml = doc.append_child("opml");
+  opml.append_attribute("version") = "2.0";
+  opml.append_child("head").append_child("title").text().set(std::string(title).c_str());
+  pugi::xml_node body = opml.append_child("body");
+  for (const OpmlOutline& o : outlines) {
+    pugi::xml_node outline = body.append_child("outline");
+    outline.append_attribute("type") = "rss";
+    outline.append_attribute("text") = o.title.c_str();
+    outline.append_attribute("title") = o.title.c_str();
+    outline.append_attribute("xmlUrl") = o.xml_url.c_str();
+  }
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default, pugi::encoding_utf8);
+  return out.str();
 }
 
 }  // namespace podfleet

@@ -18,4 +18,15 @@ namespace podfleet {
 // empty list. No network is touched. Thread-safe.
 Result<std::vector<std::string>> ParseOpml(std::string_view xml);
 
+// One subscription as WriteOpml writes it.
+struct OpmlOutline {
+  std::string title;
+  std::string xml_url;
+};
+
+// An OPML 2.0 document listing `outlines` as <outline type="rss" text=".." title=".."
+// xmlUrl=".."/> under <body>, with `title` in <head>; text is escaped, so any title is safe.
+// ParseOpml reads back the same URLs in the same order.
+std::string WriteOpml(std::string_view title, const std::vector<OpmlOutline>& outlines);
+
 }  // namespace podfleet

@@ -266,16 +266,110 @@ TEST(Rss, HtmlPageIsNotAFeed) {
   ExpectInvalid(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hi</title></head>"
       "<body><p>Not a feed<br></p></body></html>",
-      "malformed feed:");
-  ExpectInvalid("<html><body><p>Well-formed page</p></body></html>",
-                "malformed feed: not RSS (the root element is <html>)");
+      "not a feed: an HTML page");
+  ExpectInvalid("<?xml version=\"1.0\"?><html><body><p>Well-formed page</p></body></html>",
+                "not a feed: an HTML page");
+}
+
+TEST(Rss, OpmlIsNotAFeedAndSaysHowToImportIt) {
+  ExpectInvalid("<opml version=\"2.0\"><body><outline xmlUrl=\"http://x/f.xml\"/></body></opml>",
+                "not a feed: this is an OPML subscription list; import it with `podfleet feed add");
 }
 
 TEST(Rss, RssWithoutChannelIsNotAFeed) {
   ExpectInvalid("<rss version=\"2.0\"><item/></rss>", "<rss> has no <channel>");
-  ExpectInvalid("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Atom</title></feed>",
-                "not RSS");
-  ExpectInvalid("<x:rss xmlns:x=\"http://example.org\"><channel/></x:rss>", "not RSS");
+  ExpectInvalid("<x:rss xmlns:x=\"http://example.org\"><channel/></x:rss>", "not a feed");
+  ExpectInvalid("<feed xmlns=\"http://example.org/not-atom\"/>", "not a feed");
+}
+
+// ---- Atom ----
+
+TEST(Atom, ReadsEntriesWithEnclosureLinksIdsAndDates) {
+  const ParsedFeed feed = MustParse(R"(<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+      xml:lang="de">
+  <title>Atom Show</title>
+  <link rel="self" href="https://example.org/atom.xml"/>
+  <link rel="alternate" href="https://example.org/"/>
+  <entry>
+    <id>tag:example.org,2024:1</id>
+    <title>First</title>
+    <updated>2024-05-02T00:00:00Z</updated>
+    <published>2024-05-01T10:00:00.123456+02:00</published>
+    <link rel="alternate" href="https://example.org/1"/>
+    <link rel="enclosure" href="https://cdn.example.org/1.mp3" type="audio/mpeg" length="1234"/>
+    <itunes:duration>12:00</itunes:duration>
+  </entry>
+  <entry>
+    <id>tag:example.org,2024:2</id>
+    <title>Only updated</title>
+    <updated>2024-06-01T00:00:00Z</updated>
+    <link rel="enclosure" href="2.m4a"/>
+  </entry>
+  <entry><id>tag:example.org,2024:3</id><title>Text</title></entry>
+</feed>)");
+  EXPECT_EQ(feed.format, "atom");
+  EXPECT_EQ(feed.title, "Atom Show");
+  EXPECT_EQ(feed.link, "https://example.org/");
+  EXPECT_EQ(feed.language, "de");
+  ASSERT_EQ(feed.episodes.size(), 3u);
+  const EpisodeInfo& e = feed.episodes[0];
+  EXPECT_EQ(e.guid, "tag:example.org,2024:1");
+  EXPECT_EQ(e.title, "First");
+  EXPECT_EQ(e.audio_url, "https://cdn.example.org/1.mp3");
+  EXPECT_EQ(e.audio_type, "audio/mpeg");
+  EXPECT_EQ(e.audio_length, 1234);
+  EXPECT_EQ(e.duration, Millis(720'000));
+  EXPECT_EQ(e.published_at, Utc(2024, 5, 1, 8) + Millis(123));
+  EXPECT_EQ(feed.episodes[1].published_at, Utc(2024, 6, 1));
+  EXPECT_EQ(feed.episodes[1].audio_url, "2.m4a");
+  EXPECT_TRUE(feed.episodes[2].audio_url.empty());
+}
+
+// ---- Media RSS ----
+
+TEST(MediaRss, AudioOnlyInMediaContentOrGroupsIsTheEnclosureAndTheBestRenditionWins) {
+  const ParsedFeed feed = MustParse(R"(<rss version="2.0" xmlns:m="http://search.yahoo.com/mrss/">
+<channel><title>Media</title>
+  <item><guid>a</guid><m:content url="https://c/a.mp3" type="audio/mpeg" fileSize="10"/></item>
+  <item><guid>b</guid>
+    <m:group>
+      <m:content url="https://c/b-64.mp3" medium="audio" bitrate="64" fileSize="100"/>
+      <m:content url="https://c/b-video.mp4" medium="video" bitrate="3000"/>
+      <m:content url="https://c/b-128.m4a" type="audio/mp4" bitrate="128" fileSize="200"/>
+    </m:group>
+  </item>
+  <item><guid>c</guid><enclosure url="https://c/c.mp4" type="video/mp4"/>
+    <m:content url="https://c/c.mp3" type="audio/mpeg"/></item>
+  <item><guid>d</guid><enclosure url="https://c/d.mp3" type="audio/mpeg"/>
+    <m:content url="https://c/d-alt.mp3" type="audio/mpeg" bitrate="320"/></item>
+  <item><guid>e</guid><m:content url="https://c/e.jpg" medium="image"/></item>
+</channel></rss>)");
+  ASSERT_EQ(feed.episodes.size(), 5u);
+  EXPECT_EQ(feed.episodes[0].audio_url, "https://c/a.mp3");
+  EXPECT_EQ(feed.episodes[0].audio_length, 10);
+  EXPECT_EQ(feed.episodes[1].audio_url, "https://c/b-128.m4a");
+  EXPECT_EQ(feed.episodes[2].audio_url, "https://c/c.mp3");  // audio beats a video enclosure
+  EXPECT_EQ(feed.episodes[3].audio_url, "https://c/d.mp3");  // an audio enclosure stays
+  EXPECT_TRUE(feed.episodes[4].audio_url.empty());
+}
+
+// ---- namespaces as podcast apps match them, identity ----
+
+TEST(Rss, NamespaceUrisMatchIgnoringCaseSchemeAndTrailingSlash) {
+  const ParsedFeed feed = MustParse(R"(<rss version="2.0"
+    xmlns:itunes="HTTP://www.iTunes.com/DTDs/Podcast-1.0.dtd"
+    xmlns:podcast="https://podcastindex.org/namespace/1.0/"><channel><title>t</title>
+  <podcast:guid>ead4c236-bf58-58c6-a2c6-a6b28d128cb6</podcast:guid>
+  <itunes:new-feed-url>https://new.example.org/feed.xml</itunes:new-feed-url>
+  <item><guid>x</guid><enclosure url="https://c/x.mp3"/><itunes:duration>1:00</itunes:duration>
+  <podcast:transcript url="https://c/x.vtt" type="text/vtt"/></item>
+</channel></rss>)");
+  ASSERT_EQ(feed.episodes.size(), 1u);
+  EXPECT_EQ(feed.episodes[0].duration, Millis(60'000));
+  EXPECT_EQ(feed.episodes[0].transcript_links.size(), 1u);
+  EXPECT_EQ(feed.podcast_guid, "ead4c236-bf58-58c6-a2c6-a6b28d128cb6");
+  EXPECT_EQ(feed.new_feed_url, "https://new.example.org/feed.xml");
 }
 
 TEST(Rss, ExternalEntityIsRejectedAndNeverRead) {

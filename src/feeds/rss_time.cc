@@ -96,18 +96,19 @@ struct NamedZone {
   std::string_view name;
   int minutes;
 };
-constexpr std::array<NamedZone, 12> kZones = {{{"GMT", 0},
-                                               {"UT", 0},
-                                               {"UTC", 0},
-                                               {"Z", 0},
-                                               {"EST", -5 * 60},
-                                               {"EDT", -4 * 60},
-                                               {"CST", -6 * 60},
-                                               {"CDT", -5 * 60},
-                                               {"MST", -7 * 60},
-                                               {"MDT", -6 * 60},
-                                               {"PST", -8 * 60},
-                                               {"PDT", -7 * 60}}};
+// Zone abbreviations seen in feeds. Ambiguous ones take their most common podcast meaning
+// (IST: India; BST: British Summer Time; CST: US Central).
+constexpr auto kZones = std::to_array<NamedZone>({
+    {"GMT", 0},       {"UT", 0},        {"UTC", 0},        {"Z", 0},          {"EST", -5 * 60},
+    {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},  {"MST", -7 * 60},  {"MDT", -6 * 60},
+    {"PST", -8 * 60}, {"PDT", -7 * 60}, {"AKST", -9 * 60}, {"AKDT", -8 * 60}, {"HST", -10 * 60},
+    {"AST", -4 * 60}, {"ADT", -3 * 60}, {"NST", -210},     {"NDT", -150},     {"WET", 0},
+    {"WEST", 60},     {"BST", 60},      {"IST", 330},      {"CET", 60},       {"CEST", 120},
+    {"MET", 60},      {"MEST", 120},    {"EET", 120},      {"EEST", 180},     {"MSK", 180},
+    {"SAST", 120},    {"PKT", 300},     {"HKT", 480},      {"SGT", 480},      {"AWST", 480},
+    {"JST", 540},     {"KST", 540},     {"ACST", 570},     {"ACDT", 630},     {"AEST", 600},
+    {"AEDT", 660},    {"NZST", 720},    {"NZDT", 780},
+});
 
 struct CivilTime {
   int64_t year = 0, month = 0, day = 0;
@@ -128,31 +129,58 @@ std::optional<TimePoint> ToTimePoint(const CivilTime& t) {
          seconds(t.second) + Millis(t.millis) - minutes(t.zone_minutes);
 }
 
-// "+0200", "-05:00", "+02"; the sign has been read.
+// "+0200", "-05:00", "+02", "+5", "+530"; the sign has been read. At most 14 hours.
 std::optional<int64_t> ParseNumericZone(Cursor& in, int sign) {
-  std::optional<int64_t> hours = in.Digits(2, 2);
-  if (!hours) return std::nullopt;
+  int count = 0;
+  std::optional<int64_t> digits = in.Digits(1, 4, &count);
+  if (!digits) return std::nullopt;
+  int64_t hours = *digits;
   std::optional<int64_t> minutes = int64_t{0};
-  if (in.Consume(':')) {
-    minutes = in.Digits(2, 2);
-  } else if (in.Peek() >= '0' && in.Peek() <= '9') {
+  if (count > 2) {  // HMM or HHMM
+    hours = *digits / 100;
+    minutes = *digits % 100;
+  } else if (in.Consume(':')) {
     minutes = in.Digits(2, 2);
   }
-  if (!minutes || *hours > 23 || *minutes > 59) return std::nullopt;
-  return sign * (*hours * 60 + *minutes);
+  if (!minutes || hours > 14 || *minutes > 59) return std::nullopt;
+  return sign * (hours * 60 + *minutes);
 }
 
-// A zone at the end of the string, or none (read as UTC). Returns the offset in minutes.
+std::optional<int64_t> ParseSignedZone(Cursor& in) {
+  if (in.Consume('+')) return ParseNumericZone(in, 1);
+  if (in.Consume('-')) return ParseNumericZone(in, -1);
+  return std::nullopt;
+}
+
+// A zone at the end of the string, or none (read as UTC): a numeric offset, a name, or a name
+// followed by an offset ("GMT-0400"). Returns the offset in minutes east of UTC.
 std::optional<int64_t> ParseZone(Cursor& in) {
   in.SkipSpace();
   if (in.AtEnd()) return 0;
-  if (in.Consume('+')) return ParseNumericZone(in, 1);
-  if (in.Consume('-')) return ParseNumericZone(in, -1);
+  if (in.Peek() == '+' || in.Peek() == '-') return ParseSignedZone(in);
   const std::string_view name = in.Letters();
   for (const NamedZone& zone : kZones) {
-    if (EqualsIgnoreCase(name, zone.name)) return zone.minutes;
+    if (!EqualsIgnoreCase(name, zone.name)) continue;
+    if (zone.minutes == 0 && (in.Peek() == '+' || in.Peek() == '-')) return ParseSignedZone(in);
+    return zone.minutes;
   }
   return std::nullopt;
+}
+
+// An optional "AM"/"PM" after the clock: 12 AM is 0 h, 1-11 PM add 12. False for an hour that
+// cannot carry it (0 or over 12).
+bool ApplyMeridiem(Cursor& in, CivilTime& t) {
+  in.SkipSpace();
+  const char c = in.Peek();
+  if (c != 'A' && c != 'a' && c != 'P' && c != 'p') return true;
+  Cursor probe = in;
+  const std::string_view word = probe.Letters();
+  const bool am = EqualsIgnoreCase(word, "am");
+  if (!am && !EqualsIgnoreCase(word, "pm")) return true;  // a zone name such as "AST"
+  in = probe;
+  if (t.hour < 1 || t.hour > 12) return false;
+  t.hour = (t.hour % 12) + (am ? 0 : 12);
+  return true;
 }
 
 // "HH:MM[:SS[.fff]]"
@@ -186,25 +214,34 @@ bool AtEndOrComment(Cursor& in) {
   return in.AtEnd();
 }
 
-// "[Wed,] 02 Oct 2002 13:00[:00] GMT", two- or four-digit year, zone optional (UTC).
+// A separator between date fields: spaces or one '-', true when there was one.
+bool DateSeparator(Cursor& in) {
+  if (in.Consume('-')) return true;
+  return in.SkipSpace();
+}
+
+// "[Wed,] 02 Oct 2002 13:00[:00] GMT", two- or four-digit year, zone optional (UTC); also the
+// common variants "Wed. 2 Oct, 2002 1:00 PM EDT" and "02-Oct-2002 13:00:00 GMT-0400".
 std::optional<TimePoint> ParseRfc822(std::string_view text) {
   Cursor in(text);
   in.SkipSpace();
   if (const std::string_view weekday = in.Letters(); !weekday.empty()) {
     if (!LookupName(kWeekdays, weekday)) return std::nullopt;
+    in.Consume('.');
     in.Consume(',');
     in.SkipSpace();
   }
   CivilTime t;
   std::optional<int64_t> day = in.Digits(1, 2);
-  if (!day || !in.SkipSpace()) return std::nullopt;
+  if (!day || !DateSeparator(in)) return std::nullopt;
   std::optional<int> month = LookupName(kMonths, in.Letters());
   if (!month) return std::nullopt;
   in.Consume('.');  // "Sept."
-  if (!in.SkipSpace()) return std::nullopt;
+  in.Consume(',');  // "Oct, 2002"
+  if (!DateSeparator(in)) return std::nullopt;
   int year_digits = 0;
   std::optional<int64_t> year = in.Digits(2, 4, &year_digits);
-  if (!year || !in.SkipSpace() || !ParseClock(in, t)) return std::nullopt;
+  if (!year || !in.SkipSpace() || !ParseClock(in, t) || !ApplyMeridiem(in, t)) return std::nullopt;
   // RFC 2822 section 4.3: two-digit years below 50 are 20xx, the rest (and three-digit) 19xx.
   if (year_digits == 2) *year += *year < 50 ? 2000 : 1900;
   if (year_digits == 3) *year += 1900;

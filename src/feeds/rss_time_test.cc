@@ -136,6 +136,55 @@ TEST(FeedDate, RejectsJunkAndImpossibleDates) {
   }
 }
 
+// Dates as feeds in the wild write them, each with the instant it means.
+TEST(FeedDate, ReadsTheTableOfZonesOffsetsAndMalformedVariants) {
+  const TimePoint t = Utc(2024, 3, 5, 13);
+  const std::pair<const char*, TimePoint> table[] = {
+      {"Tue, 05 Mar 2024 14:00:00 CET", t},
+      {"Tue, 05 Mar 2024 15:00:00 CEST", t},
+      {"Tue, 05 Mar 2024 14:00:00 BST", t},
+      {"Tue, 05 Mar 2024 15:00:00 EET", t},
+      {"Tue, 05 Mar 2024 16:00:00 EEST", t},
+      {"Tue, 05 Mar 2024 16:00:00 MSK", t},
+      {"Tue, 05 Mar 2024 18:30:00 IST", t},
+      {"Tue, 05 Mar 2024 22:00:00 JST", t},
+      {"Tue, 05 Mar 2024 23:00:00 AEST", t},
+      {"Wed, 06 Mar 2024 00:00:00 AEDT", t},
+      {"Wed, 06 Mar 2024 02:00:00 NZDT", t},
+      {"Tue, 05 Mar 2024 04:00:00 AKST", t},
+      {"Tue, 05 Mar 2024 09:30:00 NST", t},
+      {"Tue, 05 Mar 2024 09:00:00 GMT-0400", t},
+      {"Tue, 05 Mar 2024 18:30:00 GMT+05:30", t},
+      {"Tue, 05 Mar 2024 15:00:00 UTC+2", t},
+      {"Tue, 05 Mar 2024 18:45:00 +0545", t},
+      {"Tue, 05 Mar 2024 18:30:00 +530", t},
+      {"Tue, 05 Mar 2024 15:00:00 +2", t},
+      {"Tue, 05 Mar 2024 03:00:00 -10:00", t},
+      {"Tues, 05 Mar 2024 13:00:00 GMT", t},
+      {"Tue. 5 Mar 2024 13:00:00 GMT", t},
+      {"Tue, 5 Mar, 2024 13:00:00 GMT", t},
+      {"05-Mar-2024 13:00:00 GMT", t},
+      {"Tue, 05 March 2024 1:00 PM GMT", t},
+      {"Tue, 05 Mar 2024 12:00:00 am EST", Utc(2024, 3, 5, 5)},
+      {"Tue, 05 Mar 2024 13:00:00GMT", t},
+      {"Tue, 05 Mar 24 13:00:00 +0000", t},
+      {"2024-03-05T13:00:00Z", t},
+      {"2024-03-05T14:00:00.123456789+01:00", t + Millis(123)},
+      {"2024-03-05T13:00:00,5Z", t + Millis(500)},
+      {"2024-03-05 08:00:00 -0500", t},
+      {"2024-03-05T13:00:00 GMT", t},
+  };
+  for (const auto& [text, want] : table) EXPECT_EQ(ParseFeedDate(text), want) << "'" << text << "'";
+}
+
+TEST(FeedDate, RejectsOffsetsBeyondFourteenHoursAndStrayMeridiems) {
+  for (const char* bad : {"Tue, 05 Mar 2024 13:00:00 +1500", "Tue, 05 Mar 2024 13:00:00 GMT+15",
+                          "Tue, 05 Mar 2024 13:00:00 PM GMT", "Tue, 05 Mar 2024 00:00 AM GMT",
+                          "Tue, 05 Mar 2024 13:00:00 CEST+0100"}) {
+    EXPECT_EQ(ParseFeedDate(bad), std::nullopt) << "'" << bad << "'";
+  }
+}
+
 TEST(FeedDate, HostileInputNeverCrashes) {
   EXPECT_EQ(ParseFeedDate(std::string(100000, '9')), std::nullopt);
   EXPECT_EQ(ParseFeedDate("Wed, 99999999999999999999 Oct 2002 13:00 GMT"), std::nullopt);

@@ -179,6 +179,12 @@ std::string InfoString(CURL* easy, CURLINFO info) {
   return value ? std::string(value) : std::string();
 }
 
+// The addresses a transfer may connect to, shared with OpenAllowedSocket.
+struct AddressGate {
+  const std::function<bool(const sockaddr*)>* allow = nullptr;
+  std::string refused_address;  // a connection refused by allow
+};
+
 // One download attempt's destination and limits, shared with curl's callbacks.
 struct DownloadSink {
   std::FILE* file = nullptr;
@@ -188,7 +194,7 @@ struct DownloadSink {
   bool too_large = false;
   int write_errno = 0;
   bool cancelled = false;
-  std::string refused_address;  // a connection refused by allow_address
+  AddressGate gate;
 };
 
 size_t WriteToFile(char* data, size_t size, size_t count, void* user) {
@@ -221,15 +227,15 @@ int ReportProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t,
 
 // Opens the socket curl asks for, unless allow_address refuses its address.
 curl_socket_t OpenAllowedSocket(void* user, curlsocktype, curl_sockaddr* address) {
-  auto* sink = static_cast<DownloadSink*>(user);
+  auto* gate = static_cast<AddressGate*>(user);
   bool allowed = false;
   try {
-    allowed = sink->options->allow_address(&address->addr);
+    allowed = (*gate->allow)(&address->addr);
   } catch (...) {
     // An exception must not unwind through curl; it refuses.
   }
   if (!allowed) {
-    if (sink->refused_address.empty()) sink->refused_address = AddressText(&address->addr);
+    if (gate->refused_address.empty()) gate->refused_address = AddressText(&address->addr);
     return CURL_SOCKET_BAD;
   }
   return ::socket(address->family, address->socktype, address->protocol);
@@ -247,6 +253,22 @@ int64_t UnsatisfiedRangeLength(std::string_view content_range) {
   return length;
 }
 
+// Makes curl open sockets through `gate`, which asks `allow`; http and https only.
+void SetAddressGate(Setter& set, AddressGate* gate,
+                    const std::function<bool(const sockaddr*)>& allow) {
+  gate->allow = &allow;
+  set(CURLOPT_OPENSOCKETFUNCTION, &OpenAllowedSocket)(CURLOPT_OPENSOCKETDATA, gate);
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+// kInvalidArgument naming the address `gate` refused.
+Error RefusedAddress(const std::string& url, const AddressGate& gate) {
+  return Error{Code::kInvalidArgument,
+               fmt::format("{}: refused to connect to {}: not an allowed address (private, "
+                           "loopback and link-local addresses are refused)",
+                           url, gate.refused_address)};
+}
+
 // Points curl at `sink` and `headers` and sets the download limits.
 void SetDownloadOptions(Setter& set, DownloadSink* sink, HeaderSink* headers) {
   const DownloadOptions& options = *sink->options;
@@ -258,10 +280,7 @@ void SetDownloadOptions(Setter& set, DownloadSink* sink, HeaderSink* headers) {
   const int64_t left = std::max<int64_t>(options.max_bytes - sink->offset, 1);
   set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(left));
   if (sink->offset > 0) set(CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(sink->offset));
-  if (options.allow_address) {
-    set(CURLOPT_OPENSOCKETFUNCTION, &OpenAllowedSocket)(CURLOPT_OPENSOCKETDATA, sink);
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
-  }
+  if (options.allow_address) SetAddressGate(set, &sink->gate, options.allow_address);
   if (options.low_speed_time.count() > 0) {
     const long seconds = static_cast<long>((options.low_speed_time.count() + 999) / 1000);
     set(CURLOPT_LOW_SPEED_LIMIT, kLowSpeedLimit)(CURLOPT_LOW_SPEED_TIME, seconds);
@@ -325,12 +344,8 @@ Attempt Classify(CURL* easy, CURLcode rc, const char* error_buffer, const std::s
     return Fail(Error{Code::kUnavailable, fmt::format("write download of {}: {}", url,
                                                       std::strerror(sink.write_errno))});
   }
-  if (rc != CURLE_OK && !sink.refused_address.empty()) {
-    return Fail(Error{Code::kInvalidArgument,
-                      fmt::format("{}: refused to connect to {}: not an allowed address (private, "
-                                  "loopback and link-local addresses are refused)",
-                                  url, sink.refused_address)});
-  }
+  if (rc != CURLE_OK && !sink.gate.refused_address.empty())
+    return Fail(RefusedAddress(url, sink.gate));
   if (rc == CURLE_RANGE_ERROR) return Attempt{Attempt::kRestart, {}, {}};
   const long status = ResponseCode(easy);
   if (rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && status >= 400)) {
@@ -398,6 +413,10 @@ Result<HttpResponse> CurlClient::Send(const ClientRequest& request) {
   set(CURLOPT_WRITEFUNCTION, &AppendToBody)(CURLOPT_WRITEDATA, &body);
   set(CURLOPT_HEADERFUNCTION, &CollectHeader)(CURLOPT_HEADERDATA, &response_headers);
   set(CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
+  if (!request.accept_encoding.empty())
+    set(CURLOPT_ACCEPT_ENCODING, request.accept_encoding.c_str());
+  AddressGate gate;
+  if (request.allow_address) SetAddressGate(set, &gate, request.allow_address);
   SetMethod(set, request);
   if (set.rc() != CURLE_OK) {
     return Internal(
@@ -409,6 +428,8 @@ Result<HttpResponse> CurlClient::Send(const ClientRequest& request) {
     return InvalidArgument(
         fmt::format("{}: response larger than {} bytes", request.url, body.limit));
   }
+  if (rc != CURLE_OK && !gate.refused_address.empty())
+    return std::unexpected(RefusedAddress(request.url, gate));
   if (rc != CURLE_OK) return std::unexpected(TransportError(rc, error_buffer, request.url));
   HttpResponse response;
   response.status = static_cast<int>(ResponseCode(c));

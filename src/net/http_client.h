@@ -50,6 +50,12 @@ struct ClientRequest {
   bool follow_redirects = false;
   // A longer response body fails the call with kInvalidArgument.
   size_t max_response_bytes = size_t{64} << 20;
+  // Sent as Accept-Encoding when non-empty (e.g. "gzip, br"); the body comes back decoded. With it
+  // set, a body in any encoding libcurl knows (gzip, deflate, br, zstd) is decoded even if it was
+  // not asked for; without it, the body comes back as sent.
+  std::string accept_encoding;
+  // As DownloadOptions::allow_address: the addresses this request may connect to.
+  std::function<bool(const sockaddr*)> allow_address;
 };
 
 struct DownloadOptions {

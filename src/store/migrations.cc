@@ -178,6 +178,29 @@ ALTER TABLE attempts ADD COLUMN waited_ms INTEGER;
 ALTER TABLE nodes ADD COLUMN price_per_hour REAL;
 )sql";
 
+// Feed identity and polite polling: feed_urls holds every (normalized) URL a feed was known by,
+// its current one included, so a feed added again under an old URL is recognised; podcast_guid
+// and fingerprint recognise it under any URL. etag and last_modified are sent back as conditional
+// request headers; failures and next_poll_at drive backoff and the jittered schedule. Episodes are
+// also looked up by audio URL within their feed.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE feeds ADD COLUMN podcast_guid TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN last_modified TEXT NOT NULL DEFAULT '';
+ALTER TABLE feeds ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN next_poll_at INTEGER;
+CREATE INDEX feeds_podcast_guid ON feeds(podcast_guid) WHERE podcast_guid != '';
+CREATE INDEX feeds_fingerprint ON feeds(fingerprint) WHERE fingerprint != '';
+CREATE TABLE feed_urls (
+  url TEXT PRIMARY KEY,
+  feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX feed_urls_feed ON feed_urls(feed_id);
+INSERT INTO feed_urls (url, feed_id) SELECT url, id FROM feeds;
+CREATE INDEX episodes_feed_audio ON episodes(feed_id, audio_url) WHERE feed_id IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -185,6 +208,7 @@ constexpr std::array kMigrations{
     Migration{3, "jobs.quarantined_at", kSchemaV3},
     Migration{4, "jobs are chunks of episodes; job results", kSchemaV4},
     Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
+    Migration{6, "feed identity (aliases, podcast:guid, fingerprint) and polling state", kSchemaV6},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

@@ -75,6 +75,24 @@ struct FeedPoll {
   TimePoint polled_at;
   std::string title;  // empty: keep the stored title
   std::string error;  // empty: the poll succeeded
+  // Whether etag and last_modified below replace the stored validators (a full 200 answer);
+  // false keeps them (an error, a 304).
+  bool validators = false;
+  std::string etag;
+  std::string last_modified;
+  int64_t failures = 0;                   // consecutive failures so far (0 after a success)
+  std::optional<TimePoint> next_poll_at;  // unset: due at once
+};
+
+// How a feed is recognised (feeds/feed_url.h normalizes the URLs): the URL it is fetched from
+// now, the other URLs it was known by (as added, before permanent redirects and
+// itunes:new-feed-url), its podcast:guid, and a fingerprint of its content (channel title and
+// newest item guid) that recognises a copy served under a URL nothing links to the first.
+struct FeedIdentity {
+  std::string url;
+  std::vector<std::string> aliases;
+  std::string podcast_guid;  // empty: none
+  std::string fingerprint;   // empty: none
 };
 
 // An enrollment token as listed for the operator: never the token, only its hash's first
@@ -91,8 +109,15 @@ class Store {
   virtual ~Store() = default;
 
   // ---- feeds ----
-  // kConflict if a feed with that URL exists.
+  // kConflict if a feed with that URL exists (as its URL or one of its aliases).
   virtual Result<Feed> AddFeed(std::string_view url, TimePoint now) = 0;
+  // The feed known by any of identity's URLs (url, aliases), else by its podcast_guid, else by
+  // its fingerprint; nullopt when none is.
+  virtual Result<std::optional<Feed>> FindFeed(const FeedIdentity& identity) = 0;
+  // Moves the feed to identity.url (kept as an alias too), adds the aliases and sets the
+  // podcast_guid and fingerprint when non-empty. An alias that names another feed is left to
+  // it; kConflict if identity.url is another feed's URL.
+  virtual Result<void> UpdateFeedIdentity(FeedId id, const FeedIdentity& identity) = 0;
   virtual Result<Feed> GetFeed(FeedId id) = 0;
   virtual Result<std::vector<Feed>> ListFeeds() = 0;
   // Removes the feed and its episodes, jobs and transcripts.
@@ -100,19 +125,28 @@ class Store {
   virtual Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) = 0;
 
   // ---- episodes ----
-  // Adds the episodes not yet known (identity: feed + guid) and queues a job for each one with an
-  // audio URL, as `intake` says; episodes without one are stored as kSkipped. Returns the ids of
-  // the new episodes, in input order. Known episodes are left unchanged.
+  // Adds the episodes not yet known and queues a job for each one with an audio URL, as `intake`
+  // says; episodes without one are stored as kSkipped ("no enclosure"), and so is the i-th when
+  // hold[i] is a non-empty reason (backfill limits; QueueEpisode queues it later). Returns the
+  // ids of the new episodes, in input order. Identity within a feed: the guid, else the audio
+  // URL (an item whose guid changed but whose enclosure did not is the same episode). A known
+  // episode keeps its state and job; its audio URL, type and length follow the feed when the
+  // audio URL changed (so origin mode fetches the new one), and its title, duration and date
+  // when the feed gives them. Episodes without a feed are known by guid alone, and unchanged.
   virtual Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                                      const std::vector<EpisodeInfo>& episodes,
                                                      TimePoint now,
-                                                     JobIntake intake = JobIntake::kQueue) = 0;
+                                                     JobIntake intake = JobIntake::kQueue,
+                                                     const std::vector<std::string>& hold = {}) = 0;
   virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
   // Newest first (published_at, then id).
   virtual Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) = 0;
   // Queues the failed jobs of a failed episode again with fresh failure and lease-expiry counts,
   // lifting any quarantine (chunks that are done stay done). kConflict unless it is kFailed.
   virtual Result<void> RetryEpisode(EpisodeId id, TimePoint now) = 0;
+  // Queues a skipped episode that has an audio URL (one held back by a backfill limit), as
+  // `intake` says. kConflict unless it is kSkipped with an audio URL.
+  virtual Result<void> QueueEpisode(EpisodeId id, TimePoint now, JobIntake intake) = 0;
   // The job of an episode; of a chunked episode, its first chunk's job.
   virtual Result<Job> GetJobForEpisode(EpisodeId id) = 0;
   // Every job of an episode, by chunk index.

@@ -53,23 +53,79 @@ Result<Feed> LoadFeed(Db& db, FeedId id) {
   return QueryOne(db, ReadFeed, fmt::format("feed {}", id.value()), sql, id.value());
 }
 
+// The episode's first job, claimable (kQueue) or held for the relay (kPrepare).
+Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake) {
+  Result<int64_t> r =
+      db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
+             ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
+             intake == JobIntake::kPrepare ? 1 : 0);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
 Result<Node> LoadNode(Db& db, NodeId id) {
   static const std::string sql =
       fmt::format("SELECT {} FROM nodes n WHERE n.id = ?1", kNodeColumns);
   return QueryOne(db, ReadNode, fmt::format("node {}", id.value()), sql, id.value());
 }
 
-// Inserts the episode unless its identity is known; returns its id when it was new. An episode
-// with an audio URL gets a queued job; one without is stored skipped.
+// The feed's episode with this guid, else with this audio URL: its id and audio URL.
+Result<std::optional<std::pair<int64_t, std::string>>> FindFeedEpisode(Db& db, FeedId feed,
+                                                                       const EpisodeInfo& info) {
+  constexpr std::string_view kSql =
+      "SELECT id, audio_url FROM episodes WHERE feed_id = ?1 "
+      "AND (guid = ?2 OR (?3 != '' AND audio_url = ?3)) ORDER BY guid = ?2 DESC, id LIMIT 1";
+  auto read = [](const Statement& row) -> Result<std::pair<int64_t, std::string>> {
+    return std::pair{row.Int(0), row.Text(1)};
+  };
+  auto found = QueryAll(db, read, kSql, feed.value(), info.guid, info.audio_url);
+  if (!found) return std::unexpected(found.error());
+  if (found->empty()) return std::nullopt;
+  return found->front();
+}
+
+// A known episode follows its item: a new audio URL (with its type and length), and the title,
+// duration and date when the item gives them.
+Result<void> RefreshEpisode(Db& db, int64_t id, const std::string& stored_audio_url,
+                            const EpisodeInfo& info, TimePoint now) {
+  const bool moved = !info.audio_url.empty() && info.audio_url != stored_audio_url;
+  std::optional<int64_t> duration_ms;
+  if (info.duration) duration_ms = info.duration->count();
+  Result<int64_t> r = db.Run(
+      "UPDATE episodes SET audio_url = iif(?2, ?3, audio_url), "
+      "audio_type = iif(?2, ?4, audio_type), audio_length = iif(?2, ?5, audio_length), "
+      "title = iif(?6 = '', title, ?6), duration_ms = coalesce(?7, duration_ms), "
+      "published_at = coalesce(?8, published_at), updated_at = ?9 "
+      "WHERE id = ?1 AND (?2 OR title IS NOT iif(?6 = '', title, ?6) "
+      "OR duration_ms IS NOT coalesce(?7, duration_ms) "
+      "OR published_at IS NOT coalesce(?8, published_at))",
+      id, moved ? 1 : 0, info.audio_url, info.audio_type, info.audio_length, info.title,
+      duration_ms, OptionalMillis(info.published_at), ToUnixMillis(now));
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+// Inserts the episode unless its identity is known (then refreshes it); returns its id when it
+// was new. An episode with an audio URL gets a queued job unless `hold` gives a reason to store
+// it skipped; one without is stored skipped.
 Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> feed,
                                                const EpisodeInfo& info, JobIntake intake,
-                                               TimePoint now) {
+                                               std::string_view hold, TimePoint now) {
+  if (feed) {
+    auto known = FindFeedEpisode(db, *feed, info);
+    if (!known) return std::unexpected(known.error());
+    if (*known) {
+      if (auto r = RefreshEpisode(db, (*known)->first, (*known)->second, info, now); !r)
+        return std::unexpected(r.error());
+      return std::nullopt;
+    }
+  }
   constexpr std::string_view kSql =
       "INSERT INTO episodes (feed_id, guid, title, audio_url, audio_type, audio_length, "
       "duration_ms, published_at, transcript_links, state, error, created_at, updated_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) "
       "ON CONFLICT DO NOTHING RETURNING id";
-  const bool skipped = info.audio_url.empty();
+  const bool skipped = info.audio_url.empty() || !hold.empty();
   std::optional<int64_t> feed_id;
   if (feed) feed_id = feed->value();
   std::optional<int64_t> duration_ms;
@@ -79,16 +135,12 @@ Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> fee
                info.audio_length, duration_ms, OptionalMillis(info.published_at),
                EncodeLinks(info.transcript_links),
                ToString(skipped ? EpisodeState::kSkipped : EpisodeState::kQueued),
-               skipped ? "no enclosure" : "", ToUnixMillis(now));
+               info.audio_url.empty() ? std::string_view("no enclosure") : hold, ToUnixMillis(now));
   if (!ids) return std::unexpected(ids.error());
   if (ids->empty()) return std::nullopt;  // known already
   const EpisodeId id(ids->front());
   if (!skipped) {
-    Result<int64_t> r =
-        db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
-               ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
-               intake == JobIntake::kPrepare ? 1 : 0);
-    if (!r) return std::unexpected(r.error());
+    if (auto r = InsertJob(db, id, intake); !r) return std::unexpected(r.error());
   }
   return id;
 }
@@ -116,11 +168,64 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
 
 Result<Feed> SqliteStore::AddFeed(std::string_view url, TimePoint now) {
   return Write([&](Db& db) -> Result<Feed> {
+    const std::string duplicate = fmt::format("feed {} is already added", url);
     Result<int64_t> r =
         db.Run("INSERT INTO feeds (url, added_at) VALUES (?1, ?2)", url, ToUnixMillis(now));
-    r = OnDuplicate(std::move(r), fmt::format("feed {} is already added", url));
+    r = OnDuplicate(std::move(r), duplicate);
     if (!r) return std::unexpected(r.error());
-    return LoadFeed(db, FeedId(db.LastInsertId()));
+    const FeedId id(db.LastInsertId());
+    r = OnDuplicate(db.Run("INSERT INTO feed_urls (url, feed_id) VALUES (?1, ?2)", url, id.value()),
+                    duplicate);
+    if (!r) return std::unexpected(r.error());
+    return LoadFeed(db, id);
+  });
+}
+
+Result<std::optional<Feed>> SqliteStore::FindFeed(const FeedIdentity& identity) {
+  static const std::string by_url = fmt::format(
+      "SELECT {} FROM feed_urls u JOIN feeds f ON f.id = u.feed_id WHERE u.url = ?1", kFeedColumns);
+  static const std::string by_guid = fmt::format(
+      "SELECT {} FROM feeds f WHERE f.podcast_guid = ?1 AND ?1 != '' ORDER BY f.id LIMIT 1",
+      kFeedColumns);
+  static const std::string by_fingerprint = fmt::format(
+      "SELECT {} FROM feeds f WHERE f.fingerprint = ?1 AND ?1 != '' ORDER BY f.id LIMIT 1",
+      kFeedColumns);
+  return Read([&](Db& db) -> Result<std::optional<Feed>> {
+    std::vector<std::pair<const std::string*, const std::string*>> lookups;
+    lookups.emplace_back(&by_url, &identity.url);
+    for (const std::string& alias : identity.aliases) lookups.emplace_back(&by_url, &alias);
+    lookups.emplace_back(&by_guid, &identity.podcast_guid);
+    lookups.emplace_back(&by_fingerprint, &identity.fingerprint);
+    for (const auto& [sql, key] : lookups) {
+      Result<std::vector<Feed>> found = QueryAll(db, ReadFeed, *sql, *key);
+      if (!found) return std::unexpected(found.error());
+      if (!found->empty()) return found->front();
+    }
+    return std::nullopt;
+  });
+}
+
+Result<void> SqliteStore::UpdateFeedIdentity(FeedId id, const FeedIdentity& identity) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> r = db.Run(
+        "UPDATE feeds SET url = iif(?2 = '', url, ?2), "
+        "podcast_guid = iif(?3 = '', podcast_guid, ?3), "
+        "fingerprint = iif(?4 = '', fingerprint, ?4) WHERE id = ?1",
+        id.value(), identity.url, identity.podcast_guid, identity.fingerprint);
+    r = OnDuplicate(std::move(r), fmt::format("feed {} cannot move to {}: another feed has it",
+                                              id.value(), identity.url));
+    if (auto changed = RequireChanged(std::move(r), fmt::format("feed {}", id.value())); !changed)
+      return changed;
+    std::vector<std::string> urls = identity.aliases;
+    urls.push_back(identity.url);
+    for (const std::string& url : urls) {
+      if (url.empty()) continue;
+      Result<int64_t> added =
+          db.Run("INSERT INTO feed_urls (url, feed_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", url,
+                 id.value());
+      if (!added) return std::unexpected(added.error());
+    }
+    return {};
   });
 }
 
@@ -145,12 +250,14 @@ Result<void> SqliteStore::RemoveFeed(FeedId id) {
 
 Result<void> SqliteStore::RecordFeedPoll(FeedId id, const FeedPoll& poll) {
   constexpr std::string_view kSql =
-      "UPDATE feeds SET polled_at = ?2, title = iif(?3 = '', title, ?3), last_error = ?4 "
-      "WHERE id = ?1";
+      "UPDATE feeds SET polled_at = ?2, title = iif(?3 = '', title, ?3), last_error = ?4, "
+      "etag = iif(?5, ?6, etag), last_modified = iif(?5, ?7, last_modified), failures = ?8, "
+      "next_poll_at = ?9 WHERE id = ?1";
   return Write([&](Db& db) {
-    return RequireChanged(
-        db.Run(kSql, id.value(), ToUnixMillis(poll.polled_at), poll.title, poll.error),
-        fmt::format("feed {}", id.value()));
+    return RequireChanged(db.Run(kSql, id.value(), ToUnixMillis(poll.polled_at), poll.title,
+                                 poll.error, poll.validators ? 1 : 0, poll.etag, poll.last_modified,
+                                 poll.failures, OptionalMillis(poll.next_poll_at)),
+                          fmt::format("feed {}", id.value()));
   });
 }
 
@@ -158,18 +265,38 @@ Result<void> SqliteStore::RecordFeedPoll(FeedId id, const FeedPoll& poll) {
 
 Result<std::vector<EpisodeId>> SqliteStore::AddEpisodes(std::optional<FeedId> feed,
                                                         const std::vector<EpisodeInfo>& episodes,
-                                                        TimePoint now, JobIntake intake) {
+                                                        TimePoint now, JobIntake intake,
+                                                        const std::vector<std::string>& hold) {
   return Write([&](Db& db) -> Result<std::vector<EpisodeId>> {
     if (feed) {
       if (Result<Feed> f = LoadFeed(db, *feed); !f) return std::unexpected(f.error());
     }
     std::vector<EpisodeId> added;
-    for (const EpisodeInfo& info : episodes) {
-      Result<std::optional<EpisodeId>> id = InsertEpisode(db, feed, info, intake, now);
+    for (size_t i = 0; i < episodes.size(); ++i) {
+      const std::string_view reason = i < hold.size() ? std::string_view(hold[i]) : "";
+      Result<std::optional<EpisodeId>> id =
+          InsertEpisode(db, feed, episodes[i], intake, reason, now);
       if (!id) return std::unexpected(id.error());
       if (*id) added.push_back(**id);
     }
     return added;
+  });
+}
+
+Result<void> SqliteStore::QueueEpisode(EpisodeId id, TimePoint now, JobIntake intake) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Episode> episode = LoadEpisode(db, id);
+    if (!episode) return std::unexpected(episode.error());
+    if (episode->state != EpisodeState::kSkipped || episode->info.audio_url.empty()) {
+      return Conflict(fmt::format("episode {} is {}{}, not skipped with audio", id.value(),
+                                  ToString(episode->state),
+                                  episode->info.audio_url.empty() ? " without audio" : ""));
+    }
+    Result<int64_t> r =
+        db.Run("UPDATE episodes SET state = 'queued', error = '', updated_at = ?2 WHERE id = ?1",
+               id.value(), ToUnixMillis(now));
+    if (!r) return std::unexpected(r.error());
+    return InsertJob(db, id, intake);
   });
 }
 

@@ -57,14 +57,17 @@ class SqliteStore final : public Store {
   Result<std::vector<Feed>> ListFeeds() override;
   Result<void> RemoveFeed(FeedId id) override;
   Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) override;
+  Result<std::optional<Feed>> FindFeed(const FeedIdentity& identity) override;
+  Result<void> UpdateFeedIdentity(FeedId id, const FeedIdentity& identity) override;
 
   Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                              const std::vector<EpisodeInfo>& episodes,
-                                             TimePoint now,
-                                             JobIntake intake = JobIntake::kQueue) override;
+                                             TimePoint now, JobIntake intake = JobIntake::kQueue,
+                                             const std::vector<std::string>& hold = {}) override;
   Result<Episode> GetEpisode(EpisodeId id) override;
   Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
   Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;
+  Result<void> QueueEpisode(EpisodeId id, TimePoint now, JobIntake intake) override;
   Result<Job> GetJobForEpisode(EpisodeId id) override;
   Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) override;
 

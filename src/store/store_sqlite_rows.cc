@@ -66,7 +66,8 @@ Segment SegmentFromJson(const json& s) {
 
 Result<Feed> ReadFeed(const Statement& row) {
   return Feed{FeedId(row.Int(0)),   row.Text(1), row.Text(2), FromUnixMillis(row.Int(3)),
-              OptionalTime(row, 4), row.Text(5), row.Int(6)};
+              OptionalTime(row, 4), row.Text(5), row.Int(6),  row.Text(7),
+              row.Text(8),          row.Text(9), row.Int(10), OptionalTime(row, 11)};
 }
 
 Result<Episode> ReadEpisode(const Statement& row) {

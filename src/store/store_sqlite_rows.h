@@ -18,7 +18,8 @@ namespace podfleet {
 
 inline constexpr std::string_view kFeedColumns =
     "f.id, f.url, f.title, f.added_at, f.polled_at, f.last_error, "
-    "(SELECT count(*) FROM episodes c WHERE c.feed_id = f.id)";
+    "(SELECT count(*) FROM episodes c WHERE c.feed_id = f.id), "
+    "f.podcast_guid, f.etag, f.last_modified, f.failures, f.next_poll_at";
 Result<Feed> ReadFeed(const Statement& row);
 
 inline constexpr std::string_view kEpisodeColumns =
