@@ -10,8 +10,8 @@
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
-#include "coordinator/source_policy.h"
 #include "coordinator/relay.h"
+#include "coordinator/source_policy.h"
 #include "net/token.h"
 
 namespace podfleet {
@@ -174,7 +174,7 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now);
   if (done) {
     AfterComplete(c, r->node, r->job, r->attempt, now, r->body);
-    c.waiters.Notify(r->job);
+    c.waiters.Notify();
     CollectChunkFiles(c, r->job);
   }
   return Reply(done);
@@ -217,7 +217,7 @@ HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());
   if (failed && !failure.permanent) c.dispatcher.Notify();
-  if (failed) c.waiters.Notify(r->job);
+  if (failed) c.waiters.Notify();
   return Reply(failed);
 }
 
