@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "args.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
 #include "store/sqlite_db.h"
@@ -173,11 +174,11 @@ Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
 
 int Main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--jobs") o.jobs = std::atoi(argv[i + 1]);
-    if (flag == "--workers") o.workers = std::atoi(argv[i + 1]);
-  }
+  const int parsed =
+      ParseBenchArgs(argc, argv, "[--jobs N] [--workers N]",
+                     {{"--jobs", [&](const char* v) { o.jobs = std::atoi(v); }},
+                      {"--workers", [&](const char* v) { o.workers = std::atoi(v); }}});
+  if (parsed >= 0) return parsed;
   const auto dir =
       std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-queue-{}", ::getpid());
   std::filesystem::create_directories(dir);

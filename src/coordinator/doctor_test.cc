@@ -85,5 +85,27 @@ TEST(Doctor, GapsBetweenCompletionsAreFound) {
   EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_completion_gaps").outcome, CheckOutcome::kPass);
 }
 
+// Batches with an empty queue between them: each job was leased just before it ran, so the wait
+// before it is no pipeline gap. A node that held the next job all along has one.
+TEST(Doctor, EmptyQueueBetweenBatchesIsNoGap) {
+  FleetBuilder fleet;
+  NodeFacts& pod = fleet.Add("pod", "RTX A5000", 87, 0.22);
+  for (int i = 0; i < 4; ++i) {
+    CompletedJob j;
+    j.node = pod.view.node.id;
+    j.finished_at = fleet.facts.now - Millis(2'000'000) + Millis(435'700) * i;
+    j.engine_time = Millis(20'000);
+    j.wall_time = Millis(21'000);
+    fleet.facts.done_day.push_back(j);
+  }
+  pod.hour.engine_time = Millis(80'000);
+  pod.hour.jobs = 4;
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_completion_gaps").outcome, CheckOutcome::kPass);
+  for (CompletedJob& j : fleet.facts.done_day) j.wall_time = Millis(435'700);
+  const Check& gaps = Find(RunDoctor(fleet.facts), "no_completion_gaps");
+  EXPECT_EQ(gaps.outcome, CheckOutcome::kFail);
+  EXPECT_THAT(gaps.detail, HasSubstr("pod p90 gap 415.7s"));
+}
+
 }  // namespace
 }  // namespace podfleet
