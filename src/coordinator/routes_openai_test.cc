@@ -196,11 +196,8 @@ TEST_F(OpenAiRoutesTest, StreamSendsDeltaThenDone) {
   EXPECT_EQ(r.content_type, "text/event-stream");
   const std::string delta =
       "data: " + json{{"type", "transcript.text.delta"}, {"delta", "hello there general"}}.dump() +
-          "
-
-          ";
-          EXPECT_TRUE(r.body.starts_with(delta))
-      << r.body;
+      "\n\n";
+  EXPECT_TRUE(r.body.starts_with(delta)) << r.body;
   const size_t done = r.body.find(R"("type":"transcript.text.done")");
   ASSERT_NE(done, std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("text":"hello there general")", done), std::string::npos) << r.body;
@@ -246,9 +243,10 @@ TEST_F(OpenAiRoutesTest, OtherFormats) {
       {"text", "hello there general\n"},
       {"srt", "1\n00:00:00,000 --> 00:00:01,500\nhello there\n"},
       {"vtt", "WEBVTT"}};
+  int variant = 10;  // different audio each time: the same audio would join the first job
   for (const auto& [format, expected] : formats) {
-    auto reply = std::async(std::launch::async, [&] {
-      return Post({{"response_format", format}});
+    auto reply = std::async(std::launch::async, [&, v = variant++] {
+      return Post({{"response_format", format}}, Wav(v));
     });
     CompleteNextJob(Sample());
     const MultipartReply r = reply.get();
