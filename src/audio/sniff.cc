@@ -186,6 +186,8 @@ std::optional<std::string> DescribeNonAudio(Bytes whole) {
   }
   const Bytes b = SkipBomAndSpace(whole);
   if (b.empty()) return "the file holds only white space";
+  // Markup and text only when the bytes read as text: one '{' or '<' byte is no proof.
+  if (!IsMostlyText(b.first(std::min<size_t>(b.size(), 512)))) return std::nullopt;
   const std::string lower = Lower(b.first(std::min<size_t>(b.size(), 1024)));
   if (lower.starts_with("<!doctype html") || lower.starts_with("<html") ||
       (lower.starts_with("<") && lower.find("<html") != std::string::npos)) {
@@ -193,8 +195,7 @@ std::optional<std::string> DescribeNonAudio(Bytes whole) {
   }
   if (lower.starts_with("<")) return "looks like XML";
   if (lower.starts_with("{") || lower.starts_with("[")) return "looks like JSON";
-  if (IsMostlyText(b.first(std::min<size_t>(b.size(), 512)))) return "looks like text";
-  return std::nullopt;
+  return "looks like text";
 }
 
 }  // namespace
