@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "args.h"
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "coordinator/coordinator.h"
@@ -684,13 +685,13 @@ int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
 int Main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as runs finish
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--max-scale") o.max_scale = std::atof(argv[i + 1]);
-    if (flag == "--job-rate") o.job_rate = std::atof(argv[i + 1]);
-    if (flag == "--window") o.window = std::atof(argv[i + 1]);
-    if (flag == "--only") o.only = argv[i + 1];
-  }
+  const int parsed =
+      ParseBenchArgs(argc, argv, "[--max-scale N] [--job-rate R] [--window S] [--only NAME]",
+                     {{"--max-scale", [&](const char* v) { o.max_scale = std::atof(v); }},
+                      {"--job-rate", [&](const char* v) { o.job_rate = std::atof(v); }},
+                      {"--window", [&](const char* v) { o.window = std::atof(v); }},
+                      {"--only", [&](const char* v) { o.only = v; }}});
+  if (parsed >= 0) return parsed;
   const auto dir =
       std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-fleet-{}", ::getpid());
   std::filesystem::create_directories(dir);

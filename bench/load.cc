@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "args.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
@@ -362,24 +363,22 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
 
 int Main(int argc, char** argv) {
   Options o;
-  const std::map<std::string, int*> flags = {{"--workers", &o.workers},
-                                             {"--duration-s", &o.duration_s},
-                                             {"--heartbeat-ms", &o.heartbeat_ms},
-                                             {"--claim-wait-ms", &o.claim_wait_ms},
-                                             {"--work-ms", &o.work_ms},
-                                             {"--feed-rate", &o.feed_rate},
-                                             {"--preload", &o.preload}};
-  for (int i = 1; i < argc; i += 2) {
-    auto it = flags.find(argv[i]);
-    if (it == flags.end() || i + 1 >= argc || std::atoi(argv[i + 1]) < 0) {
-      fmt::print(stderr,
-                 "usage: {} [--workers N] [--duration-s S] [--heartbeat-ms MS] "
-                 "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] [--preload N]\n",
-                 argv[0]);
-      return 2;
-    }
-    *it->second = std::atoi(argv[i + 1]);
+  BenchFlags flags;
+  for (auto [name, field] : {std::pair{"--workers", &o.workers},
+                             {"--duration-s", &o.duration_s},
+                             {"--heartbeat-ms", &o.heartbeat_ms},
+                             {"--claim-wait-ms", &o.claim_wait_ms},
+                             {"--work-ms", &o.work_ms},
+                             {"--feed-rate", &o.feed_rate},
+                             {"--preload", &o.preload}}) {
+    flags.emplace(name, [field](const char* v) { *field = std::atoi(v); });
   }
+  const int parsed = ParseBenchArgs(argc, argv,
+                                    "[--workers N] [--duration-s S] [--heartbeat-ms MS] "
+                                    "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] "
+                                    "[--preload N]",
+                                    flags);
+  if (parsed >= 0) return parsed;
   if (o.workers <= 0 || o.duration_s <= 0 || o.heartbeat_ms <= 0 || o.work_ms <= 1) {
     fmt::print(stderr, "{}: workers, duration, heartbeat and work must be positive\n", argv[0]);
     return 2;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "args.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
 #include "store/sqlite_db.h"
@@ -219,11 +220,11 @@ int RunOnce(const Options& o) {
 int Main(int argc, char** argv) {
   Options o;
   std::vector<int> counts{o.workers};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--jobs") o.jobs = std::atoi(argv[i + 1]);
-    if (flag == "--workers") counts = ParseCounts(argv[i + 1]);
-  }
+  const int parsed =
+      ParseBenchArgs(argc, argv, "[--jobs N] [--workers N[,N...]]",
+                     {{"--jobs", [&](const char* v) { o.jobs = std::atoi(v); }},
+                      {"--workers", [&](const char* v) { counts = ParseCounts(v); }}});
+  if (parsed >= 0) return parsed;
   if (o.jobs < 1 || counts.empty()) {
     fmt::print(stderr, "usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]\n");
     return 2;

@@ -54,7 +54,11 @@ function currentJob(node) {
   const bar = document.createElement("progress");
   bar.max = 1;
   bar.value = running.progress || 0;
-  span.append(`#${running.episode} ${running.stage || "leased"} `, bar,
+  const title = document.createElement("span");
+  title.className = "job-title";
+  title.textContent = running.title || "";
+  span.title = running.title || "";
+  span.append(`#${running.episode} `, title, ` ${running.stage || "leased"} `, bar,
               node.jobs.length > 1 ? ` +${node.jobs.length - 1} ready` : "");
   return span;
 }

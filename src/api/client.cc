@@ -1,5 +1,7 @@
 #include "api/client.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace podfleet {
@@ -40,7 +42,17 @@ Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const st
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
   request.timeout = timeout;
   auto response = http_.Send(request);
-  if (!response) return std::unexpected(response.error());
+  if (!response) {
+    Error e = response.error();
+    // Nothing listens there: the usual cause is a coordinator that is not started (yet).
+    if (e.message.find("Failed to connect") != std::string::npos ||
+        e.message.find("Couldn't connect") != std::string::npos ||
+        e.message.find("Connection refused") != std::string::npos) {
+      e.message += fmt::format(" (is the coordinator running at {}? start it with: podfleet serve)",
+                               base_url_);
+    }
+    return std::unexpected(std::move(e));
+  }
   if (response->status >= 300)
     return std::unexpected(ErrorFromBody(response->status, response->body));
   return response;

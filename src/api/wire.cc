@@ -62,6 +62,10 @@ Result<Segment> SegmentFromJson(const json& j) {
   s.end = Millis(*end);
   s.text = *text;
   s.speaker = FieldOr<std::string>(j, "speaker", "").value_or("");
+  if (auto it = j.find("avg_logprob"); it != j.end() && it->is_number())
+    s.avg_logprob = it->get<double>();
+  if (auto it = j.find("no_speech_prob"); it != j.end() && it->is_number())
+    s.no_speech_prob = it->get<double>();
   if (j.contains("words") && j["words"].is_array()) {
     for (const json& w : j["words"]) {
       auto ws = Field<int64_t>(w, "start_ms");
@@ -83,6 +87,8 @@ json ToJson(const Transcript& t) {
     json seg = {{"start_ms", s.start.count()}, {"end_ms", s.end.count()}, {"text", s.text}};
     if (!s.speaker.empty()) seg["speaker"] = s.speaker;
     if (!s.words.empty()) seg["words"] = WordsJson(s.words);
+    if (s.avg_logprob) seg["avg_logprob"] = *s.avg_logprob;
+    if (s.no_speech_prob) seg["no_speech_prob"] = *s.no_speech_prob;
     segments.push_back(std::move(seg));
   }
   return {{"language", t.language},

@@ -19,14 +19,25 @@ struct PcmAudio {
   Millis duration() const { return ToMillis(size()); }
 };
 
-// Identifies the container of audio bytes from their first bytes (ID3/MPEG frame sync, ftyp,
-// OggS, RIFF/WAVE, fLaC, ADTS). Returns the format name ("mp3", "mp4", "ogg", "wav", "flac",
-// "aac") or kInvalidArgument "not audio: ..." naming what it looks like instead (an HTML page,
-// JSON, empty).
+// What SniffAudio calls bytes it cannot name but that are not certainly something else.
+inline constexpr std::string_view kUnknownFormat = "unknown";
+
+// The cheap first check on audio bytes, from their first bytes: names the common containers
+// (ID3/MPEG frame sync, ftyp, OggS, RIFF/WAVE, fLaC, ADTS: "mp3", "mp4", "ogg", "wav", "flac",
+// "aac"), refuses with kInvalidArgument "not audio: ..." what certainly is not audio (empty, white
+// space, text, HTML, XML, JSON, PDF, images, archives, programs), and answers kUnknownFormat for
+// other binary data (WebM, MPEG streams, AIFF, ...), which only FFmpeg's probe (ProbeAudio) can
+// judge.
 Result<std::string> SniffAudio(std::span<const unsigned char> head);
 // SniffAudio on the first bytes of a file (16 KiB); errors are prefixed with the file's name.
 // kNotFound when there is no such file, kUnavailable when it cannot be read.
 Result<std::string> SniffAudioFile(const std::filesystem::path& path);
+
+// Whether FFmpeg can decode `path`: SniffAudioFile first, then FFmpeg's probe must find an audio
+// stream and open its decoder. Returns FFmpeg's name for the container ("matroska,webm", "mp3",
+// "mpeg", "wav"). Errors as DecodeAudioFile's (kInvalidArgument for what is certainly not audio,
+// kCorruption for what FFmpeg cannot read), prefixed with the file's name.
+Result<std::string> ProbeAudio(const std::filesystem::path& path);
 
 // Decodes any audio FFmpeg reads (MP3, AAC/M4A, Opus/Ogg, Vorbis, WAV, FLAC) to 16 kHz mono, in
 // process. `progress` gets the fraction decoded (0..1) now and then; returning false cancels.

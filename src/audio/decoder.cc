@@ -10,13 +10,17 @@ extern "C" {
 }
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdarg>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "audio/audio.h"
 #include "audio/ffmpeg.h"
@@ -166,9 +170,10 @@ class FileDecoder {
  public:
   explicit FileDecoder(const std::function<bool(double)>& progress) : progress_(progress) {}
 
-  Result<void> Open(const std::filesystem::path& path) {
+  // `format`: the container as probed from the content (nullptr: FFmpeg probes it itself).
+  Result<void> Open(const std::filesystem::path& path, const AVInputFormat* format) {
     AVFormatContext* raw = nullptr;
-    if (int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0) {
+    if (int rc = avformat_open_input(&raw, path.c_str(), format, nullptr); rc < 0) {
       return Corruption("cannot open: " + log_.Explain(rc));
     }
     format_.reset(raw);
@@ -181,6 +186,9 @@ class FileDecoder {
     if (stream_ < 0) return Corruption("no decoder for the audio stream: " + log_.Explain(stream_));
     return OpenCodec(codec);
   }
+
+  // FFmpeg's name for the container. REQUIRES: Open succeeded.
+  std::string FormatName() const { return format_->iformat->name; }
 
   // The stream's duration in seconds, 0 when unknown. REQUIRES: Open succeeded.
   double DurationSeconds() const {
@@ -329,25 +337,67 @@ class FileDecoder {
   double reported_ = 0;
 };
 
+// Bytes of a file FFmpeg's probe may look at, and the score it must give a format the sniffer
+// could not name: above AVPROBE_SCORE_RETRY, where FFmpeg itself would keep looking. The file's
+// name is not shown to the probe, so random bytes called .mp3 do not pass for MP3.
+constexpr size_t kProbeBytes = 1 << 20;
+constexpr int kMinProbeScore = AVPROBE_SCORE_RETRY + 1;
+
+// FFmpeg's judgement of content the sniffer could not name.
+Result<const AVInputFormat*> ProbeContent(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> buffer(kProbeBytes + AVPROBE_PADDING_SIZE, 0);
+  in.read(reinterpret_cast<char*>(buffer.data()), kProbeBytes);
+  if (in.bad()) return Unavailable("cannot read");
+  AVProbeData probe{};
+  probe.filename = "";
+  probe.buf = buffer.data();
+  probe.buf_size = static_cast<int>(in.gcount());
+  int score = 0;
+  const AVInputFormat* format = av_probe_input_format3(&probe, 1, &score);
+  if (format == nullptr || score < kMinProbeScore) {
+    const size_t n = std::min<size_t>(static_cast<size_t>(probe.buf_size), 8);
+    return InvalidArgument(
+        fmt::format("not audio: FFmpeg recognises no format (first bytes {:02x})",
+                    fmt::join(std::span(buffer.data(), n), " ")));
+  }
+  return format;
+}
+
+// Sniffs `path`, then probes what the sniffer could not name; opens `decoder` on it.
+Result<void> OpenAudio(const std::filesystem::path& path, FileDecoder& decoder) {
+  auto sniffed = SniffAudioFile(path);
+  if (!sniffed) return std::unexpected(sniffed.error());
+  const AVInputFormat* format = nullptr;
+  if (*sniffed == kUnknownFormat) {
+    auto probed = ProbeContent(path);
+    if (!probed)
+      return WithContext<void>(std::unexpected(probed.error()), path.filename().string());
+    format = *probed;
+  }
+  return WithContext(decoder.Open(path, format), path.filename().string());
+}
+
 }  // namespace
 
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress) {
-  if (auto format = SniffAudioFile(path); !format) return std::unexpected(format.error());
   FileDecoder decoder(progress);
-  if (auto r = decoder.Open(path); !r) {
-    return WithContext<PcmAudio>(std::unexpected(r.error()), path.filename().string());
-  }
+  if (auto r = OpenAudio(path, decoder); !r) return std::unexpected(r.error());
   return WithContext(decoder.Run(), path.filename().string());
 }
 
-Result<Millis> ProbeAudioDuration(const std::filesystem::path& path) {
-  if (auto format = SniffAudioFile(path); !format) return std::unexpected(format.error());
+Result<std::string> ProbeAudio(const std::filesystem::path& path) {
   const std::function<bool(double)> no_progress;
   FileDecoder decoder(no_progress);
-  if (auto r = decoder.Open(path); !r) {
-    return WithContext<Millis>(std::unexpected(r.error()), path.filename().string());
-  }
+  if (auto r = OpenAudio(path, decoder); !r) return std::unexpected(r.error());
+  return decoder.FormatName();
+}
+
+Result<Millis> ProbeAudioDuration(const std::filesystem::path& path) {
+  const std::function<bool(double)> no_progress;
+  FileDecoder decoder(no_progress);
+  if (auto r = OpenAudio(path, decoder); !r) return std::unexpected(r.error());
   const double seconds = decoder.DurationSeconds();
   if (!(seconds > 0)) return NotFound(path.filename().string() + ": no duration in the header");
   return Millis(std::llround(seconds * 1000));

@@ -177,13 +177,17 @@ bool IsMostlyText(Bytes b) {
   return printable == static_cast<std::ptrdiff_t>(b.size());
 }
 
-std::string DescribeNonAudio(Bytes whole) {
+// What `whole` certainly is instead of audio, or nullopt when it is binary of no kind known here
+// (WebM, MPEG program streams, AIFF, ...: FFmpeg's probe decides those).
+std::optional<std::string> DescribeNonAudio(Bytes whole) {
   if (whole.empty()) return "the file is empty";
   for (const OtherSignature& s : kOtherSignatures) {
     if (HasAt(whole, 0, s.magic)) return fmt::format("looks like {}", s.looks_like);
   }
   const Bytes b = SkipBomAndSpace(whole);
   if (b.empty()) return "the file holds only white space";
+  // Markup and text only when the bytes read as text: one '{' or '<' byte is no proof.
+  if (!IsMostlyText(b.first(std::min<size_t>(b.size(), 512)))) return std::nullopt;
   const std::string lower = Lower(b.first(std::min<size_t>(b.size(), 1024)));
   if (lower.starts_with("<!doctype html") || lower.starts_with("<html") ||
       (lower.starts_with("<") && lower.find("<html") != std::string::npos)) {
@@ -191,9 +195,7 @@ std::string DescribeNonAudio(Bytes whole) {
   }
   if (lower.starts_with("<")) return "looks like XML";
   if (lower.starts_with("{") || lower.starts_with("[")) return "looks like JSON";
-  if (IsMostlyText(b.first(std::min<size_t>(b.size(), 512)))) return "looks like text";
-  const Bytes head = whole.first(std::min<size_t>(whole.size(), 8));
-  return fmt::format("unrecognised format (first bytes {:02x})", fmt::join(head, " "));
+  return "looks like text";
 }
 
 }  // namespace
@@ -208,7 +210,8 @@ Result<std::string> SniffAudio(std::span<const unsigned char> head) {
     return std::string("mp3");
   }
   if (auto format = MatchAudio(head)) return std::string(*format);
-  return InvalidArgument("not audio: " + DescribeNonAudio(head));
+  if (auto other = DescribeNonAudio(head)) return InvalidArgument("not audio: " + *other);
+  return std::string(kUnknownFormat);
 }
 
 Result<std::string> SniffAudioFile(const std::filesystem::path& path) {

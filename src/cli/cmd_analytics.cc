@@ -2,6 +2,7 @@
 // API (/api/economics, /api/bandwidth, /api/plan, /api/doctor) and printed as tables.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -48,12 +49,23 @@ void PrintEconomics(const json& e) {
     if (g.value("winner", false)) name = "*" + name + "*";
     fmt::print("  {:<22} {:>5} {:>8} {:>9} {:>13} {:>11} {:>12}  {}\n", name, g.value("nodes", 0),
                Num(g["price_per_hour"], "${:.2f}", "?"), Num(g["realtime"], "{:.1f}x"),
-               Num(g["dollars_per_audio_hour"], "${:.4f}"), Num(g["episodes_per_dollar"], "{:.0f}"),
-               Num(g["cost_per_100_episodes"], "${:.2f}"), g.value("note", ""));
+               g["price_per_hour"].is_number() && g["price_per_hour"].get<double>() == 0
+                   ? std::string("free")
+                   : Num(g["dollars_per_audio_hour"], "${:.4f}"),
+               Num(g["episodes_per_dollar"], "{:.0f}"), Num(g["cost_per_100_episodes"], "${:.2f}"),
+               g.value("note", ""));
   }
   if (e["winner"].is_string())
     fmt::print("Winner: {} (lowest $ per audio-hour)\n", e["winner"].get<std::string>());
   for (const json& n : e["notes"]) fmt::print("note: {}\n", n.get<std::string>());
+  // The record's blocks are about GPU types: a fleet without GPUs is told so once instead.
+  const bool cpu_only = std::all_of(e["gpus"].begin(), e["gpus"].end(), [](const json& g) {
+    return g.value("gpu", "").starts_with("local: ");
+  });
+  if (cpu_only) {
+    fmt::print("\nCOMPATIBILITY: the GPU blocks on record do not concern this CPU-only fleet\n");
+    return;
+  }
   bool any_blocked = false;
   for (const json& c : e["compatibility"]) {
     if (c.value("status", "") != "blocked") continue;
@@ -103,6 +115,8 @@ void PrintPlan(const json& p) {
       Num(p["coordinator_capacity"], "{:.0f}x", "unknown"));
   fmt::print("\nOPTIONS (fewest pods of each GPU type that drain it within the target)\n");
   for (const json& o : p["options"]) PrintOption(o);
+  if (p["options"].empty())
+    fmt::print("  none: no GPU type is measured and priced (see the notes)\n");
   if (p["recommendation"].is_object()) {
     fmt::print("\nRECOMMENDED\n");
     PrintOption(p["recommendation"]);

@@ -21,9 +21,11 @@ namespace {
 using nlohmann::json;
 
 std::vector<Flag> AdminFlags(ClientArgs& a) {
-  return {StringFlag("admin-token", &a.admin_token,
-                     "admin token for add, refresh, remove (default: <data>/admin.token)", "TOKEN"),
-          PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
+  return {
+      StringFlag("admin-token", &a.admin_token,
+                 "admin token for the commands that change something (default: <data>/admin.token)",
+                 "TOKEN"),
+      PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
 }
 
 // Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
@@ -235,7 +237,7 @@ int RunFeed(const Args& args) {
     reply = client.DeleteJson("/api/feeds/" + PercentEncode(pos[1]));
   }
   if (!reply) return FailChange(reply.error());
-  if (c.json || pos[0] == "remove") {
+  if (c.json) {
     fmt::print("{}\n", reply->dump(2));
     return import && !ImportOk(*reply) ? 1 : 0;
   }
@@ -243,7 +245,9 @@ int RunFeed(const Args& args) {
     PrintImport(*reply);
     return ImportOk(*reply) ? 0 : 1;
   }
-  if (pos[0] == "list") {
+  if (pos[0] == "remove") {
+    fmt::print("feed {} removed\n", pos[1]);
+  } else if (pos[0] == "list") {
     for (const json& f : reply->value("feeds", json::array()))
       fmt::print("{:>4}  {:<40} {:>5} episodes  {}\n", f.value("id", 0),
                  f.value("title", "").substr(0, 40), f.value("episode_count", 0),
@@ -298,9 +302,23 @@ int RunEpisodes(const Args& args) {
     fmt::print("{}\n", reply->dump(2));
     return 0;
   }
+  fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<44} {}\n", "ID", "STATE", "FEED", "DATE",
+             "DURATION", "TITLE", "ERROR");
   for (const json& e : reply->value("episodes", json::array())) {
-    fmt::print("{:>5}  {:<8} {:<50} {}\n", e.value("id", 0), e.value("state", ""),
-               e.value("title", "").substr(0, 50), e.value("error", ""));
+    // Published date when the feed gave one, else when it was added; YYYY-MM-DD.
+    const json& when = e["published_at"].is_number() ? e["published_at"] : e["created_at"];
+    const json& ms = e["duration_ms"];
+    std::string duration = "-";
+    if (ms.is_number()) {
+      const int64_t s = ms.get<int64_t>() / 1000;
+      duration = s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                           : fmt::format("{}:{:02}", s / 60, s % 60);
+    }
+    fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<44} {}\n", e.value("id", 0),
+               e.value("state", ""), e["feed_id"].is_number() ? e["feed_id"].dump() : "-",
+               when.is_number() ? FormatIso8601(FromUnixMillis(when.get<int64_t>())).substr(0, 10)
+                                : std::string("-"),
+               duration, e.value("title", "").substr(0, 44), e.value("error", ""));
   }
   return 0;
 }
@@ -313,8 +331,9 @@ int RunTranscript(const Args& args) {
   flags.push_back(StringFlag("format", &format, "txt, srt, vtt, json or md", "FMT"));
   flags.push_back(StringFlag("output", &output, "write to this file instead of stdout", "FILE"));
   auto p = Parse(flags, "transcript", "transcript EPISODE_ID [--format srt] [--output FILE]",
-                 "Fetches an episode's transcript.", args);
+                 "Fetches an episode's transcript (--json: the same as --format json).", args);
   if (p.exit >= 0) return p.exit;
+  if (c.json) format = "json";
   if (p.args.positional.size() != 1)
     return Fail("usage: podfleet transcript EPISODE_ID [--format srt]");
   auto http = CoordinatorHttp(c);

@@ -2,12 +2,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "engines/wer.h"
+#include "net/http_client.h"
 #include "transcripts/formats.h"
 
 namespace podfleet {
@@ -55,7 +57,7 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
 
 std::vector<Flag> WorkerFlags(WorkerOptions& o) {
   return {
-      StringFlag("server", &o.server, "coordinator URL", "URL"),
+      StringFlag("server", &o.server, "coordinator URL (default: http://127.0.0.1:8750)", "URL"),
       StringFlag("token", &o.token,
                  "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
       StringFlag("name", &o.name, "node name shown to the operator (default: host name)"),
@@ -90,7 +92,7 @@ int RunWork(const Args& args) {
   auto parsed = ParseFlags(flags, "work", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, "work --server URL --token TOKEN [options]",
+    fmt::print("{}", FlagHelp(flags, "work --token TOKEN [--server URL] [options]",
                               "Runs a worker: claims jobs from the coordinator, transcribes them, "
                               "uploads the results."));
     return 0;
@@ -119,13 +121,20 @@ int RunWork(const Args& args) {
 
 namespace {
 
-// A one-line progress bar on a terminal; nothing when stderr is not one.
+// Progress on stderr: a one-line bar on a terminal; when stderr is a pipe or a log, a line at
+// every tenth, so a long run shows it is alive without flooding the log.
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2)) {}
   void Update(double fraction) {
-    if (!tty_) return;
     std::lock_guard lock(mu_);
+    if (!tty_) {
+      const int tenth = static_cast<int>(fraction * 10);
+      if (tenth <= printed_) return;
+      printed_ = tenth;
+      fmt::print(stderr, "{} {}%\n", label_, tenth * 10);
+      return;
+    }
     const int width = 30;
     const int filled = static_cast<int>(fraction * width);
     fmt::print(stderr, "\r{:<12} [{}{}] {:3.0f}%", label_, std::string(filled, '#'),
@@ -139,6 +148,53 @@ class ProgressBar {
   std::string label_;
   bool tty_;
   std::mutex mu_;
+  int printed_ = 0;  // the last tenth printed when not on a terminal
+};
+
+// Where the transcript goes must be writable before any work is done.
+Result<void> CheckWritable(const std::string& output) {
+  if (output.empty()) return {};
+  std::filesystem::path dir = std::filesystem::path(output).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    return NotFound(fmt::format("cannot write {}: no such directory {}", output, dir.string()));
+  if (::access(dir.c_str(), W_OK) != 0)
+    return InvalidArgument(
+        fmt::format("cannot write {}: {} is not writable", output, dir.string()));
+  return {};
+}
+
+// A local copy of `source`: the file itself, or an http(s) URL downloaded into a temporary file
+// (removed when the copy goes).
+class LocalAudio {
+ public:
+  ~LocalAudio() {
+    std::error_code ec;
+    if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_, ec);
+  }
+  Result<std::filesystem::path> Get(const std::string& source) {
+    if (source.find("://") == std::string::npos) return std::filesystem::path(source);
+    char pattern[] = "/tmp/podfleet-transcribe.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) return Unavailable("cannot make a temporary directory");
+    temp_dir_ = pattern;
+    const std::string name =
+        std::filesystem::path(source.substr(0, source.find('?'))).filename().string();
+    auto http = MakeCurlClient(HttpClientOptions{});
+    ProgressBar downloading("downloading");
+    DownloadOptions options;
+    options.progress = [&](int64_t got, int64_t total) {
+      if (total > 0) downloading.Update(static_cast<double>(got) / static_cast<double>(total));
+      return true;
+    };
+    auto got = http->Download(source, temp_dir_ / (name.empty() ? "audio" : name), options);
+    downloading.Done();
+    if (!got) return std::unexpected(got.error());
+    return got->path;
+  }
+
+ private:
+  std::filesystem::path temp_dir_;
 };
 
 }  // namespace
@@ -158,8 +214,9 @@ int RunTranscribe(const Args& args) {
   auto parsed = ParseFlags(flags, "transcribe", rewritten);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help || parsed->positional.size() != 1) {
-    fmt::print("{}", FlagHelp(flags, "transcribe FILE [-o out.srt] [options]",
-                              "Transcribes one audio file on this machine, without a server."));
+    fmt::print("{}", FlagHelp(flags, "transcribe FILE|URL [-o out.srt] [options]",
+                              "Transcribes one audio file (any format FFmpeg decodes; an http(s) "
+                              "URL is downloaded first)\non this machine, without a server."));
     return parsed->help ? 0 : 2;
   }
   if (format_name.empty()) {
@@ -169,14 +226,19 @@ int RunTranscribe(const Args& args) {
   auto format = ParseTranscriptFormat(format_name);
   if (!format) return Fail("unknown format '" + format_name + "' (txt, srt, vtt, json, md)");
 
-  const std::string& file = parsed->positional[0];
+  if (auto w = CheckWritable(output); !w) return Fail(w.error().message);
+  const std::string& source = parsed->positional[0];
+  LocalAudio local;
+  auto path = local.Get(source);
+  if (!path) return Fail(source + ": " + path.error().ToString());
+  const std::string file = path->string();
   ProgressBar decoding("decoding");
   auto audio = DecodeAudioFile(file, [&](double f) {
     decoding.Update(f);
     return true;
   });
   decoding.Done();
-  if (!audio) return Fail(file + ": " + audio.error().ToString());
+  if (!audio) return Fail(audio.error().ToString());
   auto engine = MakeEngine(engine_config);
   if (!engine) return Fail("engine: " + engine.error().ToString());
   ProgressBar transcribing("transcribing");

@@ -262,10 +262,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   c->activity_ = std::make_unique<ActivityLog>();
   c->metrics_ = std::make_unique<Metrics>();
   c->waiters_ = std::make_unique<JobWaiters>(*c->store_, clock);
+  c->uploads_ = std::make_unique<UploadDedup>(options.transcription_dedup_window);
   c->context_.reset(new Context{c->options_, clock, *c->store_, *c->dispatcher_, *c->poller_,
                                 std::move(admin->hash), *c->activity_, *c->metrics_, *c->waiters_,
                                 options.api_key.empty() ? "" : HashToken(options.api_key),
-                                *c->egress_, c->relay_.get()});
+                                *c->egress_, c->relay_.get(), *c->uploads_});
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));

@@ -32,6 +32,7 @@ class ActivityLog;
 class Metrics;
 class JobWaiters;
 class HandlerPool;
+class UploadDedup;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -88,6 +89,8 @@ struct CoordinatorOptions {
   // answered 504 (the job goes on).
   std::string api_key;
   Millis transcription_wait{10 * 60'000};
+  // How long a transcription upload can be joined by a retry of it (upload_dedup.h).
+  Millis transcription_dedup_window{15 * 60'000};
 };
 
 // The options with derived values filled in (heartbeat_interval), or kInvalidArgument naming the
@@ -143,6 +146,7 @@ class Coordinator {
   std::unique_ptr<ActivityLog> activity_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<JobWaiters> waiters_;
+  std::unique_ptr<UploadDedup> uploads_;
   std::unique_ptr<EgressPacer> egress_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<Context> context_;

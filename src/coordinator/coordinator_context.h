@@ -10,6 +10,7 @@
 #include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
+#include "coordinator/upload_dedup.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -27,6 +28,7 @@ struct Coordinator::Context {
   const std::string api_key_hash;  // HashToken of options.api_key; empty when none
   EgressPacer& egress;             // every audio response goes through it
   Relay* relay;                    // null in origin mode
+  UploadDedup& uploads;            // repeated transcription uploads (routes_openai.cc)
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }

@@ -53,7 +53,10 @@ Check NoCompletionGaps(const FleetFacts& f) {
     if (jobs.size() < 2) continue;
     std::vector<double> gaps;
     for (size_t i = 1; i < jobs.size(); ++i) {
-      const Millis between = jobs[i]->finished_at - jobs[i - 1]->finished_at;
+      Millis between = jobs[i]->finished_at - jobs[i - 1]->finished_at;
+      // Only the time the node held the next job counts: before its lease the queue may simply
+      // have been empty (idling while work waits is no_idle_with_work's business).
+      if (jobs[i]->wall_time > Millis(0)) between = std::min(between, jobs[i]->wall_time);
       gaps.push_back(std::max<double>(0, (between - jobs[i]->engine_time).count() / 1000.0));
     }
     std::sort(gaps.begin(), gaps.end());

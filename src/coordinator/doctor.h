@@ -5,7 +5,9 @@
 //   every_pod_busy      every pod holds a lease while jobs are queued (n/a when nothing is queued)
 //   prefetch_populated  leased jobs >= 2 x busy nodes while jobs are queued (the seed's 2-3x)
 //   no_completion_gaps  per node, the time between consecutive completions beyond the later job's
-//                       engine time: p90 under max(5 s, 10 % of the mean engine time), last hour
+//                       engine time, counted from the later job's lease when it came later (an
+//                       empty queue between batches is no gap): p90 under max(5 s, 10 % of the
+//                       mean engine time), last hour
 //   no_idle_with_work   no node idle more than 5 % of its observed time while jobs were queued,
 //                       over the last hour
 //   no_idle_billing     no pod idle (no lease) now, and none idle more than 10 % of the last hour

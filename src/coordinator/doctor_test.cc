@@ -64,18 +64,25 @@ TEST(Doctor, EmptyQueueMakesBusyChecksNotApplicable) {
   EXPECT_TRUE(r.healthy);
 }
 
-TEST(Doctor, GapsBetweenCompletionsAreFound) {
-  FleetBuilder fleet;
+// A pod that completed four jobs of 20 s engine time, `spacing` apart, the first `first_ago`
+// before now, each `wall` after its lease began (0: not reported).
+void FourCompletions(FleetBuilder& fleet, Millis first_ago, Millis spacing, Millis wall) {
   NodeFacts& pod = fleet.Add("pod", "RTX A5000", 87, 0.22);
   for (int i = 0; i < 4; ++i) {
     CompletedJob j;
     j.node = pod.view.node.id;
-    j.finished_at = fleet.facts.now - Millis(400'000) + Millis(100'000) * i;
+    j.finished_at = fleet.facts.now - first_ago + spacing * i;
     j.engine_time = Millis(20'000);
+    j.wall_time = wall;
     fleet.facts.done_day.push_back(j);
   }
   pod.hour.engine_time = Millis(80'000);
   pod.hour.jobs = 4;
+}
+
+TEST(Doctor, GapsBetweenCompletionsAreFound) {
+  FleetBuilder fleet;
+  FourCompletions(fleet, Millis(400'000), Millis(100'000), Millis(0));
   const DoctorReport report = RunDoctor(fleet.facts);
   const Check& gaps = Find(report, "no_completion_gaps");
   EXPECT_EQ(gaps.outcome, CheckOutcome::kFail);
@@ -83,6 +90,19 @@ TEST(Doctor, GapsBetweenCompletionsAreFound) {
 
   for (int i = 0; i < 4; ++i) fleet.facts.done_day[i].engine_time = Millis(99'000);
   EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_completion_gaps").outcome, CheckOutcome::kPass);
+}
+
+// Batches with an empty queue between them: each job was leased just before it ran, so the wait
+// before it is no pipeline gap. A node that held the next job all along has one.
+TEST(Doctor, EmptyQueueBetweenBatchesIsNoGap) {
+  FleetBuilder fleet;
+  FourCompletions(fleet, Millis(2'000'000), Millis(435'700), Millis(21'000));
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_completion_gaps").outcome, CheckOutcome::kPass);
+  for (CompletedJob& j : fleet.facts.done_day) j.wall_time = Millis(435'700);
+  const DoctorReport report = RunDoctor(fleet.facts);
+  const Check& gaps = Find(report, "no_completion_gaps");
+  EXPECT_EQ(gaps.outcome, CheckOutcome::kFail);
+  EXPECT_THAT(gaps.detail, HasSubstr("pod p90 gap 415.7s"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 namespace podfleet {
@@ -88,7 +89,15 @@ Economics ComputeEconomics(const FleetFacts& f) {
   }
   if (f.mean_episode <= Millis(0))
     e.notes.push_back("no episode done in 24 h: episodes per $ needs a measured episode length");
-  if (!best) e.notes.push_back("no GPU with a measured speed and a known price yet");
+  const bool cpu_only = !e.rows.empty() && std::all_of(e.rows.begin(), e.rows.end(),
+                                                       [](const GpuRow& r) { return r.local; });
+  if (cpu_only) {
+    e.notes.push_back(
+        "CPU-only fleet: no GPU node to compare, so nothing is ranked; the rows are this fleet's "
+        "own machines (cost from serve --price or the worker's --price-per-hour, else free)");
+  } else if (!best) {
+    e.notes.push_back("no GPU with a measured speed and a known price yet");
+  }
   return e;
 }
 

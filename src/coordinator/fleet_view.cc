@@ -46,4 +46,13 @@ Throughput ComputeThroughput(const std::vector<CompletedJob>& done, TimePoint no
   return t;
 }
 
+std::vector<Throughput> HourlyThroughput(const std::vector<CompletedJob>& done, TimePoint now,
+                                         int hours) {
+  const Millis hour{3'600'000};
+  std::vector<Throughput> out;
+  for (int i = 0; i < hours; ++i)
+    out.push_back(ComputeThroughput(done, now - hour * (hours - 1 - i), hour));
+  return out;
+}
+
 }  // namespace podfleet

@@ -35,4 +35,10 @@ struct Throughput {
 // is not reported at a sixth of its speed.
 Throughput ComputeThroughput(const std::vector<CompletedJob>& done, TimePoint now, Millis span);
 
+// The throughput of each of the `hours` rolling hours that end at now, oldest first: hour i ends
+// at now - (hours - 1 - i) h. The last is ComputeThroughput(done, now, 1 h), the dashboard's
+// "last hour", so the chart's last point and that figure agree.
+std::vector<Throughput> HourlyThroughput(const std::vector<CompletedJob>& done, TimePoint now,
+                                         int hours);
+
 }  // namespace podfleet

@@ -74,5 +74,25 @@ TEST(FleetView, ThroughputWindowIsCappedAtTheSpan) {
   EXPECT_DOUBLE_EQ(t.realtime(), 2.0);
 }
 
+// The dashboard's chart and its "last hour" figure are the same number for the latest hour, also
+// when the clock hour has just begun.
+TEST(FleetView, HourlyThroughputEndsWithTheLastHour) {
+  std::vector<CompletedJob> done = {
+      {JobId(1), EpisodeId(1), NodeId(1), kNow - Millis(3'000'000), Millis(1'800'000),
+       Millis(200'000), Millis(300'000)},
+      {JobId(2), EpisodeId(2), NodeId(1), kNow - Millis(60'000), Millis(1'800'000), Millis(200'000),
+       Millis(300'000)},
+      {JobId(3), EpisodeId(3), NodeId(1), kNow - Millis(5'000'000), Millis(900'000),
+       Millis(200'000), Millis(300'000)},
+  };
+  const std::vector<Throughput> hours = HourlyThroughput(done, kNow, 24);
+  ASSERT_EQ(hours.size(), 24u);
+  const Throughput last = ComputeThroughput(done, kNow, Millis(3'600'000));
+  EXPECT_EQ(hours.back().jobs, 2);
+  EXPECT_DOUBLE_EQ(hours.back().realtime(), last.realtime());
+  EXPECT_EQ(hours[22].jobs, 1);  // the job 5000 s ago falls in the hour before
+  EXPECT_EQ(hours[0].jobs, 0);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -1,6 +1,6 @@
 #include "coordinator/job_waiters.h"
 
-#include <algorithm>
+#include <vector>
 
 namespace podfleet {
 
@@ -9,12 +9,12 @@ JobWaiters::JobWaiters(Store& store, const Clock& clock, Millis recheck)
 
 JobWaiters::~JobWaiters() { Stop(); }
 
-void JobWaiters::Wait(JobId job, TimePoint deadline, Done done) {
+void JobWaiters::Wait(EpisodeId episode, TimePoint deadline, Done done, Piece piece) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      waiters_.emplace(job, Waiter{deadline, std::move(done)});
-      notified_.push_back(job);  // it may have ended already
+      waiters_.emplace(episode, Waiter{deadline, std::move(done), std::move(piece)});
+      notified_ = true;  // it may have ended already
       wake_.notify_one();
       return;
     }
@@ -22,10 +22,10 @@ void JobWaiters::Wait(JobId job, TimePoint deadline, Done done) {
   done(std::nullopt);
 }
 
-void JobWaiters::Notify(JobId job) {
+void JobWaiters::Notify() {
   MutexLock lock(mu_);
-  if (waiters_.count(job) == 0) return;
-  notified_.push_back(job);
+  if (waiters_.empty()) return;
+  notified_ = true;
   wake_.notify_one();
 }
 
@@ -46,52 +46,66 @@ size_t JobWaiters::waiting() const {
 
 void JobWaiters::Loop() {
   MutexLock lock(mu_);
-  auto last_full = std::chrono::steady_clock::now();
   while (!stopping_) {
-    wake_.wait_for(lock, recheck_,
-                   [this]() REQUIRES(mu_) { return stopping_ || !notified_.empty(); });
+    wake_.wait_for(lock, recheck_, [this]() REQUIRES(mu_) { return stopping_ || notified_; });
     if (stopping_) break;
-    const bool full = std::chrono::steady_clock::now() - last_full >= recheck_;
-    if (full) last_full = std::chrono::steady_clock::now();
+    notified_ = false;
     lock.unlock();
-    Check(full);
+    Check();
     lock.lock();
   }
-  std::multimap<JobId, Waiter> left = std::move(waiters_);
+  std::multimap<EpisodeId, Waiter> left = std::move(waiters_);
   waiters_.clear();
   lock.unlock();
-  for (auto& [job, w] : left) w.done(std::nullopt);
+  for (auto& [episode, w] : left) w.done(std::nullopt);
 }
 
-void JobWaiters::Check(bool all) {
-  std::vector<JobId> jobs;
+void JobWaiters::GivePieces(EpisodeId episode, Waiter& w) {
+  auto jobs = store_.ListJobsForEpisode(episode);
+  if (!jobs) return;
+  while (w.next_chunk < static_cast<int>(jobs->size())) {
+    const Job& job = (*jobs)[static_cast<size_t>(w.next_chunk)];
+    if (job.state != JobState::kDone) return;
+    auto result = store_.GetJobResult(job.id);
+    if (!result) return;  // stitched meanwhile: the done answer has the whole text
+    w.piece(result->Text());
+    ++w.next_chunk;
+  }
+}
+
+void JobWaiters::Check() {
+  // The waiters are taken out while the store is read, so callbacks run without the lock.
+  std::multimap<EpisodeId, Waiter> checking;
   {
     MutexLock lock(mu_);
-    jobs = std::move(notified_);
-    notified_.clear();
-    if (all)
-      for (const auto& [job, w] : waiters_) jobs.push_back(job);
+    checking = std::move(waiters_);
+    waiters_.clear();
   }
-  std::sort(jobs.begin(), jobs.end());
-  jobs.erase(std::unique(jobs.begin(), jobs.end()), jobs.end());
-  std::vector<std::pair<Done, std::optional<Job>>> answers;
   const TimePoint now = clock_.Now();
-  for (JobId id : jobs) {
-    auto job = store_.GetJob(id);
-    const bool ended = job && (job->state == JobState::kDone || job->state == JobState::kFailed);
-    MutexLock lock(mu_);
-    auto [begin, end] = waiters_.equal_range(id);
-    for (auto it = begin; it != end;) {
-      if (ended || it->second.deadline <= now) {
-        answers.emplace_back(std::move(it->second.done),
-                             ended ? std::optional<Job>(*job) : std::nullopt);
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
+  std::vector<std::pair<Done, std::optional<Episode>>> answers;
+  for (auto it = checking.begin(); it != checking.end();) {
+    auto& [id, w] = *it;
+    auto episode = store_.GetEpisode(id);
+    const bool ended = episode && (episode->state == EpisodeState::kDone ||
+                                   episode->state == EpisodeState::kFailed);
+    // Once stitched, the chunks' own texts are gone: the episode's transcript has them all.
+    if (w.piece && episode && !ended) GivePieces(id, w);
+    if (ended || w.deadline <= now) {
+      answers.emplace_back(std::move(w.done), ended ? std::optional(*episode) : std::nullopt);
+      it = checking.erase(it);
+    } else {
+      ++it;
     }
   }
-  for (auto& [done, job] : answers) done(std::move(job));
+  {
+    MutexLock lock(mu_);
+    if (stopping_) {
+      for (auto& [id, w] : checking) answers.emplace_back(std::move(w.done), std::nullopt);
+    } else {
+      waiters_.merge(checking);
+    }
+  }
+  for (auto& [done, episode] : answers) done(std::move(episode));
 }
 
 }  // namespace podfleet

@@ -1,11 +1,13 @@
-// Requests waiting for a job to end: how POST /v1/audio/transcriptions answers once the fleet has
-// transcribed the audio it queued.
+// Requests waiting for an episode's jobs to end: how POST /v1/audio/transcriptions answers once
+// the fleet has transcribed the audio it queued, whether as one job or as chunks cut by the relay.
 //
-// A waiter is answered once, with the job as it ended (kDone or kFailed), or with nullopt when its
-// deadline passes first or the waiters stop. The job is checked in the store when Notify names it
-// (the worker routes call it on complete and fail) and every `recheck` anyway, so no path that ends
-// a job can leave a waiter hanging past its deadline. A waiter whose client went away is answered
-// all the same (its responder then does nothing); the job is unaffected either way.
+// A waiter is answered once, with the episode as it ended (kDone or kFailed), or with nullopt when
+// its deadline passes first or the waiters stop. Before that, a waiter that asked for pieces gets
+// the text of each of the episode's chunks as soon as it and every chunk before it are done, in
+// order (how a streamed transcription sends deltas). Episodes are checked when Notify says a job
+// ended (the worker routes call it on complete and fail) and every `recheck` anyway, so no path
+// that ends a job can leave a waiter hanging past its deadline. A waiter whose client went away is
+// answered all the same (its responder then does nothing); the jobs are unaffected either way.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the waiters' own
 // thread and must not block for long.
@@ -14,10 +16,9 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
-#include <vector>
 
 #include "core/clock.h"
 #include "core/thread_annotations.h"
@@ -27,16 +28,19 @@ namespace podfleet {
 
 class JobWaiters {
  public:
-  using Done = std::function<void(std::optional<Job>)>;
+  using Done = std::function<void(std::optional<Episode>)>;
+  // The text of one chunk (empty when the chunk held no speech).
+  using Piece = std::function<void(const std::string& text)>;
 
   JobWaiters(Store& store, const Clock& clock, Millis recheck = Millis(1'000));
   ~JobWaiters();
   JobWaiters(const JobWaiters&) = delete;
   JobWaiters& operator=(const JobWaiters&) = delete;
 
-  void Wait(JobId job, TimePoint deadline, Done done);
-  // The job may have ended: check it now.
-  void Notify(JobId job);
+  // `piece` may be empty: then only `done` is called.
+  void Wait(EpisodeId episode, TimePoint deadline, Done done, Piece piece = {});
+  // A job may have ended: check the episodes now.
+  void Notify();
   // Answers every waiter with nullopt and joins the thread. Idempotent.
   void Stop();
 
@@ -46,10 +50,15 @@ class JobWaiters {
   struct Waiter {
     TimePoint deadline;
     Done done;
+    Piece piece;
+    int next_chunk = 0;  // the first chunk whose text was not given yet
   };
   void Loop();
-  // Answers the waiters whose job ended or whose deadline passed.
-  void Check(bool all);
+  // Gives the pieces that are ready; answers the waiters whose episode ended or whose deadline
+  // passed.
+  void Check();
+  // Calls w.piece for the chunks done since the last call.
+  void GivePieces(EpisodeId episode, Waiter& w);
 
   // Constant after construction.
   Store& store_;
@@ -58,8 +67,8 @@ class JobWaiters {
 
   mutable Mutex mu_;
   std::condition_variable_any wake_;
-  std::multimap<JobId, Waiter> waiters_ GUARDED_BY(mu_);
-  std::vector<JobId> notified_ GUARDED_BY(mu_);
+  std::multimap<EpisodeId, Waiter> waiters_ GUARDED_BY(mu_);
+  bool notified_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

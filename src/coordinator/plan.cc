@@ -17,10 +17,10 @@ struct Limits {
   std::optional<double> coordinator;
 };
 
-// Speed and first bottleneck of a fleet whose GPUs together run at `gpus` x realtime.
-std::pair<double, std::string> Capped(double gpus, const Limits& l) {
-  double speed = gpus;
-  std::string by = "gpu";
+// Speed and first bottleneck of a fleet whose machines together run at `compute` x realtime;
+// `by` names them ("gpu", or "cpu" for a fleet without GPUs).
+std::pair<double, std::string> Capped(double compute, const Limits& l, std::string by = "gpu") {
+  double speed = compute;
   if (l.uplink && *l.uplink < speed) speed = *l.uplink, by = "uplink";
   if (l.coordinator && *l.coordinator < speed) speed = *l.coordinator, by = "coordinator";
   return {speed, by};
@@ -83,7 +83,10 @@ PlanOption Current(const FleetFacts& f, double backlog, const Limits& l) {
       o.price_per_hour += *n.price;
     }
   }
-  auto [speed, by] = Capped(gpus, l);
+  const bool any_gpu = std::any_of(f.nodes.begin(), f.nodes.end(), [](const NodeFacts& n) {
+    return n.working() && !n.gpu.empty();
+  });
+  auto [speed, by] = Capped(gpus, l, any_gpu ? "gpu" : "cpu");
   o.speed = gpus;
   o.fleet_speed = speed;
   o.bottleneck = by;
@@ -150,10 +153,17 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
       p.brackets.push_back({episodes, hours, Choose(candidates, hours, r, l)});
     }
   }
-  if (candidates.empty())
+  const bool cpu_only = std::none_of(f.nodes.begin(), f.nodes.end(),
+                                     [](const NodeFacts& n) { return !n.gpu.empty(); });
+  if (candidates.empty() && cpu_only) {
+    p.notes.push_back(
+        "CPU-only fleet: options are GPU pods to rent, and none has been measured here, so there "
+        "are none; the current fleet above is what this fleet's CPUs can do");
+  } else if (candidates.empty()) {
     p.notes.push_back(
         "no GPU type with a measured speed, a price and no block: run a pod of each "
         "type you may rent to measure it");
+  }
   if (!l.uplink) p.notes.push_back("uplink capacity unknown: " + bandwidth.verdict);
   if (!l.coordinator)
     p.notes.push_back("coordinator claim capacity not configured (serve --claim-capacity)");

@@ -55,6 +55,22 @@ TEST(Plan, QueueTableReplacesTheSeedsHandTable) {
   EXPECT_EQ(p.brackets[3].best->bottleneck, "uplink");
 }
 
+// A fleet of CPU machines: no GPU options to offer, and it says so rather than naming a GPU as
+// its bottleneck.
+TEST(Plan, CpuOnlyFleetSpeaksOfItsCpus) {
+  FleetBuilder fleet;
+  fleet.Add("laptop", "", 4, 0.0);
+  fleet.facts.queued_audio = Millis(2 * 3'600'000);
+  Plan p = *ComputePlan(fleet.facts, PlanRequest{});
+  EXPECT_TRUE(p.options.empty());
+  EXPECT_EQ(p.current.bottleneck, "cpu");
+  ASSERT_FALSE(p.notes.empty());
+  EXPECT_TRUE(p.notes[0].starts_with("CPU-only fleet:")) << p.notes[0];
+  const Economics e = ComputeEconomics(fleet.facts);
+  ASSERT_FALSE(e.notes.empty());
+  EXPECT_TRUE(e.notes.back().starts_with("CPU-only fleet:")) << e.notes.back();
+}
+
 TEST(Plan, CurrentFleetIsEvaluatedToo) {
   FleetBuilder fleet = SeedFleet();
   fleet.facts.queued_audio = Millis(189 * 3'600'000);

@@ -70,26 +70,17 @@ json NodeFactsJson(const NodeFacts& n) {
           {"last_day", WindowJson(n.day)}};
 }
 
-// Audio-hours per wall-hour in each of the last 24 hours, oldest first.
+// Audio-hours per wall-hour in each of the last 24 rolling hours, oldest first; the last is the
+// "last hour" figure.
 json History(const FleetFacts& f) {
   json out = json::array();
-  const int64_t now = ToUnixMillis(f.now);
-  const int64_t first = now - now % kOneHour.count() - 23 * kOneHour.count();
-  std::vector<double> audio(24, 0);
-  std::vector<int64_t> jobs(24, 0);
-  for (const CompletedJob& j : f.done_day) {
-    const int64_t i = (ToUnixMillis(j.finished_at) - first) / kOneHour.count();
-    if (i < 0 || i >= 24) continue;
-    audio[i] += Hours(j.audio_duration);
-    ++jobs[i];
-  }
-  for (int i = 0; i < 24; ++i) {
-    const int64_t start = first + i * kOneHour.count();
-    const double covered = std::min<int64_t>(kOneHour.count(), now - start) / 3'600'000.0;
-    out.push_back({{"hour_at", start},
-                   {"episodes", jobs[i]},
-                   {"audio_hours", audio[i]},
-                   {"audio_hours_per_hour", covered > 0 ? audio[i] / covered : 0.0}});
+  const std::vector<Throughput> hours = HourlyThroughput(f.done_day, f.now, 24);
+  for (size_t i = 0; i < hours.size(); ++i) {
+    const Throughput& t = hours[i];
+    out.push_back({{"hour_at", ToUnixMillis(f.now - kOneHour * static_cast<int64_t>(24 - i))},
+                   {"episodes", t.jobs},
+                   {"audio_hours", Hours(t.audio)},
+                   {"audio_hours_per_hour", t.realtime()}});
   }
   return out;
 }
@@ -294,10 +285,21 @@ HttpResponse GetPrices(Ctx& c, const HttpRequest&) {
 }
 
 // Everything the dashboard shows, in one request per refresh.
+// Names each node's current jobs by their episode's title, for the dashboard.
+void AddJobTitles(Ctx& c, json& nodes) {
+  for (json& n : nodes) {
+    for (json& j : n["jobs"]) {
+      if (auto e = c.store.GetEpisode(EpisodeId(j.value("episode", int64_t{0}))))
+        j["title"] = e->info.title;
+    }
+  }
+}
+
 HttpResponse GetDashboard(Ctx& c, const HttpRequest&) {
-  return WithFacts(c, [](const FleetFacts& f) {
+  return WithFacts(c, [&c](const FleetFacts& f) {
     const Bandwidth b = ComputeBandwidth(f);
     json out = AnalyticsJson(f);
+    AddJobTitles(c, out["nodes"]);
     out["economics"] = EconomicsJson(ComputeEconomics(f));
     out["bandwidth"] = BandwidthJson(b);
     out["compatibility"] = CompatibilityJson(f.compatibility);

@@ -2,11 +2,14 @@
 // multipart uploads (libcurl), a real SQLite file, a worker played by the client library.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "audio/audio.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/openai_shapes.h"
 #include "engines/multipart_post.h"
 #include "support/manual_clock.h"
 #include "support/temp_dir.h"
@@ -25,6 +28,7 @@ class OpenAiRoutesTest : public ::testing::Test {
     o.feed_interval = Millis(3'600'000);
     o.api_key = "sk-fleet";
     o.transcription_wait = Millis(20'000);
+    o.relay = false;  // origin mode: the played worker claims the upload's one job
     auto c = Coordinator::Start(o, clock_);
     ASSERT_TRUE(c) << c.error().ToString();
     coordinator_ = std::move(*c);
@@ -32,8 +36,10 @@ class OpenAiRoutesTest : public ::testing::Test {
   }
 
   MultipartReply Post(std::vector<std::pair<std::string, std::string>> fields,
-                      std::string file = Wav(), std::string key = "sk-fleet") {
+                      std::string file = Wav(0, 1.0), std::string key = "sk-fleet",
+                      std::string idempotency_key = "") {
     MultipartRequest r;
+    if (!idempotency_key.empty()) r.headers.emplace_back("Idempotency-Key", idempotency_key);
     r.url = coordinator_->base_url() + "/v1/audio/transcriptions";
     r.bearer = std::move(key);
     r.fields = std::move(fields);
@@ -44,10 +50,14 @@ class OpenAiRoutesTest : public ::testing::Test {
     return reply ? *reply : MultipartReply{};
   }
 
-  static std::string Wav() {
-    std::string wav = "RIFF";
-    wav += std::string("\x24\x00\x00\x00WAVEfmt ", 12);
-    return wav + std::string(2000, '\0');
+  // A real WAV file (FFmpeg's probe must open it): `seconds` of a tone whose pitch varies with
+  // `variant`, so that different variants are different audio.
+  static std::string Wav(int variant = 0, double seconds = 1.0) {
+    PcmAudio audio;
+    audio.samples.resize(static_cast<size_t>(seconds * kSampleRate));
+    for (size_t i = 0; i < audio.samples.size(); ++i)
+      audio.samples[i] = 0.1f * static_cast<float>(std::sin(0.05 * (variant + 1) * i));
+    return EncodeWav(audio);
   }
 
   // Plays a worker: claims the queued job and completes it with `t`.
@@ -97,6 +107,7 @@ TEST_F(OpenAiRoutesTest, AnswersVerboseJsonOnceAWorkerCompletes) {
   auto reply = std::async(std::launch::async, [&] {
     return Post({{"response_format", "verbose_json"},
                  {"timestamp_granularities[]", "word"},
+                 {"timestamp_granularities[]", "segment"},
                  {"model", "whisper-1"},
                  {"language", "en"}});
   });
@@ -114,17 +125,129 @@ TEST_F(OpenAiRoutesTest, AnswersVerboseJsonOnceAWorkerCompletes) {
   ASSERT_EQ(j["words"].size(), 2u);
   EXPECT_EQ(j["words"][1]["word"], "there");
   EXPECT_EQ(j["words"][1]["start"], 0.7);
+  // PocketSphinx has no decoder log-probabilities: null, never a made-up number. The compression
+  // ratio is computed from the text.
+  EXPECT_TRUE(j["segments"][0]["avg_logprob"].is_null());
+  EXPECT_TRUE(j["segments"][0]["no_speech_prob"].is_null());
+  EXPECT_GT(j["segments"][0]["compression_ratio"].get<double>(), 0.0);
+  EXPECT_EQ(j["usage"]["seconds"], 4);
+}
+
+// Segments whose engine gave its confidence (whisper) carry it; without an explicit request for
+// segments, a transcript without it leaves segments out (the Vercel AI SDK refuses nulls there).
+TEST_F(OpenAiRoutesTest, VerboseJsonCarriesTheEnginesConfidence) {
+  Transcript whisper = Sample();
+  whisper.engine = "whisper";
+  whisper.segments[0].avg_logprob = -0.31;
+  whisper.segments[0].no_speech_prob = 0.02;
+  whisper.segments[1].avg_logprob = -0.5;
+  whisper.segments[1].no_speech_prob = 0.1;
+  auto reply = std::async(std::launch::async, [&] {
+    return Post({{"response_format", "verbose_json"}}, Wav(1));
+  });
+  CompleteNextJob(whisper);
+  json j = json::parse(reply.get().body);
+  ASSERT_EQ(j["segments"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["segments"][0]["avg_logprob"], -0.31);
+  EXPECT_EQ(j["segments"][1]["no_speech_prob"], 0.1);
+  EXPECT_EQ(j["segments"][1]["compression_ratio"], *CompressionRatio("general"));
+
+  reply = std::async(std::launch::async, [&] {
+    return Post({{"response_format", "verbose_json"}}, Wav(2));
+  });
+  CompleteNextJob(Sample());
+  j = json::parse(reply.get().body);
+  EXPECT_FALSE(j.contains("segments")) << j.dump();
+  EXPECT_EQ(j["text"], "hello there general");
+}
+
+// A client that retries (the SDKs do, twice) or sends the same audio again waits for the job
+// the first request queued.
+TEST_F(OpenAiRoutesTest, RetriedUploadJoinsTheQueuedJob) {
+  auto first = std::async(std::launch::async, [&] { return Post({}, Wav(3), "sk-fleet", "k1"); });
+  CoordinatorClient reader(coordinator_->base_url(), *http_);
+  auto queued = [&] {
+    auto q = reader.GetJson("/api/queue/status");
+    return q ? (*q)["transcribe_queue"]["queued"].get<int>() : -1;
+  };
+  for (int i = 0; i < 200 && queued() < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto same_key =
+      std::async(std::launch::async, [&] { return Post({}, Wav(4), "sk-fleet", "k1"); });
+  auto same_audio = std::async(std::launch::async, [&] { return Post({}, Wav(3)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(queued(), 1);
+  CompleteNextJob(Sample());
+  for (auto* f : {&first, &same_key, &same_audio}) {
+    const MultipartReply r = f->get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.headers.count("x-podfleet-episode") ? r.headers.at("x-podfleet-episode") : "", "1");
+  }
+  auto episodes = reader.GetJson("/api/episodes");
+  ASSERT_TRUE(episodes);
+  EXPECT_EQ((*episodes)["episodes"].size(), 1u) << episodes->dump();
+}
+
+TEST_F(OpenAiRoutesTest, StreamSendsDeltaThenDone) {
+  auto reply = std::async(std::launch::async, [&] { return Post({{"stream", "true"}}, Wav(5)); });
+  CompleteNextJob(Sample());
+  const MultipartReply r = reply.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  const std::string delta =
+      "data: " + json{{"type", "transcript.text.delta"}, {"delta", "hello there general"}}.dump() +
+      "\n\n";
+  EXPECT_TRUE(r.body.starts_with(delta)) << r.body;
+  EXPECT_NE(
+      r.body.find(R"({"text":"hello there general","type":"transcript.text.done")", delta.size()),
+      std::string::npos)
+      << r.body;
+  EXPECT_EQ(Post({{"stream", "true"}, {"response_format", "srt"}}).status, 400);
+}
+
+TEST_F(OpenAiRoutesTest, ModelAndLanguageTheFleetCannotHonourAreRefused) {
+  CoordinatorClient worker(coordinator_->base_url(), *http_);
+  ASSERT_TRUE(worker.Register(*coordinator_->first_enrollment_token(),
+                              NodeInfo{.name = "w", .engine = "pocketsphinx", .model = "en-us"}));
+  MultipartReply r = Post({{"model", "whisper/large-v3"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Error(r)["code"], "model_not_found");
+  EXPECT_EQ(Error(r)["param"], "model");
+  r = Post({{"language", "fr"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r)["param"], "language");
+  EXPECT_NE(Error(r)["message"].get<std::string>().find("pocketsphinx/en-us (transcribes en)"),
+            std::string::npos)
+      << r.body;
+  r = Post({{"language", "e1"}});
+  EXPECT_EQ(Error(r)["param"], "language");
+  CoordinatorClient reader(coordinator_->base_url(), *http_);
+  EXPECT_EQ((*reader.GetJson("/api/queue/status"))["transcribe_queue"]["queued"], 0);
+
+  auto one = reader.GetJson("/v1/models/pocketsphinx%2Fen-us");
+  ASSERT_TRUE(one) << one.error().ToString();
+  EXPECT_EQ((*one)["id"], "pocketsphinx/en-us");
+  EXPECT_EQ((*one)["object"], "model");
+  EXPECT_TRUE(reader.GetJson("/v1/models/pocketsphinx/en-us"));
+  EXPECT_TRUE(reader.GetJson("/v1/models/whisper-1"));
+  ClientRequest missing;
+  missing.url = coordinator_->base_url() + "/v1/models/nope";
+  auto m = http_->Send(missing);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 404);
+  EXPECT_EQ(json::parse(m->body)["error"]["code"], "model_not_found") << m->body;
 }
 
 TEST_F(OpenAiRoutesTest, OtherFormats) {
   const std::vector<std::pair<std::string, std::string>> formats = {
-      {"json", R"({"text":"hello there general"})"},
+      {"json", R"({"text":"hello there general","usage":{"seconds":4)"},
       {"text", "hello there general\n"},
       {"srt", "1\n00:00:00,000 --> 00:00:01,500\nhello there\n"},
       {"vtt", "WEBVTT"}};
+  int variant = 10;  // different audio each time: the same audio would join the first job
   for (const auto& [format, expected] : formats) {
-    auto reply = std::async(std::launch::async, [&] {
-      return Post({{"response_format", format}});
+    auto reply = std::async(std::launch::async, [&, v = variant++] {
+      return Post({{"response_format", format}}, Wav(v));
     });
     CompleteNextJob(Sample());
     const MultipartReply r = reply.get();
@@ -166,11 +289,17 @@ TEST_F(OpenAiRoutesTest, PermanentFailureIsInvalidRequest) {
   worker.set_node_token(reg->token);
   auto grants = worker.Claim(1, Millis(10'000));
   ASSERT_TRUE(grants && grants->size() == 1);
-  ASSERT_TRUE(worker.Fail((*grants)[0].lease, {"corruption: moov atom not found", true}));
+  const std::string url = (*grants)[0].audio_url;
+  ASSERT_TRUE(
+      worker.Fail((*grants)[0].lease,
+                  {"http://127.0.0.1:1" + url + ": corruption: moov atom not found", true}));
   const MultipartReply r = reply.get();
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r)["type"], "invalid_request_error");
-  EXPECT_NE(Error(r)["message"].get<std::string>().find("moov atom"), std::string::npos);
+  EXPECT_EQ(Error(r)["param"], "file");
+  const std::string message = Error(r)["message"].get<std::string>();
+  EXPECT_NE(message.find("talk.wav: corruption: moov atom"), std::string::npos) << message;
+  EXPECT_EQ(message.find("/api/media"), std::string::npos) << message;
 }
 
 TEST_F(OpenAiRoutesTest, NoTranscriptInTimeIs504AndTheJobStays) {
@@ -180,10 +309,13 @@ TEST_F(OpenAiRoutesTest, NoTranscriptInTimeIs504AndTheJobStays) {
   o.port = 0;
   o.api_key = "sk-fleet";
   o.transcription_wait = Millis(300);
+  o.relay = false;
   coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
   const MultipartReply r = Post({});
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(Error(r)["code"], "timeout");
+  EXPECT_EQ(r.headers.at("x-should-retry"), "false");
+  EXPECT_EQ(Error(r)["message"].get<std::string>().find("/api/media"), std::string::npos);
   CoordinatorClient reader(coordinator_->base_url(), *http_);
   auto q = reader.GetJson("/api/queue/status");
   ASSERT_TRUE(q);
@@ -205,7 +337,13 @@ TEST_F(OpenAiRoutesTest, RefusalsInOpenAiShape) {
   r = Post({}, "<html><body>Not Found</body></html>");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r)["param"], "file");
-  EXPECT_NE(Error(r)["message"].get<std::string>().find("not audio"), std::string::npos);
+  EXPECT_NE(Error(r)["message"].get<std::string>().find("talk.wav: not audio"), std::string::npos);
+  // Binary the sniffer cannot name goes to FFmpeg's probe, which refuses it, and leaves nothing.
+  r = Post({}, std::string("\x1A\x45\xDF\xA3", 4) + std::string(3000, '\x7F'));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(Error(r)["param"], "file");
+  EXPECT_EQ(Error(r)["message"].get<std::string>().find("/api/media"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "data" / "uploads"));
 
   ClientRequest raw;
   raw.method = "POST";

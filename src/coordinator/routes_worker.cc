@@ -199,7 +199,7 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));
   if (done) {
     AfterComplete(c, r->node, r->job, now);
-    c.waiters.Notify(r->job);
+    c.waiters.Notify();
     CollectChunkFiles(c, r->job);
   }
   return Reply(done);
@@ -242,7 +242,7 @@ HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {
   auto failed =
       c.store.Fail(r->node.id, r->job, r->attempt, failure, c.options.retry, c.clock.Now());
   if (failed && !failure.permanent) c.dispatcher.Notify();
-  if (failed) c.waiters.Notify(r->job);
+  if (failed) c.waiters.Notify();
   return Reply(failed);
 }
 

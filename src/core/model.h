@@ -41,6 +41,11 @@ struct Segment {
   std::string text;
   std::string speaker;      // empty when unknown
   std::vector<Word> words;  // empty when the engine gives no word times
+  // Decoder confidence, as OpenAI's verbose_json names it; none when the engine gives none (never
+  // estimated). avg_logprob: the mean natural-log probability of the segment's text tokens
+  // (whisper); no_speech_prob: the model's probability that the segment's window holds no speech.
+  std::optional<double> avg_logprob;
+  std::optional<double> no_speech_prob;
 };
 
 struct Transcript {

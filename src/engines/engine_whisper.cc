@@ -175,6 +175,23 @@ whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
   return p;
 }
 
+// The mean log probability of segment `segment`'s text tokens (special and timestamp tokens are
+// left out, as OpenAI's whisper does); none for a segment without text tokens.
+std::optional<double> AverageLogprob(whisper_context* ctx, whisper_state* state, int segment) {
+  const whisper_token eot = whisper_token_eot(ctx);
+  const int n = whisper_full_n_tokens_from_state(state, segment);
+  double sum = 0;
+  int count = 0;
+  for (int t = 0; t < n; ++t) {
+    const whisper_token_data d = whisper_full_get_token_data_from_state(state, segment, t);
+    if (d.id >= eot) continue;
+    sum += d.plog;
+    ++count;
+  }
+  if (count == 0) return std::nullopt;
+  return sum / count;
+}
+
 std::vector<Word> WhisperEngine::Words(whisper_state* state, int segment,
                                        const Piece& chunk) const {
   std::vector<Word> words;
@@ -224,6 +241,8 @@ Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, cons
                                                   chunk.begin, chunk.end));
     s.text = Trim(whisper_full_get_segment_text_from_state(state, i));
     if (config_.word_timestamps) s.words = Words(state, i, chunk);
+    s.avg_logprob = AverageLogprob(ctx_, state, i);
+    s.no_speech_prob = whisper_full_get_segment_no_speech_prob_from_state(state, i);
     if (!s.text.empty()) segments.push_back(std::move(s));
   }
   cb.call->Report(cb.chunk, 1.0);

@@ -95,6 +95,14 @@ TEST(WhisperEngine, TranscribesSpeechWithARandomWeightModel) {
   EXPECT_EQ(t.audio_duration, Speech().duration());
   EXPECT_FALSE(t.segments.empty());
   ExpectTimesInside(t, Millis(0), Speech().duration());
+  // The decoder's own confidence: a log probability (at most 0) and a probability, per segment.
+  for (const Segment& s : t.segments) {
+    ASSERT_TRUE(s.avg_logprob && s.no_speech_prob) << s.text;
+    EXPECT_LE(*s.avg_logprob, 0.0);
+    EXPECT_GT(*s.avg_logprob, -100.0);
+    EXPECT_GE(*s.no_speech_prob, 0.0);
+    EXPECT_LE(*s.no_speech_prob, 1.0);
+  }
 }
 
 TEST(WhisperEngine, ChunkTimesAreOffsetByTheChunkStart) {

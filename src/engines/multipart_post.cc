@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,14 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
+  if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.remove_suffix(1);
+    t->reply.headers[name] = std::string(value);
+  }
   constexpr std::string_view kRetry = "retry-after:";
   if (line.size() > kRetry.size() &&
       curl_strnequal(line.data(), kRetry.data(), kRetry.size()) != 0) {
@@ -79,6 +88,10 @@ Result<MultipartReply> PostMultipart(const MultipartRequest& request, std::stop_
   if (!request.bearer.empty()) headers.reset(curl_slist_append(nullptr, auth.c_str()));
   // No "Expect: 100-continue" round trip before every upload.
   headers.reset(curl_slist_append(headers.release(), "Expect:"));
+  for (const auto& [name, value] : request.headers) {
+    const std::string line = name + ": " + value;
+    headers.reset(curl_slist_append(headers.release(), line.c_str()));
+  }
 
   Transfer t;
   t.max_bytes = request.max_response_bytes;

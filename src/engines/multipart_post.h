@@ -2,6 +2,7 @@
 // Internal to engines/.
 #pragma once
 
+#include <map>
 #include <stop_token>
 #include <string>
 #include <utility>
@@ -22,7 +23,8 @@ struct FilePart {
 struct MultipartRequest {
   std::string url;
   std::string bearer;  // sent as Authorization: Bearer when non-empty
-  std::vector<std::pair<std::string, std::string>> fields;  // text parts, repeats allowed
+  std::vector<std::pair<std::string, std::string>> headers;  // more headers to send
+  std::vector<std::pair<std::string, std::string>> fields;   // text parts, repeats allowed
   FilePart file;
   Millis timeout{600'000};
   size_t max_response_bytes = size_t{64} << 20;
@@ -33,6 +35,7 @@ struct MultipartReply {
   std::string content_type;
   std::string body;
   Millis retry_after{0};  // from a Retry-After header in seconds; 0 when absent
+  std::map<std::string, std::string> headers;  // names lower-cased; of repeats the last
 };
 
 // Sends the request; any HTTP status is a reply. kUnavailable for transport failures and

@@ -124,6 +124,11 @@ std::vector<Segment> Segments(const json& body, const Piece& chunk) {
       seg.start = ChunkTime(chunk.begin, *start);
       seg.end = std::max(seg.start, ChunkTime(chunk.begin, *end));
     }
+    // Confidence only as numbers: vLLM sends no_speech_prob null, whisper.cpp no compression.
+    for (auto [name, field] : {std::pair{"avg_logprob", &Segment::avg_logprob},
+                               std::pair{"no_speech_prob", &Segment::no_speech_prob}}) {
+      if (auto it = s.find(name); it != s.end() && it->is_number()) seg.*field = it->get<double>();
+    }
     if (s.contains("words")) {
       for (const RawWord& r : JoinTokens(RawWords(s.at("words")))) {
         Word w = ToWord(r, chunk);

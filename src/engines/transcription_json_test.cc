@@ -30,6 +30,11 @@ TEST(TranscriptionJson, OpenAiVerboseJsonWithTopLevelWords) {
   ASSERT_EQ(t->segments[1].words.size(), 3u);
   EXPECT_EQ(t->segments[1].words[2].text, "show");
   EXPECT_EQ(t->segments[1].words[2].end, Millis(13'333));
+  // The server's confidence is kept where it sent numbers, and stays unknown where it did not.
+  EXPECT_EQ(t->segments[0].avg_logprob, -0.2);
+  EXPECT_EQ(t->segments[0].no_speech_prob, 0.0);
+  EXPECT_FALSE(t->segments[1].avg_logprob);
+  EXPECT_FALSE(t->segments[1].no_speech_prob);
 }
 
 TEST(TranscriptionJson, WhisperCppNestedTokensBecomeWords) {

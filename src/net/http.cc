@@ -233,4 +233,46 @@ Result<void> ParseTarget(HttpRequest& request) {
   return {};
 }
 
+void HttpBodyStream::Write(std::string_view data) {
+  {
+    MutexLock lock(mu_);
+    if (ended_) return;
+    pending_.append(data);
+  }
+  Notify();
+}
+
+void HttpBodyStream::End() {
+  {
+    MutexLock lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+  }
+  Notify();
+}
+
+std::pair<std::string, bool> HttpBodyStream::Take() {
+  MutexLock lock(mu_);
+  return {std::exchange(pending_, {}), ended_};
+}
+
+void HttpBodyStream::OnReady(std::function<void()> ready) {
+  bool now = false;
+  {
+    MutexLock lock(mu_);
+    ready_ = std::move(ready);
+    now = ready_ && (!pending_.empty() || ended_);
+  }
+  if (now) Notify();
+}
+
+void HttpBodyStream::Notify() {
+  std::function<void()> ready;
+  {
+    MutexLock lock(mu_);
+    ready = ready_;
+  }
+  if (ready) ready();
+}
+
 }  // namespace podfleet

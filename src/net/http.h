@@ -1,7 +1,9 @@
 // Plain HTTP request and response values shared by the server, the router and the client.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_annotations.h"
 
 namespace podfleet {
 
@@ -30,11 +33,41 @@ struct HttpRequest {
   std::string QueryOr(std::string_view name, std::string_view fallback) const;
 };
 
+// A response body sent while it is being made (Server-Sent Events). The handler answers with an
+// HttpResponse whose `stream` is set and keeps the stream: it Writes pieces as they come and Ends
+// it. The server sends the head at once, each piece as an HTTP/1.1 chunk as soon as it can, and
+// closes the connection after the last. A stream whose client went away swallows what is written.
+// Thread-safe: any thread may write.
+class HttpBodyStream {
+ public:
+  // Queues `data` to be sent. Ignored after End.
+  void Write(std::string_view data);
+  // No more data: the body ends once what is queued is sent. Idempotent.
+  void End();
+
+  // For the server. What was queued since the last call, and whether the stream has ended.
+  std::pair<std::string, bool> Take();
+  // `ready` is called (on the writer's thread, without locks held) after each Write and End, and
+  // at once if data is already queued; an empty function stops the calls.
+  void OnReady(std::function<void()> ready);
+
+ private:
+  void Notify();
+
+  Mutex mu_;
+  std::string pending_ GUARDED_BY(mu_);
+  bool ended_ GUARDED_BY(mu_) = false;
+  std::function<void()> ready_ GUARDED_BY(mu_);
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // Set: the body is this stream's (sent chunked, then the connection closes) and `body` is
+  // ignored. See HttpBodyStream.
+  std::shared_ptr<HttpBodyStream> stream;
 
   // A JSON response; `body` is JSON text, sent as is.
   static HttpResponse Json(int status, std::string body);

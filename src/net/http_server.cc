@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -154,6 +155,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Fills response_. Throws std::invalid_argument for a header that would break the framing.
   void Prepare(HttpResponse response, bool close);
   void OnWrite(beast::error_code ec, bool close);
+  // A streamed body (HttpResponse::stream): the head, then each piece as a chunk, then close.
+  void StartStream(HttpResponse response);
+  void PumpStream();
+  void OnStreamWrite(beast::error_code ec);
   void Linger();
   void Drain();
   void Close();
@@ -165,6 +170,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
+  // While a streamed body is being sent.
+  std::shared_ptr<HttpBodyStream> body_stream_;
+  std::optional<http::response<http::empty_body>> stream_head_;
+  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+  std::string stream_chunk_;     // the piece being written
+  bool stream_writing_ = false;  // a write of the stream is in flight
   std::array<char, kReadChunk> scratch_;
   size_t drained_ = 0;
   std::chrono::steady_clock::time_point body_started_;
@@ -355,6 +366,14 @@ void Session::Reject(int status, std::string_view message) {
 }
 
 void Session::Write(HttpResponse response, bool close) {
+  if (response.stream && !head_) {
+    try {
+      return StartStream(std::move(response));
+    } catch (const std::exception& e) {
+      response = HttpResponse::ErrorJson(500, Code::kInternal,
+                                         std::string("internal error: bad response: ") + e.what());
+    }
+  }
   try {
     Prepare(std::move(response), close);
   } catch (const std::exception& e) {
@@ -388,6 +407,71 @@ void Session::Prepare(HttpResponse response, bool close) {
   response_.keep_alive(!close);
   response_.prepare_payload();
   if (head_) response_.body().clear();  // Content-Length stays that of the GET
+}
+
+void Session::StartStream(HttpResponse response) {
+  CheckHeaderText(response.content_type);
+  for (const auto& [name, value] : response.headers) {
+    CheckHeaderText(name);
+    CheckHeaderText(value);
+  }
+  auto& head = stream_head_.emplace();
+  head.version(version_);
+  const bool valid_status = response.status >= 200 && response.status <= 999;
+  head.result(static_cast<unsigned>(valid_status ? response.status : 500));
+  head.set(http::field::server, "podfleet");
+  if (!response.content_type.empty()) head.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) head.insert(name, value);
+  head.keep_alive(false);
+  head.chunked(true);
+  body_stream_ = std::move(response.stream);
+  stream_serializer_.emplace(head);
+  stream_writing_ = true;
+  stream_.expires_after(server_->options().idle_timeout);
+  http::async_write_header(
+      stream_, *stream_serializer_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnStreamWrite(ec); });
+  body_stream_->OnReady([weak = weak_from_this()] {
+    if (std::shared_ptr<Session> self = weak.lock()) {
+      asio::post(self->stream_.get_executor(), [self] { self->PumpStream(); });
+    }
+  });
+}
+
+void Session::PumpStream() {
+  if (stream_writing_ || !body_stream_) return;
+  auto [data, ended] = body_stream_->Take();
+  auto done = [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->OnStreamWrite(ec);
+  };
+  if (!data.empty()) {
+    stream_chunk_ = std::move(data);
+    stream_writing_ = true;
+    stream_.expires_after(server_->options().idle_timeout);
+    asio::async_write(stream_, http::make_chunk(asio::buffer(stream_chunk_)), std::move(done));
+  } else if (ended) {
+    body_stream_->OnReady({});
+    body_stream_.reset();
+    stream_writing_ = true;
+    stream_.expires_after(server_->options().idle_timeout);
+    asio::async_write(stream_, http::make_chunk_last(),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->Linger();
+                      });
+  } else {
+    stream_.expires_never();  // the handler takes its time between pieces
+  }
+}
+
+void Session::OnStreamWrite(beast::error_code ec) {
+  stream_writing_ = false;
+  if (ec) {
+    if (body_stream_) body_stream_->OnReady({});
+    body_stream_.reset();
+    return Close();
+  }
+  PumpStream();
 }
 
 void Session::OnWrite(beast::error_code ec, bool close) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -64,6 +65,16 @@ class RawConnection {
     buffer_.erase(0, total);
     return response;
   }
+
+  // Reads until `needle` has arrived; true when it did within `timeout`. Keeps the bytes.
+  bool WaitFor(std::string_view needle, Millis timeout = 2000ms) {
+    const auto deadline = SteadyClock::now() + timeout;
+    while (buffer_.find(needle) == std::string::npos) {
+      if (!Fill(deadline)) return false;
+    }
+    return true;
+  }
+  const std::string& received() const { return buffer_; }
 
   // Whether the server closes the connection within `timeout` (reading and dropping any bytes).
   bool WaitClosed(Millis timeout) {
@@ -208,6 +219,57 @@ TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
   ASSERT_TRUE(conn.Send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_TRUE(conn.ReadResponse().ends_with("/1"));
   EXPECT_TRUE(conn.ReadResponse().ends_with("/2"));
+}
+
+TEST_F(HttpServerTest, StreamedBodyIsSentPieceByPieceThenClosed) {
+  std::promise<std::shared_ptr<HttpBodyStream>> handed;
+  Start([&](HttpRequest, HttpResponder respond) {
+    HttpResponse r;
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    r.stream = std::make_shared<HttpBodyStream>();
+    r.stream->Write("data: one\n\n");
+    handed.set_value(r.stream);
+    respond(std::move(r));
+  });
+  RawConnection conn(server_->port());
+  ASSERT_TRUE(conn.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::shared_ptr<HttpBodyStream> stream = handed.get_future().get();
+  // The first piece arrives while the handler still holds the stream open.
+  ASSERT_TRUE(conn.WaitFor("data: one\n\n\r\n")) << conn.received();
+  EXPECT_NE(conn.received().find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_NE(conn.received().find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  EXPECT_EQ(conn.received().find("data: two"), std::string::npos);
+  stream->Write("data: two\n\n");
+  stream->End();
+  stream->Write("ignored after the end");
+  ASSERT_TRUE(conn.WaitFor("\r\n0\r\n\r\n")) << conn.received();
+  EXPECT_NE(conn.received().find("b\r\ndata: two\n\n\r\n"), std::string::npos) << conn.received();
+  EXPECT_EQ(conn.received().find("ignored"), std::string::npos);
+  EXPECT_TRUE(conn.WaitClosed(1000ms));
+  // The server goes on serving.
+  auto next = Get("/");
+  ASSERT_TRUE(next);
+}
+
+TEST_F(HttpServerTest, StreamWhoseClientLeftSwallowsWrites) {
+  std::promise<std::shared_ptr<HttpBodyStream>> handed;
+  Start([&](HttpRequest, HttpResponder respond) {
+    HttpResponse r;
+    r.stream = std::make_shared<HttpBodyStream>();
+    handed.set_value(r.stream);
+    respond(std::move(r));
+  });
+  std::shared_ptr<HttpBodyStream> stream;
+  {
+    RawConnection conn(server_->port());
+    ASSERT_TRUE(conn.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    stream = handed.get_future().get();
+    ASSERT_FALSE(conn.ReadResponse(2000ms, /*head_only=*/true).empty());
+  }
+  for (int i = 0; i < 100; ++i) stream->Write(std::string(1000, 'x'));
+  stream->End();  // nothing to assert but that this neither blocks nor crashes the server
+  server_->Stop();
 }
 
 TEST_F(HttpServerTest, ClosesWhenTheClientAsks) {

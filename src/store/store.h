@@ -230,6 +230,10 @@ class Store {
 
   // ---- transcripts ----
   virtual Result<Transcript> GetTranscript(EpisodeId id) = 0;
+  // What a done job reported, times relative to its chunk's start. A chunk's segments are kept
+  // only until its episode's transcript is stitched; afterwards they come back empty.
+  // kNotFound when the job has no result (yet).
+  virtual Result<Transcript> GetJobResult(JobId id) = 0;
 
   // ---- nodes and tokens ----
   // Tokens are stored only as hashes (callers hash them, see net/token.h).

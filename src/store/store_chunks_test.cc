@@ -58,6 +58,25 @@ class StoreChunks : public ::testing::Test {
   const NodeId node_{1};
 };
 
+// What streams a chunked transcription (routes_openai.cc): each chunk's words as it finishes.
+TEST_F(StoreChunks, ChunkResultsAreReadableUntilTheEpisodeIsStitched) {
+  const PreparingJob held = Hold("partial");
+  auto ids = Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  EXPECT_CODE(store_->GetJobResult(ids[1]), Code::kNotFound);
+  Transcript second = Said("second");
+  second.segments[0].avg_logprob = -0.25;
+  ASSERT_OK(store_->Complete(node_, ids[1], grants[1].lease.attempt, second, clock_.Now()));
+  const Transcript kept = Must(store_->GetJobResult(ids[1]));
+  ASSERT_EQ(kept.segments.size(), 1u);
+  EXPECT_EQ(kept.segments[0].text, "second");
+  EXPECT_EQ(kept.segments[0].start, Millis(5'000));  // relative to the chunk
+  EXPECT_EQ(kept.segments[0].avg_logprob, -0.25);
+  EXPECT_FALSE(kept.segments[0].no_speech_prob);
+  EXPECT_CODE(store_->GetJobResult(ids[0]), Code::kNotFound);
+}
+
 TEST_F(StoreChunks, HeldJobIsNotClaimableUntilPlanned) {
   const PreparingJob held = Hold("a");
   EXPECT_TRUE(Must(store_->Claim(node_, 10, kLease, clock_.Now())).empty());

@@ -101,6 +101,7 @@ class SqliteStore final : public Store {
   Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) override;
 
   Result<Transcript> GetTranscript(EpisodeId id) override;
+  Result<Transcript> GetJobResult(JobId id) override;
 
   Result<Node> RegisterNode(const NodeInfo& info, std::string_view token_hash,
                             TimePoint now) override;

@@ -119,7 +119,15 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
                leased->chunk};
 }
 
+// Keeps the episode's transcript; an episode whose length nobody declared (no itunes:duration,
+// an upload FFmpeg could not time) takes the transcribed audio's.
 Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, TimePoint now) {
+  if (t.audio_duration > Millis(0)) {
+    Result<int64_t> filled =
+        db.Run("UPDATE episodes SET duration_ms = ?2 WHERE id = ?1 AND duration_ms IS NULL",
+               episode.value(), t.audio_duration.count());
+    if (!filled) return std::unexpected(filled.error());
+  }
   return UpdateOne(db,
                    "INSERT OR REPLACE INTO transcripts (episode_id, language, engine, model, "
                    "audio_duration_ms, engine_time_ms, segments, created_at) "
@@ -612,6 +620,15 @@ Result<Transcript> SqliteStore::GetTranscript(EpisodeId id) {
       fmt::format("SELECT {} FROM transcripts t WHERE t.episode_id = ?1", kTranscriptColumns);
   return Read([&](Db& db) {
     return QueryOne(db, ReadTranscript, fmt::format("transcript of episode {}", id.value()), sql,
+                    id.value());
+  });
+}
+
+Result<Transcript> SqliteStore::GetJobResult(JobId id) {
+  static const std::string sql =
+      fmt::format("SELECT {} FROM job_results t WHERE t.job_id = ?1", kTranscriptColumns);
+  return Read([&](Db& db) {
+    return QueryOne(db, ReadTranscript, fmt::format("result of job {}", id.value()), sql,
                     id.value());
   });
 }

@@ -53,12 +53,16 @@ Word WordFromJson(const json& w) {
 }
 
 Segment SegmentFromJson(const json& s) {
-  Segment seg{Millis(s.at("start").get<int64_t>()),
-              Millis(s.at("end").get<int64_t>()),
-              s.at("text").get<std::string>(),
-              s.at("speaker").get<std::string>(),
-              {}};
+  Segment seg;
+  seg.start = Millis(s.at("start").get<int64_t>());
+  seg.end = Millis(s.at("end").get<int64_t>());
+  seg.text = s.at("text").get<std::string>();
+  seg.speaker = s.at("speaker").get<std::string>();
   for (const json& w : RequireArray(s.at("words"))) seg.words.push_back(WordFromJson(w));
+  if (auto it = s.find("avg_logprob"); it != s.end() && it->is_number())
+    seg.avg_logprob = it->get<double>();
+  if (auto it = s.find("no_speech_prob"); it != s.end() && it->is_number())
+    seg.no_speech_prob = it->get<double>();
   return seg;
 }
 
@@ -180,6 +184,8 @@ std::string EncodeSegments(const std::vector<Segment>& segments) {
                    {"text", s.text},
                    {"speaker", s.speaker},
                    {"words", std::move(words)}});
+    if (s.avg_logprob) doc.back()["avg_logprob"] = *s.avg_logprob;
+    if (s.no_speech_prob) doc.back()["no_speech_prob"] = *s.no_speech_prob;
   }
   return Dump(doc);
 }

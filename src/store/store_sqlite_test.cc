@@ -80,6 +80,22 @@ TEST(SqliteStore, DataSurvivesReopening) {
   EXPECT_TRUE(Must(store->CheckEnrollmentToken("hash")));
 }
 
+// An episode whose length nobody declared takes the transcribed audio's; a declared one stays.
+TEST(SqliteStore, TranscriptionFillsAMissingDuration) {
+  TempDir dir;
+  ManualClock clock;
+  std::unique_ptr<Store> store = Must(OpenSqliteStore(dir.File("podfleet.db")));
+  EpisodeInfo declared = TestEpisode("declared");
+  declared.duration = Millis(90'000);
+  auto ids =
+      Must(store->AddEpisodes(std::nullopt, {TestEpisode("unknown"), declared}, clock.Now()));
+  for (const Grant& g : Must(store->Claim(NodeId(1), 2, kLease, clock.Now())))
+    ASSERT_OK(
+        store->Complete(NodeId(1), g.lease.job, g.lease.attempt, TestTranscript(), clock.Now()));
+  EXPECT_EQ(Must(store->GetEpisode(ids[0])).info.duration, Millis(95'250));
+  EXPECT_EQ(Must(store->GetEpisode(ids[1])).info.duration, Millis(90'000));
+}
+
 TEST(SqliteStore, TwoConnectionsNeverLeaseAJobTwice) {
   TempDir dir;
   ManualClock clock;

@@ -126,10 +126,16 @@ Result<std::filesystem::path> SpeechWav(std::string_view text) {
 Result<std::filesystem::path> EncodeAudio(const std::filesystem::path& wav,
                                           std::string_view format) {
   static const std::map<std::string_view, std::vector<std::string>> kCodecs = {
-      {"mp3", {"-c:a", "libmp3lame", "-b:a", "64k"}}, {"m4a", {"-c:a", "aac", "-b:a", "64k"}},
-      {"opus", {"-c:a", "libopus", "-b:a", "24k"}},   {"flac", {"-c:a", "flac"}},
+      {"mp3", {"-c:a", "libmp3lame", "-b:a", "64k"}},
+      {"m4a", {"-c:a", "aac", "-b:a", "64k"}},
+      {"opus", {"-c:a", "libopus", "-b:a", "24k"}},
+      {"flac", {"-c:a", "flac"}},
       {"aac", {"-c:a", "aac", "-b:a", "64k"}},  // raw ADTS frames
       {"ogg", {"-c:a", "libvorbis", "-q:a", "3"}},
+      // Containers the sniffer cannot name, which FFmpeg's probe must judge.
+      {"webm", {"-c:a", "libopus", "-b:a", "24k"}},  // what browsers record
+      {"mpeg", {"-c:a", "mp2", "-b:a", "64k"}},      // an MPEG-1 program stream
+      {"aiff", {"-c:a", "pcm_s16be"}},
   };
   const auto codec = kCodecs.find(format);
   if (codec == kCodecs.end()) return InvalidArgument(fmt::format("no encoder for {}", format));

@@ -47,6 +47,9 @@ async function cellText(page, selector) {
       document.querySelector("#economics tbody")?.textContent || ""), null, { timeout: 60000 });
     await page.waitForFunction(() => /busy/.test(
       document.querySelector("#nodes tbody")?.textContent || ""), null, { timeout: 30000 });
+    // A node's current job is named by its episode's title, not only its number.
+    await page.waitForFunction(() => /#\d+ episode \d+/.test(
+      document.querySelector("#nodes tbody")?.textContent || ""), null, { timeout: 30000 });
     const speed = await page.locator("#nodes tbody tr td.speed").first().innerText();
     if (!/x$/.test(speed)) fail(`no speed shown: ${speed}`);
     if (!(await page.locator("#chart canvas").count())) fail("the throughput chart was not drawn");
