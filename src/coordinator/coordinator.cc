@@ -142,7 +142,10 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
     if (!jobs) return std::unexpected(jobs.error());
     if (jobs->empty()) return {};
     for (const PreparingJob& j : *jobs) {
-      if (auto r = store.PlanChunks(j.job, {Chunk{}}, clock.Now()); !r)
+      // What the relay left of a partly queued episode: workers cut it from the whole file.
+      Chunk rest;
+      rest.start = j.next.start;
+      if (auto r = store.PlanChunks(j.job, {rest}, clock.Now()); !r)
         return std::unexpected(r.error());
     }
   }
@@ -159,6 +162,10 @@ Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, 
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options,
                                                         const Clock& clock) {
+  if (options.relay) {
+    if (Result<void> r = CheckOpusOptions(options.opus); !r) return std::unexpected(r.error());
+    if (options.relay_episodes < 1) return InvalidArgument("relay episodes must be at least 1");
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
@@ -194,6 +201,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.scratch_dir = options.data_dir / "tmp";
     relay.chunks = options.chunks;
     relay.opus = options.opus;
+    relay.episodes = options.relay_episodes;
     relay.retry = options.retry;
     relay.public_only = options.refuse_private_addresses;
     relay.free_workers = [store = c->store_.get(), &clock, offline = options.offline_after] {
