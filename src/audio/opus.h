@@ -16,7 +16,7 @@ struct OpusOptions {
   // libopus's complexity, 0..10, its frame length in ms (20, 40 or 60) and its application
   // ("voip", "audio" or "lowdelay"). The relay's encoding is most of the coordinator's CPU; the
   // defaults were chosen by bench/opus_settings, speed against PocketSphinx's WER on test speech
-  // (doc/relay.md): complexity 0 with 60 ms frames encodes several times faster than the
+  // (doc/relay.md): complexity 0 with 60 ms frames encodes about 2.5x faster than the
   // complexity 5 / 20 ms shipped before, at a WER a recognizer does not tell apart.
   int complexity = 0;
   int frame_ms = 60;
