@@ -15,6 +15,10 @@
 // its own machine, in its fetchers, overlapped with the engine); the engine is a sleep of
 // audio / speed. Leases are long enough that no heartbeat is needed.
 //
+// PRE-ENCODED: the chunk files this bench serves are links to one Opus file encoded once; the
+// relay's downloading, decoding and encoding (the coordinator's CPU) are NOT in these figures.
+// bench/relay runs real MP3 and M4A episodes through the real relay and measures them.
+//
 // Usage: podfleet_bench_fleet [--max-scale K] [--job-rate N] [--window S] [--only NAME]
 // K is chosen per run: at most --max-scale, and low enough that the fleet completes about
 // --job-rate jobs a second (every job is several durable SQLite commits on the coordinator).
@@ -726,6 +730,7 @@ int Main(int argc, char** argv) {
   fmt::print("relay Opus encoding speed on this machine: {:.0f}x realtime (one core)\n\n",
              bench.encode_speed());
 
+  fmt::print("PRE-ENCODED chunks: relay preparation not included (see podfleet_bench_relay)\n");
   fmt::print("  {:<14} {:<9} {:>4} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}\n", "fleet",
              "policy", "n", "speeds", "scale", "warmup", "window", "effic.", "gap p50", "gap p99",
              "jobs");

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,6 +50,25 @@ Result<std::string> ProbeAudio(const std::filesystem::path& path);
 // name. Thread-safe: files may be decoded on several threads at once.
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress = {});
+
+// Receives decoded samples (kSampleRate Hz mono, in [-1, 1]) block by block, in order; returns
+// false to cancel.
+using SampleSink = std::function<bool(std::span<const float>)>;
+// DecodeAudioFile without holding the audio: hands the samples to `sink` in blocks of about a
+// second as they are decoded, so memory stays bounded by a block whatever the file's length.
+// Returns the number of samples handed over. Errors as DecodeAudioFile's (kUnavailable
+// "cancelled" when `sink` or `progress` returns false); the checks that need the whole file
+// (damaged, truncated) fail at the end, after the blocks before were handed over.
+Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
+                                  const std::function<bool(double)>& progress = {});
+
+// The samples [begin, end) of an audio file (no end: to the end of the file), decoded as
+// DecodeAudioStream does, holding only those: a worker's chunk of a whole episode. Decoding stops
+// at `end`. Errors as DecodeAudioFile's; kCorruption "no samples" when the file ends before
+// `begin`.
+Result<PcmAudio> DecodeAudioRange(const std::filesystem::path& path, Samples begin,
+                                  std::optional<Samples> end,
+                                  const std::function<bool(double)>& progress = {});
 
 // The duration an audio file's header declares (or, for MP3 without one, estimates from its
 // bit rate), read without decoding. Errors as DecodeAudioFile's for a file that is not audio or

@@ -9,7 +9,7 @@ namespace {
 constexpr int64_t kFrameSamples = kSampleRate / 100;  // 10 ms
 
 // Mean square of each 10 ms frame.
-std::vector<double> FramePower(const std::vector<float>& samples) {
+std::vector<double> FramePower(std::span<const float> samples) {
   const auto total = static_cast<int64_t>(samples.size());
   std::vector<double> power;
   power.reserve(static_cast<size_t>(total / kFrameSamples + 1));
@@ -44,30 +44,84 @@ int64_t QuietestFrame(const std::vector<double>& power, int64_t lo, int64_t hi, 
   return best_frame;
 }
 
+int64_t SearchOf(const ChunkOptions& options) {
+  return std::clamp<int64_t>(ToSamples(options.search).count, 0,
+                             ToSamples(options.target).count / 4);
+}
+
+int64_t WindowOf(const ChunkOptions& options) {
+  return std::max<int64_t>(1, options.quiet_window.count() / 10);
+}
+
+// The length of the chunk that starts `audio` (the samples from its start on), in audio that has
+// `left` samples from there to its end (at least those of `audio`).
+int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, int64_t search,
+                    int64_t window) {
+  const int64_t lo = std::max<int64_t>(1, target - search) / kFrameSamples;
+  const int64_t hi = std::min(left - target / 4, target + search) / kFrameSamples;
+  if (hi <= lo) return target;
+  const auto reach =
+      std::min<size_t>(audio.size(), static_cast<size_t>(hi + window) * kFrameSamples);
+  return QuietestFrame(FramePower(audio.first(reach)), lo, hi, window) * kFrameSamples;
+}
+
+// A chunk of `left` samples is cut again while it is longer than this.
+bool TooLong(int64_t left, int64_t target) { return target > 0 && left > target + target / 4; }
+
 }  // namespace
 
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options) {
   const int64_t total = audio.size().count;
   const int64_t target = ToSamples(options.target).count;
-  const int64_t search = std::clamp<int64_t>(ToSamples(options.search).count, 0, target / 4);
   std::vector<Piece> pieces;
-  if (target <= 0 || total <= target + target / 4) {
-    pieces.push_back({Samples{0}, Samples{total}});
-    return pieces;
-  }
-  const std::vector<double> power = FramePower(audio.samples);
-  const int64_t window = std::max<int64_t>(1, options.quiet_window.count() / 10);
   int64_t begin = 0;
-  while (total - begin > target + target / 4) {
-    const int64_t lo = std::max(begin + 1, begin + target - search) / kFrameSamples;
-    const int64_t hi = std::min(total - target / 4, begin + target + search) / kFrameSamples;
+  while (TooLong(total - begin, target)) {
+    const std::span<const float> rest(audio.samples.data() + begin,
+                                      static_cast<size_t>(total - begin));
     const int64_t cut =
-        hi > lo ? QuietestFrame(power, lo, hi, window) * kFrameSamples : begin + target;
+        begin + ChunkLength(rest, total - begin, target, SearchOf(options), WindowOf(options));
     pieces.push_back({Samples{begin}, Samples{cut}});
     begin = cut;
   }
   pieces.push_back({Samples{begin}, Samples{total}});
   return pieces;
+}
+
+ChunkCutter::ChunkCutter(const ChunkOptions& options, Samples skip)
+    : target_(ToSamples(options.target).count),
+      search_(SearchOf(options)),
+      window_(WindowOf(options)),
+      to_skip_(skip.count),
+      begin_(skip.count) {}
+
+std::vector<CutChunk> ChunkCutter::Push(std::span<const float> block) {
+  const auto skipped = static_cast<size_t>(std::min<int64_t>(to_skip_, ssize(block)));
+  to_skip_ -= static_cast<int64_t>(skipped);
+  buffer_.insert(buffer_.end(), block.begin() + static_cast<std::ptrdiff_t>(skipped), block.end());
+  std::vector<CutChunk> out;
+  // With this much in hand, the cut of ChooseChunks no longer depends on where the audio ends.
+  while (target_ > 0 && ssize(buffer_) > target_ + search_ + target_ / 4) {
+    const int64_t far = std::numeric_limits<int64_t>::max() / 2;
+    out.push_back(Take(ChunkLength(buffer_, far, target_, search_, window_)));
+  }
+  return out;
+}
+
+std::vector<CutChunk> ChunkCutter::Finish() {
+  std::vector<CutChunk> out;
+  while (TooLong(ssize(buffer_), target_))
+    out.push_back(Take(ChunkLength(buffer_, ssize(buffer_), target_, search_, window_)));
+  out.push_back(Take(ssize(buffer_)));
+  return out;
+}
+
+CutChunk ChunkCutter::Take(int64_t length) {
+  CutChunk chunk;
+  chunk.piece = {Samples{begin_}, Samples{begin_ + length}};
+  chunk.samples.assign(buffer_.begin(), buffer_.begin() + length);
+  buffer_.erase(buffer_.begin(), buffer_.begin() + length);
+  begin_ += length;
+  return chunk;
 }
 
 Millis SpreadTarget(Millis duration, Millis target, int free_workers) {

@@ -2,6 +2,7 @@
 // quietest stretch near the target length, so no word is cut in two.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "audio/audio.h"
@@ -21,6 +22,38 @@ struct ChunkOptions {
 // of a target long. `search` is taken as at most a quarter of the target; a target of zero or
 // less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
+
+// A chunk cut from audio that arrives as a stream: where it lies and its samples.
+struct CutChunk {
+  Piece piece;  // in samples from the start of the file
+  std::vector<float> samples;
+};
+
+// ChooseChunks on audio that arrives block by block (DecodeAudioStream): makes the same cuts as
+// ChooseChunks on the whole audio, handing each chunk over as soon as its end is settled, so that
+// it holds at most about target + search + target/4 of audio however long the episode.
+// Not thread-safe; one per stream.
+class ChunkCutter {
+ public:
+  // `skip`: the samples before this are dropped and cutting starts there (an episode whose first
+  // chunks were queued before a restart resumes at its next one).
+  explicit ChunkCutter(const ChunkOptions& options, Samples skip = Samples{0});
+
+  // Takes the next samples; returns the chunks now settled, in order.
+  std::vector<CutChunk> Push(std::span<const float> block);
+  // The end of the audio: returns the chunks left (at least one, possibly empty).
+  std::vector<CutChunk> Finish();
+
+ private:
+  CutChunk Take(int64_t end);
+
+  const int64_t target_;
+  const int64_t search_;
+  const int64_t window_;
+  int64_t to_skip_;
+  int64_t begin_;              // where buffer_ starts, in samples from the start of the file
+  std::vector<float> buffer_;  // the audio not yet handed over
+};
 
 // The chunk target for an episode of `duration` when `free_workers` workers would otherwise wait
 // for it: the chunk count is rounded up to a multiple of the free workers, so that the chunks

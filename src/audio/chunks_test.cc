@@ -100,3 +100,87 @@ TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
 
 }  // namespace
 }  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+// Feeds `a` to a cutter in blocks of `block` samples from `skip` on; returns the chunks it made.
+std::vector<CutChunk> CutStreaming(const PcmAudio& a, const ChunkOptions& o, size_t block,
+                                   Samples skip = Samples{0}) {
+  ChunkCutter cutter(o, skip);
+  std::vector<CutChunk> out;
+  for (size_t at = 0; at < a.samples.size(); at += block) {
+    const size_t n = std::min(block, a.samples.size() - at);
+    for (CutChunk& c : cutter.Push(std::span(a.samples).subspan(at, n)))
+      out.push_back(std::move(c));
+  }
+  for (CutChunk& c : cutter.Finish()) out.push_back(std::move(c));
+  return out;
+}
+
+// The cutter makes ChooseChunks' cuts, whatever the blocks, and each chunk holds its samples.
+TEST(ChunkCutter, CutsAStreamWhereChooseChunksCutsTheWhole) {
+  const PcmAudio a = Talk(Millis(250'000), Millis(121'000));
+  const ChunkOptions o{Millis(60'000), Millis(10'000)};
+  const std::vector<Piece> whole = ChooseChunks(a, o);
+  ASSERT_GE(whole.size(), 4u);
+  for (size_t block : {size_t{1'000}, size_t{16'000}, size_t{777'777}, a.samples.size()}) {
+    const std::vector<CutChunk> cut = CutStreaming(a, o, block);
+    ASSERT_EQ(cut.size(), whole.size()) << "block " << block;
+    for (size_t i = 0; i < cut.size(); ++i) {
+      EXPECT_EQ(cut[i].piece.begin, whole[i].begin);
+      EXPECT_EQ(cut[i].piece.end, whole[i].end);
+      ASSERT_EQ(ssize(cut[i].samples), whole[i].end.count - whole[i].begin.count);
+      EXPECT_EQ(cut[i].samples.front(), a.samples[static_cast<size_t>(whole[i].begin.count)]);
+      EXPECT_EQ(cut[i].samples.back(), a.samples[static_cast<size_t>(whole[i].end.count - 1)]);
+    }
+  }
+}
+
+// Chunks are handed over while the audio still comes: the first long before the end, and the
+// cutter never holds much more than target + search + a quarter of a target.
+TEST(ChunkCutter, HandsChunksOverEarlyAndHoldsAboutAChunk) {
+  const PcmAudio a = Talk(Millis(600'000), Millis(500'000));
+  const ChunkOptions o{Millis(60'000), Millis(10'000)};
+  ChunkCutter cutter(o);
+  const size_t block = kSampleRate;
+  int64_t pushed = 0;
+  int64_t handed = 0;
+  int64_t first_at = -1;
+  int64_t most_held = 0;
+  for (size_t at = 0; at < a.samples.size(); at += block) {
+    const size_t n = std::min(block, a.samples.size() - at);
+    pushed += static_cast<int64_t>(n);
+    for (const CutChunk& c : cutter.Push(std::span(a.samples).subspan(at, n))) {
+      if (first_at < 0) first_at = pushed;
+      handed += ssize(c.samples);
+    }
+    most_held = std::max(most_held, pushed - handed);
+  }
+  EXPECT_LT(first_at, ToSamples(Millis(90'000)).count);
+  EXPECT_LE(most_held, ToSamples(Millis(60'000 + 10'000 + 15'000)).count + int64_t{block});
+}
+
+// An episode resumed after a restart is cut from its next chunk's start, as the whole would be
+// from there.
+TEST(ChunkCutter, SkipsWhatWasQueuedBefore) {
+  const PcmAudio a = Talk(Millis(250'000), Millis(121'000));
+  const ChunkOptions o{Millis(60'000), Millis(10'000)};
+  const std::vector<Piece> whole = ChooseChunks(a, o);
+  const std::vector<CutChunk> rest = CutStreaming(a, o, 16'000, whole[1].begin);
+  ASSERT_EQ(rest.size(), whole.size() - 1);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    EXPECT_EQ(rest[i].piece.begin, whole[i + 1].begin);
+    EXPECT_EQ(rest[i].piece.end, whole[i + 1].end);
+  }
+}
+
+TEST(ChunkCutter, ShortAudioIsOneChunkAtTheEnd) {
+  const PcmAudio a = Talk(Millis(70'000), Millis(30'000));
+  const std::vector<CutChunk> cut = CutStreaming(a, {Millis(60'000), Millis(10'000)}, 16'000);
+  ASSERT_EQ(cut.size(), 1u);
+  EXPECT_EQ(cut[0].piece.end, a.size());
+}
+
+}  // namespace
+}  // namespace podfleet

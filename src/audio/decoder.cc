@@ -42,6 +42,8 @@ constexpr int64_t kMinErrorsForCorruption = 10;
 constexpr double kMaxErrorFraction = 0.10;
 // Progress is reported when the fraction has grown by at least this much.
 constexpr double kProgressStep = 0.01;
+// Decoded samples are handed over in blocks of about this many (1 s).
+constexpr size_t kBlockSamples = kSampleRate;
 
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
@@ -202,29 +204,44 @@ class FileDecoder {
     return 0;
   }
 
-  Result<PcmAudio> Run() {
-    PcmAudio audio;
-    audio.samples.reserve(ExpectedSamples());
+  // Decodes the whole stream, handing the samples to `sink` in blocks of about kBlockSamples
+  // as they come, so that only a block is held here. Returns the number of samples.
+  Result<int64_t> Run(const SampleSink& sink) {
+    std::vector<float> block;
+    block.reserve(kBlockSamples * 2);
     PacketPtr packet(av_packet_alloc());
     FramePtr frame(av_frame_alloc());
     if (!packet || !frame) return Internal("out of memory");
+    auto hand_over = [&](size_t at_least) {
+      if (block.size() < at_least || block.empty()) return true;
+      total_ += static_cast<int64_t>(block.size());
+      const bool more = sink(block);
+      block.clear();
+      return more;
+    };
     while (true) {
       const int rc = av_read_frame(format_.get(), packet.get());
       if (rc == AVERROR_EOF || rc == AVERROR_INVALIDDATA) break;  // truncated: keep what is there
       if (rc < 0) return Unavailable("read: " + log_.Explain(rc));
       if (packet->stream_index == stream_) {
-        if (auto r = Decode(packet.get(), *frame, audio.samples); !r)
-          return std::unexpected(r.error());
-        if (!ReportProgress(*packet)) return Unavailable("cancelled");
+        if (auto r = Decode(packet.get(), *frame, block); !r) return std::unexpected(r.error());
+        if (!ReportProgress(*packet) || !hand_over(kBlockSamples)) return Unavailable("cancelled");
       }
       av_packet_unref(packet.get());
     }
-    if (auto r = Decode(nullptr, *frame, audio.samples); !r) return std::unexpected(r.error());
-    resampler_.Flush(audio.samples);
-    if (auto r = CheckErrors(audio); !r) return std::unexpected(r.error());
-    if (auto r = CheckComplete(audio); !r) return std::unexpected(r.error());
+    if (auto r = Decode(nullptr, *frame, block); !r) return std::unexpected(r.error());
+    resampler_.Flush(block);
+    if (!hand_over(1)) return Unavailable("cancelled");
+    if (auto r = CheckErrors(); !r) return std::unexpected(r.error());
+    if (auto r = CheckComplete(); !r) return std::unexpected(r.error());
     if (progress_) progress_(1.0);
-    return audio;
+    return total_;
+  }
+
+  size_t ExpectedSamples() const {
+    // Capped so that a lying header cannot make us reserve gigabytes up front.
+    const double seconds = std::min(DurationSeconds(), 4.0 * 3600);
+    return static_cast<size_t>(seconds * kSampleRate);
   }
 
  private:
@@ -267,8 +284,8 @@ class FileDecoder {
     if (errors_++ == 0) first_error_ = log_.Explain(rc);
   }
 
-  Result<void> CheckErrors(const PcmAudio& audio) const {
-    if (audio.samples.empty()) {
+  Result<void> CheckErrors() const {
+    if (total_ == 0) {
       if (errors_ > 0) {
         return Corruption(fmt::format("nothing decodes: {} of {} packets failed, first: {}",
                                       errors_, packets_, first_error_));
@@ -288,21 +305,15 @@ class FileDecoder {
   // STREAMINFO), so a shortfall means the end is missing: a transcript of the rest would pass for
   // the whole episode, so it fails instead. A length estimated from the bitrate is only a guess
   // and is not held against the file.
-  Result<void> CheckComplete(const PcmAudio& audio) const {
+  Result<void> CheckComplete() const {
     if (format_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE) return {};
     const double declared = DurationSeconds();
-    const double decoded = static_cast<double>(audio.samples.size()) / kSampleRate;
+    const double decoded = static_cast<double>(total_) / kSampleRate;
     if (declared > 0 && decoded < declared * kMinCompleteFraction - kCompleteSlackSeconds) {
       return Corruption(fmt::format("truncated: decoded {:.1f} s of the {:.1f} s the file declares",
                                     decoded, declared));
     }
     return {};
-  }
-
-  size_t ExpectedSamples() const {
-    // Capped so that a lying header cannot make us reserve gigabytes up front.
-    const double seconds = std::min(DurationSeconds(), 4.0 * 3600);
-    return static_cast<size_t>(seconds * kSampleRate);
   }
 
   double Fraction(const AVPacket& packet) const {
@@ -333,6 +344,7 @@ class FileDecoder {
   Resampler resampler_;
   int64_t packets_ = 0;
   int64_t errors_ = 0;
+  int64_t total_ = 0;  // samples handed over
   std::string first_error_;
   double reported_ = 0;
 };
@@ -380,11 +392,49 @@ Result<void> OpenAudio(const std::filesystem::path& path, FileDecoder& decoder) 
 
 }  // namespace
 
+Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
+                                  const std::function<bool(double)>& progress) {
+  FileDecoder decoder(progress);
+  if (auto r = OpenAudio(path, decoder); !r) return std::unexpected(r.error());
+  return WithContext(decoder.Run(sink), path.filename().string());
+}
+
 Result<PcmAudio> DecodeAudioFile(const std::filesystem::path& path,
                                  const std::function<bool(double)>& progress) {
   FileDecoder decoder(progress);
   if (auto r = OpenAudio(path, decoder); !r) return std::unexpected(r.error());
-  return WithContext(decoder.Run(), path.filename().string());
+  PcmAudio audio;
+  audio.samples.reserve(decoder.ExpectedSamples());
+  auto keep = [&audio](std::span<const float> block) {
+    audio.samples.insert(audio.samples.end(), block.begin(), block.end());
+    return true;
+  };
+  if (auto r = WithContext(decoder.Run(keep), path.filename().string()); !r)
+    return std::unexpected(r.error());
+  return audio;
+}
+
+Result<PcmAudio> DecodeAudioRange(const std::filesystem::path& path, Samples begin,
+                                  std::optional<Samples> end,
+                                  const std::function<bool(double)>& progress) {
+  PcmAudio audio;
+  int64_t at = 0;
+  bool reached_end = false;
+  auto keep = [&](std::span<const float> block) {
+    const int64_t from = std::clamp<int64_t>(begin.count - at, 0, ssize(block));
+    int64_t to = ssize(block);
+    if (end) to = std::clamp<int64_t>(end->count - at, from, ssize(block));
+    audio.samples.insert(audio.samples.end(), block.begin() + from, block.begin() + to);
+    at += ssize(block);
+    reached_end = end && at >= end->count;
+    return !reached_end;
+  };
+  auto decoded = DecodeAudioStream(path, keep, progress);
+  if (!decoded && !reached_end) return std::unexpected(decoded.error());
+  if (audio.samples.empty())
+    return Corruption(fmt::format("{}: no samples from {:.1f} s on", path.filename().string(),
+                                  static_cast<double>(begin.count) / kSampleRate));
+  return audio;
 }
 
 Result<std::string> ProbeAudio(const std::filesystem::path& path) {

@@ -174,6 +174,51 @@ TEST(DecodeAudioFile, ProgressReturningFalseCancels) {
   EXPECT_NE(audio.error().message.find("cancelled"), std::string::npos);
 }
 
+// The stream hands over the samples DecodeAudioFile returns, in blocks of about a second.
+TEST(DecodeAudioStream, HandsOverTheWholeFileInSmallBlocks) {
+  auto whole = DecodeAudioFile(Encoded("m4a"));
+  ASSERT_TRUE(whole) << whole.error().ToString();
+  std::vector<float> streamed;
+  size_t largest = 0;
+  auto n = DecodeAudioStream(Encoded("m4a"), [&](std::span<const float> block) {
+    largest = std::max(largest, block.size());
+    streamed.insert(streamed.end(), block.begin(), block.end());
+    return true;
+  });
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, ssize(whole->samples));
+  EXPECT_EQ(streamed, whole->samples);
+  EXPECT_LT(largest, size_t{3 * kSampleRate});
+}
+
+TEST(DecodeAudioStream, SinkReturningFalseCancels) {
+  int blocks = 0;
+  auto n = DecodeAudioStream(Encoded("mp3"), [&](std::span<const float>) { return ++blocks < 3; });
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code, Code::kUnavailable);
+  EXPECT_EQ(blocks, 3);
+}
+
+// A worker's chunk of a whole episode: the samples of the range and no others.
+TEST(DecodeAudioRange, KeepsOnlyTheRange) {
+  auto whole = DecodeAudioFile(Encoded("mp3"));
+  ASSERT_TRUE(whole) << whole.error().ToString();
+  const Samples begin{3 * kSampleRate + 123};
+  const Samples end{9 * kSampleRate + 7};
+  auto range = DecodeAudioRange(Encoded("mp3"), begin, end);
+  ASSERT_TRUE(range) << range.error().ToString();
+  ASSERT_EQ(range->size().count, end.count - begin.count);
+  EXPECT_TRUE(std::equal(range->samples.begin(), range->samples.end(),
+                         whole->samples.begin() + begin.count));
+  auto tail = DecodeAudioRange(Encoded("mp3"), begin, std::nullopt);
+  ASSERT_TRUE(tail) << tail.error().ToString();
+  EXPECT_EQ(tail->size().count, whole->size().count - begin.count);
+  auto past =
+      DecodeAudioRange(Encoded("mp3"), Samples{whole->size().count + kSampleRate}, std::nullopt);
+  ASSERT_FALSE(past);
+  EXPECT_EQ(past.error().code, Code::kCorruption);
+}
+
 // MP3 frames before a cut still decode, but the Info frame at the start declares the whole
 // length: a transcript of half an episode must not pass for the whole one.
 TEST(DecodeAudioFile, TruncatedMp3IsCorruptionNamingTheShortfall) {

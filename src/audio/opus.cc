@@ -45,9 +45,10 @@ class OpusWriter {
     codec_->bit_rate = options.bitrate;
     av_channel_layout_default(&codec_->ch_layout, 1);
     codec_->time_base = AVRational{1, kSampleRate};
-    // Speech: libopus's VoIP mode favours intelligibility, which is what a recognizer needs.
-    av_opt_set(codec_->priv_data, "application", "voip", 0);
-    codec_->compression_level = std::clamp(options.complexity, 0, 10);
+    if (av_opt_set(codec_->priv_data, "application", options.application.c_str(), 0) < 0 ||
+        av_opt_set_double(codec_->priv_data, "frame_duration", options.frame_ms, 0) < 0)
+      return Unavailable("libopus encoder: this FFmpeg lacks its application or frame option");
+    codec_->compression_level = options.complexity;
     AVFormatContext* raw = nullptr;
     if (int rc = avformat_alloc_output_context2(&raw, nullptr, "ogg", path.c_str()); rc < 0)
       return Unavailable("ogg muxer: " + AvError(rc));
@@ -73,7 +74,10 @@ class OpusWriter {
     const int64_t frame_size = codec_->frame_size > 0 ? codec_->frame_size : kSampleRate / 50;
     for (size_t at = 0; at < samples.size(); at += static_cast<size_t>(frame_size)) {
       const auto n = std::min<size_t>(static_cast<size_t>(frame_size), samples.size() - at);
-      frame_->nb_samples = static_cast<int>(frame_size);
+      // A short last frame, where the encoder takes one, lets it mark the padding it adds so
+      // that decoders drop it (a 60 ms frame would otherwise add up to 60 ms of silence).
+      const bool small_last = codec_->codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME;
+      frame_->nb_samples = static_cast<int>(small_last ? static_cast<int64_t>(n) : frame_size);
       frame_->format = codec_->sample_fmt;
       frame_->sample_rate = kSampleRate;
       av_channel_layout_copy(&frame_->ch_layout, &codec_->ch_layout);
@@ -81,7 +85,7 @@ class OpusWriter {
         return Unavailable("opus frame: " + AvError(rc));
       auto* out = reinterpret_cast<float*>(frame_->data[0]);
       std::copy_n(samples.data() + at, n, out);
-      std::fill(out + n, out + frame_size, 0.0f);  // the last frame is padded with silence
+      std::fill(out + n, out + frame_->nb_samples, 0.0f);  // else padded with silence
       frame_->pts = static_cast<int64_t>(at);
       Result<void> r = Send(frame_.get());
       av_frame_unref(frame_.get());
@@ -121,10 +125,22 @@ class OpusWriter {
 
 }  // namespace
 
-Result<void> WriteOpus(const std::filesystem::path& path, std::span<const float> samples,
-                       const OpusOptions& options) {
+Result<void> CheckOpusOptions(const OpusOptions& options) {
   if (options.bitrate < 6'000 || options.bitrate > 256'000)
     return InvalidArgument(fmt::format("opus bitrate {} is outside 6..256 kbps", options.bitrate));
+  if (options.complexity < 0 || options.complexity > 10)
+    return InvalidArgument(fmt::format("opus complexity {} is outside 0..10", options.complexity));
+  if (options.frame_ms != 20 && options.frame_ms != 40 && options.frame_ms != 60)
+    return InvalidArgument(fmt::format("opus frame of {} ms: 20, 40 or 60", options.frame_ms));
+  if (options.application != "voip" && options.application != "audio" &&
+      options.application != "lowdelay")
+    return InvalidArgument("opus application " + options.application + ": voip, audio or lowdelay");
+  return {};
+}
+
+Result<void> WriteOpus(const std::filesystem::path& path, std::span<const float> samples,
+                       const OpusOptions& options) {
+  if (Result<void> r = CheckOpusOptions(options); !r) return r;
   const std::filesystem::path temp = path.string() + ".part";
   Result<void> r;
   {

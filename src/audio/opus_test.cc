@@ -58,6 +58,31 @@ TEST(WriteOpus, RefusesAnAbsurdBitrate) {
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
 }
 
+TEST(WriteOpus, RefusesSettingsLibopusDoesNotKnow) {
+  const std::vector<float> second(16'000, 0.0f);
+  for (const OpusOptions& o :
+       {OpusOptions{24'000, 11, 60, "voip"}, OpusOptions{24'000, 0, 30, "voip"},
+        OpusOptions{24'000, 0, 60, "music"}}) {
+    auto r = WriteOpus(TestRunDir() / "bad.opus", second, o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  }
+}
+
+// Every frame length and application the relay may be set to round-trips whole.
+TEST(WriteOpus, EveryFrameAndApplicationRoundTrips) {
+  const PcmAudio speech = Speech60s();
+  ASSERT_FALSE(speech.samples.empty());
+  for (int frame : {20, 60}) {
+    for (const char* application : {"voip", "audio"}) {
+      const auto path = TestRunDir() / fmt::format("speech-{}-{}.opus", frame, application);
+      ASSERT_TRUE(WriteOpus(path, speech.samples, {24'000, 0, frame, application}));
+      EXPECT_NEAR(static_cast<double>(Decode(path).duration().count()),
+                  static_cast<double>(speech.duration().count()), 40.0);
+    }
+  }
+}
+
 TEST(WriteOpus, UnwritablePlaceIsUnavailable) {
   auto r = WriteOpus("/nonexistent-dir/x.opus", std::vector<float>(16'000, 0.0f));
   ASSERT_FALSE(r);

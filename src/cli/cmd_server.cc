@@ -94,6 +94,15 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
           "chunk", &o.chunks.target,
           "relay: chunk length (cuts fall in pauses nearby; down to half when idle workers wait)"),
       IntFlag("opus-bitrate", &o.opus.bitrate, "relay: Opus bits per second"),
+      IntFlag("opus-complexity", &o.opus.complexity,
+              "relay: libopus complexity 0..10 (0 is fastest; doc/relay.md has speed and WER)"),
+      IntFlag("opus-frame-ms", &o.opus.frame_ms, "relay: Opus frame length, 20, 40 or 60 ms"),
+      StringFlag("opus-application", &o.opus.application,
+                 "relay: voip, audio or lowdelay (audio at complexity 0: about 3x less CPU, "
+                 "about 30% more bytes; doc/relay.md)",
+                 "MODE"),
+      IntFlag("relay-episodes", &o.relay_episodes,
+              "relay: episodes prepared at once (a slow origin holds up only its own)"),
       Flag{"egress-limit", "cap on the audio the coordinator serves, in Mbit/s (0: none)", "MBIT",
            [&o](std::string_view v) -> Result<void> {
              double mbit = 0;

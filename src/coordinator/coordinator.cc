@@ -144,7 +144,10 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
     if (!jobs) return std::unexpected(jobs.error());
     if (jobs->empty()) return {};
     for (const PreparingJob& j : *jobs) {
-      if (auto r = store.PlanChunks(j.job, {Chunk{}}, clock.Now()); !r)
+      // What the relay left of a partly queued episode: workers cut it from the whole file.
+      Chunk rest;
+      rest.start = j.next.start;
+      if (auto r = store.PlanChunks(j.job, {rest}, clock.Now()); !r)
         return std::unexpected(r.error());
     }
   }
@@ -202,6 +205,10 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   Result<CoordinatorOptions> valid = ValidateOptions(given);
   if (!valid) return std::unexpected(valid.error());
   const CoordinatorOptions& options = *valid;
+  if (options.relay) {
+    if (Result<void> r = CheckOpusOptions(options.opus); !r) return std::unexpected(r.error());
+    if (options.relay_episodes < 1) return InvalidArgument("relay episodes must be at least 1");
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
@@ -237,6 +244,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.scratch_dir = options.data_dir / "tmp";
     relay.chunks = options.chunks;
     relay.opus = options.opus;
+    relay.episodes = options.relay_episodes;
     relay.retry = options.retry;
     relay.public_only = options.refuse_private_addresses;
     relay.free_workers = [store = c->store_.get(), &clock, offline = options.offline_after] {

@@ -66,8 +66,9 @@ struct CoordinatorOptions {
   // pauses and serves workers the chunks as Opus (coordinator/relay.h). Origin mode (false):
   // workers fetch each episode whole from its own URL and the coordinator carries no audio.
   bool relay = true;
-  ChunkOptions chunks;  // relay mode: chunk length
-  OpusOptions opus;     // relay mode: the Opus bitrate
+  ChunkOptions chunks;     // relay mode: chunk length
+  OpusOptions opus;        // relay mode: the Opus encoder's settings
+  int relay_episodes = 4;  // relay mode: episodes prepared at once (RelayOptions::episodes)
   // Cap on the audio bytes per second the coordinator serves, all workers together (0: none).
   int64_t egress_bytes_per_second = 0;
   // Take file:// URLs and local paths for feeds and audio (source_policy.h). Off by default:

@@ -111,6 +111,21 @@ Check NoIdleBilling(const FleetFacts& f) {
   return c;
 }
 
+// The relay prepares audio at least as fast as the online fleet transcribes it.
+Check RelayKeepsUp(const FleetFacts& f) {
+  Check c{"relay_keeps_up"};
+  const std::optional<double> prepares = f.settings.preparation_capacity;
+  if (!prepares) {
+    c.detail = "origin mode, or nothing prepared yet";
+    return c;
+  }
+  const double fleet = FleetSpeed(f);
+  c.detail = fmt::format("the coordinator prepares {:.0f}x realtime, the fleet transcribes {:.0f}x",
+                         *prepares, fleet);
+  c.outcome = *prepares >= fleet ? CheckOutcome::kPass : CheckOutcome::kFail;
+  return c;
+}
+
 }  // namespace
 
 std::string_view ToString(CheckOutcome o) {
@@ -124,8 +139,8 @@ std::string_view ToString(CheckOutcome o) {
 
 DoctorReport RunDoctor(const FleetFacts& f) {
   DoctorReport r;
-  r.checks = {EveryPodBusy(f), PrefetchPopulated(f), NoCompletionGaps(f), NoIdleWithWork(f),
-              NoIdleBilling(f)};
+  r.checks = {EveryPodBusy(f),   PrefetchPopulated(f), NoCompletionGaps(f),
+              NoIdleWithWork(f), NoIdleBilling(f),     RelayKeepsUp(f)};
   for (const Check& c : r.checks) r.healthy = r.healthy && c.outcome != CheckOutcome::kFail;
   return r;
 }

@@ -11,6 +11,8 @@
 //   no_idle_with_work   no node idle more than 5 % of its observed time while jobs were queued,
 //                       over the last hour
 //   no_idle_billing     no pod idle (no lease) now, and none idle more than 10 % of the last hour
+//   relay_keeps_up      the relay's measured preparation speed is at least the fleet's speed (n/a
+//                       in origin mode or before anything was prepared)
 #pragma once
 
 #include <string>

@@ -54,6 +54,19 @@ TEST(Doctor, IdlePodWhileWorkWaitsFailsThreeChecks) {
   EXPECT_FALSE(r.healthy);
 }
 
+TEST(Doctor, RelaySlowerThanTheFleetFails) {
+  FleetBuilder fleet;
+  fleet.Add("pod-1", "RTX A5000", 87, 0.22);
+  fleet.Add("pod-2", "RTX A5000", 87, 0.22);
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "relay_keeps_up").outcome, CheckOutcome::kNotApplicable);
+  fleet.facts.settings.preparation_capacity = 150;
+  const Check c = Find(RunDoctor(fleet.facts), "relay_keeps_up");
+  EXPECT_EQ(c.outcome, CheckOutcome::kFail);
+  EXPECT_THAT(c.detail, HasSubstr("prepares 150x realtime, the fleet transcribes 174x"));
+  fleet.facts.settings.preparation_capacity = 600;
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "relay_keeps_up").outcome, CheckOutcome::kPass);
+}
+
 TEST(Doctor, EmptyQueueMakesBusyChecksNotApplicable) {
   FleetBuilder fleet;
   fleet.Add("macbook", "", 15, 0.0, NodeStatus::kIdle);

@@ -120,14 +120,27 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
   if (b.bytes_per_audio_hour && b.uplink_bits_per_second > 0) {
     const double bytes_per_audio_second = *b.bytes_per_audio_hour / 3600;
     b.realtime_capacity = b.uplink_bits_per_second / 8 / bytes_per_audio_second;
-    for (const auto& [who, speed] : speeds)
-      b.feeds.push_back({speed, who, *b.realtime_capacity / speed});
   }
+  b.preparation_capacity = f.settings.preparation_capacity;
+  std::optional<double> feed = b.realtime_capacity;
+  if (b.preparation_capacity && (!feed || *b.preparation_capacity < *feed))
+    feed = b.preparation_capacity;
+  if (feed)
+    for (const auto& [who, speed] : speeds) b.feeds.push_back({speed, who, *feed / speed});
   const bool busy_link =
       b.uplink_bits_per_second > 0 && b.recent_bits_per_second >= 0.9 * b.uplink_bits_per_second;
   const bool short_link = b.realtime_capacity && b.fleet_speed > *b.realtime_capacity;
   b.link_is_bottleneck = busy_link || short_link;
-  if (b.uplink_bits_per_second <= 0) {
+  if (feed && b.fleet_speed > *feed)
+    b.binding = feed == b.realtime_capacity ? "uplink" : "relay";
+  else if (busy_link)
+    b.binding = "uplink";
+  if (b.binding == "relay") {
+    b.verdict = fmt::format(
+        "the relay, not the GPUs, is the bottleneck: fleet {:.0f}x realtime, the coordinator "
+        "prepares {:.0f}x",
+        b.fleet_speed, *b.preparation_capacity);
+  } else if (b.uplink_bits_per_second <= 0) {
     b.verdict = "uplink not configured (serve --uplink 50Mbit)";
   } else if (!b.bytes_per_audio_hour) {
     b.verdict = "no audio served by the coordinator yet: bytes per audio-hour not measured";

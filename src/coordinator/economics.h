@@ -56,11 +56,15 @@ struct LinkFeed {
 struct Bandwidth {
   std::optional<double> bytes_per_audio_hour;  // nullopt: nothing served with known audio
   int64_t bytes_day = 0;
-  double uplink_bits_per_second = 0;        // 0: not configured
-  std::optional<double> realtime_capacity;  // x realtime the link can feed
-  double fleet_speed = 0;                   // sum of online nodes' measured speeds
-  double recent_bits_per_second = 0;        // traffic over the last hour
-  std::vector<LinkFeed> feeds;
+  double uplink_bits_per_second = 0;           // 0: not configured
+  std::optional<double> realtime_capacity;     // x realtime the link can feed
+  std::optional<double> preparation_capacity;  // x realtime the relay can prepare (FleetSettings)
+  // What limits the audio reaching the fleet: "gpu" (the fleet is slower than what feeds it),
+  // "uplink" or "relay" (the coordinator's CPU preparing audio), whichever is smallest.
+  std::string binding = "gpu";
+  double fleet_speed = 0;             // sum of online nodes' measured speeds
+  double recent_bits_per_second = 0;  // traffic over the last hour
+  std::vector<LinkFeed> feeds;  // per GPU: how many the uplink and the relay together can feed
   bool link_is_bottleneck = false;
   std::string verdict;
 };

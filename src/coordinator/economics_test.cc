@@ -119,6 +119,24 @@ TEST(Bandwidth, LinkIsTheBottleneckWhenTheFleetOutrunsIt) {
   EXPECT_THAT(b.verdict, HasSubstr("the link, not the GPUs"));
 }
 
+// Behind a link that carries Opus for 2,083x, a relay preparing 600x is what binds: the feeds
+// count the pods it can feed, and the verdict names it.
+TEST(Bandwidth, RelayIsTheBindingLimitWhenItPreparesLessThanTheLinkCarries) {
+  FleetBuilder fleet;
+  for (int i = 0; i < 24; ++i) fleet.Add("pod-" + std::to_string(i), "RTX A5000", 87, 0.22);
+  fleet.Link(0.18, 50e6);
+  fleet.facts.settings.preparation_capacity = 600;
+  Bandwidth b = ComputeBandwidth(fleet.facts);
+  EXPECT_NEAR(*b.realtime_capacity, 2083.3, 0.1);
+  EXPECT_EQ(b.binding, "relay");      // the tightest of the two...
+  EXPECT_TRUE(b.link_is_bottleneck);  // ...though 24 x 87x = 2,088x outruns the link too
+  ASSERT_EQ(b.feeds.size(), 1u);
+  EXPECT_NEAR(b.feeds[0].nodes, 600.0 / 87, 1e-9);
+  EXPECT_THAT(b.verdict, HasSubstr("the relay, not the GPUs"));
+  fleet.facts.settings.preparation_capacity = 5'000;  // a big coordinator: the link binds
+  EXPECT_EQ(ComputeBandwidth(fleet.facts).binding, "uplink");
+}
+
 TEST(Bandwidth, BusyLinkIsFlaggedFromTraffic) {
   FleetBuilder fleet;
   fleet.Add("pod", "RTX A5000", 87, 0.22);

@@ -65,6 +65,9 @@ struct FleetSettings {
   double uplink_bits_per_second = 0;  // the coordinator's upload link; 0: not configured
   double claim_capacity = 0;          // claims per second the coordinator grants; 0: unknown
   Millis offline_after{30'000};
+  // x realtime the coordinator's relay can prepare audio at, measured (Relay::Capacity);
+  // nullopt in origin mode or before anything was prepared.
+  std::optional<double> preparation_capacity;
 };
 
 struct FleetFacts {

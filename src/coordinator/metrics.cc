@@ -99,6 +99,12 @@ void FleetGauges(std::string& out, const FleetFacts& f) {
         b.realtime_capacity.value_or(0));
   Gauge(out, "podfleet_uplink_bottleneck", "1 when the link, not the GPUs, limits the fleet",
         b.link_is_bottleneck ? 1 : 0);
+  Gauge(out, "podfleet_preparation_capacity_realtime",
+        "x realtime the relay can prepare audio at, measured (0: unknown)",
+        b.preparation_capacity.value_or(0));
+  Gauge(out, "podfleet_relay_bottleneck",
+        "1 when the relay's preparation, not the GPUs or the link, limits the fleet",
+        b.binding == "relay" ? 1 : 0);
   int64_t failures = 0;
   for (const NodeFacts& n : f.nodes) failures += n.day.failures;
   Gauge(out, "podfleet_failed_attempts_last_day", "attempts that failed in 24 hours",

@@ -15,6 +15,7 @@ struct Limits {
   double local = 0;
   std::optional<double> uplink;
   std::optional<double> coordinator;
+  std::optional<double> relay;  // x realtime the relay prepares audio at
 };
 
 // Speed and first bottleneck of a fleet whose machines together run at `compute` x realtime;
@@ -23,6 +24,7 @@ std::pair<double, std::string> Capped(double compute, const Limits& l, std::stri
   double speed = compute;
   if (l.uplink && *l.uplink < speed) speed = *l.uplink, by = "uplink";
   if (l.coordinator && *l.coordinator < speed) speed = *l.coordinator, by = "coordinator";
+  if (l.relay && *l.relay < speed) speed = *l.relay, by = "relay";
   return {speed, by};
 }
 
@@ -115,6 +117,8 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   p.local_speed = l.local;
   p.uplink_capacity = l.uplink;
   p.coordinator_capacity = l.coordinator;
+  l.relay = f.settings.preparation_capacity;
+  p.preparation_capacity = l.relay;
 
   if (r.backlog_hours) {
     p.backlog_hours = *r.backlog_hours, p.backlog_source = "backlog_hours";

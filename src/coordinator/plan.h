@@ -2,7 +2,8 @@
 // speeds, prices, the uplink and the coordinator's claim capacity. Pure functions.
 //
 // For pods of one GPU type (measured speed s, price p) next to the free local nodes (speed L):
-// fleet speed with n pods = min(n*s + L, uplink capacity, coordinator capacity); drain time =
+// fleet speed with n pods = min(n*s + L, uplink capacity, coordinator capacity, relay
+// preparation capacity); drain time =
 // backlog audio / fleet speed; cost = n * p * drain time. The first bottleneck is whichever term
 // is smallest. The recommendation for a type is the fewest pods that drain the backlog within
 // the target time, but never more than the point where the uplink or the coordinator, not the
@@ -33,7 +34,7 @@ struct PlanOption {
   double fleet_speed = 0;  // x realtime with those pods and the local nodes
   double drain_hours = 0;
   double cost = 0;         // dollars for the pods until drained
-  std::string bottleneck;  // "gpu", "uplink" or "coordinator"
+  std::string bottleneck;  // "gpu", "uplink", "coordinator" or "relay"
   bool recommended = false;
   std::string note;
 };
@@ -51,6 +52,7 @@ struct Plan {
   double local_speed = 0;                      // free local nodes, online and unblocked
   std::optional<double> uplink_capacity;       // x realtime
   std::optional<double> coordinator_capacity;  // x realtime
+  std::optional<double> preparation_capacity;  // x realtime the relay prepares at (measured)
   std::vector<PlanOption> options;             // the best pod count per GPU type
   std::optional<PlanOption> recommendation;
   PlanOption current;                 // the fleet as it runs now

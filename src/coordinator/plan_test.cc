@@ -104,6 +104,25 @@ TEST(Plan, CoordinatorCanBeTheFirstBottleneck) {
   EXPECT_EQ(p.recommendation->pods, 1);
 }
 
+// The relay's measured preparation speed is a limit like the link: 24 A5000 pods behind a
+// 50 Mbit/s link fed Opus (10.8 MB per audio-hour: 2,083x) by a coordinator that prepares 600x
+// are capped by the relay, and the planner stops at the pods it can feed.
+TEST(Plan, RelayPreparationCanBeTheBindingLimit) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.Link(0.18, 50e6);
+  fleet.facts.settings.preparation_capacity = 600;
+  PlanRequest r;
+  r.backlog_hours = 10'000;
+  r.max_pods = 24;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_NEAR(*p.preparation_capacity, 600, 1e-9);
+  ASSERT_TRUE(p.recommendation);
+  EXPECT_EQ(p.recommendation->bottleneck, "relay");
+  EXPECT_NEAR(p.recommendation->fleet_speed, 600, 1e-9);
+  EXPECT_EQ(p.recommendation->pods, 7);  // 6 pods + MacBook = 537x; the 7th reaches 600x
+  EXPECT_THAT(p.recommendation->note, HasSubstr("the relay carries 600x"));
+}
+
 TEST(Plan, WithoutMeasurementsNothingIsRecommended) {
   FleetBuilder fleet;
   fleet.Add("new", "RTX A5000", 0, 0.22, NodeStatus::kIdle);

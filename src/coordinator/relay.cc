@@ -1,10 +1,11 @@
 #include "coordinator/relay.h"
 
 #include <fmt/format.h>
+#include <time.h>
 
-#include <atomic>
-#include <optional>
-#include <span>
+#include <chrono>
+#include <cmath>
+#include <thread>
 
 #include "audio/audio.h"
 #include "net/public_address.h"
@@ -15,6 +16,9 @@ namespace {
 // Jobs whose backoff ends are found by this periodic check.
 constexpr Millis kRecheck{500};
 constexpr std::string_view kUploadPrefix = "/api/media/";
+// Chunks of one episode being encoded or waiting to be queued: two keep two encoders busy on a
+// single long episode, and bound what it holds to about two chunks besides the cutter's.
+constexpr size_t kMaxInFlight = 2;
 
 void Log(const std::string& line) { fmt::print(stderr, "relay: {}\n", line); }
 
@@ -23,7 +27,28 @@ bool Permanent(const Error& e) {
          e.code == Code::kCorruption;
 }
 
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Names the episode's URL, not the scratch file, in the reason the operator reads.
+Error AboutUrl(Error error, const std::filesystem::path& source, const std::string& url) {
+  const std::string scratch = source.filename().string() + ": ";
+  if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
+  error.message = url + ": " + error.message;
+  return error;
+}
+
 }  // namespace
+
+// A chunk handed to the encoders, queued once it and those before it are written.
+struct Relay::InFlight {
+  Chunk chunk;
+  bool last = false;
+  std::future<Result<void>> written;
+};
 
 Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions options,
              std::function<void()> on_queued)
@@ -32,14 +57,20 @@ Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions op
       clock_(clock),
       options_(std::move(options)),
       on_queued_(std::move(on_queued)),
-      thread_([this] { Loop(); }) {}
+      encoders_(std::make_unique<TaskPool>(options_.encoders)) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  std::filesystem::create_directories(options_.scratch_dir, ec);
+  for (int i = 0; i < std::max(1, options_.episodes); ++i)
+    threads_.emplace_back([this] { Loop(); });
+}
 
 Relay::~Relay() { Stop(); }
 
 void Relay::Wake() {
   {
     MutexLock lock(mu_);
-    woken_ = true;
+    ++wakes_;
   }
   wake_.notify_all();
 }
@@ -51,7 +82,20 @@ void Relay::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& t : threads_) t.join();
+  encoders_.reset();
+}
+
+std::optional<double> Relay::Capacity() const {
+  MutexLock lock(mu_);
+  if (prepared_seconds_ <= 0 || cpu_seconds_ <= 0) return std::nullopt;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return cores * prepared_seconds_ / cpu_seconds_;
+}
+
+bool Relay::stopping() const {
+  MutexLock lock(mu_);
+  return stopping_;
 }
 
 std::filesystem::path Relay::ChunkFile(const std::filesystem::path& dir, EpisodeId episode,
@@ -64,29 +108,44 @@ void Relay::RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode
   for (int i = 0; i < count; ++i) std::filesystem::remove(ChunkFile(dir, episode, i), ec);
 }
 
-void Relay::Loop() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.dir, ec);
-  std::filesystem::create_directories(options_.scratch_dir, ec);
+std::optional<PreparingJob> Relay::Next() {
   while (true) {
+    size_t busy = 0;
+    uint64_t wakes = 0;
+    uint64_t finished = 0;
     {
       MutexLock lock(mu_);
-      if (stopping_) return;
+      if (stopping_) return std::nullopt;
+      busy = in_hand_.size();
+      wakes = wakes_;
+      finished = finished_;
     }
-    auto jobs = store_.ListPreparing(1, clock_.Now());
+    // Read without the lock: Wake, called by request threads, must not wait on the store.
+    auto jobs = store_.ListPreparing(static_cast<int>(busy) + 1, clock_.Now());
     if (!jobs) Log(jobs.error().ToString());
-    if (!jobs || jobs->empty()) {
+    MutexLock lock(mu_);
+    // An episode finished since the read may be listed with the job it no longer holds.
+    if (finished != finished_) continue;
+    if (jobs) {
+      for (PreparingJob& j : *jobs) {
+        if (in_hand_.insert(j.episode.id.value()).second) return std::move(j);
+      }
+    }
+    wake_.wait_for(lock, kRecheck, [&]() REQUIRES(mu_) {
+      return wakes != wakes_ || finished != finished_ || stopping_;
+    });
+  }
+}
+
+void Relay::Loop() {
+  while (std::optional<PreparingJob> job = Next()) {
+    if (Result<void> r = Prepare(*job); !r) Report(*job, r.error());
+    {
       MutexLock lock(mu_);
-      wake_.wait_for(lock, kRecheck, [this]() REQUIRES(mu_) { return woken_ || stopping_; });
-      woken_ = false;
-      continue;
+      in_hand_.erase(job->episode.id.value());
+      ++finished_;
     }
-    const PreparingJob& job = jobs->front();
-    if (Result<void> r = Prepare(job); !r) {
-      Report(job, r.error());
-    } else {
-      on_queued_();
-    }
+    wake_.notify_all();
   }
 }
 
@@ -98,89 +157,125 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   download.max_bytes = options_.max_audio_bytes;
   if (options_.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
-  download.progress = [this](int64_t, int64_t) {
-    MutexLock lock(mu_);
-    return !stopping_;
-  };
+  download.progress = [this](int64_t, int64_t) { return !stopping(); };
   const auto dest = options_.scratch_dir / fmt::format("episode-{}", episode.id.value());
   auto fetched = http_.Download(url, dest, download);
   if (!fetched) return std::unexpected(fetched.error());
   return dest;
 }
 
-Result<void> Relay::Prepare(const PreparingJob& job) {
-  const Episode& episode = job.episode;
-  auto source = Fetch(episode);
-  if (!source) return std::unexpected(source.error());
-  auto audio = DecodeAudioFile(*source);
-  std::error_code ec;
-  if (!episode.info.audio_url.starts_with(kUploadPrefix)) std::filesystem::remove(*source, ec);
-  if (!audio) {
-    // Name the episode's URL, not the scratch file, in the reason the operator reads.
-    Error error = audio.error();
-    const std::string scratch = source->filename().string() + ": ";
-    if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
-    error.message = episode.info.audio_url + ": " + error.message;
-    return std::unexpected(error);
-  }
+// The chunking for what is left of the episode: spread over the free workers when the header
+// tells how long it is. `estimate` gets the expected number of chunks (0 when unknown).
+ChunkOptions Relay::Chunking(const std::filesystem::path& source, const PreparingJob& job,
+                             int& estimate) {
   ChunkOptions chunking = options_.chunks;
+  estimate = 0;
+  Result<Millis> duration = ProbeAudioDuration(source);
+  if (!duration || *duration <= job.next.start) return chunking;
+  const Millis left = *duration - job.next.start;
   const int free = options_.free_workers ? options_.free_workers() : 0;
-  chunking.target = SpreadTarget(audio->duration(), chunking.target, free);
-  const std::vector<Piece> pieces = ChooseChunks(*audio, chunking);
-  if (Result<void> r = EncodeChunks(episode.id, *audio, pieces); !r)
-    return std::unexpected(r.error());
-  std::vector<Chunk> chunks;
-  for (const Piece& p : pieces) {
-    Chunk c;
-    c.start = ToMillis(p.begin);
-    c.end = ToMillis(p.end);
-    c.relayed = true;
-    chunks.push_back(c);
+  chunking.target = SpreadTarget(left, chunking.target, free);
+  if (chunking.target > Millis(0)) {
+    const double chunks = static_cast<double>(left.count()) / chunking.target.count();
+    estimate = job.next.index + std::max(1, static_cast<int>(std::lround(chunks)));
   }
-  auto planned = store_.PlanChunks(job.job, chunks, clock_.Now());
-  if (!planned) return std::unexpected(planned.error());
-  Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s), {} worker(s) free",
-                  episode.id.value(), static_cast<double>(audio->duration().count()) / 60'000.0,
-                  chunks.size(), free));
+  return chunking;
+}
+
+Result<void> Relay::Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait) {
+  using namespace std::chrono_literals;
+  while (!in_flight.empty()) {
+    if (!wait && in_flight.front().written.wait_for(0s) != std::future_status::ready) return {};
+    wait = false;
+    InFlight f = std::move(in_flight.front());
+    in_flight.pop_front();
+    Result<void> r = f.written.get();
+    if (r && f.last) {
+      auto planned = store_.PlanChunks(job.job, {f.chunk}, clock_.Now());
+      if (!planned) r = std::unexpected(planned.error());
+    } else if (r) {
+      auto rest = store_.QueueChunk(job.job, f.chunk, clock_.Now());
+      if (rest) {
+        job.job = *rest;
+        ++job.next.index;
+        job.next.start = *f.chunk.end;
+      } else {
+        r = std::unexpected(rest.error());
+      }
+    }
+    if (!r) {
+      std::error_code ec;
+      std::filesystem::remove(ChunkFile(options_.dir, job.episode.id, f.chunk.index), ec);
+      return r;
+    }
+    on_queued_();
+  }
   return {};
 }
 
-// Chunks are independent: they are encoded side by side on every core, so that a long episode's
-// chunks are ready about as soon as a few pods could start on them.
-Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
-                                 const std::vector<Piece>& pieces) {
-  std::atomic<size_t> next{0};
-  Mutex failed_mu;
+Result<void> Relay::Prepare(PreparingJob& job) {
+  const Episode& episode = job.episode;
+  auto source = Fetch(episode);
+  if (!source) return std::unexpected(source.error());
+  const bool scratch = !episode.info.audio_url.starts_with(kUploadPrefix);
+  int estimate = 0;
+  ChunkCutter cutter(Chunking(*source, job, estimate), ToSamples(job.next.start));
+  std::deque<InFlight> in_flight;
+  int index = job.next.index;
   std::optional<Error> failed;
-  auto encode = [&] {
-    for (size_t i = next++; i < pieces.size(); i = next++) {
-      const Piece& p = pieces[i];
-      std::span<const float> samples(audio.samples.data() + p.begin.count,
-                                     static_cast<size_t>(p.end.count - p.begin.count));
-      auto r =
-          WriteOpus(ChunkFile(options_.dir, episode, static_cast<int>(i)), samples, options_.opus);
-      if (!r) {
-        MutexLock lock(failed_mu);
-        failed = r.error();
-        return;
-      }
+  // Hands chunks to the encoders; false once something failed.
+  auto encode = [&](std::vector<CutChunk> cut, bool ends) {
+    for (size_t i = 0; i < cut.size() && !failed; ++i) {
+      if (in_flight.size() >= kMaxInFlight)
+        if (Result<void> r = Settle(job, in_flight, /*wait=*/true); !r) failed = r.error();
+      if (failed) break;
+      InFlight f;
+      f.chunk = Chunk{index, estimate, ToMillis(cut[i].piece.begin), ToMillis(cut[i].piece.end),
+                      /*relayed=*/true};
+      f.last = ends && i + 1 == cut.size();
+      f.written = encoders_->Submit([this, path = ChunkFile(options_.dir, episode.id, index++),
+                                     samples = std::move(cut[i].samples), opus = options_.opus] {
+        const double cpu = ThreadCpuSeconds();
+        Result<void> r = WriteOpus(path, samples, opus);
+        MutexLock lock(mu_);
+        cpu_seconds_ += ThreadCpuSeconds() - cpu;
+        return r;
+      });
+      in_flight.push_back(std::move(f));
     }
+    if (!failed)
+      if (Result<void> r = Settle(job, in_flight, /*wait=*/false); !r) failed = r.error();
+    return !failed && !stopping();
   };
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
-                                            std::max<size_t>(1, pieces.size()));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(encode);
-  encode();
-  for (std::thread& t : pool) t.join();
+  const double cpu = ThreadCpuSeconds();
+  auto decoded = DecodeAudioStream(*source, [&](std::span<const float> block) {
+    return encode(cutter.Push(block), /*ends=*/false);
+  });
+  {
+    MutexLock lock(mu_);
+    cpu_seconds_ += ThreadCpuSeconds() - cpu;
+    if (decoded) prepared_seconds_ += static_cast<double>(*decoded) / kSampleRate;
+  }
+  if (decoded && !failed) encode(cutter.Finish(), /*ends=*/true);
+  while (!failed && !in_flight.empty())
+    if (Result<void> r = Settle(job, in_flight, /*wait=*/true); !r) failed = r.error();
+  // After a failure, the chunks still being written are not queued: wait for them, drop them.
+  for (InFlight& f : in_flight) {
+    (void)f.written.get();
+    std::error_code ec;
+    std::filesystem::remove(ChunkFile(options_.dir, episode.id, f.chunk.index), ec);
+  }
+  std::error_code ec;
+  if (scratch) std::filesystem::remove(*source, ec);
   if (failed) return std::unexpected(*failed);
+  if (!decoded) return std::unexpected(AboutUrl(decoded.error(), *source, episode.info.audio_url));
+  Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s)", episode.id.value(),
+                  static_cast<double>(*decoded) / kSampleRate / 60.0, index));
   return {};
 }
 
 void Relay::Report(const PreparingJob& job, const Error& error) {
-  {
-    MutexLock lock(mu_);
-    if (stopping_) return;  // a cancelled download is no failure: it resumes on the next start
-  }
+  if (stopping()) return;  // a cancelled download is no failure: it resumes on the next start
   const bool permanent = Permanent(error);
   Log(fmt::format("episode {} ({}): {}", job.episode.id.value(),
                   permanent ? "permanent" : "will retry", error.ToString()));

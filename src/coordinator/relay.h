@@ -1,30 +1,40 @@
 // The relay: the coordinator's side of relay mode (doc/relay.md).
 //
-// Jobs of new episodes are held as kPreparing (JobIntake::kPrepare). The relay takes them one at
-// a time, oldest first: it downloads the episode once from its origin (an upload is read from
-// disk), decodes it (audio/audio.h), cuts it at pauses into chunks of about `chunks.target`
-// (audio/chunks.h), writes each chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir`, and
-// queues the chunks as jobs (Store::PlanChunks); then it calls `on_queued` so that waiting
-// workers are served. Workers fetch a chunk from GET /api/jobs/{id}/audio.
+// Jobs of new episodes are held as kPreparing (JobIntake::kPrepare). The relay prepares up to
+// `episodes` of them at once, oldest first, each on its own thread, so that a slow origin or a
+// long episode holds up no other: it downloads the episode once from its origin (an upload is
+// read from disk), then streams it: decodes it block by block (DecodeAudioStream), cuts it at
+// pauses into chunks of about `chunks.target` as the audio comes (ChunkCutter), and encodes each
+// chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir` on a pool of encoder threads shared by
+// all episodes. Each chunk is queued as a job as soon as it and those before it are encoded
+// (Store::QueueChunk, the last one Store::PlanChunks), and `on_queued` is called so that waiting
+// workers are served at once. Memory per episode is bounded by a few chunks of decoded audio, not
+// by the episode's length. Workers fetch a chunk from GET /api/jobs/{id}/audio.
 //
 // Failures: an origin answering 404/410, bytes that are not audio and undecodable audio fail the
 // job for good; network errors, a full disk and other transient trouble are retried with the
-// store's backoff (Store::FailPreparing). Nothing is lost on a restart: jobs stay kPreparing in
-// the store until their chunks are planned, and a chunk file is written whole or not at all.
+// store's backoff (Store::FailPreparing). A file found damaged or truncated only at its end fails
+// the episode after its first chunks were queued. Nothing is lost on a restart: what is not yet
+// queued stays kPreparing in the store, resuming at its next chunk, and a chunk file is written
+// whole or not at all.
 //
-// Thread safety: Wake and Stop may be called from any thread; the work runs on one thread (chunks
-// are encoded on every core).
+// Thread safety: Wake and Stop may be called from any thread.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
-#include <mutex>
+#include <memory>
+#include <optional>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "core/clock.h"
+#include "core/task_pool.h"
 #include "core/thread_annotations.h"
 #include "net/http_client.h"
 #include "store/store.h"
@@ -42,6 +52,10 @@ struct RelayOptions {
   // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
   // was checked when added, but its DNS answer may have changed since.
   bool public_only = false;
+  // Episodes prepared at once (each on a thread that downloads, decodes and cuts it).
+  int episodes = 4;
+  // Threads encoding chunks, shared by those episodes; 0: one per core.
+  int encoders = 0;
   // How many workers would wait for work now (online, unblocked nodes less the jobs already
   // queued); a long episode is then cut so that its chunks fill whole rounds of them
   // (SpreadTarget). Empty: chunks are cut at `chunks.target`.
@@ -59,8 +73,13 @@ class Relay {
 
   // New jobs may be waiting: look now rather than at the next periodic check.
   void Wake();
-  // Stops after the episode in hand (cancelling its download). Idempotent.
+  // Stops after the chunks being encoded (cancelling downloads and decoding). Idempotent.
   void Stop();
+
+  // How fast this machine can prepare audio, x realtime, from what the relay measured since it
+  // started: the cores times the audio prepared per CPU-second spent downloading, decoding,
+  // cutting and encoding it. nullopt until something was prepared.
+  std::optional<double> Capacity() const EXCLUDES(mu_);
 
   // The file of chunk `index` of `episode` under `dir`.
   static std::filesystem::path ChunkFile(const std::filesystem::path& dir, EpisodeId episode,
@@ -69,13 +88,22 @@ class Relay {
   static void RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode, int count);
 
  private:
+  struct InFlight;
+
   void Loop();
-  // Prepares one job; the error says why not and whether for good.
-  Result<void> Prepare(const PreparingJob& job);
+  // The next kPreparing job of an episode no other thread has in hand, marked as in hand; none
+  // when stopping.
+  std::optional<PreparingJob> Next();
+  // Prepares what is left of `job`'s episode; `job.job` follows the job that holds the rest.
+  // The error says why not and whether for good.
+  Result<void> Prepare(PreparingJob& job);
   Result<std::filesystem::path> Fetch(const Episode& episode);
-  Result<void> EncodeChunks(EpisodeId episode, const PcmAudio& audio,
-                            const std::vector<Piece>& pieces);
+  ChunkOptions Chunking(const std::filesystem::path& source, const PreparingJob& job,
+                        int& estimate);
+  // Queues the oldest encoded chunks; with `wait`, waits for the oldest one first.
+  Result<void> Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait);
   void Report(const PreparingJob& job, const Error& error);
+  bool stopping() const EXCLUDES(mu_);
 
   // Constant after construction.
   Store& store_;
@@ -84,11 +112,16 @@ class Relay {
   const RelayOptions options_;
   const std::function<void()> on_queued_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable_any wake_;
-  bool woken_ GUARDED_BY(mu_) = false;
+  uint64_t wakes_ GUARDED_BY(mu_) = 0;     // Wake calls
+  uint64_t finished_ GUARDED_BY(mu_) = 0;  // episodes let go of
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::set<int64_t> in_hand_ GUARDED_BY(mu_);    // episodes being prepared
+  double prepared_seconds_ GUARDED_BY(mu_) = 0;  // audio decoded and cut...
+  double cpu_seconds_ GUARDED_BY(mu_) = 0;       // ...for this much CPU, with its encoding
+  std::unique_ptr<TaskPool> encoders_;           // constant after construction
+  std::vector<std::thread> threads_;             // constant after construction
 };
 
 }  // namespace podfleet

@@ -3,15 +3,18 @@
 // worker clients, the transcript stitched by the store.
 #include "coordinator/relay.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "api/client.h"
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
+#include "net/http_server.h"
 #include "support/manual_clock.h"
 #include "support/speech.h"
 #include "support/temp_dir.h"
@@ -76,6 +79,40 @@ class RelayTest : public ::testing::Test {
     return DecodeAudioFile(path);
   }
 
+  // Claims chunks as the relay queues them, one by one, until the last (whose count is final).
+  static Result<std::vector<WireGrant>> ClaimAll(CoordinatorClient& worker) {
+    std::vector<WireGrant> all;
+    while (all.empty() || all.back().chunk.index + 1 < all.back().chunk.count) {
+      auto more = worker.Claim(8, Millis(20'000));
+      if (!more) return std::unexpected(more.error());
+      if (more->empty()) return Unavailable("no chunk within 20 s");
+      all.insert(all.end(), more->begin(), more->end());
+    }
+    return all;
+  }
+
+  // `minutes` of the 60 s test speech over and over, as a 32 kb/s MP3: the minute is encoded
+  // once and copied (concat demuxer, no re-encoding), which is quick.
+  static std::filesystem::path LongSpeech(int minutes) {
+    auto wav = SpeechWav(kSpeech60s);
+    EXPECT_TRUE(wav) << wav.error().ToString();
+    const auto one = TestRunDir() / "speech-one-32k.mp3";
+    const auto list = TestRunDir() / fmt::format("speech-{}min.txt", minutes);
+    const auto path = TestRunDir() / fmt::format("speech-{}min.mp3", minutes);
+    if (!std::filesystem::exists(path)) {
+      auto r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", wav->string(),
+                        "-b:a", "32k", one.string()});
+      EXPECT_TRUE(r) << r.error().ToString();
+      std::ofstream out(list);
+      for (int i = 0; i < minutes; ++i) out << "file '" << one.string() << "'\n";
+      out.close();
+      r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
+                   "-i", list.string(), "-c", "copy", path.string()});
+      EXPECT_TRUE(r) << r.error().ToString();
+    }
+    return path;
+  }
+
   static Transcript Said(const std::string& text, Millis audio) {
     Transcript t;
     t.engine = "test";
@@ -101,15 +138,10 @@ TEST_F(RelayTest, LongEpisodeIsCutServedAsOpusAndStitched) {
   Start(Millis(20'000));
   const int64_t episode = AddSpeech();
   auto a = Worker("a");
-  auto grants = a->Claim(8, Millis(20'000));  // wakes when the relay has queued the chunks
+  auto grants = ClaimAll(*a);
   ASSERT_TRUE(grants) << grants.error().ToString();
-  if (grants->size() < 3) {  // the relay queues all chunks at once; the claim may take one batch
-    auto more = a->Claim(8, Millis(0));
-    ASSERT_TRUE(more);
-    grants->insert(grants->end(), more->begin(), more->end());
-  }
   ASSERT_GE(grants->size(), 2u);
-  const int count = (*grants)[0].chunk.count;
+  const int count = grants->back().chunk.count;
   ASSERT_EQ(static_cast<int>(grants->size()), count);
   Millis expect_start(0);
   for (int i = 0; i < count; ++i) {
@@ -166,11 +198,66 @@ TEST_F(RelayTest, LongEpisodeIsCutServedAsOpusAndStitched) {
         Relay::ChunkFile(dir_.path() / "data" / "relay", EpisodeId(episode), i)));
 }
 
+// Each chunk is queued as soon as it is encoded: a worker holds the first chunk of a long
+// episode while the relay is still cutting the rest, and the chunks that follow are contiguous
+// and end with the episode.
+TEST_F(RelayTest, FirstChunkIsLeasedWhileTheRestIsPrepared) {
+  Start(Millis(20'000));
+  const auto mp3 = LongSpeech(8);
+  auto a = Worker("a");
+  AddUrl(mp3.string());
+  auto first = a->Claim(1, Millis(20'000));
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].chunk.index, 0);
+  auto preparing = coordinator_->store().ListPreparing(10, TimePoint::max());
+  ASSERT_TRUE(preparing);
+  EXPECT_EQ(preparing->size(), 1u) << "the rest of the episode is still being prepared";
+  auto rest = ClaimAll(*a);
+  ASSERT_TRUE(rest) << rest.error().ToString();
+  rest->insert(rest->begin(), (*first)[0]);
+  const int count = rest->back().chunk.count;
+  ASSERT_EQ(static_cast<int>(rest->size()), count);
+  EXPECT_GE(count, 20);
+  Millis at(0);
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ((*rest)[i].chunk.index, i);
+    EXPECT_EQ((*rest)[i].chunk.start, at);
+    at = (*rest)[i].chunk.end.value_or(Millis(0));
+  }
+  auto length = ProbeAudioDuration(mp3);  // 8 x the 55 s of speech
+  ASSERT_TRUE(length) << length.error().ToString();
+  EXPECT_NEAR(static_cast<double>(at.count()), static_cast<double>(length->count()), 1'000.0);
+  auto last = Fetch(*a, rest->back());
+  ASSERT_TRUE(last) << last.error().ToString();
+}
+
+// Episodes are prepared side by side: an origin that never answers holds up no other episode.
+TEST_F(RelayTest, SlowOriginDoesNotHoldUpTheOthers) {
+  Start(Millis(600'000));
+  std::mutex mu;
+  std::vector<HttpResponder> held;  // the slow origin's requests, never answered
+  auto origin = HttpServer::Start({.port = 0}, [&](HttpRequest, HttpResponder respond) {
+    std::lock_guard lock(mu);
+    held.push_back(std::move(respond));
+  });
+  ASSERT_TRUE(origin) << origin.error().ToString();
+  const int64_t slow = AddUrl(fmt::format("http://127.0.0.1:{}/endless.mp3", (*origin)->port()));
+  const int64_t good = AddSpeech();
+  auto a = Worker("a");
+  auto grants = a->Claim(1, Millis(20'000));
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  ASSERT_EQ(grants->size(), 1u);
+  EXPECT_EQ((*grants)[0].episode.id, EpisodeId(good));
+  EXPECT_NE(EpisodeState(slow), "done");
+  coordinator_.reset();  // cancels the download still waiting
+}
+
 TEST_F(RelayTest, FailedChunkIsRedoneAloneAndTheOthersStayDone) {
   Start(Millis(20'000));
   const int64_t episode = AddSpeech();
   auto a = Worker("a");
-  auto grants = a->Claim(8, Millis(20'000));
+  auto grants = ClaimAll(*a);
   ASSERT_TRUE(grants && grants->size() >= 2);
   const WireGrant failed = (*grants)[1];
   ASSERT_TRUE(a->Fail(failed.lease, Failure{"engine crashed", false}));

@@ -11,6 +11,7 @@
 #include "coordinator/economics.h"
 #include "coordinator/metrics.h"
 #include "coordinator/plan.h"
+#include "coordinator/relay.h"
 #include "coordinator/web_assets.h"
 
 namespace podfleet {
@@ -35,6 +36,7 @@ json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 Result<FleetFacts> Facts(Ctx& c) {
   FleetSettings s{c.options.prices, c.options.uplink_bits_per_second, c.options.claim_capacity,
                   c.options.offline_after};
+  if (c.relay) s.preparation_capacity = c.relay->Capacity();
   return GatherFleetFacts(c.store, c.activity, s, c.clock.Now());
 }
 
@@ -139,6 +141,8 @@ json BandwidthJson(const Bandwidth& b) {
           {"uplink_bits_per_second", b.uplink_bits_per_second},
           {"uplink_megabytes_per_second", b.uplink_bits_per_second / 8e6},
           {"realtime_capacity", Opt(b.realtime_capacity)},
+          {"preparation_capacity", Opt(b.preparation_capacity)},
+          {"binding", b.binding},
           {"fleet_speed", b.fleet_speed},
           {"recent_bits_per_second", b.recent_bits_per_second},
           {"feeds", std::move(feeds)},
@@ -171,6 +175,7 @@ json PlanJson(const Plan& p) {
           {"local_speed", p.local_speed},
           {"uplink_capacity", Opt(p.uplink_capacity)},
           {"coordinator_capacity", Opt(p.coordinator_capacity)},
+          {"preparation_capacity", Opt(p.preparation_capacity)},
           {"options", std::move(options)},
           {"recommendation", p.recommendation ? OptionJson(*p.recommendation) : json(nullptr)},
           {"current_fleet", OptionJson(p.current)},

@@ -54,6 +54,9 @@ enum class JobIntake {
 struct PreparingJob {
   JobId job;
   Episode episode;
+  // What is left to prepare: chunks `next.index` onwards, from `next.start` to the end of the
+  // audio (index 0 from 0 for an episode not started; later, after QueueChunk).
+  Chunk next;
 };
 
 struct RetryPolicy {
@@ -156,10 +159,19 @@ class Store {
   // Up to `limit` kPreparing jobs whose backoff has ended, oldest first.
   virtual Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) = 0;
   // Queues a kPreparing job as the chunks given, in order (at least one; index and count are
-  // set here): the job becomes the first chunk and one new job is added per further chunk.
+  // set here, from the job's next index on, see QueueChunk): the job becomes the first of them
+  // and one new job is added per further chunk; every chunk of the episode gets the final count.
   // kConflict unless the job is kPreparing; kInvalidArgument for no chunks.
   virtual Result<std::vector<JobId>> PlanChunks(JobId job, const std::vector<Chunk>& chunks,
                                                 TimePoint now) = 0;
+  // Queues chunk `chunk.index` of a kPreparing job's episode as soon as it is ready, before the
+  // rest of the episode is cut. The job becomes that chunk (queued) and a new kPreparing job,
+  // returned, holds the rest of the episode: chunk index + 1 from `chunk.end` on (REQUIRES: an
+  // end). Until the last chunk is queued (PlanChunks with one chunk, its index the next one), the
+  // chunk count of queued chunks is `chunk.count` if higher than index + 1, else index + 2; the
+  // last chunk sets every chunk's count. kConflict unless the job is kPreparing; kInvalidArgument
+  // when the chunk has no end or its index is not the job's next one.
+  virtual Result<JobId> QueueChunk(JobId job, const Chunk& chunk, TimePoint now) = 0;
   // The relay could not prepare the job. Permanent: job and episode fail. Retryable: it stays
   // kPreparing after a backoff, or fails once `policy.max_failures` is reached. kConflict unless
   // the job is kPreparing.

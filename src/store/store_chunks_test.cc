@@ -162,6 +162,59 @@ TEST_F(StoreChunks, FailedChunkIsRetriedAloneAndPermanentFailureFailsTheEpisode)
   EXPECT_EQ(jobs[2].state, JobState::kLeased);
 }
 
+// The relay queues each chunk as soon as it is encoded: a worker may finish chunk 0 while the
+// rest is being cut, and the episode is done only once the last chunk is queued and done.
+TEST_F(StoreChunks, ChunksQueuedOneByOneAreClaimableAtOnceAndStitchedAtTheEnd) {
+  const PreparingJob held = Hold("a");
+  EXPECT_EQ(held.next.index, 0);
+  std::vector<Chunk> thirds = Thirds();
+  thirds[0].count = 3;  // the relay's estimate
+  const JobId rest = Must(store_->QueueChunk(held.job, thirds[0], clock_.Now()));
+  auto first = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].lease.job, held.job);
+  EXPECT_EQ(first[0].chunk.index, 0);
+  EXPECT_EQ(first[0].chunk.count, 3);
+  ASSERT_OK(store_->Complete(node_, held.job, first[0].lease.attempt, Said("part0"), clock_.Now()));
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kRunning);  // the rest is still preparing
+  // What is left resumes at chunk 1, from the end of chunk 0 (after a restart too).
+  auto left = Must(store_->ListPreparing(10, clock_.Now()));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].job, rest);
+  EXPECT_EQ(left[0].next.index, 1);
+  EXPECT_EQ(left[0].next.start, Millis(600'000));
+  // A chunk out of turn is refused.
+  EXPECT_CODE(store_->QueueChunk(rest, thirds[2], clock_.Now()), Code::kInvalidArgument);
+  thirds[1].index = 1;
+  thirds[1].count = 0;  // no estimate: at least one more
+  const JobId last = Must(store_->QueueChunk(rest, thirds[1], clock_.Now()));
+  EXPECT_CODE(store_->QueueChunk(rest, thirds[1], clock_.Now()), Code::kConflict);
+  ASSERT_EQ(Must(store_->PlanChunks(last, {thirds[2]}, clock_.Now())).size(), 1u);
+  auto jobs = Must(store_->ListJobsForEpisode(held.episode.id));
+  ASSERT_EQ(jobs.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(jobs[i].chunk.index, i);
+    EXPECT_EQ(jobs[i].chunk.count, 3);  // the final count, on every chunk
+    EXPECT_EQ(jobs[i].chunk.start, Millis(i * 600'000));
+  }
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NE(StateOf(held.episode.id), EpisodeState::kDone);
+    ASSERT_OK(store_->Complete(node_, grants[i].lease.job, grants[i].lease.attempt,
+                               Said("part" + std::to_string(i + 1)), clock_.Now()));
+  }
+  EXPECT_EQ(StateOf(held.episode.id), EpisodeState::kDone);
+  Transcript t = Must(store_->GetTranscript(held.episode.id));
+  ASSERT_EQ(t.segments.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(t.segments[i].text, "part" + std::to_string(i));
+}
+
+TEST_F(StoreChunks, QueueingAChunkNeedsAnEnd) {
+  const PreparingJob held = Hold("a");
+  EXPECT_CODE(store_->QueueChunk(held.job, Chunk{}, clock_.Now()), Code::kInvalidArgument);
+}
+
 TEST_F(StoreChunks, RelayFailuresBackOffThenFailAndRetryGoesBackToTheRelay) {
   const PreparingJob held = Hold("a");
   RetryPolicy policy;

@@ -72,6 +72,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) override;
 
   Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) override;
+  Result<JobId> QueueChunk(JobId job, const Chunk& chunk, TimePoint now) override;
   Result<std::vector<JobId>> PlanChunks(JobId job, const std::vector<Chunk>& chunks,
                                         TimePoint now) override;
   Result<void> FailPreparing(JobId job, const Failure& failure, const RetryPolicy& policy,

@@ -360,9 +360,76 @@ Result<std::vector<PreparingJob>> SqliteStore::ListPreparing(int limit, TimePoin
     for (const auto& [job, episode] : *rows) {
       Result<Episode> e = LoadEpisode(db, EpisodeId(episode));
       if (!e) return std::unexpected(e.error());
-      out.push_back(PreparingJob{JobId(job), std::move(*e)});
+      Result<Job> j = LoadJob(db, "j.id = ?1", job, fmt::format("job {}", job));
+      if (!j) return std::unexpected(j.error());
+      Chunk next;
+      next.index = j->chunk.index;
+      next.start = j->chunk.start;
+      out.push_back(PreparingJob{JobId(job), std::move(*e), next});
     }
     return out;
+  });
+}
+
+namespace {
+
+// The kPreparing job `job`, or kConflict.
+Result<Job> LoadPreparing(Db& db, JobId job) {
+  Result<Job> current = LoadJob(db, "j.id = ?1", job.value(), fmt::format("job {}", job.value()));
+  if (!current) return std::unexpected(current.error());
+  if (current->state != JobState::kPreparing)
+    return Conflict(
+        fmt::format("job {} is {}, not preparing", job.value(), ToString(current->state)));
+  return current;
+}
+
+// Makes the kPreparing `job` the queued chunk `chunk` (index, count, times as given).
+Result<void> QueuePreparing(Db& db, JobId job, const Chunk& chunk) {
+  std::optional<int64_t> end;
+  if (chunk.end) end = chunk.end->count();
+  return UpdateOne(db,
+                   "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
+                   "chunk_index = ?2, chunk_count = ?3, start_ms = ?4, end_ms = ?5, "
+                   "relayed = ?6 WHERE id = ?1",
+                   job.value(), chunk.index, chunk.count, chunk.start.count(), end,
+                   chunk.relayed ? 1 : 0);
+}
+
+// Adds a job of `job`'s episode and priority in `state` as chunk `chunk`.
+Result<int64_t> AddChunkJob(Db& db, JobId job, const Chunk& chunk, std::string_view state) {
+  std::optional<int64_t> end;
+  if (chunk.end) end = chunk.end->count();
+  return QueryOne(db, ReadInt, "chunk job",
+                  "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
+                  "start_ms, end_ms, relayed) SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6 "
+                  "FROM jobs WHERE id = ?1 RETURNING id",
+                  job.value(), chunk.index, chunk.count, chunk.start.count(), end,
+                  chunk.relayed ? 1 : 0, state);
+}
+
+}  // namespace
+
+Result<JobId> SqliteStore::QueueChunk(JobId job, const Chunk& chunk, TimePoint now) {
+  if (!chunk.end) return InvalidArgument("queue chunk: a chunk before the last needs an end");
+  return Write([&](Db& db) -> Result<JobId> {
+    Result<Job> current = LoadPreparing(db, job);
+    if (!current) return std::unexpected(current.error());
+    if (chunk.index != current->chunk.index)
+      return InvalidArgument(fmt::format("queue chunk: job {} is chunk {}, not {}", job.value(),
+                                         current->chunk.index, chunk.index));
+    Chunk queued = chunk;
+    queued.count = std::max(chunk.count, chunk.index + 2);
+    // The rest first: (episode, chunk_index) is unique, and the rest takes the next index.
+    Chunk rest;
+    rest.index = chunk.index + 1;
+    rest.count = queued.count;
+    rest.start = *chunk.end;
+    Result<int64_t> id = AddChunkJob(db, job, rest, "preparing");
+    if (!id) return std::unexpected(id.error());
+    if (Result<void> r = QueuePreparing(db, job, queued); !r) return std::unexpected(r.error());
+    if (Result<void> s = SyncEpisode(db, current->episode, "", now); !s)
+      return std::unexpected(s.error());
+    return JobId(*id);
   });
 }
 
@@ -370,34 +437,27 @@ Result<std::vector<JobId>> SqliteStore::PlanChunks(JobId job, const std::vector<
                                                    TimePoint now) {
   if (chunks.empty()) return InvalidArgument("plan chunks: no chunks");
   return Write([&](Db& db) -> Result<std::vector<JobId>> {
-    Result<Job> current = LoadJob(db, "j.id = ?1", job.value(), fmt::format("job {}", job.value()));
+    Result<Job> current = LoadPreparing(db, job);
     if (!current) return std::unexpected(current.error());
-    if (current->state != JobState::kPreparing)
-      return Conflict(
-          fmt::format("job {} is {}, not preparing", job.value(), ToString(current->state)));
-    const int count = static_cast<int>(chunks.size());
-    std::optional<int64_t> end;
-    if (chunks[0].end) end = chunks[0].end->count();
-    Result<void> r =
-        UpdateOne(db,
-                  "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
-                  "chunk_index = 0, chunk_count = ?2, start_ms = ?3, end_ms = ?4, "
-                  "relayed = ?5 WHERE id = ?1",
-                  job.value(), count, chunks[0].start.count(), end, chunks[0].relayed ? 1 : 0);
-    if (!r) return std::unexpected(r.error());
+    const int first = current->chunk.index;
+    const int count = first + static_cast<int>(chunks.size());
     std::vector<JobId> ids{job};
-    for (int i = 1; i < count; ++i) {
-      std::optional<int64_t> chunk_end;
-      if (chunks[i].end) chunk_end = chunks[i].end->count();
-      Result<int64_t> id = QueryOne(
-          db, ReadInt, "chunk job",
-          "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, start_ms, "
-          "end_ms, relayed) SELECT episode_id, 'queued', priority, ?2, ?3, ?4, ?5, ?6 "
-          "FROM jobs WHERE id = ?1 RETURNING id",
-          job.value(), i, count, chunks[i].start.count(), chunk_end, chunks[i].relayed ? 1 : 0);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      Chunk c = chunks[i];
+      c.index = first + static_cast<int>(i);
+      c.count = count;
+      if (i == 0) {
+        if (Result<void> r = QueuePreparing(db, job, c); !r) return std::unexpected(r.error());
+        continue;
+      }
+      Result<int64_t> id = AddChunkJob(db, job, c, "queued");
       if (!id) return std::unexpected(id.error());
       ids.push_back(JobId(*id));
     }
+    if (Result<int64_t> r = db.Run("UPDATE jobs SET chunk_count = ?2 WHERE episode_id = ?1",
+                                   current->episode.value(), count);
+        !r)
+      return std::unexpected(r.error());
     if (Result<void> s = SyncEpisode(db, current->episode, "", now); !s)
       return std::unexpected(s.error());
     return ids;

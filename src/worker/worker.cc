@@ -357,10 +357,17 @@ void Worker::Prepare(const JobPtr& job) {
                          code == Code::kNotFound || code == Code::kInvalidArgument);
   }
   job->Report(Stage::kDecoding, 0);
-  auto audio = DecodeAudioFile(path, [&job](double f) {
+  auto progress = [&job](double f) {
     job->fraction = f;
     return !job->stop.stop_requested();
-  });
+  };
+  // A chunk not relayed is a stretch of the whole episode at audio_url: only it is kept.
+  const Chunk& chunk = job->grant.chunk;
+  std::optional<Samples> end;
+  if (chunk.end) end = ToSamples(*chunk.end);
+  auto audio = chunk.relayed || chunk.whole()
+                   ? DecodeAudioFile(path, progress)
+                   : DecodeAudioRange(path, ToSamples(chunk.start), end, progress);
   std::error_code ec;
   std::filesystem::remove(path, ec);
   if (!audio) {

@@ -1,0 +1,409 @@
+// podfleet_bench_relay: the coordinator's relay paying every real cost, against the ffmpeg CLI.
+//
+// Episodes are real files made here with ffmpeg from the project's espeak-ng test speech
+// (tests/support/speech.h), looped to realistic lengths: 128 kb/s stereo 44.1 kHz MP3 and
+// 96 kb/s AAC in M4A, as podcast hosts serve them. Each part is measured in the same run:
+//
+// 1. Baseline: the ffmpeg CLI, one process per episode, one after another, decoding to 16 kHz
+//    mono and encoding Opus at the relay's settings (bitrate, complexity, frame, application).
+// 2. The relay: a real coordinator (relay mode, its own data directory and HTTP server on
+//    loopback) is given the same episodes at once, and simulated workers (sleeping chunk length /
+//    speed: an A5000-like pod is 87x) claim, download and complete every chunk over HTTP. Reported:
+//    preparation wall time and audio-seconds per wall-second and per CPU-second (the whole
+//    process: coordinator and the simulated workers' HTTP clients), the ratio to the baseline,
+//    first-chunk latency, CPU per audio-hour, and fleet efficiency including preparation (the
+//    workers' simulated busy time over workers x wall time from adding to the last transcript).
+// 3. A 3-hour episode (180 copies of the 55 s test speech: 166 min) added to 8 idle 87x workers:
+//    first chunk leased, finished, and the speed-up against one worker's transcription time alone
+//    (its audio / 87, a bound one worker cannot beat, so the speed-up is if anything understated).
+// 4. Peak memory (VmHWM) of the coordinator preparing one 1-, 3- and 12-hour episode (16 kb/s
+//    mono MP3, made by stream copy), each in a fresh process: the streaming relay, against
+//    decoding the whole file as the relay did before (DecodeAudioFile); and of a worker decoding
+//    one relayed chunk.
+//
+// Usage: podfleet_bench_relay [--dir DIR] [--skip-memory]. Files are kept in DIR (default
+// /tmp/podfleet-bench-relay) between runs.
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "api/client.h"
+#include "audio/audio.h"
+#include "coordinator/coordinator.h"
+#include "net/http_client.h"
+#include "support/speech.h"
+
+namespace podfleet {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using Seconds = std::chrono::duration<double>;
+
+double CpuSeconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+Result<void> Ffmpeg(std::vector<std::string> args) {
+  args.insert(args.begin(), {"ffmpeg", "-nostdin", "-y", "-loglevel", "error"});
+  return RunTool(args);
+}
+
+// The test speech encoded once as `format`, then `minutes` copies of it joined without
+// re-encoding (the concat demuxer, stream copy).
+Result<std::filesystem::path> MakeEpisode(const std::filesystem::path& dir, std::string_view kind,
+                                          int minutes) {
+  const bool m4a = kind == "m4a";
+  const auto path = dir / fmt::format("{}-{}min.{}", kind, minutes, m4a ? "m4a" : "mp3");
+  if (std::filesystem::exists(path)) return path;
+  auto wav = SpeechWav(kSpeech60s);
+  if (!wav) return std::unexpected(wav.error());
+  const auto one = dir / fmt::format("{}-one.{}", kind, m4a ? "m4a" : "mp3");
+  std::vector<std::string> codec;
+  if (kind == "mp3") codec = {"-ac", "2", "-ar", "44100", "-b:a", "128k"};
+  if (kind == "m4a") codec = {"-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k"};
+  if (kind == "lowrate") codec = {"-ac", "1", "-ar", "16000", "-b:a", "16k"};
+  std::vector<std::string> encode = {"-i", wav->string()};
+  encode.insert(encode.end(), codec.begin(), codec.end());
+  encode.push_back(one.string());
+  if (auto r = Ffmpeg(encode); !r) return std::unexpected(r.error());
+  const auto list = dir / fmt::format("{}-{}.txt", kind, minutes);
+  {
+    std::ofstream out(list);
+    for (int i = 0; i < minutes; ++i) out << "file '" << one.string() << "'\n";
+  }
+  if (auto r = Ffmpeg({"-f", "concat", "-safe", "0", "-i", list.string(), "-c", "copy",
+                       path.string() + ".part." + (m4a ? "m4a" : "mp3")});
+      !r)
+    return std::unexpected(r.error());
+  std::filesystem::rename(path.string() + ".part." + (m4a ? "m4a" : "mp3"), path);
+  return path;
+}
+
+OpusOptions RelayOpus() { return OpusOptions{}; }
+
+// The ffmpeg CLI doing the relay's work, one episode after another: wall and CPU seconds.
+Result<std::pair<double, double>> FfmpegBaseline(const std::vector<std::filesystem::path>& files,
+                                                 const std::filesystem::path& dir) {
+  const OpusOptions o = RelayOpus();
+  const double cpu = CpuSeconds(RUSAGE_CHILDREN);
+  const auto start = Steady::now();
+  for (const auto& f : files) {
+    auto r = Ffmpeg({"-i", f.string(), "-ac", "1", "-ar", "16000", "-c:a", "libopus", "-b:a",
+                     std::to_string(o.bitrate), "-compression_level", std::to_string(o.complexity),
+                     "-frame_duration", std::to_string(o.frame_ms), "-application", o.application,
+                     (dir / "baseline.opus").string()});
+    if (!r) return std::unexpected(r.error());
+  }
+  return std::pair{Seconds(Steady::now() - start).count(), CpuSeconds(RUSAGE_CHILDREN) - cpu};
+}
+
+// A worker that claims one chunk at a time, downloads it and "transcribes" it by sleeping its
+// length / speed.
+class SimWorker {
+ public:
+  SimWorker(Coordinator& c, HttpClient& http, double speed)
+      : client_(c.base_url(), http), http_(http), speed_(speed) {
+    NodeInfo info;
+    info.name = fmt::format("sim-{}", static_cast<const void*>(this));
+    info.speed = speed;
+    auto reg = client_.Register(*c.first_enrollment_token(), info);
+    if (reg) client_.set_node_token(reg->token);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~SimWorker() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  double busy_s() const { return busy_s_; }
+  std::optional<Steady::time_point> first_grant() const { return first_grant_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      auto grants = client_.Claim(1, Millis(500));
+      if (!grants || grants->empty()) continue;
+      const WireGrant& g = grants->front();
+      if (!first_grant_) first_grant_ = Steady::now();
+      ClientRequest get;
+      get.url = client_.Resolve(g.audio_url);
+      get.headers = client_.AuthHeadersFor(g.audio_url);
+      auto body = http_.Send(get);
+      if (!body || body->status != 200) fmt::print(stderr, "fetch failed\n");
+      const Millis audio = g.chunk.end ? *g.chunk.end - g.chunk.start : Millis(0);
+      const double took = static_cast<double>(audio.count()) / 1000.0 / speed_;
+      std::this_thread::sleep_for(Seconds(took));
+      busy_s_ += took;
+      Transcript t;
+      t.engine = "simulated";
+      t.audio_duration = audio;
+      t.segments.push_back(Segment{Millis(0), audio, "[simulated]", "", {}});
+      if (auto r = client_.Complete(g.lease, t); !r)
+        fmt::print(stderr, "complete: {}\n", r.error().ToString());
+    }
+  }
+
+  CoordinatorClient client_;
+  HttpClient& http_;
+  const double speed_;
+  std::atomic<bool> stop_{false};
+  double busy_s_ = 0;  // written by the thread, read after it stopped
+  std::optional<Steady::time_point> first_grant_;
+  std::thread thread_;
+};
+
+struct RelayRun {
+  double audio_s = 0;
+  double first_chunk_s = 0;  // adding -> first lease
+  double prepared_s = 0;     // adding -> last chunk queued
+  double prepare_cpu_s = 0;  // process CPU over that time
+  double done_s = 0;         // adding -> last transcript
+  double efficiency = 0;     // workers' busy time / (workers x done_s)
+};
+
+Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
+                          const std::vector<double>& speeds, const std::filesystem::path& data) {
+  std::filesystem::remove_all(data);
+  CoordinatorOptions o;
+  o.data_dir = data;
+  o.port = 0;
+  o.allow_file_urls = true;
+  o.opus = RelayOpus();
+  auto c = Coordinator::Start(o, SystemClock::Get());
+  if (!c) return std::unexpected(c.error());
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient admin((*c)->base_url(), *http);
+  admin.set_admin_token(*(*c)->first_admin_token());
+  std::vector<std::unique_ptr<SimWorker>> workers;
+  for (double s : speeds) workers.push_back(std::make_unique<SimWorker>(**c, *http, s));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every worker online and waiting
+  RelayRun run;
+  std::vector<int64_t> ids;
+  const double cpu = CpuSeconds(RUSAGE_SELF);
+  const auto start = Steady::now();
+  for (const auto& f : files) {
+    auto r =
+        admin.PostJson("/api/episodes", {{"url", f.string()}, {"title", f.filename().string()}});
+    if (!r) return std::unexpected(r.error());
+    ids.push_back((*r)["id"].get<int64_t>());
+  }
+  bool prepared = false;
+  while (true) {
+    if (!prepared) {
+      auto left = (*c)->store().ListPreparing(1, TimePoint::max());
+      if (left && left->empty()) {
+        prepared = true;
+        run.prepared_s = Seconds(Steady::now() - start).count();
+        run.prepare_cpu_s = CpuSeconds(RUSAGE_SELF) - cpu;
+      }
+    }
+    if (prepared && workers.empty()) break;  // preparation alone
+    bool done = prepared;
+    for (int64_t id : ids) {
+      auto e = (*c)->store().GetEpisode(EpisodeId(id));
+      if (!e) return std::unexpected(e.error());
+      if (e->state == EpisodeState::kFailed) return Internal("episode failed: " + e->error);
+      done = done && e->state == EpisodeState::kDone;
+    }
+    if (done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  run.done_s = Seconds(Steady::now() - start).count();
+  std::optional<Steady::time_point> first;
+  for (auto& w : workers)
+    if (w->first_grant() && (!first || *w->first_grant() < *first)) first = w->first_grant();
+  double busy = 0;
+  for (auto& w : workers) {
+    w->Stop();
+    busy += w->busy_s();
+  }
+  if (!workers.empty()) run.efficiency = busy / (static_cast<double>(workers.size()) * run.done_s);
+  run.first_chunk_s = first ? Seconds(*first - start).count() : -1;
+  for (const auto& f : files) {
+    auto d = ProbeAudioDuration(f);
+    if (d) run.audio_s += static_cast<double>(d->count()) / 1000.0;
+  }
+  return run;
+}
+
+// Peak memory of this process (VmHWM, bytes).
+int64_t PeakBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmHWM:")) return std::stoll(line.substr(6)) * 1024;
+  return -1;
+}
+
+// The child of MeasureMemory: prepares `file` one way, prints its peak memory in MB.
+int MemoryChild(const std::string& mode, const std::filesystem::path& file,
+                const std::filesystem::path& out) {
+  if (mode == "whole") {
+    auto audio = DecodeAudioFile(file);
+    if (!audio) return fmt::print(stderr, "{}\n", audio.error().ToString()), 1;
+  } else if (mode == "relay") {
+    auto run = RunRelay({file}, {}, out.parent_path() / "memory-data");
+    if (!run) return fmt::print(stderr, "{}\n", run.error().ToString()), 1;
+  } else if (mode == "chunk") {
+    auto audio = DecodeAudioFile(file);
+    if (!audio) return fmt::print(stderr, "{}\n", audio.error().ToString()), 1;
+  }
+  std::ofstream(out) << PeakBytes() / 1e6;
+  return 0;
+}
+
+// Runs this program again as MemoryChild in a fresh process; its peak memory in MB.
+Result<double> MeasureMemory(const std::string& mode, const std::filesystem::path& file,
+                             const std::filesystem::path& dir) {
+  const auto out = dir / "memory.txt";
+  std::filesystem::remove(out);
+  auto r = RunTool({std::filesystem::read_symlink("/proc/self/exe").string(), "--memory-child",
+                    mode, file.string(), out.string()});
+  if (!r) return std::unexpected(r.error());
+  double mb = 0;
+  std::ifstream(out) >> mb;
+  return mb;
+}
+
+}  // namespace
+}  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+int Fail(const Error& e) {
+  fmt::print(stderr, "bench/relay: {}\n", e.ToString());
+  return 1;
+}
+
+std::string LoadNow() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return fmt::format("{} {} {}", a, b, c);
+}
+
+void PrintRun(std::string_view what, const RelayRun& r, double baseline_s) {
+  fmt::print(
+      "| {} | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.0f} | {:.1f} | {:.3f} |\n",
+      what, r.audio_s, r.prepared_s, r.audio_s / r.prepared_s, r.audio_s / r.prepare_cpu_s,
+      baseline_s > 0 ? baseline_s / r.prepared_s : 0.0, r.first_chunk_s,
+      r.prepare_cpu_s / (r.audio_s / 3600), r.done_s, r.efficiency);
+}
+
+int FleetPart(const std::filesystem::path& dir);
+int MemoryPart(const std::filesystem::path& dir, const std::vector<int>& hours);
+
+int Main(int argc, char** argv) {
+  if (argc == 5 && std::string_view(argv[1]) == "--memory-child")
+    return MemoryChild(argv[2], argv[3], argv[4]);
+  std::filesystem::path dir = "/tmp/podfleet-bench-relay";
+  std::vector<int> memory_hours = {1, 3, 12};
+  bool fleet = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--dir" && i + 1 < argc) dir = argv[++i];
+    if (arg == "--skip-memory") memory_hours.clear();
+    if (arg == "--only-memory") fleet = false;
+    if (arg == "--memory-hours" && i + 1 < argc) {
+      memory_hours.clear();
+      for (char* h = std::strtok(argv[++i], ","); h; h = std::strtok(nullptr, ","))
+        memory_hours.push_back(std::atoi(h));
+    }
+  }
+  std::filesystem::create_directories(dir);
+  const OpusOptions o = RelayOpus();
+  fmt::print(
+      "bench/relay: {} cores, load average {} at start; Opus {} b/s, complexity {}, "
+      "{} ms frames, {}\n\n",
+      std::thread::hardware_concurrency(), LoadNow(), o.bitrate, o.complexity, o.frame_ms,
+      o.application);
+  if (fleet)
+    if (int rc = FleetPart(dir); rc != 0) return rc;
+  return MemoryPart(dir, memory_hours);
+}
+
+int FleetPart(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> podcast;
+  for (auto [kind, minutes] : {std::pair{"mp3", 30}, {"mp3", 15}, {"m4a", 20}}) {
+    auto f = MakeEpisode(dir, kind, minutes);
+    if (!f) return Fail(f.error());
+    podcast.push_back(*f);
+  }
+  auto base = FfmpegBaseline(podcast, dir);
+  if (!base) return Fail(base.error());
+  double audio_s = 0;
+  for (const auto& f : podcast)
+    audio_s += static_cast<double>(ProbeAudioDuration(f)->count()) / 1e3;
+  fmt::print(
+      "ffmpeg CLI baseline (one process per episode, decode + Opus at the same settings): "
+      "{:.0f} s of audio in {:.1f} s wall, {:.1f} s CPU: {:.0f}x realtime, {:.0f} "
+      "audio-s per CPU-s\n\n",
+      audio_s, base->first, base->second, audio_s / base->first, audio_s / base->second);
+  fmt::print(
+      "| run | audio s | prepared in s | audio-s / wall-s | audio-s / CPU-s | vs ffmpeg CLI "
+      "| first chunk leased s | CPU s per audio-hour | all done s | fleet efficiency |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
+  auto three = RunRelay(podcast, std::vector<double>(8, 87.0), dir / "data");
+  if (!three) return Fail(three.error());
+  PrintRun("2 MP3 + 1 M4A (65 min) at once, 8 workers at 87x", *three, base->first);
+  auto long_file = MakeEpisode(dir, "mp3", 180);
+  if (!long_file) return Fail(long_file.error());
+  auto one = RunRelay({*long_file}, std::vector<double>(8, 87.0), dir / "data");
+  if (!one) return Fail(one.error());
+  PrintRun("one 3 h MP3, 8 idle workers at 87x", *one, 0);
+  fmt::print(
+      "\n3-hour episode on 8 workers: first chunk leased {:.2f} s after adding, done in "
+      "{:.1f} s; one worker alone needs at least {:.1f} s (its audio / 87): {:.2f}x faster, "
+      "preparation included\n",
+      one->first_chunk_s, one->done_s, one->audio_s / 87.0, one->audio_s / 87.0 / one->done_s);
+  const double relay_speed = three->audio_s / three->prepared_s;
+  for (auto [name, consumes] : {std::pair{"seed fleet (87,87,15,1) + one H200-like 393x", 583.0},
+                                {"24 A5000-like pods at 87x", 24 * 87.0}}) {
+    fmt::print("{} consumes {:.0f}x: this relay feeds it at {:.0f}x, {:.2f} of its speed\n", name,
+               consumes, relay_speed, std::min(1.0, relay_speed / consumes));
+  }
+  fmt::print("load average at the end: {}\n", LoadNow());
+  return 0;
+}
+
+int MemoryPart(const std::filesystem::path& dir, const std::vector<int>& hours) {
+  if (hours.empty()) return 0;
+  fmt::print(
+      "\nPeak memory (VmHWM, MB), 16 kb/s mono MP3, each in a fresh process:\n\n"
+      "| episode | relay, streaming | decoded whole (the relay before) | worker, one relayed "
+      "chunk |\n|---|---|---|---|\n");
+  for (int h : hours) {
+    const int minutes = h * 60;
+    auto f = MakeEpisode(dir, "lowrate", minutes);
+    if (!f) return Fail(f.error());
+    auto relay = MeasureMemory("relay", *f, dir);
+    if (!relay) return Fail(relay.error());
+    std::filesystem::path chunk;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "memory-data" / "relay"))
+      if (chunk.empty() || e.file_size() > std::filesystem::file_size(chunk)) chunk = e.path();
+    auto worker = MeasureMemory("chunk", chunk, dir);
+    auto whole = MeasureMemory("whole", *f, dir);
+    if (!whole || !worker) return Fail(!whole ? whole.error() : worker.error());
+    fmt::print("| {} h | {:.0f} | {:.0f} | {:.0f} |\n", minutes / 60, *relay, *whole, *worker);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace podfleet
+
+int main(int argc, char** argv) { return podfleet::Main(argc, argv); }
