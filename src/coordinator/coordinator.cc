@@ -228,6 +228,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : SearchRoutes(*c->context_)) routes.push_back(std::move(r));
   auto router = std::make_shared<Router>(std::move(routes));
   Metrics* metrics = c->metrics_.get();
   HttpServerOptions http;

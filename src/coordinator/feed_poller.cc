@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "coordinator/publisher_transcript.h"
 #include "feeds/rss.h"
 #include "net/public_address.h"
 
@@ -115,6 +117,27 @@ void FeedPoller::PollAll() {
   }
 }
 
+Result<std::vector<FeedItem>> FeedPoller::WithPublisherTranscripts(
+    FeedId id, std::string_view base, std::vector<EpisodeInfo> episodes) {
+  auto guids = store_.ListGuids(id);
+  if (!guids) return std::unexpected(guids.error());
+  const std::set<std::string> known(guids->begin(), guids->end());
+  PublisherFetchOptions fetch{options_.sources, options_.max_transcript_bytes,
+                              options_.scratch_dir};
+  std::vector<FeedItem> items;
+  for (EpisodeInfo& e : episodes) {
+    FeedItem item{std::move(e), std::nullopt, {}, {}};
+    if (!item.info.transcript_links.empty() && !known.contains(item.info.guid)) {
+      PublisherFetch got = FetchPublisherTranscript(http_, item.info, base, fetch);
+      item.publisher = std::move(got.transcript);
+      item.publisher_link = std::move(got.link);
+      item.publisher_note = std::move(got.note);
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
 Result<PollResult> FeedPoller::Poll(FeedId id) {
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
@@ -157,7 +180,9 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
     return !EnclosureAllowed(base, e.audio_url, options_.sources);
   });
   const int64_t refused = items - static_cast<int64_t>(parsed->episodes.size());
-  auto added = store_.AddEpisodes(id, parsed->episodes, now, options_.intake);
+  auto feed_items = WithPublisherTranscripts(id, base, std::move(parsed->episodes));
+  if (!feed_items) return fail(feed_items.error());
+  auto added = store_.AddFeedItems(id, *feed_items, now, options_.intake);
   if (!added) return fail(added.error());
   const std::string note =
       refused == 0

@@ -1,4 +1,6 @@
-// Fetches feeds, reads their episodes and queues the new ones.
+// Fetches feeds, reads their episodes and queues the new ones. A new item that links a transcript
+// (<podcast:transcript>) has it fetched first (publisher_transcript.h): when usable, the episode
+// is stored done with it and skips the fleet, unless its feed transcribes anyway.
 //
 // One background thread polls every feed each `interval` and runs polls asked for through
 // PollAsync (a feed just added, a refresh) in order. A feed that fails to fetch or parse keeps its
@@ -25,6 +27,9 @@ namespace podfleet {
 struct FeedPollerOptions {
   Millis interval{15 * 60'000};
   int64_t max_feed_bytes = int64_t{50} << 20;
+  // Cap on a transcript file an item links (<podcast:transcript>); fetched under `sources` as
+  // enclosures are, and only for new items.
+  int64_t max_transcript_bytes = int64_t{64} << 20;
   std::filesystem::path scratch_dir;  // where feed documents are downloaded
   // Which feed URLs are fetched and which enclosures queued (source_policy.h). A feed whose URL
   // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
@@ -63,6 +68,9 @@ class FeedPoller {
   };
   void Loop();
   void PollAll();
+  // The feed's items, each new one that links a transcript with it fetched (or why not).
+  Result<std::vector<FeedItem>> WithPublisherTranscripts(FeedId id, std::string_view base,
+                                                         std::vector<EpisodeInfo> episodes);
 
   // Constant after construction.
   Store& store_;
