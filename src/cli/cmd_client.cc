@@ -233,15 +233,9 @@ int RunEpisodes(const Args& args) {
   if (!state.empty()) query += "&state=" + PercentEncode(state);
   if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
   if (!search.empty()) query += "&q=" + PercentEncode(search);
-  auto http = CoordinatorHttp(c);
-  CoordinatorClient client(c.server, *http);
-  auto reply = client.GetJson(query);
-  if (!reply) return Fail(reply.error().message);
-  if (c.json) {
-    fmt::print("{}\n", reply->dump(2));
-    return 0;
-  }
-  for (const json& e : reply->value("episodes", json::array())) {
+  Listing reply = GetListing(c, query);
+  if (reply.exit >= 0) return reply.exit;
+  for (const json& e : reply.body->value("episodes", json::array())) {
     fmt::print("{:>5}  {:<8} {:<9} {:<50} {}\n", e.value("id", 0), e.value("state", ""),
                e.value("transcript_source", ""), e.value("title", "").substr(0, 50),
                e.value("error", ""));

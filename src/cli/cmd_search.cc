@@ -3,7 +3,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/client.h"
 #include "cli/client_args.h"
 #include "cli/commands.h"
 #include "net/http.h"
@@ -64,15 +63,9 @@ int RunSearch(const Args& args) {
   if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
   if (!from.empty()) query += "&from=" + PercentEncode(from);
   if (!to.empty()) query += "&to=" + PercentEncode(to);
-  auto http = CoordinatorHttp(c);
-  CoordinatorClient client(c.server, *http);
-  auto reply = client.GetJson(query);
-  if (!reply) return Fail(reply.error().message);
-  if (c.json) {
-    fmt::print("{}\n", reply->dump(2));
-    return 0;
-  }
-  const json hits = reply->value("hits", json::array());
+  Listing reply = GetListing(c, query);
+  if (reply.exit >= 0) return reply.exit;
+  const json hits = reply.body->value("hits", json::array());
   if (hits.empty()) fmt::print("no transcript matches {}\n", text);
   for (const json& h : hits) {
     fmt::print("{:>5}  {:>9}  {}\n       {}\n", h.value("episode", 0),
