@@ -131,7 +131,8 @@ PublisherFetch FetchPublisherTranscript(HttpClient& http, const EpisodeInfo& ite
       out.link = link;
       return out;
     }
-    problems.push_back(fmt::format("{}: {}", link.url, t.error().message));
+    const std::string& why = t.error().message;  // download errors name the URL already
+    problems.push_back(why.starts_with(link.url) ? why : fmt::format("{}: {}", link.url, why));
   }
   for (const std::string& p : problems) out.note += (out.note.empty() ? "" : "; ") + p;
   if (!out.note.empty()) out.note = "publisher's transcript not used: " + out.note;

@@ -15,13 +15,12 @@ Result<void> IndexSegments(Db& db, EpisodeId episode, const std::vector<Segment>
   Result<int64_t> removed =
       db.Run("DELETE FROM transcript_segments WHERE episode_id = ?1", episode.value());
   if (!removed) return std::unexpected(removed.error());
-  Result<Statement> insert = db.PrepareSql(
-      "INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!insert) return std::unexpected(insert.error());
   for (const Segment& s : segments) {
-    insert->Bind(episode.value(), s.start.count(), s.end.count(), s.speaker, s.text);
-    if (Result<void> r = insert->Run(); !r) return r;
+    Result<int64_t> r = db.Run(
+        "INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+        episode.value(), s.start.count(), s.end.count(), s.speaker, s.text);
+    if (!r) return std::unexpected(r.error());
   }
   return {};
 }
