@@ -134,8 +134,19 @@ Result<PublisherSavings> SqliteStore::CountPublisherSavings() {
 
 Result<int64_t> SqliteStore::RebuildSearchIndex() {
   return Write([&](Db& db) -> Result<int64_t> {
-    Result<int64_t> removed = db.Run("DELETE FROM transcript_segments");
-    if (!removed) return std::unexpected(removed.error());
+    // The delete trigger would edit an index that may be damaged (FTS5 then reports corruption):
+    // the index is emptied and the trigger set aside, as the schema defines it, while the
+    // segments are written again.
+    auto read_sql = [](const Statement& row) -> Result<std::string> { return row.Text(0); };
+    Result<std::string> trigger = QueryOne(db, read_sql, "search trigger",
+                                           "SELECT sql FROM sqlite_schema WHERE type = 'trigger' "
+                                           "AND name = 'transcript_segments_unindexed'");
+    if (!trigger) return std::unexpected(trigger.error());
+    Result<void> cleared = db.Exec(
+        "INSERT INTO transcript_search (transcript_search) VALUES ('delete-all');"
+        "DROP TRIGGER transcript_segments_unindexed;"
+        "DELETE FROM transcript_segments;");
+    if (!cleared) return std::unexpected(cleared.error());
     // One transcript in memory at a time: the scan reads transcripts while the loop writes
     // transcript_segments.
     // The transcript shown: the fleet's, else the publisher's.
@@ -160,8 +171,8 @@ Result<int64_t> SqliteStore::RebuildSearchIndex() {
       segments += static_cast<int64_t>(decoded->size());
     }
     // 'rebuild' remakes the index from the segments whatever state it was in.
-    Result<void> r =
-        db.Exec("INSERT INTO transcript_search (transcript_search) VALUES ('rebuild')");
+    Result<void> r = db.Exec(
+        *trigger + ";" + "INSERT INTO transcript_search (transcript_search) VALUES ('rebuild')");
     if (!r) return std::unexpected(r.error());
     return segments;
   });
