@@ -72,18 +72,25 @@ Result<std::vector<SearchHit>> SqliteStore::Search(const SearchQuery& query) {
     return InvalidArgument("search: limit and offset must not be negative");
   Result<std::string> match = ToFtsQuery(query.text);
   if (!match) return std::unexpected(match.error());
-  // bm25() and snippet() need the FTS5 table as the query's driving table; the joins then fetch
-  // the segment and episode of each matching row by primary key.
+  // bm25() and snippet() need the FTS5 table in the query that calls them. The best rows are
+  // chosen first without snippets (SQLite would compute a snippet for every match before
+  // sorting); the page of them is then looked up again for its snippets.
   static const std::string sql = fmt::format(
+      "WITH best AS ("
+      "  SELECT transcript_search.rowid AS id, bm25(transcript_search) AS score "
+      "  FROM transcript_search "
+      "  JOIN transcript_segments s ON s.id = transcript_search.rowid "
+      "  JOIN episodes e ON e.id = s.episode_id "
+      "  WHERE transcript_search MATCH ?1 AND (?2 IS NULL OR e.feed_id = ?2) "
+      "  AND (?3 IS NULL OR coalesce(e.published_at, e.created_at) >= ?3) "
+      "  AND (?4 IS NULL OR coalesce(e.published_at, e.created_at) < ?4) "
+      "  ORDER BY score, s.episode_id, s.start_ms LIMIT ?5 OFFSET ?6) "
       "SELECT s.episode_id, e.feed_id, e.title, e.published_at, s.start_ms, s.end_ms, s.speaker, "
-      "snippet(transcript_search, 0, char({}), char({}), '…', 16), bm25(transcript_search) "
-      "FROM transcript_search "
-      "JOIN transcript_segments s ON s.id = transcript_search.rowid "
-      "JOIN episodes e ON e.id = s.episode_id "
-      "WHERE transcript_search MATCH ?1 AND (?2 IS NULL OR e.feed_id = ?2) "
-      "AND (?3 IS NULL OR coalesce(e.published_at, e.created_at) >= ?3) "
-      "AND (?4 IS NULL OR coalesce(e.published_at, e.created_at) < ?4) "
-      "ORDER BY bm25(transcript_search), s.episode_id, s.start_ms LIMIT ?5 OFFSET ?6",
+      "snippet(transcript_search, 0, char({}), char({}), '…', 16), best.score "
+      "FROM best JOIN transcript_search ON transcript_search.rowid = best.id "
+      "JOIN transcript_segments s ON s.id = best.id JOIN episodes e ON e.id = s.episode_id "
+      "WHERE transcript_search MATCH ?1 "
+      "ORDER BY best.score, s.episode_id, s.start_ms",
       int{kMatchStart}, int{kMatchEnd});
   std::optional<int64_t> feed, from, to;
   if (query.feed) feed = query.feed->value();
