@@ -1,4 +1,5 @@
-// libFuzzer target for the transcript readers: SRT, WebVTT and Podcasting 2.0 JSON.
+// libFuzzer target for the transcript readers: SRT, WebVTT, Podcasting 2.0 JSON, plain text and
+// HTML.
 // Built and run by scripts/fuzz (clang 19, -DPODFLEET_FUZZ=ON).
 // Besides not crashing, it checks that whatever a reader accepts has ordered times, and that
 // writing it in the same format gives a file the reader accepts again with the same words.
@@ -7,6 +8,7 @@
 #include <string_view>
 
 #include "transcripts/formats.h"
+#include "transcripts/formats_plain.h"
 
 namespace {
 
@@ -39,5 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)podfleet::WriteMarkdown(*t, {.title = std::string(input.substr(0, 64))});
     (void)podfleet::WriteText(*t);
   }
+  ReadAndRewrite(input, podfleet::ReadPlainText, podfleet::WriteText);
+  if (const podfleet::Result<podfleet::Transcript> t = podfleet::ReadHtmlTranscript(input); !t)
+    Check(t.error().code == podfleet::Code::kInvalidArgument);
   return 0;
 }

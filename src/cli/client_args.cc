@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "api/client.h"
+
 namespace podfleet {
 
 std::vector<Flag> ClientFlags(ClientArgs& a) {
@@ -15,6 +19,18 @@ std::vector<Flag> ClientFlags(ClientArgs& a) {
 
 std::unique_ptr<HttpClient> CoordinatorHttp(const ClientArgs& c) {
   return MakeCurlClient(HttpClientOptions{.ca_file = c.ca_file});
+}
+
+Listing GetListing(const ClientArgs& c, const std::string& path) {
+  auto http = CoordinatorHttp(c);
+  CoordinatorClient client(c.server, *http);
+  auto reply = client.GetJson(path);
+  if (!reply) return {nullptr, Fail(reply.error().message)};
+  if (c.json) {
+    fmt::print("{}\n", reply->dump(2));
+    return {nullptr, 0};
+  }
+  return {std::make_shared<const nlohmann::json>(std::move(*reply)), -1};
 }
 
 Parsed Parse(std::vector<Flag> flags, std::string_view command, std::string_view usage,

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,14 @@ struct Parsed {
   ParsedArgs args;
   int exit = -1;  // >= 0: stop with this status (help printed, or a bad flag reported)
 };
+
+// A GET for a listing command: `exit` >= 0 when there is nothing left to print (1: the error was
+// printed; 0: --json printed the reply), else `body` is the reply to show as a table.
+struct Listing {
+  std::shared_ptr<const nlohmann::json> body;
+  int exit = -1;
+};
+Listing GetListing(const ClientArgs& c, const std::string& path);
 
 // Parses `flags`; prints the help when asked for it.
 Parsed Parse(std::vector<Flag> flags, std::string_view command, std::string_view usage,

@@ -82,14 +82,18 @@ int AddEpisode(const ClientArgs& c, const std::string& source, const std::string
   return 0;
 }
 
-// Queues a failed or quarantined episode again (operator retry).
-int RetryEpisode(const ClientArgs& c, const std::string& id) {
+// The operator's changes to one episode: retry (a failed or quarantined one), again (transcribe a
+// done one again), delete.
+int ChangeEpisode(const ClientArgs& c, const std::string& verb, const std::string& id) {
   auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
-  auto reply = client.PostJson("/api/episodes/" + PercentEncode(id) + "/retry", json::object());
+  const std::string path = "/api/episodes/" + PercentEncode(id);
+  auto reply = verb == "delete"  ? client.DeleteJson(path)
+               : verb == "again" ? client.PostJson(path + "/transcribe", json::object())
+                                 : client.PostJson(path + "/retry", json::object());
   if (!reply) return FailChange(reply.error());
-  fmt::print("episode {} queued again\n", id);
+  fmt::print("episode {} {}\n", id, verb == "delete" ? "deleted" : "queued again");
   return 0;
 }
 
@@ -112,8 +116,12 @@ void PrintStatus(const json& status) {
     fmt::print("  {:<20} {:<8} {:<14} {:<28} {}\n", n.value("name", ""), n.value("status", ""),
                n.value("engine", ""), hardware.substr(0, 28), jobs.empty() ? "-" : jobs);
   }
+  // Episodes, not jobs: a chunked episode is one episode whose chunks are its progress.
+  const json& e = status.contains("episodes") ? status["episodes"] : status["transcribe_queue"];
   const json& q = status["transcribe_queue"];
-  fmt::print("QUEUE\n  queued {}  running {}  completed {}  failed {}\n", q.value("queued", 0),
+  fmt::print("EPISODES\n  queued {}  running {}  done {}  failed {}\n", e.value("queued", 0),
+             e.value("running", 0), e.value("completed", 0), e.value("failed", 0));
+  fmt::print("  chunk jobs: {} queued, {} running, {} done, {} failed\n", q.value("queued", 0),
              q.value("running", 0), q.value("completed", 0), q.value("failed", 0));
   const json& t = status["last_hour"];
   fmt::print(
@@ -267,7 +275,8 @@ int RunEpisodes(const Args& args) {
   for (Flag& f : AdminFlags(c)) flags.push_back(std::move(f));
   flags.push_back(StringFlag("state", &state, "queued, running, done, failed or skipped"));
   flags.push_back(StringFlag("feed", &feed, "only this feed's episodes", "ID"));
-  flags.push_back(StringFlag("search", &search, "title contains"));
+  flags.push_back(
+      StringFlag("search", &search, "title contains, or transcript matches (as search)"));
   flags.push_back(Int64Flag("limit", &limit, "at most this many"));
   std::string title;
   flags.push_back(StringFlag("title", &title, "episodes add: the episode's title"));
@@ -275,10 +284,13 @@ int RunEpisodes(const Args& args) {
       flags, "episodes",
       "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]\n"
       "       podfleet episodes add URL|FILE [--title TEXT] [--admin-token TOKEN | --data DIR]\n"
-      "       podfleet episodes retry ID [--admin-token TOKEN | --data DIR]",
+      "       podfleet episodes retry|again|delete ID [--admin-token TOKEN | --data DIR]",
       "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded);\n"
-      "or queues a failed or quarantined episode again.\n"
-      "add and retry need the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or by default the\n"
+      "or queues a failed or quarantined episode again (retry); or transcribes a done one again,\n"
+      "keeping its transcript until the new one is done (again); or deletes one with its jobs,\n"
+      "transcripts and uploaded audio (delete).\n"
+      "add, retry, again and delete need the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or "
+      "by default the\n"
       "admin.token file in the coordinator's data directory (--data, default podfleet-data).",
       args);
   if (p.exit >= 0) return p.exit;
@@ -286,25 +298,20 @@ int RunEpisodes(const Args& args) {
     const std::string verb = p.args.positional[0];
     if (p.args.positional.size() == 2 && verb == "add")
       return AddEpisode(c, p.args.positional[1], title);
-    if (p.args.positional.size() == 2 && verb == "retry")
-      return RetryEpisode(c, p.args.positional[1]);
-    return Fail("usage: podfleet episodes add URL|FILE [--title TEXT] | episodes retry ID");
+    if (p.args.positional.size() == 2 && (verb == "retry" || verb == "again" || verb == "delete"))
+      return ChangeEpisode(c, verb, p.args.positional[1]);
+    return Fail(
+        "usage: podfleet episodes add URL|FILE [--title TEXT] | episodes retry|again|delete ID");
   }
   std::string query = fmt::format("/api/episodes?limit={}", limit);
   if (!state.empty()) query += "&state=" + PercentEncode(state);
   if (!feed.empty()) query += "&feed=" + PercentEncode(feed);
   if (!search.empty()) query += "&q=" + PercentEncode(search);
-  auto http = CoordinatorHttp(c);
-  CoordinatorClient client(c.server, *http);
-  auto reply = client.GetJson(query);
-  if (!reply) return Fail(reply.error().message);
-  if (c.json) {
-    fmt::print("{}\n", reply->dump(2));
-    return 0;
-  }
-  fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<44} {}\n", "ID", "STATE", "FEED", "DATE",
-             "DURATION", "TITLE", "ERROR");
-  for (const json& e : reply->value("episodes", json::array())) {
+  Listing reply = GetListing(c, query);
+  if (reply.exit >= 0) return reply.exit;
+  fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<9} {:<44} {}\n", "ID", "STATE", "FEED", "DATE",
+             "DURATION", "SOURCE", "TITLE", "ERROR");
+  for (const json& e : reply.body->value("episodes", json::array())) {
     // Published date when the feed gave one, else when it was added; YYYY-MM-DD.
     const json& when = e["published_at"].is_number() ? e["published_at"] : e["created_at"];
     const json& ms = e["duration_ms"];
@@ -314,11 +321,12 @@ int RunEpisodes(const Args& args) {
       duration = s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
                            : fmt::format("{}:{:02}", s / 60, s % 60);
     }
-    fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<44} {}\n", e.value("id", 0),
+    fmt::print("{:>5}  {:<8} {:>4}  {:<10} {:>8}  {:<9} {:<44} {}\n", e.value("id", 0),
                e.value("state", ""), e["feed_id"].is_number() ? e["feed_id"].dump() : "-",
                when.is_number() ? FormatIso8601(FromUnixMillis(when.get<int64_t>())).substr(0, 10)
                                 : std::string("-"),
-               duration, e.value("title", "").substr(0, 44), e.value("error", ""));
+               duration, e.value("transcript_source", ""), e.value("title", "").substr(0, 44),
+               e.value("error", ""));
   }
   return 0;
 }

@@ -26,6 +26,8 @@ int RunStatus(const Args& args);
 int RunFeed(const Args& args);
 int RunEpisodes(const Args& args);
 int RunTranscript(const Args& args);
+int RunSearch(const Args& args);
+int RunReindex(const Args& args);
 int RunToken(const Args& args);
 int RunWer(const Args& args);
 int RunGpus(const Args& args);

@@ -259,6 +259,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   FeedPollerOptions poll;
   poll.interval = options.feed_interval;
   poll.backfill = options.backfill;
+  poll.scratch_dir = options.data_dir / "tmp";
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
   Relay* relay = c->relay_.get();
@@ -281,6 +282,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : FeedRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : SearchRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
   auto router = std::make_shared<Router>(
       std::move(routes),

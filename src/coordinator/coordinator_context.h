@@ -51,7 +51,14 @@ void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, TimePoi
 // The OpenAI-compatible transcription service (routes_openai.cc).
 std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 
+// Search over transcripts and the index's rebuild (routes_search.cc).
+std::vector<Route> SearchRoutes(Coordinator::Context& c);
+
 // Helpers shared by the route files.
+// A search hit's snippet (store.h, SearchHit) without its match marks, and as HTML with each
+// match in <mark>.
+std::string SnippetText(std::string_view marked);
+std::string SnippetHtml(std::string_view marked);
 HttpResponse JsonReply(int status, const nlohmann::json& body);
 HttpResponse ErrorReply(const Error& e);
 template <class T>

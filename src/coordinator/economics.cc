@@ -157,4 +157,24 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
   return b;
 }
 
+TranscriptSavings ComputeSavings(const Economics& e, int64_t episodes, Millis audio) {
+  TranscriptSavings out{episodes, audio, std::nullopt, std::nullopt, ""};
+  const GpuRow* row = nullptr;
+  for (const GpuRow& r : e.rows) {
+    if (r.realtime <= 0) continue;
+    if (r.winner) {
+      row = &r;
+      break;
+    }
+    if (!row || r.realtime > row->realtime) row = &r;
+  }
+  if (!row) return out;
+  const double audio_seconds = static_cast<double>(audio.count()) / 1000.0;
+  out.gpu = row->gpu;
+  out.gpu_seconds = audio_seconds / row->realtime;
+  if (row->winner && row->dollars_per_audio_hour)
+    out.dollars = audio_seconds / 3600.0 * *row->dollars_per_audio_hour;
+  return out;
+}
+
 }  // namespace podfleet

@@ -47,6 +47,18 @@ struct Economics {
 
 Economics ComputeEconomics(const FleetFacts& facts);
 
+// What the publishers' transcripts saved (episodes done without the fleet): their audio as GPU
+// time and dollars on the winner (the cheapest measured, priced GPU); without a winner, GPU time
+// on the fastest measured row and no dollars; with no measured row, neither.
+struct TranscriptSavings {
+  int64_t episodes = 0;
+  Millis audio{0};
+  std::optional<double> gpu_seconds;
+  std::optional<double> dollars;
+  std::string gpu;  // the row the figures assume; empty when none
+};
+TranscriptSavings ComputeSavings(const Economics& e, int64_t episodes, Millis audio);
+
 struct LinkFeed {
   double speed = 0;  // x realtime of one node
   std::string gpu;   // who runs at that speed

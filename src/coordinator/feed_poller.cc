@@ -10,6 +10,9 @@
 
 #include "coordinator/feed_fetch.h"
 #include "feeds/feed_url.h"
+#include <set>
+
+#include "coordinator/publisher_transcript.h"
 #include "feeds/rss.h"
 #include "net/public_address.h"
 
@@ -352,6 +355,27 @@ FeedPoll FeedPoller::FullAnswer(TimePoint now, const std::string& title, const F
   return poll;
 }
 
+Result<std::vector<FeedItem>> FeedPoller::WithPublisherTranscripts(
+    FeedId id, std::string_view base, std::vector<EpisodeInfo> episodes) {
+  auto guids = store_.ListGuids(id);
+  if (!guids) return std::unexpected(guids.error());
+  const std::set<std::string> known(guids->begin(), guids->end());
+  PublisherFetchOptions fetch{options_.sources, options_.max_transcript_bytes,
+                              options_.scratch_dir};
+  std::vector<FeedItem> items;
+  for (EpisodeInfo& e : episodes) {
+    FeedItem item{std::move(e), std::nullopt, {}, {}};
+    if (!item.info.transcript_links.empty() && !known.contains(item.info.guid)) {
+      PublisherFetch got = FetchPublisherTranscript(http_, item.info, base, fetch);
+      item.publisher = std::move(got.transcript);
+      item.publisher_link = std::move(got.link);
+      item.publisher_note = std::move(got.note);
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
 Result<PollResult> FeedPoller::Poll(FeedId id) {
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
@@ -432,7 +456,9 @@ Result<PollResult> FeedPoller::Apply(const Feed& feed, const std::string& base, 
   });
   const std::vector<std::string> holds =
       backfill ? BackfillHolds(parsed.episodes, *backfill) : std::vector<std::string>();
-  auto added = store_.AddEpisodes(feed.id, parsed.episodes, poll.polled_at, options_.intake, holds);
+  auto items = WithPublisherTranscripts(feed.id, base, std::move(parsed.episodes));
+  if (!items) return std::unexpected(items.error());
+  auto added = store_.AddFeedItems(feed.id, *items, poll.polled_at, options_.intake, holds);
   if (!added) return std::unexpected(added.error());
   result.new_episodes = static_cast<int64_t>(added->size());
   result.held = std::count_if(holds.begin(), holds.end(), [](auto& h) { return !h.empty(); });

@@ -1,4 +1,6 @@
-// Fetches feeds, reads their episodes and queues the new ones.
+// Fetches feeds, reads their episodes and queues the new ones. A new item that links a transcript
+// (<podcast:transcript>) has it fetched first (publisher_transcript.h): when usable, the episode
+// is stored done with it and skips the fleet, unless its feed transcribes anyway.
 //
 // Adding: Add fetches and reads the feed before anything is stored; a URL that is not a feed (an
 // HTML page, an OPML list, a 404, an unparseable document) or a feed already present (by any URL
@@ -56,6 +58,10 @@ struct FeedPollerOptions {
   // benchmarks).
   bool sweep = true;
   Backfill backfill;  // the default for feeds added without their own limits
+  // Cap on a transcript file an item links (<podcast:transcript>); fetched under `sources` as
+  // enclosures are, and only for new items.
+  int64_t max_transcript_bytes = int64_t{64} << 20;
+  std::filesystem::path scratch_dir;  // where feed documents are downloaded
   // Which feed URLs are fetched and which enclosures queued (source_policy.h). A feed whose URL
   // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
   SourcePolicy sources;
@@ -117,6 +123,9 @@ class FeedPoller {
   TimePoint NextPoll(TimePoint now, int64_t failures, std::optional<Millis> retry_after);
   // The poll record of a 200 answer: its validators stored, the next poll scheduled.
   FeedPoll FullAnswer(TimePoint now, const std::string& title, const FeedFetch& fetched);
+  // The feed's items, each new one that links a transcript with it fetched (or why not).
+  Result<std::vector<FeedItem>> WithPublisherTranscripts(FeedId id, std::string_view base,
+                                                         std::vector<EpisodeInfo> episodes);
 
   // Constant after construction.
   Store& store_;

@@ -234,10 +234,22 @@ HttpResponse GetAnalytics(Ctx& c, const HttpRequest&) {
   return WithFacts(c, [](const FleetFacts& f) { return JsonReply(200, AnalyticsJson(f)); });
 }
 
+json SavingsJson(const TranscriptSavings& s) {
+  return {{"episodes", s.episodes},
+          {"audio_seconds", static_cast<double>(s.audio.count()) / 1000.0},
+          {"gpu_seconds_saved", Opt(s.gpu_seconds)},
+          {"dollars_saved", Opt(s.dollars)},
+          {"assumed_gpu", s.gpu.empty() ? json(nullptr) : json(s.gpu)}};
+}
+
 HttpResponse GetEconomics(Ctx& c, const HttpRequest&) {
-  return WithFacts(c, [](const FleetFacts& f) {
-    json out = EconomicsJson(ComputeEconomics(f));
+  auto saved = c.store.CountPublisherSavings();
+  if (!saved) return ErrorReply(saved.error());
+  return WithFacts(c, [&](const FleetFacts& f) {
+    const Economics e = ComputeEconomics(f);
+    json out = EconomicsJson(e);
     out["compatibility"] = CompatibilityJson(f.compatibility);
+    out["publisher_transcripts"] = SavingsJson(ComputeSavings(e, saved->episodes, saved->audio));
     return JsonReply(200, out);
   });
 }

@@ -65,11 +65,23 @@ void RefreshFeed(Ctx& c, HttpRequest request, HttpResponder respond) {
   });
 }
 
+Result<json> FeedJson(Ctx& c, const Feed& f) {
+  auto anyway = c.store.TranscribesAnyway(f.id);
+  if (!anyway) return std::unexpected(anyway.error());
+  json out = ToJson(f);
+  out["transcribe_anyway"] = *anyway;
+  return out;
+}
+
 HttpResponse ListFeeds(Ctx& c, const HttpRequest&) {
   auto feeds = c.store.ListFeeds();
   if (!feeds) return ErrorReply(feeds.error());
   json out = json::array();
-  for (const Feed& f : *feeds) out.push_back(ToJson(f));
+  for (const Feed& f : *feeds) {
+    auto feed = FeedJson(c, f);
+    if (!feed) return ErrorReply(feed.error());
+    out.push_back(std::move(*feed));
+  }
   return JsonReply(200, {{"feeds", std::move(out)}});
 }
 
@@ -78,7 +90,21 @@ HttpResponse GetFeed(Ctx& c, const HttpRequest& request) {
   if (!id) return ErrorReply(id.error());
   auto feed = c.store.GetFeed(FeedId(*id));
   if (!feed) return ErrorReply(feed.error());
-  return JsonReply(200, ToJson(*feed));
+  return Reply(FeedJson(c, *feed));
+}
+
+// POST /api/feeds/{id}/settings {"transcribe_anyway": bool}
+HttpResponse SetFeedSettings(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto body = JsonBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto on = BoolField(*body, "transcribe_anyway", false);
+  if (!on) return ErrorReply(on.error());
+  if (auto r = c.store.SetTranscribeAnyway(FeedId(*id), *on); !r) return ErrorReply(r.error());
+  auto feed = c.store.GetFeed(FeedId(*id));
+  if (!feed) return ErrorReply(feed.error());
+  return Reply(FeedJson(c, *feed));
 }
 
 HttpResponse RemoveFeed(Ctx& c, const HttpRequest& request) {
@@ -191,6 +217,12 @@ std::vector<Route> FeedRoutes(Ctx& c) {
        async(AddFeed),
        admin},
       {"GET", "/api/feeds/{id}", "one feed", sync(GetFeed), {}},
+      {"POST",
+       "/api/feeds/{id}/settings",
+       "set transcribe_anyway (queue items that link a transcript too)",
+       sync(SetFeedSettings),
+       {},
+       admin},
       {"POST", "/api/feeds/{id}/refresh", "poll a feed now", {}, async(RefreshFeed), admin},
       {"DELETE", "/api/feeds/{id}", "remove a feed and its episodes", sync(RemoveFeed), {}, admin},
       {"GET", "/api/opml", "every feed as an OPML subscription list", sync(ExportOpml), {}},

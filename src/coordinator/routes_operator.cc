@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/wire.h"
 #include "audio/audio.h"
@@ -60,8 +61,12 @@ Result<json> ThroughputJson(Ctx& c) {
   auto done = c.store.CompletedSince(now - kHour);
   if (!done) return std::unexpected(done.error());
   Throughput t = ComputeThroughput(*done, now, kHour);
+  std::set<EpisodeId> episodes;
+  for (const CompletedJob& j : *done) episodes.insert(j.episode);
+  // A chunked episode completes one job per chunk: episodes and chunks are counted apart.
   return json{{"window_ms", t.window.count()},
-              {"episodes", t.jobs},
+              {"episodes", episodes.size()},
+              {"chunks", t.jobs},
               {"audio_minutes", t.audio.count() / 60'000.0},
               {"audio_hours_per_hour", t.realtime()}};
 }
@@ -69,7 +74,13 @@ Result<json> ThroughputJson(Ctx& c) {
 Result<json> QueueJson(Ctx& c) {
   auto counts = c.store.CountJobs();
   if (!counts) return std::unexpected(counts.error());
-  return json{{"transcribe_queue", ToJson(*counts)}, {"waiting_workers", c.dispatcher.parked()}};
+  auto episodes = c.store.CountEpisodes();
+  if (!episodes) return std::unexpected(episodes.error());
+  json by_state = ToJson(*episodes);
+  by_state["done"] = episodes->completed;
+  return json{{"transcribe_queue", ToJson(*counts)},
+              {"episodes", std::move(by_state)},
+              {"waiting_workers", c.dispatcher.parked()}};
 }
 
 Result<json> StatusJson(Ctx& c) {
@@ -81,6 +92,7 @@ Result<json> StatusJson(Ctx& c) {
   if (!throughput) return throughput;
   return json{{"nodes", (*nodes)["nodes"]},
               {"transcribe_queue", (*queue)["transcribe_queue"]},
+              {"episodes", (*queue)["episodes"]},
               {"last_hour", *throughput}};
 }
 
@@ -103,13 +115,27 @@ Result<EpisodeFilter> FilterFrom(const HttpRequest& request) {
   return f;
 }
 
+// An episode as the API shows it: the wire form plus where its transcript came from.
+Result<json> EpisodeJson(Ctx& c, const Episode& e) {
+  auto origin = c.store.GetTranscriptOrigin(e.id);
+  if (!origin) return std::unexpected(origin.error());
+  json out = ToJson(e);
+  out["transcript_source"] = origin->source;
+  out["transcript_note"] = origin->note;
+  return out;
+}
+
 HttpResponse ListEpisodes(Ctx& c, const HttpRequest& request) {
   auto filter = FilterFrom(request);
   if (!filter) return ErrorReply(filter.error());
   auto episodes = c.store.ListEpisodes(*filter);
   if (!episodes) return ErrorReply(episodes.error());
   json out = json::array();
-  for (const Episode& e : *episodes) out.push_back(ToJson(e));
+  for (const Episode& e : *episodes) {
+    auto episode = EpisodeJson(c, e);
+    if (!episode) return ErrorReply(episode.error());
+    out.push_back(std::move(*episode));
+  }
   return JsonReply(200, {{"episodes", std::move(out)}});
 }
 
@@ -141,7 +167,9 @@ HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
   if (!id) return ErrorReply(id.error());
   auto episode = c.store.GetEpisode(EpisodeId(*id));
   if (!episode) return ErrorReply(episode.error());
-  json out = ToJson(*episode);
+  auto shown = EpisodeJson(c, *episode);
+  if (!shown) return ErrorReply(shown.error());
+  json out = std::move(*shown);
   if (auto job = c.store.GetJobForEpisode(episode->id)) {
     out["job"] = {{"id", job->id.value()},
                   {"state", ToString(job->state)},
@@ -234,6 +262,37 @@ HttpResponse RetryEpisode(Ctx& c, const HttpRequest& request) {
   return Reply(r);
 }
 
+HttpResponse TranscribeAgain(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto r = c.store.TranscribeAgain(EpisodeId(*id), c.clock.Now(), c.intake());
+  if (r) c.JobsQueued();
+  return Reply(r);
+}
+
+// The file under uploads/ that holds an episode's audio, when the coordinator stored it.
+std::optional<std::filesystem::path> UploadedAudio(const Ctx& c, const Episode& e) {
+  const std::string marker = "/api/media/";
+  const size_t at = e.info.audio_url.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  const std::string name = e.info.audio_url.substr(at + marker.size());
+  if (name.empty() || name.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return std::nullopt;
+  return c.options.data_dir / "uploads" / name;
+}
+
+HttpResponse DeleteEpisode(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto episode = c.store.GetEpisode(EpisodeId(*id));
+  if (!episode) return ErrorReply(episode.error());
+  if (auto r = c.store.DeleteEpisode(episode->id); !r) return ErrorReply(r.error());
+  // The row is gone first: a file left by a failed removal is only disk, never a dangling row.
+  std::error_code ec;
+  if (auto file = UploadedAudio(c, *episode)) std::filesystem::remove(*file, ec);
+  return JsonReply(200, json::object());
+}
+
 HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
   auto id = IdParam(request, "id");
   if (!id) return ErrorReply(id.error());
@@ -243,7 +302,13 @@ HttpResponse GetTranscript(Ctx& c, const HttpRequest& request) {
     return ErrorReply({Code::kInvalidArgument, "format must be txt, srt, vtt, json or md"});
   auto episode = c.store.GetEpisode(EpisodeId(*id));
   if (!episode) return ErrorReply(episode.error());
-  auto transcript = c.store.GetTranscript(episode->id);
+  const std::string source = request.QueryOr("source", "");
+  if (!source.empty() && source != "fleet" && source != "publisher")
+    return ErrorReply({Code::kInvalidArgument, "source must be fleet or publisher"});
+  auto transcript = source == "publisher" ? c.store.GetPublisherTranscript(episode->id)
+                                          : c.store.GetTranscript(episode->id);
+  if (transcript && source == "fleet" && transcript->engine == "publisher")
+    transcript = std::unexpected(Error{Code::kNotFound, "no fleet transcript"});
   if (!transcript) return ErrorReply(transcript.error());
   HttpResponse r =
       HttpResponse::Text(200, WriteTranscript(*transcript, *format, {episode->info.title}),
@@ -358,6 +423,18 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        {},
        admin},
       {"GET", "/api/episodes/{id}", "one episode with its job", sync(GetEpisode), {}},
+      {"DELETE",
+       "/api/episodes/{id}",
+       "delete an episode: jobs, transcripts, uploaded audio",
+       sync(DeleteEpisode),
+       {},
+       admin},
+      {"POST",
+       "/api/episodes/{id}/transcribe",
+       "transcribe a done episode again (its transcript stays until the new one is done)",
+       sync(TranscribeAgain),
+       {},
+       admin},
       {"POST",
        "/api/episodes/{id}/retry",
        "queue a failed episode again",
@@ -366,7 +443,7 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        admin},
       {"GET",
        "/api/episodes/{id}/transcript",
-       "transcript as format=txt|srt|vtt|json|md",
+       "transcript as format=txt|srt|vtt|json|md (source=fleet|publisher; default: shown)",
        sync(GetTranscript),
        {}},
       {"GET", "/api/media/{name}", "uploaded audio, for workers", {}, async(Media)},

@@ -201,6 +201,51 @@ INSERT INTO feed_urls (url, feed_id) SELECT url, id FROM feeds;
 CREATE INDEX episodes_feed_audio ON episodes(feed_id, audio_url) WHERE feed_id IS NOT NULL;
 )sql";
 
+// Transcripts as the product. Search: every transcript segment as a row, its text in an FTS5
+// index over that row (external content, kept in step by triggers), filled from the transcripts
+// stored so far; the store writes a transcript's segments in the transaction that writes the
+// transcript. Publishers' transcripts (linked by feed items) beside the fleet's, a per-feed
+// choice to transcribe anyway, and why a linked transcript was not used.
+constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE publisher_transcripts (
+  episode_id INTEGER PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  type TEXT NOT NULL,
+  language TEXT NOT NULL,
+  audio_duration_ms INTEGER NOT NULL,
+  segments TEXT NOT NULL,
+  fetched_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE feeds ADD COLUMN transcribe_anyway INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE episodes ADD COLUMN transcript_note TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE transcript_segments (
+  id INTEGER PRIMARY KEY,
+  episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  speaker TEXT NOT NULL DEFAULT '',
+  text TEXT NOT NULL
+) STRICT;
+CREATE INDEX transcript_segments_episode ON transcript_segments(episode_id, start_ms);
+CREATE VIRTUAL TABLE transcript_search USING fts5(
+  text, content='transcript_segments', content_rowid='id',
+  tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER transcript_segments_indexed AFTER INSERT ON transcript_segments BEGIN
+  INSERT INTO transcript_search (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER transcript_segments_unindexed AFTER DELETE ON transcript_segments BEGIN
+  INSERT INTO transcript_search (transcript_search, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text)
+  SELECT t.episode_id, coalesce(json_extract(s.value, '$.start'), 0),
+         coalesce(json_extract(s.value, '$.end'), 0), coalesce(json_extract(s.value, '$.speaker'), ''),
+         coalesce(json_extract(s.value, '$.text'), '')
+  FROM transcripts t, json_each(t.segments) s
+  WHERE json_valid(t.segments)
+  ORDER BY t.episode_id, s.key;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -209,6 +254,7 @@ constexpr std::array kMigrations{
     Migration{4, "jobs are chunks of episodes; job results", kSchemaV4},
     Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
     Migration{6, "feed identity (aliases, podcast:guid, fingerprint) and polling state", kSchemaV6},
+    Migration{7, "transcript search index, publishers' transcripts", kSchemaV7},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

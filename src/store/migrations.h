@@ -36,6 +36,20 @@
 // Version 5 adds:
 //   attempts           + waited_ms?: how long the decoded audio waited in the worker's prefetch
 //   nodes              + price_per_hour?: the node operator's price (else the price table's)
+// Version 6 adds:
+//   transcript_segments  id, episode_id -> episodes, start_ms, end_ms, speaker, text: each segment
+//                      of each stored transcript as a row, written in the transcript's own
+//                      transaction (store.h, Search)
+//   transcript_search  FTS5 over transcript_segments.text (external content, rowid = segment id),
+//                      tokenizer unicode61 without diacritics; triggers on transcript_segments
+//                      keep it in step; 'rebuild' remakes it from the segments
+//   publisher_transcripts  episode_id PRIMARY KEY -> episodes, url, type (MIME), language,
+//                      audio_duration_ms, segments (JSON as transcripts.segments), fetched_at:
+//                      the transcript the episode's feed item linked, as fetched and parsed
+//   feeds              + transcribe_anyway (0 or 1): queue items that link a transcript too
+//   episodes           + transcript_note: why a linked transcript was not used
+// An episode with a publisher's transcript and no fleet transcript is done without a job; the
+// transcript shown is the fleet's when there is one, and the search index holds the one shown.
 // Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,
 // their jobs, attempts and transcripts. attempts.node_id has no foreign key: nodes are never
 // deleted (only retired), and the lease check compares ids anyway.

@@ -32,7 +32,9 @@ namespace podfleet {
 struct EpisodeFilter {
   std::optional<FeedId> feed;
   std::optional<EpisodeState> state;
-  std::string search;  // substring of the title, case-insensitive; empty matches all
+  // Empty matches all. Otherwise an episode matches when its title contains this text
+  // (case-insensitive) or its transcript matches it as a search query (search_query.h).
+  std::string search;
   int64_t limit = 100;
   int64_t offset = 0;
 };
@@ -98,6 +100,54 @@ struct FeedIdentity {
   std::string fingerprint;   // empty: none
 };
 
+// A feed item with what the feed poller made of the transcripts it links (<podcast:transcript>).
+struct FeedItem {
+  EpisodeInfo info;
+  std::optional<Transcript> publisher;  // the publisher's transcript, fetched and parsed
+  TranscriptLink publisher_link;        // the link `publisher` came from
+  std::string publisher_note;           // why no linked transcript could be used; empty if none
+};
+
+// Where an episode's transcript came from, for people.
+struct TranscriptOrigin {
+  std::string source;  // "fleet", "publisher" (the feed linked it), or "" (none yet)
+  std::string note;    // why a transcript the feed linked was not used; empty otherwise
+};
+
+// Episodes whose transcript came from their publisher with no fleet transcript: work saved.
+struct PublisherSavings {
+  int64_t episodes = 0;
+  Millis audio{0};  // their audio (the item's duration, else the transcript's end)
+};
+
+// A full-text search over every stored transcript's segments (search_query.h has the language).
+struct SearchQuery {
+  std::string text;
+  std::optional<FeedId> feed;
+  // Episodes published (else added) in [from, to); either end may be open.
+  std::optional<TimePoint> from;
+  std::optional<TimePoint> to;
+  int64_t limit = 20;
+  int64_t offset = 0;
+};
+
+// Marks around each match in SearchHit::snippet (control characters never found in transcripts).
+inline constexpr char kMatchStart = '\x02';
+inline constexpr char kMatchEnd = '\x03';
+
+// One segment that matched, best first (FTS5's bm25; lower scores are better).
+struct SearchHit {
+  EpisodeId episode;
+  std::optional<FeedId> feed;
+  std::string title;  // the episode's
+  std::optional<TimePoint> published_at;
+  Millis start{0};
+  Millis end{0};
+  std::string speaker;
+  std::string snippet;  // words around the matches, each match between kMatchStart and kMatchEnd
+  double score = 0;
+};
+
 // An enrollment token as listed for the operator: never the token, only its hash's first
 // characters as an id.
 struct EnrollmentToken {
@@ -126,6 +176,12 @@ class Store {
   // Removes the feed and its episodes, jobs and transcripts.
   virtual Result<void> RemoveFeed(FeedId id) = 0;
   virtual Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) = 0;
+  // Whether the feed's items are queued for the fleet even when they link a usable transcript
+  // (both are then kept; the fleet's is shown). Off by default.
+  virtual Result<void> SetTranscribeAnyway(FeedId id, bool on) = 0;
+  virtual Result<bool> TranscribesAnyway(FeedId id) = 0;
+  // The guids of the feed's episodes (to tell new items before fetching what they link).
+  virtual Result<std::vector<std::string>> ListGuids(FeedId feed) = 0;
 
   // ---- episodes ----
   // Adds the episodes not yet known and queues a job for each one with an audio URL, as `intake`
@@ -141,7 +197,27 @@ class Store {
                                                      TimePoint now,
                                                      JobIntake intake = JobIntake::kQueue,
                                                      const std::vector<std::string>& hold = {}) = 0;
+  // AddEpisodes for a feed's items, with their publishers' transcripts: a new item with
+  // `publisher` set is stored done with it as its transcript (source "publisher") and no job,
+  // unless the feed transcribes anyway, when it is also queued and both are kept.
+  // `publisher_note` is recorded as the note of its TranscriptOrigin. `hold` as for AddEpisodes.
+  virtual Result<std::vector<EpisodeId>> AddFeedItems(FeedId feed,
+                                                      const std::vector<FeedItem>& items,
+                                                      TimePoint now,
+                                                      JobIntake intake = JobIntake::kQueue,
+                                                      const std::vector<std::string>& hold = {}) = 0;
   virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
+  // Removes the episode with its jobs, attempts, results and transcripts (its uploaded audio, if
+  // any, is the caller's to delete). kNotFound if there is no such episode.
+  virtual Result<void> DeleteEpisode(EpisodeId id) = 0;
+  // Queues a done episode again as one job for the whole audio (chunks beyond the first go); its
+  // transcript stays until the new one is stored. kConflict unless it is done; kInvalidArgument
+  // when it has no audio URL.
+  virtual Result<void> TranscribeAgain(EpisodeId id, TimePoint now,
+                                       JobIntake intake = JobIntake::kQueue) = 0;
+  // Episodes by state: queued, running (some chunk leased or done), done, failed; skipped ones
+  // are left out.
+  virtual Result<QueueCounts> CountEpisodes() = 0;
   // Newest first (published_at, then id).
   virtual Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) = 0;
   // Queues the failed jobs of a failed episode again with fresh failure and lease-expiry counts,
@@ -241,11 +317,22 @@ class Store {
   virtual Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) = 0;
 
   // ---- transcripts ----
+  // The transcript shown: the fleet's, else the publisher's (engine "publisher").
   virtual Result<Transcript> GetTranscript(EpisodeId id) = 0;
   // What a done job reported, times relative to its chunk's start. A chunk's segments are kept
   // only until its episode's transcript is stitched; afterwards they come back empty.
   // kNotFound when the job has no result (yet).
   virtual Result<Transcript> GetJobResult(JobId id) = 0;
+  virtual Result<TranscriptOrigin> GetTranscriptOrigin(EpisodeId id) = 0;
+  // The publisher's transcript only; kNotFound when the feed linked none that could be used.
+  virtual Result<Transcript> GetPublisherTranscript(EpisodeId id) = 0;
+  virtual Result<PublisherSavings> CountPublisherSavings() = 0;
+  // Segments matching `query`, best first. A transcript's segments are indexed in the transaction
+  // that stores it (a chunked episode's once it is stitched), so a search never sees part of one.
+  // kInvalidArgument for a query with nothing to search for, or a negative limit or offset.
+  virtual Result<std::vector<SearchHit>> Search(const SearchQuery& query) = 0;
+  // Rebuilds the search index from the stored transcripts; returns how many segments it holds.
+  virtual Result<int64_t> RebuildSearchIndex() = 0;
 
   // ---- nodes and tokens ----
   // Tokens are stored only as hashes (callers hash them, see net/token.h).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "store/migrations.h"
+#include "store/search_query.h"
 #include "store/store_sqlite_rows.h"
 
 namespace podfleet {
@@ -110,7 +111,8 @@ Result<void> RefreshEpisode(Db& db, int64_t id, const std::string& stored_audio_
 // it skipped; one without is stored skipped.
 Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> feed,
                                                const EpisodeInfo& info, JobIntake intake,
-                                               std::string_view hold, TimePoint now) {
+                                               std::string_view hold, TimePoint now,
+                                               bool queue = true) {
   if (feed) {
     auto known = FindFeedEpisode(db, *feed, info);
     if (!known) return std::unexpected(known.error());
@@ -139,7 +141,7 @@ Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> fee
   if (!ids) return std::unexpected(ids.error());
   if (ids->empty()) return std::nullopt;  // known already
   const EpisodeId id(ids->front());
-  if (!skipped) {
+  if (!skipped && queue) {
     if (auto r = InsertJob(db, id, intake); !r) return std::unexpected(r.error());
   }
   return id;
@@ -300,6 +302,86 @@ Result<void> SqliteStore::QueueEpisode(EpisodeId id, TimePoint now, JobIntake in
   });
 }
 
+Result<std::vector<EpisodeId>> SqliteStore::AddFeedItems(FeedId feed,
+                                                         const std::vector<FeedItem>& items,
+                                                         TimePoint now, JobIntake intake,
+                                                         const std::vector<std::string>& hold) {
+  return Write([&](Db& db) -> Result<std::vector<EpisodeId>> {
+    Result<int64_t> anyway =
+        QueryOne(db, ReadInt, fmt::format("feed {}", feed.value()),
+                 "SELECT transcribe_anyway FROM feeds WHERE id = ?1", feed.value());
+    if (!anyway) return std::unexpected(anyway.error());
+    std::vector<EpisodeId> added;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const FeedItem& item = items[i];
+      const bool published = item.publisher.has_value();
+      const bool queue = !published || *anyway != 0;
+      const std::string_view reason = i < hold.size() ? std::string_view(hold[i]) : "";
+      Result<std::optional<EpisodeId>> id =
+          InsertEpisode(db, feed, item.info, intake, reason, now, queue);
+      if (!id) return std::unexpected(id.error());
+      if (!*id) continue;
+      Result<int64_t> r = db.Run(
+          "UPDATE episodes SET transcript_note = ?2, state = iif(?3, 'done', state), "
+          "error = iif(?3, '', error) WHERE id = ?1",
+          (*id)->value(), item.publisher_note, published && !queue);
+      if (!r) return std::unexpected(r.error());
+      if (published) {
+        Result<void> stored =
+            StorePublisherTranscript(db, **id, *item.publisher, item.publisher_link, now);
+        if (!stored) return std::unexpected(stored.error());
+      }
+      added.push_back(**id);
+    }
+    return added;
+  });
+}
+
+Result<void> SqliteStore::SetTranscribeAnyway(FeedId id, bool on) {
+  return Write([&](Db& db) {
+    return RequireChanged(
+        db.Run("UPDATE feeds SET transcribe_anyway = ?2 WHERE id = ?1", id.value(), on),
+        fmt::format("feed {}", id.value()));
+  });
+}
+
+Result<bool> SqliteStore::TranscribesAnyway(FeedId id) {
+  return Read([&](Db& db) -> Result<bool> {
+    Result<int64_t> on = QueryOne(db, ReadInt, fmt::format("feed {}", id.value()),
+                                  "SELECT transcribe_anyway FROM feeds WHERE id = ?1", id.value());
+    if (!on) return std::unexpected(on.error());
+    return *on != 0;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListGuids(FeedId feed) {
+  auto read = [](const Statement& row) -> Result<std::string> { return row.Text(0); };
+  return Read([&](Db& db) {
+    return QueryAll(db, read, "SELECT guid FROM episodes WHERE feed_id = ?1", feed.value());
+  });
+}
+
+Result<void> SqliteStore::DeleteEpisode(EpisodeId id) {
+  // Jobs, attempts, results, transcripts and search rows go by ON DELETE CASCADE.
+  return Write([&](Db& db) {
+    return RequireChanged(db.Run("DELETE FROM episodes WHERE id = ?1", id.value()),
+                          fmt::format("episode {}", id.value()));
+  });
+}
+
+Result<QueueCounts> SqliteStore::CountEpisodes() {
+  auto read = [](const Statement& row) -> Result<QueueCounts> {
+    return QueueCounts{row.Int(0), row.Int(1), row.Int(2), row.Int(3)};
+  };
+  return Read([&](Db& db) {
+    return QueryOne(
+        db, read, "episodes",
+        "SELECT coalesce(sum(state = 'queued'), 0), coalesce(sum(state = 'running'), 0), "
+        "coalesce(sum(state = 'done'), 0), coalesce(sum(state = 'failed'), 0) "
+        "FROM episodes");
+  });
+}
+
 Result<Episode> SqliteStore::GetEpisode(EpisodeId id) {
   return Read([&](Db& db) { return LoadEpisode(db, id); });
 }
@@ -308,19 +390,26 @@ Result<std::vector<Episode>> SqliteStore::ListEpisodes(const EpisodeFilter& filt
   if (filter.limit < 0 || filter.offset < 0) {
     return InvalidArgument("episode filter: limit and offset must not be negative");
   }
-  // lower() folds ASCII only, so the title search is case-insensitive for ASCII letters.
+  // lower() folds ASCII only, so the title search is case-insensitive for ASCII letters. ?6 is the
+  // search as an FTS5 query, or NULL when it holds nothing to search for (the title still may).
   static const std::string sql = fmt::format(
       "SELECT {} FROM episodes e "
       "WHERE (?1 IS NULL OR e.feed_id = ?1) AND (?2 IS NULL OR e.state = ?2) "
-      "AND (?3 = '' OR instr(lower(e.title), lower(?3)) > 0) "
+      "AND (?3 = '' OR instr(lower(e.title), lower(?3)) > 0 "
+      "     OR (?6 IS NOT NULL AND e.id IN ({}))) "
       "ORDER BY coalesce(e.published_at, e.created_at) DESC, e.id DESC LIMIT ?4 OFFSET ?5",
-      kEpisodeColumns);
+      kEpisodeColumns, EpisodesMatchingSql(6));
   std::optional<int64_t> feed;
   if (filter.feed) feed = filter.feed->value();
   std::optional<std::string_view> state;
   if (filter.state) state = ToString(*filter.state);
+  std::optional<std::string> match;
+  if (!filter.search.empty()) {
+    if (Result<std::string> q = ToFtsQuery(filter.search)) match = std::move(*q);
+  }
   return Read([&](Db& db) {
-    return QueryAll(db, ReadEpisode, sql, feed, state, filter.search, filter.limit, filter.offset);
+    return QueryAll(db, ReadEpisode, sql, feed, state, filter.search, filter.limit, filter.offset,
+                    match);
   });
 }
 

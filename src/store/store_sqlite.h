@@ -25,8 +25,8 @@
 // atomic) until it is reopened, when SQLite's recovery settles what was committed.
 //
 // The methods are split by concept: store_sqlite.cc (opening, feeds, episodes, nodes, tokens),
-// store_sqlite_jobs.cc (claims, leases, outcomes, transcripts) and store_sqlite_batch.cc (the
-// write queue and the read pool).
+// store_sqlite_jobs.cc (claims, leases, outcomes, transcripts), store_sqlite_batch.cc (the
+// write queue and the read pool) and store_sqlite_search.cc (the transcripts' full-text index).
 #pragma once
 
 #include <atomic>
@@ -46,6 +46,18 @@
 
 namespace podfleet {
 
+// Replaces the search index's segments of `episode` with `segments` (store_sqlite_search.cc).
+// Called inside the transaction that stores the episode's transcript.
+Result<void> IndexSegments(Db& db, EpisodeId episode, const std::vector<Segment>& segments);
+
+// Stores the publisher's transcript of `episode`, fetched from `link`, and indexes it unless the
+// episode has a fleet transcript (store_sqlite_search.cc).
+Result<void> StorePublisherTranscript(Db& db, EpisodeId episode, const Transcript& t,
+                                      const TranscriptLink& link, TimePoint now);
+
+// SQL for "the episodes whose transcript matches the FTS5 query ?N", given N.
+std::string EpisodesMatchingSql(int param);
+
 class SqliteStore final : public Store {
  public:
   // `db` is the write connection, migrated and set up; read connections are opened on `path`
@@ -59,12 +71,22 @@ class SqliteStore final : public Store {
   Result<void> RecordFeedPoll(FeedId id, const FeedPoll& poll) override;
   Result<std::optional<Feed>> FindFeed(const FeedIdentity& identity) override;
   Result<void> UpdateFeedIdentity(FeedId id, const FeedIdentity& identity) override;
+  Result<void> SetTranscribeAnyway(FeedId id, bool on) override;
+  Result<bool> TranscribesAnyway(FeedId id) override;
+  Result<std::vector<std::string>> ListGuids(FeedId feed) override;
 
   Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                              const std::vector<EpisodeInfo>& episodes,
                                              TimePoint now, JobIntake intake = JobIntake::kQueue,
                                              const std::vector<std::string>& hold = {}) override;
+  Result<std::vector<EpisodeId>> AddFeedItems(FeedId feed, const std::vector<FeedItem>& items,
+                                              TimePoint now, JobIntake intake = JobIntake::kQueue,
+                                              const std::vector<std::string>& hold = {}) override;
   Result<Episode> GetEpisode(EpisodeId id) override;
+  Result<void> DeleteEpisode(EpisodeId id) override;
+  Result<void> TranscribeAgain(EpisodeId id, TimePoint now,
+                               JobIntake intake = JobIntake::kQueue) override;
+  Result<QueueCounts> CountEpisodes() override;
   Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
   Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;
   Result<void> QueueEpisode(EpisodeId id, TimePoint now, JobIntake intake) override;
@@ -103,6 +125,11 @@ class SqliteStore final : public Store {
 
   Result<Transcript> GetTranscript(EpisodeId id) override;
   Result<Transcript> GetJobResult(JobId id) override;
+  Result<TranscriptOrigin> GetTranscriptOrigin(EpisodeId id) override;
+  Result<Transcript> GetPublisherTranscript(EpisodeId id) override;
+  Result<PublisherSavings> CountPublisherSavings() override;
+  Result<std::vector<SearchHit>> Search(const SearchQuery& query) override;
+  Result<int64_t> RebuildSearchIndex() override;
 
   Result<Node> RegisterNode(const NodeInfo& info, std::string_view token_hash,
                             TimePoint now) override;

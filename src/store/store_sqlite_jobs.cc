@@ -128,12 +128,15 @@ Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, Tim
                episode.value(), t.audio_duration.count());
     if (!filled) return std::unexpected(filled.error());
   }
-  return UpdateOne(db,
+  Result<void> r =
+      UpdateOne(db,
                    "INSERT OR REPLACE INTO transcripts (episode_id, language, engine, model, "
                    "audio_duration_ms, engine_time_ms, segments, created_at) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                    episode.value(), t.language, t.engine, t.model, t.audio_duration.count(),
                    t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
+  if (!r) return r;
+  return IndexSegments(db, episode, t.segments);
 }
 
 // Keeps what a finished job reported; its segments only when `keep_segments` (a chunk whose
@@ -328,6 +331,37 @@ Result<void> SqliteStore::RetryEpisode(EpisodeId id, TimePoint now) {
     if (!requeued) return std::unexpected(requeued.error());
     if (*requeued == 0)
       return Internal(fmt::format("failed episode {} has no failed job", id.value()));
+    return SyncEpisode(db, id, "", now);
+  });
+}
+
+Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Episode> episode = LoadEpisode(db, id);
+    if (!episode) return std::unexpected(episode.error());
+    if (episode->state != EpisodeState::kDone) {
+      return Conflict(fmt::format("episode {} is {}, not done (a failed one is retried)",
+                                  id.value(), ToString(episode->state)));
+    }
+    if (episode->info.audio_url.empty())
+      return InvalidArgument(fmt::format("episode {} has no audio URL", id.value()));
+    // The first job stays (its attempt count goes on, so attempt numbers never repeat) as the
+    // whole episode again; the other chunks go. The transcript stays until the new one is stored.
+    Result<int64_t> r =
+        db.Run("DELETE FROM jobs WHERE episode_id = ?1 AND chunk_index > 0", id.value());
+    const bool prepare = intake == JobIntake::kPrepare;
+    if (r) {
+      r = db.Run(
+          "UPDATE jobs SET state = ?2, relayed = ?3, chunk_count = 1, start_ms = 0, end_ms = NULL, "
+          "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '' "
+          "WHERE episode_id = ?1",
+          id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare);
+    }
+    if (r && *r == 0) {  // an episode done by its publisher's transcript has no job yet
+      r = db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
+                 ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare);
+    }
+    if (!r) return std::unexpected(r.error());
     return SyncEpisode(db, id, "", now);
   });
 }
@@ -676,8 +710,12 @@ Result<std::vector<FailedAttempt>> SqliteStore::FailedSince(TimePoint since) {
 }
 
 Result<Transcript> SqliteStore::GetTranscript(EpisodeId id) {
-  static const std::string sql =
-      fmt::format("SELECT {} FROM transcripts t WHERE t.episode_id = ?1", kTranscriptColumns);
+  // The fleet's (rank 0) before the publisher's (rank 1).
+  static const std::string sql = fmt::format(
+      "SELECT {}, 0 FROM transcripts t WHERE t.episode_id = ?1 UNION ALL "
+      "SELECT language, 'publisher', type, audio_duration_ms, 0, segments, 1 "
+      "FROM publisher_transcripts WHERE episode_id = ?1 ORDER BY 7 LIMIT 1",
+      kTranscriptColumns);
   return Read([&](Db& db) {
     return QueryOne(db, ReadTranscript, fmt::format("transcript of episode {}", id.value()), sql,
                     id.value());

@@ -68,4 +68,9 @@ std::string FormatCueTime(Millis t, char separator);
 // 1.5 s). Surrounding whitespace is not allowed. nullopt for anything else.
 std::optional<Millis> ParseCueTime(std::string_view text);
 
+// Appends the decoding of the HTML/WebVTT character reference starting at text[i] == '&'
+// ("&amp;", "&#233;", "&#xE9;", a few named ones) and returns the index of its last character; an
+// unknown or unterminated reference appends '&' and returns i.
+size_t DecodeCharacterReference(std::string_view text, size_t i, std::string& out);
+
 }  // namespace podfleet

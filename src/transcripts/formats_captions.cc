@@ -449,4 +449,8 @@ Result<Transcript> ReadVtt(std::string_view text) {
   return transcript;
 }
 
+size_t DecodeCharacterReference(std::string_view text, size_t i, std::string& out) {
+  return DecodeReference(text, i, out);
+}
+
 }  // namespace podfleet
