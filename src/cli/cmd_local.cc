@@ -5,8 +5,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_common.h"
 #include "engines/wer.h"
 #include "transcripts/formats.h"
 
@@ -14,8 +14,10 @@ namespace podfleet {
 
 std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
-      StringFlag("engine", &c.name,
-                 "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)", "NAME"),
+      StringFlag(
+          "engine", &c.name,
+          "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)",
+          "NAME"),
       StringFlag("model", &c.model,
                  "engine model (pocketsphinx: model directory; whisper: ggml file or a name from "
                  "'podfleet models list')",

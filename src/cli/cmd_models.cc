@@ -7,8 +7,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_common.h"
 #include "engines/whisper_model_file.h"
 #include "engines/whisper_models.h"
 #include "net/http_client.h"

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
@@ -20,7 +22,9 @@
 
 namespace podfleet {
 
+class BundleShelf;
 class Dispatcher;
+class JoinToken;
 class EgressPacer;
 class Relay;
 class FeedPoller;
@@ -79,6 +83,11 @@ struct CoordinatorOptions {
   // answered 504 (the job goes on).
   std::string api_key;
   Millis transcription_wait{10 * 60'000};
+  // Worker bundles (scripts/bundle) to serve at /api/worker/bundle/VARIANT, with a join line per
+  // bundle (bundles.h); empty: none. The coordinator's URL as workers reach it, for that line
+  // (empty: the address it listens on).
+  std::filesystem::path bundles_dir;
+  std::string join_url;
 };
 
 class Coordinator {
@@ -102,6 +111,10 @@ class Coordinator {
   // The admin token, when this start created it; later starts know only its hash (it stays in
   // <data_dir>/admin.token).
   const std::optional<std::string>& first_admin_token() const { return first_admin_token_; }
+
+  // The one-line join command per bundle, as (variant, command), with the live join token
+  // (join_token.h); empty without bundles. Store errors as reported.
+  Result<std::vector<std::pair<std::string, std::string>>> JoinCommands();
 
   // Tells the coordinator that jobs were queued in its store by someone else (a benchmark, a test
   // on the same store): waiting claims are served and the relay looks for work now.
@@ -130,6 +143,8 @@ class Coordinator {
   std::unique_ptr<JobWaiters> waiters_;
   std::unique_ptr<EgressPacer> egress_;
   std::unique_ptr<Relay> relay_;
+  std::unique_ptr<BundleShelf> bundles_;
+  std::unique_ptr<JoinToken> join_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "coordinator/activity_log.h"
+#include "coordinator/bundles.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
+#include "coordinator/join_token.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -23,10 +25,12 @@ struct Coordinator::Context {
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
   ActivityLog& activity;
   Metrics& metrics;
-  JobWaiters& waiters;             // requests waiting for their jobs (routes_openai.cc)
-  const std::string api_key_hash;  // HashToken of options.api_key; empty when none
-  EgressPacer& egress;             // every audio response goes through it
-  Relay* relay;                    // null in origin mode
+  JobWaiters& waiters;                   // requests waiting for their jobs (routes_openai.cc)
+  const std::string api_key_hash;        // HashToken of options.api_key; empty when none
+  EgressPacer& egress;                   // every audio response goes through it
+  Relay* relay;                          // null in origin mode
+  const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
+  JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
@@ -39,6 +43,8 @@ struct Coordinator::Context {
 // Route tables, one per audience.
 std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
+// Worker bundles and the join line (routes_bundles.cc); none without --bundles.
+std::vector<Route> BundleRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
 // After `node` completed a job at `done_at`: stores the worker's reported prefetch wait
@@ -51,6 +57,8 @@ void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, Attempt
 std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 
 // Helpers shared by the route files.
+// Refuses (kPermissionDenied) a request without the admin token (admin_token.h).
+Result<void> RequireAdmin(const Coordinator::Context& c, const HttpRequest& request);
 HttpResponse JsonReply(int status, const nlohmann::json& body);
 HttpResponse ErrorReply(const Error& e);
 template <class T>

@@ -84,7 +84,9 @@ Result<json> StatusJson(Ctx& c) {
               {"last_hour", *throughput}};
 }
 
-Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
+}  // namespace
+
+Result<void> RequireAdmin(const Coordinator::Context& c, const HttpRequest& request) {
   std::string_view token = request.BearerToken();
   if (token.empty())
     return PermissionDenied(
@@ -94,6 +96,8 @@ Result<void> RequireAdmin(const Ctx& c, const HttpRequest& request) {
     return PermissionDenied("wrong admin token");
   return {};
 }
+
+namespace {
 
 // ---- feeds ----
 
