@@ -1,13 +1,14 @@
 #include "coordinator/bundles.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <memory>
 #include <regex>
+
+#include "net/file_digest.h"
 
 namespace podfleet {
 namespace {
@@ -67,23 +68,6 @@ Result<std::string> ReadRange(const std::filesystem::path& path, int64_t first, 
 
 }  // namespace
 
-Result<std::string> FileSha256(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Unavailable(fmt::format("cannot read {}", path.string()));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  if (in.bad()) return Unavailable(fmt::format("cannot read {}", path.string()));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
 Result<BundleShelf> BundleShelf::Open(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
@@ -96,7 +80,7 @@ Result<BundleShelf> BundleShelf::Open(const std::filesystem::path& dir) {
     if (!variant || !entry.is_regular_file(ec)) continue;
     Bundle b{*variant, entry.path(), name, static_cast<int64_t>(entry.file_size(ec)), ""};
     if (ec) return Unavailable(fmt::format("cannot read {}: {}", name, ec.message()));
-    auto hash = FileSha256(b.path);
+    auto hash = FileDigest(b.path, "sha256");
     if (!hash) return std::unexpected(hash.error());
     b.sha256 = *hash;
     const std::filesystem::path sum = b.path.string() + ".sha256";

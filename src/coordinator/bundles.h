@@ -43,9 +43,6 @@ class BundleShelf {
   std::vector<Bundle> bundles_;
 };
 
-// The lower-case hex SHA-256 of the file's bytes. kUnavailable when it cannot be read.
-Result<std::string> FileSha256(const std::filesystem::path& path);
-
 // A single byte range of a resource of `size` bytes, as [first, last] inclusive.
 struct ByteRange {
   int64_t first = 0;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "net/file_digest.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -57,10 +58,10 @@ TEST(BundleShelf, FindsBundlesHashesThemAndChecksTheirChecksumFiles) {
   const std::string cpu = WriteFile(dir.path() / "podfleet-worker-cpu.tar.gz", "cpu bytes");
   WriteFile(dir.path() / "podfleet-worker-cuda.tar.gz", "cuda bytes");
   WriteFile(dir.path() / "notes.txt", "not a bundle");
-  auto sha = FileSha256(dir.path() / "podfleet-worker-cpu.tar.gz");
+  auto sha = FileDigest(dir.path() / "podfleet-worker-cpu.tar.gz", "sha256");
   ASSERT_TRUE(sha);
-  // echo -n "cpu bytes" | sha256sum
-  EXPECT_EQ(sha->size(), 64u);
+  // printf 'cpu bytes' | sha256sum
+  EXPECT_EQ(*sha, "c5b9d92ecfdccf6063059ebe4b4eeb23f202c35ffd00628ae9f2eca4f35381ed");
   WriteFile(dir.path() / "podfleet-worker-cpu.tar.gz.sha256",
             *sha + "  podfleet-worker-cpu.tar.gz\n");
   auto shelf = BundleShelf::Open(dir.path());

@@ -37,7 +37,9 @@ TEST(JoinToken, OneLiveTokenRevocableAndReplacedAfterRevocation) {
   EXPECT_NE(*replaced, *token);
   EXPECT_TRUE(*(*store)->CheckEnrollmentToken(HashToken(*replaced)));
   int live = 0;
-  for (const EnrollmentToken& t : *(*store)->ListEnrollmentTokens()) {
+  auto tokens = (*store)->ListEnrollmentTokens();
+  ASSERT_TRUE(tokens);
+  for (const EnrollmentToken& t : *tokens) {
     EXPECT_EQ(t.label, kJoinTokenLabel);
     live += t.revoked ? 0 : 1;
   }
