@@ -24,6 +24,9 @@ option(PODFLEET_WHISPER "Build the whisper.cpp engine when its source or package
 set(PODFLEET_WHISPER_SOURCE "" CACHE PATH "whisper.cpp source tree to build (default: .deps/whisper.cpp)")
 option(PODFLEET_WHISPER_CUDA "Build whisper.cpp with CUDA" OFF)
 option(PODFLEET_WHISPER_METAL "Build whisper.cpp with Metal (macOS)" ${APPLE})
+# For other machines (scripts/bundle): x86-64-v3 (AVX2, FMA, F16C), no AVX512 or AMX, instead of
+# -march=native; the engine refuses CPUs without them (engine.cc) rather than die of SIGILL.
+option(PODFLEET_WHISPER_PORTABLE "Build whisper.cpp for any x86-64-v3 CPU, not this one" OFF)
 
 set(PODFLEET_HAVE_WHISPER OFF)
 
@@ -37,6 +40,12 @@ function(podfleet_build_whisper source)
   set(WHISPER_SDL2 OFF)
   set(WHISPER_ALL_WARNINGS OFF)
   set(GGML_NATIVE ON)
+  if(PODFLEET_WHISPER_PORTABLE)
+    set(GGML_NATIVE OFF)
+    foreach(feature SSE42 AVX AVX2 BMI2 FMA F16C)
+      set(GGML_${feature} ON)
+    endforeach()
+  endif()
   set(GGML_CUDA ${PODFLEET_WHISPER_CUDA})
   if(PODFLEET_WHISPER_CUDA AND NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)  # the toolkit's usual home, often not on PATH

@@ -190,5 +190,41 @@ async function refresh() {
   }
 }
 
+// "Add a worker": the join line holds an enrollment token, so it is fetched with the admin token
+// (GET /api/worker/join), which stays in this tab only.
+async function showJoin(event) {
+  event.preventDefault();
+  const admin = document.getElementById("join-admin").value.trim();
+  const status = document.getElementById("join-status");
+  const lines = document.getElementById("join-lines");
+  lines.replaceChildren();
+  const response = await fetch("/api/worker/join", {
+    cache: "no-store", headers: { Authorization: `Bearer ${admin}` },
+  });
+  if (response.status === 404) {
+    status.textContent = "This coordinator serves no worker bundles: start it with --bundles DIR " +
+      "(scripts/bundle makes them; see doc/install.md).";
+    return;
+  }
+  const d = await response.json();
+  if (!response.ok) {
+    status.textContent = `Refused: ${d.error ? d.error.message : response.status}`;
+    return;
+  }
+  status.textContent = `Enrollment token ${d.token_id} (revoke it with: podfleet token revoke ` +
+    `${d.token_id}; the line then stops working and a new one is shown here).`;
+  lines.replaceChildren(...d.bundles.map((b) => {
+    const div = document.createElement("div");
+    div.className = "join-line";
+    const h = document.createElement("h3");
+    h.textContent = `${b.variant} bundle (${(b.size / 1048576).toFixed(1)} MiB)`;
+    const pre = document.createElement("pre");
+    pre.textContent = b.command;
+    div.append(h, pre);
+    return div;
+  }));
+}
+
+document.getElementById("join-form").addEventListener("submit", showJoin);
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_common.h"
 #include "engines/whisper_model_file.h"
 
 namespace podfleet {

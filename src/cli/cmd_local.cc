@@ -6,8 +6,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_common.h"
 #include "engines/wer.h"
 #include "net/http_client.h"
 #include "transcripts/formats.h"

@@ -1,16 +1,16 @@
 // `podfleet models`: the ggml Whisper models whisper.cpp's authors publish; list, pull (download
 // with resume, progress and verification) and make-random (test and benchmark models).
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <mutex>
 
-#include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_common.h"
 #include "engines/whisper_model_file.h"
 #include "engines/whisper_models.h"
+#include "net/file_digest.h"
 #include "net/http_client.h"
 
 namespace podfleet {
@@ -27,25 +27,6 @@ struct ModelsArgs {
 std::string Size(int64_t bytes) {
   if (bytes >= (int64_t{1} << 30)) return fmt::format("{:.1f} GiB", bytes / double(1 << 30));
   return fmt::format("{} MiB", (bytes + (1 << 19)) >> 20);
-}
-
-// Hex SHA-1 of a file, streamed.
-Result<std::string> Sha1File(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Unavailable("cannot read " + path.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha1(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
 }
 
 // The weight type a catalog name implies: "-q5_0" suffix, else f16.
@@ -68,7 +49,7 @@ Result<std::string> VerifyModel(const std::filesystem::path& path, const Whisper
       h.n_mels != shape->n_mels || info->weights != WeightsOf(m.name))
     return Corruption(fmt::format("{} is a {}-layer {} model of width {}, not {}", path.string(),
                                   h.n_audio_layer, info->weights, h.n_audio_state, m.name));
-  auto sha1 = Sha1File(path);
+  auto sha1 = FileDigest(path, "sha1");
   if (!sha1) return sha1;
   if (!m.sha1.empty() && *sha1 != m.sha1)
     return Corruption(fmt::format("checksum mismatch: SHA-1 {}, published {}", *sha1, m.sha1));

@@ -103,6 +103,12 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "MODE"),
       IntFlag("relay-episodes", &o.relay_episodes,
               "relay: episodes prepared at once (a slow origin holds up only its own)"),
+      PathFlag("bundles", &o.bundles_dir,
+               "serve the worker bundles in DIR (scripts/bundle) and print the join line"),
+      StringFlag("join-url", &o.join_url,
+                 "the coordinator's URL as workers reach it, for the join line (default: the "
+                 "listening address)",
+                 "URL"),
       Flag{"egress-limit", "cap on the audio the coordinator serves, in Mbit/s (0: none)", "MBIT",
            [&o](std::string_view v) -> Result<void> {
              double mbit = 0;
@@ -125,6 +131,11 @@ Result<std::unique_ptr<Coordinator>> StartCoordinator(const CoordinatorOptions& 
     fmt::print("enrollment token (shown once; workers register with it):\n  {}\n", *token);
     fmt::print("start a worker:  podfleet work --server {} --token {}\n", (*c)->base_url(), *token);
   }
+  auto joins = (*c)->JoinCommands();
+  if (!joins) return std::unexpected(joins.error());
+  for (const auto& [variant, command] : *joins)
+    fmt::print("join a machine ({} bundle; the token is revocable: podfleet token list):\n  {}\n",
+               variant, command);
   if (const auto& token = (*c)->first_admin_token()) {
     fmt::print(
         "admin token (shown once; kept in {}, which `podfleet feed add` and `episodes add` read "

@@ -9,13 +9,14 @@ namespace {
 
 using podfleet::Command;
 
+// Coordinator-side commands first; a worker-only build (-DPODFLEET_WORKER_ONLY=ON) has only the
+// commands that run an engine on this machine (the second group).
 constexpr Command kCommands[] = {
+#ifndef PODFLEET_WORKER_ONLY
     {"demo", "generate a sample feed and transcribe it on this machine (the quick start)",
      podfleet::RunDemo},
     {"serve", "run the coordinator", podfleet::RunServe},
-    {"work", "run a worker against a coordinator", podfleet::RunWork},
     {"up", "run a coordinator and local workers in one process", podfleet::RunUp},
-    {"transcribe", "transcribe one audio file without a server", podfleet::RunTranscribe},
     {"status", "show nodes, queue and throughput", podfleet::RunStatus},
     {"feed", "add, list, refresh or remove feeds", podfleet::RunFeed},
     {"episodes", "list episodes, or add one audio file (URL or upload)", podfleet::RunEpisodes},
@@ -25,10 +26,13 @@ constexpr Command kCommands[] = {
      podfleet::RunSearch},
     {"reindex", "rebuild the transcripts' search index", podfleet::RunReindex},
     {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
-    {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
     {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},
     {"doctor", "the fleet's checks: pods busy, prefetch, gaps, idle billing", podfleet::RunDoctor},
+#endif
+    {"work", "run a worker against a coordinator", podfleet::RunWork},
+    {"transcribe", "transcribe one audio file without a server", podfleet::RunTranscribe},
+    {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
     {"models", "list or download the whisper engine's models", podfleet::RunModels},
     {"bench", "measure this machine's engines (bench engine)", podfleet::RunBench},
 };

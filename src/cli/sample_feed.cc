@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "cli/cli_common.h"
+#include "cli/local_common.h"
 
 extern char** environ;
 

@@ -234,6 +234,14 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     c->first_token_ = *token;
   }
 
+  if (!options.bundles_dir.empty()) {
+    auto shelf = BundleShelf::Open(options.bundles_dir);
+    if (!shelf) return std::unexpected(shelf.error());
+    c->bundles_ = std::make_unique<BundleShelf>(std::move(*shelf));
+    c->join_ = std::make_unique<JoinToken>(*c->store_, clock);
+    if (auto r = c->join_->Start(); !r) return std::unexpected(r.error());
+  }
+
   c->http_ = MakeCurlClient(HttpClientOptions{});
   c->dispatcher_ = std::make_unique<Dispatcher>(*c->store_, clock, options.lease_duration);
   Dispatcher* dispatcher = c->dispatcher_.get();
@@ -276,6 +284,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
                                 std::move(admin->hash), *c->activity_, *c->metrics_, *c->waiters_,
                                 options.api_key.empty() ? "" : HashToken(options.api_key),
                                 *c->egress_, c->relay_.get(), *c->uploads_});
+  c->context_->bundles = c->bundles_.get();
+  c->context_->join = c->join_.get();
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
@@ -283,6 +293,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : SearchRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : BundleRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
   auto router = std::make_shared<Router>(
       std::move(routes),
@@ -305,6 +316,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
       });
   if (!server) return std::unexpected(server.error());
   c->server_ = std::move(*server);
+  if (c->join_) c->join_->SetBaseUrl(options.join_url.empty() ? c->base_url() : options.join_url);
   c->lease_reaper_ =
       std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
   c->reaper_ = std::jthread([raw = c.get()](std::stop_token stop) { raw->ReapLoop(stop); });
@@ -328,6 +340,16 @@ void Coordinator::Stop() {
 
 void Coordinator::JobsQueued() {
   if (context_) context_->JobsQueued();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Coordinator::JoinCommands() {
+  std::vector<std::pair<std::string, std::string>> lines;
+  if (!join_) return lines;
+  auto token = join_->Current();
+  if (!token) return std::unexpected(token.error());
+  for (const Bundle& b : bundles_->bundles())
+    lines.emplace_back(b.variant, JoinCommand(join_->base_url(), b, *token));
+  return lines;
 }
 
 uint16_t Coordinator::port() const { return server_->port(); }

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
@@ -21,7 +23,9 @@
 
 namespace podfleet {
 
+class BundleShelf;
 class Dispatcher;
+class JoinToken;
 class EgressPacer;
 class Relay;
 class FeedPoller;
@@ -92,6 +96,11 @@ struct CoordinatorOptions {
   Millis transcription_wait{10 * 60'000};
   // How long a transcription upload can be joined by a retry of it (upload_dedup.h).
   Millis transcription_dedup_window{15 * 60'000};
+  // Worker bundles (scripts/bundle) to serve at /api/worker/bundle/VARIANT, with a join line per
+  // bundle (bundles.h); empty: none. The coordinator's URL as workers reach it, for that line
+  // (empty: the address it listens on).
+  std::filesystem::path bundles_dir;
+  std::string join_url;
 };
 
 // The options with derived values filled in (heartbeat_interval), or kInvalidArgument naming the
@@ -122,6 +131,10 @@ class Coordinator {
   // <data_dir>/admin.token).
   const std::optional<std::string>& first_admin_token() const { return first_admin_token_; }
 
+  // The one-line join command per bundle, as (variant, command), with the live join token
+  // (join_token.h); empty without bundles. Store errors as reported.
+  Result<std::vector<std::pair<std::string, std::string>>> JoinCommands();
+
   // Tells the coordinator that jobs were queued in its store by someone else (a benchmark, a test
   // on the same store): waiting claims are served and the relay looks for work now.
   void JobsQueued();
@@ -150,6 +163,8 @@ class Coordinator {
   std::unique_ptr<UploadDedup> uploads_;
   std::unique_ptr<EgressPacer> egress_;
   std::unique_ptr<Relay> relay_;
+  std::unique_ptr<BundleShelf> bundles_;
+  std::unique_ptr<JoinToken> join_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HandlerPool> handlers_;
   std::unique_ptr<HttpServer> server_;

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "coordinator/activity_log.h"
+#include "coordinator/bundles.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
 #include "coordinator/upload_dedup.h"
+#include "coordinator/join_token.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -29,6 +31,8 @@ struct Coordinator::Context {
   EgressPacer& egress;             // every audio response goes through it
   Relay* relay;                    // null in origin mode
   UploadDedup& uploads;            // repeated transcription uploads (routes_openai.cc)
+  const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
+  JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
@@ -43,6 +47,8 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c);
 std::vector<Route> OperatorRoutes(Coordinator::Context& c);
 // Feeds and OPML (routes_feeds.cc).
 std::vector<Route> FeedRoutes(Coordinator::Context& c);
+// Worker bundles and the join line (routes_bundles.cc); none without --bundles.
+std::vector<Route> BundleRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
 // After `node` completed `job` at `done_at`: counts the job in the metrics (the store recorded

@@ -39,8 +39,23 @@ struct ModelFiles {
   std::filesystem::path dict;
 };
 
+// The default model directory: the one a relocatable bundle (scripts/bundle) carries beside the
+// binary's folder (bin/../share/pocketsphinx/model/en-us), when there is one; else the build's
+// POCKETSPHINX_MODEL_DIR.
+std::filesystem::path DefaultModelDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    std::filesystem::path bundled =
+        exe.parent_path().parent_path() / "share/pocketsphinx/model/en-us";
+    if (std::filesystem::exists(bundled / "en-us" / "mdef", ec)) return bundled;
+  }
+  return POCKETSPHINX_MODEL_DIR;
+}
+
 Result<ModelFiles> FindModel(const std::string& configured) {
-  const std::filesystem::path dir = configured.empty() ? POCKETSPHINX_MODEL_DIR : configured;
+  const std::filesystem::path dir =
+      configured.empty() ? DefaultModelDir() : std::filesystem::path(configured);
   ModelFiles m;
   m.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   m.hmm = dir / m.name;

@@ -2,7 +2,8 @@
 // US English model that Debian ships. No download; modest accuracy (see doc/engines.md).
 //
 // Model: EngineConfig.model names a model directory laid out like Debian's
-// POCKETSPHINX_MODEL_DIR (/usr/share/pocketsphinx/model/en-us), the default when empty: for a
+// POCKETSPHINX_MODEL_DIR (/usr/share/pocketsphinx/model/en-us), the default when empty (a
+// relocatable bundle's bin/../share/pocketsphinx/model/en-us comes first): for a
 // directory named NAME, NAME/NAME/ holds the acoustic model, NAME/NAME.lm.bin the language model
 // and NAME/cmudict-NAME.dict the dictionary. The engine reports NAME as its model.
 //

@@ -1,11 +1,12 @@
 // Drives Debian's chromium (through playwright-core from npm) against a running coordinator's
 // dashboard: live nodes and numbers must appear and change without a reload; saves a screenshot.
-// Usage: node check.js SERVER_URL SCREENSHOT_PATH
+// With the admin token it also shows the join line under "Add a worker".
+// Usage: node check.js SERVER_URL SCREENSHOT_PATH ADMIN_TOKEN
 "use strict";
 
 const { chromium } = require("playwright-core");
 
-const [server, screenshot] = process.argv.slice(2);
+const [server, screenshot, admin] = process.argv.slice(2);
 const executablePath = process.env.PODFLEET_CHROMIUM || "/usr/lib/chromium/chromium";
 
 function fail(message) {
@@ -58,6 +59,18 @@ async function cellText(page, selector) {
     const economics = await cellText(page, "#economics tbody tr");
     console.log(`ok: economics: ${economics.replace(/\s+/g, " ")}`);
     console.log(`ok: alerts: ${alerts}`);
+    await page.fill("#join-admin", "pfa_wrong");
+    await page.click("#join-form button");
+    await page.waitForFunction(() => /Refused/.test(
+      document.querySelector("#join-status")?.textContent || ""), null, { timeout: 10000 });
+    await page.fill("#join-admin", admin);
+    await page.click("#join-form button");
+    await page.waitForFunction(() => /podfleet work --server http/.test(
+      document.querySelector("#join-lines pre")?.textContent || ""), null, { timeout: 10000 });
+    const line = await page.locator("#join-lines pre").first().innerText();
+    if (!/\/api\/worker\/bundle\/cpu/.test(line) || !/--token pfe_/.test(line))
+      fail(`join line incomplete: ${line}`);
+    console.log("ok: the join line is shown for the admin token, refused for a wrong one");
     if (errors.length) fail(`page errors: ${errors.join("; ")}`);
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`ok: screenshot saved to ${screenshot}`);
