@@ -9,6 +9,7 @@
 //   no_idle_with_work   no node idle more than 5 % of its observed time while jobs were queued,
 //                       over the last hour
 //   no_idle_billing     no pod idle (no lease) now, and none idle more than 10 % of the last hour
+//   no_blocked_nodes    no node seen recently is blocked (its preflight failed: the reason)
 #pragma once
 
 #include <string>

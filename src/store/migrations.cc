@@ -178,6 +178,11 @@ ALTER TABLE attempts ADD COLUMN waited_ms INTEGER;
 ALTER TABLE nodes ADD COLUMN price_per_hour REAL;
 )sql";
 
+// Engine states a node runs on one loaded model (= jobs it takes at once; engine.h).
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE nodes ADD COLUMN engine_states INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -185,6 +190,7 @@ constexpr std::array kMigrations{
     Migration{3, "jobs.quarantined_at", kSchemaV3},
     Migration{4, "jobs are chunks of episodes; job results", kSchemaV4},
     Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
+    Migration{6, "engine states per node", kSchemaV6},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

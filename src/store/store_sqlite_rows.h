@@ -50,7 +50,7 @@ Result<Transcript> ReadTranscript(const Statement& row);
 
 inline constexpr std::string_view kNodeColumns =
     "n.id, n.name, n.engine, n.model, n.version, n.hardware, n.speed, n.blocked_reason, "
-    "n.registered_at, n.last_seen, n.retired_at, n.price_per_hour";
+    "n.registered_at, n.last_seen, n.retired_at, n.price_per_hour, n.engine_states";
 Result<Node> ReadNode(const Statement& row);
 
 // JSON column codecs (formats in migrations.h). Encoders replace invalid UTF-8 with U+FFFD rather
