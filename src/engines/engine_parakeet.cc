@@ -79,11 +79,10 @@ class ParakeetEngine final : public Engine {
       : ctx_(ctx),
         config_(std::move(config)),
         model_name_(std::move(model_name)),
-        device_(std::move(device)),
-        max_chunk_(Millis(int64_t{parakeet_model_n_audio_ctx(ctx)} * 10)) {}
+        max_chunk_(Millis(int64_t{parakeet_model_n_audio_ctx(ctx)} * 10)),
+        runtime_(config_, std::move(device)) {}
   ~ParakeetEngine() override {
-    pool_.reset();
-    for (void* s : states_) parakeet_free_state(static_cast<parakeet_state*>(s));
+    runtime_.Free();
     parakeet_free(ctx_);
   }
   ParakeetEngine(const ParakeetEngine&) = delete;
@@ -94,13 +93,7 @@ class ParakeetEngine final : public Engine {
 
   EngineInfo info() const override {
     EngineInfo i{"parakeet", model_name_, config_.word_timestamps};
-    i.cuda_runtime = config_.no_gpu ? 0 : BuiltCudaRuntime();
-    i.states = static_cast<int>(states_.size());
-    i.states_note = states_note_;
-    i.device = device_.device;
-    i.gpu = device_.gpu;
-    i.device_problem = device_.problem;
-    i.speed_floor = device_.gpu ? kGpuSpeedFloor : 0;
+    runtime_.Describe(i);
     return i;
   }
 
@@ -117,17 +110,13 @@ class ParakeetEngine final : public Engine {
   parakeet_context* const ctx_;
   const EngineConfig config_;
   const std::string model_name_;
-  const DeviceChoice device_;
   const Millis max_chunk_;
-  std::vector<void*> states_;
-  std::string states_note_;
-  int threads_per_state_ = 1;
-  std::unique_ptr<StatePool> pool_;
+  EngineRuntime runtime_;
 };
 
 parakeet_full_params ParakeetEngine::Params(CallContext& call) const {
   parakeet_full_params p = parakeet_full_default_params(PARAKEET_SAMPLING_GREEDY);
-  p.n_threads = threads_per_state_;
+  p.n_threads = runtime_.threads_per_state();
   p.abort_callback = [](void* data) {
     return static_cast<CallContext*>(data)->stop.stop_requested();
   };
@@ -189,10 +178,10 @@ Result<Transcript> ParakeetEngine::Transcribe(const PcmAudio& audio, const Engin
   const Millis longest =
       config_.chunk.count() > 0 ? std::min(config_.chunk, max_chunk_) : max_chunk_;
   const Millis length =
-      ChunkLengthForStates(audio.duration(), states_.size(), longest, Millis(20'000));
+      ChunkLengthForStates(audio.duration(), runtime_.states(), longest, Millis(20'000));
   const std::vector<Piece> chunks = PlanChunks(audio, length);
   StatePool::Progress tracker(chunks, progress);
-  auto segments = pool_->Run(chunks.size(), [&](size_t i, void* state) {
+  auto segments = runtime_.pool().Run(chunks.size(), [&](size_t i, void* state) {
     CallContext call{stop, &tracker, i};
     return RunChunk(audio, chunks[i], static_cast<parakeet_state*>(state), call);
   });
@@ -220,23 +209,8 @@ Result<void> ParakeetEngine::Start() {
     if (!r) return std::unexpected(r.error());
     return {};
   };
-  ops.device_free = [this]() -> int64_t {
-    if (!device_.gpu) return -1;
-    for (const ComputeDevice& d : ComputeDevices())
-      if (d.gpu) return d.free_bytes;
-    return -1;
-  };
-  const int threads = config_.threads > 0
-                          ? config_.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  ops.prepare = [&](int n) { threads_per_state_ = std::max(1, threads / n); };
-  // An engine that cannot use the GPU it needs is kept only to say why: no warm-up.
-  auto plan = MakeStates(device_.problem.empty() ? config_.states : 1, ops);
-  if (!plan) return std::unexpected(Error{plan.error().code, "parakeet: " + plan.error().message});
-  states_ = std::move(plan->states);
-  threads_per_state_ = std::max(1, threads / static_cast<int>(states_.size()));
-  states_note_ = DescribeStates(states_.size(), plan->measured);
-  pool_ = std::make_unique<StatePool>(states_);
+  if (auto ok = runtime_.Start(std::move(ops)); !ok)
+    return std::unexpected(Error{ok.error().code, "parakeet: " + ok.error().message});
   return {};
 }
 

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <algorithm>
+#include <mutex>
 
 #include "audio/voice_clip.h"
 #include "engines/chunks.h"
 #include "engines/parakeet_model_file.h"
+#include "support/engine_util.h"
 #include "support/speech.h"
 #include "support/temp_dir.h"
 
@@ -41,24 +43,6 @@ EngineConfig TestConfig(int states = 1) {
   c.threads = 2;
   c.states = states;
   return c;
-}
-
-std::unique_ptr<Engine> Load(const EngineConfig& config) {
-  auto engine = MakeEngine(config);
-  if (!engine) {
-    ADD_FAILURE() << engine.error().ToString();
-    return nullptr;
-  }
-  return std::move(*engine);
-}
-
-Transcript TranscribeAll(Engine& engine, const PcmAudio& audio) {
-  auto t = engine.Transcribe(audio, {}, {});
-  if (!t) {
-    ADD_FAILURE() << t.error().ToString();
-    return {};
-  }
-  return *t;
 }
 
 std::vector<Word> AllWords(const Transcript& t) {
@@ -183,9 +167,8 @@ TEST(ParakeetEngine, AutoStatesAreMeasuredAndReported) {
 
 TEST(ParakeetEngine, BadModelFilesFailClearly) {
   TempDir dir;
-  std::ifstream in(TestModel(), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::ofstream(dir.File("cut.bin"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const std::string bytes = ReadAll(TestModel());
+  WriteAll(dir.File("cut.bin"), bytes.substr(0, bytes.size() / 2));
   EngineConfig config = TestConfig();
   config.model = dir.File("cut.bin");
   auto cut = MakeEngine(config);

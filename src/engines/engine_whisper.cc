@@ -75,10 +75,9 @@ class WhisperEngine final : public Engine {
       : ctx_(ctx),
         config_(std::move(config)),
         model_name_(std::move(model_name)),
-        device_(std::move(device)) {}
+        runtime_(config_, std::move(device)) {}
   ~WhisperEngine() override {
-    pool_.reset();
-    for (void* s : states_) whisper_free_state(static_cast<whisper_state*>(s));
+    runtime_.Free();
     whisper_free(ctx_);
   }
   WhisperEngine(const WhisperEngine&) = delete;
@@ -89,13 +88,7 @@ class WhisperEngine final : public Engine {
 
   EngineInfo info() const override {
     EngineInfo i{"whisper", model_name_, config_.word_timestamps};
-    i.cuda_runtime = config_.no_gpu ? 0 : BuiltCudaRuntime();
-    i.states = static_cast<int>(states_.size());
-    i.states_note = states_note_;
-    i.device = device_.device;
-    i.gpu = device_.gpu;
-    i.device_problem = device_.problem;
-    i.speed_floor = device_.gpu ? kGpuSpeedFloor : 0;
+    runtime_.Describe(i);
     return i;
   }
 
@@ -113,17 +106,13 @@ class WhisperEngine final : public Engine {
   whisper_context* const ctx_;
   const EngineConfig config_;
   const std::string model_name_;
-  const DeviceChoice device_;
-  std::vector<void*> states_;
-  std::string states_note_;
-  int threads_per_state_ = 1;
-  std::unique_ptr<StatePool> pool_;
+  EngineRuntime runtime_;
 };
 
 whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
   whisper_full_params p = whisper_full_default_params(
       config_.beam_size > 0 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
-  p.n_threads = threads_per_state_;
+  p.n_threads = runtime_.threads_per_state();
   p.print_progress = p.print_realtime = p.print_timestamps = p.print_special = false;
   p.language = config_.language.empty() ? "auto" : config_.language.c_str();
   p.token_timestamps = config_.word_timestamps;
@@ -205,11 +194,11 @@ Result<Transcript> WhisperEngine::Transcribe(const PcmAudio& audio, const Engine
                                              std::stop_token stop) {
   const auto started = std::chrono::steady_clock::now();
   const Millis max_chunk =
-      ChunkLengthForStates(audio.duration(), states_.size(), config_.chunk, Millis(30'000));
+      ChunkLengthForStates(audio.duration(), runtime_.states(), config_.chunk, Millis(30'000));
   const std::vector<Piece> chunks = PlanWhisperChunks(audio, max_chunk);
   StatePool::Progress tracker(chunks, progress);
   std::vector<std::string> languages(chunks.size());
-  auto segments = pool_->Run(chunks.size(), [&](size_t i, void* state) {
+  auto segments = runtime_.pool().Run(chunks.size(), [&](size_t i, void* state) {
     ChunkCallback cb{stop, &tracker, i};
     std::string language = config_.language == "auto" ? "" : config_.language;
     auto r = RunChunk(audio, chunks[i], static_cast<whisper_state*>(state), cb, language);
@@ -241,25 +230,9 @@ Result<void> WhisperEngine::Start() {
     if (!r) return std::unexpected(r.error());
     return {};
   };
-  ops.device_free = [this]() -> int64_t {
-    if (!device_.gpu) return -1;
-    for (const ComputeDevice& d : ComputeDevices())
-      if (d.gpu) return d.free_bytes;
-    return -1;
-  };
-  const int threads = config_.threads > 0
-                          ? config_.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  ops.prepare = [&](int n) { threads_per_state_ = std::max(1, threads / n); };
-  // An engine that cannot use the GPU it needs is kept only to say why: no warm-up.
-  auto plan = MakeStates(device_.problem.empty() ? config_.states : 1, ops);
-  if (!plan)
-    return std::unexpected(Error{plan.error().code, "whisper.cpp: " + plan.error().message + " " +
-                                                        Trim(g_last_whisper_error)});
-  states_ = std::move(plan->states);
-  threads_per_state_ = std::max(1, threads / static_cast<int>(states_.size()));
-  states_note_ = DescribeStates(states_.size(), plan->measured);
-  pool_ = std::make_unique<StatePool>(states_);
+  if (auto ok = runtime_.Start(std::move(ops)); !ok)
+    return std::unexpected(Error{
+        ok.error().code, "whisper.cpp: " + ok.error().message + " " + Trim(g_last_whisper_error)});
   return {};
 }
 

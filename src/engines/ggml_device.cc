@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <ggml-backend.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 namespace podfleet {
 
@@ -53,6 +55,44 @@ DeviceChoice ChooseDevice(const EngineConfig& config, const std::vector<ComputeD
       config.name, built_for_gpu ? " (built with a GPU backend)" : " (--require-gpu)",
       visible ? fmt::format(" (CUDA_VISIBLE_DEVICES='{}')", visible) : "");
   return c;
+}
+
+Result<void> EngineRuntime::Start(StateOps ops) {
+  ops_ = std::move(ops);
+  ops_.device_free = [this]() -> int64_t {
+    if (!device_.gpu) return -1;
+    for (const ComputeDevice& d : ComputeDevices())
+      if (d.gpu) return d.free_bytes;
+    return -1;
+  };
+  const int threads = config_.threads > 0
+                          ? config_.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ops_.prepare = [&](int n) { threads_per_state_ = std::max(1, threads / n); };
+  auto plan = MakeStates(device_.problem.empty() ? config_.states : 1, ops_);
+  ops_.prepare = nullptr;
+  if (!plan) return std::unexpected(plan.error());
+  states_ = std::move(plan->states);
+  threads_per_state_ = std::max(1, threads / static_cast<int>(states_.size()));
+  states_note_ = DescribeStates(states_.size(), plan->measured);
+  pool_ = std::make_unique<StatePool>(states_);
+  return {};
+}
+
+void EngineRuntime::Free() {
+  pool_.reset();
+  for (void* s : states_) ops_.destroy(s);
+  states_.clear();
+}
+
+void EngineRuntime::Describe(EngineInfo& info) const {
+  info.cuda_runtime = config_.no_gpu ? 0 : BuiltCudaRuntime();
+  info.states = static_cast<int>(states_.size());
+  info.states_note = states_note_;
+  info.device = device_.device;
+  info.gpu = device_.gpu;
+  info.device_problem = device_.problem;
+  info.speed_floor = device_.gpu ? kGpuSpeedFloor : 0;
 }
 
 }  // namespace podfleet

@@ -13,11 +13,14 @@
 // Thread-safety: the functions may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engines/engine.h"
+#include "engines/state_pool.h"
 
 namespace podfleet {
 
@@ -48,5 +51,45 @@ struct DeviceChoice {
 // a GPU backend (pure, for tests).
 DeviceChoice ChooseDevice(const EngineConfig& config, const std::vector<ComputeDevice>& devices,
                           bool built_for_gpu);
+
+}  // namespace podfleet
+
+namespace podfleet {
+
+// What the in-process engines (whisper, parakeet) share around their model: the device, the
+// states and the pool over them, and how the threads are divided among the states.
+//
+// Thread-safety: Start and Free from one thread, before and after any use; the rest from any.
+class EngineRuntime {
+ public:
+  EngineRuntime(const EngineConfig& config, DeviceChoice device)
+      : config_(config), device_(std::move(device)) {}
+  ~EngineRuntime() { Free(); }
+  EngineRuntime(const EngineRuntime&) = delete;
+  EngineRuntime& operator=(const EngineRuntime&) = delete;
+
+  // Makes the states with `ops` (create, destroy and run; device_free and prepare are filled
+  // here): EngineConfig::states of them, or as the warm-up chooses when 0; one when the device
+  // has a problem (the engine is kept only to say why). Errors as MakeStates.
+  Result<void> Start(StateOps ops);
+  // Frees the states; the engine calls it before freeing its model.
+  void Free();
+
+  // Fills the device, state and CUDA fields of `info`.
+  void Describe(EngineInfo& info) const;
+  const DeviceChoice& device() const { return device_; }
+  StatePool& pool() { return *pool_; }
+  size_t states() const { return states_.size(); }
+  int threads_per_state() const { return threads_per_state_.load(); }
+
+ private:
+  const EngineConfig& config_;
+  const DeviceChoice device_;
+  StateOps ops_;
+  std::vector<void*> states_;
+  std::string states_note_;
+  std::atomic<int> threads_per_state_{1};
+  std::unique_ptr<StatePool> pool_;
+};
 
 }  // namespace podfleet

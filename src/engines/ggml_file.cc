@@ -126,6 +126,42 @@ void WriteRandomTensor(Writer& w, const TensorSpec& t, float scale, Random& rng)
   }
 }
 
+Result<WeightChoice> WeightsForWriting(std::string_view weights) {
+  const GgmlType* type = TypeByName(weights);
+  const FileType* file = FileTypeByWeights(weights);
+  if (!type || !file || file->ftype > 9)
+    return InvalidArgument(fmt::format(
+        "cannot write weights of type '{}' (f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0)", weights));
+  return WeightChoice{type,
+                      file->ftype + (type->block > 1 ? kQuantVersion * kQuantVersionFactor : 0)};
+}
+
+Result<std::unique_ptr<Reader>> OpenModel(const std::filesystem::path& path,
+                                          std::string_view kind) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return NotFound(fmt::format("{}: {}", path.string(), ec.message()));
+  auto r = std::make_unique<Reader>(path, static_cast<int64_t>(size));
+  if (!r->ok()) return Unavailable(fmt::format("{}: cannot read", path.string()));
+  const auto magic = r->Get<uint32_t>("the header");
+  if (r->failed() || magic != kMagic)
+    return InvalidArgument(fmt::format("{}: not a ggml {} model ({})", path.string(), kind,
+                                       magic == kGgufMagic
+                                           ? "a GGUF file; whisper.cpp reads ggml .bin files"
+                                           : "wrong magic number"));
+  return r;
+}
+
+Result<const GgmlType*> WeightsOfFile(int32_t ftype) {
+  const FileType* file = FileTypeById(ftype % kQuantVersionFactor);
+  if (!file) return Corruption(fmt::format("unknown ftype {}", ftype));
+  return TypeByName(file->weights);
+}
+
+std::unexpected<Error> InFile(const std::filesystem::path& path, const Error& e) {
+  return std::unexpected(Error{e.code, fmt::format("{}: {}", path.string(), e.message)});
+}
+
 Result<int64_t> Finish(Writer& w, const std::filesystem::path& path) {
   if (!w.Close()) {
     std::error_code ec;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -94,6 +95,15 @@ class Writer {
 // norm weights and variances). Quantized tensors get random quants behind a small block scale.
 void WriteRandomTensor(Writer& w, const TensorSpec& t, float scale, Random& rng);
 
+// The type of the big matrices a writer puts in a file of weight type `weights`, and the file's
+// ftype field for it. kInvalidArgument for a type the writers do not produce (f32, f16, q4_0,
+// q4_1, q5_0, q5_1 and q8_0 only).
+struct WeightChoice {
+  const GgmlType* type;
+  int32_t ftype;
+};
+Result<WeightChoice> WeightsForWriting(std::string_view weights);
+
 // Closes `w`; on failure removes the partial file (kUnavailable). Returns the file size.
 Result<int64_t> Finish(Writer& w, const std::filesystem::path& path);
 
@@ -128,6 +138,17 @@ class Reader {
   int64_t pos_ = 0;
   Error error_{Code::kCorruption, ""};
 };
+
+// Opens a model file for inspection and reads its magic number. kNotFound: no such file;
+// kInvalidArgument: another magic ("not a ggml `kind` model", naming a GGUF file as such).
+Result<std::unique_ptr<Reader>> OpenModel(const std::filesystem::path& path, std::string_view kind);
+
+// The type of the big matrices of a file whose header says `ftype` (the quantization version
+// included). kCorruption for an unknown one.
+Result<const GgmlType*> WeightsOfFile(int32_t ftype);
+
+// `e` with the file's path in front of its message.
+std::unexpected<Error> InFile(const std::filesystem::path& path, const Error& e);
 
 // Reads one tensor header and skips its data, checking it against `expected` (by name) and
 // removing it from there. kCorruption: unknown or repeated name, wrong shape or type, truncated.

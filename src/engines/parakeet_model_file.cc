@@ -195,6 +195,19 @@ Result<void> SkipPreamble(ggml_file::Reader& r, const ParakeetHparams& h) {
   return {};
 }
 
+// Random values' magnitude: norm weights and variances 1 (scale < 0), biases small.
+float Scale(const std::string& name) {
+  static constexpr std::string_view kOnes[] = {
+      "norm_feed_forward1.weight", "norm_feed_forward2.weight", "norm_conv.weight",
+      "norm_self_att.weight",      "norm_out.weight",           "running_var",
+      "batch_norm.weight"};
+  for (std::string_view end : kOnes)
+    if (name.ends_with(end)) return -1.0f;
+  const bool small = name.ends_with("bias") || name.ends_with("running_mean") ||
+                     name.find("pos_bias") != std::string::npos;
+  return small ? 0.01f : 0.05f;
+}
+
 }  // namespace
 
 ParakeetHparams ParakeetTdt06bShape() { return ParakeetHparams{}; }
@@ -213,68 +226,39 @@ ParakeetHparams TinyParakeetShape() {
 
 Result<int64_t> WriteRandomParakeetModel(const std::filesystem::path& path,
                                          const RandomParakeetOptions& options) {
-  const GgmlType* w = ggml_file::TypeByName(options.weights);
-  const ggml_file::FileType* file_type = ggml_file::FileTypeByWeights(options.weights);
-  if (!w || !file_type || file_type->ftype > 9)
-    return InvalidArgument(
-        fmt::format("cannot write weights of type '{}' (f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0)",
-                    options.weights));
+  auto w = ggml_file::WeightsForWriting(options.weights);
+  if (!w) return std::unexpected(w.error());
   const ParakeetHparams& h = options.hparams;
   if (auto ok = CheckShape(h); !ok) return InvalidArgument(ok.error().message);
   const int64_t pre =
       static_cast<int64_t>(h.n_mels / h.subsampling_factor) * h.n_subsampling_channels;
-  if (h.n_audio_state % w->block || pre % w->block)
+  const int32_t block = w->type->block;
+  if (h.n_audio_state % block || pre % block)
     return InvalidArgument(fmt::format("width {} or {} is not a multiple of {}'s block of {}",
-                                       h.n_audio_state, pre, w->name, w->block));
-  const int32_t ftype =
-      file_type->ftype +
-      (w->block > 1 ? ggml_file::kQuantVersion * ggml_file::kQuantVersionFactor : 0);
+                                       h.n_audio_state, pre, w->type->name, block));
   ggml_file::Writer out(path);
   if (!out.ok()) return Unavailable(fmt::format("cannot write {}", path.string()));
-  WriteHeader(out, h, ftype);
+  WriteHeader(out, h, w->ftype);
   ggml_file::Random rng(options.seed);
-  for (const TensorSpec& t : ExpectedTensors(h, *w)) {
-    const bool ones =
-        t.name.ends_with("norm_feed_forward1.weight") ||
-        t.name.ends_with("norm_feed_forward2.weight") || t.name.ends_with("norm_conv.weight") ||
-        t.name.ends_with("norm_self_att.weight") || t.name.ends_with("norm_out.weight") ||
-        t.name.ends_with("running_var") || t.name.ends_with("batch_norm.weight");
-    const bool small = t.name.ends_with("bias") || t.name.ends_with("running_mean") ||
-                       t.name.find("pos_bias") != std::string::npos;
-    ggml_file::WriteRandomTensor(out, t, ones ? -1.0f : small ? 0.01f : 0.05f, rng);
-  }
+  for (const TensorSpec& t : ExpectedTensors(h, *w->type))
+    ggml_file::WriteRandomTensor(out, t, Scale(t.name), rng);
   return ggml_file::Finish(out, path);
 }
 
 Result<ParakeetFileInfo> InspectParakeetModel(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return NotFound(fmt::format("{}: {}", path.string(), ec.message()));
-  ggml_file::Reader r(path, static_cast<int64_t>(size));
-  if (!r.ok()) return Unavailable(fmt::format("{}: cannot read", path.string()));
-  auto fail = [&](const Error& e) {
-    return std::unexpected(Error{e.code, fmt::format("{}: {}", path.string(), e.message)});
-  };
-  const auto magic = r.Get<uint32_t>("the header");
-  if (r.failed() || magic != ggml_file::kMagic) {
-    const bool gguf = magic == ggml_file::kGgufMagic;
-    return InvalidArgument(fmt::format(
-        "{}: not a ggml Parakeet model ({})", path.string(),
-        gguf ? "a GGUF file; whisper.cpp's parakeet reads ggml .bin files" : "wrong magic number"));
-  }
+  auto r = ggml_file::OpenModel(path, "Parakeet");
+  if (!r) return std::unexpected(r.error());
   int32_t ftype = 0;
-  auto h = ReadHparams(r, ftype);
-  if (!h) return fail(h.error());
-  const ggml_file::FileType* file_type =
-      ggml_file::FileTypeById(ftype % ggml_file::kQuantVersionFactor);
-  if (!file_type) return fail(Error{Code::kCorruption, fmt::format("unknown ftype {}", ftype)});
-  if (auto ok = SkipPreamble(r, *h); !ok) return fail(ok.error());
+  auto h = ReadHparams(**r, ftype);
+  if (!h) return ggml_file::InFile(path, h.error());
+  auto w = ggml_file::WeightsOfFile(ftype);
+  if (!w) return ggml_file::InFile(path, w.error());
+  if (auto ok = SkipPreamble(**r, *h); !ok) return ggml_file::InFile(path, ok.error());
   std::map<std::string, TensorSpec> expected;
-  for (TensorSpec& t : ExpectedTensors(*h, *ggml_file::TypeByName(file_type->weights)))
-    expected.emplace(t.name, std::move(t));
-  auto seen = ggml_file::ReadAllTensors(r, std::move(expected));
-  if (!seen) return fail(seen.error());
-  return ParakeetFileInfo{*h, std::string(file_type->weights), *seen, static_cast<int64_t>(size)};
+  for (TensorSpec& t : ExpectedTensors(*h, **w)) expected.emplace(t.name, std::move(t));
+  auto seen = ggml_file::ReadAllTensors(**r, std::move(expected));
+  if (!seen) return ggml_file::InFile(path, seen.error());
+  return ParakeetFileInfo{*h, std::string((*w)->name), *seen, (*r)->pos()};
 }
 
 }  // namespace podfleet

@@ -199,26 +199,18 @@ WhisperHparams TinyTestShape() {
 
 Result<int64_t> WriteRandomWhisperModel(const std::filesystem::path& path,
                                         const RandomModelOptions& options) {
-  const GgmlType* w = ggml_file::TypeByName(options.weights);
-  const ggml_file::FileType* file_type = ggml_file::FileTypeByWeights(options.weights);
-  if (!w || !file_type || file_type->ftype > 9)
-    return InvalidArgument(
-        fmt::format("cannot write weights of type '{}' (f32, f16, q4_0, q4_1, "
-                    "q5_0, q5_1, q8_0)",
-                    options.weights));
+  auto w = ggml_file::WeightsForWriting(options.weights);
+  if (!w) return std::unexpected(w.error());
   const WhisperHparams& h = options.hparams;
   if (auto ok = CheckShape(h); !ok) return InvalidArgument(ok.error().message);
-  if (h.n_audio_state % w->block)
+  if (h.n_audio_state % w->type->block)
     return InvalidArgument(fmt::format("width {} is not a multiple of {}'s block of {}",
-                                       h.n_audio_state, w->name, w->block));
-  const int32_t ftype =
-      file_type->ftype +
-      (w->block > 1 ? ggml_file::kQuantVersion * ggml_file::kQuantVersionFactor : 0);
+                                       h.n_audio_state, w->type->name, w->type->block));
   ggml_file::Writer out(path);
   if (!out.ok()) return Unavailable(fmt::format("cannot write {}", path.string()));
-  WriteHeader(out, h, ftype);
+  WriteHeader(out, h, w->ftype);
   ggml_file::Random rng(options.seed);
-  for (const TensorSpec& t : ExpectedTensors(h, *w)) {
+  for (const TensorSpec& t : ExpectedTensors(h, *w->type)) {
     const bool norm_weight = t.name.ends_with("ln.weight") || t.name.ends_with("ln_post.weight");
     const bool bias = t.name.ends_with(".bias");
     ggml_file::WriteRandomTensor(out, t, norm_weight ? -1.0f : bias ? 0.01f : 0.05f, rng);
@@ -227,35 +219,19 @@ Result<int64_t> WriteRandomWhisperModel(const std::filesystem::path& path,
 }
 
 Result<WhisperFileInfo> InspectWhisperModel(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return NotFound(fmt::format("{}: {}", path.string(), ec.message()));
-  ggml_file::Reader r(path, static_cast<int64_t>(size));
-  if (!r.ok()) return Unavailable(fmt::format("{}: cannot read", path.string()));
-  auto fail = [&](const Error& e) {
-    return std::unexpected(Error{e.code, fmt::format("{}: {}", path.string(), e.message)});
-  };
-  const auto magic = r.Get<uint32_t>("the header");
-  if (r.failed() || magic != ggml_file::kMagic) {
-    const bool gguf = magic == ggml_file::kGgufMagic;
-    return InvalidArgument(fmt::format(
-        "{}: not a ggml Whisper model ({})", path.string(),
-        gguf ? "a GGUF file; whisper.cpp reads ggml .bin files" : "wrong magic number"));
-  }
+  auto r = ggml_file::OpenModel(path, "Whisper");
+  if (!r) return std::unexpected(r.error());
   int32_t ftype = 0;
-  auto h = ReadHparams(r, ftype);
-  if (!h) return fail(h.error());
-  const ggml_file::FileType* file_type =
-      ggml_file::FileTypeById(ftype % ggml_file::kQuantVersionFactor);
-  if (!file_type) return fail(Error{Code::kCorruption, fmt::format("unknown ftype {}", ftype)});
-  if (auto ok = SkipFiltersAndVocabulary(r, *h); !ok) return fail(ok.error());
+  auto h = ReadHparams(**r, ftype);
+  if (!h) return ggml_file::InFile(path, h.error());
+  auto w = ggml_file::WeightsOfFile(ftype);
+  if (!w) return ggml_file::InFile(path, w.error());
+  if (auto ok = SkipFiltersAndVocabulary(**r, *h); !ok) return ggml_file::InFile(path, ok.error());
   std::map<std::string, TensorSpec> expected;
-  for (TensorSpec& t : ExpectedTensors(*h, *ggml_file::TypeByName(file_type->weights)))
-    expected.emplace(t.name, std::move(t));
-  auto seen = ggml_file::ReadAllTensors(r, std::move(expected));
-  if (!seen) return fail(seen.error());
-  return WhisperFileInfo{*h, std::string(file_type->weights), IsMultilingual(*h), *seen,
-                         static_cast<int64_t>(size)};
+  for (TensorSpec& t : ExpectedTensors(*h, **w)) expected.emplace(t.name, std::move(t));
+  auto seen = ggml_file::ReadAllTensors(**r, std::move(expected));
+  if (!seen) return ggml_file::InFile(path, seen.error());
+  return WhisperFileInfo{*h, std::string((*w)->name), IsMultilingual(*h), *seen, (*r)->pos()};
 }
 
 }  // namespace podfleet
