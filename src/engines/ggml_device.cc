@@ -69,12 +69,18 @@ Result<void> EngineRuntime::Start(StateOps ops) {
                           ? config_.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ops_.prepare = [&](int n) { threads_per_state_ = std::max(1, threads / n); };
-  auto plan = MakeStates(device_.problem.empty() ? config_.states : 1, ops_);
+  // Auto measures on a GPU only: on the CPU one state with all threads was the fastest of
+  // 1/2/4/8 (doc/engines.md, "States"), and whisper's warm-up there costs minutes.
+  int requested = device_.problem.empty() ? config_.states : 1;
+  const bool cpu_auto = requested == 0 && !device_.gpu;
+  if (cpu_auto) requested = 1;
+  auto plan = MakeStates(requested, ops_);
   ops_.prepare = nullptr;
   if (!plan) return std::unexpected(plan.error());
   states_ = std::move(plan->states);
   threads_per_state_ = std::max(1, threads / static_cast<int>(states_.size()));
-  states_note_ = DescribeStates(states_.size(), plan->measured);
+  states_note_ = cpu_auto ? "1 (auto: on the CPU one state with all threads)"
+                          : DescribeStates(states_.size(), plan->measured);
   pool_ = std::make_unique<StatePool>(states_);
   return {};
 }

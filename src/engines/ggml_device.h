@@ -69,8 +69,9 @@ class EngineRuntime {
   EngineRuntime& operator=(const EngineRuntime&) = delete;
 
   // Makes the states with `ops` (create, destroy and run; device_free and prepare are filled
-  // here): EngineConfig::states of them, or as the warm-up chooses when 0; one when the device
-  // has a problem (the engine is kept only to say why). Errors as MakeStates.
+  // here): EngineConfig::states of them, or when 0 as the warm-up chooses on a GPU and one on
+  // the CPU; one when the device has a problem (the engine is kept only to say why). Errors as
+  // MakeStates.
   Result<void> Start(StateOps ops);
   // Frees the states; the engine calls it before freeing its model.
   void Free();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace podfleet {
 namespace {
@@ -61,6 +63,39 @@ TEST(StateChoice, MeasuringStopsWhenADoublingGainsLittle) {
   ASSERT_TRUE(partial);
   EXPECT_EQ(partial->size(), 2u);
   EXPECT_FALSE(MeasureStates(4, [](int) -> Result<StatesMeasurement> { return Internal("x"); }));
+}
+
+// The warm-up through fake states: twice the throughput at 2 states, no gain at 4.
+TEST(StateChoice, MakeStatesWarmsUpAndKeepsTheChoice) {
+  std::atomic<int> made{0}, freed{0}, running{0}, most{0};
+  StateOps ops;
+  ops.create = [&]() -> void* { return new int(++made); };
+  ops.destroy = [&](void* s) {
+    delete static_cast<int*>(s);
+    ++freed;
+  };
+  ops.run = [&](void*, const PcmAudio&) -> Result<void> {
+    const int now = ++running;
+    most = std::max(most.load(), now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(now <= 2 ? 40 : 80));
+    --running;
+    return {};
+  };
+  ops.device_free = [] { return int64_t{16} << 30; };  // "a GPU" with room
+  auto plan = MakeStates(0, ops);
+  ASSERT_TRUE(plan) << plan.error().ToString();
+  ASSERT_GE(plan->measured.size(), 2u);
+  EXPECT_EQ(plan->measured[0].states, 1);
+  EXPECT_EQ(plan->states.size(), static_cast<size_t>(ChooseStates(plan->measured)));
+  EXPECT_EQ(made - freed, static_cast<int>(plan->states.size()));
+  EXPECT_NE(DescribeStates(plan->states.size(), plan->measured).find("auto; warm-up 1: "),
+            std::string::npos);
+  for (void* s : plan->states) ops.destroy(s);
+  auto given = MakeStates(3, ops);
+  ASSERT_TRUE(given);
+  EXPECT_EQ(given->states.size(), 3u);
+  EXPECT_TRUE(given->measured.empty());
+  for (void* s : given->states) ops.destroy(s);
 }
 
 TEST(StateChoice, ChunksSpreadOverTheStates) {
