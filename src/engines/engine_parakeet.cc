@@ -176,7 +176,9 @@ Result<Transcript> ParakeetEngine::Transcribe(const PcmAudio& audio, const Engin
                                               std::stop_token stop) {
   const auto started = std::chrono::steady_clock::now();
   const Millis longest =
-      config_.chunk.count() > 0 ? std::min(config_.chunk, max_chunk_) : max_chunk_;
+      config_.chunk.count() > 0
+          ? std::clamp(config_.chunk, std::min(Millis(20'000), max_chunk_), max_chunk_)
+          : max_chunk_;  // PlanChunks cuts at pauses: at least 20 s
   const Millis length =
       ChunkLengthForStates(audio.duration(), runtime_.states(), longest, Millis(20'000));
   const std::vector<Piece> chunks = PlanChunks(audio, length);

@@ -78,12 +78,9 @@ Result<std::vector<Segment>> StatePool::Run(size_t chunks, const RunChunk& run) 
 }
 
 Millis ChunkLengthForStates(Millis audio, size_t states, Millis longest, Millis shortest) {
-  Millis length = longest;
-  if (states > 1) {
-    const Millis spread = audio / static_cast<int64_t>(states) + Millis(1);
-    length = length.count() == 0 ? spread : std::min(length, spread);
-  }
-  return length.count() == 0 ? length : std::max(length, shortest);
+  if (states <= 1) return longest;
+  const Millis spread = std::max(shortest, audio / static_cast<int64_t>(states) + Millis(1));
+  return longest.count() == 0 ? spread : std::min(longest, spread);
 }
 
 }  // namespace podfleet

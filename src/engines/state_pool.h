@@ -59,8 +59,8 @@ class StatePool {
   std::vector<void*> free_ GUARDED_BY(mu_);
 };
 
-// Chunk length for an engine with `states` states: `longest` (0: no limit) unless the audio
-// spreads over the states in shorter pieces, and never below `shortest`.
+// Chunk length for an engine with `states` states: `longest` (0: no limit), or shorter when
+// several states share the audio, but then never below `shortest`.
 Millis ChunkLengthForStates(Millis audio, size_t states, Millis longest, Millis shortest);
 
 }  // namespace podfleet

@@ -100,6 +100,7 @@ TEST(StateChoice, MakeStatesWarmsUpAndKeepsTheChoice) {
 
 TEST(StateChoice, ChunksSpreadOverTheStates) {
   EXPECT_EQ(ChunkLengthForStates(Millis(600'000), 1, Millis(0), Millis(30'000)), Millis(0));
+  EXPECT_EQ(ChunkLengthForStates(Millis(600'000), 1, Millis(6'000), Millis(30'000)), Millis(6'000));
   EXPECT_EQ(ChunkLengthForStates(Millis(600'000), 4, Millis(0), Millis(30'000)), Millis(150'001));
   EXPECT_EQ(ChunkLengthForStates(Millis(600'000), 4, Millis(50'000), Millis(20'000)),
             Millis(50'000));
