@@ -27,15 +27,6 @@ const std::string& TestModel() {
   return path;
 }
 
-const PcmAudio& Speech() {
-  static const PcmAudio audio = [] {
-    auto speech = SpeechAudio(kSpeech15s);
-    if (!speech) ADD_FAILURE() << speech.error().ToString();
-    return speech.value_or(PcmAudio{});
-  }();
-  return audio;
-}
-
 EngineConfig TestConfig(int states = 1) {
   EngineConfig c;
   c.name = "parakeet";

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engines/engine.h"
+#include "support/speech.h"
 
 namespace podfleet {
 
@@ -20,6 +21,16 @@ inline std::string ReadAll(const std::string& path) {
 
 inline void WriteAll(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// kSpeech15s, decoded once per test run.
+inline const PcmAudio& Speech() {
+  static const PcmAudio audio = [] {
+    auto speech = SpeechAudio(kSpeech15s);
+    if (!speech) ADD_FAILURE() << speech.error().ToString();
+    return speech.value_or(PcmAudio{});
+  }();
+  return audio;
 }
 
 inline std::unique_ptr<Engine> Load(const EngineConfig& config) {
