@@ -13,7 +13,7 @@ TEST(MakeEngine, UnknownNameListsTheKnownEngines) {
   EXPECT_EQ(engine.error().code, Code::kInvalidArgument);
   EXPECT_EQ(
       engine.error().message,
-      "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, whisper, openai, exec");
+      "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, whisper, parakeet, openai, exec");
 }
 
 TEST(MakeEngine, MakesTheEngineNamed) {
