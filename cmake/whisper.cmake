@@ -18,7 +18,9 @@
 # GPU: -DPODFLEET_WHISPER_CUDA=ON (toolkit found via CUDAToolkit, e.g. /usr/local/cuda; built for
 # the visible GPU, or for -DCMAKE_CUDA_ARCHITECTURES where none is visible) and, on
 # macOS, Metal (on by default there, as ggml does). Sets PODFLEET_HAVE_WHISPER and the target
-# podfleet::whisper.
+# podfleet::whisper, and PODFLEET_HAVE_PARAKEET and podfleet::parakeet where the tree has Parakeet.
+# A CUDA build defines PODFLEET_ENGINE_CUDA_RUNTIME (the toolkit's 1000 * major + 10 * minor),
+# which the engines report so that the worker's driver preflight runs (worker/preflight.h).
 
 option(PODFLEET_WHISPER "Build the whisper.cpp engine when its source or package is found" ON)
 set(PODFLEET_WHISPER_SOURCE "" CACHE PATH "whisper.cpp source tree to build (default: .deps/whisper.cpp)")
@@ -29,6 +31,7 @@ option(PODFLEET_WHISPER_METAL "Build whisper.cpp with Metal (macOS)" ${APPLE})
 option(PODFLEET_WHISPER_PORTABLE "Build whisper.cpp for any x86-64-v3 CPU, not this one" OFF)
 
 set(PODFLEET_HAVE_WHISPER OFF)
+set(PODFLEET_HAVE_PARAKEET OFF)
 
 function(podfleet_build_whisper source)
   set(CMAKE_POLICY_DEFAULT_CMP0077 NEW)  # whisper.cpp's option()s take the values set here
@@ -74,6 +77,16 @@ function(podfleet_build_whisper source)
     set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} -mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
   endif()
   add_subdirectory(${source} ${CMAKE_BINARY_DIR}/whisper.cpp EXCLUDE_FROM_ALL SYSTEM)
+  # After the subdirectory, so only podfleet's own targets see these.
+  if(PODFLEET_WHISPER_CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    math(EXPR runtime "${CUDAToolkit_VERSION_MAJOR} * 1000 + ${CUDAToolkit_VERSION_MINOR} * 10")
+    add_compile_definitions(PODFLEET_ENGINE_CUDA_RUNTIME=${runtime})
+    message(STATUS "whisper.cpp: CUDA ${CUDAToolkit_VERSION} (engines declare runtime ${runtime})")
+  endif()
+  if(PODFLEET_WHISPER_METAL)
+    add_compile_definitions(PODFLEET_ENGINE_METAL=1)
+  endif()
 endfunction()
 
 if(PODFLEET_WHISPER)
@@ -103,9 +116,25 @@ if(PODFLEET_WHISPER)
   if(TARGET whisper AND NOT TARGET podfleet::whisper)
     add_library(podfleet::whisper ALIAS whisper)
   endif()
+  # Parakeet TDT (the `parakeet` engine) lives in the same tree since 1.9: a library of its own
+  # beside whisper, on the same ggml (and so the same CPU, CUDA or Metal backends).
+  if(TARGET parakeet AND NOT TARGET podfleet::parakeet)
+    add_library(podfleet::parakeet ALIAS parakeet)
+  elseif(whisper_FOUND AND NOT TARGET podfleet::parakeet)
+    find_package(parakeet CONFIG QUIET)
+    if(TARGET parakeet::parakeet)
+      add_library(podfleet::parakeet ALIAS parakeet::parakeet)
+    endif()
+  endif()
   if(TARGET podfleet::whisper)
     set(PODFLEET_HAVE_WHISPER ON)
     message(STATUS "whisper.cpp: ${whisper_from}")
+    if(TARGET podfleet::parakeet)
+      set(PODFLEET_HAVE_PARAKEET ON)
+    else()
+      message(WARNING "whisper.cpp from ${whisper_from} has no parakeet library: building without "
+                      "the parakeet engine")
+    endif()
   else()
     message(WARNING "whisper.cpp not found: building without the whisper engine. Run scripts/setup, "
                     "or pass -DPODFLEET_WHISPER_SOURCE=DIR (or -DPODFLEET_WHISPER=OFF to silence this).")

@@ -69,6 +69,7 @@ function renderNodes(nodes) {
     cell(tr, n.name);
     cell(tr, n.status, `status-${n.status}`).title = n.blocked_reason || "";
     cell(tr, n.gpu || "CPU");
+    cell(tr, text(n.engine_states), "num states");
     cell(tr, fixed(n.price_per_hour, 2, "$"), "num");
     cell(tr, fixed(n.speed, 1, "", "x"), "num speed");
     cell(tr, text(n.last_hour.jobs), "num");

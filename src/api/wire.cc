@@ -1,5 +1,6 @@
 #include "api/wire.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
@@ -132,6 +133,7 @@ json ToJson(const NodeInfo& n) {
               {"version", n.version},
               {"speed", n.speed},
               {"blocked_reason", n.blocked_reason},
+              {"engine_states", n.engine_states},
               {"hardware",
                {{"cpu_model", n.hardware.cpu_model},
                 {"cpu_cores", n.hardware.cpu_cores},
@@ -155,6 +157,7 @@ Result<NodeInfo> NodeInfoFromJson(const json& j) {
   n.speed = FieldOr<double>(j, "speed", 0.0).value_or(0.0);
   n.blocked_reason = FieldOr<std::string>(j, "blocked_reason", "").value_or("");
   n.price_per_hour = FieldOr<double>(j, "price_per_hour", -1.0).value_or(-1.0);
+  n.engine_states = std::clamp(FieldOr<int>(j, "engine_states", 1).value_or(1), 1, 1024);
   if (n.price_per_hour < 0) n.price_per_hour = -1;
   if (j.contains("hardware") && j["hardware"].is_object()) {
     const json& h = j["hardware"];

@@ -18,12 +18,14 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
   return {
       StringFlag(
           "engine", &c.name,
-          "speech engine: pocketsphinx, whisper, openai, exec, or simulated (load tests only)",
+          "speech engine: pocketsphinx, whisper, parakeet, openai, exec, or simulated (load tests "
+          "only)",
           "NAME"),
-      StringFlag("model", &c.model,
-                 "engine model (pocketsphinx: model directory; whisper: ggml file or a name from "
-                 "'podfleet models list')",
-                 "NAME"),
+      StringFlag(
+          "model", &c.model,
+          "engine model (pocketsphinx: model directory; whisper, parakeet: ggml file or a name "
+          "from 'podfleet models list')",
+          "NAME"),
       StringFlag("language", &c.language, "spoken language", "CODE"),
       IntFlag("threads", &c.threads, "engine threads (0: all cores)"),
       DoubleFlag("simulated-speed", &c.simulated_speed,
@@ -44,14 +46,22 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
                    "openai and exec engines: longest audio sent at once (cut at pauses)"),
       DurationFlag("chunk-timeout", &c.chunk_timeout,
                    "openai and exec engines: longest one chunk may take, retries included"),
-      PathFlag("models-dir", &c.models_dir, "whisper: where 'podfleet models pull' put models"),
+      PathFlag("models-dir", &c.models_dir,
+               "whisper, parakeet: where 'podfleet models pull' put models"),
       IntFlag("beam-size", &c.beam_size, "whisper: beams of beam search (0: greedy)"),
       StringFlag("prompt", &c.prompt, "whisper: initial prompt (names, spellings)"),
       IntFlag("whisper-states", &c.states,
-              "whisper: chunks in flight on one loaded model (more than 1 on a GPU)"),
+              "whisper: chunks (and jobs) in flight on one loaded model (0: auto, by warm-up and "
+              "free GPU memory)"),
+      IntFlag("parakeet-states", &c.states,
+              "parakeet: chunks (and jobs) in flight on one loaded model (0: auto)"),
       DurationFlag("whisper-chunk", &c.chunk,
                    "whisper: longest piece given to whisper.cpp at once (0: whole audio / states)"),
-      BoolFlag("no-gpu", &c.no_gpu, "whisper: stay on the CPU even when built with CUDA or Metal"),
+      BoolFlag("no-gpu", &c.no_gpu,
+               "whisper, parakeet: stay on the CPU even when built with CUDA or Metal"),
+      BoolFlag("require-gpu", &c.require_gpu,
+               "whisper, parakeet: refuse to run without a usable GPU (always so in a CUDA build "
+               "unless --no-gpu); a worker then registers blocked"),
   };
 }
 
@@ -241,6 +251,8 @@ int RunTranscribe(const Args& args) {
   if (!audio) return Fail(audio.error().ToString());
   auto engine = MakeEngine(engine_config);
   if (!engine) return Fail("engine: " + engine.error().ToString());
+  if (const EngineInfo info = (*engine)->info(); !info.device_problem.empty())
+    return Fail("engine: " + info.device_problem);
   ProgressBar transcribing("transcribing");
   const auto started = std::chrono::steady_clock::now();
   auto transcript = (*engine)->Transcribe(*audio, [&](double f) { transcribing.Update(f); }, {});

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/local_common.h"
+#include "engines/parakeet_model_file.h"
 #include "engines/whisper_model_file.h"
 #include "engines/whisper_models.h"
 #include "net/file_digest.h"
@@ -18,7 +21,7 @@ namespace {
 
 struct ModelsArgs {
   std::filesystem::path models_dir = "podfleet-data/models";
-  std::string models_url{kWhisperModelBaseUrl};
+  std::string models_url;  // empty: each catalog's own host
   std::string weights = "f16";
   std::string output;
   bool english = false;
@@ -56,18 +59,41 @@ Result<std::string> VerifyModel(const std::filesystem::path& path, const Whisper
   return sha1;
 }
 
+// Checks a downloaded Parakeet file: a complete Parakeet model of the 0.6B shape and the entry's
+// weight type (no sums are published). Returns its SHA-1, for the record.
+Result<std::string> VerifyParakeet(const std::filesystem::path& path, const ParakeetModelInfo& m) {
+  auto info = InspectParakeetModel(path);
+  if (!info) return std::unexpected(info.error());
+  const ParakeetHparams want = ParakeetTdt06bShape();
+  const ParakeetHparams& h = info->hparams;
+  if (h.n_audio_state != want.n_audio_state || h.n_audio_layer != want.n_audio_layer ||
+      h.n_mels != want.n_mels || info->weights != m.weights)
+    return Corruption(fmt::format("{} is a {}-layer {} Parakeet model of width {}, not {}",
+                                  path.string(), h.n_audio_layer, info->weights, h.n_audio_state,
+                                  m.name));
+  return Sha1File(path);
+}
+
+std::string Here(const ModelsArgs& a, std::string_view name) {
+  std::error_code ec;
+  const auto path = a.models_dir / WhisperModelFileName(name);
+  return std::filesystem::is_regular_file(path, ec) ? path.string() : "";
+}
+
 int List(const ModelsArgs& a) {
-  fmt::print("{:<22} {:>9}  {:<40}  {}\n", "NAME", "SIZE", "SHA-1 (published)", "HERE");
-  for (const WhisperModelInfo& m : WhisperModels()) {
-    std::error_code ec;
-    const auto path = a.models_dir / WhisperModelFileName(m.name);
-    fmt::print("{:<22} {:>9}  {:<40}  {}\n", m.name, Size(m.approx_bytes),
-               m.sha1.empty() ? "-" : m.sha1,
-               std::filesystem::is_regular_file(path, ec) ? path.string() : "");
-  }
+  fmt::print("{:<26} {:<9} {:>9}  {:<40}  {}\n", "NAME", "ENGINE", "SIZE", "SHA-1 (published)",
+             "HERE");
+  for (const WhisperModelInfo& m : WhisperModels())
+    fmt::print("{:<26} {:<9} {:>9}  {:<40}  {}\n", m.name, "whisper", Size(m.approx_bytes),
+               m.sha1.empty() ? "-" : m.sha1, Here(a, m.name));
+  for (const ParakeetModelInfo& m : ParakeetModels())
+    fmt::print("{:<26} {:<9} {:>9}  {:<40}  {}\n", m.name, "parakeet", Size(m.approx_bytes), "-",
+               Here(a, m.name));
   fmt::print(
       "\nWhere no SHA-1 is published, 'pull' checks the file's structure and shape and "
-      "prints its SHA-1.\n");
+      "prints its SHA-1.\nWhisper files come from {}, Parakeet TDT files from {}\n(parakeet sizes "
+      "are computed from the model's shape; none are published).\n",
+      kWhisperModelBaseUrl, kParakeetModelBaseUrl);
   return 0;
 }
 
@@ -94,20 +120,39 @@ class DownloadBar {
   std::mutex mu_;
 };
 
+// A catalog entry to pull: where from, how big at most, and how to check it.
+struct PullTarget {
+  std::string base_url;
+  int64_t approx_bytes = 0;
+  std::function<Result<std::string>(const std::filesystem::path&)> verify;
+  bool published_sum = false;
+};
+
+std::optional<PullTarget> FindPullTarget(const ModelsArgs& a, const std::string& name) {
+  if (const WhisperModelInfo* m = FindWhisperModel(name))
+    return PullTarget{a.models_url.empty() ? std::string(kWhisperModelBaseUrl) : a.models_url,
+                      m->approx_bytes, [m](const auto& p) { return VerifyModel(p, *m); },
+                      !m->sha1.empty()};
+  if (const ParakeetModelInfo* m = FindParakeetModel(name))
+    return PullTarget{a.models_url.empty() ? std::string(kParakeetModelBaseUrl) : a.models_url,
+                      m->approx_bytes, [m](const auto& p) { return VerifyParakeet(p, *m); }, false};
+  return std::nullopt;
+}
+
 int Pull(const ModelsArgs& a, const std::string& name) {
-  const WhisperModelInfo* m = FindWhisperModel(name);
+  const std::optional<PullTarget> m = FindPullTarget(a, name);
   if (!m) return Fail(fmt::format("unknown model '{}' (see 'podfleet models list')", name));
   std::error_code ec;
   std::filesystem::create_directories(a.models_dir, ec);
   if (ec) return Fail(fmt::format("cannot create {}: {}", a.models_dir.string(), ec.message()));
   const auto dest = a.models_dir / WhisperModelFileName(name);
   if (std::filesystem::is_regular_file(dest, ec)) {
-    if (auto ok = VerifyModel(dest, *m)) {
+    if (auto ok = m->verify(dest)) {
       fmt::print("{} is already here: {} (SHA-1 {})\n", name, dest.string(), *ok);
       return 0;
     }
   }
-  const std::string url = a.models_url + "/" + WhisperModelFileName(name);
+  const std::string url = m->base_url + "/" + WhisperModelFileName(name);
   auto http = MakeCurlClient(HttpClientOptions{});
   DownloadOptions options;
   options.max_bytes = m->approx_bytes * 2;
@@ -123,18 +168,26 @@ int Pull(const ModelsArgs& a, const std::string& name) {
     return Fail(fmt::format("{}: {}{}", url, got.error().ToString(),
                             kept ? " (partial download kept; run pull again to resume)" : ""));
   }
-  auto sha1 = VerifyModel(dest, *m);
+  auto sha1 = m->verify(dest);
   if (!sha1) {
     std::filesystem::remove(dest, ec);
     return Fail(fmt::format("{}: {}; the file was removed", name, sha1.error().ToString()));
   }
   fmt::print("pulled {} -> {} ({}, SHA-1 {}{})\n", name, dest.string(), Size(got->bytes), *sha1,
-             m->sha1.empty() ? ", no published sum: structure and shape checked" : ", verified");
+             m->published_sum ? ", verified" : ", no published sum: structure and shape checked");
   return 0;
 }
 
 int MakeRandom(const ModelsArgs& a, const std::string& shape_name) {
   if (a.output.empty()) return Fail("make-random needs --output FILE");
+  if (shape_name == "parakeet-tdt-0.6b" || shape_name == "parakeet-tiny") {
+    RandomParakeetOptions options{
+        shape_name == "parakeet-tiny" ? TinyParakeetShape() : ParakeetTdt06bShape(), a.weights};
+    auto bytes = WriteRandomParakeetModel(a.output, options);
+    if (!bytes) return Fail(bytes.error().ToString());
+    fmt::print("wrote {} ({}, random weights: its text is nonsense)\n", a.output, Size(*bytes));
+    return 0;
+  }
   auto shape = WhisperShape(shape_name, a.english);
   if (!shape) return Fail(shape.error().ToString());
   RandomModelOptions options{*shape, a.weights};
@@ -151,7 +204,9 @@ int RunModels(const Args& args) {
   std::vector<Flag> flags = {
       PathFlag("models-dir", &a.models_dir, "where models are kept"),
       StringFlag("models-url", &a.models_url,
-                 "base URL of the model host (files at URL/ggml-NAME.bin)", "URL"),
+                 "base URL of the model host (files at URL/ggml-NAME.bin; default: the "
+                 "catalog's)",
+                 "URL"),
       StringFlag("weights", &a.weights, "make-random: f16, f32, q8_0, q5_0, q5_1, q4_0, q4_1",
                  "TYPE"),
       BoolFlag("english", &a.english, "make-random: the English-only (.en) vocabulary"),
@@ -165,11 +220,12 @@ int RunModels(const Args& args) {
   if (parsed->help || !usage_ok) {
     fmt::print("{}",
                FlagHelp(flags, "models list | pull NAME | make-random SIZE --output FILE",
-                        "Lists and downloads the ggml Whisper models for --engine whisper (from "
-                        "huggingface.co/ggerganov/whisper.cpp),\nverifying each download. "
-                        "make-random writes a model of a real size (tiny, base, small, medium,\n"
-                        "large-v3, large-v3-turbo) with random weights, for tests and "
-                        "benchmarks."));
+                        "Lists and downloads the ggml Whisper models for --engine whisper and the "
+                        "Parakeet TDT models for\n--engine parakeet that whisper.cpp's authors "
+                        "publish, verifying each download. make-random writes\na model of a real "
+                        "size (tiny, base, small, medium, large-v3, large-v3-turbo, "
+                        "parakeet-tdt-0.6b;\nparakeet-tiny for tests) with random weights, for "
+                        "tests and benchmarks."));
     return parsed->help ? 0 : 2;
   }
   if (pos[0] == "list") return List(a);

@@ -126,6 +126,23 @@ Check RelayKeepsUp(const FleetFacts& f) {
   return c;
 }
 
+// A node that registered blocked (failed its preflight: no usable GPU, an old driver, an engine
+// below its speed floor) takes no work; if it is a pod it bills for nothing. Counted while it was
+// seen recently (a blocked node stays blocked in the record after its worker exits).
+Check NoBlockedNodes(const FleetFacts& f) {
+  Check c{"no_blocked_nodes"};
+  std::vector<std::string> blocked;
+  for (const NodeFacts& n : f.nodes)
+    if (n.view.status == NodeStatus::kBlocked && !n.view.node.retired &&
+        f.now - n.view.node.last_seen <= f.settings.offline_after)
+      blocked.push_back(
+          fmt::format("{}: {}", n.view.node.info.name, n.view.node.info.blocked_reason));
+  c.outcome = blocked.empty() ? CheckOutcome::kPass : CheckOutcome::kFail;
+  c.detail =
+      blocked.empty() ? "no node is blocked" : fmt::format("blocked: {}", fmt::join(blocked, "; "));
+  return c;
+}
+
 }  // namespace
 
 std::string_view ToString(CheckOutcome o) {
@@ -140,7 +157,8 @@ std::string_view ToString(CheckOutcome o) {
 DoctorReport RunDoctor(const FleetFacts& f) {
   DoctorReport r;
   r.checks = {EveryPodBusy(f),   PrefetchPopulated(f), NoCompletionGaps(f),
-              NoIdleWithWork(f), NoIdleBilling(f),     RelayKeepsUp(f)};
+              NoIdleWithWork(f), NoIdleBilling(f),     RelayKeepsUp(f),
+              NoBlockedNodes(f)};
   for (const Check& c : r.checks) r.healthy = r.healthy && c.outcome != CheckOutcome::kFail;
   return r;
 }

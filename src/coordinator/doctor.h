@@ -13,6 +13,7 @@
 //   no_idle_billing     no pod idle (no lease) now, and none idle more than 10 % of the last hour
 //   relay_keeps_up      the relay's measured preparation speed is at least the fleet's speed (n/a
 //                       in origin mode or before anything was prepared)
+//   no_blocked_nodes    no node seen recently is blocked (its preflight failed: the reason)
 #pragma once
 
 #include <string>

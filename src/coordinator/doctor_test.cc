@@ -67,6 +67,18 @@ TEST(Doctor, RelaySlowerThanTheFleetFails) {
   EXPECT_EQ(Find(RunDoctor(fleet.facts), "relay_keeps_up").outcome, CheckOutcome::kPass);
 }
 
+TEST(Doctor, RecentlySeenBlockedNodeFailsWithItsReason) {
+  FleetBuilder fleet;
+  NodeFacts& pod = fleet.Add("pod-h200", "H200", 0, 3.5, NodeStatus::kBlocked);
+  pod.view.node.info.blocked_reason = "the whisper engine needs a GPU but ggml found no usable one";
+  pod.view.node.last_seen = fleet.facts.now;
+  DoctorReport r = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(r, "no_blocked_nodes").outcome, CheckOutcome::kFail);
+  EXPECT_THAT(Find(r, "no_blocked_nodes").detail, HasSubstr("pod-h200: the whisper engine needs"));
+  fleet.facts.nodes[0].view.node.last_seen = fleet.facts.now - Millis(3'600'000);  // long gone
+  EXPECT_EQ(Find(RunDoctor(fleet.facts), "no_blocked_nodes").outcome, CheckOutcome::kPass);
+}
+
 TEST(Doctor, EmptyQueueMakesBusyChecksNotApplicable) {
   FleetBuilder fleet;
   fleet.Add("macbook", "", 15, 0.0, NodeStatus::kIdle);

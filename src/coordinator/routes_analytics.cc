@@ -64,11 +64,17 @@ json NodeFactsJson(const NodeFacts& n) {
     }
     jobs.push_back(std::move(job));
   }
-  return {{"id", n.view.node.id.value()},      {"name", n.view.node.info.name},
-          {"status", ToString(n.view.status)}, {"blocked_reason", n.view.node.info.blocked_reason},
-          {"engine", n.view.node.info.engine}, {"gpu", n.gpu},
-          {"price_per_hour", Opt(n.price)},    {"speed", n.speed},
-          {"jobs", std::move(jobs)},           {"last_hour", WindowJson(n.hour)},
+  return {{"id", n.view.node.id.value()},
+          {"name", n.view.node.info.name},
+          {"status", ToString(n.view.status)},
+          {"blocked_reason", n.view.node.info.blocked_reason},
+          {"engine", n.view.node.info.engine},
+          {"gpu", n.gpu},
+          {"engine_states", n.view.node.info.engine_states},
+          {"price_per_hour", Opt(n.price)},
+          {"speed", n.speed},
+          {"jobs", std::move(jobs)},
+          {"last_hour", WindowJson(n.hour)},
           {"last_day", WindowJson(n.day)}};
 }
 

@@ -228,6 +228,8 @@ struct NodeInfo {
   // What the node costs per hour in dollars, as its operator set it; negative: not set (the
   // coordinator's price table decides).
   double price_per_hour = -1;
+  // Engine states on one loaded model, so jobs the node runs at once (EngineInfo::states).
+  int engine_states = 1;
 };
 
 enum class NodeStatus { kBusy, kIdle, kOffline, kBlocked };

@@ -11,6 +11,9 @@
 #ifdef PODFLEET_HAVE_WHISPER
 #include "engines/engine_whisper.h"
 #endif
+#ifdef PODFLEET_HAVE_PARAKEET
+#include "engines/engine_parakeet.h"
+#endif
 
 namespace podfleet {
 namespace {
@@ -40,6 +43,14 @@ Result<std::unique_ptr<Engine>> MakePortableWhisperEngine(const EngineConfig& co
 #define PODFLEET_WHISPER_MAKER MakeWhisperEngine
 #endif
 
+#ifndef PODFLEET_HAVE_PARAKEET
+Result<std::unique_ptr<Engine>> MakeParakeetEngine(const EngineConfig&) {
+  return Unavailable(
+      "this podfleet was built without whisper.cpp's Parakeet: run scripts/setup (or configure "
+      "with -DPODFLEET_WHISPER_SOURCE=DIR, a whisper.cpp 1.9 or later tree) and rebuild");
+}
+#endif
+
 struct EngineMaker {
   std::string_view name;
   Result<std::unique_ptr<Engine>> (*make)(const EngineConfig&);
@@ -49,6 +60,7 @@ constexpr EngineMaker kEngines[] = {
     {"pocketsphinx", MakePocketSphinxEngine},
     {"simulated", MakeSimulatedEngine},
     {"whisper", PODFLEET_WHISPER_MAKER},
+    {"parakeet", MakeParakeetEngine},
     {"openai", MakeOpenAiEngine},
     {"exec", MakeExecEngine},
 };

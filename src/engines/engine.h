@@ -1,7 +1,8 @@
 // The speech engine interface: audio in, timed segments out. Engines know nothing of jobs, leases
 // or HTTP.
 //
-// Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), the simulated engine
+// Implementations: PocketSphinx (engine_pocketsphinx.cc, CPU, no download), whisper.cpp's Whisper
+// and Parakeet TDT in process (engine_whisper.h, engine_parakeet.h), the simulated engine
 // for load tests and benchmarks (engine_simulated.cc, named as such, never a fallback); remote
 // OpenAI-compatible servers (engine_openai.h) and external commands (engine_exec.h).
 //
@@ -22,7 +23,7 @@
 namespace podfleet {
 
 struct EngineConfig {
-  std::string name = "pocketsphinx";  // "pocketsphinx", "whisper" or "simulated"
+  std::string name = "pocketsphinx";  // "pocketsphinx", "whisper", "parakeet", "simulated", ...
   std::string model;                  // engine-specific; empty: the engine's default
   std::string language = "en";
   int threads = 0;  // 0: all cores
@@ -45,12 +46,17 @@ struct EngineConfig {
   // whisper engine (engine_whisper.h). `model` is a ggml file or a catalog name found in
   // models_dir; `language` "auto" (or empty) detects it.
   std::filesystem::path models_dir = "podfleet-data/models";
-  int beam_size = 0;     // 0: greedy decoding; N: beam search with N beams
-  std::string prompt;    // initial prompt: names and spellings the audio uses
-  int states = 1;        // chunks of one call in flight on one loaded model (GPU: more than 1)
+  int beam_size = 0;   // 0: greedy decoding; N: beam search with N beams
+  std::string prompt;  // initial prompt: names and spellings the audio uses
+  // whisper and parakeet engines: states (chunks in flight) on one loaded model; 0: auto, chosen
+  // by a warm-up measurement and the GPU's free memory (state_pool.h).
+  int states = 0;
   Millis chunk{0};       // longest piece handed to whisper.cpp at once; 0: audio / states
   bool fallback = true;  // retry a failed window at higher temperature (off when benchmarking)
   bool no_gpu = false;   // stay on the CPU even when built with CUDA or Metal
+  // Refuse to run on the CPU (EngineInfo::device_problem) when no GPU is usable; always so for a
+  // build with a GPU backend unless no_gpu (ggml_device.h).
+  bool require_gpu = false;
   // Benchmarks of random-weight models only: decode exactly this many text tokens per window
   // (then end it), as real speech would, since random weights end windows at arbitrary points.
   int forced_tokens_per_window = 0;
@@ -63,7 +69,23 @@ struct EngineInfo {
   // The CUDA runtime the engine was built for, as 1000 * major + 10 * minor (12080 for 12.8);
   // 0 for an engine that runs on the CPU.
   int cuda_runtime = 0;
+  // Concurrent Transcribe calls the engine serves at full speed (whisper/parakeet states): the
+  // worker runs this many jobs at once. `states_note` says how the count was chosen.
+  int states = 1;
+  std::string states_note;
+  std::string device;          // where it computes: "CPU", "CUDA0 (NVIDIA H200)"; empty: elsewhere
+  bool gpu = false;            // `device` is a GPU
+  std::string device_problem;  // non-empty: it should run on a GPU and cannot (blocks the worker)
+  // The least realtime factor the engine must reach on the worker's self-test for the device it
+  // claims (0: none); below it, the worker registers blocked.
+  double speed_floor = 0;
 };
+
+// The speed floor of an engine that claims a GPU (EngineInfo::speed_floor): the realtime factor
+// it must reach on the worker's warm self-test (one second of silence). Far above a CPU's speed on
+// that work with the models a GPU worker runs (whisper.cpp encodes a whole 30 s window for it:
+// turbo on 8 CPU threads 0.13x), far below any GPU's (turbo on an H200 about 20x; doc/engines.md).
+inline constexpr double kGpuSpeedFloor = 3.0;
 
 // Called with the fraction of the audio transcribed so far, from any engine thread.
 using EngineProgress = std::function<void(double)>;

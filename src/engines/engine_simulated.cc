@@ -16,8 +16,15 @@ class SimulatedEngine final : public Engine {
  public:
   explicit SimulatedEngine(EngineConfig config) : config_(std::move(config)) {}
 
+  // Pretending CUDA, it claims a simulated GPU and so has the GPU speed floor.
   EngineInfo info() const override {
-    return {"simulated", "simulated", false, ParseCudaVersion(config_.simulated_cuda)};
+    EngineInfo i{"simulated", "simulated", false, ParseCudaVersion(config_.simulated_cuda)};
+    if (i.cuda_runtime > 0) {
+      i.device = "simulated GPU";
+      i.gpu = true;
+      i.speed_floor = kGpuSpeedFloor;
+    }
+    return i;
   }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,

@@ -11,9 +11,9 @@ TEST(MakeEngine, UnknownNameListsTheKnownEngines) {
   auto engine = MakeEngine(config);
   ASSERT_FALSE(engine);
   EXPECT_EQ(engine.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(
-      engine.error().message,
-      "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, whisper, openai, exec");
+  EXPECT_EQ(engine.error().message,
+            "unknown engine \"whisper-large\"; known: pocketsphinx, simulated, whisper, parakeet, "
+            "openai, exec");
 }
 
 TEST(MakeEngine, MakesTheEngineNamed) {

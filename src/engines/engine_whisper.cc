@@ -4,14 +4,14 @@
 #include <whisper.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "core/thread_annotations.h"
+#include "engines/ggml_device.h"
+#include "engines/state_pool.h"
 #include "engines/whisper_model_file.h"
 #include "engines/whisper_models.h"
 
@@ -46,25 +46,11 @@ std::string ModelName(const std::filesystem::path& path) {
   return name;
 }
 
-// What one Transcribe call shares with the whisper.cpp callbacks of its chunks.
-struct CallState {
+// What one chunk's whisper.cpp callbacks need.
+struct ChunkCallback {
   std::stop_token stop;
-  const EngineProgress* progress = nullptr;
-  Mutex mu;
-  std::vector<double> done GUARDED_BY(mu);  // per chunk, fraction
-  std::vector<int64_t> weight;              // per chunk, samples
-  int64_t total = 1;
-
-  void Report(size_t chunk, double fraction) {
-    if (!progress || !*progress) return;
-    double sum = 0;
-    {
-      MutexLock lock(mu);
-      done[chunk] = fraction;
-      for (size_t i = 0; i < done.size(); ++i) sum += done[i] * static_cast<double>(weight[i]);
-    }
-    (*progress)(sum / static_cast<double>(total));
-  }
+  StatePool::Progress* progress = nullptr;
+  size_t chunk = 0;
 };
 
 // Benchmarks only (EngineConfig.forced_tokens_per_window): text tokens until the count is
@@ -83,31 +69,29 @@ void ForceTokenCount(whisper_context* ctx, whisper_state*, const whisper_token_d
   }
 }
 
-struct ChunkCallback {
-  CallState* call;
-  size_t chunk;
-};
-
 class WhisperEngine final : public Engine {
  public:
-  WhisperEngine(whisper_context* ctx, std::vector<whisper_state*> states, EngineConfig config,
-                std::string model_name)
-      : ctx_(ctx), config_(std::move(config)), model_name_(std::move(model_name)) {
-    for (whisper_state* s : states) free_.push_back(s);
-    all_ = std::move(states);
-    const int threads = config_.threads > 0
-                            ? config_.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    threads_per_state_ = std::max(1, threads / static_cast<int>(all_.size()));
-  }
+  WhisperEngine(whisper_context* ctx, EngineConfig config, std::string model_name,
+                DeviceChoice device)
+      : ctx_(ctx),
+        config_(std::move(config)),
+        model_name_(std::move(model_name)),
+        runtime_(config_, std::move(device)) {}
   ~WhisperEngine() override {
-    for (whisper_state* s : all_) whisper_free_state(s);
+    runtime_.Free();
     whisper_free(ctx_);
   }
   WhisperEngine(const WhisperEngine&) = delete;
   WhisperEngine& operator=(const WhisperEngine&) = delete;
 
-  EngineInfo info() const override { return {"whisper", model_name_, config_.word_timestamps}; }
+  // Makes the states (given or chosen by the warm-up) and the pool over them.
+  Result<void> Start();
+
+  EngineInfo info() const override {
+    EngineInfo i{"whisper", model_name_, config_.word_timestamps};
+    runtime_.Describe(i);
+    return i;
+  }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
                                 std::stop_token stop) override;
@@ -115,44 +99,21 @@ class WhisperEngine final : public Engine {
  private:
   Result<std::vector<Segment>> RunChunk(const PcmAudio& audio, const Piece& chunk,
                                         whisper_state* state, ChunkCallback& cb,
-                                        std::string& language);
+                                        std::string& language) const;
   whisper_full_params Params(ChunkCallback& cb) const;
   std::vector<Word> Words(whisper_state* state, int segment, const Piece& chunk) const;
-  whisper_state* Acquire();
-  void Release(whisper_state* state);
 
-  // Constant after construction.
+  // Constant after Start.
   whisper_context* const ctx_;
   const EngineConfig config_;
   const std::string model_name_;
-  std::vector<whisper_state*> all_;
-  int threads_per_state_ = 1;
-
-  Mutex mu_;
-  std::condition_variable_any free_cv_;
-  std::vector<whisper_state*> free_ GUARDED_BY(mu_);
+  EngineRuntime runtime_;
 };
-
-whisper_state* WhisperEngine::Acquire() {
-  MutexLock lock(mu_);
-  free_cv_.wait(lock, [&]() REQUIRES(mu_) { return !free_.empty(); });
-  whisper_state* s = free_.back();
-  free_.pop_back();
-  return s;
-}
-
-void WhisperEngine::Release(whisper_state* state) {
-  {
-    MutexLock lock(mu_);
-    free_.push_back(state);
-  }
-  free_cv_.notify_one();
-}
 
 whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
   whisper_full_params p = whisper_full_default_params(
       config_.beam_size > 0 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
-  p.n_threads = threads_per_state_;
+  p.n_threads = runtime_.threads_per_state();
   p.print_progress = p.print_realtime = p.print_timestamps = p.print_special = false;
   p.language = config_.language.empty() ? "auto" : config_.language.c_str();
   p.token_timestamps = config_.word_timestamps;
@@ -160,12 +121,12 @@ whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
   if (config_.beam_size > 0) p.beam_search.beam_size = config_.beam_size;
   if (!config_.fallback) p.temperature_inc = 0.0f;
   p.abort_callback = [](void* data) {
-    return static_cast<ChunkCallback*>(data)->call->stop.stop_requested();
+    return static_cast<ChunkCallback*>(data)->stop.stop_requested();
   };
   p.abort_callback_user_data = &cb;
   p.progress_callback = [](whisper_context*, whisper_state*, int percent, void* data) {
     auto* c = static_cast<ChunkCallback*>(data);
-    c->call->Report(c->chunk, std::clamp(percent, 0, 100) / 100.0);
+    if (c->progress) c->progress->Report(c->chunk, std::clamp(percent, 0, 100) / 100.0);
   };
   p.progress_callback_user_data = &cb;
   if (config_.forced_tokens_per_window > 0) {
@@ -217,14 +178,14 @@ std::vector<Word> WhisperEngine::Words(whisper_state* state, int segment,
 
 Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, const Piece& chunk,
                                                      whisper_state* state, ChunkCallback& cb,
-                                                     std::string& language) {
+                                                     std::string& language) const {
   whisper_full_params params = Params(cb);
   const float* samples = audio.samples.data() + chunk.begin.count;
   const int n = static_cast<int>(chunk.end.count - chunk.begin.count);
   if (n == 0) return std::vector<Segment>{};
   g_last_whisper_error.clear();
   const int rc = whisper_full_with_state(ctx_, state, params, samples, n);
-  if (cb.call->stop.stop_requested()) return Unavailable("cancelled");
+  if (cb.stop.stop_requested()) return Unavailable("cancelled");
   if (rc != 0)
     return Internal(fmt::format("whisper.cpp failed (code {}) {}", rc, Trim(g_last_whisper_error)));
   if (language.empty()) {
@@ -245,59 +206,54 @@ Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, cons
     s.no_speech_prob = whisper_full_get_segment_no_speech_prob_from_state(state, i);
     if (!s.text.empty()) segments.push_back(std::move(s));
   }
-  cb.call->Report(cb.chunk, 1.0);
+  if (cb.progress) cb.progress->Report(cb.chunk, 1.0);
   return segments;
 }
 
 Result<Transcript> WhisperEngine::Transcribe(const PcmAudio& audio, const EngineProgress& progress,
                                              std::stop_token stop) {
   const auto started = std::chrono::steady_clock::now();
-  Millis max_chunk = config_.chunk;
-  if (max_chunk.count() == 0 && all_.size() > 1)
-    max_chunk =
-        std::max(Millis(30'000), audio.duration() / static_cast<int>(all_.size()) + Millis(1));
+  const Millis max_chunk =
+      ChunkLengthForStates(audio.duration(), runtime_.states(), config_.chunk, Millis(30'000));
   const std::vector<Piece> chunks = PlanWhisperChunks(audio, max_chunk);
-  CallState call;
-  call.stop = stop;
-  call.progress = &progress;
-  {
-    MutexLock lock(call.mu);
-    call.done.assign(chunks.size(), 0.0);
-  }
-  for (const Piece& c : chunks) call.weight.push_back(c.end.count - c.begin.count);
-  call.total = std::max<int64_t>(1, audio.size().count);
-
-  std::vector<Result<std::vector<Segment>>> results(chunks.size(), std::vector<Segment>{});
+  StatePool::Progress tracker(chunks, progress);
   std::vector<std::string> languages(chunks.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    whisper_state* state = Acquire();
-    for (size_t i = next++; i < chunks.size(); i = next++) {
-      ChunkCallback cb{&call, i};
-      std::string language = config_.language == "auto" ? "" : config_.language;
-      results[i] = RunChunk(audio, chunks[i], state, cb, language);
-      languages[i] = language;
-      if (!results[i]) break;
-    }
-    Release(state);
-  };
-  const size_t helpers = std::min(all_.size(), chunks.size()) - 1;
-  std::vector<std::jthread> threads;
-  for (size_t i = 0; i < helpers; ++i) threads.emplace_back(work);
-  work();
-  threads.clear();
-
+  auto segments = runtime_.pool().Run(chunks.size(), [&](size_t i, void* state) {
+    ChunkCallback cb{stop, &tracker, i};
+    std::string language = config_.language == "auto" ? "" : config_.language;
+    auto r = RunChunk(audio, chunks[i], static_cast<whisper_state*>(state), cb, language);
+    languages[i] = language;
+    return r;
+  });
+  if (!segments) return std::unexpected(segments.error());
   Transcript t;
   t.engine = "whisper";
   t.model = model_name_;
   t.audio_duration = audio.duration();
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    if (!results[i]) return std::unexpected(results[i].error());
-    for (Segment& s : *results[i]) t.segments.push_back(std::move(s));
-    if (t.language.empty()) t.language = languages[i];
-  }
+  t.segments = std::move(*segments);
+  for (const std::string& l : languages)
+    if (t.language.empty()) t.language = l;
   t.engine_time = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
   return t;
+}
+
+Result<void> WhisperEngine::Start() {
+  StateOps ops;
+  ops.create = [this]() -> void* { return whisper_init_state(ctx_); };
+  ops.destroy = [](void* s) { whisper_free_state(static_cast<whisper_state*>(s)); };
+  ops.run = [this](void* state, const PcmAudio& clip) -> Result<void> {
+    std::stop_source never;
+    ChunkCallback cb{never.get_token(), nullptr, 0};
+    std::string language = config_.language == "auto" ? "" : config_.language;
+    auto r = RunChunk(clip, Piece{Samples{0}, clip.size()}, static_cast<whisper_state*>(state), cb,
+                      language);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  };
+  if (auto ok = runtime_.Start(std::move(ops)); !ok)
+    return std::unexpected(Error{
+        ok.error().code, "whisper.cpp: " + ok.error().message + " " + Trim(g_last_whisper_error)});
+  return {};
 }
 
 // The sample where the quietest 10 ms of [from, to) begins.
@@ -359,29 +315,21 @@ Result<std::unique_ptr<Engine>> MakeWhisperEngine(const EngineConfig& config) {
   auto file = InspectWhisperModel(*path);
   if (!file) return std::unexpected(file.error());
   if (auto ok = CheckLanguage(config, file->multilingual); !ok) return std::unexpected(ok.error());
-  if (config.states < 1 || config.beam_size < 0 || config.chunk.count() < 0)
-    return InvalidArgument("whisper: states must be at least 1, beam size and chunk not negative");
+  if (config.states < 0 || config.beam_size < 0 || config.chunk.count() < 0)
+    return InvalidArgument("whisper: states, beam size and chunk must not be negative");
 
+  const DeviceChoice device = ChooseDevice(config, ComputeDevices(), BuiltForGpu());
   QuietWhisperLog();
   g_last_whisper_error.clear();
   whisper_context_params cparams = whisper_context_default_params();
-  cparams.use_gpu = !config.no_gpu;
+  cparams.use_gpu = device.gpu;
   whisper_context* ctx = whisper_init_from_file_with_params_no_state(path->c_str(), cparams);
   if (!ctx)
     return Internal(
         fmt::format("whisper.cpp cannot load {}: {}", path->string(), Trim(g_last_whisper_error)));
-  std::vector<whisper_state*> states;
-  for (int i = 0; i < config.states; ++i) {
-    whisper_state* s = whisper_init_state(ctx);
-    if (!s) {
-      for (whisper_state* made : states) whisper_free_state(made);
-      whisper_free(ctx);
-      return Internal(fmt::format("whisper.cpp cannot create state {} of {}: {}", i + 1,
-                                  config.states, Trim(g_last_whisper_error)));
-    }
-    states.push_back(s);
-  }
-  return std::make_unique<WhisperEngine>(ctx, std::move(states), config, ModelName(*path));
+  auto engine = std::make_unique<WhisperEngine>(ctx, config, ModelName(*path), device);
+  if (auto ok = engine->Start(); !ok) return std::unexpected(ok.error());
+  return engine;
 }
 
 }  // namespace podfleet

@@ -19,9 +19,13 @@
 // segment and word times are exact milliseconds from the start of the audio.
 //
 // States: one loaded model (whisper_context) serves EngineConfig.states whisper_states, each
-// with its own buffers (on the GPU, several chunks in flight keep the device busy). A call hands
+// with its own buffers (on the GPU, several chunks in flight keep the device busy); 0 chooses the
+// count by a warm-up measurement and the GPU's free memory (state_pool.h MakeStates). A call hands
 // its chunks to as many free states as it has chunks; concurrent calls share the states and wait
-// for one to be free.
+// for one to be free. EngineInfo::states tells the worker how many jobs to run at once.
+//
+// Device: the first GPU ggml offers, else the CPU; a build with a GPU backend that finds no usable
+// GPU reports EngineInfo::device_problem instead of running silently on the CPU (ggml_device.h).
 //
 // Cancellation: the stop token aborts whisper.cpp between graph computations and decoder steps
 // (its abort callback); the call returns kUnavailable "cancelled". Progress is the fraction of

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "engines/whisper_model_file.h"
+#include "support/engine_util.h"
 #include "support/speech.h"
 #include "support/temp_dir.h"
 
@@ -26,15 +27,6 @@ const std::string& TestModel() {
   return path;
 }
 
-const PcmAudio& Speech() {
-  static const PcmAudio audio = [] {
-    auto speech = SpeechAudio(kSpeech15s);
-    if (!speech) ADD_FAILURE() << speech.error().ToString();
-    return speech.value_or(PcmAudio{});
-  }();
-  return audio;
-}
-
 EngineConfig TestConfig() {
   EngineConfig c;
   c.name = "whisper";
@@ -42,24 +34,6 @@ EngineConfig TestConfig() {
   c.threads = 2;
   c.fallback = false;
   return c;
-}
-
-std::unique_ptr<Engine> Load(const EngineConfig& config) {
-  auto engine = MakeEngine(config);
-  if (!engine) {
-    ADD_FAILURE() << engine.error().ToString();
-    return nullptr;
-  }
-  return std::move(*engine);
-}
-
-Transcript TranscribeAll(Engine& engine, const PcmAudio& audio) {
-  auto t = engine.Transcribe(audio, {}, {});
-  if (!t) {
-    ADD_FAILURE() << t.error().ToString();
-    return {};
-  }
-  return *t;
 }
 
 PcmAudio Slice(const PcmAudio& audio, const Piece& p) {

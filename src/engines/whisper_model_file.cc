@@ -8,83 +8,18 @@
 #include <map>
 #include <vector>
 
+#include "engines/ggml_file.h"
+
 namespace podfleet {
 namespace {
 
-constexpr uint32_t kGgmlMagic = 0x67676d6c;
+using ggml_file::GgmlType;
+using ggml_file::kF16;
+using ggml_file::kF32;
+using ggml_file::Spec;
+using ggml_file::TensorSpec;
+
 constexpr int32_t kNfft = 201;
-constexpr int32_t kQuantVersionFactor = 1000;
-constexpr int32_t kQuantVersion = 2;  // GGML_QNT_VERSION of ggml 0.15
-
-// A ggml tensor type: its id in files, elements per block and bytes per block.
-struct GgmlType {
-  std::string_view name;
-  int32_t id;
-  int32_t block;
-  int32_t block_bytes;
-};
-
-constexpr GgmlType kF32{"f32", 0, 1, 4};
-constexpr GgmlType kF16{"f16", 1, 1, 2};
-constexpr GgmlType kTypes[] = {
-    kF32,
-    kF16,
-    {"q4_0", 2, 32, 18},
-    {"q4_1", 3, 32, 20},
-    {"q5_0", 6, 32, 22},
-    {"q5_1", 7, 32, 24},
-    {"q8_0", 8, 32, 34},
-    {"q2_k", 10, 256, 84},
-    {"q3_k", 11, 256, 110},
-    {"q4_k", 12, 256, 144},
-    {"q5_k", 13, 256, 176},
-    {"q6_k", 14, 256, 210},
-};
-
-// A file's ftype (ggml_ftype) and the tensor type of its big matrices.
-struct FileType {
-  int32_t ftype;
-  std::string_view weights;
-};
-constexpr FileType kFileTypes[] = {
-    {0, "f32"},  {1, "f16"},   {2, "q4_0"},  {3, "q4_1"},  {7, "q8_0"},  {8, "q5_0"},
-    {9, "q5_1"}, {10, "q2_k"}, {11, "q3_k"}, {12, "q4_k"}, {13, "q5_k"}, {14, "q6_k"},
-};
-
-const GgmlType* TypeById(int32_t id) {
-  for (const GgmlType& t : kTypes)
-    if (t.id == id) return &t;
-  return nullptr;
-}
-
-const GgmlType* TypeByName(std::string_view name) {
-  for (const GgmlType& t : kTypes)
-    if (t.name == name) return &t;
-  return nullptr;
-}
-
-const FileType* FileTypeById(int32_t ftype) {
-  for (const FileType& f : kFileTypes)
-    if (f.ftype == ftype) return &f;
-  return nullptr;
-}
-
-struct TensorSpec {
-  std::string name;
-  std::array<int64_t, 4> ne{1, 1, 1, 1};
-  int n_dims = 1;
-  const GgmlType* type = &kF32;
-
-  int64_t elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
-  int64_t bytes() const { return elements() / type->block * type->block_bytes; }
-};
-
-TensorSpec Spec(std::string name, const GgmlType& type, std::initializer_list<int64_t> dims) {
-  TensorSpec s{std::move(name), {1, 1, 1, 1}, static_cast<int>(dims.size()), &type};
-  int i = 0;
-  for (int64_t d : dims) s.ne[i++] = d;
-  return s;
-}
 
 // The blocks shared by encoder and decoder layers: self-attention and MLP.
 void AddBlock(std::vector<TensorSpec>& out, const std::string& p, int64_t s, const GgmlType& w) {
@@ -158,57 +93,6 @@ Result<void> CheckShape(const WhisperHparams& h) {
 
 // ---- writing ------------------------------------------------------------------------------------
 
-// xorshift64*: fast and reproducible; quality is beside the point.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t Next() {
-    state_ ^= state_ >> 12;
-    state_ ^= state_ << 25;
-    state_ ^= state_ >> 27;
-    return state_ * 0x2545F4914F6CDD1Dull;
-  }
-  // Uniform in [-scale, scale).
-  float Uniform(float scale) {
-    return scale * (static_cast<float>(Next() >> 40) / static_cast<float>(1 << 23) - 1.0f);
-  }
-
- private:
-  uint64_t state_;
-};
-
-// IEEE half from a float in the normal range; values too small for a normal half become zero
-// (subnormals would slow the arithmetic that benchmarks measure).
-uint16_t ToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, sizeof x);
-  const uint16_t sign = (x >> 16) & 0x8000;
-  const int exp = static_cast<int>((x >> 23) & 0xff) - 127 + 15;
-  if (exp <= 0) return sign;
-  if (exp >= 31) return sign | 0x7bff;
-  return sign | static_cast<uint16_t>(exp << 10) | static_cast<uint16_t>((x >> 13) & 0x3ff);
-}
-
-class Writer {
- public:
-  explicit Writer(const std::filesystem::path& path) : out_(path, std::ios::binary) {}
-  bool ok() const { return static_cast<bool>(out_); }
-  template <typename T>
-  void Put(T v) {
-    out_.write(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  void Bytes(const void* data, size_t n) {
-    out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-  }
-  bool Close() {
-    out_.close();
-    return !out_.fail();
-  }
-
- private:
-  std::ofstream out_;
-};
-
 std::string TokenText(int32_t i) {
   if (i < 256) return std::string(1, static_cast<char>(i));
   static constexpr std::string_view kOnsets[] = {"b", "d", "f", "g", "k", "l", "m",  "n",
@@ -222,39 +106,8 @@ std::string TokenText(int32_t i) {
   return word;
 }
 
-// Fills `n` elements of `type` with small random values, in chunks, through `write`.
-void WriteRandomData(Writer& w, const TensorSpec& t, float scale, Random& rng) {
-  std::vector<unsigned char> buf;
-  const int64_t chunk_blocks = 1 << 14;
-  const int64_t blocks = t.elements() / t.type->block;
-  for (int64_t done = 0; done < blocks; done += chunk_blocks) {
-    const int64_t n = std::min(chunk_blocks, blocks - done);
-    buf.resize(static_cast<size_t>(n * t.type->block_bytes));
-    unsigned char* p = buf.data();
-    for (int64_t b = 0; b < n; ++b, p += t.type->block_bytes) {
-      if (t.type->id == kF32.id) {
-        const float v = scale < 0 ? 1.0f : rng.Uniform(scale);
-        std::memcpy(p, &v, 4);
-      } else if (t.type->id == kF16.id) {
-        const uint16_t v = ToHalf(rng.Uniform(scale));
-        std::memcpy(p, &v, 2);
-      } else {
-        // A quantized block: random quants behind a small scale (and minimum, for the _1 types).
-        for (int i = 0; i < t.type->block_bytes; i += 8) {
-          const uint64_t r = rng.Next();
-          std::memcpy(p + i, &r, std::min(8, t.type->block_bytes - i));
-        }
-        const uint16_t d = ToHalf(scale / 16), m = ToHalf(-scale);
-        std::memcpy(p, &d, 2);
-        if (t.type->name.ends_with("_1")) std::memcpy(p + 2, &m, 2);
-      }
-    }
-    w.Bytes(buf.data(), buf.size());
-  }
-}
-
-void WriteHeader(Writer& w, const WhisperHparams& h, int32_t ftype) {
-  w.Put(kGgmlMagic);
+void WriteHeader(ggml_file::Writer& w, const WhisperHparams& h, int32_t ftype) {
+  w.Put(ggml_file::kMagic);
   for (int32_t v : {h.n_vocab, h.n_audio_ctx, h.n_audio_state, h.n_audio_head, h.n_audio_layer,
                     h.n_text_ctx, h.n_text_state, h.n_text_head, h.n_text_layer, h.n_mels, ftype})
     w.Put(v);
@@ -275,54 +128,7 @@ void WriteHeader(Writer& w, const WhisperHparams& h, int32_t ftype) {
 
 // ---- reading ------------------------------------------------------------------------------------
 
-// Reads headers front to back. The first read past the end records a "truncated" error (kept:
-// later reads return zeros), so callers check failed() once per group of reads.
-class Reader {
- public:
-  Reader(const std::filesystem::path& path, int64_t size)
-      : in_(path, std::ios::binary), size_(size) {}
-  bool ok() const { return static_cast<bool>(in_); }
-  int64_t pos() const { return pos_; }
-  int64_t left() const { return size_ - pos_; }
-  bool failed() const { return !error_.message.empty(); }
-  std::unexpected<Error> error() const { return std::unexpected(error_); }
-
-  template <typename T>
-  T Get(std::string_view what) {
-    T v{};
-    if (Reserve(sizeof v, what)) in_.read(reinterpret_cast<char*>(&v), sizeof v);
-    return v;
-  }
-  std::string String(size_t n, std::string_view what) {
-    std::string s;
-    if (Reserve(static_cast<int64_t>(n), what)) {
-      s.resize(n);
-      in_.read(s.data(), static_cast<std::streamsize>(n));
-    }
-    return s;
-  }
-  void Skip(int64_t n, std::string_view what) {
-    if (Reserve(n, what)) in_.seekg(n, std::ios::cur);
-  }
-
- private:
-  bool Reserve(int64_t n, std::string_view what) {
-    if (failed()) return false;
-    if (n > left()) {
-      error_ = Error{Code::kCorruption, fmt::format("truncated in {} at byte {}", what, pos_)};
-      return false;
-    }
-    pos_ += n;
-    return true;
-  }
-
-  std::ifstream in_;
-  const int64_t size_;
-  int64_t pos_ = 0;
-  Error error_{Code::kCorruption, ""};
-};
-
-Result<WhisperHparams> ReadHparams(Reader& r, int32_t& ftype) {
+Result<WhisperHparams> ReadHparams(ggml_file::Reader& r, int32_t& ftype) {
   WhisperHparams h;
   for (int32_t* field :
        {&h.n_vocab, &h.n_audio_ctx, &h.n_audio_state, &h.n_audio_head, &h.n_audio_layer,
@@ -333,7 +139,7 @@ Result<WhisperHparams> ReadHparams(Reader& r, int32_t& ftype) {
   return h;
 }
 
-Result<void> SkipFiltersAndVocabulary(Reader& r, const WhisperHparams& h) {
+Result<void> SkipFiltersAndVocabulary(ggml_file::Reader& r, const WhisperHparams& h) {
   const auto n_mel = r.Get<int32_t>("the mel filters");
   const auto n_fft = r.Get<int32_t>("the mel filters");
   if (r.failed()) return r.error();
@@ -350,35 +156,6 @@ Result<void> SkipFiltersAndVocabulary(Reader& r, const WhisperHparams& h) {
     r.Skip(len, "the vocabulary");
   }
   if (r.failed()) return r.error();
-  return {};
-}
-
-// Reads one tensor header and skips its data, checking it against the expected tensors.
-Result<void> ReadTensor(Reader& r, std::map<std::string, TensorSpec>& expected) {
-  const auto n_dims = r.Get<int32_t>("a tensor header");
-  const auto name_len = r.Get<int32_t>("a tensor header");
-  const auto type_id = r.Get<int32_t>("a tensor header");
-  if (r.failed()) return r.error();
-  if (n_dims < 1 || n_dims > 4 || name_len < 1 || name_len > 256)
-    return Corruption(fmt::format("bad tensor header at byte {}", r.pos() - 12));
-  std::array<int64_t, 4> ne{1, 1, 1, 1};
-  for (int i = 0; i < n_dims; ++i) ne[i] = r.Get<int32_t>("a tensor header");
-  const std::string name = r.String(static_cast<size_t>(name_len), "a tensor name");
-  if (r.failed()) return r.error();
-  auto it = expected.find(name);
-  if (it == expected.end())
-    return Corruption(fmt::format("unexpected or repeated tensor '{}'", name));
-  const TensorSpec& want = it->second;
-  if (ne != want.ne)
-    return Corruption(fmt::format("tensor '{}' has shape [{}], expected [{}]", name,
-                                  fmt::join(ne, ", "), fmt::join(want.ne, ", ")));
-  const GgmlType* type = TypeById(type_id);
-  if (!type || type->id != want.type->id)
-    return Corruption(
-        fmt::format("tensor '{}' has type {}, expected {}", name, type_id, want.type->name));
-  r.Skip(want.bytes(), fmt::format("tensor '{}'", name));
-  if (r.failed()) return r.error();
-  expected.erase(it);
   return {};
 }
 
@@ -422,79 +199,39 @@ WhisperHparams TinyTestShape() {
 
 Result<int64_t> WriteRandomWhisperModel(const std::filesystem::path& path,
                                         const RandomModelOptions& options) {
-  const GgmlType* w = TypeByName(options.weights);
-  const FileType* file_type = nullptr;
-  for (const FileType& f : kFileTypes)
-    if (f.weights == options.weights) file_type = &f;
-  if (!w || !file_type || file_type->ftype > 9)
-    return InvalidArgument(
-        fmt::format("cannot write weights of type '{}' (f32, f16, q4_0, q4_1, "
-                    "q5_0, q5_1, q8_0)",
-                    options.weights));
+  auto w = ggml_file::WeightsForWriting(options.weights);
+  if (!w) return std::unexpected(w.error());
   const WhisperHparams& h = options.hparams;
   if (auto ok = CheckShape(h); !ok) return InvalidArgument(ok.error().message);
-  if (h.n_audio_state % w->block)
+  if (h.n_audio_state % w->type->block)
     return InvalidArgument(fmt::format("width {} is not a multiple of {}'s block of {}",
-                                       h.n_audio_state, w->name, w->block));
-  const int32_t ftype = file_type->ftype + (w->block > 1 ? kQuantVersion * kQuantVersionFactor : 0);
-  Writer out(path);
+                                       h.n_audio_state, w->type->name, w->type->block));
+  ggml_file::Writer out(path);
   if (!out.ok()) return Unavailable(fmt::format("cannot write {}", path.string()));
-  WriteHeader(out, h, ftype);
-  Random rng(options.seed);
-  for (const TensorSpec& t : ExpectedTensors(h, *w)) {
-    out.Put(static_cast<int32_t>(t.n_dims));
-    out.Put(static_cast<int32_t>(t.name.size()));
-    out.Put(t.type->id);
-    for (int i = 0; i < t.n_dims; ++i) out.Put(static_cast<int32_t>(t.ne[i]));
-    out.Bytes(t.name.data(), t.name.size());
+  WriteHeader(out, h, w->ftype);
+  ggml_file::Random rng(options.seed);
+  for (const TensorSpec& t : ExpectedTensors(h, *w->type)) {
     const bool norm_weight = t.name.ends_with("ln.weight") || t.name.ends_with("ln_post.weight");
     const bool bias = t.name.ends_with(".bias");
-    WriteRandomData(out, t, norm_weight ? -1.0f : bias ? 0.01f : 0.05f, rng);
+    ggml_file::WriteRandomTensor(out, t, norm_weight ? -1.0f : bias ? 0.01f : 0.05f, rng);
   }
-  if (!out.Close()) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    return Unavailable(fmt::format("cannot write {} (disk full?)", path.string()));
-  }
-  return static_cast<int64_t>(std::filesystem::file_size(path));
+  return ggml_file::Finish(out, path);
 }
 
 Result<WhisperFileInfo> InspectWhisperModel(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return NotFound(fmt::format("{}: {}", path.string(), ec.message()));
-  Reader r(path, static_cast<int64_t>(size));
-  if (!r.ok()) return Unavailable(fmt::format("{}: cannot read", path.string()));
-  auto fail = [&](const Error& e) {
-    return std::unexpected(Error{e.code, fmt::format("{}: {}", path.string(), e.message)});
-  };
-  const auto magic = r.Get<uint32_t>("the header");
-  if (r.failed() || magic != kGgmlMagic) {
-    const bool gguf = magic == 0x46554747;
-    return InvalidArgument(fmt::format(
-        "{}: not a ggml Whisper model ({})", path.string(),
-        gguf ? "a GGUF file; whisper.cpp reads ggml .bin files" : "wrong magic number"));
-  }
+  auto r = ggml_file::OpenModel(path, "Whisper");
+  if (!r) return std::unexpected(r.error());
   int32_t ftype = 0;
-  auto h = ReadHparams(r, ftype);
-  if (!h) return fail(h.error());
-  const FileType* file_type = FileTypeById(ftype % kQuantVersionFactor);
-  if (!file_type) return fail(Error{Code::kCorruption, fmt::format("unknown ftype {}", ftype)});
-  if (auto ok = SkipFiltersAndVocabulary(r, *h); !ok) return fail(ok.error());
+  auto h = ReadHparams(**r, ftype);
+  if (!h) return ggml_file::InFile(path, h.error());
+  auto w = ggml_file::WeightsOfFile(ftype);
+  if (!w) return ggml_file::InFile(path, w.error());
+  if (auto ok = SkipFiltersAndVocabulary(**r, *h); !ok) return ggml_file::InFile(path, ok.error());
   std::map<std::string, TensorSpec> expected;
-  for (TensorSpec& t : ExpectedTensors(*h, *TypeByName(file_type->weights)))
-    expected.emplace(t.name, std::move(t));
-  const size_t total = expected.size();
-  while (r.left() > 0) {
-    if (auto ok = ReadTensor(r, expected); !ok) return fail(ok.error());
-  }
-  const int seen = static_cast<int>(total - expected.size());
-  if (!expected.empty())
-    return fail(Error{Code::kCorruption,
-                      fmt::format("truncated: {} of {} tensors present (first missing: '{}')", seen,
-                                  total, expected.begin()->first)});
-  return WhisperFileInfo{*h, std::string(file_type->weights), IsMultilingual(*h), seen,
-                         static_cast<int64_t>(size)};
+  for (TensorSpec& t : ExpectedTensors(*h, **w)) expected.emplace(t.name, std::move(t));
+  auto seen = ggml_file::ReadAllTensors(**r, std::move(expected));
+  if (!seen) return ggml_file::InFile(path, seen.error());
+  return WhisperFileInfo{*h, std::string((*w)->name), IsMultilingual(*h), *seen, (*r)->pos()};
 }
 
 }  // namespace podfleet

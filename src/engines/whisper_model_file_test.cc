@@ -6,19 +6,11 @@
 #include <fstream>
 
 #include "engines/whisper_models.h"
+#include "support/engine_util.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 std::string WriteTestModel(const TempDir& dir, const std::string& weights = "f16") {
   const std::string path = dir.File("ggml-test-" + weights + ".bin");

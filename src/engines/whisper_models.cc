@@ -38,7 +38,52 @@ constexpr WhisperModelInfo kModels[] = {
     {"large-v3-turbo-q8_0", "large-v3-turbo", 834 * kMiB, ""},
 };
 
+// Tensor data of the 0.6B shape in each weight type (MiB, rounded up).
+constexpr ParakeetModelInfo kParakeetModels[] = {
+    {"parakeet-tdt-0.6b-v3-f32", "f32", 2393 * kMiB},
+    {"parakeet-tdt-0.6b-v3-f16", "f16", 1198 * kMiB},
+    {"parakeet-tdt-0.6b-v3-q8_0", "q8_0", 638 * kMiB},
+    {"parakeet-tdt-0.6b-v3-q4_0", "q4_0", 339 * kMiB},
+    {"parakeet-tdt-0.6b-v3-q4_k", "q4_k", 397 * kMiB},
+};
+
+// An existing file as given; else a catalog name (`known`) looked up as models_dir/ggml-NAME.bin.
+Result<std::filesystem::path> ResolveModel(const std::string& model,
+                                           const std::filesystem::path& models_dir, bool known,
+                                           std::string_view engine) {
+  if (model.empty())
+    return InvalidArgument(fmt::format(
+        "the {} engine needs --model: a ggml model file, or a name from 'podfleet models list'",
+        engine));
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(model, ec)) return std::filesystem::path(model);
+  if (!known)
+    return InvalidArgument(fmt::format(
+        "model '{}' is neither a file nor a known {} model name (see 'podfleet models list')",
+        model, engine));
+  const auto path = models_dir / WhisperModelFileName(model);
+  if (!std::filesystem::is_regular_file(path, ec))
+    return NotFound(
+        fmt::format("model '{}' is not downloaded ({} missing): run 'podfleet models "
+                    "pull {}'",
+                    model, path.string(), model));
+  return path;
+}
+
 }  // namespace
+
+std::span<const ParakeetModelInfo> ParakeetModels() { return kParakeetModels; }
+
+const ParakeetModelInfo* FindParakeetModel(std::string_view name) {
+  for (const ParakeetModelInfo& m : kParakeetModels)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+Result<std::filesystem::path> ResolveParakeetModel(const std::string& model,
+                                                   const std::filesystem::path& models_dir) {
+  return ResolveModel(model, models_dir, FindParakeetModel(model) != nullptr, "parakeet");
+}
 
 std::span<const WhisperModelInfo> WhisperModels() { return kModels; }
 
@@ -52,22 +97,7 @@ std::string WhisperModelFileName(std::string_view name) { return fmt::format("gg
 
 Result<std::filesystem::path> ResolveWhisperModel(const std::string& model,
                                                   const std::filesystem::path& models_dir) {
-  if (model.empty())
-    return InvalidArgument(
-        "the whisper engine needs --model: a ggml model file, or a name from 'podfleet models "
-        "list'");
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(model, ec)) return std::filesystem::path(model);
-  if (!FindWhisperModel(model))
-    return InvalidArgument(fmt::format(
-        "model '{}' is neither a file nor a known model name (see 'podfleet models list')", model));
-  const auto path = models_dir / WhisperModelFileName(model);
-  if (!std::filesystem::is_regular_file(path, ec))
-    return NotFound(
-        fmt::format("model '{}' is not downloaded ({} missing): run 'podfleet models "
-                    "pull {}'",
-                    model, path.string(), model));
-  return path;
+  return ResolveModel(model, models_dir, FindWhisperModel(model) != nullptr, "whisper");
 }
 
 }  // namespace podfleet

@@ -42,4 +42,27 @@ inline constexpr std::string_view kWhisperModelBaseUrl =
 Result<std::filesystem::path> ResolveWhisperModel(const std::string& model,
                                                   const std::filesystem::path& models_dir);
 
+// The Parakeet TDT 0.6B files whisper.cpp's authors publish (huggingface.co/ggml-org/parakeet-GGUF,
+// as named in whisper.cpp 1.9.1's scripts/upload-parakeet.py): v3 (multilingual, 25 European
+// languages, punctuated and cased) in f32, f16, q8_0, q4_0 and q4_k. No English v2 file is
+// published (convert it with whisper.cpp's models/convert-parakeet-to-ggml.py and pass its path).
+// Neither sizes nor checksums are published with them: the sizes here are those of the tensor data
+// computed from the model's shape (parakeet_model_file.h), and a download is checked by structure
+// (InspectParakeetModel: a complete Parakeet model of the 0.6B shape and the weight type).
+struct ParakeetModelInfo {
+  std::string_view name;     // "parakeet-tdt-0.6b-v3-f16"
+  std::string_view weights;  // "f16"
+  int64_t approx_bytes;
+};
+
+std::span<const ParakeetModelInfo> ParakeetModels();
+const ParakeetModelInfo* FindParakeetModel(std::string_view name);
+
+inline constexpr std::string_view kParakeetModelBaseUrl =
+    "https://huggingface.co/ggml-org/parakeet-GGUF/resolve/main";
+
+// As ResolveWhisperModel, for the parakeet engine and the Parakeet catalog.
+Result<std::filesystem::path> ResolveParakeetModel(const std::string& model,
+                                                   const std::filesystem::path& models_dir);
+
 }  // namespace podfleet

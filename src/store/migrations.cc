@@ -246,6 +246,11 @@ INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text)
   ORDER BY t.episode_id, s.key;
 )sql";
 
+// Engine states a node runs on one loaded model (= jobs it takes at once; engine.h).
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE nodes ADD COLUMN engine_states INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -255,6 +260,7 @@ constexpr std::array kMigrations{
     Migration{5, "prefetch wait per attempt, price per hour per node", kSchemaV5},
     Migration{6, "feed identity (aliases, podcast:guid, fingerprint) and polling state", kSchemaV6},
     Migration{7, "transcript search index, publishers' transcripts", kSchemaV7},
+    Migration{8, "engine states per node", kSchemaV8},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

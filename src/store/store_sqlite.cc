@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -420,13 +421,14 @@ Result<Node> SqliteStore::RegisterNode(const NodeInfo& info, std::string_view to
   if (token_hash.empty()) return InvalidArgument("register node: empty token hash");
   constexpr std::string_view kSql =
       "INSERT INTO nodes (name, engine, model, version, hardware, speed, blocked_reason, "
-      "token_hash, registered_at, last_seen, price_per_hour) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+      "token_hash, registered_at, last_seen, price_per_hour, engine_states) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)";
   return Write([&](Db& db) -> Result<Node> {
     Result<int64_t> r = db.Run(
         kSql, info.name, info.engine, info.model, info.version, EncodeHardware(info.hardware),
         info.speed, info.blocked_reason, token_hash, ToUnixMillis(now),
-        info.price_per_hour >= 0 ? std::optional(info.price_per_hour) : std::nullopt);
+        info.price_per_hour >= 0 ? std::optional(info.price_per_hour) : std::nullopt,
+        int64_t{std::max(1, info.engine_states)});
     r = OnDuplicate(std::move(r), "register node: token already in use");
     if (!r) return std::unexpected(r.error());
     return LoadNode(db, NodeId(db.LastInsertId()));

@@ -168,6 +168,7 @@ Result<Node> ReadNode(const Statement& row) {
   NodeInfo info{row.Text(1), row.Text(2), row.Text(3), row.Text(4),
                 *hardware,   row.Real(6), row.Text(7)};
   if (!row.IsNull(11)) info.price_per_hour = row.Real(11);
+  info.engine_states = static_cast<int>(row.Int(12));
   return Node{NodeId(row.Int(0)), std::move(info), FromUnixMillis(row.Int(8)),
               FromUnixMillis(row.Int(9)), !row.IsNull(10)};
 }

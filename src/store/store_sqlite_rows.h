@@ -51,7 +51,7 @@ Result<Transcript> ReadTranscript(const Statement& row);
 
 inline constexpr std::string_view kNodeColumns =
     "n.id, n.name, n.engine, n.model, n.version, n.hardware, n.speed, n.blocked_reason, "
-    "n.registered_at, n.last_seen, n.retired_at, n.price_per_hour";
+    "n.registered_at, n.last_seen, n.retired_at, n.price_per_hour, n.engine_states";
 Result<Node> ReadNode(const Statement& row);
 // Records that the node was heard from at `now`, unless that was recorded less than a second
 // before (so an idle worker's frequent calls change nothing, and a transaction that changes

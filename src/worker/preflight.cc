@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace podfleet {
 namespace {
 
@@ -40,15 +43,38 @@ PreflightResult CheckGpu(const Hardware& hardware, const EngineInfo& engine) {
   return r;
 }
 
+PreflightResult CheckEngine(const Hardware& hardware, const EngineInfo& engine) {
+  PreflightResult r = CheckGpu(hardware, engine);
+  if (r.passed() && !engine.device_problem.empty()) r.blocked_reason = engine.device_problem;
+  return r;
+}
+
 PreflightResult RunPreflight(const Hardware& hardware, Engine& engine) {
-  PreflightResult r = CheckGpu(hardware, engine.info());
+  const EngineInfo info = engine.info();
+  PreflightResult r = CheckEngine(hardware, info);
   if (!r.passed()) return r;
   PcmAudio silence;
   silence.samples.assign(kSampleRate, 0.0f);
   std::stop_source never;
-  auto test = engine.Transcribe(silence, {}, never.get_token());
-  if (!test)
-    r.blocked_reason = "engine self-test failed on one second of silence: " + test.error().message;
+  // With a speed floor the test runs twice and the second, warm run is timed.
+  double realtime = 0;
+  for (int run = 0; run < (info.speed_floor > 0 ? 2 : 1); ++run) {
+    const auto started = std::chrono::steady_clock::now();
+    auto test = engine.Transcribe(silence, {}, never.get_token());
+    if (!test) {
+      r.blocked_reason =
+          "engine self-test failed on one second of silence: " + test.error().message;
+      return r;
+    }
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    realtime = 1.0 / std::max(wall, 1e-6);
+  }
+  if (info.speed_floor > 0 && realtime < info.speed_floor)
+    r.blocked_reason = fmt::format(
+        "the {} engine claims {} but ran its self-test at {:.2f}x realtime, below the {:.1f}x "
+        "floor of that device: it is not computing there at full speed",
+        info.name, info.device.empty() ? "a GPU" : info.device, realtime, info.speed_floor);
   return r;
 }
 

@@ -82,5 +82,31 @@ TEST(Preflight, SimulatedGpuEngineIsBlockedOnAnOldDriver) {
   EXPECT_FALSE(MakeSimulatedEngine(config));
 }
 
+// The start-up probe checks a speed floor for the device the engine claims: a "GPU" engine that
+// runs its warm self-test at CPU speed is blocked, one at GPU speed passes.
+TEST(Preflight, GpuEngineBelowItsSpeedFloorIsBlocked) {
+  EngineConfig config;
+  config.name = "simulated";
+  config.simulated_cuda = "12.8";
+  config.simulated_speed = 1.5;  // below kGpuSpeedFloor
+  auto slow = MakeSimulatedEngine(config);
+  ASSERT_TRUE(slow);
+  const Hardware h = Machine("NVIDIA L4", "570.1", "12.8");
+  EXPECT_THAT(RunPreflight(h, **slow).blocked_reason, HasSubstr("below the 3.0x floor"));
+  config.simulated_speed = 200;
+  auto fast = MakeSimulatedEngine(config);
+  ASSERT_TRUE(fast);
+  EXPECT_TRUE(RunPreflight(h, **fast).passed());
+}
+
+TEST(Preflight, EngineDeviceProblemBlocks) {
+  EngineInfo info{"parakeet", "m", true, 13000};
+  info.device_problem = "the parakeet engine needs a GPU but ggml found no usable one";
+  const Hardware h = Machine("NVIDIA H200", "580.159.04", "13.0");
+  EXPECT_THAT(CheckEngine(h, info).blocked_reason, HasSubstr("found no usable one"));
+  info.device_problem.clear();
+  EXPECT_TRUE(CheckEngine(h, info).passed());
+}
+
 }  // namespace
 }  // namespace podfleet

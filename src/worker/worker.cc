@@ -104,6 +104,9 @@ Result<void> Worker::Register() {
   EngineInfo engine = engine_.info();
   info.engine = engine.name;
   info.model = engine.model;
+  info.engine_states = std::max(1, engine.states);
+  if (!engine.states_note.empty()) Log("engine states: " + engine.states_note);
+  if (!engine.device.empty()) Log("engine device: " + engine.device);
   info.version = PODFLEET_VERSION;
   info.hardware = DetectHardware();
   info.price_per_hour = options_.price_per_hour;
@@ -192,7 +195,14 @@ Result<WorkerStats> Worker::Run() {
   std::jthread heartbeat([this] { HeartbeatLoop(); });
   ReplayOutbox();
   std::thread upload([this] { UploadLoop(); });
-  std::thread engine([this] { EngineLoop(); });
+  // As many jobs in the engine at once as it runs states (engine.h EngineInfo::states).
+  const int engines = std::max(1, engine_.info().states);
+  {
+    MutexLock lock(mu_);
+    engines_running_ = engines;
+  }
+  std::vector<std::thread> engine_loops;
+  for (int i = 0; i < engines; ++i) engine_loops.emplace_back([this] { EngineLoop(); });
   std::vector<std::thread> fetchers;
   for (int i = 0; i < std::max(1, options_.max_prefetch); ++i)
     fetchers.emplace_back([this] { FetchLoop(); });
@@ -205,10 +215,10 @@ Result<WorkerStats> Worker::Run() {
   for (std::thread& t : fetchers) t.join();
   {
     MutexLock lock(mu_);
-    ready_.push_back(nullptr);  // tells the engine loop that no more work comes
+    ready_.push_back(nullptr);  // tells the engine loops that no more work comes
     changed_.notify_all();
   }
-  engine.join();
+  for (std::thread& t : engine_loops) t.join();
   upload.join();
   ReleaseAll();
   stop_.request_stop();
@@ -396,12 +406,11 @@ void Worker::EngineLoop() {
     {
       MutexLock lock(mu_);
       changed_.wait(lock, [&]() REQUIRES(mu_) { return stopping() || !ready_.empty(); });
-      if (stopping()) break;
+      if (stopping() || !ready_.front()) break;  // the end marker stays for the other loops
       job = std::move(ready_.front());
       ready_.pop_front();
       changed_.notify_all();
     }
-    if (!job) break;
     if (job->stop.stop_requested()) continue;
     job->Report(Stage::kTranscribing, 0);
     const auto started = std::chrono::steady_clock::now();
@@ -419,7 +428,7 @@ void Worker::EngineLoop() {
     Finish(job, result);
   }
   MutexLock lock(mu_);
-  engine_done_ = true;
+  if (--engines_running_ == 0) engine_done_ = true;
   changed_.notify_all();
 }
 

@@ -1,10 +1,12 @@
 // The worker: `podfleet work`. It registers with a coordinator, keeps leased jobs downloaded and
-// decoded ahead of the engine, transcribes them one at a time, uploads the results and renews its
+// decoded ahead of the engine, transcribes as many at once as the engine runs states
+// (EngineInfo::states; one for most engines), uploads the results and renews its
 // leases with heartbeats that carry progress.
 //
 // Pipeline: claim (one thread: long-polls for as many jobs as the prefetch depth wants) ->
 // fetch queue -> fetchers (up to `max_prefetch` threads: download, check, decode, side by side)
-// -> ready queue -> engine (one thread) -> upload queue -> upload (one thread); plus heartbeat.
+// -> ready queue -> engine (one thread per engine state) -> upload queue -> upload (one thread);
+// plus heartbeat.
 // The prefetch depth follows the measured fetch and engine speeds (worker/prefetch.h), between
 // `prefetch` and `max_prefetch`, so the next audio is decoded before the engine finishes. The
 // worker never touches the store: it speaks to the coordinator only through CoordinatorClient,
@@ -170,6 +172,7 @@ class Worker {
   std::deque<PendingUpload> uploads_ GUARDED_BY(mu_);
   int fetching_ GUARDED_BY(mu_) = 0;  // in to_fetch_ or being fetched
   bool engine_done_ GUARDED_BY(mu_) = false;
+  int engines_running_ GUARDED_BY(mu_) = 0;  // engine loops not yet finished
   int consecutive_failures_ GUARDED_BY(mu_) = 0;
   std::optional<Error> tripped_ GUARDED_BY(mu_);  // why the circuit breaker stopped the worker
   WorkerStats stats_ GUARDED_BY(mu_);

@@ -1,0 +1,54 @@
+// Helpers shared by the engine and model-file tests: whole files as bytes, and engines loaded and
+// run with a test failure (not a crash) when they refuse.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "engines/engine.h"
+#include "support/speech.h"
+
+namespace podfleet {
+
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void WriteAll(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// kSpeech15s, decoded once per test run.
+inline const PcmAudio& Speech() {
+  static const PcmAudio audio = [] {
+    auto speech = SpeechAudio(kSpeech15s);
+    if (!speech) ADD_FAILURE() << speech.error().ToString();
+    return speech.value_or(PcmAudio{});
+  }();
+  return audio;
+}
+
+inline std::unique_ptr<Engine> Load(const EngineConfig& config) {
+  auto engine = MakeEngine(config);
+  if (!engine) {
+    ADD_FAILURE() << engine.error().ToString();
+    return nullptr;
+  }
+  return std::move(*engine);
+}
+
+inline Transcript TranscribeAll(Engine& engine, const PcmAudio& audio) {
+  auto t = engine.Transcribe(audio, {}, {});
+  if (!t) {
+    ADD_FAILURE() << t.error().ToString();
+    return {};
+  }
+  return *t;
+}
+
+}  // namespace podfleet
