@@ -27,6 +27,7 @@ int RunFeed(const Args& args);
 int RunEpisodes(const Args& args);
 int RunTranscript(const Args& args);
 int RunToken(const Args& args);
+int RunStore(const Args& args);
 int RunWer(const Args& args);
 int RunGpus(const Args& args);
 int RunPlan(const Args& args);

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"transcript", "fetch an episode's transcript (txt, srt, vtt, json, md)",
      podfleet::RunTranscript},
     {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
+    {"store", "check, back up or restore the coordinator's database", podfleet::RunStore},
     {"wer", "word error rate of a hypothesis against a reference text", podfleet::RunWer},
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
     {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},

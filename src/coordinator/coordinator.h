@@ -13,6 +13,7 @@
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
+#include "coordinator/data_dir_lock.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -57,7 +58,9 @@ struct CoordinatorOptions {
   // workers fetch each episode whole from its own URL and the coordinator carries no audio.
   bool relay = true;
   ChunkOptions chunks;  // relay mode: chunk length
-  OpusOptions opus;     // relay mode: the Opus bitrate
+  // Relay mode: the longest episode taken, and the base of download deadlines (relay.h).
+  Millis max_episode_duration{24 * 3'600'000};
+  OpusOptions opus;  // relay mode: the Opus bitrate
   // Cap on the audio bytes per second the coordinator serves, all workers together (0: none).
   int64_t egress_bytes_per_second = 0;
   // Take file:// URLs and local paths for feeds and audio (source_policy.h). Off by default:
@@ -79,11 +82,22 @@ struct CoordinatorOptions {
   // answered 504 (the job goes on).
   std::string api_key;
   Millis transcription_wait{10 * 60'000};
+  // Start a new, empty database even though data_dir holds state from an earlier run (serve
+  // --init). Without it a missing or empty podfleet.db there is refused (RequireDatabase).
+  bool init = false;
 };
+
+inline constexpr char kDatabaseFile[] = "podfleet.db";
+
+// Refuses to go on when `data_dir` holds podfleet state (an admin token, uploads, relay chunks,
+// worker directories, a write-ahead log) but its database is missing or empty: starting afresh
+// there would silently forget the fleet. kCorruption naming what was found, unless `init`.
+Result<void> RequireDatabase(const std::filesystem::path& data_dir, bool init);
 
 class Coordinator {
  public:
-  // Opens the store under data_dir, creates the first enrollment token if there is none and the
+  // Locks data_dir (data_dir_lock.h: kConflict when another coordinator uses it), opens the
+  // store under data_dir, creates the first enrollment token if there is none and the
   // admin token file (admin_token.h) if there is none, and starts serving. kCorruption if the
   // admin token file is damaged. kUnavailable if the port is taken; store errors as the store
   // reports them.
@@ -118,6 +132,7 @@ class Coordinator {
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
 
+  std::optional<DataDirLock> lock_;  // first: released after everything else has stopped
   CoordinatorOptions options_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<Store> store_;

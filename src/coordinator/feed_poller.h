@@ -75,6 +75,7 @@ class FeedPoller {
   std::condition_variable_any wake_;
   std::deque<Request> requests_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  std::string last_sweep_error_;  // the loop's thread only: a sweep's error is logged once
   std::thread thread_;
 };
 

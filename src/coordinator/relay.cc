@@ -7,6 +7,7 @@
 #include <span>
 
 #include "audio/audio.h"
+#include "core/retry_pacer.h"
 #include "net/public_address.h"
 
 namespace podfleet {
@@ -14,6 +15,9 @@ namespace {
 
 // Jobs whose backoff ends are found by this periodic check.
 constexpr Millis kRecheck{500};
+// The wait after a failure the store could not record, doubling up to the maximum.
+constexpr Millis kPauseBase{1'000};
+constexpr Millis kPauseMax{60'000};
 constexpr std::string_view kUploadPrefix = "/api/media/";
 
 void Log(const std::string& line) { fmt::print(stderr, "relay: {}\n", line); }
@@ -68,14 +72,27 @@ void Relay::Loop() {
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   std::filesystem::create_directories(options_.scratch_dir, ec);
+  RemoveScratchFiles();
+  // A store that stopped writing can record neither chunks nor failures: trying again at once
+  // would download the same episode in a tight loop (issue 19, finding 4). Such failures pause
+  // the loop with a growing, jittered wait.
+  RetryPacer pacer("relay", kPauseBase, kPauseMax);
   while (true) {
     {
       std::unique_lock lock(mu_);
       if (stopping_) return;
     }
+    if (Result<void> healthy = store_.CheckHealth(); !healthy) {
+      Pause(pacer.Failed(Error{healthy.error().code, "paused: " + healthy.error().message}));
+      continue;
+    }
     auto jobs = store_.ListPreparing(1, clock_.Now());
-    if (!jobs) Log(jobs.error().ToString());
-    if (!jobs || jobs->empty()) {
+    if (!jobs) {
+      Pause(pacer.Failed(jobs.error()));
+      continue;
+    }
+    if (jobs->empty()) {
+      pacer.Succeeded();
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, kRecheck, [this] { return woken_ || stopping_; });
       woken_ = false;
@@ -83,10 +100,27 @@ void Relay::Loop() {
     }
     const PreparingJob& job = jobs->front();
     if (Result<void> r = Prepare(job); !r) {
-      Report(job, r.error());
+      if (Result<void> recorded = Report(job, r.error()); !recorded) {
+        Pause(pacer.Failed(recorded.error()));
+        continue;
+      }
     } else {
       on_queued_();
     }
+    pacer.Succeeded();
+  }
+}
+
+void Relay::Pause(Millis wait) {
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, wait, [this] { return stopping_; });
+}
+
+void Relay::RemoveScratchFiles() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.scratch_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("episode-")) std::filesystem::remove(entry.path(), ec);
   }
 }
 
@@ -94,8 +128,15 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   const std::string& url = episode.info.audio_url;
   if (url.starts_with(kUploadPrefix))
     return options_.uploads_dir / url.substr(kUploadPrefix.size());
+  const Millis longest = options_.max_episode_duration;
+  if (episode.info.duration && *episode.info.duration > longest)
+    return InvalidArgument(
+        fmt::format("{}: declared {} min long, over the {} min allowed "
+                    "(serve --max-episode-duration)",
+                    url, episode.info.duration->count() / 60'000, longest.count() / 60'000));
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  download.deadline = DownloadDeadline(episode.info.duration, episode.info.audio_length, longest);
   if (options_.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [this](int64_t, int64_t) {
@@ -176,17 +217,17 @@ Result<void> Relay::EncodeChunks(EpisodeId episode, const PcmAudio& audio,
   return {};
 }
 
-void Relay::Report(const PreparingJob& job, const Error& error) {
+Result<void> Relay::Report(const PreparingJob& job, const Error& error) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // a cancelled download is no failure: it resumes on the next start
+    if (stopping_) return {};  // a cancelled download is no failure: it resumes on the next start
   }
   const bool permanent = Permanent(error);
   Log(fmt::format("episode {} ({}): {}", job.episode.id.value(),
                   permanent ? "permanent" : "will retry", error.ToString()));
-  auto r = store_.FailPreparing(job.job, Failure{error.message, permanent}, options_.retry,
-                                clock_.Now());
-  if (!r) Log("recording the failure: " + r.error().ToString());
+  return WithContext(store_.FailPreparing(job.job, Failure{error.message, permanent},
+                                          options_.retry, clock_.Now()),
+                     fmt::format("recording episode {}'s failure", job.episode.id.value()));
 }
 
 }  // namespace podfleet

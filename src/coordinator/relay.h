@@ -7,6 +7,10 @@
 // queues the chunks as jobs (Store::PlanChunks); then it calls `on_queued` so that waiting
 // workers are served. Workers fetch a chunk from GET /api/jobs/{id}/audio.
 //
+// Failures the store cannot record (it stopped writing: store.h, CheckHealth) and a stopped
+// store pause the loop with a growing, jittered wait (core/retry_pacer.h), logged once, so that
+// the origin is not asked again and again for an episode that cannot be recorded.
+//
 // Failures: an origin answering 404/410, bytes that are not audio and undecodable audio fail the
 // job for good; network errors, a full disk and other transient trouble are retried with the
 // store's backoff (Store::FailPreparing). Nothing is lost on a restart: jobs stay kPreparing in
@@ -37,6 +41,9 @@ struct RelayOptions {
   ChunkOptions chunks;
   OpusOptions opus;
   int64_t max_audio_bytes = int64_t{2} << 30;
+  // Longest episode taken: one declaring more fails for good, and the download deadline of one
+  // declaring nothing is derived from it (DownloadDeadline).
+  Millis max_episode_duration{24 * 3'600'000};
   RetryPolicy retry;
   // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
   // was checked when added, but its DNS answer may have changed since.
@@ -74,7 +81,12 @@ class Relay {
   Result<std::filesystem::path> Fetch(const Episode& episode);
   Result<void> EncodeChunks(EpisodeId episode, const PcmAudio& audio,
                             const std::vector<Piece>& pieces);
-  void Report(const PreparingJob& job, const Error& error);
+  // Records the failure in the store; the error when the store could not.
+  Result<void> Report(const PreparingJob& job, const Error& error);
+  // Waits `wait` unless stopped (Wake does not cut it short).
+  void Pause(Millis wait);
+  // Removes downloads (and their .part files) a crash or a failure left in scratch_dir.
+  void RemoveScratchFiles();
 
   // Constant after construction.
   Store& store_;

@@ -104,11 +104,18 @@ class SqliteStore final : public Store {
     const bool write = kind == Transaction::Kind::kWrite;
     if (write && stopped_) return std::unexpected(*stopped_);
     Result<Transaction> tx = Transaction::Begin(db_, kind);
-    if (!tx) return std::unexpected(tx.error());
+    if (!tx) {
+      if (tx.error().code == Code::kCorruption) StopLocked(Damaged(tx.error()));
+      return std::unexpected(tx.error());
+    }
     std::invoke_result_t<F, Db&> result = std::forward<F>(body)(db_);
-    if (!result) return result;
+    if (!result) {
+      if (result.error().code == Code::kCorruption) StopLocked(Damaged(result.error()));
+      return result;
+    }
     if (Result<void> r = tx->Commit(); !r) {
-      if (write) stopped_ = StopAfter(r.error());
+      if (write || r.error().code == Code::kCorruption)
+        StopLocked(r.error().code == Code::kCorruption ? Damaged(r.error()) : StopAfter(r.error()));
       return std::unexpected(r.error());
     }
     return result;
@@ -124,6 +131,10 @@ class SqliteStore final : public Store {
 
   // The error every write returns after the commit that failed with `cause`.
   static Error StopAfter(const Error& cause);
+  // The error every write returns once the database was found damaged (`cause`).
+  static Error Damaged(const Error& cause);
+  // Stops writes with `why` and logs it, once: the first reason stays.
+  void StopLocked(Error why) REQUIRES(mu_);
 
   // Everything is guarded by mu_; nothing is constant after construction but the mutex itself.
   Mutex mu_;
