@@ -306,6 +306,7 @@ void Coordinator::Stop() {
   if (waiters_) waiters_->Stop();
   if (egress_) egress_->Stop();
   if (server_) server_->Stop();
+  lock_.reset();  // everything that used the data directory has stopped
 }
 
 void Coordinator::JobsQueued() {

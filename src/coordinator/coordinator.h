@@ -121,7 +121,7 @@ class Coordinator {
   // on the same store): waiting claims are served and the relay looks for work now.
   void JobsQueued();
 
-  // Stops serving and joins every thread. Idempotent.
+  // Stops serving, joins every thread and releases the data directory. Idempotent.
   void Stop();
 
   struct Context;  // what route handlers share; defined in coordinator_context.h
@@ -132,7 +132,7 @@ class Coordinator {
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
 
-  std::optional<DataDirLock> lock_;  // first: released after everything else has stopped
+  std::optional<DataDirLock> lock_;  // released by Stop, once everything else has stopped
   CoordinatorOptions options_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<Store> store_;
