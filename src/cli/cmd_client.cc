@@ -100,6 +100,8 @@ int ChangeEpisode(const ClientArgs& c, const std::string& verb, const std::strin
 }  // namespace
 
 void PrintStatus(const json& status) {
+  if (const json& store = status.value("store", json::object()); !store.value("healthy", true))
+    fmt::print("STORE UNHEALTHY (writes stopped)\n  {}\n", store.value("error", ""));
   fmt::print("NODES\n  {:<20} {:<8} {:<14} {:<28} {}\n", "NAME", "STATUS", "ENGINE", "HARDWARE",
              "JOBS");
   for (const json& n : status.value("nodes", json::array())) {

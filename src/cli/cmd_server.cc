@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
+#include "api/client.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
 #include "feeds/rss.h"
+#include "coordinator/data_dir_lock.h"
+#include "net/http_client.h"
 #include "net/token.h"
 
 namespace podfleet {
@@ -109,6 +113,9 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "the coordinator's URL as workers reach it, for the join line (default: the "
                  "listening address)",
                  "URL"),
+      DurationFlag("max-episode-duration", &o.max_episode_duration,
+                   "relay: longer episodes are refused; downloads must end within 10 s + a quarter "
+                   "of the declared duration (of this, when none is declared)"),
       Flag{"egress-limit", "cap on the audio the coordinator serves, in Mbit/s (0: none)", "MBIT",
            [&o](std::string_view v) -> Result<void> {
              double mbit = 0;
@@ -119,6 +126,9 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
              return {};
            },
            "0"},
+      BoolFlag("init", &o.init,
+               "start a new, empty database even where --data holds an earlier fleet's state "
+               "(without it a missing or empty podfleet.db there is refused)"),
   };
 }
 
@@ -169,16 +179,20 @@ int RunServe(const Args& args) {
 
 namespace {
 
-int TokenList(Store& store) {
-  auto tokens = store.ListEnrollmentTokens();
-  if (!tokens) return Fail(tokens.error().ToString());
+int PrintTokens(const std::vector<EnrollmentToken>& tokens) {
   fmt::print("{:<14} {:<8} {:<18} {}\n", "ID", "STATE", "CREATED (UTC)", "LABEL");
-  for (const EnrollmentToken& t : *tokens) {
+  for (const EnrollmentToken& t : tokens) {
     const std::time_t created = ToUnixMillis(t.created_at) / 1000;
     fmt::print("{:<14} {:<8} {:<18} {}\n", t.id, t.revoked ? "revoked" : "live",
                fmt::format("{:%Y-%m-%d %H:%M}", fmt::gmtime(created)), t.label);
   }
   return 0;
+}
+
+int TokenList(Store& store) {
+  auto tokens = store.ListEnrollmentTokens();
+  if (!tokens) return Fail(tokens.error().ToString());
+  return PrintTokens(*tokens);
 }
 
 // `what` is an id from `token list`, or the token itself.
@@ -187,6 +201,43 @@ int TokenRevoke(Store& store, const std::string& what) {
   if (auto r = store.RevokeEnrollmentToken(id); !r) return Fail(r.error().ToString());
   fmt::print("revoked {} (nodes it registered keep working)\n", id.substr(0, 12));
   return 0;
+}
+
+// A coordinator runs on the data directory: the store is its alone, so the command goes through
+// its API (the URL from the lock file, the admin token from the directory).
+int TokenViaApi(const LockHolder& holder, const std::filesystem::path& data,
+                const std::vector<std::string>& pos, const std::string& label) {
+  if (holder.url.empty())
+    return Fail(fmt::format("a coordinator is starting on {} ({}); try again once it listens",
+                            data.string(), holder.Describe()));
+  auto admin = ReadAdminToken(data / kAdminTokenFile);
+  if (!admin) return Fail(admin.error().ToString());
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient client(holder.url, *http);
+  client.set_admin_token(*admin);
+  if (pos[0] == "create") {
+    auto reply = client.PostJson("/api/tokens", {{"label", label}});
+    if (!reply)
+      return Fail(fmt::format("through the running coordinator ({}): {}", holder.Describe(),
+                              reply.error().ToString()));
+    fmt::print("{}\n", reply->value("token", ""));
+    return 0;
+  }
+  if (pos[0] == "revoke") {
+    const std::string id = pos[1].starts_with("pfe_") ? HashToken(pos[1]) : pos[1];
+    auto reply = client.DeleteJson("/api/tokens/" + id);
+    if (!reply) return Fail(reply.error().ToString());
+    fmt::print("revoked {} (nodes it registered keep working)\n", id.substr(0, 12));
+    return 0;
+  }
+  auto reply = client.GetJson("/api/tokens");
+  if (!reply) return Fail(reply.error().ToString());
+  std::vector<EnrollmentToken> tokens;
+  for (const nlohmann::json& t : reply->value("tokens", nlohmann::json::array()))
+    tokens.push_back({t.value("id", ""), t.value("label", ""),
+                      FromUnixMillis(t.value("created_at", int64_t{0})),
+                      t.value("revoked", false)});
+  return PrintTokens(tokens);
 }
 
 }  // namespace
@@ -210,13 +261,85 @@ int RunToken(const Args& args) {
                         "HTTP: GET, POST /api/tokens, DELETE /api/tokens/ID (admin)."));
     return parsed->help ? 0 : 2;
   }
-  auto store = OpenSqliteStore((data / "podfleet.db").string());
+  if (auto holder = DataDirLock::Holder(data)) return TokenViaApi(*holder, data, pos, label);
+  if (auto r = RequireDatabase(data, /*init=*/false); !r) return Fail(r.error().ToString());
+  auto store = OpenSqliteStore((data / kDatabaseFile).string());
   if (!store) return Fail(store.error().ToString());
   if (pos[0] == "list") return TokenList(**store);
   if (pos[0] == "revoke") return TokenRevoke(**store, pos[1]);
   auto token = CreateEnrollmentToken(**store, label, SystemClock::Get().Now());
   if (!token) return Fail(token.error().ToString());
   fmt::print("{}\n", *token);
+  return 0;
+}
+
+}  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+int StoreCheck(const std::filesystem::path& db) {
+  auto problems = CheckSqliteDatabase(db.string(), /*full=*/true);
+  if (!problems) return Fail(problems.error().ToString());
+  if (problems->empty()) {
+    fmt::print("{}: integrity check ok\n", db.string());
+    return 0;
+  }
+  fmt::print(stderr, "{}: {} problem(s) found by the integrity check:\n", db.string(),
+             problems->size());
+  for (const std::string& p : *problems) fmt::print(stderr, "  {}\n", p);
+  return 1;
+}
+
+// The backup is checked whole before it replaces anything.
+int StoreRestore(const std::filesystem::path& data, const std::filesystem::path& backup) {
+  if (auto holder = DataDirLock::Holder(data))
+    return Fail(fmt::format("a coordinator runs on {} ({}): stop it before restoring",
+                            data.string(), holder->Describe()));
+  auto problems = CheckSqliteDatabase(backup.string(), /*full=*/true);
+  if (!problems) return Fail(problems.error().ToString());
+  if (!problems->empty())
+    return Fail(fmt::format("{} fails its integrity check ({}); nothing restored", backup.string(),
+                            problems->front()));
+  const auto db = data / kDatabaseFile;
+  if (auto r = CopySqliteDatabase(backup.string(), db.string()); !r)
+    return Fail(r.error().ToString());
+  fmt::print("restored {} from {}\n", db.string(), backup.string());
+  return 0;
+}
+
+}  // namespace
+
+int RunStore(const Args& args) {
+  std::filesystem::path data = "podfleet-data";
+  std::vector<Flag> flags = {PathFlag("data", &data, "the coordinator's data directory")};
+  auto parsed = ParseFlags(flags, "store", args);
+  if (!parsed) return Fail(parsed.error().message);
+  const std::vector<std::string>& pos = parsed->positional;
+  const bool known = (pos.size() == 1 && pos[0] == "check") ||
+                     (pos.size() == 2 && (pos[0] == "backup" || pos[0] == "restore"));
+  if (parsed->help || !known) {
+    fmt::print("{}", FlagHelp(flags, "store check | backup FILE | restore FILE [options]",
+                              "check runs SQLite's integrity check on the database (exit 1 when "
+                              "it finds problems);\nbackup copies it to FILE with SQLite's "
+                              "online backup API, consistent even while a\ncoordinator runs; "
+                              "restore checks FILE and copies it over the database (the\n"
+                              "coordinator must be stopped)."));
+    return parsed->help ? 0 : 2;
+  }
+  const auto db = data / kDatabaseFile;
+  if (pos[0] == "restore") return StoreRestore(data, pos[1]);
+  std::error_code ec;
+  if (std::filesystem::file_size(db, ec) == 0 || ec)
+    return Fail(fmt::format("{} is {}", db.string(), ec ? "missing" : "empty"));
+  if (pos[0] == "check") return StoreCheck(db);
+  if (std::filesystem::exists(pos[1], ec))
+    return Fail(fmt::format("{} exists; give a new file name", pos[1]));
+  if (auto r = CopySqliteDatabase(db.string(), pos[1]); !r) {
+    std::filesystem::remove(pos[1], ec);
+    return Fail(r.error().ToString());
+  }
+  fmt::print("backed up {} to {}\n", db.string(), pos[1]);
   return 0;
 }
 

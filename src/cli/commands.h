@@ -29,6 +29,7 @@ int RunTranscript(const Args& args);
 int RunSearch(const Args& args);
 int RunReindex(const Args& args);
 int RunToken(const Args& args);
+int RunStore(const Args& args);
 int RunWer(const Args& args);
 int RunGpus(const Args& args);
 int RunPlan(const Args& args);

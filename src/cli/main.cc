@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
      podfleet::RunSearch},
     {"reindex", "rebuild the transcripts' search index", podfleet::RunReindex},
     {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
+    {"store", "check, back up or restore the coordinator's database", podfleet::RunStore},
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
     {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},
     {"doctor", "the fleet's checks: pods busy, prefetch, gaps, idle billing", podfleet::RunDoctor},

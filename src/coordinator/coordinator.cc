@@ -1,10 +1,12 @@
 #include "coordinator/coordinator.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -16,6 +18,7 @@
 #include "coordinator/lease_reaper.h"
 #include "coordinator/metrics.h"
 #include "coordinator/relay.h"
+#include "core/retry_pacer.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/token.h"
@@ -93,7 +96,13 @@ Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
   {
     std::ofstream out(dir / name, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return Unavailable("cannot store the upload");
+    out.close();
+    if (!out) {
+      // A full disk leaves a short or empty file: it must not stay behind.
+      std::filesystem::remove(dir / name, ec);
+      return Unavailable(
+          fmt::format("cannot store the upload in {}: {}", dir.string(), std::strerror(errno)));
+    }
   }
   EpisodeInfo info;
   // Known lengths let the queue's audio-hours and the bytes per audio-hour be measured.
@@ -200,6 +209,32 @@ Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, 
   return token;
 }
 
+Result<void> RequireDatabase(const std::filesystem::path& data_dir, bool init) {
+  std::error_code ec;
+  const auto db = data_dir / kDatabaseFile;
+  const auto size = std::filesystem::file_size(db, ec);
+  if (!ec && size > 0) return {};
+  const bool missing = static_cast<bool>(ec);
+  std::vector<std::string> found;
+  for (const char* name : {kAdminTokenFile, "podfleet.db-wal", "uploads", "relay", "workers"}) {
+    if (std::filesystem::exists(data_dir / name, ec)) found.push_back(name);
+  }
+  if (found.empty()) return {};  // a new data directory
+  const std::string state = fmt::format("{}", fmt::join(found, ", "));
+  if (init) {
+    fmt::print(stderr, "--init: starting a new, empty database in {} (which holds {})\n",
+               data_dir.string(), state);
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(db.string() + suffix, ec);
+    return {};
+  }
+  return Corruption(fmt::format(
+      "{} is {} but {} holds podfleet state ({}): refusing to start a new, empty fleet over it. "
+      "Restore the database (`podfleet store restore BACKUP --data {}`), or start with --init "
+      "to begin afresh",
+      db.string(), missing ? "missing" : "empty", data_dir.string(), state, data_dir.string()));
+}
+
 Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& given,
                                                         const Clock& clock) {
   Result<CoordinatorOptions> valid = ValidateOptions(given);
@@ -215,14 +250,19 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     return Unavailable(
         fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message()));
 
+  auto lock = DataDirLock::Acquire(options.data_dir, clock.Now());
+  if (!lock) return std::unexpected(lock.error());
+  if (auto r = RequireDatabase(options.data_dir, options.init); !r)
+    return std::unexpected(r.error());
   auto admin = LoadOrCreateAdminToken(options.data_dir / kAdminTokenFile);
   if (!admin) return std::unexpected(admin.error());
 
   std::unique_ptr<Coordinator> c(new Coordinator());
+  c->lock_.emplace(std::move(*lock));
   c->first_admin_token_ = std::move(admin->created);
   c->options_ = options;
   c->clock_ = &clock;
-  auto store = OpenSqliteStore((options.data_dir / "podfleet.db").string());
+  auto store = OpenSqliteStore((options.data_dir / kDatabaseFile).string());
   if (!store) return std::unexpected(store.error());
   c->store_ = std::move(*store);
 
@@ -251,6 +291,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.uploads_dir = options.data_dir / "uploads";
     relay.scratch_dir = options.data_dir / "tmp";
     relay.chunks = options.chunks;
+    relay.max_episode_duration = options.max_episode_duration;
     relay.opus = options.opus;
     relay.episodes = options.relay_episodes;
     relay.retry = options.retry;
@@ -317,6 +358,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   if (!server) return std::unexpected(server.error());
   c->server_ = std::move(*server);
   if (c->join_) c->join_->SetBaseUrl(options.join_url.empty() ? c->base_url() : options.join_url);
+  if (auto r = c->lock_->SetUrl(c->base_url()); !r) return std::unexpected(r.error());
   c->lease_reaper_ =
       std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
   c->reaper_ = std::jthread([raw = c.get()](std::stop_token stop) { raw->ReapLoop(stop); });
@@ -336,6 +378,7 @@ void Coordinator::Stop() {
   if (egress_) egress_->Stop();
   if (server_) server_->Stop();
   if (handlers_) handlers_->Join();
+  lock_.reset();  // everything that used the data directory has stopped
 }
 
 void Coordinator::JobsQueued() {
@@ -362,23 +405,30 @@ std::string Coordinator::base_url() const {
 // Requeues jobs whose workers stopped renewing them. Runs often enough that a dead worker's job
 // is leased again within a second of its lease ending.
 void Coordinator::ReapLoop(const std::stop_token& stop) {
-  std::string last_error;
+  RetryPacer pacer("lease reaper", Millis(1'000), Millis(30'000));
   TimePoint sampled = clock_->Now();
+  // When the next pass is due on the monotonic clock: a pass far later than that means this
+  // process was frozen (lease_reaper.h).
+  auto due = std::chrono::steady_clock::now();
+  Millis wait = kReapEvery;
   do {
+    const Millis stalled =
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - due);
     const TimePoint now = clock_->Now();
     SampleActivity(std::clamp(now - sampled, Millis(0), Millis(5'000)));
     sampled = now;
-    auto expired = lease_reaper_->Tick();
+    // A stopped store (store.h, CheckHealth) refuses every expiry: wait, quietly, until restarted.
+    Result<void> healthy = store_->CheckHealth();
+    Result<int> expired = healthy ? lease_reaper_->Tick(stalled) : std::unexpected(healthy.error());
+    wait = kReapEvery;
     if (!expired) {
-      // Once per distinct error: a stopped store (store.h, CheckHealth) repeats it every pass.
-      if (expired.error().message != last_error)
-        fmt::print(stderr, "lease reaper: {}\n", expired.error().ToString());
-      last_error = expired.error().message;
+      wait = pacer.Failed(expired.error());
     } else {
-      last_error.clear();
+      pacer.Succeeded();
       if (*expired > 0) dispatcher_->Notify();
     }
-  } while (clock_->WaitUntil(clock_->Now() + kReapEvery, stop));
+    due = std::chrono::steady_clock::now() + wait;
+  } while (clock_->WaitUntil(clock_->Now() + wait, stop));
 }
 
 void Coordinator::SampleActivity(Millis elapsed) {

@@ -16,6 +16,7 @@
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "coordinator/feed_poller.h"
+#include "coordinator/data_dir_lock.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -73,6 +74,8 @@ struct CoordinatorOptions {
   ChunkOptions chunks;     // relay mode: chunk length
   OpusOptions opus;        // relay mode: the Opus encoder's settings
   int relay_episodes = 4;  // relay mode: episodes prepared at once (RelayOptions::episodes)
+  // Relay mode: the longest episode taken, and the base of download deadlines (relay.h).
+  Millis max_episode_duration{24 * 3'600'000};
   // Cap on the audio bytes per second the coordinator serves, all workers together (0: none).
   int64_t egress_bytes_per_second = 0;
   // Take file:// URLs and local paths for feeds and audio (source_policy.h). Off by default:
@@ -101,7 +104,17 @@ struct CoordinatorOptions {
   // (empty: the address it listens on).
   std::filesystem::path bundles_dir;
   std::string join_url;
+  // Start a new, empty database even though data_dir holds state from an earlier run (serve
+  // --init). Without it a missing or empty podfleet.db there is refused (RequireDatabase).
+  bool init = false;
 };
+
+inline constexpr char kDatabaseFile[] = "podfleet.db";
+
+// Refuses to go on when `data_dir` holds podfleet state (an admin token, uploads, relay chunks,
+// worker directories, a write-ahead log) but its database is missing or empty: starting afresh
+// there would silently forget the fleet. kCorruption naming what was found, unless `init`.
+Result<void> RequireDatabase(const std::filesystem::path& data_dir, bool init);
 
 // The options with derived values filled in (heartbeat_interval), or kInvalidArgument naming the
 // flag at fault: a lease, heartbeat or claim wait that is not positive, a heartbeat of half the
@@ -110,7 +123,8 @@ Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions options);
 
 class Coordinator {
  public:
-  // Opens the store under data_dir, creates the first enrollment token if there is none and the
+  // Locks data_dir (data_dir_lock.h: kConflict when another coordinator uses it), opens the
+  // store under data_dir, creates the first enrollment token if there is none and the
   // admin token file (admin_token.h) if there is none, and starts serving. kCorruption if the
   // admin token file is damaged. kUnavailable if the port is taken; store errors as the store
   // reports them.
@@ -139,7 +153,7 @@ class Coordinator {
   // on the same store): waiting claims are served and the relay looks for work now.
   void JobsQueued();
 
-  // Stops serving and joins every thread. Idempotent.
+  // Stops serving, joins every thread and releases the data directory. Idempotent.
   void Stop();
 
   struct Context;  // what route handlers share; defined in coordinator_context.h
@@ -150,6 +164,7 @@ class Coordinator {
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
 
+  std::optional<DataDirLock> lock_;  // released by Stop, once everything else has stopped
   CoordinatorOptions options_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<Store> store_;

@@ -203,11 +203,17 @@ void FeedPoller::SweepLoop() {
 }
 
 int64_t FeedPoller::PollDue() {
-  auto feeds = store_.ListFeeds();
+  // A store that stopped writing could keep none of what a poll finds: the feed hosts are not
+  // asked until it is healthy again (logged once, not every sweep).
+  Result<void> healthy = store_.CheckHealth();
+  Result<std::vector<Feed>> feeds = healthy ? store_.ListFeeds() : std::unexpected(healthy.error());
   if (!feeds) {
-    fmt::print(stderr, "feed poll: {}\n", feeds.error().ToString());
+    if (feeds.error().message != last_sweep_error_)
+      fmt::print(stderr, "feed poll: paused: {}\n", feeds.error().ToString());
+    last_sweep_error_ = feeds.error().message;
     return 0;
   }
+  last_sweep_error_.clear();
   const TimePoint now = clock_.Now();
   std::deque<Feed> due;
   std::optional<TimePoint> later;
@@ -377,6 +383,8 @@ Result<std::vector<FeedItem>> FeedPoller::WithPublisherTranscripts(
 }
 
 Result<PollResult> FeedPoller::Poll(FeedId id) {
+  if (Result<void> healthy = store_.CheckHealth(); !healthy)
+    return std::unexpected(healthy.error());
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
   std::optional<Millis> retry_after;

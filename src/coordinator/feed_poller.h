@@ -140,6 +140,7 @@ class FeedPoller {
   bool stopping_ GUARDED_BY(mu_) = false;
   // The earliest next poll time known (after a sweep or a poll); the sweep sleeps until then.
   std::optional<TimePoint> next_due_ GUARDED_BY(mu_);
+  std::string last_sweep_error_;  // the sweep thread only: a sweep's error is logged once
   std::thread request_thread_;
   std::thread sweep_thread_;
 };

@@ -9,6 +9,13 @@
 // leases from before the start are spared, and a dead worker's job waits at most one lease period
 // longer after a coordinator restart.
 //
+// Freeze grace: when the caller's pass came `stalled` later than it meant to (measured on the
+// monotonic clock) by more than a third of the grace (at least 5 s), this process was frozen
+// (SIGSTOP, a stalled disk or store call): its workers could not reach it to renew, so the leases
+// that ran out meanwhile are their coordinator's fault, not theirs. The grace starts again, as
+// after a restart, instead of counting those expiries toward quarantine. (The Clock alone cannot
+// tell: tests advance it to stand for dead workers.)
+//
 // Thread safety: Tick may be called from one thread at a time; the store and clock must outlive
 // the reaper.
 #pragma once
@@ -23,15 +30,19 @@ class LeaseReaper {
   LeaseReaper(Store& store, const Clock& clock, Millis grace, RetryPolicy policy);
 
   // One pass: expires the leases that ended before now, unless still inside the grace period.
-  // Returns how many leases expired; store errors as the store reports them.
-  Result<int> Tick();
+  // `stalled`: how much later than planned this pass runs. Returns how many leases expired;
+  // store errors as the store reports them.
+  Result<int> Tick(Millis stalled = Millis(0));
 
  private:
   // Constant after construction.
   Store& store_;
   const Clock& clock_;
-  const TimePoint reap_from_;  // the end of the grace period
+  const Millis grace_;
+  const Millis freeze_after_;  // a gap between ticks longer than this is a freeze
   const RetryPolicy policy_;
+  // Tick's thread only.
+  TimePoint reap_from_;  // the end of the grace period
 };
 
 }  // namespace podfleet

@@ -61,5 +61,30 @@ TEST_F(LeaseReaperTest, QuarantinesWithItsPolicy) {
   EXPECT_TRUE(Must(store_->GetJob(g.lease.job)).quarantined_at);
 }
 
+// The coordinator itself was frozen (SIGSTOP) past a lease: its worker could not renew, so the
+// lease is given a grace to be renewed instead of counting toward quarantine.
+TEST_F(LeaseReaperTest, AFreezeOfTheCoordinatorIsNoLeaseExpiry) {
+  LeaseReaper reaper(*store_, clock_, kLease, RetryPolicy{.max_lease_expiries = 1});
+  clock_.Advance(kLease);
+  EXPECT_EQ(Must(reaper.Tick()), 0);  // the start's grace ends
+  Grant g = Must(store_->Claim(NodeId(1), 1, kLease, clock_.Now())).at(0);
+  clock_.Advance(Millis(1'000));
+  EXPECT_EQ(Must(reaper.Tick()), 0);
+  clock_.Advance(2 * kLease);  // frozen: the pass comes two leases late
+  EXPECT_EQ(Must(reaper.Tick(2 * kLease)), 0);
+  ASSERT_EQ(
+      Must(store_->Renew(NodeId(1), {{g.lease.job, g.lease.attempt}}, kLease, clock_.Now())).size(),
+      1u);
+  Job job = Must(store_->GetJob(g.lease.job));
+  EXPECT_EQ(job.lease_expiries, 0);
+  EXPECT_FALSE(job.quarantined_at.has_value());
+  // A worker that is really gone still loses the lease once the new grace has passed.
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(Millis(1'000));
+    (void)Must(reaper.Tick());
+  }
+  EXPECT_EQ(Must(store_->GetJob(g.lease.job)).lease_expiries, 1);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "audio/audio.h"
+#include "core/retry_pacer.h"
 #include "net/public_address.h"
 
 namespace podfleet {
@@ -15,6 +16,9 @@ namespace {
 
 // Jobs whose backoff ends are found by this periodic check.
 constexpr Millis kRecheck{500};
+// The wait after a failure the store could not record, doubling up to the maximum.
+constexpr Millis kPauseBase{1'000};
+constexpr Millis kPauseMax{60'000};
 constexpr std::string_view kUploadPrefix = "/api/media/";
 // Chunks of one episode being encoded or waiting to be queued: two keep two encoders busy on a
 // single long episode, and bound what it holds to about two chunks besides the cutter's.
@@ -61,6 +65,7 @@ Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions op
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   std::filesystem::create_directories(options_.scratch_dir, ec);
+  RemoveScratchFiles();
   for (int i = 0; i < std::max(1, options_.episodes); ++i)
     threads_.emplace_back([this] { Loop(); });
 }
@@ -108,7 +113,7 @@ void Relay::RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode
   for (int i = 0; i < count; ++i) std::filesystem::remove(ChunkFile(dir, episode, i), ec);
 }
 
-std::optional<PreparingJob> Relay::Next() {
+std::optional<PreparingJob> Relay::Next(RetryPacer& pacer) {
   while (true) {
     size_t busy = 0;
     uint64_t wakes = 0;
@@ -120,16 +125,24 @@ std::optional<PreparingJob> Relay::Next() {
       wakes = wakes_;
       finished = finished_;
     }
+    // A store that stopped writing can record neither chunks nor failures: trying again at once
+    // would download the same episode in a tight loop. Such failures pause this thread with a
+    // growing, jittered wait.
+    if (Result<void> healthy = store_.CheckHealth(); !healthy) {
+      Pause(pacer.Failed(Error{healthy.error().code, "paused: " + healthy.error().message}));
+      continue;
+    }
     // Read without the lock: Wake, called by request threads, must not wait on the store.
     auto jobs = store_.ListPreparing(static_cast<int>(busy) + 1, clock_.Now());
-    if (!jobs) Log(jobs.error().ToString());
+    if (!jobs) {
+      Pause(pacer.Failed(jobs.error()));
+      continue;
+    }
     MutexLock lock(mu_);
     // An episode finished since the read may be listed with the job it no longer holds.
     if (finished != finished_) continue;
-    if (jobs) {
-      for (PreparingJob& j : *jobs) {
-        if (in_hand_.insert(j.episode.id.value()).second) return std::move(j);
-      }
+    for (PreparingJob& j : *jobs) {
+      if (in_hand_.insert(j.episode.id.value()).second) return std::move(j);
     }
     wake_.wait_for(lock, kRecheck, [&]() REQUIRES(mu_) {
       return wakes != wakes_ || finished != finished_ || stopping_;
@@ -138,14 +151,36 @@ std::optional<PreparingJob> Relay::Next() {
 }
 
 void Relay::Loop() {
-  while (std::optional<PreparingJob> job = Next()) {
-    if (Result<void> r = Prepare(*job); !r) Report(*job, r.error());
+  RetryPacer pacer("relay", kPauseBase, kPauseMax);
+  while (std::optional<PreparingJob> job = Next(pacer)) {
+    Result<void> prepared = Prepare(*job);
+    Result<void> recorded = prepared ? Result<void>{} : Report(*job, prepared.error());
     {
       MutexLock lock(mu_);
       in_hand_.erase(job->episode.id.value());
       ++finished_;
     }
     wake_.notify_all();
+    if (recorded) {
+      pacer.Succeeded();
+    } else {
+      Pause(pacer.Failed(recorded.error()));
+    }
+  }
+}
+
+void Relay::Pause(Millis wait) {
+  MutexLock lock(mu_);
+  wake_.wait_for(lock, wait, [this]() REQUIRES(mu_) { return stopping_; });
+}
+
+void Relay::RemoveScratchFiles() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.scratch_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("episode-")) std::filesystem::remove(entry.path(), ec);
+  }
+}
   }
 }
 
@@ -153,8 +188,15 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   const std::string& url = episode.info.audio_url;
   if (url.starts_with(kUploadPrefix))
     return options_.uploads_dir / url.substr(kUploadPrefix.size());
+  const Millis longest = options_.max_episode_duration;
+  if (episode.info.duration && *episode.info.duration > longest)
+    return InvalidArgument(
+        fmt::format("{}: declared {} min long, over the {} min allowed "
+                    "(serve --max-episode-duration)",
+                    url, episode.info.duration->count() / 60'000, longest.count() / 60'000));
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  download.deadline = DownloadDeadline(episode.info.duration, episode.info.audio_length, longest);
   if (options_.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [this](int64_t, int64_t) { return !stopping(); };
@@ -274,14 +316,14 @@ Result<void> Relay::Prepare(PreparingJob& job) {
   return {};
 }
 
-void Relay::Report(const PreparingJob& job, const Error& error) {
-  if (stopping()) return;  // a cancelled download is no failure: it resumes on the next start
+Result<void> Relay::Report(const PreparingJob& job, const Error& error) {
+  if (stopping()) return {};  // a cancelled download is no failure: it resumes on the next start
   const bool permanent = Permanent(error);
   Log(fmt::format("episode {} ({}): {}", job.episode.id.value(),
                   permanent ? "permanent" : "will retry", error.ToString()));
-  auto r = store_.FailPreparing(job.job, Failure{error.message, permanent}, options_.retry,
-                                clock_.Now());
-  if (!r) Log("recording the failure: " + r.error().ToString());
+  return WithContext(store_.FailPreparing(job.job, Failure{error.message, permanent},
+                                          options_.retry, clock_.Now()),
+                     fmt::format("recording episode {}'s failure", job.episode.id.value()));
 }
 
 }  // namespace podfleet

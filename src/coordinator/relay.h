@@ -11,6 +11,10 @@
 // workers are served at once. Memory per episode is bounded by a few chunks of decoded audio, not
 // by the episode's length. Workers fetch a chunk from GET /api/jobs/{id}/audio.
 //
+// Failures the store cannot record (it stopped writing: store.h, CheckHealth) and a stopped
+// store pause the loop with a growing, jittered wait (core/retry_pacer.h), logged once, so that
+// the origin is not asked again and again for an episode that cannot be recorded.
+//
 // Failures: an origin answering 404/410, bytes that are not audio and undecodable audio fail the
 // job for good; network errors, a full disk and other transient trouble are retried with the
 // store's backoff (Store::FailPreparing). A file found damaged or truncated only at its end fails
@@ -34,6 +38,7 @@
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "core/clock.h"
+#include "core/retry_pacer.h"
 #include "core/task_pool.h"
 #include "core/thread_annotations.h"
 #include "net/http_client.h"
@@ -48,6 +53,9 @@ struct RelayOptions {
   ChunkOptions chunks;
   OpusOptions opus;
   int64_t max_audio_bytes = int64_t{2} << 30;
+  // Longest episode taken: one declaring more fails for good, and the download deadline of one
+  // declaring nothing is derived from it (DownloadDeadline).
+  Millis max_episode_duration{24 * 3'600'000};
   RetryPolicy retry;
   // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
   // was checked when added, but its DNS answer may have changed since.
@@ -93,7 +101,7 @@ class Relay {
   void Loop();
   // The next kPreparing job of an episode no other thread has in hand, marked as in hand; none
   // when stopping.
-  std::optional<PreparingJob> Next();
+  std::optional<PreparingJob> Next(RetryPacer& pacer);
   // Prepares what is left of `job`'s episode; `job.job` follows the job that holds the rest.
   // The error says why not and whether for good.
   Result<void> Prepare(PreparingJob& job);
@@ -102,7 +110,12 @@ class Relay {
                         int& estimate);
   // Queues the oldest encoded chunks; with `wait`, waits for the oldest one first.
   Result<void> Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait);
-  void Report(const PreparingJob& job, const Error& error);
+  // Records the failure in the store; the error when the store could not.
+  Result<void> Report(const PreparingJob& job, const Error& error);
+  // Waits `wait` unless stopped (Wake does not cut it short).
+  void Pause(Millis wait);
+  // Removes downloads (and their .part files) a crash or a failure left in scratch_dir.
+  void RemoveScratchFiles();
   bool stopping() const EXCLUDES(mu_);
 
   // Constant after construction.

@@ -90,10 +90,14 @@ Result<json> StatusJson(Ctx& c) {
   if (!queue) return queue;
   auto throughput = ThroughputJson(c);
   if (!throughput) return throughput;
+  json store = {{"healthy", true}};
+  if (auto healthy = c.store.CheckHealth(); !healthy)
+    store = {{"healthy", false}, {"error", healthy.error().message}};
   return json{{"nodes", (*nodes)["nodes"]},
               {"transcribe_queue", (*queue)["transcribe_queue"]},
               {"episodes", (*queue)["episodes"]},
-              {"last_hour", *throughput}};
+              {"last_hour", *throughput},
+              {"store", std::move(store)}};
 }
 
 // ---- episodes ----
@@ -229,7 +233,13 @@ HttpResponse UploadEpisode(Ctx& c, const HttpRequest& request) {
                          request.QueryOr("title", request.QueryOr("filename", "")));
   if (!info) return ErrorReply(info.error());
   auto id = AddOne(c, *info);
-  if (!id) return ErrorReply(id.error());
+  if (!id) {
+    // Not recorded (a stopped store, say): the file would be an orphan.
+    std::error_code ec;
+    const std::string_view url = info->audio_url;
+    std::filesystem::remove(c.options.data_dir / "uploads" / url.substr(url.rfind('/') + 1), ec);
+    return ErrorReply(id.error());
+  }
   return JsonReply(201, {{"id", id->value()}});
 }
 

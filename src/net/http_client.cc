@@ -195,6 +195,7 @@ struct DownloadSink {
   int write_errno = 0;
   bool cancelled = false;
   AddressGate gate;
+  Millis time_left{0};  // until DownloadOptions::deadline, when one is set
 };
 
 size_t WriteToFile(char* data, size_t size, size_t count, void* user) {
@@ -280,6 +281,8 @@ void SetDownloadOptions(Setter& set, DownloadSink* sink, HeaderSink* headers) {
   const int64_t left = std::max<int64_t>(options.max_bytes - sink->offset, 1);
   set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(left));
   if (sink->offset > 0) set(CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(sink->offset));
+  if (options.deadline.count() > 0)
+    set(CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, sink->time_left.count())));
   if (options.allow_address) SetAddressGate(set, &sink->gate, options.allow_address);
   if (options.low_speed_time.count() > 0) {
     const long seconds = static_cast<long>((options.low_speed_time.count() + 999) / 1000);
@@ -298,6 +301,7 @@ struct Attempt {
   Kind kind = kFail;
   Error error;
   DownloadResult result;
+  int64_t announced = -1;  // the whole file's length as the response declared it, if it did
 };
 
 Attempt Fail(Error error) { return Attempt{Attempt::kFail, std::move(error), {}}; }
@@ -337,8 +341,8 @@ Attempt Classify(CURL* easy, CURLcode rc, const char* error_buffer, const std::s
   // A server ignoring the Range announces the whole length, which may exceed what was left.
   if (rc == CURLE_FILESIZE_EXCEEDED && sink.offset > 0) return Attempt{Attempt::kRestart, {}, {}};
   if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    return Fail(Error{Code::kInvalidArgument,
-                      fmt::format("download larger than {} bytes", sink.options->max_bytes)});
+    return Fail(Error{Code::kInvalidArgument, fmt::format("{}: download larger than {} bytes", url,
+                                                          sink.options->max_bytes)});
   }
   if (sink.write_errno != 0) {
     return Fail(Error{Code::kUnavailable, fmt::format("write download of {}: {}", url,
@@ -373,7 +377,7 @@ class CurlClient final : public HttpClient {
   // A handle with the options every transfer shares. `error_buffer` must outlive it.
   Result<Easy> NewEasy(const std::string& url, char* error_buffer) const;
   Attempt DownloadOnce(const std::string& url, const fs::path& part, bool resume,
-                       const DownloadOptions& options) const;
+                       const DownloadOptions& options, Millis time_left) const;
 
   const HttpClientOptions options_;
 };
@@ -441,7 +445,7 @@ Result<HttpResponse> CurlClient::Send(const ClientRequest& request) {
 }
 
 Attempt CurlClient::DownloadOnce(const std::string& url, const fs::path& part, bool resume,
-                                 const DownloadOptions& options) const {
+                                 const DownloadOptions& options, Millis time_left) const {
   std::error_code size_error;
   const auto existing = resume ? fs::file_size(part, size_error) : 0;
   const int64_t offset = resume && !size_error ? static_cast<int64_t>(existing) : 0;
@@ -455,7 +459,8 @@ Attempt CurlClient::DownloadOnce(const std::string& url, const fs::path& part, b
   Result<Easy> easy = NewEasy(url, error_buffer);
   if (!easy) return Fail(easy.error());
   CURL* c = easy->get();
-  DownloadSink sink{.file = file.get(), .offset = offset, .options = &options};
+  DownloadSink sink{
+      .file = file.get(), .offset = offset, .options = &options, .time_left = time_left};
   HeaderSink headers;
   Slist request_headers(nullptr);
   for (const auto& [name, value] : options.headers) {
@@ -475,6 +480,10 @@ Attempt CurlClient::DownloadOnce(const std::string& url, const fs::path& part, b
   const int close_errno = CloseFile(file) ? 0 : errno;
   if (rc == CURLE_OK && close_errno != 0) sink.write_errno = close_errno;
   Attempt attempt = Classify(c, rc, error_buffer, url, sink, headers);
+  curl_off_t length = -1;
+  if (curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+      length >= 0 && ResponseCode(c) / 100 == 2)
+    attempt.announced = offset + static_cast<int64_t>(length);
   if (attempt.kind == Attempt::kDone) {
     attempt.result.content_type = InfoString(c, CURLINFO_CONTENT_TYPE);
     attempt.result.final_url = InfoString(c, CURLINFO_EFFECTIVE_URL);
@@ -510,15 +519,47 @@ bool WaitToRetry(int retry, const fs::path& part, const DownloadOptions& options
   return true;
 }
 
+// The download ended complete: the file must be as long as the server first said it would be.
+Result<DownloadResult> Complete(const std::string& url, const fs::path& part, const fs::path& dest,
+                                DownloadResult result, int64_t announced) {
+  std::error_code ec;
+  const auto size = fs::file_size(part, ec);
+  if (!ec && announced >= 0 && static_cast<int64_t>(size) != announced) {
+    fs::remove(part, ec);
+    return Unavailable(
+        fmt::format("{}: the server sent {} of the {} bytes it announced", url, size, announced));
+  }
+  return Finish(part, dest, std::move(result));
+}
+
 Result<DownloadResult> CurlClient::Download(const std::string& url, const fs::path& dest,
                                             const DownloadOptions& options) {
   fs::path part = dest;
   part += ".part";
-  bool resume = true;  // false once the server has ignored a Range
+  const auto started = std::chrono::steady_clock::now();
+  auto time_left = [&] {
+    return options.deadline -
+           std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+  };
+  auto past_deadline = [&] {
+    std::error_code ec;
+    fs::remove(part, ec);
+    return InvalidArgument(fmt::format(
+        "{}: not finished after {} s, the deadline for this download (a live stream, or a host "
+        "too slow to serve it)",
+        url, options.deadline.count() / 1000));
+  };
+  int64_t announced = -1;  // the first length a server declared
+  bool resume = true;      // false once the server has ignored a Range
   for (int retry = 0;;) {
-    Attempt attempt = DownloadOnce(url, part, resume, options);
+    if (options.deadline.count() > 0 && time_left() <= Millis(0)) return past_deadline();
+    Attempt attempt = DownloadOnce(url, part, resume, options, time_left());
+    // A response that ignored the Range announced the whole file from zero: not counted.
+    if (announced < 0 && attempt.kind != Attempt::kRestart) announced = attempt.announced;
+    if (options.deadline.count() > 0 && time_left() <= Millis(0) && attempt.kind != Attempt::kDone)
+      return past_deadline();
     switch (attempt.kind) {
-      case Attempt::kDone: return Finish(part, dest, std::move(attempt.result));
+      case Attempt::kDone: return Complete(url, part, dest, std::move(attempt.result), announced);
       case Attempt::kRestart:
         if (!resume) return Internal(fmt::format("{}: range refused without a range", url));
         resume = false;
@@ -543,6 +584,15 @@ Result<DownloadResult> CurlClient::Download(const std::string& url, const fs::pa
 }
 
 }  // namespace
+
+Millis DownloadDeadline(std::optional<Millis> declared_duration, int64_t declared_bytes,
+                        Millis max_duration) {
+  Millis duration = max_duration;
+  if (declared_duration && *declared_duration > Millis(0) && *declared_duration < max_duration)
+    duration = *declared_duration;
+  const int64_t bytes_ms = std::max<int64_t>(0, declared_bytes) / 64;  // 64 KiB/s ~ 64 B/ms
+  return Millis(10'000) + duration / 4 + Millis(bytes_ms);
+}
 
 std::unique_ptr<HttpClient> MakeCurlClient(const HttpClientOptions& options) {
   return std::make_unique<CurlClient>(options);

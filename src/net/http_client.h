@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,9 +60,13 @@ struct ClientRequest {
 };
 
 struct DownloadOptions {
-  int64_t max_bytes = int64_t{4} << 30;  // kInvalidArgument beyond this
-  int retries = 3;                       // transient failures retried with backoff
-  Millis low_speed_time{30'000};         // abort if below 1 KB/s for this long (0: never)
+  int64_t max_bytes = int64_t{4} << 30;  // kInvalidArgument beyond this, naming the URL
+  // The whole download, every retry included, must end within this (0: no limit). Past it:
+  // kInvalidArgument "URL: not finished after ...": a live stream never ends, and a host this slow
+  // would hold the worker or the relay for good.
+  Millis deadline{0};
+  int retries = 3;                // transient failures retried with backoff
+  Millis low_speed_time{30'000};  // abort if below 1 KB/s for this long (0: never)
   // The wait before the first retry; each later one doubles it (at most 60 s), with +-50% jitter.
   Millis backoff{1'000};
   // Called on the downloading thread with (bytes so far, total or -1), also before each retry's
@@ -76,6 +81,12 @@ struct DownloadOptions {
   // redirect gets round it. Through a proxy, the proxy's address is the one checked.
   std::function<bool(const sockaddr*)> allow_address;
 };
+
+// The deadline for downloading an episode (DownloadOptions::deadline): 10 s, plus a quarter of
+// its duration as declared (or `max_duration` when it declares none, or more), plus its declared
+// size at 64 KiB/s. Real audio downloads far faster than it plays; a live stream plays forever.
+Millis DownloadDeadline(std::optional<Millis> declared_duration, int64_t declared_bytes,
+                        Millis max_duration);
 
 struct DownloadResult {
   std::filesystem::path path;
@@ -93,7 +104,10 @@ class HttpClient {
   // Downloads `url` to `dest`, writing to `dest` + ".part" and renaming when complete. Resumes an
   // existing .part file with a Range request (restarting when the server ignores it) and retries
   // transient failures. On a transient failure or cancel the .part is kept for a later resume; on
-  // a permanent one (kNotFound, kInvalidArgument) it is removed. REQUIRES: dest's folder exists.
+  // a permanent one (kNotFound, kInvalidArgument) it is removed. A file shorter than the length
+  // the server first declared (Content-Length, Content-Range) is no download: kUnavailable
+  // "URL: the server sent N of the M bytes it announced", .part removed.
+  // REQUIRES: dest's folder exists.
   virtual Result<DownloadResult> Download(const std::string& url, const std::filesystem::path& dest,
                                           const DownloadOptions& options) = 0;
 };

@@ -286,7 +286,7 @@ TEST_F(HttpClientTest, DownloadLargerThanMaxBytesFails) {
   auto r = client_->Download(origin.Url("/file"), Dest(), options);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(r.error().message, "download larger than 1000 bytes");
+  EXPECT_EQ(r.error().message, origin.Url("/file") + ": download larger than 1000 bytes");
   EXPECT_FALSE(fs::exists(Part()));
   EXPECT_FALSE(fs::exists(Dest()));
   EXPECT_EQ(origin.seen().size(), 1u);
@@ -438,6 +438,14 @@ TEST_F(HttpClientTest, AllowAddressIsCheckedOnRedirects) {
   auto followed = client_->Download(url, Dest(), options);
   ASSERT_TRUE(followed) << followed.error().ToString();
   EXPECT_EQ(ReadFile(Dest()), target.audio);
+}
+
+TEST(DownloadDeadline, FollowsTheDeclaredDurationAndSizeCappedByTheLongestEpisode) {
+  const Millis day{24 * 3'600'000};
+  EXPECT_EQ(DownloadDeadline(Millis(3'600'000), 0, day), Millis(10'000 + 900'000));
+  EXPECT_EQ(DownloadDeadline(std::nullopt, 0, Millis(8'000)), Millis(12'000));
+  EXPECT_EQ(DownloadDeadline(Millis(2 * 24 * 3'600'000), 0, day), Millis(10'000) + day / 4);
+  EXPECT_EQ(DownloadDeadline(Millis(60'000), 64'000'000, day), Millis(10'000 + 15'000 + 1'000'000));
 }
 
 }  // namespace

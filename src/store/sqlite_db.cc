@@ -118,9 +118,16 @@ std::optional<int64_t> Statement::OptionalInt(int col) const {
 // ---- Db ----------------------------------------------------------------------------------------
 
 Result<Db> Db::Open(const std::string& path, int busy_timeout_ms) {
+  return OpenWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_timeout_ms);
+}
+
+Result<Db> Db::OpenExisting(const std::string& path, int busy_timeout_ms) {
+  return OpenWith(path, SQLITE_OPEN_READWRITE, busy_timeout_ms);
+}
+
+Result<Db> Db::OpenWith(const std::string& path, int flags, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Db db(raw);  // sqlite3_open_v2 allocates a handle even on failure; db closes it
   if (rc != SQLITE_OK) return std::unexpected(SqliteError(rc, raw, "open " + path));
   sqlite3_extended_result_codes(raw, 1);
@@ -164,6 +171,22 @@ int64_t Db::Changes() const { return sqlite3_changes64(db_); }
 int64_t Db::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 
 bool Db::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+
+Result<void> BackupInto(Db& from, Db& to) {
+  sqlite3_backup* backup = sqlite3_backup_init(to.handle(), "main", from.handle(), "main");
+  if (backup == nullptr)
+    return std::unexpected(SqliteError(sqlite3_errcode(to.handle()), to.handle(), "backup"));
+  int rc = SQLITE_OK;
+  // A few hundred pages a step, so that a writer on `from` is not shut out for the whole copy.
+  while ((rc = sqlite3_backup_step(backup, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
+         rc == SQLITE_LOCKED) {
+    if (rc != SQLITE_OK) sqlite3_sleep(20);
+  }
+  const int finished = sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) return std::unexpected(SqliteError(rc, nullptr, "backup step"));
+  if (finished != SQLITE_OK) return std::unexpected(SqliteError(finished, to.handle(), "backup"));
+  return {};
+}
 
 // ---- Transaction -------------------------------------------------------------------------------
 

@@ -90,6 +90,8 @@ class Db {
   // busy timeout of `busy_timeout_ms`. Opening is lazy in SQLite: a damaged file is reported by
   // the first statement that reads it, not here.
   static Result<Db> Open(const std::string& path, int busy_timeout_ms);
+  // The same, but never creates the file: kUnavailable when it is missing.
+  static Result<Db> OpenExisting(const std::string& path, int busy_timeout_ms);
 
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;
@@ -126,6 +128,7 @@ class Db {
   sqlite3* handle() const { return db_; }
 
  private:
+  static Result<Db> OpenWith(const std::string& path, int flags, int busy_timeout_ms);
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;  // owned; null after a move
 };
@@ -153,6 +156,10 @@ class Transaction {
   explicit Transaction(Db* db) : db_(db) {}
   Db* db_;  // null once committed or moved from
 };
+
+// Copies every page of `from` into `to` with SQLite's online backup API (sqlite3_backup_*): one
+// consistent snapshot of `from`, even while other connections write to it.
+Result<void> BackupInto(Db& from, Db& to);
 
 // Runs `sql` with `args` and decodes its one row with `read` (Statement -> Result<T>).
 // kNotFound("<what> not found") when there is no row.

@@ -359,6 +359,9 @@ class Store {
   // error, so the change may or may not be durable). From then on the store refuses every write
   // with that error until it is reopened: a coordinator that cannot tell what it promised stops
   // granting leases instead of guessing (LevelDB's sticky background error). Reads still work.
+  // Any kCorruption met at run time (a damaged page, an undecodable row) stops writes the same
+  // way: a damaged database must not take new promises. The moment it stops, the store logs the
+  // reason once to stderr.
   virtual Result<void> CheckHealth() = 0;
 
   // Every enrollment token, oldest first.
@@ -370,8 +373,19 @@ class Store {
   virtual Result<void> RevokeEnrollmentToken(std::string_view hash_prefix) = 0;
 };
 
-// Opens (creating if needed) the SQLite database at `path` in WAL mode and applies pending schema
-// migrations. kCorruption if the file is not a podfleet database or is newer than this program.
+// Opens (creating if needed) the SQLite database at `path` in WAL mode, runs PRAGMA quick_check
+// and applies pending schema migrations. kCorruption if the file is not a podfleet database, is
+// newer than this program or fails its quick check (the first problems are named).
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// PRAGMA integrity_check (full: every index against its table) or quick_check on the database at
+// `path`, opened read-only beside any running coordinator. Returns the problems found, empty when
+// the database is sound. kUnavailable/kCorruption when it cannot be read at all.
+Result<std::vector<std::string>> CheckSqliteDatabase(const std::string& path, bool full);
+
+// Copies the database at `from` to `to` with SQLite's online backup API: a consistent snapshot
+// even while a coordinator writes to `from`. `to` is replaced whole (any -wal/-shm beside it is
+// removed first, so a restore does not mix old log pages in). kUnavailable on I/O errors.
+Result<void> CopySqliteDatabase(const std::string& from, const std::string& to);
 
 }  // namespace podfleet

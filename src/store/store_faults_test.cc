@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "store/store_test_util.h"
 #include "support/fault_vfs.h"
@@ -15,6 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 class StoreFaultsTest : public ::testing::Test {
  protected:
@@ -270,6 +274,65 @@ TEST_F(StickyErrorTest, FailedStatementIsNotSticky) {
   EXPECT_CODE(store->AddFeed("https://example.com/f.xml", clock_.Now()), Code::kConflict);
   EXPECT_OK(store->CheckHealth());
   EXPECT_OK(store->AddFeed("https://example.com/g.xml", clock_.Now()));
+}
+
+// ---- damage ------------------------------------------------------------------------------------
+
+// Damage met at run time (here a row whose JSON column is not JSON, written behind the store's
+// back) stops writes like a failed commit: a damaged database takes no new promises.
+TEST_F(StoreFaultsTest, DamageMetAtRunTimeStopsWrites) {
+  const EpisodeId episode = QueueEpisode("a");
+  {
+    Db raw = Must(Db::Open(dir_.File("podfleet.db"), 1'000));
+    ASSERT_EQ(Must(raw.Run("UPDATE episodes SET transcript_links = 'not json' WHERE id = ?1",
+                           episode.value())),
+              1);
+  }
+  EXPECT_OK(store_->CheckHealth());
+  auto read = store_->GetEpisode(episode);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, Code::kCorruption);
+  auto health = store_->CheckHealth();
+  ASSERT_FALSE(health);
+  EXPECT_THAT(health.error().message, HasSubstr("the database is damaged"));
+  auto write = store_->AddEpisodes(std::nullopt, {TestEpisode("b")}, Now());
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().code, Code::kUnavailable);
+}
+
+TEST(StoreDamage, OpeningRefusesADatabaseThatFailsItsQuickCheck) {
+  TempDir dir;
+  const std::string path = dir.File("podfleet.db");
+  {
+    auto store = Must(OpenSqliteStore(path));
+    std::vector<EpisodeInfo> many;
+    for (int i = 0; i < 2'000; ++i) many.push_back(TestEpisode("g" + std::to_string(i)));
+    Must(store->AddEpisodes(std::nullopt, many, TimePoint()));
+  }
+  EXPECT_THAT(Must(CheckSqliteDatabase(path, /*full=*/true)), IsEmpty());
+  const std::string backup = dir.File("backup.db");
+  EXPECT_OK(CopySqliteDatabase(path, backup));
+  {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    const long size = (std::fseek(f, 0, SEEK_END), std::ftell(f));
+    const std::string junk(2'000, '\xa5');
+    for (long page = size / 4096 / 2; page < size / 4096 / 2 + 3; ++page) {
+      std::fseek(f, page * 4096 + 16, SEEK_SET);
+      std::fwrite(junk.data(), 1, junk.size(), f);
+    }
+    std::fclose(f);
+  }
+  EXPECT_THAT(Must(CheckSqliteDatabase(path, /*full=*/true)), Not(IsEmpty()));
+  auto opened = OpenSqliteStore(path);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, Code::kCorruption);
+  EXPECT_THAT(opened.error().message, HasSubstr("fails its quick check"));
+
+  // The backup, copied back, is whole.
+  EXPECT_OK(CopySqliteDatabase(backup, path));
+  auto restored = Must(OpenSqliteStore(path));
+  EXPECT_EQ(Must(restored->ListEpisodes(EpisodeFilter{.limit = 5'000})).size(), 2'000u);
 }
 
 }  // namespace

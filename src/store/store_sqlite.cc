@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -40,10 +41,37 @@ Result<void> EnableWal(Db& db) {
   return {};
 }
 
+// The problems PRAGMA quick_check or integrity_check reports (at most `limit`), empty when none;
+// damage that stops the check itself is its one problem.
+Result<std::vector<std::string>> Check(Db& db, bool full, int limit) {
+  auto rows = QueryAll(
+      db, [](const Statement& row) -> Result<std::string> { return row.Text(0); },
+      fmt::format("PRAGMA {}({})", full ? "integrity_check" : "quick_check", limit));
+  if (!rows && rows.error().code == Code::kCorruption)
+    return std::vector<std::string>{rows.error().message};
+  if (!rows) return rows;
+  if (rows->size() == 1 && rows->front() == "ok") rows->clear();
+  return rows;
+}
+
+// Refuses a database that fails its quick check: a damaged file must not take new writes.
+Result<void> QuickCheck(Db& db, const std::string& path) {
+  auto problems = Check(db, /*full=*/false, 5);
+  if (!problems) return std::unexpected(problems.error());
+  if (problems->empty()) return {};
+  std::string list;
+  for (const std::string& p : *problems) list += (list.empty() ? "" : "; ") + p;
+  return Corruption(
+      fmt::format("{} fails its quick check ({}): restore a backup (`podfleet store "
+                  "restore`) or run `podfleet store check`",
+                  path, list));
+}
+
 Result<std::unique_ptr<Store>> Open(const std::string& path) {
   Result<Db> db = Db::Open(path, kBusyTimeoutMs);
   if (!db) return std::unexpected(db.error());
   if (Result<void> r = EnableWal(*db); !r) return std::unexpected(r.error());
+  if (Result<void> r = QuickCheck(*db, path); !r) return std::unexpected(r.error());
   if (Result<int> r = Migrate(*db); !r) return std::unexpected(r.error());
   if (Result<void> r = db->Exec(kConnectionPragmas); !r) return std::unexpected(r.error());
   return std::make_unique<SqliteStore>(std::move(*db), path);
@@ -165,6 +193,22 @@ Result<void> RequireChanged(Result<int64_t> changed, std::string_view what) {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
   return WithContext(Open(path), "open store " + path);
+}
+
+Result<std::vector<std::string>> CheckSqliteDatabase(const std::string& path, bool full) {
+  Result<Db> db = Db::OpenExisting(path, kBusyTimeoutMs);
+  if (!db) return std::unexpected(db.error());
+  return Check(*db, full, 100);
+}
+
+Result<void> CopySqliteDatabase(const std::string& from, const std::string& to) {
+  Result<Db> source = Db::OpenExisting(from, kBusyTimeoutMs);
+  if (!source) return std::unexpected(source.error());
+  std::error_code ec;
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(to + suffix, ec);
+  Result<Db> dest = Db::Open(to, kBusyTimeoutMs);
+  if (!dest) return std::unexpected(dest.error());
+  return WithContext(BackupInto(*source, *dest), fmt::format("copy {} to {}", from, to));
 }
 
 // ---- feeds -------------------------------------------------------------------------------------
@@ -595,6 +639,16 @@ Result<std::vector<TransferTotal>> SqliteStore::TransfersSince(TimePoint since) 
                     "WHERE hour + ?2 > ?1 ORDER BY hour, node_id",
                     ToUnixMillis(since), kHourMs);
   });
+}
+
+// ---- health ------------------------------------------------------------------------------------
+
+Error SqliteStore::Damaged(const Error& cause) {
+  return Error{Code::kUnavailable,
+               fmt::format("the store stopped writing: the database is damaged ({}); stop the "
+                           "coordinator, run `podfleet store check` and restore a backup "
+                           "(`podfleet store restore`)",
+                           cause.message)};
 }
 
 }  // namespace podfleet

@@ -179,8 +179,14 @@ class SqliteStore final : public Store {
       return result->has_value();
     };
     Submit(w);
-    if (result && !*result) return std::move(*result);  // its own error: nothing of it was kept
-    if (w.error) return std::unexpected(*w.error);
+    if (result && !*result) {  // its own error: nothing of it was kept
+      StopIfDamaged(result->error());
+      return std::move(*result);
+    }
+    if (w.error) {
+      StopIfDamaged(*w.error);
+      return std::unexpected(*w.error);
+    }
     if (!result) return Internal("write: the batch never ran");
     return std::move(*result);
   }
@@ -199,6 +205,7 @@ class SqliteStore final : public Store {
       return r;
     }();
     ReturnReader(std::move(*db));
+    if (!result) StopIfDamaged(result.error());
     return result;
   }
   Result<Db> TakeReader() EXCLUDES(readers_mu_);
@@ -207,7 +214,14 @@ class SqliteStore final : public Store {
   // The error every write returns after the commit that failed with `cause`.
   static Error StopAfter(const Error& cause);
   Error StopError() const EXCLUDES(health_mu_);
-  void Stop(const Error& cause) EXCLUDES(health_mu_);
+  // The error every write returns once the database was found damaged (`cause`).
+  static Error Damaged(const Error& cause);
+  // Stops writes with `why` and logs it, once: the first reason stays.
+  void Stop(Error why) EXCLUDES(health_mu_);
+  // Stops writes when `e` says the database is damaged.
+  void StopIfDamaged(const Error& e) EXCLUDES(health_mu_) {
+    if (e.code == Code::kCorruption) Stop(Damaged(e));
+  }
 
   // Constant after construction.
   const std::string path_;

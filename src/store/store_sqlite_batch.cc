@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "store/store_sqlite.h"
@@ -62,7 +63,7 @@ void SqliteStore::RunBatch(const std::vector<Writer*>& batch) {
       continue;
     }
     if (Result<void> r = tx->Commit(); !r) {
-      Stop(r.error());
+      Stop(StopAfter(r.error()));
       for (Writer* w : pending) w->error = r.error();
     }
     return;
@@ -113,9 +114,12 @@ Error SqliteStore::StopAfter(const Error& cause) {
                            cause.message)};
 }
 
-void SqliteStore::Stop(const Error& cause) {
+void SqliteStore::Stop(Error why) {
   MutexLock lock(health_mu_);
-  if (!stop_error_) stop_error_ = StopAfter(cause);
+  if (stop_error_) return;
+  fmt::print(stderr, "store: {}\n", why.message);
+  std::fflush(stderr);
+  stop_error_ = std::move(why);
   stopped_.store(true);
 }
 

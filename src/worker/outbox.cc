@@ -66,12 +66,24 @@ std::pair<int64_t, int64_t> NameKey(const std::filesystem::path& path) {
 
 }  // namespace
 
+Result<void> ProbeWritable(const std::filesystem::path& dir, size_t bytes) {
+  const auto path = dir / ".probe";
+  Result<void> r = WriteAndSync(path, std::string(bytes, '\0'));
+  ::unlink(path.c_str());
+  return r;
+}
+
 Outbox::Outbox(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
 Result<void> Outbox::Create() const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Unavailable("cannot create " + dir_.string() + ": " + ec.message());
+  for (auto it = std::filesystem::directory_iterator(dir_, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code ignored;
+    if (it->path().extension() == ".tmp") std::filesystem::remove(it->path(), ignored);
+  }
   return {};
 }
 
@@ -80,7 +92,10 @@ Result<std::filesystem::path> Outbox::Put(const Lease& lease, const Transcript& 
   const auto temp = std::filesystem::path(path.string() + ".tmp");
   const json body = {
       {"version", kVersion}, {"lease", ToJson(lease)}, {"transcript", ToJson(transcript)}};
-  if (auto r = WriteAndSync(temp, body.dump()); !r) return std::unexpected(r.error());
+  if (auto r = WriteAndSync(temp, body.dump()); !r) {
+    ::unlink(temp.c_str());
+    return std::unexpected(r.error());
+  }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     auto error = IoError("cannot rename into", path);
     ::unlink(temp.c_str());

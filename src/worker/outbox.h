@@ -28,15 +28,22 @@ struct OutboxEntry {
   Transcript transcript;
 };
 
+// Writes `bytes` to a new file at `dir`/.probe, fsyncs and removes it: whether this node can
+// write there now (a full or read-only disk is the node's fault, not a job's). kUnavailable
+// "cannot write DIR/.probe: No space left on device" when not.
+Result<void> ProbeWritable(const std::filesystem::path& dir, size_t bytes);
+
 class Outbox {
  public:
   explicit Outbox(std::filesystem::path dir);
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  // Creates the directory. kUnavailable if it cannot be created.
+  // Creates the directory and removes the temp files (*.tmp) an interrupted Put left there.
+  // kUnavailable if it cannot be created.
   Result<void> Create() const;
-  // Durably writes the finished attempt and returns the file's path. kUnavailable on I/O errors.
+  // Durably writes the finished attempt and returns the file's path. kUnavailable on I/O errors
+  // (its temp file is then removed).
   Result<std::filesystem::path> Put(const Lease& lease, const Transcript& transcript) const;
   // Files waiting for upload, oldest job first. kUnavailable if the directory cannot be read.
   Result<std::vector<std::filesystem::path>> Pending() const;

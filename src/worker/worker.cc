@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "audio/audio.h"
 #include "core/clock.h"
+#include "core/retry_pacer.h"
 #include "net/public_address.h"
 #include "worker/hardware.h"
 #include "worker/preflight.h"
@@ -34,6 +36,12 @@ void Log(const std::string& line) { fmt::print(stderr, "worker: {}\n", line); }
 // How long uploads go on being retried after a stop request; the file stays in the outbox.
 constexpr Millis kShutdownUploadGrace{3'000};
 constexpr Millis kMaxUploadBackoff{30'000};
+// The download deadline of audio that declares no duration is derived from this.
+constexpr Millis kLongestEpisode{24 * 3'600'000};
+// The longest wait between probes of a work directory that could not be written.
+constexpr Millis kMaxFaultWait{30'000};
+// What a probe writes: enough that a disk with a few blocks free still fails it.
+constexpr size_t kProbeBytes = 256 * 1024;
 
 // A delay in [d/2, d], so that workers that failed together do not retry together.
 Millis Jittered(Millis d) {
@@ -285,6 +293,7 @@ void Worker::PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked) {
 void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
+  Millis fault_wait{1'000};
   auto idle_since = std::chrono::steady_clock::now();
   while (!stopping()) {
     if (options_.max_jobs > 0 && claimed >= options_.max_jobs) break;
@@ -292,9 +301,18 @@ void Worker::ClaimLoop() {
     {
       MutexLock lock(mu_);
       changed_.wait(lock, [&]() REQUIRES(mu_) {
-        return stopping() || (AheadLocked() < planner_.Depth() && !BreakerPendingLocked());
+        return stopping() || local_fault_ ||
+               (AheadLocked() < planner_.Depth() && !BreakerPendingLocked() && !uploads_stalled_);
       });
       if (stopping()) break;
+      if (local_fault_) {
+        lock.unlock();
+        // The wait keeps growing across recoveries: a fault that comes back is not probed for
+        // (nor jobs claimed and released) every second.
+        RecoverFromLocalFault(fault_wait);
+        fault_wait = std::min(fault_wait * 2, kMaxFaultWait);
+        continue;
+      }
       want = planner_.Depth() - AheadLocked();
     }
     if (options_.max_jobs > 0)
@@ -350,6 +368,10 @@ void Worker::Prepare(const JobPtr& job) {
   job->Report(Stage::kDownloading, 0);
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  std::optional<Millis> declared = job->grant.episode.info.duration;
+  if (const Chunk& c = job->grant.chunk; c.relayed && c.end) declared = *c.end - c.start;
+  download.deadline =
+      DownloadDeadline(declared, job->grant.episode.info.audio_length, kLongestEpisode);
   if (job->grant.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [&job](int64_t done, int64_t total) {
@@ -359,9 +381,18 @@ void Worker::Prepare(const JobPtr& job) {
   download.headers = client_.AuthHeadersFor(job->grant.audio_url);
   auto fetched = http_.Download(client_.Resolve(job->grant.audio_url), path, download);
   if (!fetched) {
+    // Probed before the .part is removed: the space it holds is part of the fault.
+    Result<void> disk = job->stop.stop_requested() ? Result<void>{} : CheckLocalDisk(0);
     std::error_code ec;
+    const auto partial = std::filesystem::file_size(path.string() + ".part", ec);
     std::filesystem::remove(path.string() + ".part", ec);
     if (job->stop.stop_requested()) return;
+    if (!disk) {
+      // Room for the whole download is needed before claiming again, not just for the probe.
+      const int64_t needed = std::max<int64_t>(job->grant.episode.info.audio_length,
+                                               ec ? 0 : 2 * static_cast<int64_t>(partial));
+      return ReleaseForLocalFault(job, disk.error(), needed);
+    }
     const Code code = fetched.error().code;
     return ReportFailure(job, fetched.error(),
                          code == Code::kNotFound || code == Code::kInvalidArgument);
@@ -437,9 +468,11 @@ void Worker::Finish(const JobPtr& job, const Result<Transcript>& result) {
   if (!result) return ReportFailure(job, result.error(), /*permanent=*/false);
   job->Report(Stage::kUploading, 0);
   auto file = outbox_.Put(job->lease(), *result);
-  if (!file)
+  if (!file) {
     Log(fmt::format("job {}: cannot keep the transcript in the outbox ({}); uploading it anyway",
                     job->lease().job.value(), file.error().ToString()));
+    SetLocalFault(file.error(), 0);
+  }
   MutexLock lock(mu_);
   consecutive_failures_ = 0;
   uploads_.push_back(PendingUpload{job, *result, file ? *file : std::filesystem::path()});
@@ -470,6 +503,10 @@ void Worker::Upload(const Lease& lease, const Transcript& transcript,
     Log(fmt::format("job {} attempt {}: giving up on the upload for now; {}", lease.job.value(),
                     lease.attempt.value(),
                     file.empty() ? "the transcript is lost" : "kept in " + file.string()));
+    if (file.empty()) {
+      MutexLock lock(mu_);
+      ++stats_.lost;
+    }
     return;
   }
   if (!file.empty()) {
@@ -481,22 +518,35 @@ void Worker::Upload(const Lease& lease, const Transcript& transcript,
 }
 
 Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcript, Millis waited) {
-  Millis backoff = std::max(Millis(1), options_.upload_backoff);
+  RetryPacer pacer(fmt::format("worker: job {} upload", lease.job.value()),
+                   std::max(Millis(1), options_.upload_backoff), kMaxUploadBackoff);
   std::optional<std::chrono::steady_clock::time_point> give_up;
+  auto stalled = [this](bool now) {
+    MutexLock lock(mu_);
+    uploads_stalled_ = now;
+    changed_.notify_all();
+  };
   while (true) {
     auto r = client_.Complete(lease, transcript, waited);
-    if (r) return Delivery::kAccepted;
+    if (r) {
+      if (pacer.failures() > 0) stalled(false);
+      pacer.Succeeded();
+      return Delivery::kAccepted;
+    }
     const Code code = r.error().code;
     if (code == Code::kConflict || code == Code::kNotFound) {
+      if (pacer.failures() > 0) stalled(false);
       Log(fmt::format("job {} attempt {}: result refused ({}); moving on", lease.job.value(),
                       lease.attempt.value(), r.error().message));
       return Delivery::kRefused;
     }
-    Log(fmt::format("job {}: upload failed ({}){}", lease.job.value(), r.error().ToString(),
-                    code == Code::kUnavailable || code == Code::kInternal ? ", retrying" : ""));
-    if (code != Code::kUnavailable && code != Code::kInternal) return Delivery::kKept;
-    Millis delay = Jittered(backoff);
-    backoff = std::min(backoff * 2, kMaxUploadBackoff);
+    if (code != Code::kUnavailable && code != Code::kInternal) {
+      Log(fmt::format("job {}: upload failed ({})", lease.job.value(), r.error().ToString()));
+      if (pacer.failures() > 0) stalled(false);
+      return Delivery::kKept;
+    }
+    if (pacer.failures() == 0) stalled(true);
+    const Millis delay = pacer.Failed(r.error());
     if (!stopping()) {
       SleepFor(delay, stop_.get_token());
       continue;
@@ -504,10 +554,72 @@ Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcrip
     // Stopping: a few more tries, spaced out, then the outbox keeps the transcript.
     const auto now = std::chrono::steady_clock::now();
     if (!give_up) give_up = now + kShutdownUploadGrace;
-    if (now >= *give_up) return Delivery::kKept;
+    if (now >= *give_up) {
+      stalled(false);
+      return Delivery::kKept;
+    }
     std::this_thread::sleep_for(
         std::min(delay, std::chrono::duration_cast<Millis>(*give_up - now)));
   }
+}
+
+Result<void> Worker::CheckLocalDisk(int64_t needed) {
+  const auto dir = options_.work_dir / "audio";
+  if (Result<void> r = ProbeWritable(dir, kProbeBytes); !r) return r;
+  struct statvfs fs {};
+  if (needed > 0 && ::statvfs(dir.c_str(), &fs) == 0) {
+    const auto free = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+    if (free < needed)
+      return Unavailable(fmt::format("{} has {} KiB free, a download needs about {} KiB",
+                                     dir.string(), free / 1024, needed / 1024));
+  }
+  return {};
+}
+
+void Worker::SetLocalFault(const Error& fault, int64_t needed) {
+  MutexLock lock(mu_);
+  // A fault that comes back after each recovery (a disk with a little room) is logged once.
+  if (fault.message != last_fault_logged_)
+    Log(
+        fmt::format("node fault: {}; claims pause until this machine can write its work "
+                    "directory again (jobs are released, not failed)",
+                    fault.message));
+  last_fault_logged_ = fault.message;
+  local_fault_ = fault;
+  fault_needs_bytes_ = std::max(fault_needs_bytes_, needed);
+  changed_.notify_all();
+}
+
+void Worker::ReleaseForLocalFault(const JobPtr& job, const Error& fault, int64_t needed) {
+  SetLocalFault(fault, needed);
+  auto r = client_.Release(job->lease());
+  Log(fmt::format("job {} attempt {}: released uncharged (the fault is this node's){}",
+                  job->lease().job.value(), job->lease().attempt.value(),
+                  r ? "" : ": " + r.error().ToString()));
+  MutexLock lock(mu_);
+  held_.erase(job->lease().job);
+  ++stats_.released;
+}
+
+bool Worker::RecoverFromLocalFault(Millis wait) {
+  SleepFor(Jittered(wait), stop_.get_token());
+  if (stopping()) return false;
+  int64_t needed = 0;
+  {
+    MutexLock lock(mu_);
+    needed = fault_needs_bytes_;
+  }
+  Result<void> disk = CheckLocalDisk(needed);
+  if (disk) disk = ProbeWritable(outbox_.dir(), kProbeBytes);
+  if (!disk) {
+    SetLocalFault(disk.error(), 0);
+    return false;
+  }
+  MutexLock lock(mu_);
+  Log("node fault cleared: the work directory is writable again; claiming");
+  local_fault_.reset();
+  fault_needs_bytes_ = 0;
+  return true;
 }
 
 void Worker::ReportFailure(const JobPtr& job, const Error& error, bool permanent) {

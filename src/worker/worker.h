@@ -34,6 +34,11 @@
 // failure registers the node as blocked with the reason, and Run returns kUnavailable at once
 // without claiming (a rented pod should then be stopped).
 //
+// Local faults (a full or read-only work directory or outbox) are the node's, not the episode's:
+// a job whose download could not be written is released uncharged, and the worker stops
+// claiming, probing the directory with a growing wait, until it can write again. Claims also
+// pause while finished transcripts wait for the upload thread's backoff.
+//
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
 // every job it holds that is not finished, and returns from Run within seconds. The worker also
 // stops by itself when idle for `exit_when_idle` (Run succeeds), and when
@@ -142,6 +147,17 @@ class Worker {
   // Uploads until the coordinator acknowledges or refuses, or shortly after a stop request.
   Delivery Deliver(const Lease& lease, const Transcript& transcript, Millis waited);
   void ReportFailure(const JobPtr& job, const Error& error, bool permanent);
+  // A download failed: when the work directory cannot be written now, the fault is this node's
+  // (kUnavailable naming it), not the job's.
+  // `needed`: bytes that must be free besides (0: the probe write alone).
+  Result<void> CheckLocalDisk(int64_t needed);
+  // Hands `job` back uncharged (Release) and pauses claims because of `fault`; claims resume
+  // once `needed` bytes are free.
+  void ReleaseForLocalFault(const JobPtr& job, const Error& fault, int64_t needed);
+  // Marks the node faulty; logs only a new reason.
+  void SetLocalFault(const Error& fault, int64_t needed);
+  // While the node is faulty: waits (with backoff) and probes; true once it can write again.
+  bool RecoverFromLocalFault(Millis wait);
   void ReleaseAll();
   void Forget(const JobPtr& job);
   bool stopping() const { return stop_.stop_requested(); }
@@ -175,6 +191,14 @@ class Worker {
   int engines_running_ GUARDED_BY(mu_) = 0;  // engine loops not yet finished
   int consecutive_failures_ GUARDED_BY(mu_) = 0;
   std::optional<Error> tripped_ GUARDED_BY(mu_);  // why the circuit breaker stopped the worker
+  // Why this node cannot write its work directory or outbox now (a full or read-only disk):
+  // claims pause until a probe write succeeds again.
+  std::optional<Error> local_fault_ GUARDED_BY(mu_);
+  int64_t fault_needs_bytes_ GUARDED_BY(mu_) = 0;  // free space wanted before claiming again
+  std::string last_fault_logged_ GUARDED_BY(mu_);  // a recurring fault is logged once
+  // The upload thread is backing off: claims pause until it delivers again, so that finished
+  // transcripts do not pile up behind new leases.
+  bool uploads_stalled_ GUARDED_BY(mu_) = false;
   WorkerStats stats_ GUARDED_BY(mu_);
 };
 

@@ -17,6 +17,13 @@ for multiple or malformed ranges, as RFC 9110 allows. Every file response says
 Transient failures on demand: "/flaky/N/FILE" answers 503 to the first N requests for that path,
 then serves FILE, so tests can watch a download being retried.
 
+A lying origin: "/lie/FILE" answers a request without Range with a Content-Length twice FILE's
+size, sends FILE whole and closes the connection; ranged requests are served as for FILE (so a
+resume from FILE's end gets 416 with "bytes */SIZE").
+
+A live stream: "/live/NAME" answers 200 (audio/mpeg, no Content-Length) and sends 16 KB of
+silence-like bytes a second until the client goes away.
+
 Interrupted transfers on demand: "/cut/N/FILE" answers the first request for that path with
 FILE's headers (its full Content-Length) but closes the connection after N bytes of the body;
 later requests (a resume with Range, say) are served normally.
@@ -31,6 +38,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 
 def parse_range(header, size):
@@ -74,9 +82,40 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
     flaky_counts = {}
     flaky_lock = threading.Lock()
 
+    def do_GET(self):
+        if self.path.startswith("/live/"):
+            return self.send_live()
+        return super().do_GET()
+
+    def send_live(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            while True:
+                self.wfile.write(b"\xff" * 16384)
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass
+
     def send_head(self):
         self.range = None
         self.cut_after = None
+        lie = re.match(r"^/lie(/.+)$", self.path)
+        if lie:
+            self.path = lie.group(1)
+            path = self.translate_path(self.path)
+            if self.headers.get("Range") is None and os.path.isfile(path):
+                size = os.path.getsize(path)
+                self.send_response(200)
+                self.send_header("Content-Type", self.guess_type(path))
+                self.send_header("Content-Length", str(2 * size))
+                self.end_headers()
+                self.cut_after = size
+                return open(path, "rb")
         cut = re.match(r"^/cut/(\d+)(/.+)$", self.path)
         if cut:
             with self.flaky_lock:
