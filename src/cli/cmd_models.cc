@@ -71,7 +71,7 @@ Result<std::string> VerifyParakeet(const std::filesystem::path& path, const Para
     return Corruption(fmt::format("{} is a {}-layer {} Parakeet model of width {}, not {}",
                                   path.string(), h.n_audio_layer, info->weights, h.n_audio_state,
                                   m.name));
-  return Sha1File(path);
+  return FileDigest(path, "sha1");
 }
 
 std::string Here(const ModelsArgs& a, std::string_view name) {

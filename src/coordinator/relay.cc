@@ -181,8 +181,6 @@ void Relay::RemoveScratchFiles() {
     if (name.starts_with("episode-")) std::filesystem::remove(entry.path(), ec);
   }
 }
-  }
-}
 
 Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   const std::string& url = episode.info.audio_url;

@@ -168,7 +168,8 @@ TEST_P(StoreTest, KnownEpisodesAreNotAddedAgain) {
       Must(store_->AddEpisodes(one.id, {renamed, TestEpisode("c"), TestEpisode("c")}, Now()));
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(Must(store_->GetEpisode(second[0])).info.guid, "c");
-  EXPECT_EQ(Must(store_->GetEpisode(first[0])).info.title, "An episode");
+  // A known episode is not added again, but follows its item's metadata (Store::AddEpisodes).
+  EXPECT_EQ(Must(store_->GetEpisode(first[0])).info.title, "Renamed");
 
   // The same guid in another feed is another episode.
   EXPECT_EQ(Must(store_->AddEpisodes(two.id, {TestEpisode("a")}, Now())).size(), 1u);
