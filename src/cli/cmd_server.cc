@@ -11,8 +11,8 @@
 #include "cli/flags.h"
 #include "coordinator/admin_token.h"
 #include "coordinator/coordinator.h"
-#include "feeds/rss.h"
 #include "coordinator/data_dir_lock.h"
+#include "feeds/rss.h"
 #include "net/http_client.h"
 #include "net/token.h"
 

@@ -15,8 +15,8 @@
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
-#include "coordinator/feed_poller.h"
 #include "coordinator/data_dir_lock.h"
+#include "coordinator/feed_poller.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"

@@ -11,8 +11,8 @@
 #include "coordinator/egress.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
-#include "coordinator/upload_dedup.h"
 #include "coordinator/join_token.h"
+#include "coordinator/upload_dedup.h"
 #include "net/router.h"
 
 namespace podfleet {
@@ -26,11 +26,11 @@ struct Coordinator::Context {
   const std::string admin_token_hash;  // HashToken of the admin token; see admin_token.h
   ActivityLog& activity;
   Metrics& metrics;
-  JobWaiters& waiters;             // requests waiting for their jobs (routes_openai.cc)
-  const std::string api_key_hash;  // HashToken of options.api_key; empty when none
-  EgressPacer& egress;             // every audio response goes through it
-  Relay* relay;                    // null in origin mode
-  UploadDedup& uploads;            // repeated transcription uploads (routes_openai.cc)
+  JobWaiters& waiters;                   // requests waiting for their jobs (routes_openai.cc)
+  const std::string api_key_hash;        // HashToken of options.api_key; empty when none
+  EgressPacer& egress;                   // every audio response goes through it
+  Relay* relay;                          // null in origin mode
+  UploadDedup& uploads;                  // repeated transcription uploads (routes_openai.cc)
   const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
 

@@ -156,9 +156,8 @@ std::string_view ToString(CheckOutcome o) {
 
 DoctorReport RunDoctor(const FleetFacts& f) {
   DoctorReport r;
-  r.checks = {EveryPodBusy(f),   PrefetchPopulated(f), NoCompletionGaps(f),
-              NoIdleWithWork(f), NoIdleBilling(f),     RelayKeepsUp(f),
-              NoBlockedNodes(f)};
+  r.checks = {EveryPodBusy(f),  PrefetchPopulated(f), NoCompletionGaps(f), NoIdleWithWork(f),
+              NoIdleBilling(f), RelayKeepsUp(f),      NoBlockedNodes(f)};
   for (const Check& c : r.checks) r.healthy = r.healthy && c.outcome != CheckOutcome::kFail;
   return r;
 }

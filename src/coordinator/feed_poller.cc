@@ -7,12 +7,11 @@
 #include <map>
 #include <numeric>
 #include <random>
-
-#include "coordinator/feed_fetch.h"
-#include "feeds/feed_url.h"
 #include <set>
 
+#include "coordinator/feed_fetch.h"
 #include "coordinator/publisher_transcript.h"
+#include "feeds/feed_url.h"
 #include "feeds/rss.h"
 #include "net/public_address.h"
 

@@ -201,11 +201,9 @@ class Store {
   // `publisher` set is stored done with it as its transcript (source "publisher") and no job,
   // unless the feed transcribes anyway, when it is also queued and both are kept.
   // `publisher_note` is recorded as the note of its TranscriptOrigin. `hold` as for AddEpisodes.
-  virtual Result<std::vector<EpisodeId>> AddFeedItems(FeedId feed,
-                                                      const std::vector<FeedItem>& items,
-                                                      TimePoint now,
-                                                      JobIntake intake = JobIntake::kQueue,
-                                                      const std::vector<std::string>& hold = {}) = 0;
+  virtual Result<std::vector<EpisodeId>> AddFeedItems(
+      FeedId feed, const std::vector<FeedItem>& items, TimePoint now,
+      JobIntake intake = JobIntake::kQueue, const std::vector<std::string>& hold = {}) = 0;
   virtual Result<Episode> GetEpisode(EpisodeId id) = 0;
   // Removes the episode with its jobs, attempts, results and transcripts (its uploaded audio, if
   // any, is the caller's to delete). kNotFound if there is no such episode.

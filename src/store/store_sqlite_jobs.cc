@@ -130,11 +130,11 @@ Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, Tim
   }
   Result<void> r =
       UpdateOne(db,
-                   "INSERT OR REPLACE INTO transcripts (episode_id, language, engine, model, "
-                   "audio_duration_ms, engine_time_ms, segments, created_at) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                   episode.value(), t.language, t.engine, t.model, t.audio_duration.count(),
-                   t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
+                "INSERT OR REPLACE INTO transcripts (episode_id, language, engine, model, "
+                "audio_duration_ms, engine_time_ms, segments, created_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                episode.value(), t.language, t.engine, t.model, t.audio_duration.count(),
+                t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
   if (!r) return r;
   return IndexSegments(db, episode, t.segments);
 }
