@@ -137,9 +137,11 @@ int main(int argc, char** argv) {
   if (cmd == "make-random" && argc == 5) return podfleet::MakeRandom(argv[2], argv[3], argv[4]);
   if (cmd == "bench" && (argc == 6 || argc == 7))
     return podfleet::Bench(argv[2], argv[3], argv[4], argv[5], argc == 7 ? std::atoi(argv[6]) : 0);
-  std::fprintf(stderr,
+  // --help and -h print the usage and run nothing, as every benchmark binary does (bench/args.h).
+  const bool help = cmd == "--help" || cmd == "-h";
+  std::fprintf(help ? stdout : stderr,
                "usage: engine_states make-random SIZE WEIGHTS OUT\n"
                "       engine_states bench whisper|parakeet MODEL SPEECH.s16 1,2,4,8,auto "
                "[THREADS]\n");
-  return 2;
+  return help ? 0 : 2;
 }
