@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "args.h"
 #include "coordinator/feed_poller.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -196,12 +197,12 @@ Result<void> Run(const Options& o, const std::string& base) {
 
 int Main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--feeds") o.feeds = std::atoi(argv[i + 1]);
-    if (flag == "--items") o.items = std::atoi(argv[i + 1]);
-    if (flag == "--per-host") o.per_host = std::atoi(argv[i + 1]);
-  }
+  const int parsed =
+      ParseBenchArgs(argc, argv, "[--feeds N] [--items N] [--per-host N]",
+                     {{"--feeds", [&](const char* v) { o.feeds = std::atoi(v); }},
+                      {"--items", [&](const char* v) { o.items = std::atoi(v); }},
+                      {"--per-host", [&](const char* v) { o.per_host = std::atoi(v); }}});
+  if (parsed >= 0) return parsed;
   int fds[2];
   if (pipe(fds) != 0) return 1;
   const pid_t child = fork();  // before any thread: the server lives in its own process

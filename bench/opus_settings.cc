@@ -9,8 +9,10 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audio/audio.h"
@@ -108,4 +110,11 @@ int Run() {
 }  // namespace
 }  // namespace podfleet
 
-int main() { return podfleet::Run(); }
+int main(int argc, char** argv) {
+  // No flags: --help (or anything else) prints the usage and runs nothing.
+  if (argc > 1) {
+    std::printf("usage: %s (no flags: weighs Opus settings' speed against WER)\n", argv[0]);
+    return std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ? 0 : 2;
+  }
+  return podfleet::Run();
+}

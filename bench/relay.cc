@@ -307,6 +307,15 @@ int FleetPart(const std::filesystem::path& dir);
 int MemoryPart(const std::filesystem::path& dir, const std::vector<int>& hours);
 
 int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      fmt::print(
+          "usage: {} [--dir DIR] [--memory-hours H[,H...]] [--skip-memory] [--only-memory]\n",
+          argv[0]);
+      return 0;
+    }
+  }
   if (argc == 5 && std::string_view(argv[1]) == "--memory-child")
     return MemoryChild(argv[2], argv[3], argv[4]);
   std::filesystem::path dir = "/tmp/podfleet-bench-relay";

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "api/client.h"
+#include "args.h"
 #include "coordinator/coordinator.h"
 #include "net/http.h"
 #include "net/http_client.h"
@@ -151,12 +152,12 @@ Result<int64_t> Int(Db& db, std::string_view sql) { return QueryOne(db, ReadInt,
 
 int Main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--segments") o.segments = std::atoi(argv[i + 1]);
-    if (flag == "--per-episode") o.per_episode = std::atoi(argv[i + 1]);
-    if (flag == "--rounds") o.rounds = std::atoi(argv[i + 1]);
-  }
+  const int parsed =
+      ParseBenchArgs(argc, argv, "[--segments N] [--per-episode N] [--rounds N]",
+                     {{"--segments", [&](const char* v) { o.segments = std::atoi(v); }},
+                      {"--per-episode", [&](const char* v) { o.per_episode = std::atoi(v); }},
+                      {"--rounds", [&](const char* v) { o.rounds = std::atoi(v); }}});
+  if (parsed >= 0) return parsed;
   const auto dir =
       std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-search-{}", ::getpid());
   std::filesystem::create_directories(dir);

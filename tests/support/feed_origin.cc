@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "net/http_server.h"  // also names it here: the worker-only build leaves out its users
+
 namespace podfleet {
 
 FeedOrigin::FeedOrigin() {
