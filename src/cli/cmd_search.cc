@@ -3,9 +3,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/client.h"
 #include "cli/client_args.h"
 #include "cli/commands.h"
+#include "coordinator/admin_token.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/data_dir_lock.h"
 #include "net/http.h"
+#include "net/http_client.h"
 #include "store/store.h"
 
 namespace podfleet {
@@ -79,12 +84,30 @@ int RunReindex(const Args& args) {
   std::filesystem::path data = "podfleet-data";
   auto p = Parse({PathFlag("data", &data, "the coordinator's data directory")}, "reindex",
                  "reindex [--data DIR]",
-                 "Rebuilds the transcripts' search index from the stored transcripts (the\n"
-                 "coordinator may keep running). Over HTTP: POST /api/search/reindex (admin).",
+                 "Rebuilds the transcripts' search index from the stored transcripts (through the\n"
+                 "running coordinator's API when one holds --data). Over HTTP: POST\n"
+                 "/api/search/reindex (admin).",
                  args);
   if (p.exit >= 0) return p.exit;
   if (!p.args.positional.empty()) return Fail("usage: podfleet reindex [--data DIR]");
-  const std::filesystem::path file = data / "podfleet.db";
+  // A running coordinator owns the store (data_dir_lock.h): ask it, as the token commands do.
+  if (auto holder = DataDirLock::Holder(data)) {
+    if (holder->url.empty())
+      return Fail(fmt::format("a coordinator is starting on {} ({}); try again once it listens",
+                              data.string(), holder->Describe()));
+    auto admin = ReadAdminToken(data / kAdminTokenFile);
+    if (!admin) return Fail(admin.error().ToString());
+    auto http = MakeCurlClient(HttpClientOptions{});
+    CoordinatorClient client(holder->url, *http);
+    client.set_admin_token(*admin);
+    auto reply = client.PostJson("/api/search/reindex", nlohmann::json::object());
+    if (!reply)
+      return Fail(fmt::format("through the running coordinator ({}): {}", holder->Describe(),
+                              reply.error().ToString()));
+    fmt::print("search index rebuilt: {} transcript segments\n", reply->value("segments", 0));
+    return 0;
+  }
+  const std::filesystem::path file = data / kDatabaseFile;
   if (!std::filesystem::exists(file)) return Fail(file.string() + ": no such database");
   auto store = OpenSqliteStore(file.string());
   if (!store) return Fail(store.error().ToString());
