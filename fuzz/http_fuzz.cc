@@ -65,9 +65,10 @@ Target Start() {
   options.data_dir = DataDir();
   std::filesystem::remove_all(options.data_dir);
   options.port = 0;
-  options.max_claim_wait = podfleet::Millis(0);  // claims answer at once
+  // Claims answer almost at once (a wait must be positive: ValidateOptions).
+  options.max_claim_wait = podfleet::Millis(1);
   auto c = podfleet::Coordinator::Start(options, podfleet::SystemClock::Get());
-  CHECK(c.has_value());
+  CHECK(c.has_value(), c ? std::string() : c.error().ToString());
   t.coordinator = std::move(*c);
   podfleet::Store& store = t.coordinator->store();
   const podfleet::TimePoint now = podfleet::SystemClock::Get().Now();
