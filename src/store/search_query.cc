@@ -50,7 +50,7 @@ std::vector<Term> Terms(std::string_view text) {
   return terms;
 }
 
-std::string Quoted(const Term& t) {
+std::string Quoted(const SearchTerm& t) {
   std::string out = "\"";
   for (char c : t.text) {
     if (c == '"') out += '"';
@@ -63,9 +63,8 @@ std::string Quoted(const Term& t) {
 
 }  // namespace
 
-Result<std::string> ToFtsQuery(std::string_view text) {
-  // AND of groups, each an OR of terms: "a b OR c" is a AND (b OR c), as in web search.
-  std::vector<std::vector<std::string>> groups;
+Result<std::vector<std::vector<SearchTerm>>> ParseSearch(std::string_view text) {
+  std::vector<std::vector<SearchTerm>> groups;
   bool pending_or = false;
   for (const Term& t : Terms(text)) {
     // OR joins the terms either side of it; at either end, or doubled, it means nothing.
@@ -74,15 +73,21 @@ Result<std::string> ToFtsQuery(std::string_view text) {
       continue;
     }
     if (!pending_or) groups.emplace_back();
-    groups.back().push_back(Quoted(t));
+    groups.back().push_back(SearchTerm{t.text, t.prefix});
     pending_or = false;
   }
   if (groups.empty()) return InvalidArgument("search: nothing to search for");
+  return groups;
+}
+
+Result<std::string> ToFtsQuery(std::string_view text) {
+  auto groups = ParseSearch(text);
+  if (!groups) return std::unexpected(groups.error());
   std::string out;
-  for (const std::vector<std::string>& group : groups) {
+  for (const std::vector<SearchTerm>& group : *groups) {
     if (!out.empty()) out += " AND ";
     if (group.size() > 1) out += '(';
-    for (size_t i = 0; i < group.size(); ++i) out += (i > 0 ? " OR " : "") + group[i];
+    for (size_t i = 0; i < group.size(); ++i) out += (i > 0 ? " OR " : "") + Quoted(group[i]);
     if (group.size() > 1) out += ')';
   }
   return out;

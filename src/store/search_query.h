@@ -9,10 +9,22 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
 namespace podfleet {
+
+// One term of a search: a word or a quoted phrase, matched as a prefix when `prefix`.
+struct SearchTerm {
+  std::string text;
+  bool prefix = false;
+};
+
+// The search as an AND of groups, each an OR of terms ("a b OR c" is a AND (b OR c)), for stores
+// that build their own query language from it (PostgreSQL's tsquery, store_pg_transcripts.cc).
+// kInvalidArgument when it holds no term to search for.
+Result<std::vector<std::vector<SearchTerm>>> ParseSearch(std::string_view text);
 
 // The FTS5 MATCH expression for `text`. kInvalidArgument when it holds no term to search for
 // (empty, only spaces or quotes, or only OR).

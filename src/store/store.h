@@ -386,4 +386,9 @@ Result<std::vector<std::string>> CheckSqliteDatabase(const std::string& path, bo
 // removed first, so a restore does not mix old log pages in). kUnavailable on I/O errors.
 Result<void> CopySqliteDatabase(const std::string& from, const std::string& to);
 
+// Connects to the PostgreSQL database `conninfo` names (a postgres:// URI or a libpq connection
+// string) and applies pending schema migrations (store_pg.h). kUnavailable when the server cannot
+// be reached; kCorruption for a database holding other tables or a newer podfleet schema.
+Result<std::unique_ptr<Store>> OpenPgStore(const std::string& conninfo);
+
 }  // namespace podfleet

@@ -11,6 +11,7 @@
 
 #include "store/store_test_util.h"
 #include "support/manual_clock.h"
+#include "support/pg_server.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -68,9 +69,11 @@ class StoreTest : public ::testing::TestWithParam<StoreFactory> {
 };
 
 INSTANTIATE_TEST_SUITE_P(
-    Sqlite, StoreTest,
-    ::testing::Values(StoreFactory{
-        "sqlite", [](const TempDir& dir) { return OpenSqliteStore(dir.File("podfleet.db")); }}),
+    Stores, StoreTest,
+    ::testing::Values(
+        StoreFactory{"sqlite",
+                     [](const TempDir& dir) { return OpenSqliteStore(dir.File("podfleet.db")); }},
+        StoreFactory{"postgres", [](const TempDir&) { return OpenPgStore(NewPgDatabase()); }}),
     [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
 
 // ---- feeds -------------------------------------------------------------------------------------

@@ -1,0 +1,16 @@
+// The test binary's own PostgreSQL server (tests/support/pg-server): started on first use, one per
+// process, in a temporary directory; stopped when the process exits (and by a watchdog if it
+// crashes). Each test gets a database of its own on it.
+//
+// Never a silent skip: when PostgreSQL is not installed or the server cannot start, NewPgDatabase
+// throws, which fails the calling test with the reason (scripts/setup --dev installs it).
+#pragma once
+
+#include <string>
+
+namespace podfleet {
+
+// A new, empty database on the shared server: its postgres:// URL.
+std::string NewPgDatabase();
+
+}  // namespace podfleet
