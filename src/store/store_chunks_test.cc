@@ -14,9 +14,9 @@ namespace {
 
 constexpr Millis kLease{60'000};
 
-class StoreChunks : public ::testing::Test {
+class StoreChunks : public ::testing::TestWithParam<StoreFactory> {
  protected:
-  void SetUp() override { store_ = Must(OpenSqliteStore(dir_.File("podfleet.db"))); }
+  void SetUp() override { store_ = Must(GetParam().open(dir_)); }
 
   // A new episode held for the relay; returns its job.
   PreparingJob Hold(const std::string& guid) {
@@ -58,8 +58,10 @@ class StoreChunks : public ::testing::Test {
   const NodeId node_{1};
 };
 
+INSTANTIATE_ON_BOTH_STORES(StoreChunks);
+
 // What streams a chunked transcription (routes_openai.cc): each chunk's words as it finishes.
-TEST_F(StoreChunks, ChunkResultsAreReadableUntilTheEpisodeIsStitched) {
+TEST_P(StoreChunks, ChunkResultsAreReadableUntilTheEpisodeIsStitched) {
   const PreparingJob held = Hold("partial");
   auto ids = Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
   auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
@@ -77,7 +79,7 @@ TEST_F(StoreChunks, ChunkResultsAreReadableUntilTheEpisodeIsStitched) {
   EXPECT_CODE(store_->GetJobResult(ids[0]), Code::kNotFound);
 }
 
-TEST_F(StoreChunks, HeldJobIsNotClaimableUntilPlanned) {
+TEST_P(StoreChunks, HeldJobIsNotClaimableUntilPlanned) {
   const PreparingJob held = Hold("a");
   EXPECT_TRUE(Must(store_->Claim(node_, 10, kLease, clock_.Now())).empty());
   EXPECT_EQ(Must(store_->GetJob(held.job)).state, JobState::kPreparing);
@@ -98,7 +100,7 @@ TEST_F(StoreChunks, HeldJobIsNotClaimableUntilPlanned) {
   EXPECT_TRUE(Must(store_->ListPreparing(10, clock_.Now())).empty());
 }
 
-TEST_F(StoreChunks, PlanningNeedsAHeldJobAndSomeChunks) {
+TEST_P(StoreChunks, PlanningNeedsAHeldJobAndSomeChunks) {
   auto ids = Must(store_->AddEpisodes(std::nullopt, {TestEpisode("q")}, clock_.Now()));
   const JobId queued = Must(store_->GetJobForEpisode(ids.at(0))).id;
   EXPECT_CODE(store_->PlanChunks(queued, Thirds(), clock_.Now()), Code::kConflict);
@@ -106,7 +108,7 @@ TEST_F(StoreChunks, PlanningNeedsAHeldJobAndSomeChunks) {
   EXPECT_CODE(store_->PlanChunks(held.job, {}, clock_.Now()), Code::kInvalidArgument);
 }
 
-TEST_F(StoreChunks, EpisodeIsDoneWithItsStitchedTranscriptWhenTheLastChunkIs) {
+TEST_P(StoreChunks, EpisodeIsDoneWithItsStitchedTranscriptWhenTheLastChunkIs) {
   const PreparingJob held = Hold("a");
   Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
   auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
@@ -136,7 +138,7 @@ TEST_F(StoreChunks, EpisodeIsDoneWithItsStitchedTranscriptWhenTheLastChunkIs) {
   for (const CompletedJob& c : done) EXPECT_EQ(c.audio_duration, Millis(600'000));
 }
 
-TEST_F(StoreChunks, FailedChunkIsRetriedAloneAndPermanentFailureFailsTheEpisode) {
+TEST_P(StoreChunks, FailedChunkIsRetriedAloneAndPermanentFailureFailsTheEpisode) {
   const PreparingJob held = Hold("a");
   Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
   auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
@@ -164,7 +166,7 @@ TEST_F(StoreChunks, FailedChunkIsRetriedAloneAndPermanentFailureFailsTheEpisode)
 
 // The relay queues each chunk as soon as it is encoded: a worker may finish chunk 0 while the
 // rest is being cut, and the episode is done only once the last chunk is queued and done.
-TEST_F(StoreChunks, ChunksQueuedOneByOneAreClaimableAtOnceAndStitchedAtTheEnd) {
+TEST_P(StoreChunks, ChunksQueuedOneByOneAreClaimableAtOnceAndStitchedAtTheEnd) {
   const PreparingJob held = Hold("a");
   EXPECT_EQ(held.next.index, 0);
   std::vector<Chunk> thirds = Thirds();
@@ -210,12 +212,12 @@ TEST_F(StoreChunks, ChunksQueuedOneByOneAreClaimableAtOnceAndStitchedAtTheEnd) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(t.segments[i].text, "part" + std::to_string(i));
 }
 
-TEST_F(StoreChunks, QueueingAChunkNeedsAnEnd) {
+TEST_P(StoreChunks, QueueingAChunkNeedsAnEnd) {
   const PreparingJob held = Hold("a");
   EXPECT_CODE(store_->QueueChunk(held.job, Chunk{}, clock_.Now()), Code::kInvalidArgument);
 }
 
-TEST_F(StoreChunks, RelayFailuresBackOffThenFailAndRetryGoesBackToTheRelay) {
+TEST_P(StoreChunks, RelayFailuresBackOffThenFailAndRetryGoesBackToTheRelay) {
   const PreparingJob held = Hold("a");
   RetryPolicy policy;
   policy.max_failures = 2;
@@ -233,7 +235,7 @@ TEST_F(StoreChunks, RelayFailuresBackOffThenFailAndRetryGoesBackToTheRelay) {
   EXPECT_EQ(Must(store_->ListPreparing(10, clock_.Now())).size(), 1u);
 }
 
-TEST_F(StoreChunks, PermanentRelayFailureFailsTheEpisodeAtOnce) {
+TEST_P(StoreChunks, PermanentRelayFailureFailsTheEpisodeAtOnce) {
   const PreparingJob held = Hold("a");
   ASSERT_OK(
       store_->FailPreparing(held.job, Failure{"HTTP 404", true}, RetryPolicy{}, clock_.Now()));

@@ -20,11 +20,11 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-class StoreFaultsTest : public ::testing::Test {
+class StoreFaultsTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   static constexpr Millis kLease{30'000};
 
-  void SetUp() override { store_ = Must(OpenSqliteStore(dir_.File("podfleet.db"))); }
+  void SetUp() override { store_ = Must(GetParam().open(dir_)); }
 
   TimePoint Now() const { return clock_.Now(); }
 
@@ -58,9 +58,16 @@ class StoreFaultsTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
+INSTANTIATE_ON_BOTH_STORES(StoreFaultsTest);
+
+// Tests that edit the SQLite file behind the store's back: SQLite only.
+class StoreFaultsTestSqliteOnly : public StoreFaultsTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreFaultsTestSqliteOnly, ::testing::Values(SqliteBackend()),
+                         BackendName);
+
 // ---- quarantine --------------------------------------------------------------------------------
 
-TEST_F(StoreFaultsTest, LeaseExpiriesCountApartFromFailures) {
+TEST_P(StoreFaultsTest, LeaseExpiriesCountApartFromFailures) {
   const EpisodeId episode = QueueEpisode("a");
   ClaimAndDie(NodeId(1));
   Grant g = ClaimOne(NodeId(2));
@@ -73,7 +80,7 @@ TEST_F(StoreFaultsTest, LeaseExpiriesCountApartFromFailures) {
   EXPECT_FALSE(job.quarantined_at);
 }
 
-TEST_F(StoreFaultsTest, EpisodeThatKeepsKillingWorkersIsQuarantinedWithEvidence) {
+TEST_P(StoreFaultsTest, EpisodeThatKeepsKillingWorkersIsQuarantinedWithEvidence) {
   const EpisodeId episode = QueueEpisode("poison");
   ClaimAndDie(NodeId(4));
   ClaimAndDie(NodeId(7));
@@ -104,7 +111,7 @@ TEST_F(StoreFaultsTest, EpisodeThatKeepsKillingWorkersIsQuarantinedWithEvidence)
   EXPECT_THAT(Must(store_->Claim(NodeId(9), 1, kLease, Now())), IsEmpty());
 }
 
-TEST_F(StoreFaultsTest, QuarantineLimitIsConfigurable) {
+TEST_P(StoreFaultsTest, QuarantineLimitIsConfigurable) {
   const RetryPolicy patient{.max_lease_expiries = 5};
   const EpisodeId episode = QueueEpisode("a");
   for (int i = 0; i < 4; ++i) ClaimAndDie(NodeId(1), patient);
@@ -113,7 +120,7 @@ TEST_F(StoreFaultsTest, QuarantineLimitIsConfigurable) {
   EXPECT_TRUE(Must(store_->GetJobForEpisode(episode)).quarantined_at);
 }
 
-TEST_F(StoreFaultsTest, OperatorRetryRequeuesAQuarantinedEpisode) {
+TEST_P(StoreFaultsTest, OperatorRetryRequeuesAQuarantinedEpisode) {
   const EpisodeId episode = QueueEpisode("a");
   for (int i = 0; i < 3; ++i) ClaimAndDie(NodeId(1));
   ASSERT_OK(store_->RetryEpisode(episode, Now()));
@@ -130,7 +137,7 @@ TEST_F(StoreFaultsTest, OperatorRetryRequeuesAQuarantinedEpisode) {
   EXPECT_EQ(Must(store_->GetJobForEpisode(episode)).state, JobState::kQueued);
 }
 
-TEST_F(StoreFaultsTest, ReleasedLeasesDoNotCountTowardQuarantine) {
+TEST_P(StoreFaultsTest, ReleasedLeasesDoNotCountTowardQuarantine) {
   const EpisodeId episode = QueueEpisode("a");
   for (int i = 0; i < 5; ++i) {
     Grant g = ClaimOne(NodeId(1));
@@ -143,7 +150,7 @@ TEST_F(StoreFaultsTest, ReleasedLeasesDoNotCountTowardQuarantine) {
 
 // ---- late results ------------------------------------------------------------------------------
 
-TEST_F(StoreFaultsTest, LateResultIsAcceptedWhileTheJobWaitsInTheQueue) {
+TEST_P(StoreFaultsTest, LateResultIsAcceptedWhileTheJobWaitsInTheQueue) {
   const EpisodeId episode = QueueEpisode("a");
   Grant late = ClaimAndDie(NodeId(1));
   ASSERT_OK(
@@ -161,7 +168,7 @@ TEST_F(StoreFaultsTest, LateResultIsAcceptedWhileTheJobWaitsInTheQueue) {
   EXPECT_EQ(CompletedAttempts(job.id), 1);
 }
 
-TEST_F(StoreFaultsTest, LateResultSupersedesTheAttemptNowRunning) {
+TEST_P(StoreFaultsTest, LateResultSupersedesTheAttemptNowRunning) {
   QueueEpisode("a");
   Grant late = ClaimAndDie(NodeId(1));
   Grant current = ClaimOne(NodeId(2));
@@ -181,7 +188,7 @@ TEST_F(StoreFaultsTest, LateResultSupersedesTheAttemptNowRunning) {
   EXPECT_THAT(attempts[1].error, HasSubstr("superseded"));
 }
 
-TEST_F(StoreFaultsTest, OnlyTheFirstResultIsAccepted) {
+TEST_P(StoreFaultsTest, OnlyTheFirstResultIsAccepted) {
   QueueEpisode("a");
   Grant first = ClaimAndDie(NodeId(1));
   Grant second = ClaimOne(NodeId(2));
@@ -193,7 +200,7 @@ TEST_F(StoreFaultsTest, OnlyTheFirstResultIsAccepted) {
   EXPECT_EQ(CompletedAttempts(first.lease.job), 1);
 }
 
-TEST_F(StoreFaultsTest, LateResultLiftsAQuarantine) {
+TEST_P(StoreFaultsTest, LateResultLiftsAQuarantine) {
   const EpisodeId episode = QueueEpisode("a");
   ClaimAndDie(NodeId(1));
   ClaimAndDie(NodeId(2));
@@ -207,7 +214,7 @@ TEST_F(StoreFaultsTest, LateResultLiftsAQuarantine) {
   EXPECT_EQ(Must(store_->GetEpisode(episode)).error, "");
 }
 
-TEST_F(StoreFaultsTest, GivenUpAttemptsCannotReportLate) {
+TEST_P(StoreFaultsTest, GivenUpAttemptsCannotReportLate) {
   QueueEpisode("a");
   Grant released = ClaimOne(NodeId(1));
   ASSERT_OK(store_->Release(NodeId(1), released.lease.job, released.lease.attempt, Now()));
@@ -280,7 +287,7 @@ TEST_F(StickyErrorTest, FailedStatementIsNotSticky) {
 
 // Damage met at run time (here a row whose JSON column is not JSON, written behind the store's
 // back) stops writes like a failed commit: a damaged database takes no new promises.
-TEST_F(StoreFaultsTest, DamageMetAtRunTimeStopsWrites) {
+TEST_P(StoreFaultsTestSqliteOnly, DamageMetAtRunTimeStopsWrites) {
   const EpisodeId episode = QueueEpisode("a");
   {
     Db raw = Must(Db::Open(dir_.File("podfleet.db"), 1'000));

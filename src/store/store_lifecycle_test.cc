@@ -20,10 +20,10 @@ Transcript Said(const std::string& text, const std::string& engine = "test") {
   return t;
 }
 
-class StoreLifecycle : public ::testing::Test {
+class StoreLifecycle : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
-    store_ = Must(OpenSqliteStore(dir_.File("podfleet.db")));
+    store_ = Must(GetParam().open(dir_));
     feed_ = Must(store_->AddFeed("https://example.com/feed.xml", clock_.Now())).id;
   }
 
@@ -52,7 +52,9 @@ class StoreLifecycle : public ::testing::Test {
   const NodeId node_{1};
 };
 
-TEST_F(StoreLifecycle, PublisherTranscriptMakesTheEpisodeDoneWithoutAJob) {
+INSTANTIATE_ON_BOTH_STORES(StoreLifecycle);
+
+TEST_P(StoreLifecycle, PublisherTranscriptMakesTheEpisodeDoneWithoutAJob) {
   const EpisodeId id =
       Must(store_->AddFeedItems(feed_, {Item("a", "hello from the publisher")}, clock_.Now()))
           .at(0);
@@ -70,7 +72,7 @@ TEST_F(StoreLifecycle, PublisherTranscriptMakesTheEpisodeDoneWithoutAJob) {
   EXPECT_EQ(saved.audio, Millis(1'800'000));
 }
 
-TEST_F(StoreLifecycle, FailedFetchIsQueuedWithItsReason) {
+TEST_P(StoreLifecycle, FailedFetchIsQueuedWithItsReason) {
   FeedItem item = Item("a", std::nullopt);
   item.publisher_note = "publisher's transcript not used: https://x/a.vtt: HTTP 404";
   const EpisodeId id = Must(store_->AddFeedItems(feed_, {item}, clock_.Now())).at(0);
@@ -80,7 +82,7 @@ TEST_F(StoreLifecycle, FailedFetchIsQueuedWithItsReason) {
   EXPECT_EQ(Must(store_->CountPublisherSavings()).episodes, 0);
 }
 
-TEST_F(StoreLifecycle, TranscribeAnywayKeepsBothAndShowsTheFleets) {
+TEST_P(StoreLifecycle, TranscribeAnywayKeepsBothAndShowsTheFleets) {
   ASSERT_OK(store_->SetTranscribeAnyway(feed_, true));
   EXPECT_TRUE(Must(store_->TranscribesAnyway(feed_)));
   const EpisodeId id =
@@ -96,14 +98,14 @@ TEST_F(StoreLifecycle, TranscribeAnywayKeepsBothAndShowsTheFleets) {
   EXPECT_EQ(Must(store_->CountPublisherSavings()).episodes, 0);
 }
 
-TEST_F(StoreLifecycle, KnownItemsKeepTheirEpisode) {
+TEST_P(StoreLifecycle, KnownItemsKeepTheirEpisode) {
   ASSERT_OK(store_->AddFeedItems(feed_, {Item("a", "first")}, clock_.Now()));
   EXPECT_EQ(Must(store_->ListGuids(feed_)), std::vector<std::string>{"a"});
   EXPECT_TRUE(Must(store_->AddFeedItems(feed_, {Item("a", "second")}, clock_.Now())).empty());
   EXPECT_CODE(store_->AddFeedItems(FeedId(99), {Item("b", "x")}, clock_.Now()), Code::kNotFound);
 }
 
-TEST_F(StoreLifecycle, DeleteRemovesJobsTranscriptAndSearchRows) {
+TEST_P(StoreLifecycle, DeleteRemovesJobsTranscriptAndSearchRows) {
   const EpisodeId id = Must(store_->AddEpisodes(feed_, {TestEpisode("a")}, clock_.Now())).at(0);
   CompleteNext(Said("amiable otter"));
   ASSERT_OK(store_->DeleteEpisode(id));
@@ -114,7 +116,7 @@ TEST_F(StoreLifecycle, DeleteRemovesJobsTranscriptAndSearchRows) {
   EXPECT_CODE(store_->DeleteEpisode(id), Code::kNotFound);
 }
 
-TEST_F(StoreLifecycle, TranscribeAgainKeepsTheOldTranscriptUntilTheNewIsDone) {
+TEST_P(StoreLifecycle, TranscribeAgainKeepsTheOldTranscriptUntilTheNewIsDone) {
   const EpisodeId id = Must(store_->AddEpisodes(feed_, {TestEpisode("a")}, clock_.Now())).at(0);
   EXPECT_CODE(store_->TranscribeAgain(id, clock_.Now()), Code::kConflict);  // queued, not done
   CompleteNext(Said("old words"));
@@ -131,7 +133,7 @@ TEST_F(StoreLifecycle, TranscribeAgainKeepsTheOldTranscriptUntilTheNewIsDone) {
   EXPECT_EQ(Must(store_->GetEpisode(id)).state, EpisodeState::kDone);
 }
 
-TEST_F(StoreLifecycle, PublisherOnlyEpisodeCanBeTranscribedByTheFleet) {
+TEST_P(StoreLifecycle, PublisherOnlyEpisodeCanBeTranscribedByTheFleet) {
   const EpisodeId id =
       Must(store_->AddFeedItems(feed_, {Item("a", "publisher words")}, clock_.Now())).at(0);
   ASSERT_OK(store_->TranscribeAgain(id, clock_.Now()));
@@ -140,7 +142,7 @@ TEST_F(StoreLifecycle, PublisherOnlyEpisodeCanBeTranscribedByTheFleet) {
   EXPECT_EQ(Must(store_->GetPublisherTranscript(id)).Text(), "publisher words");
 }
 
-TEST_F(StoreLifecycle, EpisodesAreCountedNotChunks) {
+TEST_P(StoreLifecycle, EpisodesAreCountedNotChunks) {
   Must(store_->AddEpisodes(std::nullopt, {TestEpisode("long")}, clock_.Now(), JobIntake::kPrepare));
   const JobId held = Must(store_->ListPreparing(10, clock_.Now())).at(0).job;
   ASSERT_OK(store_->PlanChunks(held, std::vector<Chunk>(3), clock_.Now()));

@@ -27,9 +27,9 @@ Transcript Said(std::vector<std::pair<int, std::string>> lines) {
   return t;
 }
 
-class StoreSearch : public ::testing::Test {
+class StoreSearch : public ::testing::TestWithParam<StoreFactory> {
  protected:
-  void SetUp() override { store_ = Must(OpenSqliteStore(dir_.File("podfleet.db"))); }
+  void SetUp() override { store_ = Must(GetParam().open(dir_)); }
 
   // Adds an episode (to `feed`, published at `published_s`) and completes it with `said`.
   EpisodeId Transcribed(const std::string& guid, const Transcript& said,
@@ -60,7 +60,14 @@ class StoreSearch : public ::testing::Test {
   const NodeId node_{1};
 };
 
-TEST_F(StoreSearch, FindsAWordWithItsEpisodeTimeAndSnippet) {
+INSTANTIATE_ON_BOTH_STORES(StoreSearch);
+
+// Tests that edit the SQLite file behind the store's back: SQLite only.
+class StoreSearchSqliteOnly : public StoreSearch {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSearchSqliteOnly, ::testing::Values(SqliteBackend()),
+                         BackendName);
+
+TEST_P(StoreSearch, FindsAWordWithItsEpisodeTimeAndSnippet) {
   const EpisodeId id = Transcribed(
       "a",
       Said({{3, "Welcome to the show"}, {65, "Our guest is an Amiable otter from the river"}}));
@@ -74,7 +81,7 @@ TEST_F(StoreSearch, FindsAWordWithItsEpisodeTimeAndSnippet) {
                                  " otter from the river");
 }
 
-TEST_F(StoreSearch, PhrasesPrefixesAndDiacritics) {
+TEST_P(StoreSearch, PhrasesPrefixesAndDiacritics) {
   Transcribed("a", Said({{1, "the amiable otter is here"}, {2, "amiable otters swim"}}));
   Transcribed("b", Said({{1, "a café in Zürich"}}));
   EXPECT_EQ(Find("\"amiable otter\"").size(), 1u);  // "amiable otters" is another word
@@ -89,7 +96,7 @@ TEST_F(StoreSearch, PhrasesPrefixesAndDiacritics) {
   EXPECT_CODE(store_->Search(SearchQuery{.text = "x", .limit = -1}), Code::kInvalidArgument);
 }
 
-TEST_F(StoreSearch, BestMatchesComeFirst) {
+TEST_P(StoreSearch, BestMatchesComeFirst) {
   Transcribed("a", Said({{1, "otter and many other words about rivers lakes and the sea today"}}));
   Transcribed("b", Said({{1, "otter otter otter"}}));
   auto hits = Find("otter");
@@ -98,7 +105,7 @@ TEST_F(StoreSearch, BestMatchesComeFirst) {
   EXPECT_LT(hits[0].score, hits[1].score);
 }
 
-TEST_F(StoreSearch, FiltersByFeedAndPublicationDate) {
+TEST_P(StoreSearch, FiltersByFeedAndPublicationDate) {
   const FeedId f1 = Must(store_->AddFeed("https://example.com/1.xml", clock_.Now())).id;
   const FeedId f2 = Must(store_->AddFeed("https://example.com/2.xml", clock_.Now())).id;
   const EpisodeId a = Transcribed("a", Said({{1, "otter"}}), f1, 1'000);
@@ -115,7 +122,7 @@ TEST_F(StoreSearch, FiltersByFeedAndPublicationDate) {
   EXPECT_THAT(EpisodesFound({.text = "otter", .limit = 1, .offset = 1}), ElementsAre(b.value()));
 }
 
-TEST_F(StoreSearch, ChunkedEpisodeIsFoundOnlyOnceStitched) {
+TEST_P(StoreSearch, ChunkedEpisodeIsFoundOnlyOnceStitched) {
   const EpisodeId id = Must(store_->AddEpisodes(std::nullopt, {TestEpisode("long")}, clock_.Now(),
                                                 JobIntake::kPrepare))
                            .at(0);
@@ -138,7 +145,7 @@ TEST_F(StoreSearch, ChunkedEpisodeIsFoundOnlyOnceStitched) {
   EXPECT_EQ(Find("half").size(), 2u);
 }
 
-TEST_F(StoreSearch, RemovedFeedLeavesNothingFound) {
+TEST_P(StoreSearch, RemovedFeedLeavesNothingFound) {
   const FeedId f = Must(store_->AddFeed("https://example.com/1.xml", clock_.Now())).id;
   Transcribed("a", Said({{1, "otter"}}), f);
   ASSERT_EQ(Find("otter").size(), 1u);
@@ -146,7 +153,7 @@ TEST_F(StoreSearch, RemovedFeedLeavesNothingFound) {
   EXPECT_TRUE(Find("otter").empty());
 }
 
-TEST_F(StoreSearch, EpisodeListSearchFindsTranscriptWordsAndTitles) {
+TEST_P(StoreSearch, EpisodeListSearchFindsTranscriptWordsAndTitles) {
   const EpisodeId a = Transcribed("a", Said({{1, "an amiable otter"}}));
   const EpisodeId b = Transcribed("b", Said({{1, "nothing here"}}));
   auto ids = [&](const std::string& search) {
@@ -160,7 +167,7 @@ TEST_F(StoreSearch, EpisodeListSearchFindsTranscriptWordsAndTitles) {
   EXPECT_THAT(ids("\""), ElementsAre()) << "a lone quote matches no title and no transcript";
 }
 
-TEST_F(StoreSearch, RebuildRestoresADamagedIndex) {
+TEST_P(StoreSearchSqliteOnly, RebuildRestoresADamagedIndex) {
   Transcribed("a", Said({{1, "amiable otter"}, {2, "river"}}));
   Transcribed("b", Said({{1, "river"}}));
   {

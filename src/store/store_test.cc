@@ -11,7 +11,6 @@
 
 #include "store/store_test_util.h"
 #include "support/manual_clock.h"
-#include "support/pg_server.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -20,13 +19,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-struct StoreFactory {
-  std::string name;
-  std::function<Result<std::unique_ptr<Store>>(const TempDir&)> open;  // a fresh, empty store
-};
-
-void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
 
 class StoreTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
@@ -68,13 +60,7 @@ class StoreTest : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<Store> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Stores, StoreTest,
-    ::testing::Values(
-        StoreFactory{"sqlite",
-                     [](const TempDir& dir) { return OpenSqliteStore(dir.File("podfleet.db")); }},
-        StoreFactory{"postgres", [](const TempDir&) { return OpenPgStore(NewPgDatabase()); }}),
-    [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
+INSTANTIATE_ON_BOTH_STORES(StoreTest);
 
 // ---- feeds -------------------------------------------------------------------------------------
 

@@ -4,13 +4,19 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
 #include <source_location>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/model.h"
+#include "store/store.h"
+#include "support/pg_server.h"
+#include "support/temp_dir.h"
 
 // Fails the test (fatally, or not) unless `expr`, a Result, holds a value.
 #define ASSERT_OK(expr) ASSERT_TRUE(::podfleet::IsOk(expr))
@@ -51,6 +57,33 @@ T Must(Result<T> r, std::source_location at = std::source_location::current()) {
   }
   return std::move(*r);
 }
+
+// A store backend for parameterized tests: one suite, two fixtures.
+struct StoreFactory {
+  std::string name;
+  std::function<Result<std::unique_ptr<Store>>(const TempDir&)> open;  // a fresh, empty store
+};
+
+inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
+// SQLite (a file in the test's directory) and PostgreSQL (a database of its own on the test
+// binary's server, tests/support/pg_server.h).
+inline StoreFactory SqliteBackend() {
+  return {"sqlite", [](const TempDir& dir) { return OpenSqliteStore(dir.File("podfleet.db")); }};
+}
+inline StoreFactory PostgresBackend() {
+  return {"postgres", [](const TempDir&) { return OpenPgStore(NewPgDatabase()); }};
+}
+inline std::string BackendName(const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
+}
+
+// Instantiates the parameterized fixture `suite` on both stores.
+#define INSTANTIATE_ON_BOTH_STORES(suite)                                            \
+  INSTANTIATE_TEST_SUITE_P(                                                          \
+      Stores, suite,                                                                 \
+      ::testing::Values(::podfleet::SqliteBackend(), ::podfleet::PostgresBackend()), \
+      ::podfleet::BackendName)
 
 // An episode with an audio URL derived from its guid.
 inline EpisodeInfo TestEpisode(const std::string& guid, const std::string& title = "An episode") {
