@@ -15,12 +15,29 @@
 #include "feeds/rss.h"
 #include "net/http_client.h"
 #include "net/token.h"
+#include "store/store_pg.h"
 
 namespace podfleet {
 
 std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
   return {
       PathFlag("data", &o.data_dir, "data directory (database, uploads)"),
+      Flag{"store",
+           "where the store lives: postgres://USER@HOST:PORT/DB (PostgreSQL; --data keeps "
+           "uploads and relay files) or sqlite:DIR (as --data DIR, the default)",
+           "URL",
+           [&o](std::string_view v) -> Result<void> {
+             if (v.starts_with("sqlite:")) {
+               o.data_dir = std::string(v.substr(7));
+               o.store.clear();
+               return {};
+             }
+             if (!v.starts_with("postgres://") && !v.starts_with("postgresql://"))
+               return InvalidArgument("give postgres://... or sqlite:DIR");
+             o.store = std::string(v);
+             return {};
+           },
+           ""},
       StringFlag("host", &o.host, "address to listen on", "ADDR"),
       Flag{"port", "port to listen on (0: any free port)", "N",
            [&o](std::string_view v) -> Result<void> {
@@ -308,27 +325,56 @@ int StoreRestore(const std::filesystem::path& data, const std::filesystem::path&
   return 0;
 }
 
+// Refused while a coordinator runs on `from`: its writes would be missed.
+int StoreMigrate(const std::filesystem::path& from, const std::string& to) {
+  if (from.empty() || to.empty()) return Fail("store migrate needs --from DIR and --to URL");
+  if (!to.starts_with("postgres://") && !to.starts_with("postgresql://"))
+    return Fail(fmt::format("--to {}: give a postgres:// URL", to));
+  if (auto holder = DataDirLock::Holder(from))
+    return Fail(fmt::format("a coordinator runs on {} ({}): stop it before migrating",
+                            from.string(), holder->Describe()));
+  const auto db = from / kDatabaseFile;
+  std::error_code ec;
+  if (std::filesystem::file_size(db, ec) == 0 || ec)
+    return Fail(fmt::format("{} is {}", db.string(), ec ? "missing" : "empty"));
+  auto counts = CopySqliteToPg(db.string(), to);
+  if (!counts) return Fail(counts.error().ToString());
+  for (const auto& [table, rows] : *counts) fmt::print("{:>22} {:>9} rows\n", table, rows);
+  fmt::print("migrated {} to PostgreSQL; start the coordinator with --store URL --data {}\n",
+             db.string(), from.string());
+  return 0;
+}
+
 }  // namespace
 
 int RunStore(const Args& args) {
   std::filesystem::path data = "podfleet-data";
-  std::vector<Flag> flags = {PathFlag("data", &data, "the coordinator's data directory")};
+  std::filesystem::path from;
+  std::string to;
+  std::vector<Flag> flags = {
+      PathFlag("data", &data, "the coordinator's data directory"),
+      PathFlag("from", &from, "migrate: the data directory whose SQLite store is copied"),
+      StringFlag("to", &to, "migrate: the empty PostgreSQL database to copy it into", "URL")};
   auto parsed = ParseFlags(flags, "store", args);
   if (!parsed) return Fail(parsed.error().message);
   const std::vector<std::string>& pos = parsed->positional;
-  const bool known = (pos.size() == 1 && pos[0] == "check") ||
+  const bool known = (pos.size() == 1 && (pos[0] == "check" || pos[0] == "migrate")) ||
                      (pos.size() == 2 && (pos[0] == "backup" || pos[0] == "restore"));
   if (parsed->help || !known) {
-    fmt::print("{}", FlagHelp(flags, "store check | backup FILE | restore FILE [options]",
+    fmt::print("{}", FlagHelp(flags,
+                              "store check | backup FILE | restore FILE | migrate --from DIR "
+                              "--to postgres://... [options]",
                               "check runs SQLite's integrity check on the database (exit 1 when "
                               "it finds problems);\nbackup copies it to FILE with SQLite's "
                               "online backup API, consistent even while a\ncoordinator runs; "
                               "restore checks FILE and copies it over the database (the\n"
-                              "coordinator must be stopped)."));
+                              "coordinator must be stopped); migrate copies a SQLite store into "
+                              "an empty PostgreSQL\ndatabase (doc/scale.md)."));
     return parsed->help ? 0 : 2;
   }
   const auto db = data / kDatabaseFile;
   if (pos[0] == "restore") return StoreRestore(data, pos[1]);
+  if (pos[0] == "migrate") return StoreMigrate(from, to);
   std::error_code ec;
   if (std::filesystem::file_size(db, ec) == 0 || ec)
     return Fail(fmt::format("{} is {}", db.string(), ec ? "missing" : "empty"));

@@ -252,8 +252,10 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
 
   auto lock = DataDirLock::Acquire(options.data_dir, clock.Now());
   if (!lock) return std::unexpected(lock.error());
-  if (auto r = RequireDatabase(options.data_dir, options.init); !r)
-    return std::unexpected(r.error());
+  if (options.store.empty()) {
+    if (auto r = RequireDatabase(options.data_dir, options.init); !r)
+      return std::unexpected(r.error());
+  }
   auto admin = LoadOrCreateAdminToken(options.data_dir / kAdminTokenFile);
   if (!admin) return std::unexpected(admin.error());
 
@@ -262,7 +264,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   c->first_admin_token_ = std::move(admin->created);
   c->options_ = options;
   c->clock_ = &clock;
-  auto store = OpenSqliteStore((options.data_dir / kDatabaseFile).string());
+  auto store = options.store.empty() ? OpenSqliteStore((options.data_dir / kDatabaseFile).string())
+                                     : OpenPgStore(options.store);
   if (!store) return std::unexpected(store.error());
   c->store_ = std::move(*store);
 

@@ -42,6 +42,10 @@ class UploadDedup;
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
   std::filesystem::path data_dir = "podfleet-data";
+  // Empty: the SQLite database in data_dir. Otherwise a PostgreSQL URL (postgres://...,
+  // store_pg.h): the store lives there and data_dir keeps this coordinator's files (uploads,
+  // relay chunks, its admin token).
+  std::string store;
   std::string host = "127.0.0.1";
   uint16_t port = 8750;  // 0 picks a free port
   int http_threads = 2;

@@ -98,7 +98,11 @@ Result<void> PgStore::RunTransaction(const std::string& begin, bool write,
   for (int attempt = 0;; ++attempt) {
     Result<PgConn> conn = Take();
     if (!conn) return std::unexpected(conn.error());
-    if (Result<void> r = conn->Exec(begin); !r) return std::unexpected(r.error());
+    if (Result<void> r = conn->Exec(begin); !r) {
+      // An idle connection the server dropped (it restarted): try a fresh one.
+      if (!conn->Ok() && attempt < kWriteRetries) continue;
+      return std::unexpected(r.error());
+    }
     Result<void> r = body(*conn);
     if (!r) {
       const bool again = Retryable(conn->LastState()) && attempt < kWriteRetries;

@@ -44,6 +44,13 @@ namespace podfleet {
 // schema. Returns the schema version.
 Result<int> MigratePg(PgConn& conn);
 
+// Copies the SQLite store at `sqlite_path` (migrated to the latest schema first) into the
+// PostgreSQL database `conninfo` names, ids, leases and attempt numbers kept, in one transaction
+// (`podfleet store migrate`, store_pg_migrate.cc). kConflict when that database already holds a
+// podfleet store. Returns the rows copied per table.
+Result<std::vector<std::pair<std::string, int64_t>>> CopySqliteToPg(const std::string& sqlite_path,
+                                                                    const std::string& conninfo);
+
 // Shared SQL helpers of the PgStore files (store_pg.cc).
 namespace pg {
 
