@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "core/thread_annotations.h"
-#include "store/pg_conn.h"
+#include "store/store_pg.h"
 
 namespace podfleet {
 namespace {
@@ -39,6 +39,14 @@ class Server {
     port_ = Output(fmt::format("{} start {} {}", Script(), dir_, getpid()));
     Result<PgConn> admin = PgConn::Connect(Url("postgres"));
     if (!admin) throw std::runtime_error(admin.error().ToString());
+    // Each test's database is a copy of one already migrated: the schema's DDL runs once.
+    if (Result<void> r = admin->Exec("CREATE DATABASE podfleet_template"); !r)
+      throw std::runtime_error(r.error().ToString());
+    {
+      Result<PgConn> schema = PgConn::Connect(Url("podfleet_template"));
+      if (!schema) throw std::runtime_error(schema.error().ToString());
+      if (Result<int> v = MigratePg(*schema); !v) throw std::runtime_error(v.error().ToString());
+    }
     MutexLock lock(mu_);
     admin_.emplace(std::move(*admin));
   }
@@ -55,7 +63,8 @@ class Server {
     static std::atomic<int> next{0};
     const std::string name = fmt::format("test_{}", next++);
     MutexLock lock(mu_);
-    if (Result<void> r = admin_->Exec(fmt::format("CREATE DATABASE {} STRATEGY FILE_COPY", name));
+    if (Result<void> r = admin_->Exec(
+            fmt::format("CREATE DATABASE {} TEMPLATE podfleet_template STRATEGY FILE_COPY", name));
         !r)
       throw std::runtime_error(r.error().ToString());
     return Url(name);

@@ -10,7 +10,8 @@
 
 namespace podfleet {
 
-// A new, empty database on the shared server: its postgres:// URL.
+// A new database on the shared server, holding the latest schema and no rows (a copy of a
+// template migrated once per server, so each test skips the schema's DDL): its postgres:// URL.
 std::string NewPgDatabase();
 
 }  // namespace podfleet
