@@ -853,5 +853,86 @@ TEST_P(StoreTest, PriorityOfAnUnknownJobIsNotFound) {
   EXPECT_EQ(r.error().code, Code::kNotFound);
 }
 
+// ---- moved from store_sqlite_test.cc: they hold on every store ------------------------------
+
+TEST_P(StoreTest, TranscriptionFillsAMissingDuration) {
+  ManualClock& clock = clock_;
+  Store* store = store_.get();
+  EpisodeInfo declared = TestEpisode("declared");
+  declared.duration = Millis(90'000);
+  auto ids =
+      Must(store->AddEpisodes(std::nullopt, {TestEpisode("unknown"), declared}, clock.Now()));
+  for (const Grant& g : Must(store->Claim(NodeId(1), 2, kLease, clock.Now())))
+    ASSERT_OK(
+        store->Complete(NodeId(1), g.lease.job, g.lease.attempt, TestTranscript(), clock.Now()));
+  EXPECT_EQ(Must(store->GetEpisode(ids[0])).info.duration, Millis(95'250));
+  EXPECT_EQ(Must(store->GetEpisode(ids[1])).info.duration, Millis(90'000));
+}
+
+TEST_P(StoreTest, EnrollmentTokensAreListedByIdAndRevokedByIt) {
+  ManualClock& clock = clock_;
+  Store* store = store_.get();
+  const std::string a(64, 'a'), b = "aaaaaaaab" + std::string(55, '0');
+  ASSERT_OK(store->AddEnrollmentToken(a, "laptop", clock.Now()));
+  clock.Advance(Millis(1));
+  ASSERT_OK(store->AddEnrollmentToken(b, "pod", clock.Now()));
+  std::vector<EnrollmentToken> tokens = Must(store->ListEnrollmentTokens());
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_EQ(tokens[0].id, a.substr(0, 12));
+  EXPECT_EQ(tokens[0].label, "laptop");
+  EXPECT_FALSE(tokens[0].revoked);
+
+  auto ambiguous = store->RevokeEnrollmentToken("aaaaaaaa");
+  ASSERT_FALSE(ambiguous);
+  EXPECT_EQ(ambiguous.error().code, Code::kInvalidArgument);
+  EXPECT_TRUE(Must(store->CheckEnrollmentToken(a)));
+
+  ASSERT_OK(store->RevokeEnrollmentToken(tokens[0].id));
+  ASSERT_OK(store->RevokeEnrollmentToken(tokens[0].id));  // again: still revoked, no error
+  EXPECT_FALSE(Must(store->CheckEnrollmentToken(a)));
+  EXPECT_TRUE(Must(store->CheckEnrollmentToken(b)));
+  EXPECT_TRUE(Must(store->ListEnrollmentTokens())[0].revoked);
+}
+
+TEST_P(StoreTest, RevokeRefusesMalformedOrUnknownIds) {
+  ManualClock& clock = clock_;
+  Store* store = store_.get();
+  ASSERT_OK(store->AddEnrollmentToken(std::string(64, 'a'), "laptop", clock.Now()));
+  for (const char* id : {"", "aaaa", "%", "aaaaaaa%", "AAAAAAAAAAAA", "aaaaaaaa' OR 1=1 --"}) {
+    auto r = store->RevokeEnrollmentToken(id);
+    ASSERT_FALSE(r) << id;
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument) << id;
+  }
+  auto unknown = store->RevokeEnrollmentToken("bbbbbbbbbbbb");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::kNotFound);
+  EXPECT_TRUE(Must(store->CheckEnrollmentToken(std::string(64, 'a'))));
+}
+
+TEST_P(StoreTest, FeedIsFoundByItsUrlsGuidAndFingerprint) {
+  const Feed feed = Must(store_->AddFeed("https://example.com/old.xml", Now()));
+  const Feed other = Must(store_->AddFeed("https://example.com/other.xml", Now()));
+  ASSERT_OK(store_->UpdateFeedIdentity(feed.id, FeedIdentity{"https://example.com/new.xml",
+                                                             {"https://example.com/alias.xml"},
+                                                             "guid-1",
+                                                             "fingerprint-1"}));
+  EXPECT_EQ(Must(store_->GetFeed(feed.id)).url, "https://example.com/new.xml");
+  for (const FeedIdentity& by :
+       {FeedIdentity{"https://example.com/old.xml", {}, "", ""},
+        FeedIdentity{"https://example.com/nowhere.xml", {"https://example.com/alias.xml"}, "", ""},
+        FeedIdentity{"https://example.com/nowhere.xml", {}, "guid-1", ""},
+        FeedIdentity{"https://example.com/nowhere.xml", {}, "", "fingerprint-1"}}) {
+    std::optional<Feed> found = Must(store_->FindFeed(by));
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->id, feed.id);
+  }
+  EXPECT_FALSE(Must(store_->FindFeed(FeedIdentity{"https://example.com/none.xml", {}, "", ""})));
+  EXPECT_CODE(store_->UpdateFeedIdentity(feed.id, FeedIdentity{other.url, {}, "", ""}),
+              Code::kConflict);
+  EXPECT_CODE(
+      store_->UpdateFeedIdentity(FeedId(999), FeedIdentity{"https://x.example/f", {}, "", ""}),
+      Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace podfleet
