@@ -56,6 +56,19 @@ TEST(PgStore, TwoCoordinatorsOnOneDatabaseNeverLeaseAJobTwice) {
   EXPECT_EQ(Must(b->CountJobs()).running, 200);
 }
 
+// A restarted server cuts every pooled connection: the store opens fresh ones and goes on (a cut
+// before COMMIT is not ambiguous, so it does not stop writing).
+TEST(PgStore, StoreGoesOnAfterTheServerRestarts) {
+  const std::string url = NewPgDatabase();
+  ManualClock clock;
+  auto store = Must(OpenPgStore(url));
+  Must(store->AddFeed("https://example.com/a.xml", clock.Now()));
+  RestartPgServer();
+  EXPECT_OK(store->AddFeed("https://example.com/b.xml", clock.Now()));
+  EXPECT_EQ(Must(store->ListFeeds()).size(), 2u);
+  EXPECT_OK(store->CheckHealth());
+}
+
 TEST(PgStore, ReopenedStoreKeepsItsDataAndSchema) {
   const std::string url = NewPgDatabase();
   ManualClock clock;

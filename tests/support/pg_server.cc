@@ -59,6 +59,16 @@ class Server {
       fmt::print(stderr, "pg-server: could not stop the server in {}\n", dir_);
   }
 
+  void Restart() {
+    MutexLock lock(mu_);
+    admin_.reset();
+    if (std::system(fmt::format("{} restart {}", Script(), dir_).c_str()) != 0)
+      throw std::runtime_error("the PostgreSQL test server did not restart");
+    Result<PgConn> admin = PgConn::Connect(Url("postgres"));
+    if (!admin) throw std::runtime_error(admin.error().ToString());
+    admin_.emplace(std::move(*admin));
+  }
+
   std::string NewDatabase() {
     static std::atomic<int> next{0};
     const std::string name = fmt::format("test_{}", next++);
@@ -84,11 +94,15 @@ class Server {
   std::optional<PgConn> admin_ GUARDED_BY(mu_);
 };
 
+Server& Shared() {
+  static Server server;  // started on first use, stopped at exit
+  return server;
+}
+
 }  // namespace
 
-std::string NewPgDatabase() {
-  static Server server;  // started on first use, stopped at exit
-  return server.NewDatabase();
-}
+std::string NewPgDatabase() { return Shared().NewDatabase(); }
+
+void RestartPgServer() { Shared().Restart(); }
 
 }  // namespace podfleet

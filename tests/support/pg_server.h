@@ -14,4 +14,8 @@ namespace podfleet {
 // template migrated once per server, so each test skips the schema's DDL): its postgres:// URL.
 std::string NewPgDatabase();
 
+// Restarts the shared server (fast shutdown): every open connection to it breaks. Throws when it
+// does not come back.
+void RestartPgServer();
+
 }  // namespace podfleet
