@@ -1,0 +1,101 @@
+// Publishing transcripts: each feed's mirror, its original RSS document with
+// <podcast:transcript> tags that point at this coordinator's stable transcript URLs
+// (GET /api/episodes/{id}/transcript?format=...), so a podcast app subscribed to the mirror
+// shows the transcripts. Open, like the other reads.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "coordinator/coordinator_context.h"
+#include "feeds/mirror.h"
+
+namespace podfleet {
+namespace {
+
+using Ctx = Coordinator::Context;
+
+// The formats a mirror links, best first: WebVTT and SRT are captions (timed), JSON is the
+// Podcasting 2.0 transcript format.
+struct LinkedFormat {
+  const char* format;
+  const char* type;
+  bool captions;
+};
+constexpr LinkedFormat kLinked[] = {
+    {"vtt", "text/vtt", true},
+    {"srt", "application/x-subrip", true},
+    {"json", "application/json", false},
+};
+
+// This coordinator's address as the client named it (Host), http unless a proxy in front says
+// https (X-Forwarded-Proto).
+std::string BaseUrl(const HttpRequest& request) {
+  const std::string_view proto = request.Header("x-forwarded-proto");
+  return fmt::format("{}://{}", proto == "https" ? "https" : "http", request.Header("host"));
+}
+
+// Links for each episode of `feed` that has a transcript, keyed by guid (and by audio URL for
+// an item known by its enclosure).
+Result<std::map<std::string, std::vector<MirrorLink>>> FeedLinks(Ctx& c, FeedId feed,
+                                                                 const std::string& base) {
+  std::map<std::string, std::vector<MirrorLink>> links;
+  EpisodeFilter filter{.feed = feed, .limit = 1000};
+  for (;; filter.offset += filter.limit) {
+    auto episodes = c.store.ListEpisodes(filter);
+    if (!episodes) return std::unexpected(episodes.error());
+    for (const Episode& e : *episodes) {
+      auto transcript = c.store.GetTranscript(e.id);
+      if (!transcript && transcript.error().code == Code::kNotFound) continue;
+      if (!transcript) return std::unexpected(transcript.error());
+      std::vector<MirrorLink> out;
+      for (const LinkedFormat& f : kLinked)
+        out.push_back(
+            {fmt::format("{}/api/episodes/{}/transcript?format={}", base, e.id.value(), f.format),
+             f.type, transcript->language, f.captions});
+      if (e.info.guid == e.info.audio_url) links[e.info.audio_url] = out;
+      links[e.info.guid] = std::move(out);
+    }
+    if (static_cast<int64_t>(episodes->size()) < filter.limit) return links;
+  }
+}
+
+HttpResponse Mirror(Ctx& c, const HttpRequest& request) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto feed = c.store.GetFeed(FeedId(*id));
+  if (!feed) return ErrorReply(feed.error());
+  std::ifstream in(FeedDocumentPath(c.options.data_dir / "feeds", feed->id), std::ios::binary);
+  if (!in)
+    return ErrorReply({Code::kUnavailable,
+                       fmt::format("feed {} has not been read since this coordinator began keeping "
+                                   "feed documents: refresh it (POST /api/feeds/{}/refresh)",
+                                   *id, *id)});
+  std::ostringstream document;
+  document << in.rdbuf();
+  auto links = FeedLinks(c, feed->id, BaseUrl(request));
+  if (!links) return ErrorReply(links.error());
+  auto mirror = MirrorFeed(document.str(), *links);
+  if (!mirror) return ErrorReply(mirror.error());
+  HttpResponse r =
+      HttpResponse::Text(200, std::move(*mirror), "application/rss+xml; charset=utf-8");
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  return r;
+}
+
+}  // namespace
+
+std::vector<Route> PublishRoutes(Ctx& c) {
+  auto sync = [&c](HttpResponse (*f)(Ctx&, const HttpRequest&)) {
+    return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });
+  };
+  return {
+      {"GET",
+       "/api/feeds/{id}/mirror.rss",
+       "the feed as published, with <podcast:transcript> links to podfleet's transcripts",
+       sync(Mirror),
+       {}},
+  };
+}
+
+}  // namespace podfleet
