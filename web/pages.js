@@ -195,6 +195,13 @@ function setupFeed() {
     document.getElementById("feed-facts").textContent = `${feed.url} · ${episodes.length} ` +
       `episode(s) · last poll ${when(feed.polled_at)}` +
       (feed.last_error ? ` · last error: ${feed.last_error}` : "");
+    document.getElementById("feed-links").replaceChildren(
+      el("a", { href: `/api/feeds/${id}/mirror.rss`, textContent: "Mirror feed (RSS with transcripts)",
+                className: "mirror" }),
+      el("a", { href: `/api/feeds/${id}/transcripts.zip`, textContent: "All transcripts (ZIP)",
+                className: "export-zip" }),
+      el("a", { href: `/api/feeds/${id}/transcripts.tar.gz`, textContent: "tar.gz",
+                className: "export-tar" }));
     const rows = episodes.map((e) => episodeRow(e, draw));
     document.querySelector("#episodes tbody").replaceChildren(...rows);
   };

@@ -1,14 +1,17 @@
 // Publishing transcripts: each feed's mirror, its original RSS document with
 // <podcast:transcript> tags that point at this coordinator's stable transcript URLs
 // (GET /api/episodes/{id}/transcript?format=...), so a podcast app subscribed to the mirror
-// shows the transcripts. Open, like the other reads.
+// shows the transcripts; and a feed's transcripts as one ZIP or tar.gz download. Open, like the
+// other reads.
 #include <fmt/format.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "coordinator/coordinator_context.h"
+#include "coordinator/transcript_archive.h"
 #include "feeds/mirror.h"
+#include "transcripts/formats.h"
 
 namespace podfleet {
 namespace {
@@ -83,6 +86,62 @@ HttpResponse Mirror(Ctx& c, const HttpRequest& request) {
   return r;
 }
 
+// A file name's part from `text`: lower-case ASCII letters and digits, runs of anything else
+// as one '-', at most 60 characters; "untitled" when nothing is left.
+std::string Slug(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    const char lower = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    if ((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9'))
+      out += lower;
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
+    if (out.size() >= 60) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "untitled" : out;
+}
+
+// Every transcript of `feed`'s episodes, in each written format, under a folder named after it.
+Result<std::vector<ArchiveFile>> FeedFiles(Ctx& c, const Feed& feed) {
+  const std::string folder = fmt::format("{}-{}", feed.id.value(), Slug(feed.title));
+  std::vector<ArchiveFile> files;
+  EpisodeFilter filter{.feed = feed.id, .limit = 1000};
+  for (;; filter.offset += filter.limit) {
+    auto episodes = c.store.ListEpisodes(filter);
+    if (!episodes) return std::unexpected(episodes.error());
+    for (const Episode& e : *episodes) {
+      auto transcript = c.store.GetTranscript(e.id);
+      if (!transcript && transcript.error().code == Code::kNotFound) continue;
+      if (!transcript) return std::unexpected(transcript.error());
+      const std::string name = fmt::format("{}/{}-{}", folder, e.id.value(), Slug(e.info.title));
+      for (std::string_view extension : {"txt", "vtt", "srt", "json", "md"})
+        files.push_back(
+            {fmt::format("{}.{}", name, extension),
+             WriteTranscript(*transcript, *ParseTranscriptFormat(extension), {e.info.title})});
+    }
+    if (static_cast<int64_t>(episodes->size()) < filter.limit) return files;
+  }
+}
+
+HttpResponse Export(Ctx& c, const HttpRequest& request, ArchiveFormat format) {
+  auto id = IdParam(request, "id");
+  if (!id) return ErrorReply(id.error());
+  auto feed = c.store.GetFeed(FeedId(*id));
+  if (!feed) return ErrorReply(feed.error());
+  auto files = FeedFiles(c, *feed);
+  if (!files) return ErrorReply(files.error());
+  auto archive = WriteArchive(format, *files, c.clock.Now());
+  if (!archive) return ErrorReply(archive.error());
+  const bool zip = format == ArchiveFormat::kZip;
+  HttpResponse r =
+      HttpResponse::Text(200, std::move(*archive), zip ? "application/zip" : "application/gzip");
+  r.headers.emplace_back("Content-Disposition",
+                         fmt::format("attachment; filename=\"{}-{}-transcripts.{}\"",
+                                     feed->id.value(), Slug(feed->title), zip ? "zip" : "tar.gz"));
+  return r;
+}
+
 }  // namespace
 
 std::vector<Route> PublishRoutes(Ctx& c) {
@@ -94,6 +153,16 @@ std::vector<Route> PublishRoutes(Ctx& c) {
        "/api/feeds/{id}/mirror.rss",
        "the feed as published, with <podcast:transcript> links to podfleet's transcripts",
        sync(Mirror),
+       {}},
+      {"GET",
+       "/api/feeds/{id}/transcripts.zip",
+       "every transcript of the feed (txt, vtt, srt, json, md) as a ZIP",
+       SyncHandler([&c](const HttpRequest& r) { return Export(c, r, ArchiveFormat::kZip); }),
+       {}},
+      {"GET",
+       "/api/feeds/{id}/transcripts.tar.gz",
+       "every transcript of the feed (txt, vtt, srt, json, md) as a gzipped tar",
+       SyncHandler([&c](const HttpRequest& r) { return Export(c, r, ArchiveFormat::kTarGz); }),
        {}},
   };
 }

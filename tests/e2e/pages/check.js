@@ -73,6 +73,10 @@ async function checkEpisodes(page, feed) {
   if (!/queued/.test(ep2) || !/missing\.vtt.*404/.test(ep2)) fail(`ep2 row (fallback reason): ${ep2}`);
   if (!(await row("ep1").getByRole("button", { name: "Transcribe again" }).count()))
     fail("a done episode offers no 'Transcribe again'");
+  for (const link of ["mirror", "export-zip", "export-tar"]) {
+    const response = await page.request.get(server + await page.locator(`#feed-links a.${link}`).getAttribute("href"));
+    if (!response.ok()) fail(`the feed page's ${link} link: HTTP ${response.status()}`);
+  }
   ok(`episodes: ${(await cellText(page, "#episodes tbody tr")).replace(/\s+/g, " ")}`);
   await page.screenshot({ path: `${shots}/pages-feed.png`, fullPage: true });
   return ids;
