@@ -276,8 +276,9 @@ async function runSearch(q, feed) {
   const list = document.getElementById("hits");
   const params = new URLSearchParams({ q, limit: "50" });
   if (feed) params.set("feed", feed);
-  const { hits } = await api(`/api/search?${params}`);
-  status.textContent = hits.length ? `${hits.length} hit(s) for ${q}` : `Nothing found for ${q}.`;
+  const { hits, ranked } = await api(`/api/search?${params}`);
+  status.textContent = !hits.length ? `Nothing found for ${q}.` : `${hits.length} hit(s) for ${q}` +
+    (ranked ? "" : " (too common to rank: the newest first; add a rarer word or a phrase)");
   list.replaceChildren(...hits.map((h) => {
     const snippet = el("span", { className: "snippet" });
     snippet.innerHTML = h.snippet_html;  // escaped by the server; only <mark> is markup
