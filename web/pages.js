@@ -1,5 +1,6 @@
 // podfleet pages for people: feeds, a feed's episodes, an episode's transcript, search. Plain
-// fetch() over the coordinator's JSON API; each HTML page names itself in <body data-page>.
+// fetch() over the coordinator's JSON API. pages.html holds each page's section, hidden; the
+// path (/feeds, /feeds/ID, /episodes/ID, /search) says which one to show.
 // Reading needs no token; changes (add, remove, refresh, retry, transcribe again, delete) carry
 // the admin token, kept in this tab's sessionStorage only.
 "use strict";
@@ -316,6 +317,17 @@ function setupSearch() {
 }
 
 const PAGES = { feeds: setupFeeds, feed: setupFeed, episode: () => drawEpisode, search: setupSearch };
+const TITLES = { feeds: "Feeds", feed: "Episodes", episode: "Transcript", search: "Search" };
 
+function pageOfPath(path) {
+  if (path.startsWith("/feeds/")) return "feed";
+  if (path.startsWith("/episodes/")) return "episode";
+  return path === "/search" ? "search" : "feeds";
+}
+
+const page = pageOfPath(location.pathname);
+document.body.dataset.page = page;
+document.title = `${TITLES[page]} · podfleet`;
+document.getElementById(`page-${page}`).hidden = false;
 setupAdmin();
-PAGES[document.body.dataset.page]()().catch((err) => say(err.message, true));
+PAGES[page]()().catch((err) => say(err.message, true));

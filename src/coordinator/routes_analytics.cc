@@ -353,7 +353,7 @@ HttpResponse ServeAsset(std::string_view path) {
   return r;
 }
 
-// A page for people: the same HTML whatever the id; its script reads the path.
+// A page for people: every one is pages.html, whose script shows the part the path names.
 Route Page(std::string pattern, std::string_view file, std::string about) {
   return {"GET",
           std::move(pattern),
@@ -422,10 +422,10 @@ std::vector<Route> AnalyticsRoutes(Ctx& c) {
        {},
        {},
        /*on_io_thread=*/true},
-      Page("/feeds", "feeds.html", "the feeds page (add, remove, refresh)"),
-      Page("/feeds/{id}", "feed.html", "a feed's episodes page (retry, transcribe again, delete)"),
-      Page("/episodes/{id}", "episode.html", "an episode's transcript page (play from a segment)"),
-      Page("/search", "search.html", "the transcript search page"),
+      Page("/feeds", "pages.html", "the feeds page (add, remove, refresh)"),
+      Page("/feeds/{id}", "pages.html", "a feed's episodes page (retry, transcribe again, delete)"),
+      Page("/episodes/{id}", "pages.html", "an episode's transcript page (play from a segment)"),
+      Page("/search", "pages.html", "the transcript search page"),
       {"GET",
        "/web/{file}",
        "dashboard files",

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "coordinator/coordinator_context.h"
@@ -38,11 +39,10 @@ std::string BaseUrl(const HttpRequest& request) {
   return fmt::format("{}://{}", proto == "https" ? "https" : "http", request.Header("host"));
 }
 
-// Links for each episode of `feed` that has a transcript, keyed by guid (and by audio URL for
-// an item known by its enclosure).
-Result<std::map<std::string, std::vector<MirrorLink>>> FeedLinks(Ctx& c, FeedId feed,
-                                                                 const std::string& base) {
-  std::map<std::string, std::vector<MirrorLink>> links;
+// Calls `use` with each episode of `feed` that has a transcript, and that transcript (the one
+// shown), one at a time.
+Result<void> ForEachTranscript(Ctx& c, FeedId feed,
+                               const std::function<void(const Episode&, const Transcript&)>& use) {
   EpisodeFilter filter{.feed = feed, .limit = 1000};
   for (;; filter.offset += filter.limit) {
     auto episodes = c.store.ListEpisodes(filter);
@@ -51,16 +51,28 @@ Result<std::map<std::string, std::vector<MirrorLink>>> FeedLinks(Ctx& c, FeedId 
       auto transcript = c.store.GetTranscript(e.id);
       if (!transcript && transcript.error().code == Code::kNotFound) continue;
       if (!transcript) return std::unexpected(transcript.error());
-      std::vector<MirrorLink> out;
-      for (const LinkedFormat& f : kLinked)
-        out.push_back(
-            {fmt::format("{}/api/episodes/{}/transcript?format={}", base, e.id.value(), f.format),
-             f.type, transcript->language, f.captions});
-      if (e.info.guid == e.info.audio_url) links[e.info.audio_url] = out;
-      links[e.info.guid] = std::move(out);
+      use(e, *transcript);
     }
-    if (static_cast<int64_t>(episodes->size()) < filter.limit) return links;
+    if (static_cast<int64_t>(episodes->size()) < filter.limit) return {};
   }
+}
+
+// Links for each episode of `feed` that has a transcript, keyed by guid (and by audio URL for
+// an item known by its enclosure).
+Result<std::map<std::string, std::vector<MirrorLink>>> FeedLinks(Ctx& c, FeedId feed,
+                                                                 const std::string& base) {
+  std::map<std::string, std::vector<MirrorLink>> links;
+  auto done = ForEachTranscript(c, feed, [&](const Episode& e, const Transcript& t) {
+    std::vector<MirrorLink> out;
+    for (const LinkedFormat& f : kLinked)
+      out.push_back(
+          {fmt::format("{}/api/episodes/{}/transcript?format={}", base, e.id.value(), f.format),
+           f.type, t.language, f.captions});
+    if (e.info.guid == e.info.audio_url) links[e.info.audio_url] = out;
+    links[e.info.guid] = std::move(out);
+  });
+  if (!done) return std::unexpected(done.error());
+  return links;
 }
 
 HttpResponse Mirror(Ctx& c, const HttpRequest& request) {
@@ -106,22 +118,14 @@ std::string Slug(std::string_view text) {
 Result<std::vector<ArchiveFile>> FeedFiles(Ctx& c, const Feed& feed) {
   const std::string folder = fmt::format("{}-{}", feed.id.value(), Slug(feed.title));
   std::vector<ArchiveFile> files;
-  EpisodeFilter filter{.feed = feed.id, .limit = 1000};
-  for (;; filter.offset += filter.limit) {
-    auto episodes = c.store.ListEpisodes(filter);
-    if (!episodes) return std::unexpected(episodes.error());
-    for (const Episode& e : *episodes) {
-      auto transcript = c.store.GetTranscript(e.id);
-      if (!transcript && transcript.error().code == Code::kNotFound) continue;
-      if (!transcript) return std::unexpected(transcript.error());
-      const std::string name = fmt::format("{}/{}-{}", folder, e.id.value(), Slug(e.info.title));
-      for (std::string_view extension : {"txt", "vtt", "srt", "json", "md"})
-        files.push_back(
-            {fmt::format("{}.{}", name, extension),
-             WriteTranscript(*transcript, *ParseTranscriptFormat(extension), {e.info.title})});
-    }
-    if (static_cast<int64_t>(episodes->size()) < filter.limit) return files;
-  }
+  auto done = ForEachTranscript(c, feed.id, [&](const Episode& e, const Transcript& t) {
+    const std::string name = fmt::format("{}/{}-{}", folder, e.id.value(), Slug(e.info.title));
+    for (std::string_view extension : {"txt", "vtt", "srt", "json", "md"})
+      files.push_back({fmt::format("{}.{}", name, extension),
+                       WriteTranscript(t, *ParseTranscriptFormat(extension), {e.info.title})});
+  });
+  if (!done) return std::unexpected(done.error());
+  return files;
 }
 
 HttpResponse Export(Ctx& c, const HttpRequest& request, ArchiveFormat format) {
