@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "api/client.h"
+#include "cli/client_args.h"
 #include "cli/flags.h"
 #include "cli/local_common.h"
 #include "coordinator/coordinator.h"
@@ -17,6 +19,12 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& options);
 
 // Starts a coordinator and prints where it listens and, on first start, the enrollment token.
 Result<std::unique_ptr<Coordinator>> StartCoordinator(const CoordinatorOptions& options);
+
+// --admin-token and --data, for the client commands that change something.
+std::vector<Flag> AdminFlags(ClientArgs& a);
+// Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
+// <--data>/admin.token when that file exists, else none (the coordinator will refuse changes).
+Result<void> UseAdminToken(const ClientArgs& c, CoordinatorClient& client);
 
 // Prints GET /api/status as a person reads it.
 void PrintStatus(const nlohmann::json& status);

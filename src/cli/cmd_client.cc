@@ -20,30 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<Flag> AdminFlags(ClientArgs& a) {
-  return {
-      StringFlag("admin-token", &a.admin_token,
-                 "admin token for the commands that change something (default: <data>/admin.token)",
-                 "TOKEN"),
-      PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
-}
-
-// Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
-// <--data>/admin.token when that file exists, else none (the coordinator will refuse changes).
-Result<void> UseAdminToken(const ClientArgs& c, CoordinatorClient& client) {
-  if (!c.admin_token.empty()) {
-    client.set_admin_token(c.admin_token);
-    return {};
-  }
-  auto token = ReadAdminToken(c.data / kAdminTokenFile);
-  if (token) {
-    client.set_admin_token(*token);
-  } else if (token.error().code != Code::kNotFound) {
-    return std::unexpected(token.error());
-  }
-  return {};
-}
-
 // The coordinator's error, with a hint where the admin token was missing or wrong.
 int FailChange(const Error& e) {
   if (e.code != Code::kPermissionDenied) return Fail(e.message);
@@ -98,6 +74,30 @@ int ChangeEpisode(const ClientArgs& c, const std::string& verb, const std::strin
 }
 
 }  // namespace
+
+std::vector<Flag> AdminFlags(ClientArgs& a) {
+  return {
+      StringFlag("admin-token", &a.admin_token,
+                 "admin token for the commands that change something (default: <data>/admin.token)",
+                 "TOKEN"),
+      PathFlag("data", &a.data, "the coordinator's data directory, to read admin.token from")};
+}
+
+// Gives `client` the admin token: --admin-token (or PODFLEET_ADMIN_TOKEN), else
+// <--data>/admin.token when that file exists, else none (the coordinator will refuse changes).
+Result<void> UseAdminToken(const ClientArgs& c, CoordinatorClient& client) {
+  if (!c.admin_token.empty()) {
+    client.set_admin_token(c.admin_token);
+    return {};
+  }
+  auto token = ReadAdminToken(c.data / kAdminTokenFile);
+  if (token) {
+    client.set_admin_token(*token);
+  } else if (token.error().code != Code::kNotFound) {
+    return std::unexpected(token.error());
+  }
+  return {};
+}
 
 void PrintStatus(const json& status) {
   if (const json& store = status.value("store", json::object()); !store.value("healthy", true))

@@ -27,6 +27,7 @@ int RunFeed(const Args& args);
 int RunEpisodes(const Args& args);
 int RunTranscript(const Args& args);
 int RunSearch(const Args& args);
+int RunMcp(const Args& args);
 int RunReindex(const Args& args);
 int RunToken(const Args& args);
 int RunStore(const Args& args);

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"search", "search every transcript: episodes and moments where words are said",
      podfleet::RunSearch},
     {"reindex", "rebuild the transcripts' search index", podfleet::RunReindex},
+    {"mcp", "a Model Context Protocol server for assistants (stdio or HTTP)", podfleet::RunMcp},
     {"token", "create, list or revoke enrollment tokens for workers", podfleet::RunToken},
     {"store", "check, back up or restore the coordinator's database", podfleet::RunStore},
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},

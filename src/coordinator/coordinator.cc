@@ -312,6 +312,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   poll.interval = options.feed_interval;
   poll.backfill = options.backfill;
   poll.scratch_dir = options.data_dir / "tmp";
+  poll.documents_dir = options.data_dir / "feeds";
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
   Relay* relay = c->relay_.get();
@@ -337,6 +338,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : AnalyticsRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : OpenAiRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : SearchRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : PublishRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : BundleRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
   auto router = std::make_shared<Router>(

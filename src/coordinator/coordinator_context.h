@@ -59,6 +59,8 @@ std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 
 // Search over transcripts and the index's rebuild (routes_search.cc).
 std::vector<Route> SearchRoutes(Coordinator::Context& c);
+// Each feed's mirror with transcript links (routes_publish.cc).
+std::vector<Route> PublishRoutes(Coordinator::Context& c);
 
 // Helpers shared by the route files.
 // A search hit's snippet (store.h, SearchHit) without its match marks, and as HTML with each

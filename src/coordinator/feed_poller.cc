@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <random>
@@ -381,13 +382,39 @@ Result<std::vector<FeedItem>> FeedPoller::WithPublisherTranscripts(
   return items;
 }
 
+std::filesystem::path FeedDocumentPath(const std::filesystem::path& dir, FeedId id) {
+  return dir / fmt::format("{}.xml", id.value());
+}
+
+void FeedPoller::KeepDocument(FeedId id, const std::string& body) {
+  if (options_.documents_dir.empty()) return;
+  const std::filesystem::path path = FeedDocumentPath(options_.documents_dir, id);
+  const std::filesystem::path aside = path.string() + ".tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(options_.documents_dir, ec);
+  {
+    std::ofstream out(aside, std::ios::binary | std::ios::trunc);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    if (!out.flush()) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) std::filesystem::rename(aside, path, ec);
+  if (ec) fmt::print(stderr, "feed {}: keeping its document: {}\n", id.value(), ec.message());
+}
+
 Result<PollResult> FeedPoller::Poll(FeedId id) {
   if (Result<void> healthy = store_.CheckHealth(); !healthy)
     return std::unexpected(healthy.error());
   auto feed = store_.GetFeed(id);
   if (!feed) return std::unexpected(feed.error());
   std::optional<Millis> retry_after;
-  auto fetched = FetchAllowed(http_, options_, feed->url, &*feed, clock_.Now(), retry_after);
+  // Without its kept document the mirror has nothing to show: ask for the whole feed.
+  Feed validators = *feed;
+  if (!options_.documents_dir.empty() &&
+      !std::filesystem::exists(FeedDocumentPath(options_.documents_dir, id))) {
+    validators.etag.clear();
+    validators.last_modified.clear();
+  }
+  auto fetched = FetchAllowed(http_, options_, feed->url, &validators, clock_.Now(), retry_after);
   if (!fetched) return Fail(id, *feed, fetched.error(), retry_after);
   const TimePoint now = clock_.Now();
   if (fetched->status == 304) {
@@ -407,7 +434,9 @@ Result<PollResult> FeedPoller::Poll(FeedId id) {
   const FeedIdentity identity = IdentityOf(feed->url, *fetched, *parsed, options_.sources);
   if (auto moved = store_.UpdateFeedIdentity(id, identity); !moved)
     poll.error = moved.error().message;
-  return Apply(*feed, fetched->final_url, std::move(*parsed), std::nullopt, poll);
+  auto applied = Apply(*feed, fetched->final_url, std::move(*parsed), std::nullopt, poll);
+  if (applied) KeepDocument(id, fetched->body);
+  return applied;
 }
 
 Result<PollResult> FeedPoller::Add(const std::string& url,
@@ -442,6 +471,7 @@ Result<PollResult> FeedPoller::Add(const std::string& url,
                    backfill.value_or(options_.backfill), poll);
   }
   if (!result) (void)store_.RemoveFeed(added->id);  // nothing is kept of a refused add
+  if (result) KeepDocument(added->id, fetched->body);
   return result;
 }
 

@@ -62,6 +62,9 @@ struct FeedPollerOptions {
   // enclosures are, and only for new items.
   int64_t max_transcript_bytes = int64_t{64} << 20;
   std::filesystem::path scratch_dir;  // where feed documents are downloaded
+  // Where the last full answer of each feed is kept (FeedDocumentPath), for its mirror
+  // (routes_publish.cc); "" keeps none. A feed with no kept document is polled unconditionally.
+  std::filesystem::path documents_dir;
   // Which feed URLs are fetched and which enclosures queued (source_policy.h). A feed whose URL
   // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
   SourcePolicy sources;
@@ -79,6 +82,9 @@ struct PollResult {
   int64_t without_audio = 0;  // items with no enclosure or audio media at all
   std::string note;           // what an operator should know (refused, without audio), or ""
 };
+
+// The file under `dir` holding feed `id`'s last full answer, as fetched.
+std::filesystem::path FeedDocumentPath(const std::filesystem::path& dir, FeedId id);
 
 class FeedPoller {
  public:
@@ -123,6 +129,8 @@ class FeedPoller {
   TimePoint NextPoll(TimePoint now, int64_t failures, std::optional<Millis> retry_after);
   // The poll record of a 200 answer: its validators stored, the next poll scheduled.
   FeedPoll FullAnswer(TimePoint now, const std::string& title, const FeedFetch& fetched);
+  // Keeps `body` as feed `id`'s document (written aside, then renamed); a failure is logged.
+  void KeepDocument(FeedId id, const std::string& body);
   // The feed's items, each new one that links a transcript with it fetched (or why not).
   Result<std::vector<FeedItem>> WithPublisherTranscripts(FeedId id, std::string_view base,
                                                          std::vector<EpisodeInfo> episodes);

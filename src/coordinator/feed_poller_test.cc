@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -278,6 +280,35 @@ TEST_F(FeedPollerTest, SecondPollIsConditionalAndA304ReadsNothing) {
   EXPECT_EQ(seen[1].if_none_match, "\"v1\"");
   EXPECT_NE(seen[1].accept_encoding.find("gzip"), std::string::npos) << seen[1].accept_encoding;
   EXPECT_NE(seen[1].accept_encoding.find("br"), std::string::npos) << seen[1].accept_encoding;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(FeedPollerTest, TheLastFullAnswerIsKeptAndAFeedWithoutOneIsAskedForInFull) {
+  origin_.Set("/f.xml", Page{.body = ThreeEpisodes(), .etag = "\"v1\""});
+  FeedPollerOptions o;
+  o.documents_dir = dir_.File("feeds");
+  FeedPoller& poller = Poller(o);
+  auto added = poller.Add(origin_.Url("/f.xml"), std::nullopt);
+  ASSERT_ADDED(added);
+  const std::filesystem::path kept = FeedDocumentPath(o.documents_dir, added->feed.id);
+  EXPECT_EQ(ReadFile(kept), ThreeEpisodes());
+  ASSERT_ADDED(poller.Poll(added->feed.id));  // a 304 keeps the document
+  EXPECT_EQ(ReadFile(kept), ThreeEpisodes());
+  std::filesystem::remove(kept);
+  const std::string four = Rss(Item(1) + Item(2) + Item(3) + Item(4));
+  origin_.Set("/f.xml", Page{.body = four, .etag = "\"v1\""});  // same validator, new body
+  auto polled = poller.Poll(added->feed.id);
+  ASSERT_ADDED(polled);
+  EXPECT_FALSE(polled->not_modified);
+  EXPECT_EQ(ReadFile(kept), four);
+  const auto seen = origin_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].if_none_match, "\"v1\"");
+  EXPECT_EQ(seen[2].if_none_match, "");
 }
 
 uint32_t Crc32(std::string_view data) {

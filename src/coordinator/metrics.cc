@@ -158,9 +158,13 @@ std::string Metrics::RenderCounters() const {
 }
 
 std::string RouteLabel(std::string_view path) {
-  if (path == "/" || path == "/metrics") return std::string(path);
+  if (path == "/" || path == "/metrics" || path == "/feeds" || path == "/search")
+    return std::string(path);
   const bool api = path.starts_with("/api/") || path == "/api";
   const bool web = path.starts_with("/web/");
+  for (std::string_view page : {"/feeds/", "/episodes/"})
+    if (path.starts_with(page) && AllDigits(path.substr(page.size())))
+      return fmt::format("{}{{id}}", page);
   if (!api && !web) return "other";
   if (web) return "/web/{file}";
   if (path.starts_with("/api/media/")) return "/api/media/{name}";

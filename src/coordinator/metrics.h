@@ -49,8 +49,8 @@ class Metrics {
 };
 
 // The route a path belongs to, with ids folded so that labels stay few: "/api/jobs/12/complete"
-// -> "/api/jobs/{id}/complete", "/api/media/ab12" -> "/api/media/{name}"; paths outside the API,
-// the dashboard and /metrics -> "other".
+// -> "/api/jobs/{id}/complete", "/api/media/ab12" -> "/api/media/{name}", "/feeds/3" ->
+// "/feeds/{id}"; paths outside the API, the dashboard, the pages and /metrics -> "other".
 std::string RouteLabel(std::string_view path);
 
 // Every metric: the counters of `metrics` and the gauges of `facts`.

@@ -19,6 +19,11 @@ TEST(Metrics, RouteLabelsFoldIds) {
   EXPECT_EQ(RouteLabel("/"), "/");
   EXPECT_EQ(RouteLabel("/metrics"), "/metrics");
   EXPECT_EQ(RouteLabel("/wp-admin/../etc"), "other");
+  EXPECT_EQ(RouteLabel("/feeds"), "/feeds");
+  EXPECT_EQ(RouteLabel("/feeds/12"), "/feeds/{id}");
+  EXPECT_EQ(RouteLabel("/episodes/7"), "/episodes/{id}");
+  EXPECT_EQ(RouteLabel("/episodes/7/../x"), "other");
+  EXPECT_EQ(RouteLabel("/search"), "/search");
 }
 
 TEST(Metrics, CountersAndHistogramsAreExposed) {

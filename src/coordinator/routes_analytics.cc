@@ -353,6 +353,17 @@ HttpResponse ServeAsset(std::string_view path) {
   return r;
 }
 
+// A page for people: every one is pages.html, whose script shows the part the path names.
+Route Page(std::string pattern, std::string_view file, std::string about) {
+  return {"GET",
+          std::move(pattern),
+          std::move(about),
+          SyncHandler([file](const HttpRequest&) { return ServeAsset(fmt::format("/{}", file)); }),
+          {},
+          {},
+          /*on_io_thread=*/true};
+}
+
 }  // namespace
 
 void AfterComplete(Ctx& c, const Node& node, JobId job, TimePoint done_at) {
@@ -411,6 +422,10 @@ std::vector<Route> AnalyticsRoutes(Ctx& c) {
        {},
        {},
        /*on_io_thread=*/true},
+      Page("/feeds", "pages.html", "the feeds page (add, remove, refresh)"),
+      Page("/feeds/{id}", "pages.html", "a feed's episodes page (retry, transcribe again, delete)"),
+      Page("/episodes/{id}", "pages.html", "an episode's transcript page (play from a segment)"),
+      Page("/search", "pages.html", "the transcript search page"),
       {"GET",
        "/web/{file}",
        "dashboard files",

@@ -110,7 +110,11 @@ HttpResponse SetFeedSettings(Ctx& c, const HttpRequest& request) {
 HttpResponse RemoveFeed(Ctx& c, const HttpRequest& request) {
   auto id = IdParam(request, "id");
   if (!id) return ErrorReply(id.error());
-  return Reply(c.store.RemoveFeed(FeedId(*id)));
+  Result<void> removed = c.store.RemoveFeed(FeedId(*id));
+  std::error_code ignored;  // a feed never read has no document
+  if (removed)
+    std::filesystem::remove(FeedDocumentPath(c.options.data_dir / "feeds", FeedId(*id)), ignored);
+  return Reply(removed);
 }
 
 // ---- OPML ----

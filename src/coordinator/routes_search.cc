@@ -2,6 +2,7 @@
 // index's rebuild (admin).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -61,7 +62,8 @@ json HitJson(const SearchHit& h) {
               {"speaker", h.speaker},
               {"snippet", SnippetText(h.snippet)},
               {"snippet_html", SnippetHtml(h.snippet)},
-              {"score", h.score}};
+              {"score", h.score},
+              {"ranked", h.ranked}};
   out["feed"] = h.feed ? json(h.feed->value()) : json();
   if (h.published_at) {
     out["published_at"] = ToUnixMillis(*h.published_at);
@@ -77,7 +79,8 @@ HttpResponse Search(Ctx& c, const HttpRequest& request) {
   if (!hits) return ErrorReply(hits.error());
   json out = json::array();
   for (const SearchHit& h : *hits) out.push_back(HitJson(h));
-  return JsonReply(200, {{"query", query->text}, {"hits", std::move(out)}});
+  const bool ranked = std::all_of(hits->begin(), hits->end(), [](auto& h) { return h.ranked; });
+  return JsonReply(200, {{"query", query->text}, {"ranked", ranked}, {"hits", std::move(out)}});
 }
 
 HttpResponse Reindex(Ctx& c, const HttpRequest&) {

@@ -22,11 +22,11 @@ std::optional<std::string_view> FindNamespaceDeclaration(pugi::xml_node element,
 
 }  // namespace
 
-Result<void> LoadUntrustedXml(std::string_view text, std::string_view what,
-                              pugi::xml_document& doc) {
+Result<void> LoadUntrustedXml(std::string_view text, std::string_view what, pugi::xml_document& doc,
+                              unsigned keep) {
   // parse_doctype only keeps the DOCTYPE node so it can be inspected; nothing in it is applied.
   const pugi::xml_parse_result parsed =
-      doc.load_buffer(text.data(), text.size(), pugi::parse_default | pugi::parse_doctype);
+      doc.load_buffer(text.data(), text.size(), pugi::parse_default | pugi::parse_doctype | keep);
   if (!parsed) {
     return InvalidArgument(
         fmt::format("malformed {}: {} at offset {}", what, parsed.description(), parsed.offset));

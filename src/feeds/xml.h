@@ -20,9 +20,10 @@ namespace podfleet {
 // Parses `text` into `doc`. `what` names the document in errors ("feed", "OPML").
 // kInvalidArgument "malformed <what>: <pugixml description> at offset N" when `text` is not
 // well-formed XML (empty input included), or "malformed <what>: entity declarations are not
-// allowed at offset N" when its DOCTYPE declares entities.
-Result<void> LoadUntrustedXml(std::string_view text, std::string_view what,
-                              pugi::xml_document& doc);
+// allowed at offset N" when its DOCTYPE declares entities. `keep` adds pugixml parse options
+// (comments, the declaration, whitespace) for a document that is written out again.
+Result<void> LoadUntrustedXml(std::string_view text, std::string_view what, pugi::xml_document& doc,
+                              unsigned keep = 0);
 
 // The part of an element's name after any "prefix:".
 std::string_view LocalName(pugi::xml_node element);

@@ -146,7 +146,14 @@ struct SearchHit {
   std::string speaker;
   std::string snippet;  // words around the matches, each match between kMatchStart and kMatchEnd
   double score = 0;
+  // False when the query matched more than kRankedMatches segments: such hits are not ranked by
+  // relevance but come newest-indexed first (score 0); see Store::Search.
+  bool ranked = true;
 };
+
+// A query matching more segments than this is not ranked by relevance: its words are too common
+// to tell segments apart, and scoring every match would cost more than the 50 ms a search may take.
+inline constexpr int64_t kRankedMatches = 10'000;
 
 // An enrollment token as listed for the operator: never the token, only its hash's first
 // characters as an id.
@@ -325,9 +332,12 @@ class Store {
   // The publisher's transcript only; kNotFound when the feed linked none that could be used.
   virtual Result<Transcript> GetPublisherTranscript(EpisodeId id) = 0;
   virtual Result<PublisherSavings> CountPublisherSavings() = 0;
-  // Segments matching `query`, best first. A transcript's segments are indexed in the transaction
-  // that stores it (a chunked episode's once it is stitched), so a search never sees part of one.
-  // kInvalidArgument for a query with nothing to search for, or a negative limit or offset.
+  // Segments matching `query`, best first (bm25; ties by episode, then time). A query matching
+  // more than kRankedMatches segments (whatever its filters) is answered newest-indexed first
+  // instead, with `ranked` false: every hit still matches. A transcript's segments are indexed in
+  // the transaction that stores it (a chunked episode's once it is stitched), so a search never
+  // sees part of one. kInvalidArgument for a query with nothing to search for, or a negative limit
+  // or offset.
   virtual Result<std::vector<SearchHit>> Search(const SearchQuery& query) = 0;
   // Rebuilds the search index from the stored transcripts; returns how many segments it holds.
   virtual Result<int64_t> RebuildSearchIndex() = 0;

@@ -206,3 +206,40 @@ TEST(StoreSearchUpgrade, TranscriptsStoredBeforeAreIndexed) {
 
 }  // namespace
 }  // namespace podfleet
+
+namespace podfleet {
+namespace {
+
+// A word in more than kRankedMatches segments: every hit still holds it, newest-indexed first,
+// marked unranked; a rarer word beside it is still ranked; filters and paging still apply.
+TEST_F(StoreSearch, AWordTooCommonToRankComesNewestFirstAndStillMatches) {
+  std::vector<std::pair<int, std::string>> lines;
+  for (int i = 0; i <= kRankedMatches; ++i)
+    lines.push_back({i, i % 1000 == 7 ? "the otter swims" : "the river flows"});
+  const EpisodeId old_one = Transcribed("old", Said(lines), std::nullopt, 1'000);
+  const EpisodeId new_one = Transcribed(
+      "new", Said({{5, "the heron waits"}, {9, "the heron flies"}}), std::nullopt, 2'000);
+  SearchQuery common{.text = "the", .limit = 3};
+  auto hits = Must(store_->Search(common));
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_FALSE(hits[0].ranked);
+  EXPECT_EQ(hits[0].episode, new_one);
+  EXPECT_EQ(hits[0].start, Millis(9'000));  // the last indexed first
+  EXPECT_EQ(hits[1].start, Millis(5'000));
+  EXPECT_EQ(hits[2].episode, old_one);
+  for (const SearchHit& h : hits)
+    EXPECT_NE(h.snippet.find(std::string(1, kMatchStart) + "the"), std::string::npos);
+  common.offset = 2;
+  EXPECT_EQ(Must(store_->Search(common)).at(0).start, Millis(kRankedMatches * 1000));
+  common.offset = 0;
+  common.from = FromUnixMillis(0);
+  common.to = FromUnixMillis(1'500'000);
+  for (const SearchHit& h : Must(store_->Search(common))) EXPECT_EQ(h.episode, old_one);
+  auto rare = Find("otter");
+  ASSERT_EQ(rare.size(), 10u);
+  EXPECT_TRUE(rare[0].ranked);
+  EXPECT_LT(rare[0].score, 0);
+}
+
+}  // namespace
+}  // namespace podfleet

@@ -92,12 +92,42 @@ Result<std::vector<SearchHit>> SqliteStore::Search(const SearchQuery& query) {
       "WHERE transcript_search MATCH ?1 "
       "ORDER BY best.score, s.episode_id, s.start_ms",
       int{kMatchStart}, int{kMatchEnd});
+  // Too many matches to rank: FTS5 walks the index newest row first and stops at the page.
+  static const std::string newest_sql = fmt::format(
+      "WITH best AS ("
+      "  SELECT transcript_search.rowid AS id FROM transcript_search "
+      "  JOIN transcript_segments s ON s.id = transcript_search.rowid "
+      "  JOIN episodes e ON e.id = s.episode_id "
+      "  WHERE transcript_search MATCH ?1 AND (?2 IS NULL OR e.feed_id = ?2) "
+      "  AND (?3 IS NULL OR coalesce(e.published_at, e.created_at) >= ?3) "
+      "  AND (?4 IS NULL OR coalesce(e.published_at, e.created_at) < ?4) "
+      "  ORDER BY transcript_search.rowid DESC LIMIT ?5 OFFSET ?6) "
+      "SELECT s.episode_id, e.feed_id, e.title, e.published_at, s.start_ms, s.end_ms, s.speaker, "
+      "snippet(transcript_search, 0, char({}), char({}), '…', 16), 0.0 "
+      "FROM best JOIN transcript_search ON transcript_search.rowid = best.id "
+      "JOIN transcript_segments s ON s.id = best.id JOIN episodes e ON e.id = s.episode_id "
+      "WHERE transcript_search MATCH ?1 ORDER BY best.id DESC",
+      int{kMatchStart}, int{kMatchEnd});
   std::optional<int64_t> feed, from, to;
   if (query.feed) feed = query.feed->value();
   if (query.from) from = ToUnixMillis(*query.from);
   if (query.to) to = ToUnixMillis(*query.to);
-  return Read([&](Db& db) {
-    return QueryAll(db, ReadHit, sql, *match, feed, from, to, query.limit, query.offset);
+  return Read([&](Db& db) -> Result<std::vector<SearchHit>> {
+    // Counting stops past the bound and reads no rank: a few milliseconds even for a word in
+    // most segments.
+    Result<int64_t> matches = QueryOne(
+        db, ReadInt, "matches",
+        "SELECT count(*) FROM (SELECT 1 FROM transcript_search WHERE transcript_search MATCH ?1 "
+        "LIMIT ?2)",
+        *match, kRankedMatches + 1);
+    if (!matches) return std::unexpected(matches.error());
+    if (*matches <= kRankedMatches)
+      return QueryAll(db, ReadHit, sql, *match, feed, from, to, query.limit, query.offset);
+    auto hits =
+        QueryAll(db, ReadHit, newest_sql, *match, feed, from, to, query.limit, query.offset);
+    if (hits)
+      for (SearchHit& h : *hits) h.ranked = false;
+    return hits;
   });
 }
 

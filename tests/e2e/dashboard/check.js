@@ -4,22 +4,12 @@
 // Usage: node check.js SERVER_URL SCREENSHOT_PATH ADMIN_TOKEN
 "use strict";
 
-const { chromium } = require("playwright-core");
+const { fail, launch, cellText, main } = require("../lib/browser.js");
 
 const [server, screenshot, admin] = process.argv.slice(2);
-const executablePath = process.env.PODFLEET_CHROMIUM || "/usr/lib/chromium/chromium";
 
-function fail(message) {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-}
-
-async function cellText(page, selector) {
-  return (await page.locator(selector).allInnerTexts()).join(" | ");
-}
-
-(async () => {
-  const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+main(async () => {
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const errors = [];
@@ -77,4 +67,4 @@ async function cellText(page, selector) {
   } finally {
     await browser.close();
   }
-})().catch((e) => fail(e.stack || String(e)));
+});
