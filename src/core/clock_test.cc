@@ -43,14 +43,23 @@ TEST(Clock, SystemWaitUntilAPastDeadlineReturnsAtOnce) {
   EXPECT_TRUE(clock.WaitUntil(clock.Now() - Millis(1), std::stop_token()));
 }
 
+// A thread waiting a minute of `clock`'s time through `wakeup`, whose wait must answer `expected`;
+// returned once the wait has begun.
+std::thread WaitingAMinute(ManualClock& clock, const std::stop_source& stop, Wakeup& wakeup,
+                           bool expected) {
+  const int64_t before = clock.waits();
+  std::thread waiter([&clock, token = stop.get_token(), &wakeup, expected] {
+    EXPECT_EQ(clock.WaitUntil(clock.Now() + Millis(60'000), token, wakeup), expected);
+  });
+  clock.WaitForWaits(before + 1);
+  return waiter;
+}
+
 TEST(Clock, NotifyEndsAWaitEarly) {
   ManualClock manual;
   std::stop_source stop;
   Wakeup wakeup;
-  std::thread waiter([&] {
-    EXPECT_TRUE(manual.WaitUntil(manual.Now() + Millis(60'000), stop.get_token(), wakeup));
-  });
-  manual.WaitForWaits(1);
+  std::thread waiter = WaitingAMinute(manual, stop, wakeup, true);
   wakeup.Notify();
   waiter.join();
   EXPECT_EQ(manual.waits(), 1);  // the clock never moved
@@ -84,10 +93,7 @@ TEST(Clock, WaitWithAWakeupEndsFalseWhenStopped) {
   ManualClock manual;
   std::stop_source stop;
   Wakeup wakeup;
-  std::thread waiter([&] {
-    EXPECT_FALSE(manual.WaitUntil(manual.Now() + Millis(60'000), stop.get_token(), wakeup));
-  });
-  manual.WaitForWaits(1);
+  std::thread waiter = WaitingAMinute(manual, stop, wakeup, false);
   stop.request_stop();
   waiter.join();
   std::stop_source stopped;
