@@ -53,8 +53,14 @@ bool SystemClock::WaitUntil(TimePoint deadline, const std::stop_token& stop) con
 }
 
 bool SystemClock::WaitUntil(TimePoint deadline, const std::stop_token& stop, Wakeup& wakeup) const {
+  // Periodic loops wait for "now plus their period": a wall clock set back while they wait must
+  // not stretch that by the step, so the wait also ends once its span has passed in steady time.
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point span_ends = Steady::now() + (deadline - Now());
   for (TimePoint now = Now(); now < deadline && !stop.stop_requested(); now = Now()) {
-    if (wakeup.Wait(deadline - now, stop)) break;
+    const Steady::duration left = span_ends - Steady::now();
+    if (left <= Steady::duration::zero()) break;
+    if (wakeup.Wait(std::min<Steady::duration>(left, deadline - now), stop)) break;
   }
   return !stop.stop_requested();
 }
