@@ -3,19 +3,28 @@
 // The coordinator is the real `podfleet serve` (the binary beside this one), started as a child
 // process on a fresh data directory, so its CPU time and peak memory are its own. Each simulated
 // worker registers, then loops: claim (long poll), hold the job for a simulated work time while
-// heartbeating its progress, complete it. A separate thread of each worker heartbeats every
-// --heartbeat-ms whether it holds a job or not, as `podfleet work` does. A feeder adds episodes
-// through the admin API at --feed-rate per second, so some workers wait in long polls while
-// others work. All calls go through the project's CoordinatorClient (libcurl, one connection per
-// request, as a real worker makes them).
+// heartbeating its progress, complete it. A separate thread of each worker heartbeats whether it
+// holds a job or not, paced as `podfleet work` paces it (worker/heartbeat_pace.h). A feeder adds
+// episodes through the admin API at --feed-rate per second, so some workers wait in long polls
+// while others work. All calls go through the project's CoordinatorClient (libcurl, one
+// connection per request, as a real worker makes them).
+//
+// All workers start at the same instant, a burst no fleet makes: the calls that start in the first
+// --warmup-s seconds are reported apart, on one line. The table covers the --duration-s seconds
+// after it; work still in hand when they end is dropped, not completed (a thousand completes at
+// one instant would be the bench's burst again).
 //
 // Reports per route: calls, errors, p50/p99/max latency; requests per second; the coordinator's
 // CPU time and peak resident memory (from /proc); and a consistency check: completes acknowledged
-// equals jobs the coordinator counts as completed (nothing lost, nothing doubled).
+// equals jobs the coordinator counts as completed (nothing lost, nothing doubled). The load
+// generator shares the machine with the coordinator, so its own scheduling delay is part of every
+// latency it measures: "(generator lag)" is how late a 10 ms timer of its own wakes up, to tell the
+// two apart. --samples writes every call (route, end, latency) to a CSV file.
 //
-// Usage: podfleet_bench_load [--workers 1000] [--duration-s 60] [--heartbeat-ms 5000]
-//                            [--claim-wait-ms 5000] [--work-ms 2500] [--feed-rate 150]
-//                            [--preload 1000]
+// Usage: podfleet_bench_load [--workers 1000] [--duration-s 60] [--warmup-s 5]
+//                            [--heartbeat-ms 5000] [--claim-wait-ms 5000] [--work-ms 2500]
+//                            [--feed-rate 150] [--preload 1000] [--samples FILE.csv]
+//                            [--steady-heartbeats 0|1]
 // Episodes are queued before the start (--preload) and added during the run (--feed-rate); the
 // feeder is one thread, so a slow coordinator also shows as fewer episodes added than asked.
 #include <fmt/format.h>
@@ -46,6 +55,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "store/store.h"
+#include "worker/heartbeat_pace.h"
 
 namespace podfleet {
 namespace {
@@ -54,20 +64,26 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   int workers = 1000;
-  int duration_s = 60;
+  int duration_s = 60;  // measured, after the warm-up
+  int warmup_s = 5;     // from the start of all workers at once, reported apart
   int heartbeat_ms = 5'000;
   int claim_wait_ms = 5'000;
-  int work_ms = 2'500;  // mean simulated work per job; each job takes 0.5x-1.5x of it
-  int feed_rate = 150;  // episodes added per second (0: none)
-  int preload = 1000;   // episodes queued before the workers start
+  int work_ms = 2'500;        // mean simulated work per job; each job takes 0.5x-1.5x of it
+  int feed_rate = 150;        // episodes added per second (0: none)
+  int preload = 1000;         // episodes queued before the workers start
+  int steady_heartbeats = 0;  // 1: every pause exactly --heartbeat-ms, as workers paced them
+                              // before worker/heartbeat_pace.h (for comparison)
+  std::string samples;  // a CSV file for every call: route, end (ms since start), latency (ms)
 };
 
 // Latencies and errors of one route, from every thread.
 class RouteStats {
  public:
   void Add(Clock::duration d, const Result<void>& outcome) {
+    const auto end = Clock::now();
     std::lock_guard lock(mu_);
     micros_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    ends_.push_back(end);
     if (!outcome) {
       ++errors_;
       if (first_error_.empty()) first_error_ = outcome.error().ToString();
@@ -85,6 +101,13 @@ class RouteStats {
                micros_.back() / 1000.0);
     if (!first_error_.empty()) fmt::print("    first error: {}\n", first_error_);
   }
+  void Dump(std::string_view route, Clock::time_point start, FILE* out) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < ends_.size(); ++i)
+      fmt::print(out, "{},{:.3f},{:.3f}\n", route,
+                 std::chrono::duration<double, std::milli>(ends_[i] - start).count(),
+                 micros_[i] / 1000.0);
+  }
   size_t calls() {
     std::lock_guard lock(mu_);
     return micros_.size();
@@ -97,23 +120,33 @@ class RouteStats {
  private:
   std::mutex mu_;
   std::vector<int64_t> micros_;
+  std::vector<Clock::time_point> ends_;
   int64_t errors_ = 0;
   std::string first_error_;
 };
 
 struct Stats {
   RouteStats reg, claim_job, claim_empty, heartbeat, complete, add_episode;
+  RouteStats generator_lag;  // how late the load generator's own 10 ms timer wakes up
+  RouteStats warmup;         // every call that started before `measured_from`, all routes
   std::atomic<int64_t> completed{0};
+  Clock::time_point start;
+  std::atomic<Clock::time_point> measured_from{Clock::time_point::min()};
+
+  // Where a call that started at `at` is counted.
+  RouteStats& For(RouteStats& route, Clock::time_point at) {
+    return at < measured_from.load() ? warmup : route;
+  }
 };
 
-// Times `call`, records it in `stats` and returns its result.
+// Times `call`, records it in `route` (or the warm-up) and returns its result.
 template <class F>
-auto Timed(RouteStats& stats, F&& call) {
+auto Timed(Stats& stats, RouteStats& route, F&& call) {
   const auto start = Clock::now();
   auto result = call();
   Result<void> outcome;
   if (!result) outcome = std::unexpected(result.error());
-  stats.Add(Clock::now() - start, outcome);
+  stats.For(route, start).Add(Clock::now() - start, outcome);
   return result;
 }
 
@@ -207,7 +240,7 @@ class SimWorker {
     NodeInfo info;
     info.name = fmt::format("sim-{:04d}", index_);
     info.engine = "simulated";
-    auto reg = Timed(stats_.reg, [&] { return client_.Register(enrollment, info); });
+    auto reg = Timed(stats_, stats_.reg, [&] { return client_.Register(enrollment, info); });
     if (!reg) return std::unexpected(reg.error());
     client_.set_node_token(reg->token);
     return {};
@@ -222,19 +255,25 @@ class SimWorker {
       const bool got = grants && !grants->empty();
       Result<void> outcome;
       if (!grants) outcome = std::unexpected(grants.error());
-      (got ? stats_.claim_job : stats_.claim_empty).Add(Clock::now() - start, outcome);
+      stats_.For(got ? stats_.claim_job : stats_.claim_empty, start)
+          .Add(Clock::now() - start, outcome);
       if (!grants) SleepUnless(stop, Millis(1'000));
       if (!got) continue;
       const Lease lease = grants->front().lease;
       Hold(lease);
       SleepUnless(stop, Millis(work(rng)));
-      if (Timed(stats_.complete, [&] { return client_.Complete(lease, OneSegment()); }))
+      // Work cut short by the end of the run is not completed: 1,000 workers completing at the
+      // same instant is a burst no fleet makes, and it would be measured as the route's tail.
+      if (stop) break;
+      if (Timed(stats_, stats_.complete, [&] { return client_.Complete(lease, OneSegment()); }))
         ++stats_.completed;
       Hold(std::nullopt);
     }
   }
 
+  // Paced as `podfleet work` paces its heartbeats (worker/heartbeat_pace.h).
   void HeartbeatLoop(const std::atomic<bool>& stop) {
+    std::mt19937_64 rng(index_ + 1'000'000);
     // Spread the first heartbeats over one interval, as workers started at different times do.
     SleepUnless(stop, Millis(index_ * 7919 % options_.heartbeat_ms));
     while (!stop) {
@@ -243,8 +282,9 @@ class SimWorker {
         std::lock_guard lock(mu_);
         if (held_) held.push_back(Progress{held_->job, held_->attempt, Stage::kTranscribing, 0.5});
       }
-      Timed(stats_.heartbeat, [&] { return client_.Heartbeat(held); });
-      SleepUnless(stop, Millis(options_.heartbeat_ms));
+      Timed(stats_, stats_.heartbeat, [&] { return client_.Heartbeat(held); });
+      const Millis interval(options_.heartbeat_ms);
+      SleepUnless(stop, options_.steady_heartbeats ? interval : HeartbeatPause(interval, rng()));
     }
   }
 
@@ -281,7 +321,20 @@ void Feed(CoordinatorClient& admin, Stats& stats, int rate, const std::atomic<bo
     std::this_thread::sleep_until(start + std::chrono::microseconds(n * 1'000'000 / rate));
     const nlohmann::json body = {{"url", fmt::format("http://127.0.0.1:9/load/{}.mp3", n)},
                                  {"title", fmt::format("load {}", n)}};
-    Timed(stats.add_episode, [&] { return admin.PostJson("/api/episodes", body); });
+    Timed(stats, stats.add_episode, [&] { return admin.PostJson("/api/episodes", body); });
+  }
+}
+
+// Until `stop`, sleeps 10 ms at a time and records how late each wake-up is: the load generator's
+// own scheduling delay, which every latency it measures also includes.
+void ProbeScheduling(Stats& stats, const std::atomic<bool>& stop) {
+  auto next = Clock::now();
+  while (!stop) {
+    next += Millis(10);
+    std::this_thread::sleep_until(next);
+    const auto now = Clock::now();
+    if (next >= stats.measured_from.load()) stats.generator_lag.Add(now - next, {});
+    next = std::max(next, now - Millis(10));
   }
 }
 
@@ -341,19 +394,23 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
   }
   std::atomic<bool> stop{false};
   Run run;
-  const double cpu_before = coordinator.CpuSeconds();
-  const auto start = Clock::now();
+  stats.start = Clock::now();
+  const auto start = stats.start + std::chrono::seconds(o.warmup_s);
+  stats.measured_from = start;
   std::vector<std::thread> threads;
+  threads.emplace_back([&] { ProbeScheduling(stats, stop); });
   for (auto& w : workers) {
     threads.emplace_back([&w, &stop] { w->WorkLoop(stop); });
     threads.emplace_back([&w, &stop] { w->HeartbeatLoop(stop); });
   }
   if (o.feed_rate > 0) threads.emplace_back([&] { Feed(admin, stats, o.feed_rate, stop); });
+  std::this_thread::sleep_until(start);
+  const double cpu_before = coordinator.CpuSeconds();
   std::this_thread::sleep_for(std::chrono::seconds(o.duration_s));
-  stop = true;
-  for (auto& t : threads) t.join();
   run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   run.cpu_seconds = coordinator.CpuSeconds() - cpu_before;
+  stop = true;
+  for (auto& t : threads) t.join();
   run.peak_mib = coordinator.StatusMiB("VmHWM");
   run.rss_mib = coordinator.StatusMiB("VmRSS");
   if (auto q = admin.GetJson("/api/queue/status"); q)
@@ -361,26 +418,49 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
   return run;
 }
 
+void DumpSamples(const std::string& path, Stats& stats) {
+  FILE* out = std::fopen(path.c_str(), "w");
+  if (!out) {
+    fmt::print(stderr, "bench/load: cannot write {}\n", path);
+    return;
+  }
+  fmt::print(out, "route,end_ms,latency_ms\n");
+  stats.claim_job.Dump("claim_job", stats.start, out);
+  stats.claim_empty.Dump("claim_empty", stats.start, out);
+  stats.heartbeat.Dump("heartbeat", stats.start, out);
+  stats.complete.Dump("complete", stats.start, out);
+  stats.add_episode.Dump("add_episode", stats.start, out);
+  stats.generator_lag.Dump("generator_lag", stats.start, out);
+  std::fclose(out);
+}
+
 int Main(int argc, char** argv) {
   Options o;
   BenchFlags flags;
   for (auto [name, field] : {std::pair{"--workers", &o.workers},
                              {"--duration-s", &o.duration_s},
+                             {"--warmup-s", &o.warmup_s},
                              {"--heartbeat-ms", &o.heartbeat_ms},
                              {"--claim-wait-ms", &o.claim_wait_ms},
                              {"--work-ms", &o.work_ms},
                              {"--feed-rate", &o.feed_rate},
-                             {"--preload", &o.preload}}) {
+                             {"--preload", &o.preload},
+                             {"--steady-heartbeats", &o.steady_heartbeats}}) {
     flags.emplace(name, [field](const char* v) { *field = std::atoi(v); });
   }
-  const int parsed = ParseBenchArgs(argc, argv,
-                                    "[--workers N] [--duration-s S] [--heartbeat-ms MS] "
-                                    "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] "
-                                    "[--preload N]",
-                                    flags);
+  flags.emplace("--samples", [&o](const char* v) { o.samples = v; });
+  const int parsed =
+      ParseBenchArgs(argc, argv,
+                     "[--workers N] [--duration-s S] [--warmup-s S] [--heartbeat-ms MS] "
+                     "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] "
+                     "[--preload N] [--samples FILE.csv] [--steady-heartbeats 0|1]",
+                     flags);
   if (parsed >= 0) return parsed;
-  if (o.workers <= 0 || o.duration_s <= 0 || o.heartbeat_ms <= 0 || o.work_ms <= 1) {
-    fmt::print(stderr, "{}: workers, duration, heartbeat and work must be positive\n", argv[0]);
+  if (o.workers <= 0 || o.duration_s <= 0 || o.warmup_s < 0 || o.heartbeat_ms <= 0 ||
+      o.work_ms <= 1) {
+    fmt::print(stderr,
+               "{}: workers, duration, heartbeat and work must be positive, warm-up not negative\n",
+               argv[0]);
     return 2;
   }
   RaiseFileLimit();
@@ -401,9 +481,11 @@ int Main(int argc, char** argv) {
                           stats.heartbeat.calls() + stats.complete.calls() +
                           stats.add_episode.calls();
   fmt::print(
-      "bench/load: {} simulated workers, {:.1f} s, heartbeat {} ms, claim wait {} ms, "
-      "work {} ms, feed {}/s, preload {}\n",
-      o.workers, seconds, o.heartbeat_ms, o.claim_wait_ms, o.work_ms, o.feed_rate, o.preload);
+      "bench/load: {} simulated workers, {:.1f} s measured after a {} s warm-up, heartbeat {} ms, "
+      "claim wait {} ms, work {} ms, feed {}/s, preload {}\n",
+      o.workers, seconds, o.warmup_s, o.heartbeat_ms, o.claim_wait_ms, o.work_ms, o.feed_rate,
+      o.preload);
+  if (!o.samples.empty()) DumpSamples(o.samples, stats);
   fmt::print("  {:<20} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9}\n", "route", "calls", "per s", "errors",
              "p50 ms", "p99 ms", "max ms");
   stats.reg.Print("register", seconds);
@@ -412,6 +494,8 @@ int Main(int argc, char** argv) {
   stats.heartbeat.Print("heartbeat", seconds);
   stats.complete.Print("complete", seconds);
   stats.add_episode.Print("add episode", seconds);
+  stats.generator_lag.Print("(generator lag)", seconds);
+  stats.warmup.Print("(warm-up, all)", o.warmup_s);
   fmt::print("  requests/s (after registering): {:.0f}\n", double(requests) / seconds);
   fmt::print(
       "  coordinator: {:.1f} s CPU ({:.0f}% of one core), peak RSS {:.1f} MiB, "

@@ -307,7 +307,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   } else if (auto r = QueueUnprepared(*c->store_, clock); !r) {
     return std::unexpected(r.error());
   }
-  c->egress_ = std::make_unique<EgressPacer>(options.egress_bytes_per_second);
+  c->egress_ = std::make_unique<EgressPacer>(options.egress_bytes_per_second, clock);
   FeedPollerOptions poll;
   poll.interval = options.feed_interval;
   poll.backfill = options.backfill;

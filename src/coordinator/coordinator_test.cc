@@ -76,14 +76,10 @@ class CoordinatorTest : public ::testing::Test {
     return r ? (*r)["id"].get<int64_t>() : 0;
   }
 
-  // Waits (bounded) until the reaper has requeued expired leases.
-  void WaitQueued(int64_t n) {
-    for (int i = 0; i < 100; ++i) {
-      auto q = admin_->GetJson("/api/queue/status");
-      if (q && (*q)["transcribe_queue"]["queued"] == n) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "queue never reached " << n << " queued";
+  void ExpectQueued(int64_t n) {
+    auto q = admin_->GetJson("/api/queue/status");
+    ASSERT_TRUE(q) << q.error().ToString();
+    EXPECT_EQ((*q)["transcribe_queue"]["queued"], n);
   }
 
   static Transcript Sample() {
@@ -208,8 +204,8 @@ TEST_F(CoordinatorTest, ExpiredLeaseIsReclaimedAndTheLateResultRefused) {
   auto fast = Worker("fast");
   auto first = slow->Claim(1, Millis(0));
   ASSERT_TRUE(first && first->size() == 1);
-  clock_.Advance(Millis(31'000));
-  WaitQueued(1);
+  clock_.AdvanceAndSettle(Millis(31'000));  // the reaper requeues the expired lease
+  ExpectQueued(1);
   auto second = fast->Claim(1, Millis(0));
   ASSERT_TRUE(second && second->size() == 1);
   EXPECT_EQ((*second)[0].lease.attempt.value(), 2);
@@ -238,8 +234,8 @@ TEST_F(CoordinatorTest, HeartbeatRenewsAndNodesShowProgress) {
   ASSERT_TRUE(hb);
   ASSERT_EQ(hb->renewed.size(), 1u);
   EXPECT_EQ(hb->renewed[0].expires_at, clock_.Now() + Millis(30'000));
-  clock_.Advance(Millis(20'000));  // past the first lease's end, inside the renewed one
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a reaper pass
+  // Past the first lease's end, inside the renewed one; the reaper makes its pass.
+  clock_.AdvanceAndSettle(Millis(20'000));
   auto nodes = admin_->GetJson("/api/nodes");
   ASSERT_TRUE(nodes) << nodes.error().ToString();
   const json& n = (*nodes)["nodes"][0];

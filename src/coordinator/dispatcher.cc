@@ -9,7 +9,10 @@ constexpr Millis kRecheck{250};
 }  // namespace
 
 Dispatcher::Dispatcher(Store& store, const Clock& clock, Millis lease_for)
-    : store_(store), clock_(clock), lease_for_(lease_for), thread_([this] { Loop(); }) {}
+    : store_(store),
+      clock_(clock),
+      lease_for_(lease_for),
+      thread_([this](const std::stop_token& stop) { Loop(stop); }) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -19,7 +22,7 @@ void Dispatcher::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  wake_.notify_all();
+  thread_.request_stop();
   if (thread_.joinable()) thread_.join();
   ServeParked(/*final=*/true);
 }
@@ -45,24 +48,10 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
   done(std::vector<Grant>{});
 }
 
-void Dispatcher::Notify() {
-  {
-    MutexLock lock(mu_);
-    notified_ = true;
-  }
-  wake_.notify_all();
-}
+void Dispatcher::Notify() { wakeup_.Notify(); }
 
-void Dispatcher::Loop() {
-  MutexLock lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, kRecheck, [this]() REQUIRES(mu_) { return notified_ || stopping_; });
-    if (stopping_) break;
-    notified_ = false;
-    lock.unlock();
-    ServeParked(/*final=*/false);
-    lock.lock();
-  }
+void Dispatcher::Loop(const std::stop_token& stop) {
+  while (clock_.WaitUntil(clock_.Now() + kRecheck, stop, wakeup_)) ServeParked(/*final=*/false);
 }
 
 void Dispatcher::ServeParked(bool final) {

@@ -3,16 +3,15 @@
 // A claim that finds nothing claimable waits, parked, until work appears (Notify) or its deadline
 // passes; then it answers with whatever it could lease, possibly nothing. Parked claims are served
 // first come, first served. Jobs whose retry backoff ends are picked up by a periodic re-check, so
-// nothing depends on a Notify being sent.
+// nothing depends on a Notify being sent. The re-check and the claims' deadlines run on the
+// Clock: a test advances a ManualClock to end them.
 //
 // Thread safety: all methods may be called from any thread. Callbacks run on the caller's thread
 // (immediate answers) or the dispatcher's thread (parked answers) and must not block for long.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -48,7 +47,7 @@ class Dispatcher {
     Done done;
   };
 
-  void Loop();
+  void Loop(const std::stop_token& stop);
   // Tries each parked claim once; answers those that got work or whose deadline passed.
   void ServeParked(bool final);
 
@@ -58,11 +57,10 @@ class Dispatcher {
   const Millis lease_for_;
 
   mutable Mutex mu_;
-  std::condition_variable_any wake_;
+  Wakeup wakeup_;
   std::deque<Parked> parked_ GUARDED_BY(mu_);
-  bool notified_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::jthread thread_;
 };
 
 }  // namespace podfleet

@@ -4,8 +4,9 @@
 
 namespace podfleet {
 
-EgressPacer::EgressPacer(int64_t bytes_per_second) : rate_(bytes_per_second) {
-  if (rate_ > 0) thread_ = std::thread([this] { Loop(); });
+EgressPacer::EgressPacer(int64_t bytes_per_second, const Clock& clock)
+    : rate_(bytes_per_second), clock_(clock) {
+  if (rate_ > 0) thread_ = std::jthread([this](const std::stop_token& stop) { Loop(stop); });
 }
 
 EgressPacer::~EgressPacer() { Stop(); }
@@ -16,7 +17,7 @@ void EgressPacer::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  changed_.notify_all();
+  thread_.request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -25,35 +26,41 @@ void EgressPacer::Send(int64_t bytes, std::function<void()> send) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      const auto now = Steady::now();
-      const auto carry = std::chrono::duration_cast<Steady::duration>(
+      const Micros now = clock_.Now();
+      const auto carry = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::duration<double>(static_cast<double>(bytes) / static_cast<double>(rate_)));
       link_free_ = std::max(link_free_, now) + carry;
       waiting_.push_back(Waiting{link_free_, std::move(send)});
-      changed_.notify_all();
+      wakeup_.Notify();
       return;
     }
   }
   send();
 }
 
-void EgressPacer::Loop() {
+std::optional<EgressPacer::Waiting> EgressPacer::NextDue(TimePoint& until, bool& done) {
   MutexLock lock(mu_);
+  done = stopping_ && waiting_.empty();
+  until = clock_.Now() + std::chrono::hours(1);  // nothing waits: until Send notifies
+  if (waiting_.empty()) return std::nullopt;
+  until = std::chrono::ceil<Millis>(waiting_.front().due);
+  if (!stopping_ && clock_.Now() < until) return std::nullopt;
+  Waiting next = std::move(waiting_.front());
+  waiting_.pop_front();
+  return next;
+}
+
+void EgressPacer::Loop(const std::stop_token& stop) {
   while (true) {
-    if (waiting_.empty()) {
-      if (stopping_) return;
-      changed_.wait(lock);
-      continue;
+    TimePoint until;
+    bool done = false;
+    if (std::optional<Waiting> next = NextDue(until, done)) {
+      next->send();
+    } else if (done) {
+      return;
+    } else {
+      clock_.WaitUntil(until, stop, wakeup_);
     }
-    if (!stopping_ && Steady::now() < waiting_.front().due) {
-      changed_.wait_until(lock, waiting_.front().due);
-      continue;
-    }
-    Waiting next = std::move(waiting_.front());
-    waiting_.pop_front();
-    lock.unlock();
-    next.send();
-    lock.lock();
   }
 }
 

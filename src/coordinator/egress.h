@@ -1,16 +1,16 @@
 // EgressPacer: keeps the audio the coordinator serves under a byte rate, as a FIFO link of that
 // speed would: a response of `bytes` is released when the link would have finished carrying it
-// after everything released before it. With no limit, responses go at once.
+// after everything released before it. With no limit, responses go at once. Time is the Clock's:
+// a test advances a ManualClock to release what waits.
 //
 // Thread safety: Send may be called from any thread; `send` callbacks run on the pacer's thread
 // (or the caller's, with no limit) and must not block for long.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -20,8 +20,8 @@ namespace podfleet {
 
 class EgressPacer {
  public:
-  // `bytes_per_second` <= 0: no limit.
-  explicit EgressPacer(int64_t bytes_per_second);
+  // `bytes_per_second` <= 0: no limit. `clock` must outlive the pacer.
+  EgressPacer(int64_t bytes_per_second, const Clock& clock);
   ~EgressPacer();
   EgressPacer(const EgressPacer&) = delete;
   EgressPacer& operator=(const EgressPacer&) = delete;
@@ -32,22 +32,27 @@ class EgressPacer {
   void Stop();
 
  private:
-  using Steady = std::chrono::steady_clock;
+  // Finer than TimePoint: a small response carries in well under a millisecond.
+  using Micros = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
   struct Waiting {
-    Steady::time_point due;
+    Micros due;
     std::function<void()> send;
   };
-  void Loop();
+  void Loop(const std::stop_token& stop);
+  // The first response that may go now (all of them once stopping); otherwise nothing, and
+  // `until` is when to look again.
+  std::optional<Waiting> NextDue(TimePoint& until, bool& done) EXCLUDES(mu_);
 
   // Constant after construction.
   const int64_t rate_;
+  const Clock& clock_;
 
   Mutex mu_;
-  std::condition_variable_any changed_;
-  std::deque<Waiting> waiting_ GUARDED_BY(mu_);   // due times never decrease
-  Steady::time_point link_free_ GUARDED_BY(mu_);  // when the link has carried all released so far
+  Wakeup wakeup_;
+  std::deque<Waiting> waiting_ GUARDED_BY(mu_);  // due times never decrease
+  Micros link_free_ GUARDED_BY(mu_);             // when the link has carried all released so far
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::jthread thread_;
 };
 
 }  // namespace podfleet

@@ -128,7 +128,8 @@ FeedPoller::FeedPoller(Store& store, HttpClient& http, const Clock& clock,
       options_(std::move(options)),
       on_new_work_(std::move(on_new_work)),
       request_thread_([this] { RequestLoop(); }) {
-  if (options_.sweep) sweep_thread_ = std::thread([this] { SweepLoop(); });
+  if (options_.sweep)
+    sweep_thread_ = std::jthread([this](const std::stop_token& stop) { SweepLoop(stop); });
 }
 
 FeedPoller::~FeedPoller() { Stop(); }
@@ -140,6 +141,7 @@ void FeedPoller::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  sweep_thread_.request_stop();
   if (request_thread_.joinable()) request_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
   std::deque<Request> left;
@@ -189,12 +191,12 @@ void FeedPoller::RequestLoop() {
   }
 }
 
-void FeedPoller::SweepLoop() {
-  while (true) {
+void FeedPoller::SweepLoop(const std::stop_token& stop) {
+  // Wakes each second of the Clock's time to compare it with the earliest due time; no store
+  // access.
+  while (clock_.WaitUntil(clock_.Now() + std::chrono::seconds(1), stop)) {
     {
       MutexLock lock(mu_);
-      // Wakes each second to compare the clock with the earliest due time; no store access.
-      wake_.wait_for(lock, std::chrono::seconds(1), [this]() REQUIRES(mu_) { return stopping_; });
       if (stopping_) return;
       if (next_due_ && clock_.Now() < *next_due_) continue;
     }

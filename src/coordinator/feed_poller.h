@@ -118,7 +118,7 @@ class FeedPoller {
     Done done;
   };
   void RequestLoop();
-  void SweepLoop();
+  void SweepLoop(const std::stop_token& stop);
   void Enqueue(Request request);
   bool stopping();
   // Stores what a fetched document says: identity, episodes, the poll's outcome.
@@ -150,7 +150,7 @@ class FeedPoller {
   std::optional<TimePoint> next_due_ GUARDED_BY(mu_);
   std::string last_sweep_error_;  // the sweep thread only: a sweep's error is logged once
   std::thread request_thread_;
-  std::thread sweep_thread_;
+  std::jthread sweep_thread_;
 };
 
 // Turns what a user typed into a feed or audio URL: http(s) and file URLs stay; an existing local

@@ -5,7 +5,10 @@
 namespace podfleet {
 
 JobWaiters::JobWaiters(Store& store, const Clock& clock, Millis recheck)
-    : store_(store), clock_(clock), recheck_(recheck), thread_([this] { Loop(); }) {}
+    : store_(store),
+      clock_(clock),
+      recheck_(recheck),
+      thread_([this](const std::stop_token& stop) { Loop(stop); }) {}
 
 JobWaiters::~JobWaiters() { Stop(); }
 
@@ -14,8 +17,7 @@ void JobWaiters::Wait(EpisodeId episode, TimePoint deadline, Done done, Piece pi
     MutexLock lock(mu_);
     if (!stopping_) {
       waiters_.emplace(episode, Waiter{deadline, std::move(done), std::move(piece)});
-      notified_ = true;  // it may have ended already
-      wake_.notify_one();
+      wakeup_.Notify();  // it may have ended already
       return;
     }
   }
@@ -23,10 +25,11 @@ void JobWaiters::Wait(EpisodeId episode, TimePoint deadline, Done done, Piece pi
 }
 
 void JobWaiters::Notify() {
-  MutexLock lock(mu_);
-  if (waiters_.empty()) return;
-  notified_ = true;
-  wake_.notify_one();
+  {
+    MutexLock lock(mu_);
+    if (waiters_.empty()) return;
+  }
+  wakeup_.Notify();
 }
 
 void JobWaiters::Stop() {
@@ -34,8 +37,8 @@ void JobWaiters::Stop() {
     MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
-    wake_.notify_one();
   }
+  thread_.request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -44,16 +47,9 @@ size_t JobWaiters::waiting() const {
   return waiters_.size();
 }
 
-void JobWaiters::Loop() {
+void JobWaiters::Loop(const std::stop_token& stop) {
+  while (clock_.WaitUntil(clock_.Now() + recheck_, stop, wakeup_)) Check();
   MutexLock lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, recheck_, [this]() REQUIRES(mu_) { return stopping_ || notified_; });
-    if (stopping_) break;
-    notified_ = false;
-    lock.unlock();
-    Check();
-    lock.lock();
-  }
   std::multimap<EpisodeId, Waiter> left = std::move(waiters_);
   waiters_.clear();
   lock.unlock();

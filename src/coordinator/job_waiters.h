@@ -6,14 +6,14 @@
 // the text of each of the episode's chunks as soon as it and every chunk before it are done, in
 // order (how a streamed transcription sends deltas). Episodes are checked when Notify says a job
 // ended (the worker routes call it on complete and fail) and every `recheck` anyway, so no path
-// that ends a job can leave a waiter hanging past its deadline. A waiter whose client went away is
+// that ends a job can leave a waiter hanging past its deadline. The re-check and the deadlines run
+// on the Clock: a test advances a ManualClock to end them. A waiter whose client went away is
 // answered all the same (its responder then does nothing); the jobs are unaffected either way.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the waiters' own
 // thread and must not block for long.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <optional>
@@ -53,7 +53,7 @@ class JobWaiters {
     Piece piece;
     int next_chunk = 0;  // the first chunk whose text was not given yet
   };
-  void Loop();
+  void Loop(const std::stop_token& stop);
   // Gives the pieces that are ready; answers the waiters whose episode ended or whose deadline
   // passed.
   void Check();
@@ -66,11 +66,10 @@ class JobWaiters {
   const Millis recheck_;
 
   mutable Mutex mu_;
-  std::condition_variable_any wake_;
+  Wakeup wakeup_;
   std::multimap<EpisodeId, Waiter> waiters_ GUARDED_BY(mu_);
-  bool notified_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::jthread thread_;
 };
 
 }  // namespace podfleet

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <future>
 
 #include "store/store_test_util.h"
@@ -64,7 +65,12 @@ TEST_F(JobWaitersTest, FailedJobEndsTheWaitWithoutANotify) {
   auto grants = Must(store_->Claim(NodeId(1), 1, kLease, clock_.Now()));
   ASSERT_TRUE(store_->Fail(NodeId(1), job_, grants.at(0).lease.attempt, {"not audio", true}, {},
                            clock_.Now()));
-  ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);  // found by the recheck
+  // The first wait began at the start; the second after the check Wait asked for. Then only the
+  // periodic re-check can find the failure.
+  clock_.WaitForWaits(2);
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  clock_.Advance(Millis(20));
+  ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);
   EXPECT_EQ(answer.get()->state, EpisodeState::kFailed);
 }
 
@@ -82,10 +88,12 @@ TEST_F(JobWaitersTest, ChunkTextsComeInOrderBeforeTheEnd) {
   }
   auto jobs = Must(store_->PlanChunks(held, chunks, clock_.Now()));
   Mutex mu;
+  std::condition_variable_any given;
   std::vector<std::string> pieces;
   auto answer = Wait(Millis(60'000), episode, [&](const std::string& text) {
     MutexLock lock(mu);
     pieces.push_back(text);
+    given.notify_all();
   });
   auto grants = Must(store_->Claim(NodeId(1), 10, kLease, clock_.Now()));
   auto attempt_of = [&](JobId job) {
@@ -99,20 +107,15 @@ TEST_F(JobWaitersTest, ChunkTextsComeInOrderBeforeTheEnd) {
     t.segments[0].text = text;
     return t;
   };
-  auto count = [&] {
+  auto wait_for_count = [&](size_t n) {
     MutexLock lock(mu);
+    given.wait_for(lock, kPatience, [&] { return pieces.size() >= n; });
     return pieces.size();
   };
-  auto wait_for_count = [&](size_t n) {
-    for (int i = 0; i < 500 && count() < n; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return count();
-  };
-  // The second chunk first: nothing can be given before the first is done.
+  // The second chunk first: nothing can be given before the first is done (had "two" been given,
+  // it would come first in `pieces`).
   ASSERT_OK(store_->Complete(NodeId(1), jobs[1], attempt_of(jobs[1]), said("two"), clock_.Now()));
   waiters_->Notify();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(count(), 0u);
   ASSERT_OK(store_->Complete(NodeId(1), jobs[0], attempt_of(jobs[0]), said("one"), clock_.Now()));
   waiters_->Notify();
   ASSERT_EQ(wait_for_count(2), 2u);

@@ -67,17 +67,14 @@ Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions op
   std::filesystem::create_directories(options_.scratch_dir, ec);
   RemoveScratchFiles();
   for (int i = 0; i < std::max(1, options_.episodes); ++i)
-    threads_.emplace_back([this] { Loop(); });
+    wakeups_.push_back(std::make_unique<Wakeup>());
+  for (auto& wakeup : wakeups_) threads_.emplace_back([this, w = wakeup.get()] { Loop(*w); });
 }
 
 Relay::~Relay() { Stop(); }
 
 void Relay::Wake() {
-  {
-    MutexLock lock(mu_);
-    ++wakes_;
-  }
-  wake_.notify_all();
+  for (auto& wakeup : wakeups_) wakeup->Notify();
 }
 
 void Relay::Stop() {
@@ -86,7 +83,7 @@ void Relay::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  wake_.notify_all();
+  stop_.request_stop();
   for (std::thread& t : threads_) t.join();
   encoders_.reset();
 }
@@ -113,16 +110,14 @@ void Relay::RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode
   for (int i = 0; i < count; ++i) std::filesystem::remove(ChunkFile(dir, episode, i), ec);
 }
 
-std::optional<PreparingJob> Relay::Next(RetryPacer& pacer) {
+std::optional<PreparingJob> Relay::Next(RetryPacer& pacer, Wakeup& wakeup) {
   while (true) {
     size_t busy = 0;
-    uint64_t wakes = 0;
     uint64_t finished = 0;
     {
       MutexLock lock(mu_);
       if (stopping_) return std::nullopt;
       busy = in_hand_.size();
-      wakes = wakes_;
       finished = finished_;
     }
     // A store that stopped writing can record neither chunks nor failures: trying again at once
@@ -138,21 +133,22 @@ std::optional<PreparingJob> Relay::Next(RetryPacer& pacer) {
       Pause(pacer.Failed(jobs.error()));
       continue;
     }
-    MutexLock lock(mu_);
-    // An episode finished since the read may be listed with the job it no longer holds.
-    if (finished != finished_) continue;
-    for (PreparingJob& j : *jobs) {
-      if (in_hand_.insert(j.episode.id.value()).second) return std::move(j);
+    {
+      MutexLock lock(mu_);
+      // An episode finished since the read may be listed with the job it no longer holds.
+      if (finished != finished_) continue;
+      for (PreparingJob& j : *jobs) {
+        if (in_hand_.insert(j.episode.id.value()).second) return std::move(j);
+      }
     }
-    wake_.wait_for(lock, kRecheck, [&]() REQUIRES(mu_) {
-      return wakes != wakes_ || finished != finished_ || stopping_;
-    });
+    // A Wake or a finished episode since the read has notified `wakeup`: the wait ends at once.
+    clock_.WaitUntil(clock_.Now() + kRecheck, stop_.get_token(), wakeup);
   }
 }
 
-void Relay::Loop() {
+void Relay::Loop(Wakeup& wakeup) {
   RetryPacer pacer("relay", kPauseBase, kPauseMax);
-  while (std::optional<PreparingJob> job = Next(pacer)) {
+  while (std::optional<PreparingJob> job = Next(pacer, wakeup)) {
     Result<void> prepared = Prepare(*job);
     Result<void> recorded = prepared ? Result<void>{} : Report(*job, prepared.error());
     {
@@ -160,7 +156,7 @@ void Relay::Loop() {
       in_hand_.erase(job->episode.id.value());
       ++finished_;
     }
-    wake_.notify_all();
+    for (auto& other : wakeups_) other->Notify();
     if (recorded) {
       pacer.Succeeded();
     } else {
@@ -169,10 +165,7 @@ void Relay::Loop() {
   }
 }
 
-void Relay::Pause(Millis wait) {
-  MutexLock lock(mu_);
-  wake_.wait_for(lock, wait, [this]() REQUIRES(mu_) { return stopping_; });
-}
+void Relay::Pause(Millis wait) { clock_.WaitUntil(clock_.Now() + wait, stop_.get_token()); }
 
 void Relay::RemoveScratchFiles() {
   std::error_code ec;

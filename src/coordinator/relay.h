@@ -25,7 +25,6 @@
 // Thread safety: Wake and Stop may be called from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -98,10 +97,10 @@ class Relay {
  private:
   struct InFlight;
 
-  void Loop();
+  void Loop(Wakeup& wakeup);
   // The next kPreparing job of an episode no other thread has in hand, marked as in hand; none
   // when stopping.
-  std::optional<PreparingJob> Next(RetryPacer& pacer);
+  std::optional<PreparingJob> Next(RetryPacer& pacer, Wakeup& wakeup);
   // Prepares what is left of `job`'s episode; `job.job` follows the job that holds the rest.
   // The error says why not and whether for good.
   Result<void> Prepare(PreparingJob& job);
@@ -112,7 +111,7 @@ class Relay {
   Result<void> Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait);
   // Records the failure in the store; the error when the store could not.
   Result<void> Report(const PreparingJob& job, const Error& error);
-  // Waits `wait` unless stopped (Wake does not cut it short).
+  // Waits `wait` of the Clock's time unless stopped (Wake does not cut it short).
   void Pause(Millis wait);
   // Removes downloads (and their .part files) a crash or a failure left in scratch_dir.
   void RemoveScratchFiles();
@@ -126,8 +125,10 @@ class Relay {
   const std::function<void()> on_queued_;
 
   mutable Mutex mu_;
-  std::condition_variable_any wake_;
-  uint64_t wakes_ GUARDED_BY(mu_) = 0;     // Wake calls
+  std::stop_source stop_;
+  // One per thread (a Wakeup serves one waiter), notified by Wake and by a thread letting an
+  // episode go. Constant after construction.
+  std::vector<std::unique_ptr<Wakeup>> wakeups_;
   uint64_t finished_ GUARDED_BY(mu_) = 0;  // episodes let go of
   bool stopping_ GUARDED_BY(mu_) = false;
   std::set<int64_t> in_hand_ GUARDED_BY(mu_);    // episodes being prepared

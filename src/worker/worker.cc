@@ -17,6 +17,7 @@
 #include "core/retry_pacer.h"
 #include "net/public_address.h"
 #include "worker/hardware.h"
+#include "worker/heartbeat_pace.h"
 #include "worker/preflight.h"
 #include "worker/speed_probe.h"
 
@@ -667,8 +668,9 @@ void Worker::ReleaseAll() {
 }
 
 void Worker::HeartbeatLoop() {
+  std::mt19937_64 rng{std::random_device{}()};
   while (!stopping()) {
-    SleepFor(heartbeat_interval_.load(), stop_.get_token());
+    SleepFor(HeartbeatPause(heartbeat_interval_.load(), rng()), stop_.get_token());
     if (stopping()) break;
     std::vector<Progress> held;
     {
