@@ -329,6 +329,37 @@ TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
   EXPECT_EQ(media->body, up.body);
 }
 
+// What a crash leaves in uploads/ (a file still being written, an empty one from a full disk) is
+// removed at start; a whole upload stays.
+TEST_F(CoordinatorTest, UnfinishedUploadsAreSweptAtStart) {
+  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=kept");
+  up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
+  up.content_type = "audio/mpeg";
+  auto reply = http_->Send(up);
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 201) << reply->body;
+  const auto uploads = dir_.path() / "data" / "uploads";
+  std::vector<std::filesystem::path> kept;
+  for (const auto& e : std::filesystem::directory_iterator(uploads)) kept.push_back(e.path());
+  ASSERT_EQ(kept.size(), 1u);  // the upload, under its final name
+  EXPECT_NE(kept[0].extension(), ".part");
+  std::ofstream(uploads / "00ff00ff.part") << "half an upload";
+  std::ofstream(uploads / "00ff00fe").close();
+
+  coordinator_->Stop();
+  coordinator_.reset();
+  CoordinatorOptions o;
+  o.data_dir = dir_.path() / "data";
+  o.port = 0;
+  o.relay = false;
+  auto c = Coordinator::Start(o, clock_);
+  ASSERT_TRUE(c) << c.error().ToString();
+  coordinator_ = std::move(*c);
+  std::vector<std::filesystem::path> left;
+  for (const auto& e : std::filesystem::directory_iterator(uploads)) left.push_back(e.path());
+  EXPECT_EQ(left, kept);
+}
+
 TEST_F(CoordinatorTest, AudioServedIsCountedAgainstTheNodeThatFetchedIt) {
   ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=counted");
   up.body = std::string(1000, 'x');
