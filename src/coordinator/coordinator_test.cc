@@ -40,6 +40,16 @@ class CoordinatorTest : public ::testing::Test {
     admin_->set_admin_token(admin_token_);
   }
 
+  // Uploads 16 bytes that start like an MP3, titled `title` (URL-encoded); the request sent.
+  ClientRequest UploadTiny(const std::string& title) {
+    ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=" + title);
+    up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
+    up.content_type = "audio/mpeg";
+    auto reply = http_->Send(up);
+    EXPECT_TRUE(reply && reply->status == 201) << (reply ? reply->body : reply.error().ToString());
+    return up;
+  }
+
   // A raw request carrying the admin token.
   ClientRequest AdminRequest(std::string method, const std::string& path) {
     ClientRequest r;
@@ -311,12 +321,7 @@ TEST_F(CoordinatorTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
 }
 
 TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
-  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=My%20file");
-  up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
-  up.content_type = "audio/mpeg";
-  auto reply = http_->Send(up);
-  ASSERT_TRUE(reply);
-  ASSERT_EQ(reply->status, 201) << reply->body;
+  const ClientRequest up = UploadTiny("My%20file");
   auto w = Worker("a");
   auto grants = w->Claim(1, Millis(0));
   ASSERT_TRUE(grants && grants->size() == 1);
@@ -332,12 +337,7 @@ TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
 // What a crash leaves in uploads/ (a file still being written, an empty one from a full disk) is
 // removed at start; a whole upload stays.
 TEST_F(CoordinatorTest, UnfinishedUploadsAreSweptAtStart) {
-  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=kept");
-  up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
-  up.content_type = "audio/mpeg";
-  auto reply = http_->Send(up);
-  ASSERT_TRUE(reply);
-  ASSERT_EQ(reply->status, 201) << reply->body;
+  UploadTiny("kept");
   const auto uploads = dir_.path() / "data" / "uploads";
   std::vector<std::filesystem::path> kept;
   for (const auto& e : std::filesystem::directory_iterator(uploads)) kept.push_back(e.path());
