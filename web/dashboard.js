@@ -67,7 +67,7 @@ function renderNodes(nodes) {
   fillRows("nodes", nodes, (tr, n) => {
     tr.dataset.node = n.id;
     cell(tr, n.name);
-    cell(tr, n.status, `status-${n.status}`).title = n.blocked_reason || "";
+    cell(tr, n.status, `status-${n.status}`).title = n.blocked_reason || n.fault || "";
     cell(tr, n.gpu || "CPU");
     cell(tr, text(n.engine_states), "num states");
     cell(tr, fixed(n.price_per_hour, 2, "$"), "num");

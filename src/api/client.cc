@@ -94,10 +94,12 @@ Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wai
   return grants;
 }
 
-Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>& held) {
+Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>& held,
+                                                    std::string_view fault) {
   json progress = json::array();
   for (const Progress& p : held) progress.push_back(ToJson(p));
   json body = {{"progress", std::move(progress)}};
+  if (!fault.empty()) body["fault"] = fault;
   auto reply = CallJson("POST", "/api/workers/heartbeat", body.dump(), node_token_, kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   HeartbeatReply out;

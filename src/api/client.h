@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/wire.h"
@@ -45,9 +46,12 @@ class CoordinatorClient {
 
   // ---- worker protocol ----
   Result<Registration> Register(const std::string& enrollment_token, const NodeInfo& info);
-  // Waits up to `wait` for work when none is queued (long poll).
+  // Waits up to `wait` for work when none is queued (long poll). A claim says the node is
+  // healthy: a worker with a local fault claims nothing.
   Result<std::vector<WireGrant>> Claim(int max_jobs, Millis wait);
-  Result<HeartbeatReply> Heartbeat(const std::vector<Progress>& held);
+  // `fault`: the node's local fault now (a full or unwritable work directory), empty when
+  // healthy; the coordinator shows the node unhealthy while one is reported.
+  Result<HeartbeatReply> Heartbeat(const std::vector<Progress>& held, std::string_view fault = {});
   // `waited`: how long the audio waited in the worker's prefetch queue before the engine took
   // it, sent as timings.waited_ms (the coordinator keeps job time apart from it); negative: not
   // known, not sent.

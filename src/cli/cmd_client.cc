@@ -117,6 +117,10 @@ void PrintStatus(const json& status) {
     }
     fmt::print("  {:<20} {:<8} {:<14} {:<28} {}\n", n.value("name", ""), n.value("status", ""),
                n.value("engine", ""), hardware.substr(0, 28), jobs.empty() ? "-" : jobs);
+    if (const std::string fault = n.value("fault", ""); !fault.empty())
+      fmt::print("    local fault, claims paused: {}\n", fault);
+    if (const std::string why = n.value("blocked_reason", ""); !why.empty())
+      fmt::print("    blocked: {}\n", why);
   }
   // Episodes, not jobs: a chunked episode is one episode whose chunks are its progress.
   const json& e = status.contains("episodes") ? status["episodes"] : status["transcribe_queue"];

@@ -53,6 +53,28 @@ Result<const nlohmann::json*> TypedField(const nlohmann::json& body, const char*
   return &*it;
 }
 
+// What an upload is written under until it is whole (SaveUpload).
+constexpr char kUploadPartSuffix[] = ".part";
+
+// At start: uploads a crash cut short (their temporary files, and empty files that older
+// versions left after a failed write) are removed. An upload is never empty ("empty upload" is
+// refused), so an empty file is no episode's audio.
+void SweepUploads(const std::filesystem::path& dir) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code size_ec;
+    const bool empty = entry.is_regular_file(size_ec) && entry.file_size(size_ec) == 0;
+    if (!name.ends_with(kUploadPartSuffix) && !(empty && !size_ec)) continue;
+    std::error_code rm;
+    if (std::filesystem::remove(entry.path(), rm)) ++removed;
+  }
+  if (removed > 0)
+    fmt::print(stderr, "coordinator: removed {} unfinished upload(s) from {}\n", removed,
+               dir.string());
+}
+
 }  // namespace
 
 Result<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback) {
@@ -94,14 +116,17 @@ Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
   std::random_device rd;
   const std::string name = fmt::format("{:016x}{:08x}", (uint64_t(rd()) << 32) | rd(), rd());
   {
-    std::ofstream out(dir / name, std::ios::binary);
+    // Written under a temporary name, so that a crash leaves only what SweepUploads removes.
+    const auto part = dir / (name + kUploadPartSuffix);
+    std::ofstream out(part, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
-    if (!out) {
+    if (out) std::filesystem::rename(part, dir / name, ec);
+    if (!out || ec) {
+      const std::string why = ec ? ec.message() : std::strerror(errno);
       // A full disk leaves a short or empty file: it must not stay behind.
-      std::filesystem::remove(dir / name, ec);
-      return Unavailable(
-          fmt::format("cannot store the upload in {}: {}", dir.string(), std::strerror(errno)));
+      std::filesystem::remove(part, ec);
+      return Unavailable(fmt::format("cannot store the upload in {}: {}", dir.string(), why));
     }
   }
   EpisodeInfo info;
@@ -258,6 +283,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   }
   auto admin = LoadOrCreateAdminToken(options.data_dir / kAdminTokenFile);
   if (!admin) return std::unexpected(admin.error());
+  SweepUploads(options.data_dir / "uploads");
 
   std::unique_ptr<Coordinator> c(new Coordinator());
   c->lock_.emplace(std::move(*lock));

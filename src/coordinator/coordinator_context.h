@@ -12,6 +12,7 @@
 #include "coordinator/feed_poller.h"
 #include "coordinator/job_waiters.h"
 #include "coordinator/join_token.h"
+#include "coordinator/node_faults.h"
 #include "coordinator/upload_dedup.h"
 #include "net/router.h"
 
@@ -33,6 +34,7 @@ struct Coordinator::Context {
   UploadDedup& uploads;                  // repeated transcription uploads (routes_openai.cc)
   const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
+  NodeFaults faults;                     // local faults the workers report (node_faults.h)
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }

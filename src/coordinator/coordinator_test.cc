@@ -40,6 +40,16 @@ class CoordinatorTest : public ::testing::Test {
     admin_->set_admin_token(admin_token_);
   }
 
+  // Uploads 16 bytes that start like an MP3, titled `title` (URL-encoded); the request sent.
+  ClientRequest UploadTiny(const std::string& title) {
+    ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=" + title);
+    up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
+    up.content_type = "audio/mpeg";
+    auto reply = http_->Send(up);
+    EXPECT_TRUE(reply && reply->status == 201) << (reply ? reply->body : reply.error().ToString());
+    return up;
+  }
+
   // A raw request carrying the admin token.
   ClientRequest AdminRequest(std::string method, const std::string& path) {
     ClientRequest r;
@@ -307,12 +317,7 @@ TEST_F(CoordinatorTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
 }
 
 TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
-  ClientRequest up = AdminRequest("POST", "/api/episodes/upload?title=My%20file");
-  up.body = std::string("ID3\x04\x00\x00\x00\x00\x00\x00payload", 16);
-  up.content_type = "audio/mpeg";
-  auto reply = http_->Send(up);
-  ASSERT_TRUE(reply);
-  ASSERT_EQ(reply->status, 201) << reply->body;
+  const ClientRequest up = UploadTiny("My%20file");
   auto w = Worker("a");
   auto grants = w->Claim(1, Millis(0));
   ASSERT_TRUE(grants && grants->size() == 1);
@@ -323,6 +328,32 @@ TEST_F(CoordinatorTest, UploadedAudioIsServedToWorkers) {
   ASSERT_TRUE(media);
   EXPECT_EQ(media->status, 200);
   EXPECT_EQ(media->body, up.body);
+}
+
+// What a crash leaves in uploads/ (a file still being written, an empty one from a full disk) is
+// removed at start; a whole upload stays.
+TEST_F(CoordinatorTest, UnfinishedUploadsAreSweptAtStart) {
+  UploadTiny("kept");
+  const auto uploads = dir_.path() / "data" / "uploads";
+  std::vector<std::filesystem::path> kept;
+  for (const auto& e : std::filesystem::directory_iterator(uploads)) kept.push_back(e.path());
+  ASSERT_EQ(kept.size(), 1u);  // the upload, under its final name
+  EXPECT_NE(kept[0].extension(), ".part");
+  std::ofstream(uploads / "00ff00ff.part") << "half an upload";
+  std::ofstream(uploads / "00ff00fe").close();
+
+  coordinator_->Stop();
+  coordinator_.reset();
+  CoordinatorOptions o;
+  o.data_dir = dir_.path() / "data";
+  o.port = 0;
+  o.relay = false;
+  auto c = Coordinator::Start(o, clock_);
+  ASSERT_TRUE(c) << c.error().ToString();
+  coordinator_ = std::move(*c);
+  std::vector<std::filesystem::path> left;
+  for (const auto& e : std::filesystem::directory_iterator(uploads)) left.push_back(e.path());
+  EXPECT_EQ(left, kept);
 }
 
 TEST_F(CoordinatorTest, AudioServedIsCountedAgainstTheNodeThatFetchedIt) {

@@ -143,6 +143,20 @@ Check NoBlockedNodes(const FleetFacts& f) {
   return c;
 }
 
+// A node whose worker cannot write its work directory or outbox (a full or read-only disk)
+// claims nothing until it recovers: the reason is the worker's own.
+Check NoUnhealthyNodes(const FleetFacts& f) {
+  Check c{"no_unhealthy_nodes"};
+  std::vector<std::string> unhealthy;
+  for (const NodeFacts& n : f.nodes)
+    if (n.view.status == NodeStatus::kUnhealthy)
+      unhealthy.push_back(fmt::format("{}: {}", n.view.node.info.name, n.view.fault->reason));
+  c.outcome = unhealthy.empty() ? CheckOutcome::kPass : CheckOutcome::kFail;
+  c.detail = unhealthy.empty() ? "no node reports a local fault"
+                               : fmt::format("unhealthy: {}", fmt::join(unhealthy, "; "));
+  return c;
+}
+
 }  // namespace
 
 std::string_view ToString(CheckOutcome o) {
@@ -157,7 +171,7 @@ std::string_view ToString(CheckOutcome o) {
 DoctorReport RunDoctor(const FleetFacts& f) {
   DoctorReport r;
   r.checks = {EveryPodBusy(f),  PrefetchPopulated(f), NoCompletionGaps(f), NoIdleWithWork(f),
-              NoIdleBilling(f), RelayKeepsUp(f),      NoBlockedNodes(f)};
+              NoIdleBilling(f), RelayKeepsUp(f),      NoBlockedNodes(f),   NoUnhealthyNodes(f)};
   for (const Check& c : r.checks) r.healthy = r.healthy && c.outcome != CheckOutcome::kFail;
   return r;
 }

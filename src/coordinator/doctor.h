@@ -14,6 +14,8 @@
 //   relay_keeps_up      the relay's measured preparation speed is at least the fleet's speed (n/a
 //                       in origin mode or before anything was prepared)
 //   no_blocked_nodes    no node seen recently is blocked (its preflight failed: the reason)
+//   no_unhealthy_nodes  no online node's worker reports a local fault (a full or unwritable work
+//                       directory or outbox: the reason; node_faults.h)
 #pragma once
 
 #include <string>

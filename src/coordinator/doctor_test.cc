@@ -130,5 +130,20 @@ TEST(Doctor, EmptyQueueBetweenBatchesIsNoGap) {
   EXPECT_THAT(gaps.detail, HasSubstr("pod p90 gap 415.7s"));
 }
 
+TEST(Doctor, UnhealthyNodeFailsWithItsWorkersReason) {
+  FleetBuilder fleet;
+  fleet.Add("pod-1", "RTX A5000", 87, 0.22);
+  DoctorReport healthy = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(healthy, "no_unhealthy_nodes").outcome, CheckOutcome::kPass);
+  NodeFacts& sick = fleet.Add("pod-2", "RTX A5000", 87, 0.22, NodeStatus::kUnhealthy);
+  sick.view.fault = NodeFault{"/work/audio/.probe: No space left on device", fleet.facts.now};
+  EXPECT_FALSE(sick.working());
+  DoctorReport r = RunDoctor(fleet.facts);
+  EXPECT_EQ(Find(r, "no_unhealthy_nodes").outcome, CheckOutcome::kFail);
+  EXPECT_THAT(Find(r, "no_unhealthy_nodes").detail,
+              HasSubstr("pod-2: /work/audio/.probe: No space left on device"));
+  EXPECT_FALSE(r.healthy);
+}
+
 }  // namespace
 }  // namespace podfleet

@@ -106,7 +106,8 @@ double FleetSpeed(const FleetFacts& f) {
 }
 
 Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
-                                    const FleetSettings& settings, TimePoint now) {
+                                    const FleetSettings& settings, TimePoint now,
+                                    const std::map<NodeId, NodeFault>& faults) {
   FleetFacts f;
   f.now = now;
   f.settings = settings;
@@ -145,8 +146,8 @@ Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
   if (!queued_audio) return std::unexpected(queued_audio.error());
   f.queued_audio = *queued_audio;
 
-  f.nodes = NodeFactsOf(BuildNodeViews(*nodes, *leased, now, settings.offline_after), f, *failed,
-                        activity);
+  f.nodes = NodeFactsOf(BuildNodeViews(*nodes, *leased, now, settings.offline_after, faults), f,
+                        *failed, activity);
   std::vector<bool> completed;
   for (const NodeFacts& n : f.nodes) completed.push_back(n.day.jobs > 0 || n.speed > 0);
   f.compatibility = BuildCompatibility(*nodes, completed);

@@ -55,8 +55,10 @@ struct NodeFacts {
   NodeWindow hour;
   NodeWindow day;
   bool online() const { return view.status != NodeStatus::kOffline; }
-  // Online and allowed jobs: its speed counts towards the fleet's.
-  bool working() const { return online() && view.status != NodeStatus::kBlocked; }
+  // Online and able to take jobs: its speed counts towards the fleet's.
+  bool working() const {
+    return online() && view.status != NodeStatus::kBlocked && view.status != NodeStatus::kUnhealthy;
+  }
   bool pod() const { return price && *price > 0; }  // a machine that bills by the hour
 };
 
@@ -99,7 +101,9 @@ Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
 // The sum of the working nodes' speeds (x realtime): what the fleet could do.
 double FleetSpeed(const FleetFacts& f);
 
+// `faults`: the nodes whose workers report a local fault now (node_faults.h).
 Result<FleetFacts> GatherFleetFacts(Store& store, const ActivityLog& activity,
-                                    const FleetSettings& settings, TimePoint now);
+                                    const FleetSettings& settings, TimePoint now,
+                                    const std::map<NodeId, NodeFault>& faults = {});
 
 }  // namespace podfleet

@@ -5,22 +5,26 @@
 
 namespace podfleet {
 
-NodeStatus DeriveStatus(const Node& node, size_t leased_jobs, TimePoint now, Millis offline_after) {
+NodeStatus DeriveStatus(const Node& node, size_t leased_jobs, TimePoint now, Millis offline_after,
+                        bool faulty) {
   if (!node.info.blocked_reason.empty()) return NodeStatus::kBlocked;
   if (node.retired || now - node.last_seen > offline_after) return NodeStatus::kOffline;
+  if (faulty) return NodeStatus::kUnhealthy;
   return leased_jobs > 0 ? NodeStatus::kBusy : NodeStatus::kIdle;
 }
 
 std::vector<NodeView> BuildNodeViews(const std::vector<Node>& nodes, const std::vector<Job>& leased,
-                                     TimePoint now, Millis offline_after) {
+                                     TimePoint now, Millis offline_after,
+                                     const std::map<NodeId, NodeFault>& faults) {
   std::map<NodeId, std::vector<Job>> by_node;
   for (const Job& j : leased)
     if (j.lease) by_node[j.lease->node].push_back(j);
   std::vector<NodeView> views;
   views.reserve(nodes.size());
   for (const Node& n : nodes) {
-    NodeView v{n, NodeStatus::kIdle, std::move(by_node[n.id])};
-    v.status = DeriveStatus(n, v.jobs.size(), now, offline_after);
+    NodeView v{n, NodeStatus::kIdle, std::move(by_node[n.id]), std::nullopt};
+    if (auto f = faults.find(n.id); f != faults.end()) v.fault = f->second;
+    v.status = DeriveStatus(n, v.jobs.size(), now, offline_after, v.fault.has_value());
     views.push_back(std::move(v));
   }
   return views;

@@ -2,24 +2,38 @@
 // from the store's records. Pure functions of their inputs, so they are tested without a server.
 #pragma once
 
+#include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/model.h"
 
 namespace podfleet {
 
+// A local fault a worker reports about its own machine (node_faults.h).
+struct NodeFault {
+  std::string reason;  // as the worker wrote it, e.g. "... No space left on device"
+  TimePoint since;     // when the coordinator first heard of it
+};
+
 struct NodeView {
   Node node;
   NodeStatus status = NodeStatus::kIdle;
-  std::vector<Job> jobs;  // leased to it now, with progress
+  std::vector<Job> jobs;           // leased to it now, with progress
+  std::optional<NodeFault> fault;  // what its worker reports, if anything
 };
 
 // A node is blocked when it reported a failed preflight, offline when retired or not heard from
-// within `offline_after`, busy while it holds leases, and idle otherwise.
-NodeStatus DeriveStatus(const Node& node, size_t leased_jobs, TimePoint now, Millis offline_after);
+// within `offline_after`, unhealthy while its worker reports a local fault (`faulty`), busy while
+// it holds leases, and idle otherwise.
+NodeStatus DeriveStatus(const Node& node, size_t leased_jobs, TimePoint now, Millis offline_after,
+                        bool faulty = false);
 
+// `faults`: the nodes whose workers report a local fault now (NodeFaults::Snapshot).
 std::vector<NodeView> BuildNodeViews(const std::vector<Node>& nodes, const std::vector<Job>& leased,
-                                     TimePoint now, Millis offline_after);
+                                     TimePoint now, Millis offline_after,
+                                     const std::map<NodeId, NodeFault>& faults = {});
 
 struct Throughput {
   Millis window{0};  // the time the figures cover: the last hour, or less since work began

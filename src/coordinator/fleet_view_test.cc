@@ -28,6 +28,27 @@ TEST(FleetView, StatusFollowsLeasesHeartbeatsAndPreflight) {
   EXPECT_EQ(DeriveStatus(retired, 0, kNow, Millis(30'000)), NodeStatus::kOffline);
 }
 
+// A worker's local fault makes an online node unhealthy (busy or idle); blocked and offline say
+// more and stand.
+TEST(FleetView, ReportedFaultMakesAnOnlineNodeUnhealthy) {
+  const std::map<NodeId, NodeFault> faults = {{NodeId(2), {"disk full", kNow}},
+                                              {NodeId(3), {"disk full", kNow}}};
+  Job j;
+  j.id = JobId(7);
+  j.lease = Lease{JobId(7), AttemptId(1), NodeId(2), kNow};
+  auto views =
+      BuildNodeViews({MakeNode(1, Millis(0)), MakeNode(2, Millis(0)), MakeNode(3, Millis(31'000))},
+                     {j}, kNow, Millis(30'000), faults);
+  ASSERT_EQ(views.size(), 3u);
+  EXPECT_EQ(views[0].status, NodeStatus::kIdle);
+  EXPECT_FALSE(views[0].fault);
+  EXPECT_EQ(views[1].status, NodeStatus::kUnhealthy);
+  ASSERT_TRUE(views[1].fault);
+  EXPECT_EQ(views[1].fault->reason, "disk full");
+  EXPECT_EQ(views[2].status, NodeStatus::kOffline);
+  EXPECT_EQ(ToString(NodeStatus::kUnhealthy), "unhealthy");
+}
+
 TEST(FleetView, JobsAreGroupedUnderTheirNode) {
   Job j;
   j.id = JobId(7);

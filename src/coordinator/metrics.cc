@@ -39,7 +39,8 @@ bool AllDigits(std::string_view s) {
 }
 
 void NodeGauges(std::string& out, const FleetFacts& f) {
-  std::map<std::string, int> by_status = {{"busy", 0}, {"idle", 0}, {"offline", 0}, {"blocked", 0}};
+  std::map<std::string, int> by_status = {
+      {"busy", 0}, {"idle", 0}, {"offline", 0}, {"blocked", 0}, {"unhealthy", 0}};
   for (const NodeFacts& n : f.nodes) ++by_status[std::string(ToString(n.view.status))];
   Header(out, "podfleet_nodes", "gauge", "nodes by status");
   for (const auto& [status, count] : by_status)

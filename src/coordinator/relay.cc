@@ -26,6 +26,14 @@ constexpr size_t kMaxInFlight = 2;
 
 void Log(const std::string& line) { fmt::print(stderr, "relay: {}\n", line); }
 
+// A failed download's .part is not kept for a later resume: the episode may wait long for its
+// retry, or never get one, and the scratch disk may be what failed.
+void RemovePartial(const std::filesystem::path& dest) {
+  std::error_code ec;
+  std::filesystem::remove(dest.string() + ".part", ec);
+  std::filesystem::remove(dest, ec);
+}
+
 bool Permanent(const Error& e) {
   return e.code == Code::kNotFound || e.code == Code::kInvalidArgument ||
          e.code == Code::kCorruption;
@@ -193,7 +201,10 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   download.progress = [this](int64_t, int64_t) { return !stopping(); };
   const auto dest = options_.scratch_dir / fmt::format("episode-{}", episode.id.value());
   auto fetched = http_.Download(url, dest, download);
-  if (!fetched) return std::unexpected(fetched.error());
+  if (!fetched) {
+    RemovePartial(dest);
+    return std::unexpected(fetched.error());
+  }
   return dest;
 }
 

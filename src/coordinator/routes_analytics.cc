@@ -37,7 +37,7 @@ Result<FleetFacts> Facts(Ctx& c) {
   FleetSettings s{c.options.prices, c.options.uplink_bits_per_second, c.options.claim_capacity,
                   c.options.offline_after};
   if (c.relay) s.preparation_capacity = c.relay->Capacity();
-  return GatherFleetFacts(c.store, c.activity, s, c.clock.Now());
+  return GatherFleetFacts(c.store, c.activity, s, c.clock.Now(), c.faults.Snapshot());
 }
 
 json WindowJson(const NodeWindow& w) {
@@ -68,6 +68,7 @@ json NodeFactsJson(const NodeFacts& n) {
           {"name", n.view.node.info.name},
           {"status", ToString(n.view.status)},
           {"blocked_reason", n.view.node.info.blocked_reason},
+          {"fault", n.view.fault ? json(n.view.fault->reason) : json(nullptr)},
           {"engine", n.view.node.info.engine},
           {"gpu", n.gpu},
           {"engine_states", n.view.node.info.engine_states},
@@ -210,7 +211,8 @@ json DoctorJson(const DoctorReport& r) {
   return {{"healthy", r.healthy}, {"checks", std::move(checks)}};
 }
 
-// Alerts for the dashboard: blocked GPUs, pods billing while idle, a saturated link.
+// Alerts for the dashboard: blocked GPUs, unhealthy nodes, pods billing while idle, a saturated
+// link.
 json Alerts(const FleetFacts& f, const Bandwidth& b) {
   json out = json::array();
   for (const NodeFacts& n : f.nodes) {
@@ -219,6 +221,10 @@ json Alerts(const FleetFacts& f, const Bandwidth& b) {
                      {"message", fmt::format("{} ({}) is blocked: {}", n.view.node.info.name,
                                              n.gpu.empty() ? "no GPU" : n.gpu,
                                              n.view.node.info.blocked_reason)}});
+    if (n.view.status == NodeStatus::kUnhealthy)
+      out.push_back({{"kind", "unhealthy_node"},
+                     {"message", fmt::format("{} is unhealthy and claims nothing: {}",
+                                             n.view.node.info.name, n.view.fault->reason)}});
     if (n.pod() && n.view.status == NodeStatus::kIdle)
       out.push_back({{"kind", "idle_pod"},
                      {"message", fmt::format("{} is idle and costs ${:.2f}/h",

@@ -41,6 +41,10 @@ json NodeJson(const NodeView& v, TimePoint now) {
   out["registered_at"] = ToUnixMillis(v.node.registered_at);
   out["last_heartbeat"] = ToUnixMillis(v.node.last_seen);
   out["last_heartbeat_age_ms"] = (now - v.node.last_seen).count();
+  if (v.fault) {
+    out["fault"] = v.fault->reason;
+    out["fault_since"] = ToUnixMillis(v.fault->since);
+  }
   return out;
 }
 
@@ -51,7 +55,8 @@ Result<json> NodesJson(Ctx& c) {
   if (!leased) return std::unexpected(leased.error());
   const TimePoint now = c.clock.Now();
   json out = json::array();
-  for (const NodeView& v : BuildNodeViews(*nodes, *leased, now, c.options.offline_after))
+  for (const NodeView& v :
+       BuildNodeViews(*nodes, *leased, now, c.options.offline_after, c.faults.Snapshot()))
     out.push_back(NodeJson(v, now));
   return json{{"nodes", std::move(out)}};
 }

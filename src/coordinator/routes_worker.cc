@@ -46,6 +46,15 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request,
   return node;
 }
 
+// A worker's heartbeat and claim carry its local fault ("fault": the reason), or none when it is
+// healthy (node_faults.h). A malformed field is refused like any other.
+Result<void> RecordFault(Coordinator::Context& c, const Node& node, const json& body) {
+  auto fault = StringField(body, "fault", "");
+  if (!fault) return std::unexpected(fault.error());
+  c.faults.Report(node.id, node.info.name, *fault, c.clock.Now());
+  return {};
+}
+
 // The URL a worker fetches the audio from: the relay's chunk, else the origin's, or the
 // coordinator's for uploads.
 std::string AudioUrl(const Grant& g) {
@@ -103,6 +112,7 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   }
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
+  if (auto r = RecordFault(c, *node, *body); !r) return respond(ErrorReply(r.error()));
   auto max = IntField(*body, "max", 1);
   if (!max) return respond(ErrorReply(max.error()));
   auto wait_ms = IntField(*body, "wait_ms", 0);
@@ -121,6 +131,7 @@ HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
   if (!node) return ErrorReply(node.error());
   auto body = JsonBody(request);
   if (!body) return ErrorReply(body.error());
+  if (auto r = RecordFault(c, *node, *body); !r) return ErrorReply(r.error());
   const json reported = body->value("progress", json::array());
   if (!reported.is_array())
     return ErrorReply({Code::kInvalidArgument, "field 'progress' must be an array"});
@@ -257,6 +268,7 @@ HttpResponse Release(Coordinator::Context& c, const HttpRequest& request) {
 HttpResponse Deregister(Coordinator::Context& c, const HttpRequest& request) {
   auto node = Authenticate(c, request);
   if (!node) return ErrorReply(node.error());
+  c.faults.Forget(node->id);
   return Reply(c.store.RetireNode(node->id, c.clock.Now()));
 }
 

@@ -45,11 +45,12 @@ constexpr std::array<std::pair<Stage, std::string_view>, 5> kStages{{
     {Stage::kUploading, "uploading"},
 }};
 
-constexpr std::array<std::pair<NodeStatus, std::string_view>, 4> kNodeStatuses{{
+constexpr std::array<std::pair<NodeStatus, std::string_view>, 5> kNodeStatuses{{
     {NodeStatus::kBusy, "busy"},
     {NodeStatus::kIdle, "idle"},
     {NodeStatus::kOffline, "offline"},
     {NodeStatus::kBlocked, "blocked"},
+    {NodeStatus::kUnhealthy, "unhealthy"},
 }};
 
 constexpr std::array<std::pair<AttemptOutcome, std::string_view>, 5> kAttemptOutcomes{{

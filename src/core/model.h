@@ -232,7 +232,9 @@ struct NodeInfo {
   int engine_states = 1;
 };
 
-enum class NodeStatus { kBusy, kIdle, kOffline, kBlocked };
+// kUnhealthy: online, but its worker reports a local fault (a full or unwritable work directory or
+// outbox) and claims nothing until it recovers.
+enum class NodeStatus { kBusy, kIdle, kOffline, kBlocked, kUnhealthy };
 std::string_view ToString(NodeStatus s);
 
 struct Node {

@@ -1,13 +1,18 @@
 #include "net/http_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "net/http_server.h"
 #include "net/public_address.h"
@@ -125,6 +130,63 @@ class Origin {
   mutable std::mutex mu_;
   std::vector<std::string> seen_;  // guarded by mu_
   std::unique_ptr<HttpServer> server_;
+};
+
+// An origin that misbehaves below HTTP, which the project's server would not do: on loopback, it
+// reads each request's head and hands the socket to `respond`, which writes raw bytes; the
+// connection is closed after it. `respond` should return once stopping() is true.
+class RawOrigin {
+ public:
+  explicit RawOrigin(std::function<void(RawOrigin&, int fd)> respond)
+      : respond_(std::move(respond)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(::listen(listener_, 8), 0);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  RawOrigin(const RawOrigin&) = delete;
+  RawOrigin& operator=(const RawOrigin&) = delete;
+  ~RawOrigin() {
+    stopping_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/audio"; }
+  bool stopping() const { return stopping_; }
+  int requests() const { return requests_; }
+  static bool Write(int fd, std::string_view bytes) {
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+ private:
+  void Serve() {
+    while (!stopping_) {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string head;
+      char c = 0;
+      while (!head.ends_with("\r\n\r\n") && ::recv(fd, &c, 1, 0) == 1) head += c;
+      ++requests_;
+      respond_(*this, fd);
+      ::close(fd);
+    }
+  }
+
+  std::function<void(RawOrigin&, int)> respond_;
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
 };
 
 class HttpClientTest : public ::testing::Test {
@@ -446,6 +508,45 @@ TEST(DownloadDeadline, FollowsTheDeclaredDurationAndSizeCappedByTheLongestEpisod
   EXPECT_EQ(DownloadDeadline(std::nullopt, 0, Millis(8'000)), Millis(12'000));
   EXPECT_EQ(DownloadDeadline(Millis(2 * 24 * 3'600'000), 0, day), Millis(10'000) + day / 4);
   EXPECT_EQ(DownloadDeadline(Millis(60'000), 64'000'000, day), Millis(10'000 + 15'000 + 1'000'000));
+}
+
+// A host that announces more bytes than it sends: what arrived is no episode, however often it
+// is asked again (each retry resumes and is cut short again).
+TEST_F(HttpClientTest, DownloadShorterThanItsContentLengthFails) {
+  RawOrigin origin([](RawOrigin&, int fd) {
+    RawOrigin::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n");
+    RawOrigin::Write(fd, std::string(1000, 'a'));
+  });
+  DownloadOptions options = Fast();
+  options.retries = 1;
+  auto r = client_->Download(origin.Url(), Dest(), options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kUnavailable) << r.error().ToString();
+  EXPECT_NE(r.error().message.find(origin.Url()), std::string::npos) << r.error().ToString();
+  EXPECT_FALSE(fs::exists(Dest()));
+}
+
+// A live stream (no length, never ends) is stopped by the deadline, not by the byte cap, and
+// leaves nothing behind.
+TEST_F(HttpClientTest, DownloadOfALiveStreamEndsAtItsDeadline) {
+  RawOrigin origin([](RawOrigin& self, int fd) {
+    RawOrigin::Write(fd,
+                     "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nConnection: close\r\n\r\n");
+    while (!self.stopping() && RawOrigin::Write(fd, std::string(2048, 'b')))
+      std::this_thread::sleep_for(10ms);
+  });
+  DownloadOptions options = Fast();
+  options.deadline = Millis(700);
+  const auto started = std::chrono::steady_clock::now();
+  auto r = client_->Download(origin.Url(), Dest(), options);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument) << r.error().ToString();
+  EXPECT_NE(r.error().message.find("not finished after"), std::string::npos);
+  EXPECT_GE(took, 700ms);
+  EXPECT_LT(took, 10s);  // the stream would go on for ever
+  EXPECT_FALSE(fs::exists(Dest()));
+  EXPECT_FALSE(fs::exists(Part()));
 }
 
 }  // namespace

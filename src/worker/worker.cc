@@ -18,6 +18,7 @@
 #include "net/public_address.h"
 #include "worker/hardware.h"
 #include "worker/heartbeat_pace.h"
+#include "worker/long_audio.h"
 #include "worker/preflight.h"
 #include "worker/speed_probe.h"
 
@@ -59,7 +60,7 @@ struct Worker::HeldJob {
   std::stop_source stop;  // requested when the lease is lost or the worker shuts down
   std::atomic<Stage> stage{Stage::kWaiting};
   std::atomic<double> fraction{0};
-  PcmAudio audio;                                  // owned by whichever stage holds the job
+  PreparedAudio audio;                             // owned by whichever stage holds the job
   std::chrono::steady_clock::time_point ready_at;  // decoded and queued for the engine
   Millis waited{-1};                               // ready_at until the engine took it
 
@@ -193,6 +194,7 @@ Result<WorkerStats> Worker::Run() {
     int fd;
     ~FdCloser() { ::close(fd); }
   } lock_closer{lock_fd};
+  RemoveScratch();
 
   if (auto r = Register(); !r) return std::unexpected(r.error());
   if (!blocked_reason_.empty()) {
@@ -233,9 +235,20 @@ Result<WorkerStats> Worker::Run() {
   stop_.request_stop();
   changed_.notify_all();
   heartbeat.join();
+  RemoveScratch();  // pieces of jobs prepared but never transcribed
   MutexLock lock(mu_);
   if (tripped_) return std::unexpected(*tripped_);
   return stats_;
+}
+
+// Only this worker uses the work directory (its lock): every file in audio/ is its own, and none
+// outlives a run (a new run gets new attempts, downloaded afresh).
+void Worker::RemoveScratch() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.work_dir / "audio", ec)) {
+    std::error_code rm;
+    std::filesystem::remove_all(entry.path(), rm);
+  }
 }
 
 void Worker::ReplayOutbox() {
@@ -319,6 +332,7 @@ void Worker::ClaimLoop() {
     if (options_.max_jobs > 0)
       want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
     const auto asked = std::chrono::steady_clock::now();
+    // Sent only while healthy: a claim without a fault tells the coordinator the node recovered.
     auto grants = client_.Claim(want, options_.claim_wait);
     if (grants && grants->empty()) PauseAfterEmptyClaim(asked);
     if (!grants) {
@@ -399,21 +413,14 @@ void Worker::Prepare(const JobPtr& job) {
                          code == Code::kNotFound || code == Code::kInvalidArgument);
   }
   job->Report(Stage::kDecoding, 0);
-  auto progress = [&job](double f) {
-    job->fraction = f;
-    return !job->stop.stop_requested();
-  };
-  // A chunk not relayed is a stretch of the whole episode at audio_url: only it is kept.
-  const Chunk& chunk = job->grant.chunk;
-  std::optional<Samples> end;
-  if (chunk.end) end = ToSamples(*chunk.end);
-  auto audio = chunk.relayed || chunk.whole()
-                   ? DecodeAudioFile(path, progress)
-                   : DecodeAudioRange(path, ToSamples(chunk.start), end, progress);
+  auto audio = Decode(job, path);
   std::error_code ec;
   std::filesystem::remove(path, ec);
   if (!audio) {
     if (job->stop.stop_requested()) return;
+    // Pieces of a long episode that could not be written: the node's fault, not the episode's.
+    if (Result<void> disk = CheckLocalDisk(0); !disk)
+      return ReleaseForLocalFault(job, disk.error(), 0);
     // Name the episode's URL, not the scratch file, in the reason the operator reads.
     Error error = audio.error();
     const std::string scratch = path.filename().string() + ": ";
@@ -432,6 +439,28 @@ void Worker::Prepare(const JobPtr& job) {
   changed_.notify_all();
 }
 
+Result<PreparedAudio> Worker::Decode(const JobPtr& job, const std::filesystem::path& path) {
+  auto progress = [&job](double f) {
+    job->fraction = f;
+    return !job->stop.stop_requested();
+  };
+  const Chunk& chunk = job->grant.chunk;
+  PreparedAudio prepared;
+  if (chunk.whole() && !chunk.relayed) {
+    // A whole episode, as long as its origin made it: decoded in bounded memory (long_audio.h).
+    return DecodeBounded(path, path.string() + "-piece", ChunkOptions{}, progress);
+  }
+  // A relayed chunk is short; a chunk not relayed is a stretch of the whole episode at
+  // audio_url: only it is kept.
+  std::optional<Samples> end;
+  if (chunk.end) end = ToSamples(*chunk.end);
+  auto audio = chunk.relayed ? DecodeAudioFile(path, progress)
+                             : DecodeAudioRange(path, ToSamples(chunk.start), end, progress);
+  if (!audio) return std::unexpected(audio.error());
+  prepared.held = std::move(*audio);
+  return prepared;
+}
+
 void Worker::EngineLoop() {
   while (true) {
     JobPtr job;
@@ -443,12 +472,15 @@ void Worker::EngineLoop() {
       ready_.pop_front();
       changed_.notify_all();
     }
-    if (job->stop.stop_requested()) continue;
+    if (job->stop.stop_requested()) {
+      RemoveSpilled(job->audio);
+      continue;
+    }
     job->Report(Stage::kTranscribing, 0);
     const auto started = std::chrono::steady_clock::now();
     job->waited = std::chrono::duration_cast<Millis>(started - job->ready_at);
-    auto result = engine_.Transcribe(
-        job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
+    auto result = TranscribePrepared(
+        engine_, job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
     if (result) {
       const auto took =
           std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
@@ -456,7 +488,8 @@ void Worker::EngineLoop() {
       result->audio_duration = job->audio.duration();
       planner_.Transcribed(took, result->audio_duration);
     }
-    job->audio = PcmAudio{};
+    RemoveSpilled(job->audio);
+    job->audio = PreparedAudio{};
     Finish(job, result);
   }
   MutexLock lock(mu_);
@@ -667,19 +700,28 @@ void Worker::ReleaseAll() {
   }
 }
 
+std::string Worker::FaultLocked() const { return local_fault_ ? local_fault_->message : ""; }
+
 void Worker::HeartbeatLoop() {
   std::mt19937_64 rng{std::random_device{}()};
+  std::string reported;  // the fault the last heartbeat carried
   while (!stopping()) {
-    SleepFor(HeartbeatPause(heartbeat_interval_.load(), rng()), stop_.get_token());
-    if (stopping()) break;
     std::vector<Progress> held;
+    std::string fault;
     {
       MutexLock lock(mu_);
+      // A fault that starts or clears is reported at once, not a heartbeat interval later.
+      changed_.wait_for(lock, stop_.get_token(), HeartbeatPause(heartbeat_interval_.load(), rng()),
+                        [&]() REQUIRES(mu_) { return FaultLocked() != reported; });
+      if (stopping()) break;
+      fault = FaultLocked();
       for (auto& [id, job] : held_)
         held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(),
                                 job->fraction.load()});
     }
-    auto reply = client_.Heartbeat(held);
+    // Failed or not, the next heartbeat carries the fault again.
+    reported = fault;
+    auto reply = client_.Heartbeat(held, fault);
     if (!reply) {
       Log("heartbeat: " + reply.error().ToString());
       continue;

@@ -12,6 +12,10 @@
 // worker never touches the store: it speaks to the coordinator only through CoordinatorClient,
 // as a remote worker must.
 //
+// Memory: a whole episode (origin mode) is decoded as a stream into pieces of about ten minutes
+// written to the work directory (long_audio.h) and transcribed piece by piece, so a 12-hour
+// episode needs no more memory than a short one.
+//
 // Failures: a 404/410, bytes that are not audio and undecodable audio fail the job permanently;
 // network and server errors, and engine errors, fail it as retryable. A lease reported lost by a
 // heartbeat stops that job at once if it is still being fetched or transcribed; a transcript
@@ -36,7 +40,9 @@
 //
 // Local faults (a full or read-only work directory or outbox) are the node's, not the episode's:
 // a job whose download could not be written is released uncharged, and the worker stops
-// claiming, probing the directory with a growing wait, until it can write again. Claims also
+// claiming, probing the directory with a growing wait, until it can write again. The fault's
+// reason goes to the coordinator with every heartbeat (one is sent at once when it starts or
+// clears), which shows the node unhealthy meanwhile. Claims also
 // pause while finished transcripts wait for the upload thread's backoff.
 //
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
@@ -60,6 +66,7 @@
 #include "api/client.h"
 #include "core/thread_annotations.h"
 #include "engines/engine.h"
+#include "worker/long_audio.h"
 #include "worker/outbox.h"
 #include "worker/prefetch.h"
 
@@ -128,6 +135,8 @@ class Worker {
   Result<void> Register();
   double MeasureSpeed();
   void ReplayOutbox();
+  // Removes what earlier runs (or this one's unfinished jobs) left in work_dir/audio.
+  void RemoveScratch();
   bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
   void ClaimLoop();
   void PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked);
@@ -139,6 +148,8 @@ class Worker {
   void UploadLoop();
   void HeartbeatLoop();
   void Prepare(const JobPtr& job);
+  // Decodes the downloaded `path` for `job`: a whole episode in bounded memory (long_audio.h).
+  Result<PreparedAudio> Decode(const JobPtr& job, const std::filesystem::path& path);
   void Finish(const JobPtr& job, const Result<Transcript>& result);
   // Delivers one finished attempt and settles its outbox file (`file` may be empty).
   // `waited`: the job's prefetch wait (negative: unknown, e.g. replayed from the outbox).
@@ -158,6 +169,8 @@ class Worker {
   void SetLocalFault(const Error& fault, int64_t needed);
   // While the node is faulty: waits (with backoff) and probes; true once it can write again.
   bool RecoverFromLocalFault(Millis wait);
+  // The local fault's reason, empty when healthy: what heartbeats and claims report.
+  std::string FaultLocked() const REQUIRES(mu_);
   void ReleaseAll();
   void Forget(const JobPtr& job);
   bool stopping() const { return stop_.stop_requested(); }

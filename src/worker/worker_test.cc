@@ -40,6 +40,60 @@ bool WaitForFileIn(const std::filesystem::path& dir) {
   return false;
 }
 
+// Polls `done` every 50 ms for up to `limit`.
+template <class F>
+bool Eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// Between a worker and its coordinator on loopback: forwards every call, except that while
+// `refuse_completions` is set it answers uploads of transcripts with 503 (a coordinator that
+// cannot store them now). Counts the claims and refused uploads.
+class CompletionBlocker {
+ public:
+  explicit CompletionBlocker(std::string coordinator) : coordinator_(std::move(coordinator)) {
+    auto server =
+        HttpServer::Start({.port = 0, .threads = 8},
+                          [this](HttpRequest r, HttpResponder respond) { respond(Forward(r)); });
+    EXPECT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+
+  std::atomic<bool> refuse_completions{true};
+  std::atomic<int> claims{0};
+  std::atomic<int> refused{0};
+
+ private:
+  HttpResponse Forward(const HttpRequest& r) {
+    if (r.path == "/api/workers/claim") ++claims;
+    if (refuse_completions && r.path.ends_with("/complete")) {
+      ++refused;
+      return HttpResponse::ErrorJson(503, Code::kUnavailable, "cannot store it now");
+    }
+    ClientRequest out;
+    out.method = r.method;
+    out.url = coordinator_ + r.target;
+    out.body = r.body;
+    out.content_type = std::string(r.Header("content-type"));
+    if (auto auth = r.Header("authorization"); !auth.empty())
+      out.headers.emplace_back("Authorization", std::string(auth));
+    auto reply = http_->Send(out);
+    if (!reply) return HttpResponse::ErrorJson(502, Code::kUnavailable, reply.error().message);
+    HttpResponse back = HttpResponse::Json(reply->status, reply->body);
+    return back;
+  }
+
+  const std::string coordinator_;
+  std::unique_ptr<HttpClient> http_ = MakeCurlClient(HttpClientOptions{});
+  std::unique_ptr<HttpServer> server_;
+};
+
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,6 +157,13 @@ class WorkerTest : public ::testing::Test {
   }
 
   json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
+
+  // The (only) node as /api/nodes shows it; null before it registered.
+  json Node() {
+    auto nodes = admin_->GetJson("/api/nodes");
+    if (!nodes || (*nodes)["nodes"].empty()) return nullptr;
+    return (*nodes)["nodes"][0];
+  }
 
   // Waits until the (only) node reports a job in the engine.
   bool WaitUntilTranscribing() {
@@ -413,6 +474,84 @@ TEST_F(WorkerTest, RestartedWorkerKeepsItsNodeIdentity) {
   }
   auto nodes = admin_->GetJson("/api/nodes");
   EXPECT_EQ((*nodes)["nodes"].size(), 1u);
+}
+
+// A work directory that cannot be written (here its audio folder is a file, which stops root
+// as well as anyone) is the node's fault: the job goes back uncharged, the coordinator shows the
+// node unhealthy with the reason until the directory can be written again, and then the job is
+// done.
+TEST_F(WorkerTest, UnwritableWorkDirReleasesTheJobAndShowsTheNodeUnhealthyUntilItRecovers) {
+  auto engine = Simulated(100);
+  WorkerOptions o = Options("w1");
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_TRUE(Eventually([&] { return !Node().is_null(); }));
+  const auto audio_dir = o.work_dir / "audio";
+  std::filesystem::remove_all(audio_dir);
+  std::ofstream(audio_dir) << "not a folder";
+  const int64_t id = AddEpisode(Audio("a.wav", 2));
+
+  ASSERT_TRUE(Eventually([&] { return Node().value("status", "") == "unhealthy"; }))
+      << Node().dump();
+  EXPECT_NE(Node().value("fault", "").find("audio"), std::string::npos) << Node().dump();
+  EXPECT_EQ(Episode(id)["state"], "queued");
+  auto doctor = admin_->GetJson("/api/doctor");
+  ASSERT_TRUE(doctor);
+  bool flagged = false;
+  for (const json& c : (*doctor)["checks"])
+    flagged |= c["name"] == "no_unhealthy_nodes" && c["outcome"] == "fail";
+  EXPECT_TRUE(flagged) << doctor->dump();
+
+  std::filesystem::remove(audio_dir);
+  std::filesystem::create_directory(audio_dir);
+  ASSERT_TRUE(Eventually([&] { return Episode(id)["state"] == "done"; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(Eventually([&] { return !Node().contains("fault"); })) << Node().dump();
+  EXPECT_NE(Node().value("status", ""), "unhealthy");
+  worker.RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->failed, 0);
+  EXPECT_GE(stats->released, 1);
+  EXPECT_EQ(stats->completed, 1);
+}
+
+// While finished transcripts cannot be uploaded, the worker claims no more: leases would only
+// pile up behind them (the issue saw 99 held with --max-prefetch 8). Once uploads go through,
+// everything is done.
+TEST_F(WorkerTest, ClaimsPauseWhileUploadsBackOff) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(AddEpisode(Audio("p" + std::to_string(i) + ".wav", 1)));
+  CompletionBlocker blocker(coordinator_->base_url());
+  auto engine = Simulated(200);
+  WorkerOptions o = Options("w1");
+  o.server = blocker.url();
+  o.prefetch = 1;
+  o.max_prefetch = 2;
+  o.upload_backoff = Millis(50);
+  Worker worker(o, *engine, *http_);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  ASSERT_TRUE(Eventually([&] { return blocker.refused > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a claim already on its way
+  const int claims = blocker.claims;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(blocker.claims, claims) << "claimed while the uploads were backing off";
+  auto q = admin_->GetJson("/api/queue/status");
+  ASSERT_TRUE(q);
+  EXPECT_GE((*q)["transcribe_queue"]["queued"].get<int>(), 4) << q->dump();
+
+  blocker.refuse_completions = false;
+  for (int64_t id : ids)
+    EXPECT_TRUE(
+        Eventually([&] { return Episode(id)["state"] == "done"; }, std::chrono::seconds(30)))
+        << id;
+  worker.RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 8);
 }
 
 }  // namespace
