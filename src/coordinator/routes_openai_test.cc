@@ -61,6 +61,18 @@ class OpenAiRoutesTest : public ::testing::Test {
     return EncodeWav(audio);
   }
 
+  // Replaces the coordinator with one on the system clock that waits 300 ms for a transcript.
+  void RestartWaitingBriefly() {
+    coordinator_.reset();
+    CoordinatorOptions o;
+    o.data_dir = dir_.path() / "data2";
+    o.port = 0;
+    o.api_key = "sk-fleet";
+    o.transcription_wait = Millis(300);
+    o.relay = false;
+    coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
+  }
+
   // Registers a worker running `engine`/`model`; returns its node token.
   std::string RegisterWorker(const std::string& engine = "pocketsphinx",
                              const std::string& model = "en-us") {
@@ -316,14 +328,7 @@ TEST_F(OpenAiRoutesTest, PermanentFailureIsInvalidRequest) {
 }
 
 TEST_F(OpenAiRoutesTest, NoTranscriptInTimeIs504AndTheJobStays) {
-  coordinator_.reset();
-  CoordinatorOptions o;
-  o.data_dir = dir_.path() / "data2";
-  o.port = 0;
-  o.api_key = "sk-fleet";
-  o.transcription_wait = Millis(300);
-  o.relay = false;
-  coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
+  RestartWaitingBriefly();
   const MultipartReply r = Post({});
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(Error(r)["code"], "timeout");
@@ -361,14 +366,7 @@ TEST_F(OpenAiRoutesTest, StreamEndsWithAnErrorEventWhenTheJobFails) {
 }
 
 TEST_F(OpenAiRoutesTest, StreamEndsWithATimeoutEventWhenNoTranscriptComesInTime) {
-  coordinator_.reset();
-  CoordinatorOptions o;
-  o.data_dir = dir_.path() / "data2";
-  o.port = 0;
-  o.api_key = "sk-fleet";
-  o.transcription_wait = Millis(300);
-  o.relay = false;
-  coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
+  RestartWaitingBriefly();
   const json error = StreamError(Post({{"stream", "true"}}));
   EXPECT_EQ(error["code"], "timeout");
   EXPECT_EQ(error["message"].get<std::string>().find("/api/media"), std::string::npos) << error;
