@@ -88,7 +88,7 @@ TEST(WhisperEngine, EachCallTranscribesTheLanguageItIsTold) {
   ASSERT_TRUE(WriteRandomWhisperModel(multilingual_path, options));
   EngineConfig config = TestConfig();
   config.word_timestamps = false;
-  const PcmAudio clip = Slice(Speech(), Piece{Samples{0}, ToSamples(Millis(4'000))});
+  const PcmAudio clip = Slice(Speech(), Piece{Samples{0}, ToSamples(Millis(2'000))});
   auto english = Load(config);
   ASSERT_TRUE(english);
   auto refused = english->Transcribe(clip, {}, {}, TranscribeOptions{"de"});
@@ -103,9 +103,6 @@ TEST(WhisperEngine, EachCallTranscribesTheLanguageItIsTold) {
   auto unknown = multilingual->Transcribe(clip, {}, {}, TranscribeOptions{"zz"});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, Code::kInvalidArgument);
-  auto configured = multilingual->Transcribe(clip, {}, {});
-  ASSERT_TRUE(configured) << configured.error().ToString();
-  EXPECT_EQ(configured->language, "en") << "no language asked: the configured one";
 }
 
 TEST(WhisperEngine, ChunkTimesAreOffsetByTheChunkStart) {
