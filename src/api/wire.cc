@@ -254,6 +254,7 @@ json ToJson(const WireGrant& g) {
   out["audio_url"] = g.audio_url;
   out["episode"] = ToJson(g.episode);
   if (g.public_only) out["public_only"] = true;
+  if (!g.language.empty()) out["language"] = g.language;
   json chunk = {{"index", g.chunk.index},
                 {"count", g.chunk.count},
                 {"start_ms", g.chunk.start.count()},
@@ -273,7 +274,9 @@ Result<WireGrant> GrantFromJson(const json& j) {
   if (!episode) return std::unexpected(episode.error());
   auto public_only = FieldOr<bool>(j, "public_only", false);
   if (!public_only) return std::unexpected(public_only.error());
-  WireGrant grant{*lease, *episode, *url, *public_only, {}};
+  auto language = FieldOr<std::string>(j, "language", "");
+  if (!language) return std::unexpected(language.error());
+  WireGrant grant{*lease, *episode, *url, *public_only, {}, *language};
   if (j.contains("chunk") && j["chunk"].is_object()) {  // absent from older coordinators
     const json& c = j["chunk"];
     grant.chunk.index = FieldOr<int>(c, "index", 0).value_or(0);

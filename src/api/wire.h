@@ -22,6 +22,9 @@ struct WireGrant {
   // sent as "public_only" when true.
   bool public_only = false;
   Chunk chunk;  // which part of the episode audio_url holds; times are relative to it
+  // The language the job asks for (ISO-639-1), told to the engine; empty: the worker's own.
+  // Sent as "language" when set.
+  std::string language;
 };
 
 nlohmann::json ToJson(const Transcript& t);

@@ -59,14 +59,15 @@ int AddEpisode(const ClientArgs& c, const std::string& source, const std::string
 }
 
 // The operator's changes to one episode: retry (a failed or quarantined one), again (transcribe a
-// done one again), delete.
-int ChangeEpisode(const ClientArgs& c, const std::string& verb, const std::string& id) {
+// done one again, with what `again` asks of the worker), delete.
+int ChangeEpisode(const ClientArgs& c, const std::string& verb, const std::string& id,
+                  const json& again) {
   auto http = CoordinatorHttp(c);
   CoordinatorClient client(c.server, *http);
   if (auto r = UseAdminToken(c, client); !r) return Fail(r.error().ToString());
   const std::string path = "/api/episodes/" + PercentEncode(id);
   auto reply = verb == "delete"  ? client.DeleteJson(path)
-               : verb == "again" ? client.PostJson(path + "/transcribe", json::object())
+               : verb == "again" ? client.PostJson(path + "/transcribe", again)
                                  : client.PostJson(path + "/retry", json::object());
   if (!reply) return FailChange(reply.error());
   fmt::print("episode {} {}\n", id, verb == "delete" ? "deleted" : "queued again");
@@ -286,14 +287,24 @@ int RunEpisodes(const Args& args) {
   flags.push_back(Int64Flag("limit", &limit, "at most this many"));
   std::string title;
   flags.push_back(StringFlag("title", &title, "episodes add: the episode's title"));
+  std::string engine, model, language;
+  flags.push_back(
+      StringFlag("engine", &engine, "episodes again: only a worker running this engine", "NAME"));
+  flags.push_back(StringFlag("model", &model,
+                             "episodes again: only a worker running this model (or ENGINE/MODEL)",
+                             "NAME"));
+  flags.push_back(StringFlag("language", &language,
+                             "episodes again: the audio's language, told to the engine", "CODE"));
   auto p = Parse(
       flags, "episodes",
       "episodes [--state S] [--feed ID] [--search TEXT] [--server URL]\n"
       "       podfleet episodes add URL|FILE [--title TEXT] [--admin-token TOKEN | --data DIR]\n"
-      "       podfleet episodes retry|again|delete ID [--admin-token TOKEN | --data DIR]",
+      "       podfleet episodes retry|delete ID [--admin-token TOKEN | --data DIR]\n"
+      "       podfleet episodes again ID [--engine NAME] [--model NAME] [--language CODE]",
       "Lists episodes, newest first; or queues one audio file (a URL, or a local file uploaded);\n"
       "or queues a failed or quarantined episode again (retry); or transcribes a done one again,\n"
-      "keeping its transcript until the new one is done (again); or deletes one with its jobs,\n"
+      "keeping its transcript until the new one is done (again; --engine, --model and --language\n"
+      "send it only to a worker that can serve them); or deletes one with its jobs,\n"
       "transcripts and uploaded audio (delete).\n"
       "add, retry, again and delete need the admin token: --admin-token, PODFLEET_ADMIN_TOKEN, or "
       "by default the\n"
@@ -305,7 +316,8 @@ int RunEpisodes(const Args& args) {
     if (p.args.positional.size() == 2 && verb == "add")
       return AddEpisode(c, p.args.positional[1], title);
     if (p.args.positional.size() == 2 && (verb == "retry" || verb == "again" || verb == "delete"))
-      return ChangeEpisode(c, verb, p.args.positional[1]);
+      return ChangeEpisode(c, verb, p.args.positional[1],
+                           json{{"engine", engine}, {"model", model}, {"language", language}});
     return Fail(
         "usage: podfleet episodes add URL|FILE [--title TEXT] | episodes retry|again|delete ID");
   }

@@ -27,7 +27,8 @@ class LocalFleet {
     auto coordinator = StartCoordinator(serve);
     if (!coordinator) return std::unexpected(coordinator.error());
     coordinator_ = std::move(*coordinator);
-    auto token = UpToken(serve.data_dir / "up.token");
+    auto token = KeptEnrollmentToken(coordinator_->store(), serve.data_dir / "up.token", "up",
+                                     SystemClock::Get().Now());
     if (!token) return std::unexpected(token.error());
     auto engine = MakeEngine(engine_config);
     if (!engine) return std::unexpected(engine.error());
@@ -49,30 +50,6 @@ class LocalFleet {
       });
     }
     return {};
-  }
-
-  // The enrollment token of `up`'s own workers, kept in `path` (mode 0600) and reused on every
-  // start while the store still accepts it, so restarts do not pile up tokens.
-  Result<std::string> UpToken(const std::filesystem::path& path) {
-    Store& store = coordinator_->store();
-    std::string saved;
-    if (std::ifstream in(path); in && std::getline(in, saved) && !saved.empty()) {
-      auto valid = store.CheckEnrollmentToken(HashToken(saved));
-      if (!valid) return std::unexpected(valid.error());
-      if (*valid) return saved;
-    }
-    auto token = CreateEnrollmentToken(store, "up", SystemClock::Get().Now());
-    if (!token) return std::unexpected(token.error());
-    {
-      std::ofstream out(path, std::ios::trunc);
-      out << *token << "\n";
-      if (!out) return Unavailable("cannot write " + path.string());
-    }
-    std::error_code ec;
-    std::filesystem::permissions(
-        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-        std::filesystem::perm_options::replace, ec);
-    return token;
   }
 
   void Stop() {

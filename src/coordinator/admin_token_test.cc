@@ -4,7 +4,9 @@
 
 #include <fstream>
 
+#include "coordinator/coordinator.h"
 #include "net/token.h"
+#include "store/store.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -62,6 +64,32 @@ TEST(AdminToken, TrailingWhitespaceIsIgnored) {
   auto read = ReadAdminToken(file);
   ASSERT_TRUE(read) << read.error().ToString();
   EXPECT_EQ(*read, "pfa_abc-_XYZ09");
+}
+
+TEST(KeptEnrollmentToken, ReusedWhileTheStoreAcceptsItThenReplaced) {
+  TempDir dir;
+  auto store = OpenSqliteStore((dir.path() / "podfleet.db").string());
+  ASSERT_TRUE(store) << store.error().ToString();
+  const fs::path file = dir.path() / "up.token";
+  const TimePoint now = FromUnixMillis(1'700'000'000'000);
+  auto first = KeptEnrollmentToken(**store, file, "up", now);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->substr(0, 4), "pfe_");
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto again = KeptEnrollmentToken(**store, file, "up", now);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *first) << "a restart reuses it";
+  EXPECT_EQ(*(*store)->CountEnrollmentTokens(), 1);
+  ASSERT_TRUE((*store)->RevokeEnrollmentToken(HashToken(*first)));
+  auto replaced = KeptEnrollmentToken(**store, file, "up", now);
+  ASSERT_TRUE(replaced);
+  EXPECT_NE(*replaced, *first) << "a revoked token is not reused";
+  EXPECT_EQ(*(*store)->CheckEnrollmentToken(HashToken(*replaced)), true);
+  std::ifstream in(file);
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, *replaced);
 }
 
 }  // namespace

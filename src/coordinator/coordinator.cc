@@ -41,6 +41,17 @@ Result<nlohmann::json> JsonBody(const HttpRequest& request) {
   return j;
 }
 
+Result<std::vector<NodeInfo>> RoutableWorkers(Coordinator::Context& c) {
+  auto nodes = c.store.ListNodes();
+  if (!nodes) return std::unexpected(nodes.error());
+  const TimePoint since = c.clock.Now() - std::max(kRecentlySeen, c.options.offline_after);
+  std::vector<NodeInfo> routable;
+  for (const Node& n : *nodes)
+    if (!n.retired && n.info.blocked_reason.empty() && n.last_seen >= since)
+      routable.push_back(n.info);
+  return routable;
+}
+
 namespace {
 
 // The field when present and of the type `is` accepts; nullptr when absent or null.
@@ -231,6 +242,28 @@ Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, 
   std::string token = NewToken("pfe_");
   if (auto r = store.AddEnrollmentToken(HashToken(token), label, now); !r)
     return std::unexpected(r.error());
+  return token;
+}
+
+Result<std::string> KeptEnrollmentToken(Store& store, const std::filesystem::path& path,
+                                        std::string_view label, TimePoint now) {
+  std::string saved;
+  if (std::ifstream in(path); in && std::getline(in, saved) && !saved.empty()) {
+    auto valid = store.CheckEnrollmentToken(HashToken(saved));
+    if (!valid) return std::unexpected(valid.error());
+    if (*valid) return saved;
+  }
+  auto token = CreateEnrollmentToken(store, label, now);
+  if (!token) return std::unexpected(token.error());
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << *token << "\n";
+    if (!out) return Unavailable("cannot write " + path.string());
+  }
+  std::error_code ec;
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace, ec);
   return token;
 }
 

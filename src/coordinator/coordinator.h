@@ -197,4 +197,10 @@ class Coordinator {
 // create`); the store keeps only its hash.
 Result<std::string> CreateEnrollmentToken(Store& store, std::string_view label, TimePoint now);
 
+// The enrollment token kept in `path` (one line, mode 0600) while the store still accepts it;
+// else a new one (labelled `label`) written there. `podfleet up` uses it for its own workers, so
+// restarts do not pile up tokens. kUnavailable when the file cannot be written.
+Result<std::string> KeptEnrollmentToken(Store& store, const std::filesystem::path& path,
+                                        std::string_view label, TimePoint now);
+
 }  // namespace podfleet

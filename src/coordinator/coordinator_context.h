@@ -107,5 +107,10 @@ Result<int64_t> IdParam(const HttpRequest& request, const char* name);
 Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
                                std::string_view kind, std::string_view title);
 void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t bytes, Millis audio);
+// The workers a job's requirement is checked against (JobRequirement, CanServe): not retired, not
+// blocked, and heard from within kRecentlySeen (or offline_after, when longer), since one that is
+// restarting or briefly cut off will be back.
+inline constexpr Millis kRecentlySeen{15 * 60'000};
+Result<std::vector<NodeInfo>> RoutableWorkers(Coordinator::Context& c);
 
 }  // namespace podfleet

@@ -108,62 +108,59 @@ std::string FleetModels(const std::vector<NodeInfo>& nodes) {
 
 }  // namespace
 
-std::optional<HttpResponse> RefuseModel(std::string_view model,
-                                        const std::vector<NodeInfo>& nodes) {
-  if (model.empty() || IsFleetAlias(model)) return std::nullopt;
-  const auto runs = std::count_if(nodes.begin(), nodes.end(),
-                                  [&](const NodeInfo& n) { return ModelId(n) == model; });
-  if (runs == 0) {
-    return OpenAiError(404, "invalid_request_error",
-                       fmt::format("The model '{}' does not exist on this fleet (it runs: {}; "
-                                   "\"podfleet\" or \"whisper-1\" mean any)",
-                                   model, FleetModels(nodes)),
-                       "model", "model_not_found");
-  }
-  if (runs < static_cast<std::ptrdiff_t>(nodes.size())) {
-    return OpenAiError(400, "invalid_request_error",
-                       fmt::format("The model '{}' runs on only some of the fleet's workers ({}) "
-                                   "and jobs are not routed by model: ask for \"podfleet\"",
-                                   model, FleetModels(nodes)),
-                       "model", "model_not_available");
-  }
-  return std::nullopt;
+namespace {
+
+HttpResponse ModelNotFound(std::string_view model, const std::vector<NodeInfo>& nodes) {
+  return OpenAiError(404, "invalid_request_error",
+                     fmt::format("The model '{}' does not exist on this fleet (it runs: {}; "
+                                 "\"podfleet\" or \"whisper-1\" mean any)",
+                                 model, FleetModels(nodes)),
+                     "model", "model_not_found");
 }
 
-std::optional<std::string> FixedLanguage(std::string_view engine, std::string_view model) {
-  if (engine == "pocketsphinx") return std::string(model.substr(0, model.find('-')));
-  if (engine == "whisper") {
-    const std::string_view name = model.substr(model.find_last_of('/') + 1);
-    if (name.find(".en.") != std::string_view::npos || name.ends_with(".en")) return "en";
-  }
-  return std::nullopt;
-}
-
-std::optional<HttpResponse> RefuseLanguage(std::string_view language,
-                                           const std::vector<NodeInfo>& nodes) {
-  if (language.empty()) return std::nullopt;
-  const std::string code = LanguageCode(language);
-  if (code.size() != 2 ||
-      !std::all_of(code.begin(), code.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
-    return OpenAiError(
-        400, "invalid_request_error",
-        fmt::format("language '{}' is not an ISO-639-1 code such as \"en\"", language), "language",
-        "invalid_language");
-  }
-  std::set<std::string> cannot;
+// What each worker running the model asked for transcribes, for a refusal.
+std::string WhatTheyTranscribe(const std::vector<NodeInfo>& nodes, const JobRequirement& want) {
+  std::set<std::string> said;
   for (const NodeInfo& n : nodes) {
+    if (!want.engine.empty() && (n.engine != want.engine || n.model != want.model)) continue;
     const std::optional<std::string> fixed = FixedLanguage(n.engine, n.model);
-    if (fixed != code) {
-      cannot.insert(fmt::format("{}/{} ({})", n.engine, n.model,
-                                fixed ? "transcribes " + *fixed : "detects the language itself"));
-    }
+    said.insert(fmt::format("{} transcribes {}", ModelId(n), fixed ? *fixed : "any language"));
   }
-  if (cannot.empty()) return std::nullopt;
-  return OpenAiError(400, "invalid_request_error",
-                     fmt::format("language '{}' cannot be honoured: {}; jobs are not routed by "
-                                 "language, so leave language out",
-                                 code, fmt::join(cannot, ", ")),
-                     "language", "unsupported_language");
+  return said.empty() ? "no workers yet" : fmt::format("{}", fmt::join(said, ", "));
+}
+
+}  // namespace
+
+std::expected<JobRequirement, HttpResponse> RouteTranscription(std::string_view model,
+                                                               std::string_view language,
+                                                               const std::vector<NodeInfo>& nodes) {
+  JobRequirement want;
+  if (!model.empty() && !IsFleetAlias(model)) {
+    const size_t slash = model.find('/');
+    if (slash == std::string_view::npos || slash == 0)
+      return std::unexpected(ModelNotFound(model, nodes));
+    want.engine = std::string(model.substr(0, slash));
+    want.model = std::string(model.substr(slash + 1));
+    if (std::none_of(nodes.begin(), nodes.end(),
+                     [&](const NodeInfo& n) { return CanServe(n, want); }))
+      return std::unexpected(ModelNotFound(model, nodes));
+  }
+  if (language.empty()) return want;
+  want.language = LanguageCode(language);
+  if (!IsLanguageCode(want.language)) {
+    return std::unexpected(
+        OpenAiError(400, "invalid_request_error",
+                    fmt::format("language '{}' is not an ISO-639-1 code such as \"en\"", language),
+                    "language", "invalid_language"));
+  }
+  if (std::any_of(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return CanServe(n, want); }))
+    return want;
+  return std::unexpected(OpenAiError(
+      400, "invalid_request_error",
+      fmt::format("language '{}' cannot be honoured: no worker{} transcribes it ({})",
+                  want.language, want.engine.empty() ? "" : " running " + std::string(model),
+                  WhatTheyTranscribe(nodes, want)),
+      "language", "unsupported_language"));
 }
 
 std::string PublicMessage(std::string message, std::string_view media_name,

@@ -3,6 +3,7 @@
 // `language` the fleet can honour. Contract: doc/api.md.
 #pragma once
 
+#include <expected>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,20 +41,15 @@ std::string SseEvent(const nlohmann::json& data);
 // models and "podfleet", all meaning "whatever the fleet runs".
 bool IsFleetAlias(std::string_view model);
 
-// Whether every one of `nodes` (the fleet's live workers) can honour `model` ("" or an alias:
-// yes; "engine/model": only when each runs exactly that). nullopt when they can; else the error
-// response (404 model_not_found when no worker runs it, 400 when only some do).
-std::optional<HttpResponse> RefuseModel(std::string_view model, const std::vector<NodeInfo>& nodes);
-
-// The one language an engine and model transcribe, when fixed: PocketSphinx "en-us" -> "en",
-// whisper "*.en" -> "en"; nullopt for a multilingual model (it detects the language itself).
-std::optional<std::string> FixedLanguage(std::string_view engine, std::string_view model);
-
-// Whether `nodes` can honour `language` (an ISO-639-1 code or an English name; "" always): each
-// worker must be fixed to that language, since jobs carry no language to a multilingual engine.
-// nullopt when they can; else a 400 with param "language" saying what the fleet transcribes.
-std::optional<HttpResponse> RefuseLanguage(std::string_view language,
-                                           const std::vector<NodeInfo>& nodes);
+// Where a transcription request may go: the JobRequirement its `model` ("", an alias: any worker;
+// "engine/model": a worker running exactly that) and `language` (an ISO-639-1 code or an English
+// name; "": any) make, when at least one of `nodes` (the fleet's live and recently seen workers)
+// can serve it (core/model.h CanServe). Else OpenAI's error: 404 model_not_found (param "model")
+// when no worker runs the model, 400 invalid_language for a malformed language, 400
+// unsupported_language (param "language") when no worker running the model transcribes it.
+std::expected<JobRequirement, HttpResponse> RouteTranscription(std::string_view model,
+                                                               std::string_view language,
+                                                               const std::vector<NodeInfo>& nodes);
 
 // `message` with every reference to the stored upload (".../api/media/<name>" or the bare
 // generated name) replaced by `filename`: clients never see internal paths.

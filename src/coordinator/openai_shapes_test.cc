@@ -27,40 +27,47 @@ TEST(PublicMessage, InternalMediaPathsBecomeTheClientsFileName) {
   EXPECT_EQ(PublicMessage("plain", name, "a.mp3"), "plain");
 }
 
-TEST(FixedLanguage, OnlyEnglishOnlyModelsAreFixed) {
-  EXPECT_EQ(FixedLanguage("pocketsphinx", "en-us"), "en");
-  EXPECT_EQ(FixedLanguage("whisper", "base.en"), "en");
-  EXPECT_EQ(FixedLanguage("whisper", "/models/ggml-small.en.bin"), "en");
-  EXPECT_EQ(FixedLanguage("whisper", "base"), std::nullopt);
-  EXPECT_EQ(FixedLanguage("openai", "whisper-1"), std::nullopt);
+std::string Message(const HttpResponse& r) {
+  return json::parse(r.body)["error"]["message"].get<std::string>();
 }
 
-TEST(RefuseLanguage, NamesWhatTheFleetTranscribes) {
+TEST(RouteTranscription, ALanguageGoesWhereSomeWorkerTranscribesIt) {
   const std::vector<NodeInfo> english = {NodeInfo{.engine = "pocketsphinx", .model = "en-us"}};
-  EXPECT_FALSE(RefuseLanguage("", english));
-  EXPECT_FALSE(RefuseLanguage("en", english));
-  EXPECT_FALSE(RefuseLanguage("english", english));
-  auto fr = RefuseLanguage("fr", english);
-  ASSERT_TRUE(fr);
-  EXPECT_EQ(fr->status, 400);
-  EXPECT_EQ(json::parse(fr->body)["error"]["param"], "language");
+  EXPECT_EQ(RouteTranscription("", "", english), JobRequirement{});
+  EXPECT_EQ(RouteTranscription("whisper-1", "english", english)->language, "en");
+  auto fr = RouteTranscription("", "fr", english);
+  ASSERT_FALSE(fr);
+  EXPECT_EQ(fr.error().status, 400);
+  EXPECT_EQ(json::parse(fr.error().body)["error"]["param"], "language");
+  EXPECT_EQ(json::parse(fr.error().body)["error"]["code"], "unsupported_language");
+  EXPECT_NE(Message(fr.error()).find("pocketsphinx/en-us transcribes en"), std::string::npos);
   const std::vector<NodeInfo> mixed = {english[0], NodeInfo{.engine = "whisper", .model = "base"}};
-  auto en = RefuseLanguage("en", mixed);
-  ASSERT_TRUE(en);
-  EXPECT_NE(json::parse(en->body)["error"]["message"].get<std::string>().find(
-                "whisper/base (detects the language itself)"),
-            std::string::npos);
+  EXPECT_EQ(RouteTranscription("", "fr", mixed), (JobRequirement{.language = "fr"}));
+  EXPECT_EQ(RouteTranscription("", "French", mixed)->language, "fr");
+  auto bad = RouteTranscription("", "f1", mixed);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(json::parse(bad.error().body)["error"]["code"], "invalid_language");
 }
 
-TEST(RefuseModel, AliasesMeanTheFleetAndIdsMustRunEverywhere) {
+TEST(RouteTranscription, AModelGoesWhereSomeWorkerRunsIt) {
   const std::vector<NodeInfo> nodes = {NodeInfo{.engine = "pocketsphinx", .model = "en-us"},
-                                       NodeInfo{.engine = "whisper", .model = "base"}};
-  EXPECT_FALSE(RefuseModel("", nodes));
-  EXPECT_FALSE(RefuseModel("whisper-1", nodes));
-  EXPECT_FALSE(RefuseModel("podfleet", nodes));
-  EXPECT_EQ(RefuseModel("whisper/large", nodes)->status, 404);
-  EXPECT_EQ(RefuseModel("whisper/base", nodes)->status, 400);
-  EXPECT_FALSE(RefuseModel("whisper/base", {nodes[1]}));
+                                       NodeInfo{.engine = "whisper", .model = "base.en"}};
+  EXPECT_EQ(RouteTranscription("podfleet", "", nodes), JobRequirement{});
+  EXPECT_EQ(RouteTranscription("whisper/base.en", "", nodes),
+            (JobRequirement{.engine = "whisper", .model = "base.en"}));
+  for (std::string_view missing : {"whisper/large", "whisper", "/base.en"}) {
+    auto r = RouteTranscription(missing, "", nodes);
+    ASSERT_FALSE(r) << missing;
+    EXPECT_EQ(r.error().status, 404);
+    EXPECT_EQ(json::parse(r.error().body)["error"]["code"], "model_not_found");
+  }
+  // The model runs, but not in that language: the language is what cannot be honoured.
+  auto fr = RouteTranscription("whisper/base.en", "fr", nodes);
+  ASSERT_FALSE(fr);
+  EXPECT_EQ(json::parse(fr.error().body)["error"]["param"], "language");
+  EXPECT_NE(Message(fr.error()).find("running whisper/base.en"), std::string::npos);
+  EXPECT_TRUE(RouteTranscription("whisper/base.en", "en", nodes));
+  EXPECT_FALSE(RouteTranscription("podfleet", "en", {}));  // no workers: nothing can serve it
 }
 
 TEST(VerboseJson, SegmentsOnlyWhereEveryFieldIsReal) {

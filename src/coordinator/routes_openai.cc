@@ -106,20 +106,11 @@ std::variant<TranscriptionForm, FormError> ReadForm(const HttpRequest& request) 
   return form;
 }
 
-// The fleet's live workers: what `model` and `language` are checked against.
-Result<std::vector<NodeInfo>> LiveWorkers(Ctx& c) {
-  auto nodes = c.store.ListNodes();
-  if (!nodes) return std::unexpected(nodes.error());
-  std::vector<NodeInfo> live;
-  for (const Node& n : *nodes)
-    if (!n.retired) live.push_back(n.info);
-  return live;
-}
-
 // Stores the upload and queues it at high priority. Only audio FFmpeg's probe can open is kept:
 // anything else is removed again and refused (kInvalidArgument or kCorruption) in words that name
 // the client's file, not the stored one.
-Result<EpisodeId> Queue(Ctx& c, const MultipartPart& file, const std::string& filename) {
+Result<EpisodeId> Queue(Ctx& c, const MultipartPart& file, const std::string& filename,
+                        const JobRequirement& want) {
   auto info = SaveUpload(c, file.data, "openai", file.filename);
   if (!info) return std::unexpected(info.error());
   const std::string name = info->audio_url.substr(info->audio_url.rfind('/') + 1);
@@ -131,7 +122,7 @@ Result<EpisodeId> Queue(Ctx& c, const MultipartPart& file, const std::string& fi
     e.message = PublicMessage(e.message, name, filename);
     return std::unexpected(std::move(e));
   }
-  auto ids = c.store.AddEpisodes(std::nullopt, {*info}, c.clock.Now(), c.intake());
+  auto ids = c.store.AddEpisodes(std::nullopt, {*info}, c.clock.Now(), c.intake(), {}, want);
   if (!ids) return std::unexpected(ids.error());
   if (ids->empty()) return Internal("the upload's generated name is taken");
   auto job = c.store.GetJobForEpisode(ids->front());
@@ -255,10 +246,10 @@ void Transcribe(Ctx& c, HttpRequest request, HttpResponder respond) {
         e->message, e->param.empty() ? std::nullopt : std::optional<std::string_view>(e->param)));
   }
   TranscriptionForm& form = std::get<TranscriptionForm>(read);
-  auto live = LiveWorkers(c);
+  auto live = RoutableWorkers(c);
   if (!live) return respond(OpenAiError(500, "server_error", live.error().message));
-  if (auto refused = RefuseModel(form.model, *live)) return respond(std::move(*refused));
-  if (auto refused = RefuseLanguage(form.language, *live)) return respond(std::move(*refused));
+  auto want = RouteTranscription(form.model, form.language, *live);
+  if (!want) return respond(std::move(want.error()));
   const auto& bytes = form.file.data;
   const std::string filename = form.file.filename.empty() ? "the upload" : form.file.filename;
   auto sniffed = SniffAudio(std::span(reinterpret_cast<const unsigned char*>(bytes.data()),
@@ -272,7 +263,7 @@ void Transcribe(Ctx& c, HttpRequest request, HttpResponder respond) {
         auto episode = c.store.GetEpisode(e);
         return episode && episode->state != EpisodeState::kFailed;
       },
-      [&c, &form, &filename] { return Queue(c, form.file, filename); });
+      [&c, &form, &filename, &want] { return Queue(c, form.file, filename, *want); });
   if (!queued) return respond(QueueError(queued.error()));
   auto episode = c.store.GetEpisode(queued->episode);
   if (!episode) return respond(OpenAiError(500, "server_error", episode.error().message));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api/client.h"
 #include "audio/audio.h"
@@ -60,16 +61,35 @@ class OpenAiRoutesTest : public ::testing::Test {
     return EncodeWav(audio);
   }
 
-  // Plays a worker: claims the queued job and completes it with `t`.
-  void CompleteNextJob(const Transcript& t) {
+  // Replaces the coordinator with one on the system clock that waits 300 ms for a transcript.
+  void RestartWaitingBriefly() {
+    coordinator_.reset();
+    CoordinatorOptions o;
+    o.data_dir = dir_.path() / "data2";
+    o.port = 0;
+    o.api_key = "sk-fleet";
+    o.transcription_wait = Millis(300);
+    o.relay = false;
+    coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
+  }
+
+  // Registers a worker running `engine`/`model`; returns its node token.
+  std::string RegisterWorker(const std::string& engine = "pocketsphinx",
+                             const std::string& model = "en-us") {
     CoordinatorClient worker(coordinator_->base_url(), *http_);
-    NodeInfo info;
-    info.name = "w";
-    info.engine = "pocketsphinx";
-    info.model = "en-us";
-    auto reg = worker.Register(*coordinator_->first_enrollment_token(), info);
-    ASSERT_TRUE(reg);
-    worker.set_node_token(reg->token);
+    auto reg =
+        worker.Register(*coordinator_->first_enrollment_token(),
+                        NodeInfo{.name = engine + "-" + model, .engine = engine, .model = model});
+    EXPECT_TRUE(reg) << reg.error().ToString();
+    return reg ? reg->token : "";
+  }
+
+  // Plays a worker (the one registered first, else a new PocketSphinx one): claims the queued
+  // job and completes it with `t`.
+  void CompleteNextJob(const Transcript& t) {
+    if (worker_token_.empty()) worker_token_ = RegisterWorker();
+    CoordinatorClient worker(coordinator_->base_url(), *http_);
+    worker.set_node_token(worker_token_);
     auto grants = worker.Claim(1, Millis(10'000));
     ASSERT_TRUE(grants && grants->size() == 1);
     ASSERT_TRUE(worker.Complete((*grants)[0].lease, t));
@@ -101,9 +121,11 @@ class OpenAiRoutesTest : public ::testing::Test {
   ManualClock clock_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<HttpClient> http_;
+  std::string worker_token_;
 };
 
 TEST_F(OpenAiRoutesTest, AnswersVerboseJsonOnceAWorkerCompletes) {
+  worker_token_ = RegisterWorker();  // "language" is checked against the fleet's workers
   auto reply = std::async(std::launch::async, [&] {
     return Post({{"response_format", "verbose_json"},
                  {"timestamp_granularities[]", "word"},
@@ -216,9 +238,12 @@ TEST_F(OpenAiRoutesTest, ModelAndLanguageTheFleetCannotHonourAreRefused) {
   r = Post({{"language", "fr"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r)["param"], "language");
-  EXPECT_NE(Error(r)["message"].get<std::string>().find("pocketsphinx/en-us (transcribes en)"),
+  EXPECT_EQ(Error(r)["code"], "unsupported_language");
+  EXPECT_NE(Error(r)["message"].get<std::string>().find("pocketsphinx/en-us transcribes en"),
             std::string::npos)
       << r.body;
+  r = Post({{"model", "pocketsphinx/en-us"}, {"language", "de"}});
+  EXPECT_EQ(Error(r)["code"], "unsupported_language");
   r = Post({{"language", "e1"}});
   EXPECT_EQ(Error(r)["param"], "language");
   CoordinatorClient reader(coordinator_->base_url(), *http_);
@@ -303,14 +328,7 @@ TEST_F(OpenAiRoutesTest, PermanentFailureIsInvalidRequest) {
 }
 
 TEST_F(OpenAiRoutesTest, NoTranscriptInTimeIs504AndTheJobStays) {
-  coordinator_.reset();
-  CoordinatorOptions o;
-  o.data_dir = dir_.path() / "data2";
-  o.port = 0;
-  o.api_key = "sk-fleet";
-  o.transcription_wait = Millis(300);
-  o.relay = false;
-  coordinator_ = std::move(*Coordinator::Start(o, SystemClock::Get()));
+  RestartWaitingBriefly();
   const MultipartReply r = Post({});
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(Error(r)["code"], "timeout");
@@ -320,6 +338,38 @@ TEST_F(OpenAiRoutesTest, NoTranscriptInTimeIs504AndTheJobStays) {
   auto q = reader.GetJson("/api/queue/status");
   ASSERT_TRUE(q);
   EXPECT_EQ((*q)["transcribe_queue"]["queued"], 1);
+}
+
+// The stream's last event when it ends without a transcript: {"error":{...}}, and no done.
+json StreamError(const MultipartReply& r) {
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  EXPECT_EQ(r.body.find("transcript.text.done"), std::string::npos) << r.body;
+  const size_t at = r.body.rfind("data: ");
+  EXPECT_NE(at, std::string::npos) << r.body;
+  EXPECT_TRUE(r.body.ends_with("\n\n")) << r.body;
+  json j = json::parse(r.body.substr(at + 6), nullptr, false);
+  EXPECT_TRUE(j.is_object() && j.contains("error")) << r.body;
+  return j.is_object() && j.contains("error") ? j["error"] : json::object();
+}
+
+TEST_F(OpenAiRoutesTest, StreamEndsWithAnErrorEventWhenTheJobFails) {
+  auto reply = std::async(std::launch::async, [&] { return Post({{"stream", "true"}}, Wav(6)); });
+  CoordinatorClient worker(coordinator_->base_url(), *http_);
+  worker.set_node_token(RegisterWorker());
+  auto grants = worker.Claim(1, Millis(10'000));
+  ASSERT_TRUE(grants && grants->size() == 1);
+  ASSERT_TRUE(worker.Fail((*grants)[0].lease, {"not audio: moov atom not found", true}));
+  const json error = StreamError(reply.get());
+  EXPECT_EQ(error["param"], "file");
+  EXPECT_NE(error["message"].get<std::string>().find("moov atom"), std::string::npos) << error;
+}
+
+TEST_F(OpenAiRoutesTest, StreamEndsWithATimeoutEventWhenNoTranscriptComesInTime) {
+  RestartWaitingBriefly();
+  const json error = StreamError(Post({{"stream", "true"}}));
+  EXPECT_EQ(error["code"], "timeout");
+  EXPECT_EQ(error["message"].get<std::string>().find("/api/media"), std::string::npos) << error;
 }
 
 TEST_F(OpenAiRoutesTest, RefusalsInOpenAiShape) {
@@ -379,6 +429,37 @@ TEST_F(OpenAiRoutesTest, ModelsListsTheFleet) {
   ASSERT_EQ((*models)["data"].size(), 2u);
   EXPECT_EQ((*models)["data"][0]["id"], "podfleet");
   EXPECT_EQ((*models)["data"][1]["id"], "pocketsphinx/en-us");
+}
+
+TEST_F(OpenAiRoutesTest, AModelOrLanguageSomeWorkersServeGoesOnlyToThem) {
+  const std::string sphinx = RegisterWorker("pocketsphinx", "en-us");
+  const std::string whisper = RegisterWorker("whisper", "base");
+  auto claim = [&](const std::string& token, Millis wait) {
+    CoordinatorClient worker(coordinator_->base_url(), *http_);
+    worker.set_node_token(token);
+    auto grants = worker.Claim(1, wait);
+    EXPECT_TRUE(grants) << grants.error().ToString();
+    return grants ? *grants : std::vector<WireGrant>{};
+  };
+  for (const auto& fields : std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"language", "fr"}}, {{"model", "whisper/base"}}}) {
+    auto reply = std::async(std::launch::async, [&] { return Post(fields, Wav(fields.size())); });
+    CoordinatorClient reader(coordinator_->base_url(), *http_);
+    while ((*reader.GetJson("/api/queue/status"))["transcribe_queue"]["queued"] == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(claim(sphinx, Millis(0)).empty())
+        << "PocketSphinx cannot serve " << fields[0].second;
+    auto grants = claim(whisper, Millis(10'000));
+    ASSERT_EQ(grants.size(), 1u);
+    EXPECT_EQ(grants[0].language, fields[0].first == "language" ? "fr" : "");
+    Transcript t = Sample();
+    t.language = grants[0].language.empty() ? "en" : grants[0].language;
+    CoordinatorClient worker(coordinator_->base_url(), *http_);
+    worker.set_node_token(whisper);
+    ASSERT_TRUE(worker.Complete(grants[0].lease, t));
+    const MultipartReply r = reply.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // who can reach the coordinator (dashboards, curl); every route that changes something needs the
 // admin token (admin_token.h), declared by the `admin` guard in its row.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "coordinator/coordinator_context.h"
 #include "coordinator/fleet_view.h"
 #include "coordinator/source_policy.h"
+#include "core/language.h"
 #include "net/token.h"
 #include "transcripts/formats.h"
 
@@ -185,11 +187,18 @@ HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
                   {"attempts", job->attempts},
                   {"failures", job->failures},
                   {"lease_expiries", job->lease_expiries}};
+    if (job->want != JobRequirement{})
+      out["job"]["want"] = {{"engine", job->want.engine},
+                            {"model", job->want.model},
+                            {"language", job->want.language}};
     if (job->quarantined_at) {
       auto quarantine = QuarantineJson(c, *job);
       if (!quarantine) return ErrorReply(quarantine.error());
       out["job"]["quarantine"] = std::move(*quarantine);
     }
+  }
+  if (auto t = c.store.GetTranscript(episode->id)) {
+    out["transcript"] = {{"engine", t->engine}, {"model", t->model}, {"language", t->language}};
   }
   if (auto jobs = c.store.ListJobsForEpisode(episode->id); jobs && jobs->size() > 1) {
     json chunks = json::array();
@@ -277,10 +286,45 @@ HttpResponse RetryEpisode(Ctx& c, const HttpRequest& request) {
   return Reply(r);
 }
 
+// What transcribing again asks of the worker: the body's "engine", "model" (or "engine/model"
+// in "model") and "language" (a code or an English name), when some routable worker can serve it.
+Result<JobRequirement> AgainRequirement(Ctx& c, const HttpRequest& request) {
+  auto body = JsonBody(request);
+  if (!body) return std::unexpected(body.error());
+  auto engine = StringField(*body, "engine", "");
+  auto model = StringField(*body, "model", "");
+  auto language = StringField(*body, "language", "");
+  if (!engine || !model || !language) return InvalidArgument("engine, model and language are text");
+  JobRequirement want{*engine, *model, LanguageCode(*language)};
+  if (const size_t slash = want.model.find('/');
+      want.engine.empty() && slash != std::string::npos) {
+    want.engine = want.model.substr(0, slash);
+    want.model.erase(0, slash + 1);
+  }
+  if (!want.language.empty() && !IsLanguageCode(want.language))
+    return InvalidArgument(
+        fmt::format("language '{}' is not an ISO-639-1 code such as \"en\"", *language));
+  if (want == JobRequirement{}) return want;
+  auto workers = RoutableWorkers(c);
+  if (!workers) return std::unexpected(workers.error());
+  std::set<std::string> runs;
+  for (const NodeInfo& n : *workers) {
+    if (CanServe(n, want)) return want;
+    runs.insert(n.engine + "/" + n.model);
+  }
+  return InvalidArgument(fmt::format(
+      "no worker can transcribe with engine '{}', model '{}', language '{}' (the fleet runs: {})",
+      want.engine.empty() ? "any" : want.engine, want.model.empty() ? "any" : want.model,
+      want.language.empty() ? "any" : want.language,
+      runs.empty() ? "no workers yet" : fmt::format("{}", fmt::join(runs, ", "))));
+}
+
 HttpResponse TranscribeAgain(Ctx& c, const HttpRequest& request) {
   auto id = IdParam(request, "id");
   if (!id) return ErrorReply(id.error());
-  auto r = c.store.TranscribeAgain(EpisodeId(*id), c.clock.Now(), c.intake());
+  auto want = AgainRequirement(c, request);
+  if (!want) return ErrorReply(want.error());
+  auto r = c.store.TranscribeAgain(EpisodeId(*id), c.clock.Now(), c.intake(), *want);
   if (r) c.JobsQueued();
   return Reply(r);
 }
@@ -446,7 +490,8 @@ std::vector<Route> OperatorRoutes(Ctx& c) {
        admin},
       {"POST",
        "/api/episodes/{id}/transcribe",
-       "transcribe a done episode again (its transcript stays until the new one is done)",
+       "transcribe a done episode again, optionally with {engine, model, language} (its "
+       "transcript stays until the new one is done)",
        sync(TranscribeAgain),
        {},
        admin},

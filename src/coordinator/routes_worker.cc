@@ -65,7 +65,7 @@ std::string AudioUrl(const Grant& g) {
 json GrantsJson(const Coordinator::Context& c, const std::vector<Grant>& grants) {
   json leases = json::array();
   for (const Grant& g : grants) {
-    WireGrant grant{g.lease, g.episode, AudioUrl(g), false, g.chunk};
+    WireGrant grant{g.lease, g.episode, AudioUrl(g), false, g.chunk, g.want.language};
     // The worker checks each address it connects to for this download (source_policy.h). Uploads
     // (relative, served by the coordinator) and allowed file URLs connect to nothing to check.
     const std::string scheme = SchemeOf(grant.audio_url);

@@ -40,4 +40,18 @@ std::string LanguageName(std::string_view code) {
   return std::string(code);
 }
 
+bool IsLanguageCode(std::string_view code) {
+  return code.size() == 2 && std::islower(static_cast<unsigned char>(code[0])) &&
+         std::islower(static_cast<unsigned char>(code[1]));
+}
+
+std::optional<std::string> FixedLanguage(std::string_view engine, std::string_view model) {
+  const std::string_view name = model.substr(model.find_last_of('/') + 1);
+  if (engine == "pocketsphinx") return std::string(name.substr(0, name.find('-')));
+  if (engine == "whisper" && (name.find(".en.") != std::string_view::npos || name.ends_with(".en")))
+    return "en";
+  if (engine == "parakeet" && name.find("-v2") != std::string_view::npos) return "en";
+  return std::nullopt;
+}
+
 }  // namespace podfleet

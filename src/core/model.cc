@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "core/language.h"
+
 namespace podfleet {
 namespace {
 
@@ -84,6 +86,14 @@ std::string_view ToString(NodeStatus s) { return Name(kNodeStatuses, s); }
 std::string_view ToString(AttemptOutcome o) { return Name(kAttemptOutcomes, o); }
 std::optional<AttemptOutcome> ParseAttemptOutcome(std::string_view s) {
   return Parse(kAttemptOutcomes, s);
+}
+
+bool CanServe(const NodeInfo& node, const JobRequirement& want) {
+  if (!want.engine.empty() && want.engine != node.engine) return false;
+  if (!want.model.empty() && want.model != node.model) return false;
+  if (want.language.empty()) return true;
+  const std::optional<std::string> fixed = FixedLanguage(node.engine, node.model);
+  return !fixed || *fixed == want.language;
 }
 
 }  // namespace podfleet

@@ -158,6 +158,17 @@ struct Chunk {
   bool whole() const { return count == 1 && start == Millis(0) && !end; }
 };
 
+// What a job asks of the worker that takes it (a transcription request's `model` and `language`,
+// or "transcribe again with ..."). Empty fields ask nothing. A worker serves it when it runs that
+// engine and model and its model transcribes that language (a multilingual model is told it).
+struct JobRequirement {
+  std::string engine;    // NodeInfo::engine, e.g. "whisper"
+  std::string model;     // NodeInfo::model, e.g. "base.en"
+  std::string language;  // ISO-639-1 code, e.g. "fr"
+
+  bool operator==(const JobRequirement&) const = default;
+};
+
 struct Job {
   JobId id;
   EpisodeId episode;
@@ -170,6 +181,7 @@ struct Job {
   std::optional<Progress> progress;     // the lease holder's last report
   std::string error;
   Chunk chunk;
+  JobRequirement want;
   // Set when the job was quarantined: its lease expired RetryPolicy::max_lease_expiries times, as
   // when the episode crashes every worker that takes it. The job is then kFailed until retried.
   std::optional<TimePoint> quarantined_at;
@@ -231,6 +243,10 @@ struct NodeInfo {
   // Engine states on one loaded model, so jobs the node runs at once (EngineInfo::states).
   int engine_states = 1;
 };
+
+// Whether a worker running `node`'s engine and model can serve `want` (see JobRequirement; a
+// model's language is core/language.h's FixedLanguage, multilingual when it has none).
+bool CanServe(const NodeInfo& node, const JobRequirement& want);
 
 // kUnhealthy: online, but its worker reports a local fault (a full or unwritable work directory or
 // outbox) and claims nothing until it recovers.

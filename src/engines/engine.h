@@ -90,15 +90,34 @@ inline constexpr double kGpuSpeedFloor = 3.0;
 // Called with the fraction of the audio transcribed so far, from any engine thread.
 using EngineProgress = std::function<void(double)>;
 
+// What one Transcribe call asks beyond the engine's configuration.
+struct TranscribeOptions {
+  // The audio's language (ISO-639-1), as a job asked for it; empty: EngineConfig::language. A
+  // model that transcribes one language refuses another with kInvalidArgument.
+  std::string language;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
   virtual EngineInfo info() const = 0;
   // Transcribes the whole of `audio`. Segment and word times are milliseconds from its start.
-  // kUnavailable "cancelled" when `stop` is requested; kInternal when the engine fails.
+  // kUnavailable "cancelled" when `stop` is requested; kInvalidArgument for a language the model
+  // cannot transcribe; kInternal when the engine fails.
   virtual Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                        std::stop_token stop) = 0;
+                                        std::stop_token stop, const TranscribeOptions& options) = 0;
+  // In the configured language.
+  Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
+                                std::stop_token stop) {
+    return Transcribe(audio, progress, stop, TranscribeOptions{});
+  }
 };
+
+// The language a call transcribes: the options' when set, else the configuration's.
+inline const std::string& CallLanguage(const EngineConfig& config,
+                                       const TranscribeOptions& options) {
+  return options.language.empty() ? config.language : options.language;
+}
 
 // "12.8" -> 12080 (CUDA's 1000 * major + 10 * minor); 0 for anything that is not such a version.
 int ParseCudaVersion(std::string_view text);

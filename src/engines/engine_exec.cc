@@ -91,14 +91,15 @@ class ExecEngine final : public Engine {
   }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override {
+                                std::stop_token stop, const TranscribeOptions& options) override {
     const auto started = Clock::now();
     auto scratch = ScratchDir::Create();
     if (!scratch) return std::unexpected(scratch.error());
     Transcript t;
     t.engine = "exec";
     t.model = info().model;
-    t.language = config_.language;
+    const std::string& language = CallLanguage(config_, options);
+    t.language = language;
     t.audio_duration = audio.duration();
     const std::vector<Piece> chunks = PlanChunks(audio, config_.max_chunk);
     const double total = static_cast<double>(std::max<int64_t>(1, audio.size().count));
@@ -109,8 +110,8 @@ class ExecEngine final : public Engine {
         const double length = static_cast<double>(chunk.end.count - chunk.begin.count);
         progress(std::min(1.0, (static_cast<double>(chunk.begin.count) + f * length) / total));
       };
-      auto result =
-          RunChunk(audio, chunk, scratch->path() / fmt::format("chunk-{}.wav", i), report, stop);
+      auto result = RunChunk(audio, chunk, scratch->path() / fmt::format("chunk-{}.wav", i),
+                             language, report, stop);
       if (!result) return std::unexpected(result.error());
       if (!result->language.empty()) t.language = result->language;
       AppendSegments(t.segments, std::move(result->segments));
@@ -122,13 +123,14 @@ class ExecEngine final : public Engine {
 
  private:
   Result<PieceTranscript> RunChunk(const PcmAudio& audio, const Piece& chunk, const fs::path& wav,
+                                   const std::string& language,
                                    const std::function<void(double)>& report,
                                    std::stop_token stop) {
     if (auto w = WriteWav(wav, Slice(audio, chunk)); !w) return std::unexpected(w.error());
     ChildOptions options;
     options.argv = {"/bin/sh", "-c", config_.command + " \"$@\"", "podfleet-exec", wav.string()};
     options.env = {{"PODFLEET_AUDIO", wav.string()},
-                   {"PODFLEET_LANGUAGE", config_.language},
+                   {"PODFLEET_LANGUAGE", language},
                    {"PODFLEET_MODEL", config_.model},
                    {"PODFLEET_WORDS", config_.word_timestamps ? "1" : "0"},
                    {"PODFLEET_THREADS", std::to_string(config_.threads)}};

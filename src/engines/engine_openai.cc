@@ -113,16 +113,17 @@ class OpenAiEngine final : public Engine {
   }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override {
+                                std::stop_token stop, const TranscribeOptions& options) override {
     const auto started = Clock::now();
     Transcript t;
     t.engine = "openai";
     t.model = info().model;
-    t.language = config_.language == "auto" ? "" : config_.language;
+    const std::string& language = CallLanguage(config_, options);
+    t.language = language == "auto" ? "" : language;
     t.audio_duration = audio.duration();
     const double total = static_cast<double>(std::max<int64_t>(1, audio.size().count));
     for (const Piece& chunk : PlanChunks(audio, config_.max_chunk)) {
-      auto r = TranscribeChunk(audio, chunk, stop);
+      auto r = TranscribeChunk(audio, chunk, language, stop);
       if (!r) return std::unexpected(r.error());
       if (!r->language.empty()) t.language = r->language;
       AppendSegments(t.segments, std::move(r->segments));
@@ -134,7 +135,8 @@ class OpenAiEngine final : public Engine {
   }
 
  private:
-  MultipartRequest Request(const PcmAudio& audio, const Piece& chunk) const {
+  MultipartRequest Request(const PcmAudio& audio, const Piece& chunk,
+                           const std::string& language) const {
     const ServerProfile& p = *endpoint_.profile;
     MultipartRequest r;
     r.url = endpoint_.url;
@@ -143,8 +145,8 @@ class OpenAiEngine final : public Engine {
     r.file = {"file", "audio.wav", "audio/wav", EncodeWav(Slice(audio, chunk))};
     const std::string model = config_.model.empty() ? std::string(p.default_model) : config_.model;
     if (!model.empty()) r.fields.emplace_back("model", model);
-    if (std::string language = LanguageField(p, config_.language); !language.empty())
-      r.fields.emplace_back("language", language);
+    if (std::string field = LanguageField(p, language); !field.empty())
+      r.fields.emplace_back("language", field);
     r.fields.emplace_back("response_format", p.response_format);
     if (p.response_format == "verbose_json") {
       r.fields.emplace_back("timestamp_granularities[]", "segment");
@@ -156,12 +158,13 @@ class OpenAiEngine final : public Engine {
 
   // One chunk, retried while the server is busy or loading, halved when it is too large.
   Result<PieceTranscript> TranscribeChunk(const PcmAudio& audio, const Piece& chunk,
+                                          const std::string& language,
                                           const std::stop_token& stop) {
-    auto reply = PostWithRetries(Request(audio, chunk), stop);
+    auto reply = PostWithRetries(Request(audio, chunk, language), stop);
     if (!reply) return std::unexpected(reply.error());
     if (reply->status == 413 &&
         chunk.end.count - chunk.begin.count > ToSamples(Millis(40'000)).count)
-      return Halve(audio, chunk, stop);
+      return Halve(audio, chunk, language, stop);
     if (reply->status != 200) return std::unexpected(StatusError(*reply));
     std::string_view body = reply->body;
     const bool json = body.find_first_not_of(" \t\r\n") != std::string_view::npos &&
@@ -173,14 +176,14 @@ class OpenAiEngine final : public Engine {
   }
 
   Result<PieceTranscript> Halve(const PcmAudio& audio, const Piece& chunk,
-                                const std::stop_token& stop) {
+                                const std::string& language, const std::stop_token& stop) {
     const PcmAudio part = Slice(audio, chunk);
     const Millis half = std::max(Millis(20'000), part.duration() / 2);
     PieceTranscript out;
     for (Piece sub : PlanChunks(part, half)) {
       sub.begin.count += chunk.begin.count;
       sub.end.count += chunk.begin.count;
-      auto r = TranscribeChunk(audio, sub, stop);
+      auto r = TranscribeChunk(audio, sub, language, stop);
       if (!r) return r;
       if (!r->language.empty()) out.language = r->language;
       AppendSegments(out.segments, std::move(r->segments));

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/language.h"
 #include "engines/chunks.h"
 #include "engines/ggml_device.h"
 #include "engines/parakeet_model_file.h"
@@ -97,8 +98,9 @@ class ParakeetEngine final : public Engine {
     return i;
   }
 
+  using Engine::Transcribe;
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override;
+                                std::stop_token stop, const TranscribeOptions& options) override;
 
  private:
   Result<std::vector<Segment>> RunChunk(const PcmAudio& audio, const Piece& chunk,
@@ -173,7 +175,13 @@ Result<std::vector<Segment>> ParakeetEngine::RunChunk(const PcmAudio& audio, con
 }
 
 Result<Transcript> ParakeetEngine::Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                              std::stop_token stop) {
+                                              std::stop_token stop,
+                                              const TranscribeOptions& options) {
+  const std::string& language = CallLanguage(config_, options);
+  if (!language.empty() && language != "auto" &&
+      FixedLanguage("parakeet", model_name_).value_or(language) != language)
+    return InvalidArgument(
+        fmt::format("model '{}' transcribes English only, not '{}'", model_name_, language));
   const auto started = std::chrono::steady_clock::now();
   const Millis longest =
       config_.chunk.count() > 0
@@ -192,7 +200,7 @@ Result<Transcript> ParakeetEngine::Transcribe(const PcmAudio& audio, const Engin
   Transcript t;
   t.engine = "parakeet";
   t.model = model_name_;
-  t.language = config_.language == "auto" ? "" : config_.language;
+  t.language = language == "auto" ? "" : language;
   t.audio_duration = audio.duration();
   t.segments = std::move(*segments);
   t.engine_time = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);

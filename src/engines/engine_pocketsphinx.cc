@@ -351,7 +351,11 @@ class PocketSphinxEngine final : public Engine {
   EngineInfo info() const override { return {"pocketsphinx", pool_.model().name, true}; }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override {
+                                std::stop_token stop, const TranscribeOptions& options) override {
+    const std::string& language = CallLanguage(config_, options);
+    if (pool_.model().name.starts_with("en") && !language.empty() && !language.starts_with("en"))
+      return InvalidArgument(fmt::format("pocketsphinx: the model {} transcribes English, not {}",
+                                         pool_.model().name, language));
     const auto started = std::chrono::steady_clock::now();
     PieceRun run(audio, SplitAtPauses(audio), config_.word_timestamps, progress, stop);
     if (run.size() > 0) {
@@ -369,7 +373,7 @@ class PocketSphinxEngine final : public Engine {
     auto segments = run.Finish();
     if (!segments) return std::unexpected(segments.error());
     Transcript t;
-    t.language = config_.language;
+    t.language = language;
     t.engine = "pocketsphinx";
     t.model = pool_.model().name;
     t.audio_duration = audio.duration();

@@ -28,11 +28,11 @@ class SimulatedEngine final : public Engine {
   }
 
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override {
+                                std::stop_token stop, const TranscribeOptions& options) override {
     const auto started = Clock::now();
     const Millis total = audio.duration();
     Transcript t;
-    t.language = config_.language;
+    t.language = CallLanguage(config_, options);
     t.engine = "simulated";
     t.model = "simulated";
     t.audio_duration = total;

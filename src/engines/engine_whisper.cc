@@ -93,14 +93,15 @@ class WhisperEngine final : public Engine {
     return i;
   }
 
+  using Engine::Transcribe;
   Result<Transcript> Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                std::stop_token stop) override;
+                                std::stop_token stop, const TranscribeOptions& options) override;
 
  private:
   Result<std::vector<Segment>> RunChunk(const PcmAudio& audio, const Piece& chunk,
                                         whisper_state* state, ChunkCallback& cb,
                                         std::string& language) const;
-  whisper_full_params Params(ChunkCallback& cb) const;
+  whisper_full_params Params(ChunkCallback& cb, const char* language) const;
   std::vector<Word> Words(whisper_state* state, int segment, const Piece& chunk) const;
 
   // Constant after Start.
@@ -110,12 +111,12 @@ class WhisperEngine final : public Engine {
   EngineRuntime runtime_;
 };
 
-whisper_full_params WhisperEngine::Params(ChunkCallback& cb) const {
+whisper_full_params WhisperEngine::Params(ChunkCallback& cb, const char* language) const {
   whisper_full_params p = whisper_full_default_params(
       config_.beam_size > 0 ? WHISPER_SAMPLING_BEAM_SEARCH : WHISPER_SAMPLING_GREEDY);
   p.n_threads = runtime_.threads_per_state();
   p.print_progress = p.print_realtime = p.print_timestamps = p.print_special = false;
-  p.language = config_.language.empty() ? "auto" : config_.language.c_str();
+  p.language = language;
   p.token_timestamps = config_.word_timestamps;
   p.initial_prompt = config_.prompt.empty() ? nullptr : config_.prompt.c_str();
   if (config_.beam_size > 0) p.beam_search.beam_size = config_.beam_size;
@@ -179,7 +180,9 @@ std::vector<Word> WhisperEngine::Words(whisper_state* state, int segment,
 Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, const Piece& chunk,
                                                      whisper_state* state, ChunkCallback& cb,
                                                      std::string& language) const {
-  whisper_full_params params = Params(cb);
+  // `language` in: the one asked for (empty: detect); out: the one transcribed.
+  const std::string wanted = language;
+  whisper_full_params params = Params(cb, wanted.empty() ? "auto" : wanted.c_str());
   const float* samples = audio.samples.data() + chunk.begin.count;
   const int n = static_cast<int>(chunk.end.count - chunk.begin.count);
   if (n == 0) return std::vector<Segment>{};
@@ -211,7 +214,15 @@ Result<std::vector<Segment>> WhisperEngine::RunChunk(const PcmAudio& audio, cons
 }
 
 Result<Transcript> WhisperEngine::Transcribe(const PcmAudio& audio, const EngineProgress& progress,
-                                             std::stop_token stop) {
+                                             std::stop_token stop,
+                                             const TranscribeOptions& options) {
+  const std::string& asked = CallLanguage(config_, options);
+  const std::string wanted = asked == "auto" ? "" : asked;
+  if (!wanted.empty() && whisper_lang_id(wanted.c_str()) < 0)
+    return InvalidArgument(fmt::format("whisper does not know the language '{}'", wanted));
+  if (!wanted.empty() && wanted != "en" && !whisper_is_multilingual(ctx_))
+    return InvalidArgument(
+        fmt::format("model '{}' is English-only; it cannot transcribe '{}'", model_name_, wanted));
   const auto started = std::chrono::steady_clock::now();
   const Millis max_chunk =
       ChunkLengthForStates(audio.duration(), runtime_.states(), config_.chunk, Millis(30'000));
@@ -220,7 +231,7 @@ Result<Transcript> WhisperEngine::Transcribe(const PcmAudio& audio, const Engine
   std::vector<std::string> languages(chunks.size());
   auto segments = runtime_.pool().Run(chunks.size(), [&](size_t i, void* state) {
     ChunkCallback cb{stop, &tracker, i};
-    std::string language = config_.language == "auto" ? "" : config_.language;
+    std::string language = wanted;
     auto r = RunChunk(audio, chunks[i], static_cast<whisper_state*>(state), cb, language);
     languages[i] = language;
     return r;

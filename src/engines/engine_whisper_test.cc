@@ -79,6 +79,32 @@ TEST(WhisperEngine, TranscribesSpeechWithARandomWeightModel) {
   }
 }
 
+TEST(WhisperEngine, EachCallTranscribesTheLanguageItIsTold) {
+  // The test model's vocabulary is English-only; one token more makes it multilingual.
+  const auto multilingual_path = TestRunDir() / "ggml-random-multilingual.bin";
+  RandomModelOptions options;
+  options.hparams = TinyTestShape();
+  options.hparams.n_vocab = 51865;
+  ASSERT_TRUE(WriteRandomWhisperModel(multilingual_path, options));
+  EngineConfig config = TestConfig();
+  config.word_timestamps = false;
+  const PcmAudio clip = Slice(Speech(), Piece{Samples{0}, ToSamples(Millis(2'000))});
+  auto english = Load(config);
+  ASSERT_TRUE(english);
+  auto refused = english->Transcribe(clip, {}, {}, TranscribeOptions{"de"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument) << refused.error().ToString();
+  config.model = multilingual_path.string();
+  auto multilingual = Load(config);
+  ASSERT_TRUE(multilingual);
+  auto german = multilingual->Transcribe(clip, {}, {}, TranscribeOptions{"de"});
+  ASSERT_TRUE(german) << german.error().ToString();
+  EXPECT_EQ(german->language, "de");
+  auto unknown = multilingual->Transcribe(clip, {}, {}, TranscribeOptions{"zz"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::kInvalidArgument);
+}
+
 TEST(WhisperEngine, ChunkTimesAreOffsetByTheChunkStart) {
   EngineConfig config = TestConfig();
   config.chunk = Millis(6'000);

@@ -251,6 +251,13 @@ constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE nodes ADD COLUMN engine_states INTEGER NOT NULL DEFAULT 1;
 )sql";
 
+// What a job asks of the worker that claims it (JobRequirement); '' asks nothing.
+constexpr std::string_view kSchemaV9 = R"sql(
+ALTER TABLE jobs ADD COLUMN want_engine TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN want_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN want_language TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -261,6 +268,7 @@ constexpr std::array kMigrations{
     Migration{6, "feed identity (aliases, podcast:guid, fingerprint) and polling state", kSchemaV6},
     Migration{7, "transcript search index, publishers' transcripts", kSchemaV7},
     Migration{8, "engine states per node", kSchemaV8},
+    Migration{9, "what each job asks of its worker (engine, model, language)", kSchemaV9},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

@@ -48,6 +48,10 @@
 //                      the transcript the episode's feed item linked, as fetched and parsed
 //   feeds              + transcribe_anyway (0 or 1): queue items that link a transcript too
 //   episodes           + transcript_note: why a linked transcript was not used
+// Version 8 adds nodes.engine_states. Version 9 adds:
+//   jobs               + want_engine, want_model, want_language ('' asks nothing): what the job
+//                      asks of the worker that claims it (JobRequirement); chunks copy their
+//                      episode's first job's
 // An episode with a publisher's transcript and no fleet transcript is done without a job; the
 // transcript shown is the fleet's when there is one, and the search index holds the one shown.
 // Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,

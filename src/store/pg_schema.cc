@@ -83,6 +83,9 @@ CREATE TABLE jobs (
   end_ms BIGINT,
   relayed BIGINT NOT NULL DEFAULT 0 CHECK (relayed IN (0, 1)),
   quarantined_at BIGINT,
+  want_engine TEXT NOT NULL DEFAULT '',
+  want_model TEXT NOT NULL DEFAULT '',
+  want_language TEXT NOT NULL DEFAULT '',
   UNIQUE (episode_id, chunk_index)
 );
 CREATE INDEX jobs_claimable ON jobs(priority DESC, id) WHERE state = 'queued';

@@ -89,6 +89,7 @@ Result<Job> DecodeJob(const Row& row) {
   job.error = row.Text(7);
   job.chunk = DecodeChunk(row, 12);
   job.quarantined_at = OptionalTime(row, 17);
+  job.want = JobRequirement{row.Text(18), row.Text(19), row.Text(20)};
   if (row.IsNull(8)) return job;  // not leased
   const AttemptId attempt(job.attempts);
   job.lease = Lease{job.id, attempt, NodeId(row.Int(8)), FromUnixMillis(row.Int(9))};

@@ -44,6 +44,7 @@ struct Grant {
   Lease lease;
   Episode episode;
   Chunk chunk;
+  JobRequirement want;  // what the job asks (its language goes to the engine)
 };
 
 // How AddEpisodes queues the new episodes' jobs.
@@ -199,11 +200,13 @@ class Store {
   // episode keeps its state and job; its audio URL, type and length follow the feed when the
   // audio URL changed (so origin mode fetches the new one), and its title, duration and date
   // when the feed gives them. Episodes without a feed are known by guid alone, and unchanged.
+  // The new jobs ask `want` of the workers that claim them (Claim).
   virtual Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                                      const std::vector<EpisodeInfo>& episodes,
                                                      TimePoint now,
                                                      JobIntake intake = JobIntake::kQueue,
-                                                     const std::vector<std::string>& hold = {}) = 0;
+                                                     const std::vector<std::string>& hold = {},
+                                                     const JobRequirement& want = {}) = 0;
   // AddEpisodes for a feed's items, with their publishers' transcripts: a new item with
   // `publisher` set is stored done with it as its transcript (source "publisher") and no job,
   // unless the feed transcribes anyway, when it is also queued and both are kept.
@@ -215,11 +218,12 @@ class Store {
   // Removes the episode with its jobs, attempts, results and transcripts (its uploaded audio, if
   // any, is the caller's to delete). kNotFound if there is no such episode.
   virtual Result<void> DeleteEpisode(EpisodeId id) = 0;
-  // Queues a done episode again as one job for the whole audio (chunks beyond the first go); its
-  // transcript stays until the new one is stored. kConflict unless it is done; kInvalidArgument
-  // when it has no audio URL.
+  // Queues a done episode again as one job for the whole audio (chunks beyond the first go), asking
+  // `want` of its worker (the job's earlier requirement is replaced); its transcript stays until
+  // the new one is stored. kConflict unless it is done; kInvalidArgument when it has no audio URL.
   virtual Result<void> TranscribeAgain(EpisodeId id, TimePoint now,
-                                       JobIntake intake = JobIntake::kQueue) = 0;
+                                       JobIntake intake = JobIntake::kQueue,
+                                       const JobRequirement& want = {}) = 0;
   // Episodes by state: queued, running (some chunk leased or done), done, failed; skipped ones
   // are left out.
   virtual Result<QueueCounts> CountEpisodes() = 0;
@@ -260,7 +264,9 @@ class Store {
                                      TimePoint now) = 0;
 
   // ---- jobs and leases ----
-  // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first.
+  // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first,
+  // leaving out those whose JobRequirement the node's registered engine and model cannot serve
+  // (core/model.h CanServe; a node not registered serves only jobs that ask nothing).
   // Records that the node was heard from (TouchNode) in the same transaction.
   virtual Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
                                            TimePoint now) = 0;

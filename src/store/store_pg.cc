@@ -40,11 +40,13 @@ Result<int64_t> MarkSeen(PgConn& c, NodeId node, TimePoint now) {
                node.value(), ToUnixMillis(now));
 }
 
-Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake) {
-  Result<int64_t> r =
-      c.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES ($1, $2, $3)", id.value(),
-            ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
-            intake == JobIntake::kPrepare);
+Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequirement& want) {
+  Result<int64_t> r = c.Run(
+      "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      id.value(),
+      ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
+      intake == JobIntake::kPrepare, want.engine, want.model, want.language);
   if (!r) return std::unexpected(r.error());
   return {};
 }

@@ -86,8 +86,8 @@ Result<void> StoreTranscript(PgConn& c, EpisodeId episode, const Transcript& t, 
 Result<void> StitchIfDone(PgConn& c, EpisodeId episode, TimePoint now);
 Result<void> StorePublisherTranscript(PgConn& c, EpisodeId episode, const Transcript& t,
                                       const TranscriptLink& link, TimePoint now);
-// The episode's first job, claimable or held for the relay.
-Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake);
+// The episode's first job, claimable or held for the relay, asking `want` of its worker.
+Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequirement& want);
 // The text search query (a tsquery in podfleet_search) for what a person typed; kInvalidArgument
 // when it holds nothing to search for.
 Result<std::string> ToTsQuery(PgConn& c, std::string_view text);
@@ -112,14 +112,15 @@ class PgStore final : public Store {
   Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                              const std::vector<EpisodeInfo>& episodes,
                                              TimePoint now, JobIntake intake = JobIntake::kQueue,
-                                             const std::vector<std::string>& hold = {}) override;
+                                             const std::vector<std::string>& hold = {},
+                                             const JobRequirement& want = {}) override;
   Result<std::vector<EpisodeId>> AddFeedItems(FeedId feed, const std::vector<FeedItem>& items,
                                               TimePoint now, JobIntake intake = JobIntake::kQueue,
                                               const std::vector<std::string>& hold = {}) override;
   Result<Episode> GetEpisode(EpisodeId id) override;
   Result<void> DeleteEpisode(EpisodeId id) override;
-  Result<void> TranscribeAgain(EpisodeId id, TimePoint now,
-                               JobIntake intake = JobIntake::kQueue) override;
+  Result<void> TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake = JobIntake::kQueue,
+                               const JobRequirement& want = {}) override;
   Result<QueueCounts> CountEpisodes() override;
   Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
   Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;

@@ -62,7 +62,7 @@ Result<void> RefreshEpisode(PgConn& c, int64_t id, const std::string& stored_aud
 Result<std::optional<EpisodeId>> InsertEpisode(PgConn& c, std::optional<FeedId> feed,
                                                const EpisodeInfo& info, JobIntake intake,
                                                std::string_view hold, TimePoint now,
-                                               bool queue = true) {
+                                               bool queue = true, const JobRequirement& want = {}) {
   if (feed) {
     auto known = FindFeedEpisode(c, *feed, info);
     if (!known) return std::unexpected(known.error());
@@ -92,7 +92,7 @@ Result<std::optional<EpisodeId>> InsertEpisode(PgConn& c, std::optional<FeedId> 
   if (ids->empty()) return std::nullopt;  // known already
   const EpisodeId id(ids->front());
   if (!skipped && queue) {
-    if (auto r = InsertJob(c, id, intake); !r) return std::unexpected(r.error());
+    if (auto r = InsertJob(c, id, intake, want); !r) return std::unexpected(r.error());
   }
   return id;
 }
@@ -223,7 +223,8 @@ Result<std::vector<std::string>> PgStore::ListGuids(FeedId feed) {
 Result<std::vector<EpisodeId>> PgStore::AddEpisodes(std::optional<FeedId> feed,
                                                     const std::vector<EpisodeInfo>& episodes,
                                                     TimePoint now, JobIntake intake,
-                                                    const std::vector<std::string>& hold) {
+                                                    const std::vector<std::string>& hold,
+                                                    const JobRequirement& want) {
   return Write([&](PgConn& c) -> Result<std::vector<EpisodeId>> {
     if (feed) {
       if (Result<Feed> f = LoadFeed(c, *feed); !f) return std::unexpected(f.error());
@@ -232,7 +233,7 @@ Result<std::vector<EpisodeId>> PgStore::AddEpisodes(std::optional<FeedId> feed,
     for (size_t i = 0; i < episodes.size(); ++i) {
       const std::string_view reason = i < hold.size() ? std::string_view(hold[i]) : "";
       Result<std::optional<EpisodeId>> id =
-          InsertEpisode(c, feed, episodes[i], intake, reason, now);
+          InsertEpisode(c, feed, episodes[i], intake, reason, now, true, want);
       if (!id) return std::unexpected(id.error());
       if (*id) added.push_back(**id);
     }
@@ -290,7 +291,7 @@ Result<void> PgStore::QueueEpisode(EpisodeId id, TimePoint now, JobIntake intake
         c.Run("UPDATE episodes SET state = 'queued', error = '', updated_at = $2 WHERE id = $1",
               id.value(), ToUnixMillis(now));
     if (!r) return std::unexpected(r.error());
-    return InsertJob(c, id, intake);
+    return InsertJob(c, id, intake, {});
   });
 }
 

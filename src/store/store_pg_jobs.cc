@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "core/language.h"
 #include "store/backoff.h"
 #include "store/row_decode.h"
 #include "store/store_pg.h"
@@ -89,16 +90,19 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
     int64_t attempt;
     EpisodeId episode;
     Chunk chunk;
+    JobRequirement want;
   };
   Result<Leased> leased = QueryOne(
       c,
       [](const PgRow& row) -> Result<Leased> {
-        return Leased{row.Int(0), EpisodeId(row.Int(1)), DecodeChunk(row, 2)};
+        return Leased{row.Int(0), EpisodeId(row.Int(1)), DecodeChunk(row, 2),
+                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}};
       },
       "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
       "WHERE id = $1 AND state = 'queued' "
-      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed",
+      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
+      "want_engine, want_model, want_language",
       job.value());
   if (!leased) return std::unexpected(leased.error());
   const TimePoint expires = now + lease_for;
@@ -112,7 +116,7 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
   Result<Episode> episode = LoadEpisode(c, leased->episode);
   if (!episode) return std::unexpected(episode.error());
   return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
-               leased->chunk};
+               leased->chunk, std::move(leased->want)};
 }
 
 Result<void> StoreResult(PgConn& c, JobId job, const Transcript& t, bool keep_segments,
@@ -267,8 +271,9 @@ Result<int64_t> AddChunkJob(PgConn& c, JobId job, const Chunk& chunk, std::strin
   if (chunk.end) end = chunk.end->count();
   return QueryOne(c, ReadPgInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed) SELECT episode_id, $7, priority, $2, $3, $4, "
-                  "$5::bigint, $6 FROM jobs WHERE id = $1 RETURNING id",
+                  "start_ms, end_ms, relayed, want_engine, want_model, want_language) "
+                  "SELECT episode_id, $7, priority, $2, $3, $4, $5::bigint, $6, want_engine, "
+                  "want_model, want_language FROM jobs WHERE id = $1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed,
                   state);
 }
@@ -299,7 +304,8 @@ Result<void> PgStore::RetryEpisode(EpisodeId id, TimePoint now) {
   });
 }
 
-Result<void> PgStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake) {
+Result<void> PgStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake,
+                                      const JobRequirement& want) {
   return Write([&](PgConn& c) -> Result<void> {
     if (Result<void> locked = LockEpisode(c, id); !locked) return locked;
     Result<Episode> episode = LoadEpisode(c, id);
@@ -317,15 +323,14 @@ Result<void> PgStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake int
     if (r) {
       r = c.Run(
           "UPDATE jobs SET state = $2, relayed = $3, chunk_count = 1, start_ms = 0, end_ms = NULL, "
-          "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '' "
-          "WHERE episode_id = $1",
-          id.value(), state, prepare);
-    }
-    if (r && *r == 0) {  // an episode done by its publisher's transcript has no job yet
-      r = c.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES ($1, $2, $3)", id.value(),
-                state, prepare);
+          "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '', "
+          "want_engine = $4, want_model = $5, want_language = $6 WHERE episode_id = $1",
+          id.value(), state, prepare, want.engine, want.model, want.language);
     }
     if (!r) return std::unexpected(r.error());
+    if (*r == 0) {  // an episode done by its publisher's transcript has no job yet
+      if (Result<void> added = InsertJob(c, id, intake, want); !added) return added;
+    }
     return SyncEpisode(c, id, "", now);
   });
 }
@@ -438,19 +443,40 @@ Result<Job> PgStore::GetJob(JobId id) {
   });
 }
 
+namespace {
+
+// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order, locked.
+// SKIP LOCKED: a job another transaction is claiming (or completing) is passed over, so
+// concurrent claims neither wait for each other nor take the same job.
+Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, TimePoint now) {
+  auto read = [](const PgRow& row) -> Result<std::pair<std::string, std::string>> {
+    return std::pair{row.Text(0), row.Text(1)};
+  };
+  auto found = QueryAll(c, read, "SELECT engine, model FROM nodes WHERE id = $1", node.value());
+  if (!found) return std::unexpected(found.error());
+  const bool known = !found->empty();
+  const auto [engine, model] = known ? found->front() : std::pair<std::string, std::string>();
+  // '' for a multilingual model: it is told the language.
+  const std::string language = FixedLanguage(engine, model).value_or("");
+  return QueryAll(
+      c, ReadPgInt,
+      "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= $1) "
+      "AND ($3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
+      "AND want_engine IN ('', $4) AND want_model IN ('', $5) "
+      "AND (want_language = '' OR $6 IN ('', want_language)) "
+      "ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+      ToUnixMillis(now), limit, known, engine, model, language);
+}
+
+}  // namespace
+
 Result<std::vector<Grant>> PgStore::Claim(NodeId node, int max_jobs, Millis lease_for,
                                           TimePoint now) {
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](PgConn& c) -> Result<std::vector<Grant>> {
     if (Result<int64_t> seen = MarkSeen(c, node, now); !seen) return std::unexpected(seen.error());
-    // SKIP LOCKED: a job another transaction is claiming (or completing) is passed over, so
-    // concurrent claims neither wait for each other nor take the same job.
-    Result<std::vector<int64_t>> jobs = QueryAll(
-        c, ReadPgInt,
-        "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= $1) "
-        "ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        ToUnixMillis(now), max_jobs);
+    Result<std::vector<int64_t>> jobs = ClaimableFor(c, node, max_jobs, now);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<Grant> grants;
     for (int64_t job : *jobs) {

@@ -83,12 +83,14 @@ Result<Feed> LoadFeed(Db& db, FeedId id) {
   return QueryOne(db, ReadFeed, fmt::format("feed {}", id.value()), sql, id.value());
 }
 
-// The episode's first job, claimable (kQueue) or held for the relay (kPrepare).
-Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake) {
-  Result<int64_t> r =
-      db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
-             ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
-             intake == JobIntake::kPrepare ? 1 : 0);
+// The episode's first job, claimable (kQueue) or held for the relay (kPrepare), asking `want`.
+Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake, const JobRequirement& want) {
+  Result<int64_t> r = db.Run(
+      "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+      id.value(),
+      ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
+      intake == JobIntake::kPrepare ? 1 : 0, want.engine, want.model, want.language);
   if (!r) return std::unexpected(r.error());
   return {};
 }
@@ -141,7 +143,7 @@ Result<void> RefreshEpisode(Db& db, int64_t id, const std::string& stored_audio_
 Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> feed,
                                                const EpisodeInfo& info, JobIntake intake,
                                                std::string_view hold, TimePoint now,
-                                               bool queue = true) {
+                                               bool queue = true, const JobRequirement& want = {}) {
   if (feed) {
     auto known = FindFeedEpisode(db, *feed, info);
     if (!known) return std::unexpected(known.error());
@@ -171,7 +173,7 @@ Result<std::optional<EpisodeId>> InsertEpisode(Db& db, std::optional<FeedId> fee
   if (ids->empty()) return std::nullopt;  // known already
   const EpisodeId id(ids->front());
   if (!skipped && queue) {
-    if (auto r = InsertJob(db, id, intake); !r) return std::unexpected(r.error());
+    if (auto r = InsertJob(db, id, intake, want); !r) return std::unexpected(r.error());
   }
   return id;
 }
@@ -313,7 +315,8 @@ Result<void> SqliteStore::RecordFeedPoll(FeedId id, const FeedPoll& poll) {
 Result<std::vector<EpisodeId>> SqliteStore::AddEpisodes(std::optional<FeedId> feed,
                                                         const std::vector<EpisodeInfo>& episodes,
                                                         TimePoint now, JobIntake intake,
-                                                        const std::vector<std::string>& hold) {
+                                                        const std::vector<std::string>& hold,
+                                                        const JobRequirement& want) {
   return Write([&](Db& db) -> Result<std::vector<EpisodeId>> {
     if (feed) {
       if (Result<Feed> f = LoadFeed(db, *feed); !f) return std::unexpected(f.error());
@@ -322,7 +325,7 @@ Result<std::vector<EpisodeId>> SqliteStore::AddEpisodes(std::optional<FeedId> fe
     for (size_t i = 0; i < episodes.size(); ++i) {
       const std::string_view reason = i < hold.size() ? std::string_view(hold[i]) : "";
       Result<std::optional<EpisodeId>> id =
-          InsertEpisode(db, feed, episodes[i], intake, reason, now);
+          InsertEpisode(db, feed, episodes[i], intake, reason, now, true, want);
       if (!id) return std::unexpected(id.error());
       if (*id) added.push_back(**id);
     }
@@ -343,7 +346,7 @@ Result<void> SqliteStore::QueueEpisode(EpisodeId id, TimePoint now, JobIntake in
         db.Run("UPDATE episodes SET state = 'queued', error = '', updated_at = ?2 WHERE id = ?1",
                id.value(), ToUnixMillis(now));
     if (!r) return std::unexpected(r.error());
-    return InsertJob(db, id, intake);
+    return InsertJob(db, id, intake, {});
   });
 }
 

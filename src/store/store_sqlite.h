@@ -78,14 +78,15 @@ class SqliteStore final : public Store {
   Result<std::vector<EpisodeId>> AddEpisodes(std::optional<FeedId> feed,
                                              const std::vector<EpisodeInfo>& episodes,
                                              TimePoint now, JobIntake intake = JobIntake::kQueue,
-                                             const std::vector<std::string>& hold = {}) override;
+                                             const std::vector<std::string>& hold = {},
+                                             const JobRequirement& want = {}) override;
   Result<std::vector<EpisodeId>> AddFeedItems(FeedId feed, const std::vector<FeedItem>& items,
                                               TimePoint now, JobIntake intake = JobIntake::kQueue,
                                               const std::vector<std::string>& hold = {}) override;
   Result<Episode> GetEpisode(EpisodeId id) override;
   Result<void> DeleteEpisode(EpisodeId id) override;
-  Result<void> TranscribeAgain(EpisodeId id, TimePoint now,
-                               JobIntake intake = JobIntake::kQueue) override;
+  Result<void> TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake = JobIntake::kQueue,
+                               const JobRequirement& want = {}) override;
   Result<QueueCounts> CountEpisodes() override;
   Result<std::vector<Episode>> ListEpisodes(const EpisodeFilter& filter) override;
   Result<void> RetryEpisode(EpisodeId id, TimePoint now) override;

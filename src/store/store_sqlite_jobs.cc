@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/language.h"
 #include "core/stitch.h"
 #include "store/backoff.h"
 #include "store/store_sqlite.h"
@@ -93,16 +94,19 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
     int64_t attempt;
     EpisodeId episode;
     Chunk chunk;
+    JobRequirement want;
   };
   Result<Leased> leased = QueryOne(
       db,
       [](const Statement& row) -> Result<Leased> {
-        return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2)};
+        return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2),
+                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}};
       },
       "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
       "WHERE id = ?1 AND state = 'queued' "
-      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed",
+      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
+      "want_engine, want_model, want_language",
       job.value());
   if (!leased) return std::unexpected(leased.error());
   const TimePoint expires = now + lease_for;
@@ -116,7 +120,7 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
   Result<Episode> episode = LoadEpisode(db, leased->episode);
   if (!episode) return std::unexpected(episode.error());
   return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
-               leased->chunk};
+               leased->chunk, std::move(leased->want)};
 }
 
 // Keeps the episode's transcript; an episode whose length nobody declared (no itunes:duration,
@@ -335,7 +339,8 @@ Result<void> SqliteStore::RetryEpisode(EpisodeId id, TimePoint now) {
   });
 }
 
-Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake) {
+Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake intake,
+                                          const JobRequirement& want) {
   return Write([&](Db& db) -> Result<void> {
     Result<Episode> episode = LoadEpisode(db, id);
     if (!episode) return std::unexpected(episode.error());
@@ -353,13 +358,17 @@ Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake
     if (r) {
       r = db.Run(
           "UPDATE jobs SET state = ?2, relayed = ?3, chunk_count = 1, start_ms = 0, end_ms = NULL, "
-          "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '' "
-          "WHERE episode_id = ?1",
-          id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare);
+          "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '', "
+          "want_engine = ?4, want_model = ?5, want_language = ?6 WHERE episode_id = ?1",
+          id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare,
+          want.engine, want.model, want.language);
     }
     if (r && *r == 0) {  // an episode done by its publisher's transcript has no job yet
-      r = db.Run("INSERT INTO jobs (episode_id, state, relayed) VALUES (?1, ?2, ?3)", id.value(),
-                 ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare);
+      r = db.Run(
+          "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+          id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare,
+          want.engine, want.model, want.language);
     }
     if (!r) return std::unexpected(r.error());
     return SyncEpisode(db, id, "", now);
@@ -435,8 +444,9 @@ Result<int64_t> AddChunkJob(Db& db, JobId job, const Chunk& chunk, std::string_v
   if (chunk.end) end = chunk.end->count();
   return QueryOne(db, ReadInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed) SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6 "
-                  "FROM jobs WHERE id = ?1 RETURNING id",
+                  "start_ms, end_ms, relayed, want_engine, want_model, want_language) "
+                  "SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6, want_engine, want_model, "
+                  "want_language FROM jobs WHERE id = ?1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end,
                   chunk.relayed ? 1 : 0, state);
 }
@@ -517,17 +527,38 @@ Result<Job> SqliteStore::GetJob(JobId id) {
   });
 }
 
+namespace {
+
+// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order.
+Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePoint now) {
+  auto read = [](const Statement& row) -> Result<std::pair<std::string, std::string>> {
+    return std::pair{row.Text(0), row.Text(1)};
+  };
+  auto found = QueryAll(db, read, "SELECT engine, model FROM nodes WHERE id = ?1", node.value());
+  if (!found) return std::unexpected(found.error());
+  const bool known = !found->empty();
+  const auto [engine, model] = known ? found->front() : std::pair<std::string, std::string>();
+  // '' for a multilingual model: it is told the language.
+  const std::string language = FixedLanguage(engine, model).value_or("");
+  return QueryAll(
+      db, ReadInt,
+      "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
+      "AND (?3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
+      "AND want_engine IN ('', ?4) AND want_model IN ('', ?5) "
+      "AND (want_language = '' OR ?6 IN ('', want_language)) "
+      "ORDER BY priority DESC, id LIMIT ?2",
+      ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language);
+}
+
+}  // namespace
+
 Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis lease_for,
                                               TimePoint now) {
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](Db& db) -> Result<std::vector<Grant>> {
     if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
-    Result<std::vector<int64_t>> jobs = QueryAll(
-        db, ReadInt,
-        "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
-        "ORDER BY priority DESC, id LIMIT ?2",
-        ToUnixMillis(now), max_jobs);
+    Result<std::vector<int64_t>> jobs = ClaimableFor(db, node, max_jobs, now);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<Grant> grants;
     for (int64_t job : *jobs) {

@@ -36,7 +36,8 @@ inline constexpr std::string_view kJobFrom =
 inline constexpr std::string_view kJobColumns =
     "j.id, j.episode_id, j.state, j.attempts, j.failures, j.lease_expiries, j.not_before, "
     "j.error, a.node_id, a.expires_at, a.stage, a.fraction, "
-    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.quarantined_at";
+    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.quarantined_at, "
+    "j.want_engine, j.want_model, j.want_language";
 Result<Job> ReadJob(const Statement& row);
 // The chunk columns (j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed) from `col`.
 Chunk ReadChunk(const Statement& row, int col);

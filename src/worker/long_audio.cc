@@ -67,8 +67,9 @@ Result<PreparedAudio> DecodeBounded(const std::filesystem::path& source,
 }
 
 Result<Transcript> TranscribePrepared(Engine& engine, const PreparedAudio& audio,
-                                      const EngineProgress& progress, std::stop_token stop) {
-  if (audio.spilled.empty()) return engine.Transcribe(audio.held, progress, stop);
+                                      const EngineProgress& progress, std::stop_token stop,
+                                      const TranscribeOptions& options) {
+  if (audio.spilled.empty()) return engine.Transcribe(audio.held, progress, stop, options);
   const double total = static_cast<double>(std::max<int64_t>(1, audio.duration().count()));
   std::vector<ChunkTranscript> parts;
   for (const SpilledPiece& piece : audio.spilled) {
@@ -81,7 +82,7 @@ Result<Transcript> TranscribePrepared(Engine& engine, const PreparedAudio& audio
         [&](double f) {
           if (progress) progress((piece.start.count() + f * piece.duration.count()) / total);
         },
-        stop);
+        stop, options);
     if (!part) return part;
     parts.push_back(ChunkTranscript{piece.start, std::move(*part)});
   }

@@ -45,9 +45,10 @@ Result<PreparedAudio> DecodeBounded(const std::filesystem::path& source,
 
 // Transcribes `audio` with `engine`: the held audio at once, or piece by piece, stitched onto the
 // episode's time line. `progress` gets the fraction of the whole. Errors as Engine::Transcribe's;
-// kUnavailable when a piece cannot be read back.
+// kUnavailable when a piece cannot be read back. `options` go to every Engine::Transcribe call.
 Result<Transcript> TranscribePrepared(Engine& engine, const PreparedAudio& audio,
-                                      const EngineProgress& progress, std::stop_token stop);
+                                      const EngineProgress& progress, std::stop_token stop,
+                                      const TranscribeOptions& options = {});
 
 // Removes the pieces' files (after the engine, or when the job is dropped).
 void RemoveSpilled(const PreparedAudio& audio);

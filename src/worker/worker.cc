@@ -480,7 +480,8 @@ void Worker::EngineLoop() {
     const auto started = std::chrono::steady_clock::now();
     job->waited = std::chrono::duration_cast<Millis>(started - job->ready_at);
     auto result = TranscribePrepared(
-        engine_, job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token());
+        engine_, job->audio, [&job](double f) { job->fraction = f; }, job->stop.get_token(),
+        TranscribeOptions{job->grant.language});
     if (result) {
       const auto took =
           std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);

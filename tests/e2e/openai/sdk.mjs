@@ -114,6 +114,43 @@ const steps = {
     console.log(`${deltas.length} deltas at ${deltas.map((d) => d.at).join(', ')} ms; done at ${done.at} ms`);
   },
 
+  // A language and a model that only some workers serve (fleet C: PocketSphinx en-us and a
+  // multilingual whisper model): both SDKs reach the whisper worker, whose verbose_json values are
+  // whisper's own (random weights: the numbers are real decoder outputs, the text is nonsense).
+  async routed(file, whisperModel) {
+    const r = await client().audio.transcriptions.create({
+      file: fs.createReadStream(file), model: whisperModel, language: 'fr',
+      response_format: 'verbose_json', timestamp_granularities: ['segment'],
+    });
+    check(r.language === 'french', `language ${r.language}: not transcribed as French`);
+    check(r.segments?.length > 0, `no segments: ${JSON.stringify(r)}`);
+    for (const s of r.segments) {
+      check(typeof s.avg_logprob === 'number' && s.avg_logprob <= 0, `avg_logprob ${s.avg_logprob}`);
+      check(typeof s.no_speech_prob === 'number' && s.no_speech_prob >= 0 && s.no_speech_prob <= 1,
+        `no_speech_prob ${s.no_speech_prob}`);
+      check(typeof s.compression_ratio === 'number' && s.compression_ratio > 0, 'compression_ratio');
+    }
+    const openai = createOpenAI({ apiKey: key, baseURL: `${base}/v1` });
+    const v = await transcribe({
+      model: openai.transcription(whisperModel),
+      audio: fs.readFileSync(file),
+      providerOptions: { openai: { language: 'de', timestampGranularities: ['segment'] } },
+    });
+    check(v.language === 'de' && v.segments.length > 0, `Vercel: ${v.language}, ${v.segments.length} segments`);
+    const c = client({ maxRetries: 0 });
+    try {
+      await c.audio.transcriptions.create({
+        file: fs.createReadStream(file), model: 'pocketsphinx/en-us', language: 'fr' });
+      fail('French on PocketSphinx en-us was accepted');
+    } catch (e) {
+      check(e instanceof OpenAI.BadRequestError && e.param === 'language', `got ${e}`);
+    }
+    const s = r.segments[0];
+    console.log(`${r.segments.length} segments in French; first: avg_logprob ${s.avg_logprob.toFixed(3)}, ` +
+      `no_speech_prob ${s.no_speech_prob.toFixed(3)}, compression_ratio ${s.compression_ratio.toFixed(2)}; ` +
+      `Vercel SDK in German: ${v.segments.length} segments`);
+  },
+
   // Models, and refusals in OpenAI's error shape that the SDK turns into typed errors.
   async refusals(file, engineModel) {
     const c = client({ maxRetries: 0 });
