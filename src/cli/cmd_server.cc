@@ -161,6 +161,8 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
            "any"},
       DurationFlag("setup-deadline", &o.autoscale.setup_deadline,
                    "autoscale: a pod not registered within this is terminated, its GPU avoided"),
+      DurationFlag("pod-offline-grace", &o.autoscale.offline_grace,
+                   "autoscale: a pod whose worker is offline this long is dead and replaced"),
       DurationFlag("pod-idle-exit", &o.autoscale.exit_when_idle,
                    "autoscale: pods' workers exit when idle this long (a backstop)"),
       DurationFlag("autoscale-interval", &o.autoscale.interval,

@@ -19,6 +19,12 @@ bool SameGpu(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+int JobsOf(const FleetSnapshot& fleet, const std::string& name) {
+  for (const FleetSnapshot::Node& n : fleet.nodes)
+    if (n.name == name) return n.jobs;
+  return 0;
+}
+
 std::string Dollars(double d) { return fmt::format("${:.3f}", d); }
 
 double Hours(Millis m) { return static_cast<double>(m.count()) / 3'600'000.0; }
@@ -170,12 +176,19 @@ void Autoscaler::Follow(PodRecord& r, const FleetSnapshot& fleet) {
   if (node != fleet.nodes.end() && node->blocked) {
     Fail(r, "registered blocked (its GPU failed the engine's checks here)", true);
   } else if (node != fleet.nodes.end() && node->online) {
+    offline_since_.erase(r.name);
+    if (r.state == "draining" && fleet.queued > 0) r.state = "working", r.reason.clear();
     if (node->jobs > 0 && r.state != "draining")
       r.state = "working";
     else if (r.state != "draining")
       r.state = "registered";
   } else if (was_registered) {
-    Fail(r, "died: its worker went offline", false);
+    // Silent workers may only be reconnecting (to a restarted coordinator): give them a while.
+    const TimePoint since = offline_since_.try_emplace(r.name, clock_.Now()).first->second;
+    if (clock_.Now() - since >= options_.offline_grace) {
+      offline_since_.erase(r.name);
+      Fail(r, "died: its worker went offline", false);
+    }
   } else if (clock_.Now() - r.created > options_.setup_deadline) {
     Fail(r,
          fmt::format("did not register within the setup deadline ({} s)",
@@ -358,19 +371,30 @@ void Autoscaler::ScaleUp(int wanted, const FleetSnapshot& fleet) {
 }
 
 void Autoscaler::ScaleDown(int wanted, const FleetSnapshot& fleet) {
-  const bool empty = fleet.queued + fleet.running == 0;
+  // While jobs wait, every pod will get one soon: none is surplus yet (the plan's count moves
+  // with each job done, and a pod terminated now might be wanted again a tick later).
+  if (fleet.queued > 0) return;
+  const bool empty = fleet.running == 0;
   // Pods that have not joined go first, then idle ones; working pods drain.
+  int surplus = Live() - wanted;
+  for (PodRecord& r : pods_)  // a drain already counted, until its jobs are done
+    if (r.live() && r.state == "draining" && JobsOf(fleet, r.name) > 0) --surplus;
   for (const char* state : {"requested", "starting", "registered", "draining", "working"}) {
     for (PodRecord& r : pods_) {
-      if (Live() <= wanted) return;
+      if (surplus <= 0) return;
       if (!r.live() || r.state != state) continue;
-      if (r.state == "working") {
+      if (JobsOf(fleet, r.name) > 0) {
+        if (r.state == "draining") continue;
         r.state = "draining";
         r.reason = "surplus: terminated once its jobs are done";
+        Decide(fmt::format("draining {}: {}", r.name, r.reason));
+        --surplus;
         continue;
       }
-      TerminatePod(r, "terminated",
-                   empty ? "nothing queued or running" : fmt::format("surplus: want {}", wanted));
+      if (TerminatePod(r, "terminated",
+                       empty ? "nothing queued or running"
+                             : fmt::format("surplus: nothing queued, want {}", wanted)))
+        --surplus;
     }
   }
 }

@@ -17,8 +17,9 @@
 //  4. Creates pods of the first allowed GPU type (the plan's choice first, then --gpu's order)
 //     that is offered, not failed here and not without capacity lately, while the sum of the
 //     live pods' prices plus the new one stays within the budget; RunPod's "no capacity" moves on
-//     to the next type (that type is skipped for `capacity_retry`). Surplus pods without jobs are
-//     terminated; with the queue empty every pod is.
+//     to the next type (that type is skipped for `capacity_retry`). Once nothing waits in the
+//     queue, surplus pods without jobs are terminated and surplus working pods drain; with
+//     nothing queued or running every pod is terminated. While jobs wait, no pod is surplus.
 //  5. Writes the records to `state_file` (JSON, replaced atomically): what a restart needs to
 //     keep the spend and the failed GPU types; the pods themselves are re-adopted from the
 //     provider's list, so a restart neither forgets nor double-creates them, and the budget
@@ -70,9 +71,12 @@ struct AutoscaleOptions {
   Millis interval{5'000};
   Millis setup_deadline{10 * 60'000};
   Millis exit_when_idle{10 * 60'000};  // the pod's own backstop (work --exit-when-idle)
-  Millis capacity_retry{2 * 60'000};   // a GPU type without capacity is skipped this long
-  double target_hours = 1;             // PlanRequest::target_hours
-  std::filesystem::path state_file;    // empty: records kept in memory only
+  Millis capacity_retry{2 * 60'000};
+  // A registered pod whose worker stays offline this long is dead (counted from when this
+  // autoscaler first saw it offline, so a restart gives every pod the whole grace again).
+  Millis offline_grace{60'000};      // a GPU type without capacity is skipped this long
+  double target_hours = 1;           // PlanRequest::target_hours
+  std::filesystem::path state_file;  // empty: records kept in memory only
 };
 
 // What the autoscaler reads of the fleet each tick (the coordinator fills it from the store and
@@ -163,6 +167,7 @@ class Autoscaler {
   std::vector<Decision> decisions_ GUARDED_BY(mu_);
   std::set<std::string> failed_gpus_ GUARDED_BY(mu_);             // pods of these failed setup here
   std::map<std::string, TimePoint> no_capacity_ GUARDED_BY(mu_);  // GPU -> skipped until
+  std::map<std::string, TimePoint> offline_since_ GUARDED_BY(mu_);  // pod name -> first seen
   TimePoint backoff_until_ GUARDED_BY(mu_){};
   Millis backoff_ GUARDED_BY(mu_){0};
   int wanted_ GUARDED_BY(mu_) = 0;

@@ -150,6 +150,31 @@ TEST_F(AutoscalerTest, ScalesToThePlanAndToZeroAndSpendIsLifetimesTimesPrices) {
   EXPECT_TRUE(Decided(*a, "nothing queued or running"));
 }
 
+TEST_F(AutoscalerTest, NoPodIsSurplusWhileJobsWaitAndWorkingPodsDrain) {
+  auto a = Open(Options());
+  a->Tick(Fleet(20, 3));
+  FleetSnapshot f = Fleet(20, 1);  // the plan wants fewer, but jobs still wait
+  Register(f, 0);
+  a->Tick(f);
+  EXPECT_EQ(provider.Live(), 3);
+  f = Fleet(0, 1);
+  f.running = 2;
+  f.nodes = {{provider.specs[0].name, true, false, 1},
+             {provider.specs[1].name, true, false, 1},
+             {provider.specs[2].name, true, false, 0}};
+  a->Tick(f);  // nothing waits: the idle pod goes, one working pod drains
+  EXPECT_EQ(provider.Live(), 2);
+  a->Tick(f);  // the draining pod still holds a job: kept
+  EXPECT_EQ(provider.Live(), 2);
+  int draining = 0;
+  for (const PodRecord& r : a->Status().pods) draining += r.state == "draining";
+  EXPECT_EQ(draining, 1);
+  f.nodes[0].jobs = f.nodes[1].jobs = 0;
+  f.running = 1;
+  a->Tick(f);  // its job done: terminated
+  EXPECT_EQ(provider.Live(), 1);
+}
+
 TEST_F(AutoscalerTest, WithoutAMeasuredGpuStartsOnePodToMeasure) {
   auto a = Open(Options());
   a->Tick(Fleet(50));
@@ -224,6 +249,23 @@ TEST_F(AutoscalerTest, ADeadPodIsReplacedWhileWorkRemains) {
   EXPECT_EQ(provider.Live(), 2);
   EXPECT_EQ(provider.specs.size(), 3u);
   EXPECT_TRUE(Decided(*a, "died"));
+}
+
+TEST_F(AutoscalerTest, AWorkerOfflineIsDeadOnlyAfterTheGrace) {
+  auto a = Open(Options());
+  a->Tick(Fleet(100, 1));
+  FleetSnapshot f = Fleet(100, 1);
+  Register(f, 1);
+  a->Tick(f);
+  f.nodes[0].online = false;
+  a->Tick(f);
+  clock.Advance(Millis(59'000));
+  a->Tick(f);
+  EXPECT_EQ(a->Status().pods[0].state, "working");
+  clock.Advance(Millis(1'000));
+  a->Tick(f);
+  EXPECT_EQ(a->Status().pods[0].state, "failed");
+  EXPECT_EQ(provider.Live(), 1);  // replaced
 }
 
 TEST_F(AutoscalerTest, ARestartReadoptsItsPodsAndNeitherDoubleCreatesNorExceedsTheBudget) {
