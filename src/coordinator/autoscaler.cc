@@ -315,8 +315,7 @@ bool Autoscaler::CreateOne(const GpuOffer& offer, const std::string& gpu) {
               {"PODFLEET_TOKEN", options_.token},
               {"PODFLEET_POD_NAME", name}};
   spec.command =
-      fmt::format("{} --name {} --exit-when-idle {}s --price-per-hour {}", options_.join_command,
-                  name, options_.exit_when_idle.count() / 1000, price);
+      PodCommand(options_.join_command, name, options_.exit_when_idle.count() / 1000, price);
   Result<PodInfo> pod = provider_.Create(spec);
   PodRecord& r = pods_.back();
   if (!pod) {

@@ -67,7 +67,7 @@ struct AutoscaleOptions {
   std::string join_command;
   std::string server_url;
   std::string token;
-  std::string name_prefix = "podfleet-";
+  std::string name_prefix = "podfleet-auto-";  // `podfleet pods up` names its pods apart
   Millis interval{5'000};
   Millis setup_deadline{10 * 60'000};
   Millis exit_when_idle{10 * 60'000};  // the pod's own backstop (work --exit-when-idle)

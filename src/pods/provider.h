@@ -72,6 +72,11 @@ class PodProvider {
   virtual Result<void> Terminate(const std::string& id) = 0;
 };
 
+// The command a pod runs: `join_command` (the coordinator's join line, or an installed podfleet's
+// `work` command) with `--name NAME --exit-when-idle Ns --price-per-hour P` appended.
+std::string PodCommand(std::string_view join_command, std::string_view name, int64_t idle_seconds,
+                       double price_per_hour);
+
 inline constexpr const char* kNoCapacityPrefix = "no capacity: ";
 bool IsNoCapacity(const Error& e);
 
