@@ -107,6 +107,12 @@ class AutoscalerTest : public ::testing::Test {
   void Register(FleetSnapshot& f, int jobs = 0) {
     for (const auto& [id, p] : provider.pods) f.nodes.push_back({p.name, true, false, jobs});
   }
+  // Fleet(queued, pods) with every live pod registered and holding a job.
+  FleetSnapshot Working(int64_t queued, int pods) {
+    FleetSnapshot f = Fleet(queued, pods);
+    Register(f, 1);
+    return f;
+  }
   bool Decided(const Autoscaler& a, std::string_view text) {
     for (const Decision& d : a.Status().decisions)
       if (d.text.find(text) != std::string::npos) return true;
@@ -239,13 +245,9 @@ TEST_F(AutoscalerTest, APodRegisteredBlockedIsTerminated) {
 TEST_F(AutoscalerTest, ADeadPodIsReplacedWhileWorkRemains) {
   auto a = Open(Options());
   a->Tick(Fleet(100, 2));
-  FleetSnapshot f = Fleet(100, 2);
-  Register(f, 1);
-  a->Tick(f);
+  a->Tick(Working(100, 2));
   provider.pods.erase(provider.pods.begin());  // the machine died
-  f = Fleet(100, 2);
-  Register(f, 1);
-  a->Tick(f);
+  a->Tick(Working(100, 2));
   EXPECT_EQ(provider.Live(), 2);
   EXPECT_EQ(provider.specs.size(), 3u);
   EXPECT_TRUE(Decided(*a, "died"));
@@ -254,8 +256,7 @@ TEST_F(AutoscalerTest, ADeadPodIsReplacedWhileWorkRemains) {
 TEST_F(AutoscalerTest, AWorkerOfflineIsDeadOnlyAfterTheGrace) {
   auto a = Open(Options());
   a->Tick(Fleet(100, 1));
-  FleetSnapshot f = Fleet(100, 1);
-  Register(f, 1);
+  FleetSnapshot f = Working(100, 1);
   a->Tick(f);
   f.nodes[0].online = false;
   a->Tick(f);

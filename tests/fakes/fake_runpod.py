@@ -85,6 +85,17 @@ def selection_fields(query, root):
     return re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)
 
 
+def kill_pod(pod):
+    """Kills the pod's process group, as terminating a machine would, and reaps it."""
+    proc = pod.get("proc")
+    if proc and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
 class Cloud:
     def __init__(self, args):
         self.args = args
@@ -182,13 +193,7 @@ class Cloud:
             pod = self.pods.get(pod_id)
             if pod is None or pod["terminated_at"]:
                 return False
-            proc = pod.get("proc")
-            if proc and proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+            kill_pod(pod)
             pod["terminated_at"] = time.time()
             pod["desiredStatus"] = "TERMINATED"
             self.save()
@@ -220,12 +225,7 @@ class Cloud:
 
     def shutdown(self):
         for p in list(self.pods.values()):
-            proc = p.get("proc")
-            if proc and proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_pod(p)
 
 
 def handle(cloud, body):
