@@ -246,19 +246,28 @@ int Autoscaler::Wanted(const FleetSnapshot& fleet) {
   const int64_t work = fleet.queued + fleet.running;
   int n = 0;
   std::string why;
+  std::string basis;  // what the count rests on: a new basis is a decision even at the same count
   const bool plan_allowed =
       fleet.plan_gpu && !failed_gpus_.contains(*fleet.plan_gpu) &&
       std::any_of(options_.gpus.begin(), options_.gpus.end(),
                   [&](const std::string& g) { return SameGpu(g, *fleet.plan_gpu); });
   if (work == 0) {
-    why = "nothing queued or running";
+    why = "nothing queued or running", basis = "empty";
   } else if (plan_allowed && fleet.plan_pods > 0) {
     n = fleet.plan_pods;
     why = fmt::format("the plan: {} x {} ({})", n, *fleet.plan_gpu, fleet.plan_reason);
+    basis = "plan";
+  } else if (plan_allowed) {
+    // The plan's backlog is the queued audio: with every job leased it asks for no pod.
+    n = std::max(1, Live());
+    why = fmt::format("{} jobs, all leased (the plan counts only queued audio): keeping {} pod(s)",
+                      work, n);
+    basis = "leased";
   } else {
     n = std::max(1, Live());
     why =
         fmt::format("{} jobs and no allowed GPU type measured yet: {} pod(s) to measure", work, n);
+    basis = "measure";
   }
   if (n > options_.max_pods) {
     n = options_.max_pods;
@@ -268,11 +277,8 @@ int Autoscaler::Wanted(const FleetSnapshot& fleet) {
     n = static_cast<int>(work);
     why += fmt::format(", no more pods than the {} jobs", work);
   }
-  const std::string text = fmt::format("want {} pod(s): {}", n, why);
-  if (n != wanted_ || text != last_decision_) {
-    if (n != wanted_) Decide(text);
-    last_decision_ = text;
-  }
+  if (n != wanted_ || basis != last_basis_) Decide(fmt::format("want {} pod(s): {}", n, why));
+  last_basis_ = basis;
   return n;
 }
 

@@ -172,7 +172,7 @@ class Autoscaler {
   Millis backoff_ GUARDED_BY(mu_){0};
   int wanted_ GUARDED_BY(mu_) = 0;
   int64_t serial_ GUARDED_BY(mu_) = 0;
-  std::string last_decision_ GUARDED_BY(mu_);
+  std::string last_basis_ GUARDED_BY(mu_);  // of the last wanted count (Wanted)
 };
 
 }  // namespace podfleet

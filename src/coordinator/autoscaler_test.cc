@@ -181,6 +181,17 @@ TEST_F(AutoscalerTest, NoPodIsSurplusWhileJobsWaitAndWorkingPodsDrain) {
   EXPECT_EQ(provider.Live(), 1);
 }
 
+TEST_F(AutoscalerTest, WhenEveryJobIsLeasedThePodsAreKept) {
+  auto a = Open(Options());
+  a->Tick(Fleet(3, 3));
+  FleetSnapshot f = Working(0, 0);  // the plan sees no queued audio
+  f.plan_gpu = "RTX A5000";
+  f.running = 3;
+  a->Tick(f);
+  EXPECT_EQ(provider.Live(), 3);
+  EXPECT_TRUE(Decided(*a, "all leased"));
+}
+
 TEST_F(AutoscalerTest, WithoutAMeasuredGpuStartsOnePodToMeasure) {
   auto a = Open(Options());
   a->Tick(Fleet(50));
