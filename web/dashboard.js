@@ -171,6 +171,38 @@ function renderAlerts(alerts) {
   }));
 }
 
+// Pods on demand (GET /api/pods): shown only when serve --autoscale runs.
+function renderPods(p) {
+  const section = document.getElementById("pods");
+  section.hidden = !p.autoscale;
+  if (!p.autoscale) return;
+  const live = p.pods.filter((x) => x.state !== "terminated" && x.state !== "failed").length;
+  const pairs = [
+    ["provider", p.provider],
+    ["wanted", text(p.wanted)],
+    ["live", `${live} of at most ${p.limits.max_pods}`],
+    ["spend so far", fixed(p.spend, 4, "$")],
+    ["spend per hour", `${fixed(p.spend_per_hour, 3, "$")} of ${fixed(p.limits.budget_per_hour, 2, "$")}`],
+  ];
+  for (const [state, n] of Object.entries(p.by_state)) if (n) pairs.push([state, text(n)]);
+  fillList("pods-summary", pairs);
+  fillRows("pods-table", p.pods.slice().reverse().slice(0, 20), (tr, x) => {
+    cell(tr, x.name);
+    cell(tr, x.gpu);
+    cell(tr, x.state, `pod-${x.state}`);
+    cell(tr, fixed(x.price_per_hour, 3, "$"), "num");
+    cell(tr, fixed(x.hours, 3), "num");
+    cell(tr, fixed(x.spend, 4, "$"), "num");
+    cell(tr, x.reason);
+  });
+  const list = document.getElementById("pods-decisions");
+  list.replaceChildren(...p.decisions.slice(-12).reverse().map((d) => {
+    const li = document.createElement("li");
+    li.textContent = `${new Date(d.at_ms).toLocaleTimeString()}  ${d.text}`;
+    return li;
+  }));
+}
+
 async function refresh() {
   const updated = document.getElementById("updated");
   try {
@@ -184,6 +216,8 @@ async function refresh() {
     renderBandwidth(d.bandwidth);
     renderChecks(d);
     renderAlerts(d.alerts);
+    const pods = await fetch("/api/pods", { cache: "no-store" });
+    if (pods.ok) renderPods(await pods.json());
     updated.textContent = `updated ${new Date(d.now).toLocaleTimeString()}`;
     updated.dataset.at = d.now;
   } catch (err) {

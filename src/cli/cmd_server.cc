@@ -19,6 +19,25 @@
 
 namespace podfleet {
 
+namespace {
+// "a, b,c" -> {"a","b","c"}; kInvalidArgument for an empty list.
+Result<void> SplitList(std::string_view v, std::vector<std::string>* out) {
+  out->clear();
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string_view::npos) comma = v.size();
+    std::string_view item = v.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out->emplace_back(item);
+    start = comma + 1;
+  }
+  if (out->empty()) return InvalidArgument("an empty list");
+  return {};
+}
+}  // namespace
+
 std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
   return {
       PathFlag("data", &o.data_dir, "data directory (database, uploads)"),
@@ -143,6 +162,42 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
              return {};
            },
            "0"},
+      StringFlag("autoscale", &o.pod_provider.kind,
+                 "rent pods on demand through runpod or exec (doc/pods.md); off by default",
+                 "PROVIDER"),
+      IntFlag("max-pods", &o.autoscale.max_pods, "autoscale: at most this many pods at once"),
+      DoubleFlag("budget", &o.autoscale.budget_per_hour,
+                 "autoscale: dollars per hour all live pods together may cost"),
+      Flag{"gpu", "autoscale: GPU types allowed, in order of preference (\"RTX A5000,RTX 4090\")",
+           "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.gpus); }, ""},
+      StringFlag("cloud", &o.autoscale.cloud, "autoscale: RunPod cloud: ALL, SECURE or COMMUNITY",
+                 "CLOUD"),
+      StringFlag("pod-image", &o.autoscale.image, "autoscale: the pods' container image", "IMAGE"),
+      Flag{"cuda-versions", "autoscale: host CUDA versions the pods may land on (\"12.4,12.8\")",
+           "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.cuda_versions); },
+           "any"},
+      DurationFlag("setup-deadline", &o.autoscale.setup_deadline,
+                   "autoscale: a pod not registered within this is terminated, its GPU avoided"),
+      DurationFlag("pod-offline-grace", &o.autoscale.offline_grace,
+                   "autoscale: a pod whose worker is offline this long is dead and replaced"),
+      DurationFlag("pod-idle-exit", &o.autoscale.exit_when_idle,
+                   "autoscale: pods' workers exit when idle this long (a backstop)"),
+      DurationFlag("autoscale-interval", &o.autoscale.interval,
+                   "autoscale: how often the plan is turned into pods"),
+      DoubleFlag("autoscale-target", &o.autoscale.target_hours,
+                 "autoscale: drain the backlog within this many hours (the plan's target)"),
+      StringFlag("pod-command", &o.pod_command,
+                 "autoscale: what pods run instead of the bundle join line (an image with "
+                 "podfleet installed; $PODFLEET_SERVER and $PODFLEET_TOKEN are set)",
+                 "CMD"),
+      StringFlag("runpod-url", &o.pod_provider.runpod_url,
+                 "RunPod GraphQL endpoint (default https://api.runpod.io/graphql)", "URL"),
+      StringFlag("runpod-key-file", &o.pod_provider.runpod_key_file,
+                 "file (mode 0600) holding the RunPod API key (default DATA/runpod.key; "
+                 "RUNPOD_API_KEY wins)",
+                 "PATH"),
+      StringFlag("pods-exec", &o.pod_provider.exec_program,
+                 "the exec provider's program (doc/pods.md)", "PROGRAM"),
       BoolFlag("init", &o.init,
                "start a new, empty database even where --data holds an earlier fleet's state "
                "(without it a missing or empty podfleet.db there is refused)"),

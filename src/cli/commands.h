@@ -34,6 +34,7 @@ int RunStore(const Args& args);
 int RunWer(const Args& args);
 int RunGpus(const Args& args);
 int RunPlan(const Args& args);
+int RunPods(const Args& args);
 int RunDoctor(const Args& args);
 int RunModels(const Args& args);
 int RunBench(const Args& args);

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
     {"store", "check, back up or restore the coordinator's database", podfleet::RunStore},
     {"gpus", "GPU economics and bandwidth from measured speeds and prices", podfleet::RunGpus},
     {"plan", "how many pods of which GPU to run for the queue or a backlog", podfleet::RunPlan},
+    {"pods", "list, rent (up N) or stop (down ID|all) pods through the provider",
+     podfleet::RunPods},
     {"doctor", "the fleet's checks: pods busy, prefetch, gaps, idle billing", podfleet::RunDoctor},
 #endif
     {"work", "run a worker against a coordinator", podfleet::RunWork},

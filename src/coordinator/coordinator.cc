@@ -336,10 +336,12 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     c->first_token_ = *token;
   }
 
-  if (!options.bundles_dir.empty()) {
-    auto shelf = BundleShelf::Open(options.bundles_dir);
-    if (!shelf) return std::unexpected(shelf.error());
-    c->bundles_ = std::make_unique<BundleShelf>(std::move(*shelf));
+  if (!options.bundles_dir.empty() || !options.pod_provider.kind.empty()) {
+    if (!options.bundles_dir.empty()) {
+      auto shelf = BundleShelf::Open(options.bundles_dir);
+      if (!shelf) return std::unexpected(shelf.error());
+      c->bundles_ = std::make_unique<BundleShelf>(std::move(*shelf));
+    }
     c->join_ = std::make_unique<JoinToken>(*c->store_, clock);
     if (auto r = c->join_->Start(); !r) return std::unexpected(r.error());
   }
@@ -399,6 +401,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   for (Route& r : SearchRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : PublishRoutes(*c->context_)) routes.push_back(std::move(r));
   for (Route& r : BundleRoutes(*c->context_)) routes.push_back(std::move(r));
+  for (Route& r : PodRoutes(*c->context_)) routes.push_back(std::move(r));
   c->handlers_ = std::make_unique<HandlerPool>(options.handler_threads);
   auto router = std::make_shared<Router>(
       std::move(routes),
@@ -426,6 +429,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   c->lease_reaper_ =
       std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
   c->reaper_ = std::jthread([raw = c.get()](std::stop_token stop) { raw->ReapLoop(stop); });
+  if (!options.pod_provider.kind.empty()) {
+    if (auto r = c->StartAutoscaler(); !r) return std::unexpected(r.error());
+  }
   return c;
 }
 
@@ -433,6 +439,8 @@ Coordinator::~Coordinator() { Stop(); }
 
 void Coordinator::Stop() {
   if (stopping_.exchange(true)) return;
+  autoscale_thread_.request_stop();
+  if (autoscale_thread_.joinable()) autoscale_thread_.join();
   reaper_.request_stop();
   if (reaper_.joinable()) reaper_.join();
   if (poller_) poller_->Stop();
@@ -451,7 +459,7 @@ void Coordinator::JobsQueued() {
 
 Result<std::vector<std::pair<std::string, std::string>>> Coordinator::JoinCommands() {
   std::vector<std::pair<std::string, std::string>> lines;
-  if (!join_) return lines;
+  if (!join_ || !bundles_) return lines;
   auto token = join_->Current();
   if (!token) return std::unexpected(token.error());
   for (const Bundle& b : bundles_->bundles())

@@ -15,11 +15,13 @@
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
+#include "coordinator/autoscaler.h"
 #include "coordinator/data_dir_lock.h"
 #include "coordinator/feed_poller.h"
 #include "coordinator/price_table.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "pods/make_provider.h"
 #include "store/store.h"
 
 namespace podfleet {
@@ -111,6 +113,13 @@ struct CoordinatorOptions {
   // Start a new, empty database even though data_dir holds state from an earlier run (serve
   // --init). Without it a missing or empty podfleet.db there is refused (RequireDatabase).
   bool init = false;
+  // Pods on demand (autoscaler.h, doc/pods.md): off while pod_provider.kind is empty. A pod runs
+  // `pod_command` when set (an image with podfleet installed), else the join line of the cuda
+  // bundle, else the cpu one; the autoscaler appends --name, --exit-when-idle, --price-per-hour.
+  // The RunPod key file defaults to <data_dir>/runpod.key.
+  ProviderOptions pod_provider;
+  AutoscaleOptions autoscale;
+  std::string pod_command;
 };
 
 inline constexpr char kDatabaseFile[] = "podfleet.db";
@@ -160,6 +169,9 @@ class Coordinator {
   // Stops serving, joins every thread and releases the data directory. Idempotent.
   void Stop();
 
+  // The autoscaler, when serve --autoscale runs one; else null.
+  Autoscaler* autoscaler() { return autoscaler_.get(); }
+
   struct Context;  // what route handlers share; defined in coordinator_context.h
 
  private:
@@ -167,6 +179,9 @@ class Coordinator {
   void ReapLoop(const std::stop_token& stop);
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
+  // Starts the autoscaler (options_.pod_provider.kind set) on its own thread.
+  Result<void> StartAutoscaler();
+  Result<FleetSnapshot> AutoscaleSnapshot();
 
   std::optional<DataDirLock> lock_;  // released by Stop, once everything else has stopped
   CoordinatorOptions options_;
@@ -184,6 +199,9 @@ class Coordinator {
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<BundleShelf> bundles_;
   std::unique_ptr<JoinToken> join_;
+  std::unique_ptr<PodProvider> pod_provider_;
+  std::unique_ptr<Autoscaler> autoscaler_;
+  std::jthread autoscale_thread_;
   std::unique_ptr<Context> context_;
   std::unique_ptr<HandlerPool> handlers_;
   std::unique_ptr<HttpServer> server_;

@@ -1,6 +1,7 @@
 // What the coordinator's route handlers share. Internal to coordinator/.
 #pragma once
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct Coordinator::Context {
   const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
   NodeFaults faults;                     // local faults the workers report (node_faults.h)
+  std::atomic<Autoscaler*> autoscaler{nullptr};  // serve --autoscale; set once after start
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }
@@ -51,6 +53,8 @@ std::vector<Route> OperatorRoutes(Coordinator::Context& c);
 std::vector<Route> FeedRoutes(Coordinator::Context& c);
 // Worker bundles and the join line (routes_bundles.cc); none without --bundles.
 std::vector<Route> BundleRoutes(Coordinator::Context& c);
+// GET /api/pods: the autoscaler's pods, decisions and spend (routes_pods.cc).
+std::vector<Route> PodRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
 // After `node` completed `job` at `done_at`: counts the job in the metrics (the store recorded
