@@ -62,12 +62,12 @@ TEST_F(JobWaitersTest, AnsweredWithTheEpisodeOnceItIsDone) {
 
 TEST_F(JobWaitersTest, FailedJobEndsTheWaitWithoutANotify) {
   auto answer = Wait(Millis(60'000));
+  // The first wait began at the start; the second after the check Wait asked for. The job fails
+  // only then, so only the periodic re-check can find the failure.
+  clock_.WaitForWaits(2);
   auto grants = Must(store_->Claim(NodeId(1), 1, kLease, clock_.Now()));
   ASSERT_TRUE(store_->Fail(NodeId(1), job_, grants.at(0).lease.attempt, {"not audio", true}, {},
                            clock_.Now()));
-  // The first wait began at the start; the second after the check Wait asked for. Then only the
-  // periodic re-check can find the failure.
-  clock_.WaitForWaits(2);
   EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   clock_.Advance(Millis(20));
   ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);

@@ -360,6 +360,11 @@ TEST_F(OpenAiRoutesTest, StreamEndsWithAnErrorEventWhenTheJobFails) {
   auto grants = worker.Claim(1, Millis(10'000));
   ASSERT_TRUE(grants && grants->size() == 1);
   ASSERT_TRUE(worker.Fail((*grants)[0].lease, {"not audio: moov atom not found", true}));
+  // A failure the waiter's own checks missed (it registered while the job was failing) is found
+  // by its periodic re-check, which runs on the test's clock.
+  for (int i = 0;
+       i < 100 && reply.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready; ++i)
+    clock_.Advance(Millis(1'000));
   const json error = StreamError(reply.get());
   EXPECT_EQ(error["param"], "file");
   EXPECT_NE(error["message"].get<std::string>().find("moov atom"), std::string::npos) << error;

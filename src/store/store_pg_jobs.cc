@@ -360,7 +360,7 @@ Result<std::vector<PreparingJob>> PgStore::ListPreparing(int limit, TimePoint no
   auto read = [](const PgRow& row) -> Result<PreparingJob> {
     Result<Job> j = DecodeJob(row);
     if (!j) return std::unexpected(j.error());
-    Result<Episode> e = DecodeEpisode(PgRow::Shifted(row, 18));
+    Result<Episode> e = DecodeEpisode(PgRow::Shifted(row, kJobColumnCount));
     if (!e) return std::unexpected(e.error());
     Chunk next;
     next.index = j->chunk.index;

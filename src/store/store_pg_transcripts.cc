@@ -210,21 +210,27 @@ Result<std::vector<SearchHit>> PgStore::Search(const SearchQuery& query) {
     return InvalidArgument("search: limit and offset must not be negative");
   if (Result<std::vector<std::vector<SearchTerm>>> terms = ParseSearch(query.text); !terms)
     return std::unexpected(terms.error());
-  // The page of best rows is chosen first, without headlines (ts_headline re-parses the text).
-  static const std::string sql = fmt::format(
-      "WITH best AS ("
-      "  SELECT s.id, -ts_rank(s.words, $1::tsquery) AS score FROM transcript_segments s "
-      "  JOIN episodes e ON e.id = s.episode_id "
-      "  WHERE s.words @@ $1::tsquery AND ($2::bigint IS NULL OR e.feed_id = $2) "
-      "  AND ($3::bigint IS NULL OR coalesce(e.published_at, e.created_at) >= $3) "
-      "  AND ($4::bigint IS NULL OR coalesce(e.published_at, e.created_at) < $4) "
-      "  ORDER BY score, s.episode_id, s.start_ms LIMIT $5 OFFSET $6) "
-      "SELECT s.episode_id, e.feed_id, e.title, e.published_at, s.start_ms, s.end_ms, s.speaker, "
-      "ts_headline('podfleet_search', s.text, $1::tsquery, "
-      "'StartSel=\"{}\", StopSel=\"{}\", MaxWords=32, MinWords=12'), best.score "
-      "FROM best JOIN transcript_segments s ON s.id = best.id "
-      "JOIN episodes e ON e.id = s.episode_id ORDER BY best.score, s.episode_id, s.start_ms",
-      kMatchStart, kMatchEnd);
+  // The page of best rows is chosen first, without headlines (ts_headline re-parses the text):
+  // by rank, or, past kRankedMatches matches, newest-indexed first with no rank (Store::Search).
+  auto page_sql = [](std::string_view score, std::string_view order) {
+    return fmt::format(
+        "WITH best AS ("
+        "  SELECT s.id, {0} AS score FROM transcript_segments s "
+        "  JOIN episodes e ON e.id = s.episode_id "
+        "  WHERE s.words @@ $1::tsquery AND ($2::bigint IS NULL OR e.feed_id = $2) "
+        "  AND ($3::bigint IS NULL OR coalesce(e.published_at, e.created_at) >= $3) "
+        "  AND ($4::bigint IS NULL OR coalesce(e.published_at, e.created_at) < $4) "
+        "  ORDER BY {1} LIMIT $5 OFFSET $6) "
+        "SELECT s.episode_id, e.feed_id, e.title, e.published_at, s.start_ms, s.end_ms, "
+        "s.speaker, ts_headline('podfleet_search', s.text, $1::tsquery, "
+        "'StartSel=\"{2}\", StopSel=\"{3}\", MaxWords=32, MinWords=12'), best.score "
+        "FROM best JOIN transcript_segments s ON s.id = best.id "
+        "JOIN episodes e ON e.id = s.episode_id ORDER BY {1}",
+        score, order, kMatchStart, kMatchEnd);
+  };
+  static const std::string ranked_sql =
+      page_sql("-ts_rank(s.words, $1::tsquery)", "score, s.episode_id, s.start_ms");
+  static const std::string newest_sql = page_sql("0.0::float8", "s.id DESC");
   std::optional<int64_t> feed, from, to;
   if (query.feed) feed = query.feed->value();
   if (query.from) from = ToUnixMillis(*query.from);
@@ -232,7 +238,19 @@ Result<std::vector<SearchHit>> PgStore::Search(const SearchQuery& query) {
   return Read([&](PgConn& c) -> Result<std::vector<SearchHit>> {
     Result<std::string> match = ToTsQuery(c, query.text);
     if (!match) return std::unexpected(match.error());
-    return QueryAll(c, ReadHit, sql, *match, feed, from, to, query.limit, query.offset);
+    // Counting stops past the bound and computes no rank.
+    Result<int64_t> matches = QueryOne(
+        c, ReadPgInt, "matches",
+        "SELECT count(*) FROM (SELECT 1 FROM transcript_segments WHERE words @@ $1::tsquery "
+        "LIMIT $2) m",
+        *match, kRankedMatches + 1);
+    if (!matches) return std::unexpected(matches.error());
+    if (*matches <= kRankedMatches)
+      return QueryAll(c, ReadHit, ranked_sql, *match, feed, from, to, query.limit, query.offset);
+    auto hits = QueryAll(c, ReadHit, newest_sql, *match, feed, from, to, query.limit, query.offset);
+    if (hits)
+      for (SearchHit& h : *hits) h.ranked = false;
+    return hits;
   });
 }
 

@@ -212,7 +212,7 @@ namespace {
 
 // A word in more than kRankedMatches segments: every hit still holds it, newest-indexed first,
 // marked unranked; a rarer word beside it is still ranked; filters and paging still apply.
-TEST_F(StoreSearch, AWordTooCommonToRankComesNewestFirstAndStillMatches) {
+TEST_P(StoreSearch, AWordTooCommonToRankComesNewestFirstAndStillMatches) {
   std::vector<std::pair<int, std::string>> lines;
   for (int i = 0; i <= kRankedMatches; ++i)
     lines.push_back({i, i % 1000 == 7 ? "the otter swims" : "the river flows"});

@@ -6,6 +6,7 @@
 // JSON), since only a damaged or foreign-edited database holds one.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,8 @@ inline constexpr std::string_view kJobColumns =
     "j.error, a.node_id, a.expires_at, a.stage, a.fraction, "
     "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.quarantined_at, "
     "j.want_engine, j.want_model, j.want_language";
+// How many columns kJobColumns names: where columns selected after them start.
+inline constexpr int kJobColumnCount = 1 + static_cast<int>(std::ranges::count(kJobColumns, ','));
 Result<Job> ReadJob(const Statement& row);
 // The chunk columns (j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed) from `col`.
 Chunk ReadChunk(const Statement& row, int col);
