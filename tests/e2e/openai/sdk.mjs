@@ -72,8 +72,10 @@ const steps = {
   },
 
   // A client that times out: the SDK retries twice; every attempt joins the one job, and the
-  // caller learns nothing went twice into the queue.
-  async retry(file) {
+  // caller learns nothing went twice into the queue. The fleet's only worker (`worker`, a PID) is
+  // stopped while the SDK tries, so no attempt can finish however fast the machine is; then the
+  // last call gets the transcript.
+  async retry(file, worker) {
     let attempts = 0;
     const counting = (url, init) => {
       attempts += 1;
@@ -81,6 +83,7 @@ const steps = {
     };
     const bytes = fs.readFileSync(file);
     const upload = () => new File([bytes], path.basename(file), { type: 'audio/webm' });
+    process.kill(Number(worker), 'SIGSTOP');
     try {
       await client({ timeout: 300, maxRetries: 2, fetch: counting }).audio.transcriptions.create({
         file: upload(), model: 'whisper-1',
@@ -88,6 +91,8 @@ const steps = {
       fail('the call did not time out');
     } catch (e) {
       check(e instanceof OpenAI.APIConnectionTimeoutError, `expected a timeout, got ${e}`);
+    } finally {
+      process.kill(Number(worker), 'SIGCONT');
     }
     check(attempts >= 3, `the SDK made ${attempts} attempts; it retries a timeout twice`);
     const r = await client().audio.transcriptions.create({ file: upload(), model: 'whisper-1' });
