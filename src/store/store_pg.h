@@ -198,32 +198,28 @@ class PgStore final : public Store {
   // Runs `body` (PgConn& -> Result<T>) in a write transaction, again after a deadlock.
   template <class F>
   std::invoke_result_t<F, PgConn&> Write(F&& body) {
-    using R = std::invoke_result_t<F, PgConn&>;
     if (stopped_.load()) return std::unexpected(StopError());
-    std::optional<R> result;
-    Result<void> r = RunTransaction("BEGIN", true, [&](PgConn& c) -> Result<void> {
-      result.emplace(body(c));
-      if (!*result) return std::unexpected(result->error());
-      return {};
-    });
-    if (!r) {
-      StopIfDamaged(r.error());
-      return std::unexpected(r.error());
-    }
-    return std::move(*result);
+    return InTransaction("BEGIN", true, std::forward<F>(body));
   }
 
   // Runs `body` in one read-only snapshot.
   template <class F>
   std::invoke_result_t<F, PgConn&> Read(F&& body) {
+    return InTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false,
+                         std::forward<F>(body));
+  }
+
+  // RunTransaction for a `body` with a result: its value, or the error that ended the
+  // transaction (a damaged database stops the store).
+  template <class F>
+  std::invoke_result_t<F, PgConn&> InTransaction(const std::string& begin, bool write, F&& body) {
     using R = std::invoke_result_t<F, PgConn&>;
     std::optional<R> result;
-    Result<void> r = RunTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false,
-                                    [&](PgConn& c) -> Result<void> {
-                                      result.emplace(body(c));
-                                      if (!*result) return std::unexpected(result->error());
-                                      return {};
-                                    });
+    Result<void> r = RunTransaction(begin, write, [&](PgConn& c) -> Result<void> {
+      result.emplace(body(c));
+      if (!*result) return std::unexpected(result->error());
+      return {};
+    });
     if (!r) {
       StopIfDamaged(r.error());
       return std::unexpected(r.error());

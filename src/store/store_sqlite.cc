@@ -83,7 +83,8 @@ Result<Feed> LoadFeed(Db& db, FeedId id) {
   return QueryOne(db, ReadFeed, fmt::format("feed {}", id.value()), sql, id.value());
 }
 
-// The episode's first job, claimable (kQueue) or held for the relay (kPrepare), asking `want`.
+}  // namespace
+
 Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake, const JobRequirement& want) {
   Result<int64_t> r = db.Run(
       "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
@@ -94,6 +95,8 @@ Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake, const JobRequirem
   if (!r) return std::unexpected(r.error());
   return {};
 }
+
+namespace {
 
 Result<Node> LoadNode(Db& db, NodeId id) {
   static const std::string sql =

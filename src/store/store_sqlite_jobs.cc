@@ -363,14 +363,10 @@ Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake
           id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare,
           want.engine, want.model, want.language);
     }
-    if (r && *r == 0) {  // an episode done by its publisher's transcript has no job yet
-      r = db.Run(
-          "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-          id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare,
-          want.engine, want.model, want.language);
-    }
     if (!r) return std::unexpected(r.error());
+    if (*r == 0) {  // an episode done by its publisher's transcript has no job yet
+      if (Result<void> added = InsertJob(db, id, intake, want); !added) return added;
+    }
     return SyncEpisode(db, id, "", now);
   });
 }

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "store/sqlite_db.h"
+#include "store/store.h"
 
 namespace podfleet {
 
@@ -29,6 +30,9 @@ inline constexpr std::string_view kEpisodeColumns =
 Result<Episode> ReadEpisode(const Statement& row);
 // kNotFound if there is no such episode.
 Result<Episode> LoadEpisode(Db& db, EpisodeId id);
+// Adds the episode's first job, claimable (kQueue) or held for the relay (kPrepare), asking
+// `want` of the worker that claims it.
+Result<void> InsertJob(Db& db, EpisodeId id, JobIntake intake, const JobRequirement& want);
 
 // A job with its current lease: the attempt numbered jobs.attempts while the job is leased.
 inline constexpr std::string_view kJobFrom =
