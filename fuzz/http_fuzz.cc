@@ -84,13 +84,24 @@ Target Start() {
   return t;
 }
 
+Target* g_target = nullptr;
+
+// Stops the coordinator, then removes its data. libFuzzer ends a run by calling exit() while the
+// coordinator's threads still run, and exit destroys statics in the reverse order they were made:
+// a static first made while an input ran (in this program or a library) would be freed while a
+// coordinator thread might still read it. So the stop is registered again after every input,
+// which makes it the first exit handler to run; the stop itself runs once.
+void StopAtExit() {
+  if (g_target == nullptr) return;
+  g_target->coordinator->Stop();
+  delete g_target;
+  g_target = nullptr;
+  std::filesystem::remove_all(DataDir());
+}
+
 Target& Get() {
-  static Target* target = [] {
-    auto* t = new Target(Start());
-    std::atexit([] { std::filesystem::remove_all(DataDir()); });
-    return t;
-  }();
-  return *target;
+  if (g_target == nullptr) g_target = new Target(Start());
+  return *g_target;
 }
 
 std::string Substitute(std::string text, std::string_view from, std::string_view to) {
@@ -164,5 +175,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request = Substitute(std::move(request), "@node@", target.node_token);
   request = Substitute(std::move(request), "@enroll@", target.enrollment_token);
   CheckResponses(Exchange(target.coordinator->port(), request));
+  std::atexit(StopAtExit);
   return 0;
 }
