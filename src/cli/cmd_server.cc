@@ -170,8 +170,10 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "autoscale: dollars per hour all live pods together may cost"),
       Flag{"gpu", "autoscale: GPU types allowed, in order of preference (\"RTX A5000,RTX 4090\")",
            "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.gpus); }, ""},
-      StringFlag("cloud", &o.autoscale.cloud, "autoscale: RunPod cloud: ALL, SECURE or COMMUNITY",
-                 "CLOUD"),
+      Flag{"cloud",
+           "autoscale: RunPod clouds to try in order when one has no capacity (ALL, SECURE, "
+           "COMMUNITY; \"SECURE,COMMUNITY\")",
+           "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.clouds); }, ""},
       StringFlag("pod-image", &o.autoscale.image, "autoscale: the pods' container image", "IMAGE"),
       Flag{"cuda-versions", "autoscale: host CUDA versions the pods may land on (\"12.4,12.8\")",
            "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.cuda_versions); },
