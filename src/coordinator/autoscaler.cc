@@ -326,9 +326,9 @@ std::vector<std::string> Autoscaler::Candidates(const FleetSnapshot& fleet) {
         std::any_of(out.begin(), out.end(), [&](const std::string& a) { return SameGpu(a, g); });
     const bool blocked = std::any_of(fleet.blocked_gpus.begin(), fleet.blocked_gpus.end(),
                                      [&](const std::string& b) { return SameGpu(b, g); });
-    const bool no_cloud_left =
-        std::all_of(options_.clouds.begin(), options_.clouds.end(),
-                    [&](const std::string& c) { return LacksCapacity(g, c); });
+    bool no_cloud_left = true;  // a loop, not std::all_of: the analysis cannot see into lambdas
+    for (const std::string& c : options_.clouds)
+      no_cloud_left = no_cloud_left && LacksCapacity(g, c);
     if (!allowed || seen || blocked || failed_gpus_.contains(g) || no_cloud_left) continue;
     out.push_back(g);
   }
