@@ -188,7 +188,7 @@ function renderPods(p) {
   fillList("pods-summary", pairs);
   fillRows("pods-table", p.pods.slice().reverse().slice(0, 20), (tr, x) => {
     cell(tr, x.name);
-    cell(tr, x.gpu);
+    cell(tr, x.cloud && x.cloud !== "ALL" ? `${x.gpu} (${x.cloud.toLowerCase()})` : x.gpu);
     cell(tr, x.state, `pod-${x.state}`);
     cell(tr, fixed(x.price_per_hour, 3, "$"), "num");
     cell(tr, fixed(x.hours, 3), "num");

@@ -26,7 +26,7 @@ struct PodsArgs {
   ClientArgs client;
   ProviderOptions provider{"runpod"};
   std::string gpu = "RTX A5000";
-  std::string cloud = "ALL";
+  std::vector<std::string> clouds = {"ALL"};
   std::string image = "runpod/base:0.6.2-cuda12.4.1";
   std::string command;  // instead of the coordinator's join line
   std::string token;    // with --command: the enrollment token
@@ -49,7 +49,9 @@ std::vector<Flag> PodsFlags(PodsArgs& a) {
                              "up: admin token to read the join line (default DATA/admin.token)",
                              "TOKEN"));
   flags.push_back(StringFlag("gpu", &a.gpu, "up: GPU type (\"RTX A5000\")", "TYPE"));
-  flags.push_back(StringFlag("cloud", &a.cloud, "up: ALL, SECURE or COMMUNITY", "CLOUD"));
+  flags.push_back(ListFlag("cloud", &a.clouds,
+                           "up: clouds to try in order when one has no capacity (ALL, SECURE, "
+                           "COMMUNITY; \"SECURE,COMMUNITY\")"));
   flags.push_back(StringFlag("pod-image", &a.image, "up: container image", "IMAGE"));
   flags.push_back(StringFlag("command", &a.command,
                              "up: what pods run instead of the coordinator's join line", "CMD"));
@@ -118,14 +120,19 @@ int Up(PodsArgs& a, PodProvider& p, int n) {
     PodSpec spec;
     spec.name = fmt::format("{}{}-{}", kManualPrefix, ToUnixMillis(SystemClock::Get().Now()), i);
     spec.gpu_type = offer->id;
-    spec.cloud = a.cloud;
     spec.image = a.image;
     spec.env = env;
-    spec.command = PodCommand(join, spec.name, a.idle.count() / 1000, *offer->price_per_hour);
-    auto pod = p.Create(spec);
+    Result<PodInfo> pod = Unavailable("no cloud to try");
+    for (const std::string& cloud : a.clouds) {
+      spec.cloud = cloud;
+      spec.command = PodCommand(join, spec.name, a.idle.count() / 1000, *offer->PriceOn(cloud));
+      pod = p.Create(spec);
+      if (pod || !IsNoCapacity(pod.error())) break;
+      fmt::print(stderr, "no {} on the {} cloud\n", offer->name, cloud);
+    }
     if (!pod) return Fail(fmt::format("pod {} of {}: {}", i + 1, n, pod.error().ToString()));
-    fmt::print("created {} ({}, {}, ${:.3f}/h)\n", pod->name, pod->id, offer->name,
-               *offer->price_per_hour);
+    fmt::print("created {} ({}, {}, {}, ${:.3f}/h)\n", pod->name, pod->id, offer->name, spec.cloud,
+               *offer->PriceOn(spec.cloud));
   }
   return 0;
 }

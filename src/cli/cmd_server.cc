@@ -19,25 +19,6 @@
 
 namespace podfleet {
 
-namespace {
-// "a, b,c" -> {"a","b","c"}; kInvalidArgument for an empty list.
-Result<void> SplitList(std::string_view v, std::vector<std::string>* out) {
-  out->clear();
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    if (comma == std::string_view::npos) comma = v.size();
-    std::string_view item = v.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out->emplace_back(item);
-    start = comma + 1;
-  }
-  if (out->empty()) return InvalidArgument("an empty list");
-  return {};
-}
-}  // namespace
-
 std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
   return {
       PathFlag("data", &o.data_dir, "data directory (database, uploads)"),
@@ -168,14 +149,14 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
       IntFlag("max-pods", &o.autoscale.max_pods, "autoscale: at most this many pods at once"),
       DoubleFlag("budget", &o.autoscale.budget_per_hour,
                  "autoscale: dollars per hour all live pods together may cost"),
-      Flag{"gpu", "autoscale: GPU types allowed, in order of preference (\"RTX A5000,RTX 4090\")",
-           "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.gpus); }, ""},
-      StringFlag("cloud", &o.autoscale.cloud, "autoscale: RunPod cloud: ALL, SECURE or COMMUNITY",
-                 "CLOUD"),
+      ListFlag("gpu", &o.autoscale.gpus,
+               "autoscale: GPU types allowed, in order of preference (\"RTX A5000,RTX 4090\")"),
+      ListFlag("cloud", &o.autoscale.clouds,
+               "autoscale: RunPod clouds to try in order when one has no capacity (ALL, SECURE, "
+               "COMMUNITY; \"SECURE,COMMUNITY\")"),
       StringFlag("pod-image", &o.autoscale.image, "autoscale: the pods' container image", "IMAGE"),
-      Flag{"cuda-versions", "autoscale: host CUDA versions the pods may land on (\"12.4,12.8\")",
-           "LIST", [&o](std::string_view v) { return SplitList(v, &o.autoscale.cuda_versions); },
-           "any"},
+      ListFlag("cuda-versions", &o.autoscale.cuda_versions,
+               "autoscale: host CUDA versions the pods may land on (\"12.4,12.8\"; default: any)"),
       DurationFlag("setup-deadline", &o.autoscale.setup_deadline,
                    "autoscale: a pod not registered within this is terminated, its GPU avoided"),
       DurationFlag("pod-offline-grace", &o.autoscale.offline_grace,

@@ -87,6 +87,29 @@ Result<void> ApplyConfigFile(const std::vector<Flag>& flags, std::string_view co
 
 }  // namespace
 
+Flag ListFlag(std::string name, std::vector<std::string>* field, std::string help) {
+  std::string shown;
+  for (const std::string& item : *field) shown += (shown.empty() ? "" : ",") + item;
+  return Flag{std::move(name), std::move(help), "LIST",
+              [field](std::string_view v) -> Result<void> {
+                std::vector<std::string> items;
+                size_t start = 0;
+                while (start <= v.size()) {
+                  size_t comma = v.find(',', start);
+                  if (comma == std::string_view::npos) comma = v.size();
+                  std::string_view item = v.substr(start, comma - start);
+                  while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+                  while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+                  if (!item.empty()) items.emplace_back(item);
+                  start = comma + 1;
+                }
+                if (items.empty()) return InvalidArgument("an empty list");
+                *field = std::move(items);
+                return {};
+              },
+              shown};
+}
+
 Flag StringFlag(std::string name, std::string* field, std::string help, std::string value_name) {
   return Flag{std::move(name), std::move(help), std::move(value_name),
               [field](std::string_view v) -> Result<void> {

@@ -34,6 +34,9 @@ Flag DoubleFlag(std::string name, double* field, std::string help);
 // Durations: "250ms", "30s", "15m", "2h", or a bare number of seconds.
 Flag DurationFlag(std::string name, Millis* field, std::string help);
 Flag BoolFlag(std::string name, bool* field, std::string help);
+// A comma-separated list ("a, b,c" -> {"a","b","c"}; blanks around items dropped). An empty list
+// is kInvalidArgument.
+Flag ListFlag(std::string name, std::vector<std::string>* field, std::string help);
 
 Result<Millis> ParseDuration(std::string_view text);
 // Link speeds in bits per second: "50Mbit", "1Gbit", "500kbit", "50Mbit/s", "50Mbps", or a bare

@@ -63,6 +63,16 @@ TEST(Flags, MalformedConfigFileIsAClearError) {
   EXPECT_NE(parsed.error().message.find("bad.toml"), std::string::npos);
 }
 
+TEST(Flags, ListsSplitOnCommasAndRefuseEmptiness) {
+  std::vector<std::string> clouds = {"ALL"};
+  std::vector<Flag> flags = {ListFlag("cloud", &clouds, "clouds")};
+  EXPECT_NE(FlagHelp(flags, "serve", "").find("[default: ALL]"), std::string::npos);
+  ASSERT_TRUE(ParseFlags(flags, "serve", {"--cloud", " SECURE, COMMUNITY,,"}));
+  EXPECT_EQ(clouds, (std::vector<std::string>{"SECURE", "COMMUNITY"}));
+  EXPECT_FALSE(ParseFlags(flags, "serve", {"--cloud", " , "}));
+  EXPECT_EQ(clouds, (std::vector<std::string>{"SECURE", "COMMUNITY"}));
+}
+
 TEST(Flags, HelpListsEveryFlagWithItsDefault) {
   int prefetch = 2;
   std::vector<Flag> flags = {IntFlag("prefetch", &prefetch, "jobs ahead")};

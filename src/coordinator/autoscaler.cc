@@ -12,7 +12,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxDecisions = 200;
+constexpr size_t kMaxDecisions = 200;   // in memory and in Status
+constexpr int kStoredDecisions = 1000;  // in the store's log
 constexpr size_t kMaxEndedRecords = 1000;
 
 bool SameGpu(std::string_view a, std::string_view b) {
@@ -38,7 +39,8 @@ json RecordJson(const PodRecord& r) {
           {"reason", r.reason},
           {"created_ms", ToUnixMillis(r.created)},
           {"ended_ms", r.ended ? json(ToUnixMillis(*r.ended)) : json(nullptr)},
-          {"adopted", r.adopted}};
+          {"adopted", r.adopted},
+          {"cloud", r.cloud}};
 }
 
 PodRecord RecordOf(const json& j) {
@@ -53,20 +55,30 @@ PodRecord RecordOf(const json& j) {
   if (j.contains("ended_ms") && j["ended_ms"].is_number())
     r.ended = FromUnixMillis(j["ended_ms"].get<int64_t>());
   r.adopted = j.value("adopted", false);
+  r.cloud = j.value("cloud", "");
   return r;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Autoscaler>> Autoscaler::Open(AutoscaleOptions options,
-                                                     PodProvider& provider, const Clock& clock) {
+                                                     PodProvider& provider, const Clock& clock,
+                                                     Store* decisions) {
   if (options.max_pods < 0) return InvalidArgument("--max-pods must not be negative");
   if (!(options.budget_per_hour > 0)) return InvalidArgument("--budget must be positive");
   if (options.gpus.empty()) return InvalidArgument("--gpu must name at least one GPU type");
   if (options.name_prefix.empty()) return InvalidArgument("the pod name prefix must not be empty");
-  std::unique_ptr<Autoscaler> a(new Autoscaler(std::move(options), provider, clock));
+  if (options.clouds.empty() || std::any_of(options.clouds.begin(), options.clouds.end(),
+                                            [](const std::string& c) { return c.empty(); }))
+    return InvalidArgument("--cloud must name at least one cloud");
+  std::unique_ptr<Autoscaler> a(new Autoscaler(std::move(options), provider, clock, decisions));
   MutexLock lock(a->mu_);
   if (auto r = a->Load(); !r) return std::unexpected(r.error());
+  if (decisions) {
+    auto stored = decisions->ListDecisions(static_cast<int>(kMaxDecisions));
+    if (!stored) return std::unexpected(stored.error());
+    a->decisions_ = std::move(*stored);
+  }
   return a;
 }
 
@@ -120,6 +132,26 @@ void Autoscaler::Decide(std::string text) {
   fmt::print(stderr, "autoscale: {}\n", text);
   decisions_.push_back({clock_.Now(), std::move(text)});
   if (decisions_.size() > kMaxDecisions) decisions_.erase(decisions_.begin());
+  if (store_) unstored_.push_back(decisions_.back());
+}
+
+void Autoscaler::StoreDecisions() {
+  if (!store_) return;
+  std::vector<Decision> batch;
+  {
+    MutexLock lock(mu_);
+    batch.swap(unstored_);
+  }
+  if (batch.empty()) return;
+  Result<void> stored = store_->AddDecisions(batch, kStoredDecisions);
+  if (stored) return;
+  fmt::print(stderr, "autoscale: could not store {} decision(s) ({}); trying again next tick\n",
+             batch.size(), stored.error().ToString());
+  MutexLock lock(mu_);
+  batch.insert(batch.end(), unstored_.begin(), unstored_.end());
+  if (batch.size() > kMaxDecisions)
+    batch.erase(batch.begin(), batch.end() - static_cast<ptrdiff_t>(kMaxDecisions));
+  unstored_ = std::move(batch);
 }
 
 void Autoscaler::Backoff(const Error& e, std::string_view doing) {
@@ -287,7 +319,6 @@ std::vector<std::string> Autoscaler::Candidates(const FleetSnapshot& fleet) {
   if (fleet.plan_gpu) order.push_back(*fleet.plan_gpu);
   for (const std::string& g : options_.gpus) order.push_back(g);
   std::vector<std::string> out;
-  const TimePoint now = clock_.Now();
   for (const std::string& g : order) {
     const bool allowed = std::any_of(options_.gpus.begin(), options_.gpus.end(),
                                      [&](const std::string& a) { return SameGpu(a, g); });
@@ -295,25 +326,54 @@ std::vector<std::string> Autoscaler::Candidates(const FleetSnapshot& fleet) {
         std::any_of(out.begin(), out.end(), [&](const std::string& a) { return SameGpu(a, g); });
     const bool blocked = std::any_of(fleet.blocked_gpus.begin(), fleet.blocked_gpus.end(),
                                      [&](const std::string& b) { return SameGpu(b, g); });
-    auto nc = no_capacity_.find(g);
-    if (!allowed || seen || blocked || failed_gpus_.contains(g) ||
-        (nc != no_capacity_.end() && nc->second > now))
-      continue;
+    bool no_cloud_left = true;  // a loop, not std::all_of: the analysis cannot see into lambdas
+    for (const std::string& c : options_.clouds)
+      no_cloud_left = no_cloud_left && LacksCapacity(g, c);
+    if (!allowed || seen || blocked || failed_gpus_.contains(g) || no_cloud_left) continue;
     out.push_back(g);
   }
   return out;
 }
 
-bool Autoscaler::CreateOne(const GpuOffer& offer, const std::string& gpu) {
+bool Autoscaler::LacksCapacity(const std::string& gpu, const std::string& cloud) const {
+  auto it = no_capacity_.find(gpu + "@" + cloud);
+  return it != no_capacity_.end() && it->second > clock_.Now();
+}
+
+bool Autoscaler::CreateOnSomeCloud(const GpuOffer& offer, const std::string& gpu, bool more) {
+  std::vector<std::string> clouds;
+  for (const std::string& c : options_.clouds)
+    if (!LacksCapacity(gpu, c)) clouds.push_back(c);
+  for (size_t i = 0; i < clouds.size(); ++i) {
+    const std::string& cloud = clouds[i];
+    const double price = *offer.PriceOn(cloud);
+    if (LivePrice() + price > options_.budget_per_hour + 1e-9) {
+      Decide(fmt::format("budget: another {} pod{} ({}/h) would make {}/h, over --budget {}/h", gpu,
+                         cloud == "ALL" ? "" : " on " + cloud, Dollars(price),
+                         Dollars(LivePrice() + price), Dollars(options_.budget_per_hour)));
+      continue;
+    }
+    const std::string next = i + 1 < clouds.size() ? "the " + clouds[i + 1] + " cloud"
+                             : more                ? "the next GPU type"
+                                                   : "again later";
+    if (CreateOne(offer, gpu, cloud, next)) return true;
+    if (clock_.Now() < backoff_until_) return false;
+  }
+  return false;
+}
+
+bool Autoscaler::CreateOne(const GpuOffer& offer, const std::string& gpu, const std::string& cloud,
+                           std::string_view next) {
   const std::string name =
       fmt::format("{}{}-{}", options_.name_prefix, ToUnixMillis(clock_.Now()) / 1000, ++serial_);
-  const double price = *offer.price_per_hour;
+  const double price = *offer.PriceOn(cloud);
   pods_.push_back({name, "", offer.name, price, "requested", "", clock_.Now()});
+  pods_.back().cloud = cloud;
   Save();  // before the call: a crash during it leaves a record the next list resolves
   PodSpec spec;
   spec.name = name;
   spec.gpu_type = offer.id;
-  spec.cloud = options_.cloud;
+  spec.cloud = cloud;
   spec.image = options_.image;
   spec.container_disk_gb = options_.container_disk_gb;
   spec.cuda_versions = options_.cuda_versions;
@@ -327,8 +387,9 @@ bool Autoscaler::CreateOne(const GpuOffer& offer, const std::string& gpu) {
   if (!pod) {
     const Error& e = pod.error();
     if (IsNoCapacity(e)) {
-      no_capacity_[gpu] = clock_.Now() + options_.capacity_retry;
-      Decide(fmt::format("no {} available ({}); trying the next GPU type", offer.name, e.message));
+      no_capacity_[gpu + "@" + cloud] = clock_.Now() + options_.capacity_retry;
+      Decide(fmt::format("no {} available{} ({}); trying {}", offer.name,
+                         cloud == "ALL" ? "" : " on the " + cloud + " cloud", e.message, next));
     } else if (e.code == Code::kUnavailable) {
       r.reason = "create unanswered: " + e.message;
       Backoff(e, "create " + name);
@@ -342,9 +403,9 @@ bool Autoscaler::CreateOne(const GpuOffer& offer, const std::string& gpu) {
   r.id = pod->id;
   if (pod->price_per_hour > 0) r.price_per_hour = pod->price_per_hour;
   r.state = pod->ready ? "starting" : "requested";
-  Decide(fmt::format("created {} ({}, {}/h, id {}); live pods now cost {}/h of {}/h", name,
-                     offer.name, Dollars(r.price_per_hour), r.id, Dollars(LivePrice()),
-                     Dollars(options_.budget_per_hour)));
+  Decide(fmt::format("created {} ({}{}, {}/h, id {}); live pods now cost {}/h of {}/h", name,
+                     offer.name, cloud == "ALL" ? "" : ", " + cloud, Dollars(r.price_per_hour),
+                     r.id, Dollars(LivePrice()), Dollars(options_.budget_per_hour)));
   return true;
 }
 
@@ -353,22 +414,18 @@ void Autoscaler::ScaleUp(int wanted, const FleetSnapshot& fleet) {
   if (!offers) return Backoff(offers.error(), "read GPU types and prices");
   while (Live() < wanted) {
     bool made = false;
-    for (const std::string& gpu : Candidates(fleet)) {
+    const std::vector<std::string> gpus = Candidates(fleet);
+    for (size_t i = 0; i < gpus.size(); ++i) {
+      const std::string& gpu = gpus[i];
       const GpuOffer* offer = FindOffer(*offers, gpu);
       if (!offer || !offer->available()) {
-        no_capacity_[gpu] = clock_.Now() + options_.capacity_retry;
+        for (const std::string& cloud : options_.clouds)
+          no_capacity_[gpu + "@" + cloud] = clock_.Now() + options_.capacity_retry;
         Decide(fmt::format("{} is not offered now ({}); trying the next GPU type", gpu,
                            offer ? "stock " + offer->stock : "unknown to the provider"));
         continue;
       }
-      if (LivePrice() + *offer->price_per_hour > options_.budget_per_hour + 1e-9) {
-        Decide(fmt::format("budget: another {} pod ({}/h) would make {}/h, over --budget {}/h", gpu,
-                           Dollars(*offer->price_per_hour),
-                           Dollars(LivePrice() + *offer->price_per_hour),
-                           Dollars(options_.budget_per_hour)));
-        continue;
-      }
-      made = CreateOne(*offer, gpu);
+      made = CreateOnSomeCloud(*offer, gpu, i + 1 < gpus.size());
       if (made || clock_.Now() < backoff_until_) break;
     }
     if (!made) return;
@@ -405,7 +462,14 @@ void Autoscaler::ScaleDown(int wanted, const FleetSnapshot& fleet) {
 }
 
 void Autoscaler::Tick(const FleetSnapshot& fleet) {
-  MutexLock lock(mu_);
+  {
+    MutexLock lock(mu_);
+    TickLocked(fleet);
+  }
+  StoreDecisions();
+}
+
+void Autoscaler::TickLocked(const FleetSnapshot& fleet) {
   if (clock_.Now() < backoff_until_) return;
   Result<std::vector<PodInfo>> listed = provider_.List();
   if (!listed) return Backoff(listed.error(), "list pods");
@@ -426,13 +490,23 @@ void Autoscaler::Run(const std::function<Result<FleetSnapshot>()>& snapshot,
     if (fleet) {
       Tick(*fleet);
     } else {
-      MutexLock lock(mu_);
-      Decide("could not read the fleet: " + fleet.error().ToString());
+      {
+        MutexLock lock(mu_);
+        Decide("could not read the fleet: " + fleet.error().ToString());
+      }
+      StoreDecisions();
     }
   } while (clock_.WaitUntil(clock_.Now() + options_.interval, stop));
 }
 
 AutoscaleStatus Autoscaler::Status() const {
+  // Read before taking the lock: a decision leaves unstored_ only once the tick's thread stores
+  // it, so none is shown twice (one stored meanwhile shows from the next call on).
+  std::optional<std::vector<Decision>> stored;
+  if (store_) {
+    auto r = store_->ListDecisions(static_cast<int>(kMaxDecisions));
+    if (r) stored = std::move(*r);
+  }
   MutexLock lock(mu_);
   AutoscaleStatus s;
   s.provider = provider_.name();
@@ -440,7 +514,15 @@ AutoscaleStatus Autoscaler::Status() const {
   s.options.token.clear();
   s.options.join_command.clear();
   s.pods = pods_;
-  s.decisions = decisions_;
+  if (stored) {
+    s.decisions = std::move(*stored);
+    s.decisions.insert(s.decisions.end(), unstored_.begin(), unstored_.end());
+    if (s.decisions.size() > kMaxDecisions)
+      s.decisions.erase(s.decisions.begin(),
+                        s.decisions.end() - static_cast<ptrdiff_t>(kMaxDecisions));
+  } else {
+    s.decisions = decisions_;
+  }
   s.wanted = wanted_;
   const TimePoint now = clock_.Now();
   for (const PodRecord& r : pods_) {

@@ -15,9 +15,11 @@
 //     recommended GPU when that GPU is allowed, else (no allowed GPU measured yet) one pod per
 //     GPU type to measure; never more than --max-pods or than the jobs there are.
 //  4. Creates pods of the first allowed GPU type (the plan's choice first, then --gpu's order)
-//     that is offered, not failed here and not without capacity lately, while the sum of the
-//     live pods' prices plus the new one stays within the budget; RunPod's "no capacity" moves on
-//     to the next type (that type is skipped for `capacity_retry`). Once nothing waits in the
+//     that is offered and not failed here, on the first of `clouds` where that type has not
+//     lately lacked capacity, while the sum of the live pods' prices plus the new one (at that
+//     cloud's price) stays within the budget. RunPod's "no capacity" moves on to the next cloud,
+//     then to the next GPU type (that type on that cloud is skipped for `capacity_retry`). Once
+//     nothing waits in the
 //     queue, surplus pods without jobs are terminated and surplus working pods drain; with
 //     nothing queued or running every pod is terminated. While jobs wait, no pod is surplus.
 //  5. Writes the records to `state_file` (JSON, replaced atomically): what a restart needs to
@@ -26,8 +28,11 @@
 //     counts them at once.
 // A provider error stops the tick: kUnavailable backs off (5 s doubling to 5 min, or the
 // provider's own Retry-After, see provider_runpod.h), kPermissionDenied and others are logged as
-// decisions and retried after 5 min. Every decision is kept (the last 200) with its reason and
-// printed to stderr.
+// decisions and retried after 5 min. Every decision is printed to stderr with its reason and, given
+// a store, written to its decision log (Store::AddDecisions, the newest 1000 kept) at the end of
+// the tick that made it, outside the lock; Open reads the log back, so a restart keeps it. With
+// PostgreSQL the coordinators of one database share the log, and Status shows it whole. Without a
+// store the last 200 are kept in memory.
 //
 // Spend: each pod's price times its life (created to terminated, or to now); per hour: the sum of
 // the live pods' prices.
@@ -50,6 +55,7 @@
 #include "core/error.h"
 #include "core/thread_annotations.h"
 #include "pods/provider.h"
+#include "store/store.h"
 
 namespace podfleet {
 
@@ -57,7 +63,8 @@ struct AutoscaleOptions {
   int max_pods = 4;
   double budget_per_hour = 1.0;   // dollars per hour, all live pods together
   std::vector<std::string> gpus;  // GPU types allowed, in order of preference ("RTX A5000")
-  std::string cloud = "ALL";
+  // RunPod clouds (ALL, SECURE, COMMUNITY) tried in this order when one has no capacity.
+  std::vector<std::string> clouds = {"ALL"};
   std::string image = "runpod/base:0.6.2-cuda12.4.1";
   std::vector<std::string> cuda_versions;  // allowed host CUDA versions; empty: any
   int container_disk_gb = 20;
@@ -107,13 +114,11 @@ struct PodRecord {
   TimePoint created{};
   std::optional<TimePoint> ended;
   bool adopted = false;
+  std::string cloud;  // the cloud it was created on; empty when adopted
   bool live() const { return state != "terminated" && state != "failed"; }
 };
 
-struct Decision {
-  TimePoint at{};
-  std::string text;
-};
+using Decision = AutoscaleDecision;
 
 struct AutoscaleStatus {
   std::string provider;
@@ -127,21 +132,25 @@ struct AutoscaleStatus {
 
 class Autoscaler {
  public:
-  // Reads the records in options.state_file when it exists. kCorruption when it cannot be read.
-  // `provider` and `clock` must outlive it.
+  // Reads the records in options.state_file when it exists (kCorruption when it cannot be read)
+  // and the newest decisions from `decisions` (nullptr: decisions kept in memory only; its read
+  // errors are returned). `provider`, `clock` and `decisions` must outlive it.
   static Result<std::unique_ptr<Autoscaler>> Open(AutoscaleOptions options, PodProvider& provider,
-                                                  const Clock& clock);
+                                                  const Clock& clock, Store* decisions = nullptr);
 
-  // One pass, as above. Provider errors are decisions, not failures.
-  void Tick(const FleetSnapshot& fleet);
+  // One pass, as above, then its decisions are stored. Provider errors are decisions, not
+  // failures; a store that refuses the decisions gets them again after the next tick.
+  void Tick(const FleetSnapshot& fleet) EXCLUDES(mu_);
   // Ticks every interval until `stop`, reading the fleet with `snapshot`.
   void Run(const std::function<Result<FleetSnapshot>()>& snapshot, const std::stop_token& stop);
 
-  AutoscaleStatus Status() const;
+  AutoscaleStatus Status() const EXCLUDES(mu_);
 
  private:
-  Autoscaler(AutoscaleOptions options, PodProvider& provider, const Clock& clock)
-      : options_(std::move(options)), provider_(provider), clock_(clock) {}
+  Autoscaler(AutoscaleOptions options, PodProvider& provider, const Clock& clock, Store* store)
+      : options_(std::move(options)), provider_(provider), clock_(clock), store_(store) {}
+  void TickLocked(const FleetSnapshot& fleet) REQUIRES(mu_);
+  void StoreDecisions() EXCLUDES(mu_);
   void Decide(std::string text) REQUIRES(mu_);
   void Backoff(const Error& e, std::string_view doing) REQUIRES(mu_);
   void Reconcile(const std::vector<PodInfo>& listed, const FleetSnapshot& fleet) REQUIRES(mu_);
@@ -150,10 +159,15 @@ class Autoscaler {
   bool TerminatePod(PodRecord& r, std::string state, std::string reason) REQUIRES(mu_);
   int Wanted(const FleetSnapshot& fleet) REQUIRES(mu_);
   void ScaleUp(int wanted, const FleetSnapshot& fleet) REQUIRES(mu_);
-  // `gpu` as the candidate list names it.
-  bool CreateOne(const GpuOffer& offer, const std::string& gpu) REQUIRES(mu_);
+  // Tries `gpu` (as the candidate list names it) on each cloud in turn; true once a pod is made.
+  // `more` says whether another GPU type follows (for the decisions' wording).
+  bool CreateOnSomeCloud(const GpuOffer& offer, const std::string& gpu, bool more) REQUIRES(mu_);
+  bool CreateOne(const GpuOffer& offer, const std::string& gpu, const std::string& cloud,
+                 std::string_view next) REQUIRES(mu_);
   void ScaleDown(int wanted, const FleetSnapshot& fleet) REQUIRES(mu_);
   std::vector<std::string> Candidates(const FleetSnapshot& fleet) REQUIRES(mu_);
+  // Whether `gpu` lacked capacity on `cloud` within the last `capacity_retry`.
+  bool LacksCapacity(const std::string& gpu, const std::string& cloud) const REQUIRES(mu_);
   double LivePrice() const REQUIRES(mu_);
   int Live() const REQUIRES(mu_);
   void Save() REQUIRES(mu_);
@@ -162,11 +176,14 @@ class Autoscaler {
   const AutoscaleOptions options_;
   PodProvider& provider_;
   const Clock& clock_;
+  Store* const store_;  // the decision log; may be null
   mutable Mutex mu_;
   std::vector<PodRecord> pods_ GUARDED_BY(mu_);
-  std::vector<Decision> decisions_ GUARDED_BY(mu_);
-  std::set<std::string> failed_gpus_ GUARDED_BY(mu_);             // pods of these failed setup here
-  std::map<std::string, TimePoint> no_capacity_ GUARDED_BY(mu_);  // GPU -> skipped until
+  std::vector<Decision> decisions_ GUARDED_BY(mu_);    // the newest, oldest first
+  std::vector<Decision> unstored_ GUARDED_BY(mu_);     // made since the store last took them
+  std::set<std::string> failed_gpus_ GUARDED_BY(mu_);  // pods of these failed setup here
+  // "GPU@cloud" -> skipped until
+  std::map<std::string, TimePoint> no_capacity_ GUARDED_BY(mu_);
   std::map<std::string, TimePoint> offline_since_ GUARDED_BY(mu_);  // pod name -> first seen
   TimePoint backoff_until_ GUARDED_BY(mu_){};
   Millis backoff_ GUARDED_BY(mu_){0};

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "store/store_test_util.h"
 #include "support/manual_clock.h"
 #include "support/temp_dir.h"
 
@@ -24,11 +25,12 @@ class FakeProvider final : public PodProvider {
   Result<PodInfo> Create(const PodSpec& spec) override {
     ++calls;
     if (fail_next) return Take();
-    if (no_capacity.contains(spec.gpu_type))
+    tried.push_back(spec.gpu_type + "@" + spec.cloud);
+    if (no_capacity.contains(spec.gpu_type) || no_capacity.contains(tried.back()))
       return Unavailable(std::string(kNoCapacityPrefix) + "There are no longer any instances");
     specs.push_back(spec);
-    PodInfo p{"id" + std::to_string(++serial), spec.name, spec.gpu_type, "running", false,
-              PriceOf(spec.gpu_type)};
+    PodInfo p{"id" + std::to_string(++serial),   spec.name, spec.gpu_type, "running", false,
+              PriceOf(spec.gpu_type, spec.cloud)};
     pods[p.id] = p;
     born[p.id] = clock_.Now();
     if (lose_answer) return Unavailable("timed out");
@@ -48,16 +50,17 @@ class FakeProvider final : public PodProvider {
     terminated.push_back(id);
     return {};
   }
-  double PriceOf(const std::string& gpu) const {
+  double PriceOf(const std::string& gpu, const std::string& cloud) const {
     for (const GpuOffer& o : offers)
-      if (o.id == gpu) return *o.price_per_hour;
+      if (o.id == gpu) return *o.PriceOn(cloud);
     return 0;
   }
   int Live() const { return static_cast<int>(pods.size()); }
 
   std::vector<GpuOffer> offers = {{"NVIDIA RTX A5000", "RTX A5000", 0.22, "High"},
                                   {"NVIDIA GeForce RTX 4090", "RTX 4090", 0.34, "High"}};
-  std::set<std::string> no_capacity;
+  std::set<std::string> no_capacity;  // GPU type ids, or "id@CLOUD" for one cloud
+  std::vector<std::string> tried;     // "id@CLOUD" of every Create call
   std::optional<Error> fail_next;
   std::map<std::string, PodInfo> pods;
   std::map<std::string, TimePoint> born;
@@ -91,8 +94,8 @@ class AutoscalerTest : public ::testing::Test {
     o.state_file = dir.path() / "pods.json";
     return o;
   }
-  std::unique_ptr<Autoscaler> Open(AutoscaleOptions o) {
-    auto a = Autoscaler::Open(std::move(o), provider, clock);
+  std::unique_ptr<Autoscaler> Open(AutoscaleOptions o, Store* decisions = nullptr) {
+    auto a = Autoscaler::Open(std::move(o), provider, clock, decisions);
     EXPECT_TRUE(a.has_value()) << a.error().ToString();
     return std::move(*a);
   }
@@ -228,6 +231,74 @@ TEST_F(AutoscalerTest, NoCapacityFallsBackToTheNextGpuType) {
   EXPECT_TRUE(Decided(*a, "no RTX A5000 available"));
 }
 
+TEST_F(AutoscalerTest, NoCapacityFallsBackToTheNextCloudThenTheNextGpuType) {
+  AutoscaleOptions o = Options();
+  o.clouds = {"SECURE", "COMMUNITY"};
+  provider.no_capacity.insert("NVIDIA RTX A5000@SECURE");
+  auto a = Open(o);
+  a->Tick(Fleet(100, 2));
+  ASSERT_EQ(provider.Live(), 2);
+  // SECURE is skipped for capacity_retry once it had none: the second pod goes straight on.
+  EXPECT_EQ(provider.tried,
+            (std::vector<std::string>{"NVIDIA RTX A5000@SECURE", "NVIDIA RTX A5000@COMMUNITY",
+                                      "NVIDIA RTX A5000@COMMUNITY"}));
+  for (const PodRecord& r : a->Status().pods) EXPECT_EQ(r.cloud, "COMMUNITY");
+  EXPECT_TRUE(Decided(*a, "no RTX A5000 available on the SECURE cloud"));
+  EXPECT_TRUE(Decided(*a, "trying the COMMUNITY cloud"));
+
+  // Neither cloud has an A5000: the next GPU type, on the first cloud.
+  provider.no_capacity.insert("NVIDIA RTX A5000@COMMUNITY");
+  a->Tick(Working(100, 3));
+  ASSERT_EQ(provider.Live(), 3);
+  EXPECT_EQ(provider.tried.back(), "NVIDIA GeForce RTX 4090@SECURE");
+  EXPECT_TRUE(Decided(*a, "trying the next GPU type"));
+
+  // Once capacity_retry has passed, SECURE is tried first again.
+  provider.no_capacity.clear();
+  clock.Advance(o.capacity_retry);
+  a->Tick(Working(100, 4));
+  EXPECT_EQ(provider.tried.back(), "NVIDIA RTX A5000@SECURE");
+  EXPECT_EQ(a->Status().pods.back().cloud, "SECURE");
+}
+
+TEST_F(AutoscalerTest, EachCloudCountsAgainstTheBudgetAtItsOwnPrice) {
+  provider.offers[0].cloud_prices = {{"SECURE", 0.30}, {"COMMUNITY", 0.18}};
+  AutoscaleOptions o = Options();
+  o.clouds = {"SECURE", "COMMUNITY"};
+  o.budget_per_hour = 0.5;
+  auto a = Open(o);
+  a->Tick(Fleet(100, 5));
+  // A second SECURE pod would make 0.60; a COMMUNITY one makes 0.48; nothing else fits.
+  ASSERT_EQ(provider.Live(), 2);
+  EXPECT_EQ(provider.specs[0].cloud, "SECURE");
+  EXPECT_EQ(provider.specs[1].cloud, "COMMUNITY");
+  EXPECT_NEAR(a->Status().spend_per_hour, 0.48, 1e-9);
+  EXPECT_TRUE(
+      Decided(*a, "budget: another RTX A5000 pod on SECURE ($0.300/h) would make $0.600/h"));
+  EXPECT_NE(provider.specs[1].command.find("--price-per-hour 0.18"), std::string::npos);
+}
+
+TEST_F(AutoscalerTest, DecisionsAreKeptInTheStoreAcrossARestart) {
+  std::unique_ptr<Store> store = Must(OpenSqliteStore(dir.File("podfleet.db")));
+  {
+    auto a = Open(Options(), store.get());
+    a->Tick(Fleet(100, 1));
+    ASSERT_TRUE(Decided(*a, "created pf-"));
+  }
+  auto b = Open(Options(), store.get());
+  EXPECT_TRUE(Decided(*b, "created pf-"));
+  EXPECT_TRUE(Decided(*b, "want 1 pod(s)"));
+  // Coordinators sharing one database (PostgreSQL) show one log: a second autoscaler on the same
+  // store sees what the first decides after it opened.
+  auto c = Open(Options(), store.get());
+  b->Tick(Fleet(0));
+  EXPECT_TRUE(Decided(*c, "nothing queued or running"));
+  const std::vector<Decision> log = c->Status().decisions;
+  ASSERT_FALSE(log.empty());
+  EXPECT_LE(log.front().at, log.back().at);
+  EXPECT_NE(log.back().text.find("terminated pf-"), std::string::npos) << log.back().text;
+}
+
 TEST_F(AutoscalerTest, APodThatNeverRegistersIsTerminatedAndItsGpuAvoided) {
   auto a = Open(Options());
   a->Tick(Fleet(100, 1));
@@ -355,6 +426,9 @@ TEST_F(AutoscalerTest, OptionsAreValidated) {
   EXPECT_EQ(Autoscaler::Open(o, provider, clock).error().code, Code::kInvalidArgument);
   o = Options();
   o.budget_per_hour = 0;
+  EXPECT_EQ(Autoscaler::Open(o, provider, clock).error().code, Code::kInvalidArgument);
+  o = Options();
+  o.clouds.clear();
   EXPECT_EQ(Autoscaler::Open(o, provider, clock).error().code, Code::kInvalidArgument);
   std::ofstream(Options().state_file) << "not json";
   EXPECT_EQ(Autoscaler::Open(Options(), provider, clock).error().code, Code::kCorruption);

@@ -69,7 +69,7 @@ Result<void> Coordinator::StartAutoscaler() {
           "--pod-command");
   }
   if (a.state_file.empty()) a.state_file = options_.data_dir / "pods.json";
-  auto scaler = Autoscaler::Open(std::move(a), *pod_provider_, *clock_);
+  auto scaler = Autoscaler::Open(std::move(a), *pod_provider_, *clock_, store_.get());
   if (!scaler) return std::unexpected(scaler.error());
   autoscaler_ = std::move(*scaler);
   context_->autoscaler = autoscaler_.get();

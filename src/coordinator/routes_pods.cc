@@ -23,7 +23,8 @@ json PodJson(const PodRecord& r, TimePoint now) {
           {"ended_ms", r.ended ? json(ToUnixMillis(*r.ended)) : json(nullptr)},
           {"hours", hours},
           {"spend", hours * r.price_per_hour},
-          {"adopted", r.adopted}};
+          {"adopted", r.adopted},
+          {"cloud", r.cloud}};
 }
 
 // {"autoscale": bool, "provider", "limits": {...}, "wanted", "by_state": {state: n}, "pods": [...],
@@ -47,7 +48,7 @@ json StatusJson(const AutoscaleStatus& s, TimePoint now) {
            {{"max_pods", s.options.max_pods},
             {"budget_per_hour", s.options.budget_per_hour},
             {"gpus", s.options.gpus},
-            {"cloud", s.options.cloud},
+            {"clouds", s.options.clouds},
             {"setup_deadline_s", s.options.setup_deadline.count() / 1000}}},
           {"wanted", s.wanted},
           {"by_state", by_state},

@@ -16,6 +16,7 @@
 // Thread safety: implementations may be called from several threads at once.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +33,16 @@ struct GpuOffer {
   std::string name;  // for people and for matching --gpu: "RTX A5000"
   std::optional<double> price_per_hour;  // USD per hour for one GPU; nullopt: not offered now
   std::string stock;                     // "High", "Medium", "Low", "None", or "" when unknown
+  // List prices per cloud ("SECURE", "COMMUNITY") where the provider tells them apart.
+  std::map<std::string, double> cloud_prices;
   // Offered now: a price and stock other than "None".
   bool available() const { return price_per_hour.has_value() && stock != "None"; }
+  // The price of one GPU on `cloud`: its list price there, else `price_per_hour`.
+  std::optional<double> PriceOn(const std::string& cloud) const {
+    auto it = cloud_prices.find(cloud);
+    if (it != cloud_prices.end()) return it->second;
+    return price_per_hour;
+  }
 };
 
 struct PodSpec {

@@ -164,8 +164,10 @@ Result<std::vector<GpuOffer>> RunPodProvider::GpuTypes() {
       o.price_per_hour = Price(lp, "uninterruptablePrice");
       if (lp.contains("stockStatus") && lp["stockStatus"].is_string()) o.stock = lp["stockStatus"];
     }
+    auto secure = Price(g, "securePrice"), community = Price(g, "communityPrice");
+    if (secure && *secure > 0) o.cloud_prices["SECURE"] = *secure;
+    if (community && *community > 0) o.cloud_prices["COMMUNITY"] = *community;
     if (!o.price_per_hour) {
-      auto secure = Price(g, "securePrice"), community = Price(g, "communityPrice");
       if (secure && community)
         o.price_per_hour = std::min(*secure, *community);
       else

@@ -155,7 +155,7 @@ TEST_F(RunPodTest, ListReadsPodsAndReadinessFromRuntime) {
   EXPECT_EQ((*pods)[1].gpu_type, "RTX 4090");
 }
 
-TEST_F(RunPodTest, GpuTypesTakeTheLowestPriceAndStock) {
+TEST_F(RunPodTest, GpuTypesTakeTheLowestPriceStockAndCloudPrices) {
   stub.Reply(200, R"({"data":{"gpuTypes":[
     {"id":"NVIDIA RTX A5000","displayName":"RTX A5000","memoryInGb":24,"securePrice":0.27,
      "communityPrice":0.16,"lowestPrice":{"uninterruptablePrice":0.22,"stockStatus":"High"}},
@@ -168,6 +168,12 @@ TEST_F(RunPodTest, GpuTypesTakeTheLowestPriceAndStock) {
   EXPECT_TRUE((*offers)[0].available());
   EXPECT_FALSE((*offers)[1].available());
   EXPECT_EQ(FindOffer(*offers, "rtx a5000"), &(*offers)[0]);
+  // Each cloud's list price, where RunPod gives one; else the lowest price.
+  EXPECT_EQ(*(*offers)[0].PriceOn("SECURE"), 0.27);
+  EXPECT_EQ(*(*offers)[0].PriceOn("COMMUNITY"), 0.16);
+  EXPECT_EQ(*(*offers)[0].PriceOn("ALL"), 0.22);
+  EXPECT_EQ(*(*offers)[1].PriceOn("SECURE"), 0.43);
+  EXPECT_EQ((*offers)[1].PriceOn("COMMUNITY"), (*offers)[1].price_per_hour);
 }
 
 TEST_F(RunPodTest, TerminateSendsThePodIdAsAVariable) {

@@ -258,6 +258,15 @@ ALTER TABLE jobs ADD COLUMN want_model TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN want_language TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The autoscaler's decision log (the newest rows only: AddDecisions prunes the rest).
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE autoscale_decisions (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -269,6 +278,7 @@ constexpr std::array kMigrations{
     Migration{7, "transcript search index, publishers' transcripts", kSchemaV7},
     Migration{8, "engine states per node", kSchemaV8},
     Migration{9, "what each job asks of its worker (engine, model, language)", kSchemaV9},
+    Migration{10, "the autoscaler's decision log", kSchemaV10},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

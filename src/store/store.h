@@ -39,6 +39,12 @@ struct EpisodeFilter {
   int64_t offset = 0;
 };
 
+// One decision of the autoscaler (coordinator/autoscaler.h), with its reason in `text`.
+struct AutoscaleDecision {
+  TimePoint at{};
+  std::string text;
+};
+
 // A lease granted by Claim, with what the worker needs to do the job.
 struct Grant {
   Lease lease;
@@ -326,6 +332,14 @@ class Store {
   virtual Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) = 0;
   // Hourly totals per node for the hours that end after `since`, oldest hour first.
   virtual Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) = 0;
+
+  // ---- autoscaler decisions ----
+  // Appends `decisions` (in order) to the decision log, then deletes all but the newest `keep`
+  // rows. With PostgreSQL every coordinator of the database shares one log.
+  // kInvalidArgument when `keep` is less than 1.
+  virtual Result<void> AddDecisions(const std::vector<AutoscaleDecision>& decisions, int keep) = 0;
+  // The newest `limit` decisions, oldest first (in the order they were added).
+  virtual Result<std::vector<AutoscaleDecision>> ListDecisions(int limit) = 0;
 
   // ---- transcripts ----
   // The transcript shown: the fleet's, else the publisher's (engine "publisher").

@@ -331,6 +331,38 @@ Result<std::vector<TransferTotal>> PgStore::TransfersSince(TimePoint since) {
   });
 }
 
+// ---- autoscaler decisions ----
+
+Result<void> PgStore::AddDecisions(const std::vector<AutoscaleDecision>& decisions, int keep) {
+  if (keep < 1) return InvalidArgument("decisions: keep at least one");
+  if (decisions.empty()) return {};
+  return Write([&](PgConn& c) -> Result<void> {
+    for (const AutoscaleDecision& d : decisions) {
+      Result<int64_t> r = c.Run("INSERT INTO autoscale_decisions (at_ms, text) VALUES ($1, $2)",
+                                ToUnixMillis(d.at), d.text);
+      if (!r) return std::unexpected(r.error());
+    }
+    Result<int64_t> r = c.Run(
+        "DELETE FROM autoscale_decisions WHERE id < (SELECT id FROM autoscale_decisions "
+        "ORDER BY id DESC LIMIT 1 OFFSET $1)",
+        int64_t{keep} - 1);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+Result<std::vector<AutoscaleDecision>> PgStore::ListDecisions(int limit) {
+  auto read = [](const PgRow& row) -> Result<AutoscaleDecision> {
+    return AutoscaleDecision{FromUnixMillis(row.Int(0)), row.Text(1)};
+  };
+  return Read([&](PgConn& c) {
+    return QueryAll(c, read,
+                    "SELECT at_ms, text FROM (SELECT id, at_ms, text FROM autoscale_decisions "
+                    "ORDER BY id DESC LIMIT $1) AS newest ORDER BY id",
+                    int64_t{std::max(limit, 0)});
+  });
+}
+
 Result<void> PgStore::RecordWait(JobId job, AttemptId attempt, Millis waited) {
   if (waited.count() < 0) return InvalidArgument("wait: negative duration");
   return Write([&](PgConn& c) {

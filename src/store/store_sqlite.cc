@@ -647,6 +647,38 @@ Result<std::vector<TransferTotal>> SqliteStore::TransfersSince(TimePoint since) 
   });
 }
 
+// ---- autoscaler decisions ----------------------------------------------------------------------
+
+Result<void> SqliteStore::AddDecisions(const std::vector<AutoscaleDecision>& decisions, int keep) {
+  if (keep < 1) return InvalidArgument("decisions: keep at least one");
+  if (decisions.empty()) return {};
+  return Write([&](Db& db) -> Result<void> {
+    for (const AutoscaleDecision& d : decisions) {
+      Result<int64_t> r = db.Run("INSERT INTO autoscale_decisions (at_ms, text) VALUES (?1, ?2)",
+                                 ToUnixMillis(d.at), d.text);
+      if (!r) return std::unexpected(r.error());
+    }
+    Result<int64_t> r = db.Run(
+        "DELETE FROM autoscale_decisions WHERE id < (SELECT id FROM autoscale_decisions "
+        "ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+        int64_t{keep} - 1);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  });
+}
+
+Result<std::vector<AutoscaleDecision>> SqliteStore::ListDecisions(int limit) {
+  auto read = [](const Statement& row) -> Result<AutoscaleDecision> {
+    return AutoscaleDecision{FromUnixMillis(row.Int(0)), row.Text(1)};
+  };
+  return Read([&](Db& db) {
+    return QueryAll(db, read,
+                    "SELECT at_ms, text FROM (SELECT id, at_ms, text FROM autoscale_decisions "
+                    "ORDER BY id DESC LIMIT ?1) ORDER BY id",
+                    int64_t{std::max(limit, 0)});
+  });
+}
+
 // ---- health ------------------------------------------------------------------------------------
 
 Error SqliteStore::Damaged(const Error& cause) {

@@ -123,6 +123,8 @@ class SqliteStore final : public Store {
 
   Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) override;
   Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) override;
+  Result<void> AddDecisions(const std::vector<AutoscaleDecision>& decisions, int keep) override;
+  Result<std::vector<AutoscaleDecision>> ListDecisions(int limit) override;
 
   Result<Transcript> GetTranscript(EpisodeId id) override;
   Result<Transcript> GetJobResult(JobId id) override;

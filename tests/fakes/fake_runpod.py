@@ -13,8 +13,8 @@ process group and folder, with a stand-in nvidia-smi on PATH naming the pod's GP
 prices, and the bill: lifetime x price per pod) is written to --state after every change, for the
 test to check.
 
-Faults: --no-capacity ID (repeatable) answers creates of that GPU type with RunPod's no-capacity
-error; --broken ID runs pods of that type without their command (they never register);
+Faults: --no-capacity ID[@CLOUD] (repeatable) answers creates of that GPU type (on that cloud
+type, SECURE or COMMUNITY; ALL fails only when both do) with RunPod's no-capacity error; --broken ID runs pods of that type without their command (they never register);
 --rate-limit N answers the first N requests with 429 and Retry-After: 1.
 """
 import argparse
@@ -109,6 +109,15 @@ class Cloud:
             self.gpus.append({"id": gid, "displayName": name, "price": float(price), "stock": stock})
         os.makedirs(args.pods_dir, exist_ok=True)
 
+    def full(self, gid, cloud):
+        """Whether --no-capacity refuses GPU type `gid` on `cloud`."""
+        refused = self.args.no_capacity
+        if gid in refused:
+            return True
+        if cloud == "ALL":
+            return all(f"{gid}@{c}" in refused for c in ("SECURE", "COMMUNITY"))
+        return f"{gid}@{cloud}" in refused
+
     def gpu(self, gid):
         return next((g for g in self.gpus if g["id"] == gid), None)
 
@@ -170,7 +179,8 @@ class Cloud:
         if not isinstance(cuda, list) or any(not isinstance(v, str) for v in cuda):
             raise Bad('Field "allowedCudaVersions" must be a list of strings.')
         g = self.gpu(inp["gpuTypeId"])
-        if g is None or inp["gpuTypeId"] in self.args.no_capacity or g["stock"] == "None":
+        cloud = inp.get("cloudType", "ALL")
+        if g is None or g["stock"] == "None" or self.full(g["id"], cloud):
             return None, NO_CAPACITY
         with self.lock:
             self.serial += 1
@@ -178,7 +188,8 @@ class Cloud:
             pod = {"id": pid, "name": inp["name"], "desiredStatus": "RUNNING",
                    "costPerHr": g["price"], "gpuCount": inp.get("gpuCount", 1),
                    "gpuTypeId": g["id"], "gpuDisplayName": g["displayName"],
-                   "imageName": inp.get("imageName"), "created_at": time.time(),
+                   "imageName": inp.get("imageName"), "cloudType": cloud,
+                   "created_at": time.time(),
                    "terminated_at": None, "exited_at": None,
                    "env_keys": sorted(e["key"] for e in env)}
             self.start_process(pod, env, inp.get("dockerArgs", ""), g["id"] in self.args.broken)

@@ -26,6 +26,7 @@ function fail(message) {
     const rows = (await page.locator("#pods-table tbody tr").allInnerTexts()).join(" | ");
     if (!/RTX A5000/.test(rows) || !/(working|registered)/.test(rows))
       fail(`no working A5000 pod in the panel: ${rows}`);
+    if (!/RTX A5000 \(community\)/.test(rows)) fail(`the A5000 pods' cloud is not shown: ${rows}`);
     if (!/did not register within the setup deadline/.test(rows))
       fail(`the failed pod's reason is not shown: ${rows}`);
     const summary = await page.locator("#pods-summary").innerText();
