@@ -10,6 +10,7 @@
 
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
+#include "store/pg_conn.h"
 #include "support/pg_server.h"
 #include "support/temp_dir.h"
 #include "worker/worker.h"
@@ -56,8 +57,8 @@ class PgFailover : public ::testing::Test {
     o.data_dir = dir_.path() / name;
     o.port = port;
     o.allow_file_urls = true;
-    o.lease_duration = Millis(1'500);
-    o.heartbeat_interval = Millis(200);
+    o.lease_duration = Millis(3'000);
+    o.heartbeat_interval = Millis(300);
     o.relay = false;  // origin audio: any coordinator's lease is fetchable without it
     auto c = Coordinator::Start(o, SystemClock::Get());
     EXPECT_TRUE(c) << c.error().ToString();
@@ -97,6 +98,18 @@ class PgFailover : public ::testing::Test {
     return w;
   }
 
+  // Every attempt in the store as "outcome:error", one a line.
+  std::string Attempts() {
+    auto db = PgConn::Connect(store_);
+    if (!db) return db.error().ToString();
+    auto rows = db->Query(
+        "SELECT outcome || ':' || coalesce(error, '') FROM attempts ORDER BY job_id, number");
+    if (!rows) return rows.error().ToString();
+    std::string out;
+    for (int i = 0; i < rows->Rows(); ++i) out += (out.empty() ? "" : "\n") + rows->Row(i).Text(0);
+    return out;
+  }
+
   json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
 
   // The stage the (only) node reports for its job, as the store has it.
@@ -115,8 +128,8 @@ class PgFailover : public ::testing::Test {
 
 // Leased through a, renewed and completed through b once a is gone: one attempt, nothing lost.
 TEST_F(PgFailover, LeaseTakenThroughADeadCoordinatorIsRenewedAndCompletedThroughAnother) {
-  const int64_t id = AddEpisode(4);
-  auto engine = Simulated(1);  // 4 s in the engine: more than two leases
+  const int64_t id = AddEpisode(7);
+  auto engine = Simulated(1);  // 7 s in the engine: more than two leases
   WorkerOptions o = Options(a_->base_url() + "," + b_->base_url());
   o.max_jobs = 1;
   Worker worker(o, *engine, *http_);
@@ -128,10 +141,11 @@ TEST_F(PgFailover, LeaseTakenThroughADeadCoordinatorIsRenewedAndCompletedThrough
   auto stats = run.get();
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->completed, 1);
-  EXPECT_EQ(stats->lost, 0);
   json e = Episode(id);
   EXPECT_EQ(e["state"], "done") << e.dump();
-  EXPECT_EQ(e["job"]["attempts"], 1) << "the lease was not kept: " << e.dump();
+  // One attempt, completed on its own lease: neither expired nor accepted as a late result. (The
+  // worker's `lost` may count a heartbeat that crossed the upload: not checked.)
+  EXPECT_EQ(Attempts(), "done:") << "the lease was not kept";
 }
 
 // Both coordinators gone when the transcript is done: it waits in the outbox and goes to the
@@ -163,6 +177,32 @@ TEST_F(PgFailover, OutboxIsDeliveredToWhicheverCoordinatorComesBack) {
   EXPECT_EQ(e["state"], "done") << e.dump();
   std::error_code ec;
   EXPECT_TRUE(std::filesystem::is_empty(o.work_dir / "outbox", ec));
+}
+
+// While PostgreSQL restarts, looking a node's token up fails: the coordinator must say so
+// (kUnavailable, and the worker waits or moves on), not call the token unknown (the worker would
+// give up for good). Here the store fails for another reason, the nodes table gone for a moment.
+TEST_F(PgFailover, AStoreErrorIsNotTakenForAnUnknownNodeToken) {
+  CoordinatorClient worker(a_->base_url(), *http_);
+  NodeInfo info;
+  info.name = "w1";
+  auto reg = worker.Register(*a_->first_enrollment_token(), info);
+  ASSERT_TRUE(reg) << reg.error().ToString();
+  worker.set_node_token(reg->token);
+  ASSERT_TRUE(worker.Heartbeat({}));
+  auto db = PgConn::Connect(store_);
+  ASSERT_TRUE(db) << db.error().ToString();
+  ASSERT_TRUE(db->Exec("ALTER TABLE nodes RENAME TO nodes_away"));
+  auto hb = worker.Heartbeat({});
+  ASSERT_TRUE(db->Exec("ALTER TABLE nodes_away RENAME TO nodes"));
+  ASSERT_FALSE(hb);
+  EXPECT_NE(hb.error().code, Code::kPermissionDenied) << hb.error().ToString();
+  auto again = worker.Heartbeat({});
+  EXPECT_TRUE(again) << again.error().ToString();
+  worker.set_node_token("pfn_not-a-node");
+  auto unknown = worker.Heartbeat({});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::kPermissionDenied);
 }
 
 }  // namespace
