@@ -41,12 +41,13 @@ std::vector<std::string> UrlsOrAsIs(std::string list) {
 }  // namespace
 
 Result<std::vector<std::string>> ParseCoordinatorUrls(std::string_view list) {
+  const std::string_view all = list;
   std::vector<std::string> urls;
   while (true) {
     const size_t comma = list.find(',');
     const std::string_view url = Trim(list.substr(0, comma));
     if (url.empty())
-      return InvalidArgument(fmt::format("coordinator URL list '{}' has an empty entry", list));
+      return InvalidArgument(fmt::format("coordinator URL list '{}' has an empty entry", all));
     if (!url.starts_with("http://") && !url.starts_with("https://"))
       return InvalidArgument(
           fmt::format("coordinator URL '{}' must start with http:// or https://", url));

@@ -68,9 +68,9 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
 std::vector<Flag> WorkerFlags(WorkerOptions& o) {
   return {
       StringFlag("server", &o.server,
-                 "coordinator URL (default: http://127.0.0.1:8750), or a comma-separated list of "
-                 "coordinators sharing one store: on a connection failure or a 502/503/504 the "
-                 "worker moves to the next, keeping its leases",
+                 "coordinator URL, or a comma-separated list of coordinators sharing one store: "
+                 "on a connection failure or a 502/503/504 the worker moves to the next, keeping "
+                 "its leases (doc/scale.md)",
                  "URL[,URL...]"),
       StringFlag("token", &o.token,
                  "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
