@@ -11,6 +11,7 @@
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
 #include "store/pg_conn.h"
+#include "support/engine_util.h"
 #include "support/pg_server.h"
 #include "support/temp_dir.h"
 #include "worker/worker.h"
@@ -77,16 +78,6 @@ class PgFailover : public ::testing::Test {
     return r ? (*r)["id"].get<int64_t>() : 0;
   }
 
-  // `seconds` of audio take the simulated engine seconds * 1/speed.
-  std::unique_ptr<Engine> Simulated(double speed) {
-    EngineConfig config;
-    config.name = "simulated";
-    config.simulated_speed = speed;
-    auto engine = MakeEngine(config);
-    EXPECT_TRUE(engine) << engine.error().ToString();
-    return std::move(*engine);
-  }
-
   WorkerOptions Options(const std::string& servers) {
     WorkerOptions w;
     w.server = servers;
@@ -110,6 +101,16 @@ class PgFailover : public ::testing::Test {
     return out;
   }
 
+  // Waits for the worker's run (max_jobs 1) to end, having completed episode `id`.
+  void ExpectCompleted(std::future<Result<WorkerStats>>& run, int64_t id) {
+    ASSERT_EQ(run.wait_for(60s), std::future_status::ready);
+    auto stats = run.get();
+    ASSERT_TRUE(stats) << stats.error().ToString();
+    EXPECT_EQ(stats->completed, 1);
+    json e = Episode(id);
+    EXPECT_EQ(e["state"], "done") << e.dump();
+  }
+
   json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
 
   // The stage the (only) node reports for its job, as the store has it.
@@ -129,7 +130,7 @@ class PgFailover : public ::testing::Test {
 // Leased through a, renewed and completed through b once a is gone: one attempt, nothing lost.
 TEST_F(PgFailover, LeaseTakenThroughADeadCoordinatorIsRenewedAndCompletedThroughAnother) {
   const int64_t id = AddEpisode(7);
-  auto engine = Simulated(1);  // 7 s in the engine: more than two leases
+  auto engine = SimulatedEngine(1);  // 7 s in the engine: more than two leases
   WorkerOptions o = Options(a_->base_url() + "," + b_->base_url());
   o.max_jobs = 1;
   Worker worker(o, *engine, *http_);
@@ -137,12 +138,7 @@ TEST_F(PgFailover, LeaseTakenThroughADeadCoordinatorIsRenewedAndCompletedThrough
   auto run = std::async(std::launch::async, [&] { return worker.Run(); });
   ASSERT_TRUE(Eventually([&] { return Stage() == "transcribing"; })) << "never transcribing";
   a_->Stop();
-  ASSERT_EQ(run.wait_for(60s), std::future_status::ready);
-  auto stats = run.get();
-  ASSERT_TRUE(stats) << stats.error().ToString();
-  EXPECT_EQ(stats->completed, 1);
-  json e = Episode(id);
-  EXPECT_EQ(e["state"], "done") << e.dump();
+  ExpectCompleted(run, id);
   // One attempt, completed on its own lease: neither expired nor accepted as a late result. (The
   // worker's `lost` may count a heartbeat that crossed the upload: not checked.)
   EXPECT_EQ(Attempts(), "done:") << "the lease was not kept";
@@ -153,7 +149,7 @@ TEST_F(PgFailover, LeaseTakenThroughADeadCoordinatorIsRenewedAndCompletedThrough
 TEST_F(PgFailover, OutboxIsDeliveredToWhicheverCoordinatorComesBack) {
   const int64_t id = AddEpisode(2);
   const auto b_port = static_cast<uint16_t>(std::stoi(b_->base_url().substr(17)));
-  auto engine = Simulated(1);
+  auto engine = SimulatedEngine(1);
   WorkerOptions o = Options(a_->base_url() + "," + b_->base_url());
   o.max_jobs = 1;
   o.upload_backoff = Millis(100);
@@ -169,12 +165,7 @@ TEST_F(PgFailover, OutboxIsDeliveredToWhicheverCoordinatorComesBack) {
   })) << "the transcript never reached the outbox";
   b_ = Start("b", b_port);
   ASSERT_TRUE(b_);
-  ASSERT_EQ(run.wait_for(60s), std::future_status::ready);
-  auto stats = run.get();
-  ASSERT_TRUE(stats) << stats.error().ToString();
-  EXPECT_EQ(stats->completed, 1);
-  json e = Episode(id);
-  EXPECT_EQ(e["state"], "done") << e.dump();
+  ExpectCompleted(run, id);
   std::error_code ec;
   EXPECT_TRUE(std::filesystem::is_empty(o.work_dir / "outbox", ec));
 }
