@@ -34,6 +34,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "chaos"))
 import chaos  # noqa: E402
 from chaos import Fail, free_port, wait_for  # noqa: E402
