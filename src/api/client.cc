@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace podfleet {
 namespace {
@@ -11,24 +13,88 @@ using nlohmann::json;
 
 constexpr Millis kCallTimeout{30'000};
 
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+std::string WithoutSlash(std::string url) {
+  if (url.ends_with('/')) url.pop_back();
+  return url;
+}
+
+// Whether the call found no coordinator able to answer it there: nothing listening, a broken or
+// timed-out connection (the transport's kUnavailable), or a gateway's or an unhealthy
+// coordinator's 502/503/504. Another coordinator of the same store may answer it.
+bool NoCoordinatorThere(const Result<HttpResponse>& response) {
+  if (!response) return response.error().code == Code::kUnavailable;
+  return response->status == 502 || response->status == 503 || response->status == 504;
+}
+
+std::vector<std::string> UrlsOrAsIs(std::string list) {
+  auto urls = ParseCoordinatorUrls(list);
+  if (urls) return *urls;
+  return {WithoutSlash(std::move(list))};
+}
+
 }  // namespace
 
-CoordinatorClient::CoordinatorClient(std::string base_url, HttpClient& http)
-    : base_url_(base_url.ends_with('/') ? base_url.substr(0, base_url.size() - 1) : base_url),
-      http_(http) {}
+Result<std::vector<std::string>> ParseCoordinatorUrls(std::string_view list) {
+  const std::string_view all = list;
+  std::vector<std::string> urls;
+  while (true) {
+    const size_t comma = list.find(',');
+    const std::string_view url = Trim(list.substr(0, comma));
+    if (url.empty())
+      return InvalidArgument(fmt::format("coordinator URL list '{}' has an empty entry", all));
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+      return InvalidArgument(
+          fmt::format("coordinator URL '{}' must start with http:// or https://", url));
+    urls.push_back(WithoutSlash(std::string(url)));
+    if (comma == std::string_view::npos) return urls;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+CoordinatorClient::CoordinatorClient(std::string base_urls, HttpClient& http)
+    : CoordinatorClient(UrlsOrAsIs(std::move(base_urls)), http) {}
+
+CoordinatorClient::CoordinatorClient(std::vector<std::string> base_urls, HttpClient& http)
+    : base_urls_(std::move(base_urls)), http_(http) {}
 
 std::string CoordinatorClient::Resolve(const std::string& url) const {
-  if (url.starts_with('/')) return base_url_ + url;
+  if (url.starts_with('/')) return base_url() + url;
   return url;
 }
 
 std::vector<std::pair<std::string, std::string>> CoordinatorClient::AuthHeadersFor(
     const std::string& url) const {
   const std::string resolved = Resolve(url);
-  const bool ours = resolved.starts_with(base_url_) &&
-                    (resolved.size() == base_url_.size() || resolved[base_url_.size()] == '/');
+  const bool ours = std::any_of(base_urls_.begin(), base_urls_.end(), [&](const std::string& b) {
+    return resolved.starts_with(b) && (resolved.size() == b.size() || resolved[b.size()] == '/');
+  });
   if (!ours || node_token_.empty()) return {};
   return {{"Authorization", "Bearer " + node_token_}};
+}
+
+Result<HttpResponse> CoordinatorClient::CallOnce(const std::string& base,
+                                                 const ClientRequest& request) {
+  ClientRequest sent = request;
+  sent.url = base + request.url;
+  auto response = http_.Send(sent);
+  if (!response) {
+    Error e = response.error();
+    // Nothing listens there: the usual cause is a coordinator that is not started (yet).
+    if (e.message.find("Failed to connect") != std::string::npos ||
+        e.message.find("Couldn't connect") != std::string::npos ||
+        e.message.find("Connection refused") != std::string::npos) {
+      e.message +=
+          fmt::format(" (is the coordinator running at {}? start it with: podfleet serve)", base);
+    }
+    return std::unexpected(std::move(e));
+  }
+  return response;
 }
 
 Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const std::string& path,
@@ -36,23 +102,28 @@ Result<HttpResponse> CoordinatorClient::Call(const std::string& method, const st
                                              Millis timeout, const std::string& content_type) {
   ClientRequest request;
   request.method = method;
-  request.url = base_url_ + path;
+  request.url = path;
   request.body = std::move(body);
   if (!request.body.empty()) request.content_type = content_type;
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
   request.timeout = timeout;
-  auto response = http_.Send(request);
-  if (!response) {
-    Error e = response.error();
-    // Nothing listens there: the usual cause is a coordinator that is not started (yet).
-    if (e.message.find("Failed to connect") != std::string::npos ||
-        e.message.find("Couldn't connect") != std::string::npos ||
-        e.message.find("Connection refused") != std::string::npos) {
-      e.message += fmt::format(" (is the coordinator running at {}? start it with: podfleet serve)",
-                               base_url_);
-    }
-    return std::unexpected(std::move(e));
+  const size_t first = current_.load();
+  size_t at = first;
+  auto response = CallOnce(base_urls_[at], request);
+  std::optional<Error> first_failure;
+  for (size_t tried = 1; tried < base_urls_.size() && NoCoordinatorThere(response); ++tried) {
+    if (!first_failure)
+      first_failure = response ? ErrorFromBody(response->status, response->body) : response.error();
+    // Another thread may have moved on already: then follow it rather than skip a coordinator.
+    size_t expected = at;
+    at = current_.compare_exchange_strong(expected, (at + 1) % base_urls_.size())
+             ? (at + 1) % base_urls_.size()
+             : expected;
+    response = CallOnce(base_urls_[at], request);
   }
+  if (at != first && !NoCoordinatorThere(response) && on_failover_)
+    on_failover_(base_urls_[first], base_urls_[at], *first_failure);
+  if (!response) return std::unexpected(response.error());
   if (response->status >= 300)
     return std::unexpected(ErrorFromBody(response->status, response->body));
   return response;

@@ -6,9 +6,22 @@
 // The generic JSON calls send the admin token when one is set: the coordinator's changing
 // operator routes (POST/DELETE) need it, and reading ones ignore it.
 //
-// Thread safety: safe for concurrent use once the tokens are set (the setters are not).
+// Several coordinators (doc/scale.md): the client may be given a list of coordinator URLs that
+// share one store. It sends each call to the current one and, when that call fails for want of a
+// coordinator (nothing listening, connection reset or timed out, or a 502/503/504 reply, as a
+// proxy or an unhealthy coordinator sends), moves to the next URL in the list and sends the same
+// call there, trying each URL at most once per call. It stays on the URL that answered. This is
+// safe for every worker call: a lease, its attempt and the node token are valid on any
+// coordinator of the store; a Complete repeated after a lost reply changes nothing, and a Fail or
+// Release repeated after its attempt ended is refused with kConflict, as a lost lease (store.h).
+// A call that reached a coordinator and got any other reply (a 409 included) is not sent again.
+//
+// Thread safety: safe for concurrent use once the tokens and the failover observer are set (the
+// setters are not).
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -32,16 +45,32 @@ struct HeartbeatReply {
   Millis heartbeat_interval{10'000};  // how often the coordinator wants heartbeats
 };
 
+// Splits "URL1,URL2,..." into its URLs (spaces around each trimmed, a trailing '/' dropped).
+// kInvalidArgument for an empty list, an empty entry or one that is not http:// or https://.
+Result<std::vector<std::string>> ParseCoordinatorUrls(std::string_view list);
+
 class CoordinatorClient {
  public:
-  // `base_url` like "http://127.0.0.1:8750". `http` must outlive the client.
-  CoordinatorClient(std::string base_url, HttpClient& http);
+  // `base_urls`: one coordinator URL like "http://127.0.0.1:8750", or a comma-separated list of
+  // coordinators sharing one store, tried in that order (ParseCoordinatorUrls; an unparsable
+  // list is kept as one URL, whose calls then fail). `http` must outlive the client.
+  CoordinatorClient(std::string base_urls, HttpClient& http);
+  // REQUIRES: `base_urls` is not empty.
+  CoordinatorClient(std::vector<std::string> base_urls, HttpClient& http);
 
-  const std::string& base_url() const { return base_url_; }
+  // The coordinator calls go to now.
+  const std::string& base_url() const { return base_urls_[current_.load()]; }
+  const std::vector<std::string>& base_urls() const { return base_urls_; }
   void set_node_token(std::string token) { node_token_ = std::move(token); }
   void set_admin_token(std::string token) { admin_token_ = std::move(token); }
+  // Called (on the calling thread) when a call found no coordinator at `from` (`why`: the
+  // first failure) and was answered at `to`, which later calls use; for logging. Not called
+  // while no coordinator of the list answers.
+  using FailoverObserver =
+      std::function<void(const std::string& from, const std::string& to, const Error& why)>;
+  void set_failover_observer(FailoverObserver observer) { on_failover_ = std::move(observer); }
   // Headers that let the coordinator know this node when it serves `url` (relay audio): the node
-  // token for the coordinator's own URLs, nothing for any other host.
+  // token for the coordinators' own URLs, nothing for any other host.
   std::vector<std::pair<std::string, std::string>> AuthHeadersFor(const std::string& url) const;
 
   // ---- worker protocol ----
@@ -71,7 +100,7 @@ class CoordinatorClient {
   // A non-JSON body (transcript files).
   Result<std::string> GetText(const std::string& path);
 
-  // Resolves a URL the coordinator sent (maybe relative, "/api/...") against base_url.
+  // Resolves a URL the coordinator sent (maybe relative, "/api/...") against base_url().
   std::string Resolve(const std::string& url) const;
 
  private:
@@ -80,12 +109,17 @@ class CoordinatorClient {
                             const std::string& content_type = "application/json");
   Result<nlohmann::json> CallJson(const std::string& method, const std::string& path,
                                   std::string body, const std::string& token, Millis timeout);
+  // One attempt at the coordinator `base`.
+  Result<HttpResponse> CallOnce(const std::string& base, const ClientRequest& request);
 
   // Constant after construction.
-  const std::string base_url_;
+  const std::vector<std::string> base_urls_;
   HttpClient& http_;
   std::string node_token_;
   std::string admin_token_;
+  FailoverObserver on_failover_;
+
+  std::atomic<size_t> current_{0};  // index into base_urls_ of the coordinator in use
 };
 
 }  // namespace podfleet

@@ -67,7 +67,11 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
 
 std::vector<Flag> WorkerFlags(WorkerOptions& o) {
   return {
-      StringFlag("server", &o.server, "coordinator URL (default: http://127.0.0.1:8750)", "URL"),
+      StringFlag("server", &o.server,
+                 "coordinator URL, or a comma-separated list of coordinators sharing one store: "
+                 "on a connection failure or a 502/503/504 the worker moves to the next, keeping "
+                 "its leases (doc/scale.md)",
+                 "URL[,URL...]"),
       StringFlag("token", &o.token,
                  "enrollment token (from 'podfleet serve' or 'podfleet token create')"),
       StringFlag("name", &o.name, "node name shown to the operator (default: host name)"),
@@ -102,13 +106,15 @@ int RunWork(const Args& args) {
   auto parsed = ParseFlags(flags, "work", args);
   if (!parsed) return Fail(parsed.error().message);
   if (parsed->help) {
-    fmt::print("{}", FlagHelp(flags, "work --token TOKEN [--server URL] [options]",
+    fmt::print("{}", FlagHelp(flags, "work --token TOKEN [--server URL[,URL...]] [options]",
                               "Runs a worker: claims jobs from the coordinator, transcribes them, "
                               "uploads the results."));
     return 0;
   }
   if (options.token.empty())
     return Fail("--token is required (an enrollment token from the coordinator)");
+  if (auto urls = ParseCoordinatorUrls(options.server); !urls)
+    return Fail("--server: " + urls.error().message);
   if (!http_options.ca_file.empty() && ::access(http_options.ca_file.c_str(), R_OK) != 0)
     return Fail("--ca-file " + http_options.ca_file + ": cannot read it");
   SignalWatcher signals(nullptr);

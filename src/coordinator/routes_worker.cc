@@ -38,8 +38,11 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request,
                           Touch touch = Touch::kYes) {
   std::string_view token = request.BearerToken();
   if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
+  // kPermissionDenied for a token no live node has; any other error is the store's (a database
+  // restarting: kUnavailable, which a worker retries or takes to another coordinator), never a
+  // refused token, which would make the worker give up.
   auto node = c.store.FindNodeByToken(HashToken(token));
-  if (!node) return PermissionDenied("unknown or retired node token");
+  if (!node) return std::unexpected(node.error());
   if (touch == Touch::kYes) {
     if (auto r = TouchIfDue(c, *node); !r) return std::unexpected(r.error());
   }

@@ -106,7 +106,8 @@ Error PgConn::ErrorOf(const pg_result* res, std::string_view context) {
   std::string message =
       TrimmedMessage(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
   if (message.empty()) message = TrimmedMessage(PQerrorMessage(conn_.get()));
-  if (!Ok()) last_state_.clear();  // a broken connection: kUnavailable below
+  // A broken connection is kUnavailable whatever the server said last; LastState keeps what it
+  // said (a FATAL 57P01 as it shut down means it refused the statement).
   Error e = PgError(Ok() ? last_state_ : "", message);
   if (!context.empty()) e.message = fmt::format("{} ({})", e.message, context);
   return e;

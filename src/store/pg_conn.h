@@ -101,7 +101,8 @@ class PgConn {
 
   // Whether the connection still works (false once the server went away).
   bool Ok() const;
-  // The SQLSTATE of the last failed statement, "" when it failed without one.
+  // The SQLSTATE of the last failed statement, as the server sent it (also when the connection
+  // broke after it); "" when it failed without one, e.g. the connection was lost unanswered.
   const std::string& LastState() const { return last_state_; }
   // Waits up to `timeout_ms` for a NOTIFY on a channel this connection LISTENs to; the channel
   // names received (empty on a timeout). kUnavailable when the connection broke.

@@ -77,7 +77,12 @@ Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
       http_(http),
       client_(options_.server, http),
       outbox_(options_.work_dir / "outbox"),
-      planner_(options_.prefetch, options_.max_prefetch) {}
+      planner_(options_.prefetch, options_.max_prefetch) {
+  client_.set_failover_observer(
+      [](const std::string& from, const std::string& to, const Error& why) {
+        Log(fmt::format("coordinator {} unreachable ({}); moved to {}", from, why.message, to));
+      });
+}
 
 Worker::~Worker() { RequestStop(); }
 

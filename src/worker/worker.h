@@ -30,7 +30,9 @@
 // errors are retried with exponential backoff and jitter (up to 30 s apart) until acknowledged;
 // during shutdown the worker gives up after a few seconds and keeps the file (and does not
 // release that lease). On start, after registering, files left by an earlier run are uploaded
-// before any new claim. A worker with a saved identity (work_dir/node.json) waits for an
+// before any new claim. With several coordinators (WorkerOptions::server), every call, an upload
+// or heartbeat of a job leased through another coordinator included, goes to the first one that
+// answers. A worker with a saved identity (work_dir/node.json) waits for an
 // unreachable coordinator rather than registering anew: only the node that held a lease may
 // deliver its result.
 //
@@ -73,6 +75,8 @@
 namespace podfleet {
 
 struct WorkerOptions {
+  // The coordinator's URL, or a comma-separated list of coordinators sharing one store: calls
+  // move to the next on connection failure, keeping the leases held (api/client.h).
   std::string server = "http://127.0.0.1:8750";
   std::string token;  // enrollment token
   std::string name;   // default: host name

@@ -13,6 +13,7 @@
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
 #include "net/http_server.h"
+#include "support/engine_util.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -147,14 +148,7 @@ class WorkerTest : public ::testing::Test {
     return w;
   }
 
-  std::unique_ptr<Engine> Simulated(double speed) {
-    EngineConfig config;
-    config.name = "simulated";
-    config.simulated_speed = speed;
-    auto engine = MakeEngine(config);
-    EXPECT_TRUE(engine) << engine.error().ToString();
-    return std::move(*engine);
-  }
+  std::unique_ptr<Engine> Simulated(double speed) { return SimulatedEngine(speed); }
 
   json Episode(int64_t id) { return *admin_->GetJson("/api/episodes/" + std::to_string(id)); }
 

@@ -42,6 +42,14 @@ inline std::unique_ptr<Engine> Load(const EngineConfig& config) {
   return std::move(*engine);
 }
 
+// The simulated engine (no model): `seconds` of audio take it seconds / `speed`.
+inline std::unique_ptr<Engine> SimulatedEngine(double speed) {
+  EngineConfig config;
+  config.name = "simulated";
+  config.simulated_speed = speed;
+  return Load(config);
+}
+
 inline Transcript TranscribeAll(Engine& engine, const PcmAudio& audio) {
   auto t = engine.Transcribe(audio, {}, {});
   if (!t) {

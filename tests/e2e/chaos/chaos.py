@@ -132,18 +132,18 @@ class Scenario:
 
     # ---- setup ----
 
-    def make_feed(self):
+    def make_feed(self, jobs=JOBS, seconds=AUDIO_SECONDS):
         media = os.path.join(self.work, "media")
         os.makedirs(media)
         rng = random.Random(1)
         items = []
-        for n in range(JOBS):
+        for n in range(jobs):
             name = f"ep{n:03d}.wav"
             with wave.open(os.path.join(media, name), "wb") as w:
                 w.setnchannels(1)
                 w.setsampwidth(2)
                 w.setframerate(16000)
-                w.writeframes(rng.randbytes(AUDIO_SECONDS * 32000))
+                w.writeframes(rng.randbytes(seconds * 32000))
             items.append(f"<item><title>Episode {n}</title><guid>chaos-{n}</guid>"
                          f"<enclosure url=\"ORIGIN/{name}\" type=\"audio/wav\" length=\""
                          f"{os.path.getsize(os.path.join(media, name))}\"/></item>")
@@ -151,8 +151,8 @@ class Scenario:
                               "<title>Chaos</title>" + "".join(items) + "</channel></rss>")
         self.media = media
 
-    def setup(self):
-        self.make_feed()
+    def start_origin(self):
+        """Serves the media and the feed (make_feed first); returns the origin's URL."""
         port_file = os.path.join(self.work, "origin.port")
         self.spawn("origin", ["python3", os.path.join(LIB, "serve.py"), "--dir", self.media,
                               "--port", "0", "--port-file", port_file, "--quiet"])
@@ -160,6 +160,11 @@ class Scenario:
         origin = f"http://127.0.0.1:{open(port_file).read().strip()}"
         with open(os.path.join(self.media, "feed.xml"), "w") as f:
             f.write(self.feed_template.replace("ORIGIN", origin))
+        return origin
+
+    def setup(self):
+        self.make_feed()
+        origin = self.start_origin()
 
         self.start_coordinator()
         log = open(os.path.join(self.work, "coordinator.log")).read()
@@ -288,10 +293,11 @@ class Scenario:
             raise Fail("the schedule killed nothing")
 
 
-def main():
+def main(scenario_class=Scenario):
+    """Runs `scenario_class(binary, work).run()` in a fresh directory; on failure, shows the logs."""
     binary = os.path.realpath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="podfleet-chaos.")
-    scenario = Scenario(binary, work)
+    scenario = scenario_class(binary, work)
     ok = False
     try:
         scenario.run()

@@ -2,10 +2,13 @@
 """A TCP proxy for end-to-end tests that can cut links on demand (network partitions).
 
     proxy.py --target PORT --links N --port-file FILE
+    proxy.py --link PORT[,PORT...] [--link ...] --port-file FILE
 
 Listens on N free loopback ports ("links", numbered 0..N-1), each forwarding every connection to
-127.0.0.1:PORT; give each worker its own link and cut them one at a time. The ports are written
-to FILE, one a line in link order (FILE.tmp, then renamed). A control port is printed on stdout
+127.0.0.1:PORT; give each worker its own link and cut them one at a time. With --link instead,
+each --link is one link to its own targets: a connection goes to them round robin, to the next
+target when one refuses it (a load balancer in front of several coordinators). The ports are
+written to FILE, one a line in link order (FILE.tmp, then renamed). A control port is printed on stdout
 and written as the file's last line; it takes one command a line and answers "ok" or "error ...":
 
     drop N    cut link N: open connections are reset, new ones are accepted and closed at once
@@ -14,7 +17,7 @@ and written as the file's last line; it takes one command a line and answers "ok
     pass N    heal link N: stalled connections carry on, new ones are forwarded again
 
 The target may go away and come back (a coordinator restarted on the same port); a connection
-made while it is down is closed. Runs until killed.
+made while every target of its link is down is closed. Runs until killed.
 """
 
 import argparse
@@ -24,7 +27,9 @@ import sys
 
 
 class Link:
-    def __init__(self):
+    def __init__(self, targets):
+        self.targets = targets
+        self.next = 0  # the target the next connection tries first
         self.mode = "pass"
         self.flowing = asyncio.Event()
         self.flowing.set()
@@ -59,7 +64,20 @@ async def pump(link, reader, writer):
         writer.close()
 
 
-async def handle(link, target, client_reader, client_writer):
+async def connect(link):
+    """A connection to the link's next target that accepts one, round robin; None if none does."""
+    start = link.next
+    link.next = (link.next + 1) % len(link.targets)
+    for i in range(len(link.targets)):
+        try:
+            return await asyncio.open_connection(
+                "127.0.0.1", link.targets[(start + i) % len(link.targets)])
+        except OSError:
+            pass
+    return None
+
+
+async def handle(link, client_reader, client_writer):
     if link.mode == "drop":
         client_writer.transport.abort()
         return
@@ -67,11 +85,11 @@ async def handle(link, target, client_reader, client_writer):
     if link.mode == "drop":
         client_writer.transport.abort()
         return
-    try:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
-    except OSError:
+    upstream = await connect(link)
+    if upstream is None:
         client_writer.close()
         return
+    up_reader, up_writer = upstream
     pair = (client_writer, up_writer)
     link.connections.add(pair)
     try:
@@ -101,16 +119,22 @@ async def control(links, reader, writer):
 
 async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=int, required=True)
-    parser.add_argument("--links", type=int, required=True)
+    parser.add_argument("--target", type=int)
+    parser.add_argument("--links", type=int)
+    parser.add_argument("--link", action="append", default=[])
     parser.add_argument("--port-file", required=True)
     args = parser.parse_args()
+    if args.link:
+        links = [Link([int(p) for p in spec.split(",")]) for spec in args.link]
+    elif args.target and args.links:
+        links = [Link([args.target]) for _ in range(args.links)]
+    else:
+        parser.error("give --target and --links, or --link")
 
-    links = [Link() for _ in range(args.links)]
     ports = []
     for link in links:
         server = await asyncio.start_server(
-            lambda r, w, link=link: handle(link, args.target, r, w), "127.0.0.1", 0)
+            lambda r, w, link=link: handle(link, r, w), "127.0.0.1", 0)
         ports.append(server.sockets[0].getsockname()[1])
     ctl = await asyncio.start_server(lambda r, w: control(links, r, w), "127.0.0.1", 0)
     ctl_port = ctl.sockets[0].getsockname()[1]
