@@ -1,0 +1,151 @@
+// coordination.h on PostgreSQL: several stores (coordinators) on one database.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "store/coordination.h"
+#include "store/store_pg.h"
+#include "store/store_test_util.h"
+#include "support/manual_clock.h"
+#include "support/pg_server.h"
+
+namespace podfleet {
+namespace {
+
+constexpr Millis kLease{60'000};
+
+// Counts pokes; a test waits for the count to pass a mark. The wait's real-time limit only ends a
+// test that would otherwise hang: what is asserted is the order of events.
+class Pokes {
+ public:
+  std::function<void()> Callback() {
+    return [this] {
+      std::lock_guard lock(mu_);
+      ++count_;
+      cv_.notify_all();
+    };
+  }
+  int count() {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+  bool WaitAbove(int mark) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return count_ > mark; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_ = 0;
+};
+
+TEST(PgWorkListener, QueuedReleasedAndExpiredWorkOnAnotherStoreWakesTheListener) {
+  const std::string url = NewPgDatabase();
+  auto a = Must(OpenPgStore(url));
+  ManualClock clock;
+  Pokes pokes;
+  auto listener = Must(ListenForWork(url, pokes.Callback()));
+  Must(a->AddFeed("https://example.com/f.xml", clock.Now()));  // queues nothing
+  EXPECT_EQ(pokes.count(), 0);
+
+  Must(a->AddEpisodes(std::nullopt, {TestEpisode("one")}, clock.Now()));
+  ASSERT_TRUE(pokes.WaitAbove(0));
+
+  int seen = pokes.count();
+  Grant g = Must(a->Claim(NodeId(1), 1, kLease, clock.Now())).at(0);
+  ASSERT_OK(a->Release(NodeId(1), g.lease.job, g.lease.attempt, clock.Now()));
+  ASSERT_TRUE(pokes.WaitAbove(seen));
+
+  seen = pokes.count();
+  Must(a->Claim(NodeId(1), 1, kLease, clock.Now()));
+  clock.Advance(kLease + Millis(1));
+  ASSERT_EQ(Must(a->ExpireLeases(clock.Now(), RetryPolicy{})), 1);
+  ASSERT_TRUE(pokes.WaitAbove(seen));
+  EXPECT_EQ(listener->listens(), 1);
+}
+
+TEST(PgWorkListener, ListensAgainAfterTheServerRestarts) {
+  const std::string url = NewPgDatabase();
+  auto a = Must(OpenPgStore(url));
+  ManualClock clock;
+  Pokes pokes;
+  auto listener = Must(ListenForWork(url, pokes.Callback()));
+  RestartPgServer();
+  // Listening again pokes once (what was queued meanwhile is not known).
+  ASSERT_TRUE(pokes.WaitAbove(0));
+  EXPECT_EQ(listener->listens(), 2);
+  const int seen = pokes.count();
+  Must(a->AddEpisodes(std::nullopt, {TestEpisode("after")}, clock.Now()));
+  ASSERT_TRUE(pokes.WaitAbove(seen));
+}
+
+TEST(PgWorkListener, UnreachableServerIsUnavailable) {
+  auto listener = ListenForWork("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", [] {});
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error().code, Code::kUnavailable);
+}
+
+constexpr std::string_view kTask = "poll feeds";
+
+// Ends, from a third connection, the session holding `task`'s lock, as when its coordinator dies;
+// returns once the server has ended it (and so freed the lock).
+void KillHolder(const std::string& url, std::string_view task) {
+  PgConn c = Must(PgConn::Connect(url));
+  auto killed = Must(
+      c.Query("SELECT pg_terminate_backend(pid, 30000) FROM pg_locks WHERE locktype = 'advisory' "
+              "AND classid = 1886348390 AND objid = hashtext($1)::oid AND granted",
+              std::string(task)));
+  ASSERT_EQ(killed.Rows(), 1);
+  ASSERT_EQ(killed.Row(0).Text(0), "t");
+}
+
+TEST(PgTaskLocks, OneHolderPerTaskUntilItStops) {
+  const std::string url = NewPgDatabase();
+  auto a = PgTaskLocks(url);
+  auto b = PgTaskLocks(url);
+  EXPECT_TRUE(a->Hold(kTask));
+  EXPECT_FALSE(b->Hold(kTask));
+  EXPECT_TRUE(a->Hold(kTask));  // still a's
+  EXPECT_TRUE(b->Hold("reap leases"));
+  EXPECT_FALSE(a->Hold("reap leases"));
+  a.reset();
+  EXPECT_TRUE(b->Hold(kTask));
+}
+
+TEST(PgTaskLocks, AnotherTakesOverWhenTheHolderDies) {
+  const std::string url = NewPgDatabase();
+  auto a = PgTaskLocks(url);
+  auto b = PgTaskLocks(url);
+  ASSERT_TRUE(a->Hold(kTask));
+  ASSERT_FALSE(b->Hold(kTask));
+  KillHolder(url, kTask);
+  EXPECT_TRUE(b->Hold(kTask));
+  // The old holder learns it lost the lock (its connection broke) and cannot take it back.
+  EXPECT_FALSE(a->Hold(kTask));
+  EXPECT_FALSE(a->Hold(kTask));
+  EXPECT_TRUE(b->Hold(kTask));
+}
+
+TEST(PgTaskLocks, AfterAServerRestartOneTakesTheLockAgain) {
+  const std::string url = NewPgDatabase();
+  auto a = PgTaskLocks(url);
+  auto b = PgTaskLocks(url);
+  ASSERT_TRUE(a->Hold(kTask));
+  RestartPgServer();
+  // a's connection broke: its first try finds that out, the next reconnects and takes the lock.
+  const bool first = a->Hold(kTask);
+  EXPECT_TRUE(first || a->Hold(kTask));
+  EXPECT_FALSE(b->Hold(kTask));
+}
+
+TEST(PgTaskLocks, SqliteHoldsEveryTask) {
+  auto sole = SoleTaskLocks();
+  EXPECT_TRUE(sole->Hold(kTask));
+  EXPECT_TRUE(sole->Hold(kTask));
+}
+
+}  // namespace
+}  // namespace podfleet
