@@ -102,46 +102,44 @@ void KillHolder(const std::string& url, std::string_view task) {
   ASSERT_EQ(killed.Row(0).Text(0), "t");
 }
 
-TEST(PgTaskLocks, OneHolderPerTaskUntilItStops) {
-  const std::string url = NewPgDatabase();
-  auto a = PgTaskLocks(url);
-  auto b = PgTaskLocks(url);
-  EXPECT_TRUE(a->Hold(kTask));
-  EXPECT_FALSE(b->Hold(kTask));
-  EXPECT_TRUE(a->Hold(kTask));  // still a's
-  EXPECT_TRUE(b->Hold("reap leases"));
-  EXPECT_FALSE(a->Hold("reap leases"));
-  a.reset();
-  EXPECT_TRUE(b->Hold(kTask));
+// Two coordinators' task locks on one database; a holds kTask from the start.
+class PgTaskLocksTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(a_->Hold(kTask)); }
+
+  const std::string url_ = NewPgDatabase();
+  std::unique_ptr<TaskLocks> a_ = PgTaskLocks(url_);
+  std::unique_ptr<TaskLocks> b_ = PgTaskLocks(url_);
+};
+
+TEST_F(PgTaskLocksTest, OneHolderPerTaskUntilItStops) {
+  EXPECT_FALSE(b_->Hold(kTask));
+  EXPECT_TRUE(a_->Hold(kTask));  // still a's
+  EXPECT_TRUE(b_->Hold("reap leases"));
+  EXPECT_FALSE(a_->Hold("reap leases"));
+  a_.reset();
+  EXPECT_TRUE(b_->Hold(kTask));
 }
 
-TEST(PgTaskLocks, AnotherTakesOverWhenTheHolderDies) {
-  const std::string url = NewPgDatabase();
-  auto a = PgTaskLocks(url);
-  auto b = PgTaskLocks(url);
-  ASSERT_TRUE(a->Hold(kTask));
-  ASSERT_FALSE(b->Hold(kTask));
-  KillHolder(url, kTask);
-  EXPECT_TRUE(b->Hold(kTask));
+TEST_F(PgTaskLocksTest, AnotherTakesOverWhenTheHolderDies) {
+  ASSERT_FALSE(b_->Hold(kTask));
+  KillHolder(url_, kTask);
+  EXPECT_TRUE(b_->Hold(kTask));
   // The old holder learns it lost the lock (its connection broke) and cannot take it back.
-  EXPECT_FALSE(a->Hold(kTask));
-  EXPECT_FALSE(a->Hold(kTask));
-  EXPECT_TRUE(b->Hold(kTask));
+  EXPECT_FALSE(a_->Hold(kTask));
+  EXPECT_FALSE(a_->Hold(kTask));
+  EXPECT_TRUE(b_->Hold(kTask));
 }
 
-TEST(PgTaskLocks, AfterAServerRestartOneTakesTheLockAgain) {
-  const std::string url = NewPgDatabase();
-  auto a = PgTaskLocks(url);
-  auto b = PgTaskLocks(url);
-  ASSERT_TRUE(a->Hold(kTask));
+TEST_F(PgTaskLocksTest, AfterAServerRestartOneTakesTheLockAgain) {
   RestartPgServer();
   // a's connection broke: its first try finds that out, the next reconnects and takes the lock.
-  const bool first = a->Hold(kTask);
-  EXPECT_TRUE(first || a->Hold(kTask));
-  EXPECT_FALSE(b->Hold(kTask));
+  const bool first = a_->Hold(kTask);
+  EXPECT_TRUE(first || a_->Hold(kTask));
+  EXPECT_FALSE(b_->Hold(kTask));
 }
 
-TEST(PgTaskLocks, SqliteHoldsEveryTask) {
+TEST(SoleTaskLocks, HoldEveryTask) {
   auto sole = SoleTaskLocks();
   EXPECT_TRUE(sole->Hold(kTask));
   EXPECT_TRUE(sole->Hold(kTask));
