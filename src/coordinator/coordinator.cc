@@ -207,6 +207,21 @@ constexpr Millis kReapEvery{1'000};
 constexpr std::string_view kReapTask = "reap leases";
 constexpr std::string_view kFeedPollTask = "poll feeds";
 
+namespace {
+
+// Whether this coordinator runs `task` now: it holds the task's lock and its store writes. A store
+// that stopped (CheckHealth) gives the lock up, so that another coordinator runs the task while
+// this one waits for a restart.
+bool HoldWhileHealthy(TaskLocks& locks, Store& store, std::string_view task) {
+  if (!store.CheckHealth()) {
+    locks.Release(task);
+    return false;
+  }
+  return locks.Hold(task);
+}
+
+}  // namespace
+
 // The threads route handlers run on, so that HTTP I/O threads never wait for the store.
 class HandlerPool {
  public:
@@ -381,7 +396,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   poll.documents_dir = options.data_dir / "feeds";
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
-  poll.may_sweep = [locks = c->task_locks_.get()] { return locks->Hold(kFeedPollTask); };
+  poll.may_sweep = [locks = c->task_locks_.get(), store = c->store_.get()] {
+    return HoldWhileHealthy(*locks, *store, kFeedPollTask);
+  };
   Relay* relay = c->relay_.get();
   c->poller_ =
       std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll, [dispatcher, relay] {
@@ -505,9 +522,13 @@ void Coordinator::ReapLoop(const std::stop_token& stop) {
     // A stopped store (store.h, CheckHealth) refuses every expiry: wait, quietly, until restarted.
     Result<void> healthy = store_->CheckHealth();
     // Another coordinator on the same store may hold the reaper's lock: then it reaps.
-    Result<int> expired = !healthy                       ? std::unexpected(healthy.error())
-                          : task_locks_->Hold(kReapTask) ? lease_reaper_->Tick(stalled)
-                                                         : Result<int>(0);
+    Result<int> expired = 0;
+    if (!healthy) {
+      task_locks_->Release(kReapTask);
+      expired = std::unexpected(healthy.error());
+    } else if (task_locks_->Hold(kReapTask)) {
+      expired = lease_reaper_->Tick(stalled);
+    }
     wait = kReapEvery;
     if (!expired) {
       wait = pacer.Failed(expired.error());

@@ -51,6 +51,9 @@ class TaskLocks {
   // True when this process holds `task`'s lock, taking it when free; false when another process
   // holds it, or the database cannot be reached (then nobody can run the task anyway).
   virtual bool Hold(std::string_view task) = 0;
+  // Gives up `task`'s lock if this process holds it, so that another coordinator takes it on its
+  // next try: for a coordinator that cannot run the task now (its store stopped writing).
+  virtual void Release(std::string_view task) = 0;
 };
 
 // The SQLite store's: every task's lock is always held (one coordinator per store).

@@ -107,6 +107,17 @@ class PgLocks final : public TaskLocks {
     return *held == 1;
   }
 
+  void Release(std::string_view task) override EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    const std::string name(task);
+    if (!conn_ || !held_.contains(name)) return;
+    Result<int64_t> r =
+        QueryOne(*conn_, ReadPgInt, "unlock", "SELECT pg_advisory_unlock($1, hashtext($2))::int",
+                 kTaskLockSpace, name);
+    if (!r) Forget();  // the connection broke: the server frees the lock anyway
+    held_.erase(name);
+  }
+
  private:
   void Forget() REQUIRES(mu_) {
     conn_.reset();
@@ -122,6 +133,7 @@ class PgLocks final : public TaskLocks {
 class SoleLocks final : public TaskLocks {
  public:
   bool Hold(std::string_view) override { return true; }
+  void Release(std::string_view) override {}
 };
 
 }  // namespace

@@ -139,6 +139,15 @@ TEST_F(PgTaskLocksTest, AfterAServerRestartOneTakesTheLockAgain) {
   EXPECT_FALSE(b_->Hold(kTask));
 }
 
+TEST_F(PgTaskLocksTest, ReleasedLockGoesToTheOther) {
+  ASSERT_FALSE(b_->Hold(kTask));
+  a_->Release(kTask);
+  EXPECT_TRUE(b_->Hold(kTask));
+  EXPECT_FALSE(a_->Hold(kTask));
+  a_->Release(kTask);  // not held: nothing to give up
+  EXPECT_TRUE(b_->Hold(kTask));
+}
+
 TEST(SoleTaskLocks, HoldEveryTask) {
   auto sole = SoleTaskLocks();
   EXPECT_TRUE(sole->Hold(kTask));
