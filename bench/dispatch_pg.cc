@@ -11,7 +11,9 @@
 //
 // Each round parks one claim, then times from just before AddEpisodes (one episode, its commit
 // included) until the dispatcher hands out the lease. Two PgStores and Dispatchers in one process
-// stand for two coordinators: the HTTP hop of the worker's long poll is not included (labelled).
+// stand for two coordinators: no HTTP in these rows (labelled). Then the same through HTTP, as
+// a fleet sees it (rounds / 5 rounds, on a fresh database): two real coordinators (origin mode),
+// POST /api/episodes on A, a worker's long-polled POST /api/claim on A (baseline) or on B.
 //
 // Usage: podfleet_bench_dispatch_pg [--rounds N] [--store postgres://...]
 // Without --store it starts its own server with tests/support/pg-server (run from the source
@@ -25,11 +27,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "api/client.h"
 #include "args.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
+#include "net/http_client.h"
 #include "store/coordination.h"
 #include "store/store.h"
 
@@ -63,6 +70,10 @@ Figures Summarize(std::vector<double> ms) {
   return f;
 }
 
+void PrintRow(std::string_view name, const Figures& f) {
+  fmt::print("{:<34} {:>9.2f} {:>9.2f} {:>9.2f}\n", name, f.p50_ms, f.p99_ms, f.mean_ms);
+}
+
 // `rounds` rounds of: park a claim on `claim_on`, queue one episode through `queue_on`, wait for
 // the lease. `notify_self` pokes `claim_on` after the queue, as a coordinator does for its own.
 Result<Figures> Rounds(Store& queue_on, Dispatcher& claim_on, int rounds, bool notify_self,
@@ -89,6 +100,90 @@ Result<Figures> Rounds(Store& queue_on, Dispatcher& claim_on, int rounds, bool n
     ms.push_back(std::chrono::duration<double, std::milli>(*at - start).count());
   }
   return Summarize(std::move(ms));
+}
+
+// Through HTTP, as a fleet sees it: `rounds` rounds of a worker long-polling POST /api/claim on
+// `claim_on` while an episode is queued with POST /api/episodes on `queue_on`; timed from just
+// before the POST until the worker's claim returns its lease. The claim is sent 20 ms before the
+// POST so that it is parked (a claim arriving later would find the job at once: still timed).
+Result<Figures> HttpRounds(CoordinatorClient& queue_on, CoordinatorClient& claim_on, int rounds,
+                           const std::string& label) {
+  std::vector<double> ms;
+  for (int i = 0; i < rounds; ++i) {
+    std::promise<Result<Steady::time_point>> claimed;
+    std::thread worker([&] {
+      auto grants = claim_on.Claim(1, Millis(20'000));
+      if (!grants) return claimed.set_value(std::unexpected(grants.error()));
+      if (grants->empty()) return claimed.set_value(Internal("the claim got nothing"));
+      claimed.set_value(Steady::now());
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::string name = fmt::format("{}-{}", label, i);
+    const auto start = Steady::now();
+    const nlohmann::json body = {{"url", "https://example.com/" + name + ".mp3"}, {"title", name}};
+    auto queued = queue_on.PostJson("/api/episodes", body);
+    Result<Steady::time_point> at = claimed.get_future().get();
+    worker.join();
+    if (!queued) return std::unexpected(queued.error());
+    if (!at) return std::unexpected(at.error());
+    ms.push_back(std::chrono::duration<double, std::milli>(*at - start).count());
+  }
+  return Summarize(std::move(ms));
+}
+
+// Two `podfleet serve` coordinators (in this process) on the database, origin mode (the jobs are
+// claimable at once), each with its own data directory: the HTTP rows.
+int RunHttp(const std::string& url, int rounds) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("podfleet-bench-dispatch-{}", static_cast<long>(getpid()));
+  std::vector<std::unique_ptr<Coordinator>> coordinators;
+  for (const char* name : {"a", "b"}) {
+    CoordinatorOptions o;
+    o.store = url;
+    o.data_dir = dir / name;
+    o.port = 0;
+    o.relay = false;
+    o.lease_duration = Millis(600'000);
+    auto c = Coordinator::Start(o, SystemClock::Get());
+    if (!c) {
+      fmt::print(stderr, "cannot start a coordinator: {}\n", c.error().ToString());
+      return 1;
+    }
+    coordinators.push_back(std::move(*c));
+  }
+  auto http = MakeCurlClient(HttpClientOptions{});
+  CoordinatorClient admin(coordinators[0]->base_url(), *http);
+  admin.set_admin_token(*coordinators[0]->first_admin_token());
+  auto token = CreateEnrollmentToken(coordinators[0]->store(), "bench", SystemClock::Get().Now());
+  if (!token) return 1;
+  std::vector<std::unique_ptr<CoordinatorClient>> workers;
+  for (const auto& c : coordinators) {
+    workers.push_back(std::make_unique<CoordinatorClient>(c->base_url(), *http));
+    auto reg = workers.back()->Register(*token, NodeInfo{fmt::format("w{}", workers.size())});
+    if (!reg) {
+      fmt::print(stderr, "cannot register: {}\n", reg.error().ToString());
+      return 1;
+    }
+    workers.back()->set_node_token(reg->token);
+  }
+  Result<Figures> local = HttpRounds(admin, *workers[0], rounds, "http-local");
+  Result<Figures> cross = HttpRounds(admin, *workers[1], rounds, "http-cross");
+  for (auto& c : coordinators) c->Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (!local || !cross) {
+    fmt::print(stderr, "bench failed: {}\n", (local ? cross : local).error().ToString());
+    return 1;
+  }
+  fmt::print(
+      "\nthrough HTTP: POST /api/episodes on A -> a worker's long-polled claim returns "
+      "({} rounds)\n",
+      rounds);
+  fmt::print("{:<34} {:>9} {:>9} {:>9}\n", "path", "p50 ms", "p99 ms", "mean ms");
+  PrintRow("worker long-polling on A", *local);
+  PrintRow("worker long-polling on B", *cross);
+  fmt::print("B / A p99: {:.2f}x\n", cross->p99_ms / local->p99_ms);
+  return 0;
 }
 
 int Run(const std::string& url, int rounds) {
@@ -118,12 +213,9 @@ int Run(const std::string& url, int rounds) {
   }
   fmt::print("queue on A -> lease on a parked claim ({} rounds; no HTTP hop)\n", rounds);
   fmt::print("{:<34} {:>9} {:>9} {:>9}\n", "path", "p50 ms", "p99 ms", "mean ms");
-  auto row = [](std::string_view name, const Figures& f) {
-    fmt::print("{:<34} {:>9.2f} {:>9.2f} {:>9.2f}\n", name, f.p50_ms, f.p99_ms, f.mean_ms);
-  };
-  row("local (same coordinator)", *local);
-  row("notify (A queues, B serves)", *notify);
-  row("re-check only (no listener)", *recheck);
+  PrintRow("local (same coordinator)", *local);
+  PrintRow("notify (A queues, B serves)", *notify);
+  PrintRow("re-check only (no listener)", *recheck);
   fmt::print("notify / local p99: {:.2f}x; re-check / notify mean: {:.0f}x\n",
              notify->p99_ms / local->p99_ms, recheck->mean_ms / notify->mean_ms);
   return 0;
@@ -137,6 +229,7 @@ int Main(int argc, char** argv) {
                                      {"--store", [&](const char* v) { url = v; }}});
   if (parsed >= 0) return parsed;
   if (rounds < 1) rounds = 1;
+  const int http_rounds = std::max(1, rounds / 5);
   if (!url.empty()) return Run(url, rounds);
   const std::string script = "tests/support/pg-server";
   const auto dir = std::filesystem::temp_directory_path() /
@@ -146,7 +239,10 @@ int Main(int argc, char** argv) {
     return 1;
   }
   auto created = Output(fmt::format("{} createdb {} bench", script, dir.string()));
-  const int rc = created ? Run(*created, rounds) : 1;
+  int rc = created ? Run(*created, rounds) : 1;
+  auto http_db =
+      created ? Output(fmt::format("{} createdb {} http", script, dir.string())) : std::nullopt;
+  if (rc == 0) rc = http_db ? RunHttp(*http_db, http_rounds) : 1;
   (void)Output(fmt::format("{} stop {}", script, dir.string()));
   return rc;
 }
