@@ -42,44 +42,44 @@ class Pokes {
   int count_ = 0;
 };
 
-TEST(PgWorkListener, QueuedReleasedAndExpiredWorkOnAnotherStoreWakesTheListener) {
-  const std::string url = NewPgDatabase();
-  auto a = Must(OpenPgStore(url));
-  ManualClock clock;
-  Pokes pokes;
-  auto listener = Must(ListenForWork(url, pokes.Callback()));
-  Must(a->AddFeed("https://example.com/f.xml", clock.Now()));  // queues nothing
-  EXPECT_EQ(pokes.count(), 0);
+// A store (coordinator A) and a listener (coordinator B's) on one database.
+class PgWorkListenerTest : public ::testing::Test {
+ protected:
+  const std::string url_ = NewPgDatabase();
+  std::unique_ptr<Store> a_ = Must(OpenPgStore(url_));
+  ManualClock clock_;
+  Pokes pokes_;
+  std::unique_ptr<WorkListener> listener_ = Must(ListenForWork(url_, pokes_.Callback()));
+};
 
-  Must(a->AddEpisodes(std::nullopt, {TestEpisode("one")}, clock.Now()));
-  ASSERT_TRUE(pokes.WaitAbove(0));
+TEST_F(PgWorkListenerTest, QueuedReleasedAndExpiredWorkOnAnotherStoreWakesTheListener) {
+  Must(a_->AddFeed("https://example.com/f.xml", clock_.Now()));  // queues nothing
+  EXPECT_EQ(pokes_.count(), 0);
 
-  int seen = pokes.count();
-  Grant g = Must(a->Claim(NodeId(1), 1, kLease, clock.Now())).at(0);
-  ASSERT_OK(a->Release(NodeId(1), g.lease.job, g.lease.attempt, clock.Now()));
-  ASSERT_TRUE(pokes.WaitAbove(seen));
+  Must(a_->AddEpisodes(std::nullopt, {TestEpisode("one")}, clock_.Now()));
+  ASSERT_TRUE(pokes_.WaitAbove(0));
 
-  seen = pokes.count();
-  Must(a->Claim(NodeId(1), 1, kLease, clock.Now()));
-  clock.Advance(kLease + Millis(1));
-  ASSERT_EQ(Must(a->ExpireLeases(clock.Now(), RetryPolicy{})), 1);
-  ASSERT_TRUE(pokes.WaitAbove(seen));
-  EXPECT_EQ(listener->listens(), 1);
+  int seen = pokes_.count();
+  Grant g = Must(a_->Claim(NodeId(1), 1, kLease, clock_.Now())).at(0);
+  ASSERT_OK(a_->Release(NodeId(1), g.lease.job, g.lease.attempt, clock_.Now()));
+  ASSERT_TRUE(pokes_.WaitAbove(seen));
+
+  seen = pokes_.count();
+  Must(a_->Claim(NodeId(1), 1, kLease, clock_.Now()));
+  clock_.Advance(kLease + Millis(1));
+  ASSERT_EQ(Must(a_->ExpireLeases(clock_.Now(), RetryPolicy{})), 1);
+  ASSERT_TRUE(pokes_.WaitAbove(seen));
+  EXPECT_EQ(listener_->listens(), 1);
 }
 
-TEST(PgWorkListener, ListensAgainAfterTheServerRestarts) {
-  const std::string url = NewPgDatabase();
-  auto a = Must(OpenPgStore(url));
-  ManualClock clock;
-  Pokes pokes;
-  auto listener = Must(ListenForWork(url, pokes.Callback()));
+TEST_F(PgWorkListenerTest, ListensAgainAfterTheServerRestarts) {
   RestartPgServer();
   // Listening again pokes once (what was queued meanwhile is not known).
-  ASSERT_TRUE(pokes.WaitAbove(0));
-  EXPECT_EQ(listener->listens(), 2);
-  const int seen = pokes.count();
-  Must(a->AddEpisodes(std::nullopt, {TestEpisode("after")}, clock.Now()));
-  ASSERT_TRUE(pokes.WaitAbove(seen));
+  ASSERT_TRUE(pokes_.WaitAbove(0));
+  EXPECT_EQ(listener_->listens(), 2);
+  const int seen = pokes_.count();
+  Must(a_->AddEpisodes(std::nullopt, {TestEpisode("after")}, clock_.Now()));
+  ASSERT_TRUE(pokes_.WaitAbove(seen));
 }
 
 TEST(PgWorkListener, UnreachableServerIsUnavailable) {
