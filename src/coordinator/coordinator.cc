@@ -22,6 +22,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/token.h"
+#include "store/coordination.h"
 
 namespace podfleet {
 
@@ -202,6 +203,24 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
 
 // How often the lease reaper runs, by the coordinator's clock.
 constexpr Millis kReapEvery{1'000};
+// The periodic tasks one coordinator at a time runs (store/coordination.h, TaskLocks).
+constexpr std::string_view kReapTask = "reap leases";
+constexpr std::string_view kFeedPollTask = "poll feeds";
+
+namespace {
+
+// Whether this coordinator runs `task` now: it holds the task's lock and its store writes. A store
+// that stopped (CheckHealth) gives the lock up, so that another coordinator runs the task while
+// this one waits for a restart.
+bool HoldWhileHealthy(TaskLocks& locks, Store& store, std::string_view task) {
+  if (!store.CheckHealth()) {
+    locks.Release(task);
+    return false;
+  }
+  return locks.Hold(task);
+}
+
+}  // namespace
 
 // The threads route handlers run on, so that HTTP I/O threads never wait for the store.
 class HandlerPool {
@@ -327,6 +346,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
                                      : OpenPgStore(options.store);
   if (!store) return std::unexpected(store.error());
   c->store_ = std::move(*store);
+  c->task_locks_ = options.store.empty() ? SoleTaskLocks() : PgTaskLocks(options.store);
 
   auto tokens = c->store_->CountEnrollmentTokens();
   if (!tokens) return std::unexpected(tokens.error());
@@ -376,6 +396,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   poll.documents_dir = options.data_dir / "feeds";
   poll.sources = SourcePolicy{options.allow_file_urls, options.refuse_private_addresses};
   poll.intake = options.relay ? JobIntake::kPrepare : JobIntake::kQueue;
+  poll.may_sweep = [locks = c->task_locks_.get(), store = c->store_.get()] {
+    return HoldWhileHealthy(*locks, *store, kFeedPollTask);
+  };
   Relay* relay = c->relay_.get();
   c->poller_ =
       std::make_unique<FeedPoller>(*c->store_, *c->http_, clock, poll, [dispatcher, relay] {
@@ -392,6 +415,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
                                 *c->egress_, c->relay_.get(), *c->uploads_});
   c->context_->bundles = c->bundles_.get();
   c->context_->join = c->join_.get();
+  if (!options.store.empty()) {
+    auto listener = ListenForWork(options.store, [ctx = c->context_.get()] { ctx->JobsQueued(); });
+    if (!listener) return std::unexpected(listener.error());
+    c->work_listener_ = std::move(*listener);
+  }
 
   std::vector<Route> routes = WorkerRoutes(*c->context_);
   for (Route& r : OperatorRoutes(*c->context_)) routes.push_back(std::move(r));
@@ -443,7 +471,9 @@ void Coordinator::Stop() {
   if (autoscale_thread_.joinable()) autoscale_thread_.join();
   reaper_.request_stop();
   if (reaper_.joinable()) reaper_.join();
+  work_listener_.reset();
   if (poller_) poller_->Stop();
+  task_locks_.reset();  // frees this coordinator's tasks for the others now
   if (relay_) relay_->Stop();
   if (dispatcher_) dispatcher_->Stop();
   if (waiters_) waiters_->Stop();
@@ -491,7 +521,14 @@ void Coordinator::ReapLoop(const std::stop_token& stop) {
     sampled = now;
     // A stopped store (store.h, CheckHealth) refuses every expiry: wait, quietly, until restarted.
     Result<void> healthy = store_->CheckHealth();
-    Result<int> expired = healthy ? lease_reaper_->Tick(stalled) : std::unexpected(healthy.error());
+    // Another coordinator on the same store may hold the reaper's lock: then it reaps.
+    Result<int> expired = 0;
+    if (!healthy) {
+      task_locks_->Release(kReapTask);
+      expired = std::unexpected(healthy.error());
+    } else if (task_locks_->Hold(kReapTask)) {
+      expired = lease_reaper_->Tick(stalled);
+    }
     wait = kReapEvery;
     if (!expired) {
       wait = pacer.Failed(expired.error());

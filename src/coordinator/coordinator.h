@@ -40,6 +40,8 @@ class Metrics;
 class JobWaiters;
 class HandlerPool;
 class UploadDedup;
+class WorkListener;
+class TaskLocks;
 
 struct CoordinatorOptions {
   // Where the database, uploads and scratch files live.
@@ -187,6 +189,8 @@ class Coordinator {
   CoordinatorOptions options_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<Store> store_;
+  // Which periodic tasks this coordinator runs (store/coordination.h); outlives their threads.
+  std::unique_ptr<TaskLocks> task_locks_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<FeedPoller> poller_;
@@ -203,6 +207,8 @@ class Coordinator {
   std::unique_ptr<Autoscaler> autoscaler_;
   std::jthread autoscale_thread_;
   std::unique_ptr<Context> context_;
+  // PostgreSQL: wakes the dispatcher and relay when another coordinator queues work.
+  std::unique_ptr<WorkListener> work_listener_;
   std::unique_ptr<HandlerPool> handlers_;
   std::unique_ptr<HttpServer> server_;
   std::optional<std::string> first_token_;

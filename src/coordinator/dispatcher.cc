@@ -33,6 +33,7 @@ size_t Dispatcher::parked() const {
 }
 
 void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
+  const uint64_t news = notifications_.load();
   auto grants = store_.Claim(node, max_jobs, lease_for_, clock_.Now());
   if (!grants || !grants->empty() || wait <= Millis(0)) {
     done(std::move(grants));
@@ -42,13 +43,19 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
     MutexLock lock(mu_);
     if (!stopping_) {
       parked_.push_back(Parked{node, max_jobs, clock_.Now() + wait, std::move(done)});
+      // Work that arrived while the store looked (a commit its snapshot missed) was announced
+      // before this claim was parked: look again rather than wait for the re-check.
+      if (notifications_.load() != news) wakeup_.Notify();
       return;
     }
   }
   done(std::vector<Grant>{});
 }
 
-void Dispatcher::Notify() { wakeup_.Notify(); }
+void Dispatcher::Notify() {
+  notifications_.fetch_add(1);
+  wakeup_.Notify();
+}
 
 void Dispatcher::Loop(const std::stop_token& stop) {
   while (clock_.WaitUntil(clock_.Now() + kRecheck, stop, wakeup_)) ServeParked(/*final=*/false);

@@ -10,6 +10,7 @@
 // (immediate answers) or the dispatcher's thread (parked answers) and must not block for long.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <thread>
@@ -58,6 +59,7 @@ class Dispatcher {
 
   mutable Mutex mu_;
   Wakeup wakeup_;
+  std::atomic<uint64_t> notifications_{0};  // Notify calls so far
   std::deque<Parked> parked_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::jthread thread_;

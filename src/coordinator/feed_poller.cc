@@ -200,6 +200,7 @@ void FeedPoller::SweepLoop(const std::stop_token& stop) {
       if (stopping_) return;
       if (next_due_ && clock_.Now() < *next_due_) continue;
     }
+    if (options_.may_sweep && !options_.may_sweep()) continue;
     PollDue();
   }
 }

@@ -69,6 +69,9 @@ struct FeedPollerOptions {
   // the policy no longer allows fails its poll; refused enclosures are counted, not queued.
   SourcePolicy sources;
   JobIntake intake = JobIntake::kQueue;  // how new episodes' jobs are queued (relay mode: kPrepare)
+  // Asked before each background sweep; false skips it (another coordinator on the same store
+  // holds the feed polls' lock, store/coordination.h). Unset: always sweep.
+  std::function<bool()> may_sweep;
 };
 
 struct PollResult {

@@ -48,6 +48,12 @@ Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequi
       ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
       intake == JobIntake::kPrepare, want.engine, want.model, want.language);
   if (!r) return std::unexpected(r.error());
+  return NotifyWork(c);
+}
+
+Result<void> NotifyWork(PgConn& c) {
+  Result<PgResult> r = c.Query("SELECT pg_notify($1, '')", kWorkChannel);
+  if (!r) return std::unexpected(r.error());
   return {};
 }
 

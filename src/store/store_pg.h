@@ -86,6 +86,12 @@ Result<void> StoreTranscript(PgConn& c, EpisodeId episode, const Transcript& t, 
 Result<void> StitchIfDone(PgConn& c, EpisodeId episode, TimePoint now);
 Result<void> StorePublisherTranscript(PgConn& c, EpisodeId episode, const Transcript& t,
                                       const TranscriptLink& link, TimePoint now);
+// The NOTIFY channel PgStore signals on whenever a transaction makes a job claimable or gives the
+// relay one to prepare (queued, released, requeued, retried). Delivered at COMMIT, folded into one
+// per transaction; ListenForWork (coordination.h) wakes other coordinators with it.
+inline constexpr char kWorkChannel[] = "podfleet_work";
+// Issues the NOTIFY on kWorkChannel in the current transaction.
+Result<void> NotifyWork(PgConn& c);
 // The episode's first job, claimable or held for the relay, asking `want` of its worker.
 Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequirement& want);
 // The text search query (a tsquery in podfleet_search) for what a person typed; kInvalidArgument

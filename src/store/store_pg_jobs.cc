@@ -168,6 +168,7 @@ Result<void> Requeue(PgConn& c, JobId job, EpisodeId episode, bool expired, Time
                              "lease_expiries = lease_expiries + $2 WHERE id = $1",
                              job.value(), expired ? 1 : 0);
   if (r) r = SyncEpisode(c, episode, std::nullopt, now);
+  if (r) r = NotifyWork(c);
   return r;
 }
 
@@ -259,11 +260,14 @@ Result<Job> LoadPreparing(PgConn& c, JobId job) {
 Result<void> QueuePreparing(PgConn& c, JobId job, const Chunk& chunk) {
   std::optional<int64_t> end;
   if (chunk.end) end = chunk.end->count();
-  return UpdateOne(c,
-                   "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
-                   "chunk_index = $2, chunk_count = $3, start_ms = $4, end_ms = $5, "
-                   "relayed = $6 WHERE id = $1",
-                   job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed);
+  Result<void> r =
+      UpdateOne(c,
+                "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
+                "chunk_index = $2, chunk_count = $3, start_ms = $4, end_ms = $5, "
+                "relayed = $6 WHERE id = $1",
+                job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed);
+  if (r) r = NotifyWork(c);
+  return r;
 }
 
 Result<int64_t> AddChunkJob(PgConn& c, JobId job, const Chunk& chunk, std::string_view state) {
@@ -300,6 +304,7 @@ Result<void> PgStore::RetryEpisode(EpisodeId id, TimePoint now) {
     if (!requeued) return std::unexpected(requeued.error());
     if (*requeued == 0)
       return Internal(fmt::format("failed episode {} has no failed job", id.value()));
+    if (Result<void> n = NotifyWork(c); !n) return n;
     return SyncEpisode(c, id, "", now);
   });
 }
@@ -330,6 +335,8 @@ Result<void> PgStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake int
     if (!r) return std::unexpected(r.error());
     if (*r == 0) {  // an episode done by its publisher's transcript has no job yet
       if (Result<void> added = InsertJob(c, id, intake, want); !added) return added;
+    } else if (Result<void> n = NotifyWork(c); !n) {
+      return n;
     }
     return SyncEpisode(c, id, "", now);
   });

@@ -80,6 +80,12 @@ class ManualClock final : public Clock {
     MutexLock lock(mu_);
     moved_.wait(lock, [&]() REQUIRES(mu_) { return waits_ >= count; });
   }
+  // Blocks until `count` threads wait on the clock at once (through either WaitUntil): the loops a
+  // test starts are all in place before it advances the clock.
+  void WaitForWaiting(size_t count) const {
+    MutexLock lock(mu_);
+    moved_.wait(lock, [&]() REQUIRES(mu_) { return deadlines_.size() >= count; });
+  }
   int64_t waits() const {
     MutexLock lock(mu_);
     return waits_;
