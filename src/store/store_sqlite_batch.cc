@@ -71,7 +71,7 @@ void SqliteStore::RunBatch(const std::vector<Writer*>& batch) {
 }
 
 bool SqliteStore::RunInSavepoint(Writer& w) {
-  if (Result<void> r = db_.Exec("SAVEPOINT batch_writer"); !r) {
+  if (Result<int64_t> r = db_.Run("SAVEPOINT batch_writer"); !r) {
     w.error = r.error();
     return false;
   }
@@ -82,8 +82,8 @@ bool SqliteStore::RunInSavepoint(Writer& w) {
     w.error = Internal(fmt::format("write: {}", e.what())).error();
   }
   if (db_.InAutocommit()) return ok;  // the failure ended the whole transaction
-  if (!ok) (void)db_.Exec("ROLLBACK TO batch_writer");
-  (void)db_.Exec("RELEASE batch_writer");
+  if (!ok) (void)db_.Run("ROLLBACK TO batch_writer");
+  (void)db_.Run("RELEASE batch_writer");
   return ok;
 }
 
