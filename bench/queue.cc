@@ -15,6 +15,7 @@
 // Each cycle leases one job and completes it with a one-segment transcript. Every run uses a
 // fresh database in a temporary directory; a list of worker counts runs all three per count.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -75,10 +76,23 @@ std::vector<EpisodeInfo> Episodes(int n) {
   return out;
 }
 
+// The process's CPU time (user + system, every thread) in microseconds.
+double CpuMicros() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
+
+// The CPU time per cycle of the last Measure, in microseconds: all threads of this process, the
+// clients' included (for HTTP, curl and the coordinator both run here).
+double last_cpu_us_per_cycle = 0;
+
 // Runs `cycle` on `workers` threads until it returns false; returns cycles per second.
 template <class Cycle>
 double Measure(int workers, Cycle cycle) {
   std::atomic<int64_t> done{0};
+  const double cpu_start = CpuMicros();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -87,6 +101,8 @@ double Measure(int workers, Cycle cycle) {
     });
   }
   for (auto& t : threads) t.join();
+  last_cpu_us_per_cycle =
+      (CpuMicros() - cpu_start) / static_cast<double>(std::max<int64_t>(1, done));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return static_cast<double>(done.load()) / seconds;
@@ -196,8 +212,11 @@ int RunOnce(const Options& o) {
                    fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
   auto raw = RawRun(o, dir);
+  const double raw_cpu = last_cpu_us_per_cycle;
   auto store = StoreRun(o, dir);
+  const double store_cpu = last_cpu_us_per_cycle;
   auto http = HttpRun(o, dir);
+  const double http_cpu = last_cpu_us_per_cycle;
   std::filesystem::remove_all(dir);
   for (const Result<double>* r : {&raw, &store, &http}) {
     if (!*r) {
@@ -211,6 +230,10 @@ int RunOnce(const Options& o) {
              *raw);
   fmt::print("  store directly:   {:8.0f} claim+complete cycles/s\n", *store);
   fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s\n", *http);
+  fmt::print(
+      "  CPU per cycle (all threads, clients included): raw {:.0f} us, store {:.0f} us, "
+      "HTTP {:.0f} us\n",
+      raw_cpu, store_cpu, http_cpu);
   fmt::print("  ratio store/raw:  {:.2f}\n", *store / *raw);
   fmt::print("  ratio HTTP/raw:   {:.2f}\n", *http / *raw);
   fmt::print("  ratio HTTP/store: {:.2f}\n", *http / *store);

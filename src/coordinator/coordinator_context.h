@@ -57,9 +57,6 @@ std::vector<Route> BundleRoutes(Coordinator::Context& c);
 std::vector<Route> PodRoutes(Coordinator::Context& c);
 // Analytics, economics, planning, doctor, metrics and the dashboard (routes_analytics.cc).
 std::vector<Route> AnalyticsRoutes(Coordinator::Context& c);
-// After `node` completed `job` at `done_at`: counts the job in the metrics (the store recorded
-// the reported wait and the node's speed with the completion itself).
-void AfterComplete(Coordinator::Context& c, const Node& node, JobId job, TimePoint done_at);
 // The OpenAI-compatible transcription service (routes_openai.cc).
 std::vector<Route> OpenAiRoutes(Coordinator::Context& c);
 

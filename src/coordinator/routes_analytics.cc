@@ -372,21 +372,6 @@ Route Page(std::string pattern, std::string_view file, std::string about) {
 
 }  // namespace
 
-void AfterComplete(Ctx& c, const Node& node, JobId job, TimePoint done_at) {
-  // Only what completed in that very millisecond: cheap at any job rate (a read, on a read
-  // connection), and a repeated complete of a job done earlier finds nothing, so nothing is
-  // counted twice.
-  auto done = c.store.CompletedSince(done_at);
-  if (!done) {
-    fmt::print(stderr, "analytics: {}\n", done.error().ToString());
-    return;
-  }
-  for (const CompletedJob& j : *done) {
-    if (j.job == job && j.node == node.id)
-      c.metrics.ObserveJob(j.engine_time, j.wall_time, j.audio_duration);
-  }
-}
-
 std::vector<Route> AnalyticsRoutes(Ctx& c) {
   auto sync = [&c](HttpResponse (*f)(Ctx&, const HttpRequest&)) {
     return SyncHandler([&c, f](const HttpRequest& r) { return f(c, r); });

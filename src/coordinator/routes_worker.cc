@@ -10,6 +10,7 @@
 
 #include "api/wire.h"
 #include "coordinator/coordinator_context.h"
+#include "coordinator/metrics.h"
 #include "coordinator/relay.h"
 #include "coordinator/source_policy.h"
 #include "net/token.h"
@@ -186,12 +187,9 @@ Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest
 }
 
 // The relay's chunk files of a finished episode are needed no more.
-void CollectChunkFiles(Coordinator::Context& c, JobId job_id) {
-  auto job = c.store.GetJob(job_id);
-  if (!job || !job->chunk.relayed) return;
-  auto episode = c.store.GetEpisode(job->episode);
-  if (episode && episode->state == EpisodeState::kDone)
-    Relay::RemoveChunkFiles(c.relay_dir(), job->episode, job->chunk.count);
+void CollectChunkFiles(Coordinator::Context& c, const Completion& done) {
+  if (done.chunk.relayed && done.episode_done)
+    Relay::RemoveChunkFiles(c.relay_dir(), done.episode, done.chunk.count);
 }
 
 // The optional `timings` of a complete call; a malformed one is ignored, as it always was.
@@ -211,12 +209,13 @@ HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
   if (!transcript) return ErrorReply(transcript.error());
   const TimePoint now = c.clock.Now();
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));
-  if (done) {
-    AfterComplete(c, r->node, r->job, now);
-    c.waiters.Notify();
-    CollectChunkFiles(c, r->job);
-  }
-  return Reply(done);
+  if (!done) return ErrorReply(done.error());
+  // The store recorded the reported wait and the node's speed with the completion itself.
+  if (const std::optional<CompletedJob>& j = done->completed)
+    c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
+  c.waiters.Notify();
+  CollectChunkFiles(c, *done);
+  return Reply(Result<void>{});
 }
 
 // GET /api/jobs/{id}/audio: a relayed chunk, as Ogg Opus, to the node holding its lease.

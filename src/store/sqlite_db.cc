@@ -38,18 +38,31 @@ Error SqliteError(int rc, sqlite3* db, std::string_view context) {
 // ---- Statement ---------------------------------------------------------------------------------
 
 Statement::Statement(Statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)), bind_error_(other.bind_error_) {}
+    : stmt_(std::exchange(other.stmt_, nullptr)),
+      in_use_(std::exchange(other.in_use_, nullptr)),
+      bind_error_(other.bind_error_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    Release();
     stmt_ = std::exchange(other.stmt_, nullptr);
+    in_use_ = std::exchange(other.in_use_, nullptr);
     bind_error_ = other.bind_error_;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { Release(); }
+
+void Statement::Release() {
+  if (in_use_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  *in_use_ = false;
+}
 
 void Statement::BindAt(int index, int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, index, value);
@@ -135,26 +148,52 @@ Result<Db> Db::OpenWith(const std::string& path, int flags, int busy_timeout_ms)
   return db;
 }
 
-Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Db::Db(Db&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {}
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
-    sqlite3_close_v2(db_);
+    Close();
     db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() { Close(); }
 
-Result<Statement> Db::PrepareSql(std::string_view sql) {
+void Db::Close() {
+  if (cache_) {
+    for (auto& [sql, cached] : *cache_) sqlite3_finalize(cached.stmt);
+    cache_->clear();
+  }
+  sqlite3_close_v2(db_);
+}
+
+Result<sqlite3_stmt*> Db::PrepareRaw(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return std::unexpected(SqliteError(rc, db_, fmt::format("prepare {}", sql)));
   }
-  return Statement(stmt);
+  return stmt;
+}
+
+Result<Statement> Db::PrepareSql(std::string_view sql) {
+  auto it = cache_->find(sql);
+  if (it == cache_->end() && cache_->size() < kMaxCachedStatements) {
+    Result<sqlite3_stmt*> stmt = PrepareRaw(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    it = cache_->emplace(std::string(sql), CachedStatement{*stmt, false}).first;
+  }
+  if (it == cache_->end() || it->second.in_use) {
+    Result<sqlite3_stmt*> stmt = PrepareRaw(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    return Statement(*stmt);
+  }
+  it->second.in_use = true;
+  return Statement(it->second.stmt, &it->second.in_use);
 }
 
 Result<void> Db::Exec(const std::string& script) {
@@ -192,19 +231,20 @@ Result<void> BackupInto(Db& from, Db& to) {
 
 Result<Transaction> Transaction::Begin(Db& db, Kind kind) {
   const char* sql = kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED";
-  if (Result<void> r = db.Exec(sql); !r) return std::unexpected(r.error());
+  if (Result<int64_t> r = db.Run(sql); !r) return std::unexpected(r.error());
   return Transaction(&db);
 }
 
 Transaction::~Transaction() {
   // A failed statement may already have rolled the transaction back (SQLITE_FULL, IOERR, ...).
-  if (db_ != nullptr && !db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
+  if (db_ != nullptr && !db_->InAutocommit()) (void)db_->Run("ROLLBACK");
 }
 
 Result<void> Transaction::Commit() {
-  Result<void> r = db_->Exec("COMMIT");
-  if (r) db_ = nullptr;
-  return r;
+  Result<int64_t> r = db_->Run("COMMIT");
+  if (!r) return std::unexpected(r.error());
+  db_ = nullptr;
+  return {};
 }
 
 }  // namespace podfleet

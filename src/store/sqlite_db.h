@@ -10,13 +10,23 @@
 // Thread safety: none. A Db and its Statements are used by one thread at a time; the owner
 // serialises access (SqliteStore holds a mutex). A Statement must not outlive its Db, and every
 // Statement must be destroyed before its Transaction commits.
+//
+// Prepared statements are cached per connection, keyed by their SQL text: preparing the same SQL
+// again reuses the compiled statement (SQLite re-prepares it itself after a schema change). A
+// cached Statement is reset and its bindings cleared when it is destroyed, which ends its read as
+// finalizing would. While one is in use, the same SQL prepared again gets a fresh, uncached one,
+// so nested queries of the same text work. The cache holds at most kMaxCachedStatements; SQL
+// beyond that (text built with varying lists, say) is prepared each time, as before.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -33,7 +43,9 @@ Error SqliteError(int rc, sqlite3* db, std::string_view context);
 // 0-based index from the row the last Step produced.
 class Statement {
  public:
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  // Owns and finalizes `stmt`; or, with `in_use` (a cache entry's flag, which it clears), only
+  // resets it on destruction.
+  explicit Statement(sqlite3_stmt* stmt, bool* in_use = nullptr) : stmt_(stmt), in_use_(in_use) {}
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&& other) noexcept;
   Statement(const Statement&) = delete;
@@ -79,7 +91,10 @@ class Statement {
   std::optional<int64_t> OptionalInt(int col) const;
 
  private:
-  sqlite3_stmt* stmt_;  // owned; null after a move
+  // Finalizes, or resets and hands back a cached statement.
+  void Release();
+  sqlite3_stmt* stmt_;  // owned unless in_use_; null after a move
+  bool* in_use_;        // the cache entry's flag when the statement is cached
   int bind_error_ = 0;  // the first failed bind's result code
 };
 
@@ -128,9 +143,29 @@ class Db {
   sqlite3* handle() const { return db_; }
 
  private:
+  // The most statements one connection keeps prepared.
+  static constexpr size_t kMaxCachedStatements = 256;
+
+  struct CachedStatement {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;  // a Statement holds it now
+  };
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  using StatementCache = std::unordered_map<std::string, CachedStatement, SqlHash, std::equal_to<>>;
+
   static Result<Db> OpenWith(const std::string& path, int flags, int busy_timeout_ms);
-  explicit Db(sqlite3* db) : db_(db) {}
+  explicit Db(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>()) {}
+  // Finalizes the cached statements and closes the connection.
+  void Close();
+  // Prepares `sql` without the cache.
+  Result<sqlite3_stmt*> PrepareRaw(std::string_view sql);
+
   sqlite3* db_;  // owned; null after a move
+  // On the heap, so that a Db moved while its Statements live leaves their flags in place.
+  std::unique_ptr<StatementCache> cache_;
 };
 
 // An open transaction. Rolls back on destruction unless Commit succeeded.

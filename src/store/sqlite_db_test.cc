@@ -26,6 +26,47 @@ class SqliteDbTest : public ::testing::Test {
   std::optional<Db> db_;
 };
 
+// The statement cache: the same SQL prepared again starts from its first row with fresh
+// bindings, and a second use while the first is still open gets its own statement.
+TEST_F(SqliteDbTest, CachedStatementsStartAfreshAndNest) {
+  for (const char* name : {"a", "b", "c"})
+    ASSERT_OK(db_->Run("INSERT INTO t (name, n) VALUES (?1, 1)", name));
+  constexpr std::string_view kSql = "SELECT name FROM t WHERE name >= ?1 ORDER BY name";
+  {
+    Statement first = Must(db_->Prepare(kSql, "b"));
+    ASSERT_TRUE(Must(first.Step()));
+    EXPECT_EQ(first.Text(0), "b");
+    Statement nested = Must(db_->Prepare(kSql, "a"));  // `first` is still in use
+    ASSERT_TRUE(Must(nested.Step()));
+    EXPECT_EQ(nested.Text(0), "a");
+    ASSERT_TRUE(Must(first.Step()));
+    EXPECT_EQ(first.Text(0), "c");
+  }
+  Statement again = Must(db_->PrepareSql(kSql));  // no binding: the old one was cleared
+  EXPECT_FALSE(Must(again.Step()));
+  Statement moved = std::move(again);
+  moved = Must(db_->Prepare(kSql, "c"));
+  ASSERT_TRUE(Must(moved.Step()));
+  EXPECT_EQ(moved.Text(0), "c");
+}
+
+// A cached statement left half-read ends its read when it is let go, as finalizing did, so
+// its transaction can commit.
+TEST_F(SqliteDbTest, ACachedStatementLetGoEndsItsRead) {
+  ASSERT_OK(db_->Run("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 2)"));
+  {
+    Result<Transaction> tx = Transaction::Begin(*db_, Transaction::Kind::kWrite);
+    ASSERT_OK(tx);
+    {
+      Statement s = Must(db_->Prepare("SELECT name FROM t ORDER BY name"));
+      ASSERT_TRUE(Must(s.Step()));
+    }
+    ASSERT_OK(db_->Run("DELETE FROM t WHERE name = 'a'"));
+    ASSERT_OK(tx->Commit());
+  }
+  EXPECT_EQ(Count(), 1);
+}
+
 TEST_F(SqliteDbTest, BoundValuesReadBack) {
   ASSERT_OK(db_->Run("INSERT INTO t (name, n, r) VALUES (?1, ?2, ?3)", "caf\xc3\xa9", 7, 0.5));
   ASSERT_OK(db_->Run("INSERT INTO t (name, n, r) VALUES (?1, ?2, ?3)", std::string("b"),

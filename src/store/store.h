@@ -82,6 +82,16 @@ struct CompletionReport {
   std::optional<Millis> waited;  // how long its audio waited for the engine (RecordWait)
 };
 
+// What one Store::Complete call found and did, so that its caller need not read it back.
+struct Completion {
+  // The completion this call recorded, as CompletedSince would list it; nullopt when the call
+  // repeated an earlier success and changed nothing.
+  std::optional<CompletedJob> completed;
+  EpisodeId episode;          // the job's episode
+  Chunk chunk;                // the job's piece of it
+  bool episode_done = false;  // the job's episode is done (by this call or before it)
+};
+
 // What the feed poller learned about a feed.
 struct FeedPoll {
   TimePoint polled_at;
@@ -293,10 +303,15 @@ class Store {
   // from (TouchNode), `report.waited` is stored as RecordWait does, and the node's speed moves a
   // fifth of the way towards this job's realtime factor (audio_duration / engine_time, when both
   // are positive; the factor itself when the node had no speed yet). A repeated Complete of a
-  // done job changes nothing, its report included.
-  virtual Result<void> Complete(NodeId node, JobId job, AttemptId attempt,
-                                const Transcript& transcript, TimePoint now,
-                                const CompletionReport& report = {}) = 0;
+  // done job changes nothing, its report included. Returns what it did (Completion).
+  virtual Result<Completion> Complete(NodeId node, JobId job, AttemptId attempt,
+                                      const Transcript& transcript, TimePoint now,
+                                      const CompletionReport& report) = 0;
+  // The same with nothing reported besides the transcript.
+  Result<Completion> Complete(NodeId node, JobId job, AttemptId attempt,
+                              const Transcript& transcript, TimePoint now) {
+    return Complete(node, job, attempt, transcript, now, CompletionReport{});
+  }
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
   // failed once `policy.max_failures` is reached. kConflict as for Complete.
   virtual Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,

@@ -60,6 +60,25 @@ class StoreChunks : public ::testing::TestWithParam<StoreFactory> {
 
 INSTANTIATE_ON_BOTH_STORES(StoreChunks);
 
+// Complete tells its caller each relayed chunk's place and when the episode is done, which is
+// when the relay's chunk files may go (routes_worker.cc).
+TEST_P(StoreChunks, CompleteTellsTheChunkAndWhenItsEpisodeIsDone) {
+  const PreparingJob held = Hold("chunks");
+  Must(store_->PlanChunks(held.job, Thirds(), clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  for (size_t i = 0; i < grants.size(); ++i) {
+    const Lease& l = grants[i].lease;
+    Completion done = Must(store_->Complete(node_, l.job, l.attempt, Said("x"), clock_.Now()));
+    EXPECT_TRUE(done.completed);
+    EXPECT_EQ(done.episode, held.episode.id);
+    EXPECT_TRUE(done.chunk.relayed);
+    EXPECT_EQ(done.chunk.count, 3);
+    EXPECT_EQ(done.chunk.index, grants[i].chunk.index);
+    EXPECT_EQ(done.episode_done, i + 1 == grants.size()) << i;
+  }
+}
+
 // What streams a chunked transcription (routes_openai.cc): each chunk's words as it finishes.
 TEST_P(StoreChunks, ChunkResultsAreReadableUntilTheEpisodeIsStitched) {
   const PreparingJob held = Hold("partial");

@@ -145,8 +145,10 @@ class PgStore final : public Store {
                                    TimePoint now) override;
   Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held, Millis lease_for,
                                    TimePoint now) override;
-  Result<void> Complete(NodeId node, JobId job, AttemptId attempt, const Transcript& transcript,
-                        TimePoint now, const CompletionReport& report = {}) override;
+  using Store::Complete;
+  Result<Completion> Complete(NodeId node, JobId job, AttemptId attempt,
+                              const Transcript& transcript, TimePoint now,
+                              const CompletionReport& report) override;
   Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
                     const RetryPolicy& policy, TimePoint now) override;
   Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) override;

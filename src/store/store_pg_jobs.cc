@@ -46,6 +46,7 @@ struct Fence {
   bool holds = false;
   bool completed = false;
   bool late = false;
+  TimePoint leased_at;  // when the attempt was leased
 };
 
 // Where `attempt` stands with its job (SqliteStore's LoadFence), with the job's row locked.
@@ -55,11 +56,13 @@ Result<Fence> LoadFence(PgConn& c, NodeId node, JobId job, AttemptId attempt) {
       "  coalesce(j.state = 'leased' AND j.attempts = $2 AND a.outcome = 'running' "
       "    AND a.node_id = $3, false), "
       "  coalesce(j.state = 'done' AND a.outcome = 'done' AND a.node_id = $3, false), "
-      "  coalesce(j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = $3, false) "
+      "  coalesce(j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = $3, false), "
+      "  coalesce(a.leased_at, 0) "
       "FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.number = $2 WHERE j.id = $1 "
       "FOR UPDATE OF j";
   auto read = [](const PgRow& row) -> Result<Fence> {
-    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1};
+    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1,
+                 FromUnixMillis(row.Int(4))};
   };
   return QueryOne(c, read, fmt::format("job {}", job.value()), kSql, job.value(), attempt.value(),
                   node.value());
@@ -280,6 +283,56 @@ Result<int64_t> AddChunkJob(PgConn& c, JobId job, const Chunk& chunk, std::strin
                   "want_model, want_language FROM jobs WHERE id = $1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed,
                   state);
+}
+
+// The job's chunk, before Complete changes anything.
+Result<Chunk> LoadChunk(PgConn& c, JobId job) {
+  return QueryOne(
+      c, [](const PgRow& row) -> Result<Chunk> { return DecodeChunk(row, 0); }, "job",
+      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed FROM jobs WHERE id = $1",
+      job.value());
+}
+
+Result<bool> EpisodeDone(PgConn& c, EpisodeId episode) {
+  Result<std::string> state = QueryOne(
+      c, [](const PgRow& row) -> Result<std::string> { return row.Text(0); }, "episode",
+      "SELECT state FROM episodes WHERE id = $1", episode.value());
+  if (!state) return std::unexpected(state.error());
+  return *state == ToString(EpisodeState::kDone);
+}
+
+// What a repeated Complete of a done job reports: nothing recorded.
+Result<Completion> RepeatedCompletion(PgConn& c, JobId job, EpisodeId episode) {
+  Completion out;
+  out.episode = episode;
+  Result<Chunk> chunk = LoadChunk(c, job);
+  if (!chunk) return std::unexpected(chunk.error());
+  out.chunk = *chunk;
+  Result<bool> done = EpisodeDone(c, episode);
+  if (!done) return std::unexpected(done.error());
+  out.episode_done = *done;
+  return out;
+}
+
+// Stores the result of `job` and marks it, its attempt and its episode done (Store::Complete),
+// then what Complete records besides.
+Result<void> RecordCompletion(PgConn& c, NodeId node, JobId job, AttemptId attempt,
+                              const Fence& fence, const Chunk& chunk, const Transcript& t,
+                              const CompletionReport& report, TimePoint now) {
+  Result<void> r = StoreResult(c, job, t, /*keep_segments=*/chunk.count > 1, now);
+  if (r) {
+    r = UpdateOne(c,
+                  "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
+                  "quarantined_at = NULL WHERE id = $1",
+                  job.value());
+  }
+  if (r && fence.late) r = AcceptLate(c, job, attempt, now);
+  if (r && fence.holds) r = EndAttempt(c, job, attempt, "done", "", now);
+  if (r && chunk.count == 1) r = StoreTranscript(c, fence.episode, t, now);
+  if (r && chunk.count > 1) r = StitchIfDone(c, fence.episode, now);
+  if (r) r = SyncEpisode(c, fence.episode, "", now);
+  if (r) r = AfterCompleted(c, node, job, attempt, t, report, now);
+  return r;
 }
 
 }  // namespace
@@ -523,36 +576,30 @@ Result<std::vector<Lease>> PgStore::Renew(NodeId node, const std::vector<Progres
   });
 }
 
-Result<void> PgStore::Complete(NodeId node, JobId job, AttemptId attempt,
-                               const Transcript& transcript, TimePoint now,
-                               const CompletionReport& report) {
+Result<Completion> PgStore::Complete(NodeId node, JobId job, AttemptId attempt,
+                                     const Transcript& transcript, TimePoint now,
+                                     const CompletionReport& report) {
   if (report.waited && report.waited->count() < 0)
     return InvalidArgument("complete: negative wait");
-  return Write([&](PgConn& c) -> Result<void> {
+  return Write([&](PgConn& c) -> Result<Completion> {
     Result<Fence> fence = LoadFence(c, node, job, attempt);
     if (!fence) return std::unexpected(fence.error());
-    if (fence->completed) return {};  // a repeated report of the same success
+    if (fence->completed) return RepeatedCompletion(c, job, fence->episode);
     if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
-    const EpisodeId episode = fence->episode;
     // The episode's row: the last of its chunks to complete sees the others done and stitches.
-    if (Result<void> locked = LockEpisode(c, episode); !locked) return locked;
-    Result<int64_t> chunks =
-        QueryOne(c, ReadPgInt, "job", "SELECT chunk_count FROM jobs WHERE id = $1", job.value());
-    if (!chunks) return std::unexpected(chunks.error());
-    Result<void> r = StoreResult(c, job, transcript, /*keep_segments=*/*chunks > 1, now);
-    if (r) {
-      r = UpdateOne(c,
-                    "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
-                    "quarantined_at = NULL WHERE id = $1",
-                    job.value());
-    }
-    if (r && fence->late) r = AcceptLate(c, job, attempt, now);
-    if (r && fence->holds) r = EndAttempt(c, job, attempt, "done", "", now);
-    if (r && *chunks == 1) r = StoreTranscript(c, episode, transcript, now);
-    if (r && *chunks > 1) r = StitchIfDone(c, episode, now);
-    if (r) r = SyncEpisode(c, episode, "", now);
-    if (r) r = AfterCompleted(c, node, job, attempt, transcript, report, now);
-    return r;
+    if (Result<void> locked = LockEpisode(c, fence->episode); !locked)
+      return std::unexpected(locked.error());
+    Result<Chunk> chunk = LoadChunk(c, job);
+    if (!chunk) return std::unexpected(chunk.error());
+    Result<void> r =
+        RecordCompletion(c, node, job, attempt, *fence, *chunk, transcript, report, now);
+    if (!r) return std::unexpected(r.error());
+    Result<bool> done = EpisodeDone(c, fence->episode);
+    if (!done) return std::unexpected(done.error());
+    return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
+                                   transcript.engine_time, now - fence->leased_at,
+                                   report.waited.value_or(Millis(0))},
+                      fence->episode, *chunk, *done};
   });
 }
 

@@ -105,8 +105,10 @@ class SqliteStore final : public Store {
                                    TimePoint now) override;
   Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held, Millis lease_for,
                                    TimePoint now) override;
-  Result<void> Complete(NodeId node, JobId job, AttemptId attempt, const Transcript& transcript,
-                        TimePoint now, const CompletionReport& report = {}) override;
+  using Store::Complete;
+  Result<Completion> Complete(NodeId node, JobId job, AttemptId attempt,
+                              const Transcript& transcript, TimePoint now,
+                              const CompletionReport& report) override;
   Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
                     const RetryPolicy& policy, TimePoint now) override;
   Result<void> Release(NodeId node, JobId job, AttemptId attempt, TimePoint now) override;
@@ -161,6 +163,9 @@ class SqliteStore final : public Store {
     std::function<bool(Db&)> body;
     std::optional<Error> error;
     bool done = false;
+    // Its own, so that a batch wakes only the callers it answers and the next leader, not every
+    // caller queued.
+    std::condition_variable_any wake;
   };
 
   // Queues `w`, leads batches while it is at the head, and returns once `w` is done.
@@ -231,7 +236,6 @@ class SqliteStore final : public Store {
 
   // The write queue; its head leads.
   Mutex queue_mu_;
-  std::condition_variable_any queue_changed_;
   std::deque<Writer*> writers_ GUARDED_BY(queue_mu_);
 
   // The write connection: only the leader of a batch uses it.

@@ -19,7 +19,7 @@ constexpr int kReaderBusyTimeoutMs = 5'000;
 void SqliteStore::Submit(Writer& w) {
   MutexLock lock(queue_mu_);
   writers_.push_back(&w);
-  while (!w.done && writers_.front() != &w) queue_changed_.wait(lock);
+  while (!w.done && writers_.front() != &w) w.wake.wait(lock);
   if (w.done) return;  // a leader ran it in its batch
   std::vector<Writer*> batch;
   for (Writer* queued : writers_) {
@@ -32,11 +32,13 @@ void SqliteStore::Submit(Writer& w) {
     RunBatch(batch);
   }
   lock.lock();
+  // Under the lock: a caller answered returns, and its Writer goes, only once it holds it again.
   for (Writer* done : batch) {
     writers_.pop_front();  // the batch is the head of the queue, in order
     done->done = true;
+    if (done != &w) done->wake.notify_one();
   }
-  queue_changed_.notify_all();  // answers the batch and wakes the next leader
+  if (!writers_.empty()) writers_.front()->wake.notify_one();  // the next leader
 }
 
 void SqliteStore::RunBatch(const std::vector<Writer*>& batch) {
@@ -71,7 +73,7 @@ void SqliteStore::RunBatch(const std::vector<Writer*>& batch) {
 }
 
 bool SqliteStore::RunInSavepoint(Writer& w) {
-  if (Result<void> r = db_.Exec("SAVEPOINT batch_writer"); !r) {
+  if (Result<int64_t> r = db_.Run("SAVEPOINT batch_writer"); !r) {
     w.error = r.error();
     return false;
   }
@@ -82,8 +84,8 @@ bool SqliteStore::RunInSavepoint(Writer& w) {
     w.error = Internal(fmt::format("write: {}", e.what())).error();
   }
   if (db_.InAutocommit()) return ok;  // the failure ended the whole transaction
-  if (!ok) (void)db_.Exec("ROLLBACK TO batch_writer");
-  (void)db_.Exec("RELEASE batch_writer");
+  if (!ok) (void)db_.Run("ROLLBACK TO batch_writer");
+  (void)db_.Run("RELEASE batch_writer");
   return ok;
 }
 

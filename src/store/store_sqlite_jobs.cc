@@ -51,6 +51,7 @@ struct Fence {
   bool holds = false;      // the attempt holds the job's lease
   bool completed = false;  // the attempt completed the job
   bool late = false;       // the attempt's lease expired and the job is not done (a late result)
+  TimePoint leased_at;     // when the attempt was leased
 };
 
 // kNotFound if there is no such job.
@@ -59,10 +60,12 @@ Result<Fence> LoadFence(Db& db, NodeId node, JobId job, AttemptId attempt) {
       "SELECT j.episode_id, "
       "  j.state = 'leased' AND j.attempts = ?2 AND a.outcome = 'running' AND a.node_id = ?3, "
       "  j.state = 'done' AND a.outcome = 'done' AND a.node_id = ?3, "
-      "  j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = ?3 "
+      "  j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = ?3, "
+      "  coalesce(a.leased_at, 0) "
       "FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.number = ?2 WHERE j.id = ?1";
   auto read = [](const Statement& row) -> Result<Fence> {
-    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1};
+    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1,
+                 FromUnixMillis(row.Int(4))};
   };
   return QueryOne(db, read, fmt::format("job {}", job.value()), kSql, job.value(), attempt.value(),
                   node.value());
@@ -308,6 +311,56 @@ Result<void> AfterCompleted(Db& db, NodeId node, JobId job, AttemptId attempt, c
   return {};
 }
 
+// The job's chunk, before Complete changes anything.
+Result<Chunk> LoadChunk(Db& db, JobId job) {
+  return QueryOne(
+      db, [](const Statement& row) -> Result<Chunk> { return ReadChunk(row, 0); }, "job",
+      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed FROM jobs WHERE id = ?1",
+      job.value());
+}
+
+Result<bool> EpisodeDone(Db& db, EpisodeId episode) {
+  Result<std::string> state = QueryOne(
+      db, [](const Statement& row) -> Result<std::string> { return row.Text(0); }, "episode",
+      "SELECT state FROM episodes WHERE id = ?1", episode.value());
+  if (!state) return std::unexpected(state.error());
+  return *state == ToString(EpisodeState::kDone);
+}
+
+// What a repeated Complete of a done job reports: nothing recorded.
+Result<Completion> RepeatedCompletion(Db& db, JobId job, EpisodeId episode) {
+  Completion out;
+  out.episode = episode;
+  Result<Chunk> chunk = LoadChunk(db, job);
+  if (!chunk) return std::unexpected(chunk.error());
+  out.chunk = *chunk;
+  Result<bool> done = EpisodeDone(db, episode);
+  if (!done) return std::unexpected(done.error());
+  out.episode_done = *done;
+  return out;
+}
+
+// Stores the result of `job` and marks it, its attempt and its episode done (Store::Complete),
+// then what Complete records besides.
+Result<void> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt, const Fence& fence,
+                              const Chunk& chunk, const Transcript& t,
+                              const CompletionReport& report, TimePoint now) {
+  Result<void> r = StoreResult(db, job, t, /*keep_segments=*/chunk.count > 1, now);
+  if (r) {
+    r = UpdateOne(db,
+                  "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
+                  "quarantined_at = NULL WHERE id = ?1",
+                  job.value());
+  }
+  if (r && fence.late) r = AcceptLate(db, job, attempt, now);
+  if (r && fence.holds) r = EndAttempt(db, job, attempt, "done", "", now);
+  if (r && chunk.count == 1) r = StoreTranscript(db, fence.episode, t, now);
+  if (r && chunk.count > 1) r = StitchIfDone(db, fence.episode, now);
+  if (r) r = SyncEpisode(db, fence.episode, "", now);
+  if (r) r = AfterCompleted(db, node, job, attempt, t, report, now);
+  return r;
+}
+
 Result<CompletedJob> ReadCompleted(const Statement& row) {
   return CompletedJob{JobId(row.Int(0)),          EpisodeId(row.Int(1)), NodeId(row.Int(2)),
                       FromUnixMillis(row.Int(3)), Millis(row.Int(4)),    Millis(row.Int(5)),
@@ -536,14 +589,16 @@ Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePo
   const auto [engine, model] = known ? found->front() : std::pair<std::string, std::string>();
   // '' for a multilingual model: it is told the language.
   const std::string language = FixedLanguage(engine, model).value_or("");
-  return QueryAll(
-      db, ReadInt,
-      "SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
-      "AND (?3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
-      "AND want_engine IN ('', ?4) AND want_model IN ('', ?5) "
-      "AND (want_language = '' OR ?6 IN ('', want_language)) "
-      "ORDER BY priority DESC, id LIMIT ?2",
-      ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language);
+  // INDEXED BY: without statistics SQLite picks jobs_state, then reads and sorts every queued job
+  // on each claim; the partial index walks them in claim order and stops at `limit`.
+  return QueryAll(db, ReadInt,
+                  "SELECT id FROM jobs INDEXED BY jobs_claimable "
+                  "WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?1) "
+                  "AND (?3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
+                  "AND want_engine IN ('', ?4) AND want_model IN ('', ?5) "
+                  "AND (want_language = '' OR ?6 IN ('', want_language)) "
+                  "ORDER BY priority DESC, id LIMIT ?2",
+                  ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language);
 }
 
 }  // namespace
@@ -598,34 +653,27 @@ Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Pro
   });
 }
 
-Result<void> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
-                                   const Transcript& transcript, TimePoint now,
-                                   const CompletionReport& report) {
+Result<Completion> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
+                                         const Transcript& transcript, TimePoint now,
+                                         const CompletionReport& report) {
   if (report.waited && report.waited->count() < 0)
     return InvalidArgument("complete: negative wait");
-  return Write([&](Db& db) -> Result<void> {
+  return Write([&](Db& db) -> Result<Completion> {
     Result<Fence> fence = LoadFence(db, node, job, attempt);
     if (!fence) return std::unexpected(fence.error());
-    if (fence->completed) return {};  // a repeated report of the same success
+    if (fence->completed) return RepeatedCompletion(db, job, fence->episode);
     if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
-    const EpisodeId episode = fence->episode;
-    Result<int64_t> chunks =
-        QueryOne(db, ReadInt, "job", "SELECT chunk_count FROM jobs WHERE id = ?1", job.value());
-    if (!chunks) return std::unexpected(chunks.error());
-    Result<void> r = StoreResult(db, job, transcript, /*keep_segments=*/*chunks > 1, now);
-    if (r) {
-      r = UpdateOne(db,
-                    "UPDATE jobs SET state = 'done', error = '', not_before = NULL, "
-                    "quarantined_at = NULL WHERE id = ?1",
-                    job.value());
-    }
-    if (r && fence->late) r = AcceptLate(db, job, attempt, now);
-    if (r && fence->holds) r = EndAttempt(db, job, attempt, "done", "", now);
-    if (r && *chunks == 1) r = StoreTranscript(db, episode, transcript, now);
-    if (r && *chunks > 1) r = StitchIfDone(db, episode, now);
-    if (r) r = SyncEpisode(db, episode, "", now);
-    if (r) r = AfterCompleted(db, node, job, attempt, transcript, report, now);
-    return r;
+    Result<Chunk> chunk = LoadChunk(db, job);
+    if (!chunk) return std::unexpected(chunk.error());
+    Result<void> r =
+        RecordCompletion(db, node, job, attempt, *fence, *chunk, transcript, report, now);
+    if (!r) return std::unexpected(r.error());
+    Result<bool> done = EpisodeDone(db, fence->episode);
+    if (!done) return std::unexpected(done.error());
+    return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
+                                   transcript.engine_time, now - fence->leased_at,
+                                   report.waited.value_or(Millis(0))},
+                      fence->episode, *chunk, *done};
   });
 }
 

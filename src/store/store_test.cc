@@ -774,6 +774,40 @@ TEST_P(StoreTest, ReportedWaitIsKeptApartFromWallTime) {
   EXPECT_CODE(store_->RecordWait(g.lease.job, g.lease.attempt, Millis(-1)), Code::kInvalidArgument);
 }
 
+// Complete answers with what CompletedSince would list for it, so callers need not read it back;
+// a repeat recorded nothing and says so.
+TEST_P(StoreTest, CompleteReturnsWhatItRecorded) {
+  QueueJob("a");
+  Grant g = ClaimOne(node_a_);
+  clock_.Advance(Millis(30'000));
+  CompletionReport report;
+  report.waited = Millis(8'000);
+  Completion done = Must(
+      store_->Complete(node_a_, g.lease.job, g.lease.attempt, TestTranscript(), Now(), report));
+  ASSERT_TRUE(done.completed);
+  std::vector<CompletedJob> listed = Must(store_->CompletedSince(FromUnixMillis(0)));
+  ASSERT_EQ(listed.size(), 1u);
+  const CompletedJob& want = listed[0];
+  EXPECT_EQ(done.completed->job, want.job);
+  EXPECT_EQ(done.completed->episode, want.episode);
+  EXPECT_EQ(done.completed->node, want.node);
+  EXPECT_EQ(done.completed->finished_at, want.finished_at);
+  EXPECT_EQ(done.completed->audio_duration, want.audio_duration);
+  EXPECT_EQ(done.completed->engine_time, want.engine_time);
+  EXPECT_EQ(done.completed->wall_time, Millis(30'000));
+  EXPECT_EQ(done.completed->wall_time, want.wall_time);
+  EXPECT_EQ(done.completed->waited, Millis(8'000));
+  EXPECT_EQ(done.episode, g.episode.id);
+  EXPECT_EQ(done.chunk.count, 1);
+  EXPECT_TRUE(done.episode_done);
+
+  Completion again =
+      Must(store_->Complete(node_a_, g.lease.job, g.lease.attempt, TestTranscript(), Now()));
+  EXPECT_FALSE(again.completed);
+  EXPECT_EQ(again.episode, g.episode.id);
+  EXPECT_TRUE(again.episode_done);
+}
+
 TEST_P(StoreTest, CompleteRecordsTheReportAndTheNodeSpeedOnceWithTheResult) {
   NodeInfo info = TestNode();
   info.speed = 0;  // not measured yet
