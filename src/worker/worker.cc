@@ -401,10 +401,14 @@ void Worker::Prepare(const JobPtr& job) {
   download.headers = client_.AuthHeadersFor(job->grant.audio_url);
   auto fetched = http_.Download(client_.Resolve(job->grant.audio_url), path, download);
   if (!fetched) {
-    // Probed before the .part is removed: the space it holds is part of the fault.
-    Result<void> disk = job->stop.stop_requested() ? Result<void>{} : CheckLocalDisk(0);
+    // Probed before the .part is removed: the space it holds is part of the fault. The rest of
+    // the download must fit too: another job's released .part may have just freed the probe's
+    // few bytes while this download still had no room.
     std::error_code ec;
     const auto partial = std::filesystem::file_size(path.string() + ".part", ec);
+    const int64_t rest = std::max<int64_t>(
+        0, job->grant.episode.info.audio_length - (ec ? 0 : static_cast<int64_t>(partial)));
+    Result<void> disk = job->stop.stop_requested() ? Result<void>{} : CheckLocalDisk(rest);
     std::filesystem::remove(path.string() + ".part", ec);
     if (job->stop.stop_requested()) return;
     if (!disk) {
