@@ -123,12 +123,13 @@ Result<void> PgStore::RunTransaction(const std::string& begin, bool write,
     if (!commit) {
       const bool again = Retryable(conn->LastState()) && attempt < kWriteRetries;
       const bool lost = !conn->Ok();
+      const bool answered = !conn->LastState().empty();  // read before Give moves it away
       Give(std::move(*conn));
       if (again) continue;
       // The server may have committed before the answer was lost: the outcome is unknown. An
       // error the server sent instead (a SQLSTATE: 57P01 when a restart ends the session) means
       // it did not commit: the call failed, and the store goes on.
-      if (write && lost && conn->LastState().empty()) {
+      if (write && lost && !answered) {
         Stop(Error{Code::kUnavailable,
                    fmt::format("the store stopped writing after a commit's answer was lost ({}); "
                                "whether that change was saved is unknown until the coordinator "
