@@ -205,9 +205,9 @@ Result<double> RawPgRun(const Options& o, const std::string& url,
       fmt::format("CREATE TABLE q (id BIGSERIAL PRIMARY KEY, state INTEGER NOT NULL, node BIGINT, "
                   "result TEXT);"
                   "CREATE INDEX q_queued ON q (id) WHERE state = 0;"
-                  "INSERT INTO q (state) SELECT 0 FROM generate_series(1, {});"
-                  "VACUUM ANALYZE q;",
+                  "INSERT INTO q (state) SELECT 0 FROM generate_series(1, {});",
                   o.jobs));
+  if (r) r = setup->Exec("VACUUM ANALYZE q");  // alone: not inside the script's transaction
   if (!r) return std::unexpected(r.error());
   std::vector<PgConn> conns;
   for (int w = 0; w < o.workers; ++w) {
