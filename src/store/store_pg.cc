@@ -41,14 +41,16 @@ Result<int64_t> MarkSeen(PgConn& c, NodeId node, TimePoint now) {
 }
 
 Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequirement& want) {
+  // The NOTIFY (NotifyWork) in the same statement: one round trip less per queued episode.
   Result<int64_t> r = c.Run(
-      "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
-      "VALUES ($1, $2, $3, $4, $5, $6)",
+      "WITH job AS (INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, "
+      "want_language) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) "
+      "SELECT pg_notify($7, '') FROM job",
       id.value(),
       ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
-      intake == JobIntake::kPrepare, want.engine, want.model, want.language);
+      intake == JobIntake::kPrepare, want.engine, want.model, want.language, kWorkChannel);
   if (!r) return std::unexpected(r.error());
-  return NotifyWork(c);
+  return {};
 }
 
 Result<void> NotifyWork(PgConn& c) {
