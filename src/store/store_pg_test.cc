@@ -69,26 +69,6 @@ TEST(PgStore, StoreGoesOnAfterTheServerRestarts) {
   EXPECT_OK(store->CheckHealth());
 }
 
-// The server ends the session at COMMIT with an error of its own (57P01, as when it shuts down):
-// the transaction did not commit, so the call fails and the store goes on writing. A deferred
-// trigger that terminates its own backend makes the server do so at COMMIT, every time.
-TEST(PgStore, CommitRefusedByTheServerDoesNotStopTheStore) {
-  const std::string url = NewPgDatabase();
-  ManualClock clock;
-  auto store = Must(OpenPgStore(url));
-  PgConn admin = Must(PgConn::Connect(url));
-  ASSERT_OK(admin.Exec(
-      "CREATE FUNCTION end_session() RETURNS trigger LANGUAGE plpgsql AS "
-      "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;"
-      "CREATE CONSTRAINT TRIGGER end_session_at_commit AFTER INSERT ON enrollment_tokens "
-      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION end_session()"));
-  EXPECT_CODE(store->AddEnrollmentToken("hash1", "ended", clock.Now()), Code::kUnavailable);
-  EXPECT_OK(store->CheckHealth());
-  ASSERT_OK(admin.Exec("DROP TRIGGER end_session_at_commit ON enrollment_tokens"));
-  EXPECT_OK(store->AddEnrollmentToken("hash2", "saved", clock.Now()));
-  EXPECT_EQ(Must(store->CountEnrollmentTokens()), 1);
-}
-
 TEST(PgStore, ReopenedStoreKeepsItsDataAndSchema) {
   const std::string url = NewPgDatabase();
   ManualClock clock;
