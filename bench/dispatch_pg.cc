@@ -15,15 +15,16 @@
 // a fleet sees it (rounds / 5 rounds, on a fresh database): two real coordinators (origin mode),
 // POST /api/episodes on A, a worker's long-polled POST /api/claim on A (baseline) or on B.
 //
-// Usage: podfleet_bench_dispatch_pg [--rounds N] [--store postgres://...]
+// Usage: podfleet_bench_dispatch_pg [--rounds N] [--store postgres://...] [--durable on|off]
 // Without --store it starts its own server with tests/support/pg-server (run from the source
-// tree; needs Debian's postgresql-15, scripts/setup --dev) and stops it at the end.
+// tree; needs Debian's postgresql-15, scripts/setup --dev) and stops it at the end: the tests'
+// settings (fsync and synchronous_commit off), or with --durable on the server's defaults (every
+// commit flushed: what a user's server does).
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -37,6 +38,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "net/http_client.h"
+#include "pg_server.h"
 #include "store/coordination.h"
 #include "store/store.h"
 
@@ -44,18 +46,6 @@ namespace podfleet {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-
-// Runs `command`; its standard output without the trailing newline, or nullopt when it failed.
-std::optional<std::string> Output(const std::string& command) {
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return std::nullopt;
-  std::string out;
-  char buf[256];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  if (pclose(p) != 0) return std::nullopt;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 struct Figures {
   double p50_ms = 0, p99_ms = 0, mean_ms = 0;
@@ -224,26 +214,29 @@ int Run(const std::string& url, int rounds) {
 int Main(int argc, char** argv) {
   int rounds = 500;
   std::string url;
-  const int parsed = ParseBenchArgs(argc, argv, "[--rounds N] [--store postgres://...]",
-                                    {{"--rounds", [&](const char* v) { rounds = std::atoi(v); }},
-                                     {"--store", [&](const char* v) { url = v; }}});
+  bool durable = false;
+  constexpr std::string_view kUsage = "[--rounds N] [--store postgres://...] [--durable on|off]";
+  const int parsed = ParseBenchArgs(
+      argc, argv, kUsage,
+      {{"--rounds", [&](const char* v) { rounds = std::atoi(v); }},
+       {"--store", [&](const char* v) { url = v; }},
+       {"--durable", [&](const char* v) { durable = std::string_view(v) == "on"; }}});
   if (parsed >= 0) return parsed;
   if (rounds < 1) rounds = 1;
   const int http_rounds = std::max(1, rounds / 5);
   if (!url.empty()) return Run(url, rounds);
-  const std::string script = "tests/support/pg-server";
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("podfleet-bench-pg-{}", static_cast<long>(getpid()));
-  if (!Output(fmt::format("{} start {} {}", script, dir.string(), getpid()))) {
-    fmt::print(stderr, "cannot start PostgreSQL with {} (run from the source tree)\n", script);
-    return 1;
-  }
-  auto created = Output(fmt::format("{} createdb {} bench", script, dir.string()));
+  // The tests' server runs without fsync; --durable on restores the server's defaults.
+  const std::vector<std::string> settings = {"fsync=on", "synchronous_commit=on",
+                                             "full_page_writes=on"};
+  auto pg = BenchPgServer::Start("dispatch", durable ? settings : std::vector<std::string>{});
+  if (!pg) return 1;
+  fmt::print("PostgreSQL: a private server on this machine (tests/support/pg-server), {}\n\n",
+             durable ? "fsync, synchronous_commit and full_page_writes on (the defaults)"
+                     : "fsync, synchronous_commit and full_page_writes off (the tests' settings)");
+  auto created = pg->CreateDb("bench");
   int rc = created ? Run(*created, rounds) : 1;
-  auto http_db =
-      created ? Output(fmt::format("{} createdb {} http", script, dir.string())) : std::nullopt;
+  auto http_db = created ? pg->CreateDb("http") : std::nullopt;
   if (rc == 0) rc = http_db ? RunHttp(*http_db, http_rounds) : 1;
-  (void)Output(fmt::format("{} stop {}", script, dir.string()));
   return rc;
 }
 

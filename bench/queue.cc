@@ -1,19 +1,27 @@
-// bench/queue: durable claim-and-complete cycles per second through the coordinator's HTTP API
-// on SQLite, next to the same cycles straight on the store, and next to a raw SQLite loop, all in
-// the same run, with their ratios.
+// bench/queue: durable claim-and-complete cycles per second through the coordinator's HTTP API,
+// next to the same cycles straight on the store, and next to a raw loop on the same database, on
+// SQLite and on PostgreSQL, all in the same run, with their ratios.
 //
-// The raw loop is the physical ceiling on this machine: one connection with the store's pragmas
-// (WAL, synchronous=FULL), a one-table queue, two durable transactions per cycle (claim: one
-// UPDATE ... RETURNING; complete: one UPDATE storing a transcript of the same size), nothing else.
-// The store adds attempts, fencing, episode states and job results; HTTP adds the API.
+// The raw loops are the physical ceiling on this machine, two durable transactions per cycle
+// (claim: one UPDATE ... RETURNING; complete: one UPDATE storing a transcript of the same size) on
+// a one-table queue, nothing else:
+//   SQLite      one connection with the store's pragmas (WAL, synchronous=FULL); each
+//               transaction commits alone, as a straightforward queue on SQLite does.
+//   PostgreSQL  a connection per worker; the claim picks its row with FOR UPDATE SKIP LOCKED.
+// The store adds attempts, fencing, episode states and job results; HTTP adds the API. On
+// PostgreSQL the HTTP rows run 1, 2 and 3 real coordinators on one database, the workers spread
+// round-robin over them.
 //
-// The store and the HTTP API commit concurrent writers together (group commit, store_sqlite.h),
-// so their rate grows with the workers; the raw loop commits each transaction alone, as a
-// straightforward queue on SQLite does.
+// Every commit is durable: SQLite's synchronous=FULL; a private PostgreSQL 15 server
+// (tests/support/pg-server, run from the source tree) started with fsync, synchronous_commit and
+// full_page_writes on, the server's defaults (the tests' server turns them off). The bench prints
+// the settings the server reports. The SQLite store and HTTP API commit concurrent writers
+// together (group commit, store_sqlite.h); PostgreSQL groups concurrent commits' WAL flushes.
 //
-// Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]
-// Each cycle leases one job and completes it with a one-segment transcript. Every run uses a
-// fresh database in a temporary directory; a list of worker counts runs all three per count.
+// Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off]
+// Each cycle leases one job and completes it with a one-segment transcript. Every row uses a fresh
+// database (SQLite files in a temporary directory, a new PostgreSQL database); a list of worker
+// counts runs every row per count. --postgres off leaves out the PostgreSQL rows.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -22,6 +30,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,6 +41,8 @@
 #include "args.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
+#include "pg_server.h"
+#include "store/pg_conn.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -42,6 +53,9 @@ struct Options {
   int jobs = 2000;
   int workers = 4;
 };
+
+// PostgreSQL's HTTP rows run 1 to this many coordinators.
+constexpr int kMaxCoordinators = 3;
 
 // "1,8,64" -> {1, 8, 64}; counts below 1 are dropped.
 std::vector<int> ParseCounts(const std::string& list) {
@@ -85,14 +99,17 @@ double CpuMicros() {
 }
 
 // The CPU time per cycle of the last Measure, in microseconds: all threads of this process, the
-// clients' included (for HTTP, curl and the coordinator both run here).
+// clients' included (for HTTP, curl and the coordinators all run here), plus the PostgreSQL
+// server's processes for its rows.
 double last_cpu_us_per_cycle = 0;
 
 // Runs `cycle` on `workers` threads until it returns false; returns cycles per second.
+// `server_cpu` reads the CPU time of a database server outside this process (0: none).
 template <class Cycle>
-double Measure(int workers, Cycle cycle) {
+double Measure(int workers, Cycle cycle, const std::function<double()>& server_cpu = {}) {
+  auto cpu = [&] { return CpuMicros() + (server_cpu ? server_cpu() : 0.0); };
   std::atomic<int64_t> done{0};
-  const double cpu_start = CpuMicros();
+  const double cpu_start = cpu();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -101,38 +118,39 @@ double Measure(int workers, Cycle cycle) {
     });
   }
   for (auto& t : threads) t.join();
-  last_cpu_us_per_cycle =
-      (CpuMicros() - cpu_start) / static_cast<double>(std::max<int64_t>(1, done));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  last_cpu_us_per_cycle = (cpu() - cpu_start) / static_cast<double>(std::max<int64_t>(1, done));
   return static_cast<double>(done.load()) / seconds;
 }
 
-Result<double> StoreRun(const Options& o, const std::filesystem::path& dir) {
-  auto store = OpenSqliteStore((dir / "store.db").string());
-  if (!store) return std::unexpected(store.error());
+// Claim and complete through the Store interface, one node per worker.
+Result<double> StoreRun(const Options& o, Store& store, const std::function<double()>& server_cpu) {
   const Clock& clock = SystemClock::Get();
-  if (auto r = (*store)->AddEpisodes(std::nullopt, Episodes(o.jobs), clock.Now()); !r)
+  if (auto r = store.AddEpisodes(std::nullopt, Episodes(o.jobs), clock.Now()); !r)
     return std::unexpected(r.error());
   std::vector<NodeId> nodes;
   for (int w = 0; w < o.workers; ++w) {
-    auto node = (*store)->RegisterNode(NodeInfo{fmt::format("w{}", w)}, fmt::format("hash{}", w),
-                                       clock.Now());
+    auto node =
+        store.RegisterNode(NodeInfo{fmt::format("w{}", w)}, fmt::format("hash{}", w), clock.Now());
     if (!node) return std::unexpected(node.error());
     nodes.push_back(node->id);
   }
   const Transcript transcript = OneSegment();
-  return Measure(o.workers, [&](int w) {
-    auto grants = (*store)->Claim(nodes[w], 1, Millis(30'000), clock.Now());
-    if (!grants || grants->empty()) return false;
-    const Lease& l = grants->front().lease;
-    return static_cast<bool>(
-        (*store)->Complete(nodes[w], l.job, l.attempt, transcript, clock.Now()));
-  });
+  return Measure(
+      o.workers,
+      [&](int w) {
+        auto grants = store.Claim(nodes[w], 1, Millis(30'000), clock.Now());
+        if (!grants || grants->empty()) return false;
+        const Lease& l = grants->front().lease;
+        return static_cast<bool>(
+            store.Complete(nodes[w], l.job, l.attempt, transcript, clock.Now()));
+      },
+      server_cpu);
 }
 
-// The raw loop: the least SQLite work a durable claim and complete can be.
-Result<double> RawRun(const Options& o, const std::filesystem::path& dir) {
+// The raw SQLite loop: the least SQLite work a durable claim and complete can be.
+Result<double> RawSqliteRun(const Options& o, const std::filesystem::path& dir) {
   auto db = Db::Open((dir / "raw.db").string(), 5'000);
   if (!db) return std::unexpected(db.error());
   Result<void> r = db->Exec(
@@ -177,84 +195,236 @@ Result<double> RawRun(const Options& o, const std::filesystem::path& dir) {
   });
 }
 
-Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
-  CoordinatorOptions co;
-  co.data_dir = dir / "coordinator";
-  co.port = 0;
-  auto coordinator = Coordinator::Start(co, SystemClock::Get());
-  if (!coordinator) return std::unexpected(coordinator.error());
-  if (auto r = (*coordinator)
-                   ->store()
-                   .AddEpisodes(std::nullopt, Episodes(o.jobs), SystemClock::Get().Now());
-      !r)
+// The raw PostgreSQL loop: a one-table queue claimed with FOR UPDATE SKIP LOCKED, a connection
+// per worker, two durable transactions per cycle (each statement commits on its own).
+Result<double> RawPgRun(const Options& o, const std::string& url,
+                        const std::function<double()>& server_cpu) {
+  Result<PgConn> setup = PgConn::Connect(url);
+  if (!setup) return std::unexpected(setup.error());
+  Result<void> r = setup->Exec(
+      fmt::format("CREATE TABLE q (id BIGSERIAL PRIMARY KEY, state INTEGER NOT NULL, node BIGINT, "
+                  "result TEXT);"
+                  "CREATE INDEX q_queued ON q (id) WHERE state = 0;"
+                  "INSERT INTO q (state) SELECT 0 FROM generate_series(1, {});",
+                  o.jobs));
+  if (r) r = setup->Exec("VACUUM ANALYZE q");  // alone: not inside the script's transaction
+  if (!r) return std::unexpected(r.error());
+  std::vector<PgConn> conns;
+  for (int w = 0; w < o.workers; ++w) {
+    Result<PgConn> c = PgConn::Connect(url);
+    if (!c) return std::unexpected(c.error());
+    conns.push_back(std::move(*c));
+  }
+  const std::string result = EncodeTranscriptForBench();
+  return Measure(
+      o.workers,
+      [&](int w) {
+        PgConn& c = conns[static_cast<size_t>(w)];
+        Result<PgResult> claimed = c.Query(
+            "UPDATE q SET state = 1, node = $1 WHERE id = (SELECT id FROM q WHERE state = 0 "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+            int64_t{w});
+        if (!claimed || claimed->Rows() != 1) return false;
+        const int64_t job = claimed->Row(0).Int(0);
+        Result<int64_t> done =
+            c.Run("UPDATE q SET state = 2, result = $2 WHERE id = $1 AND node = $3", job, result,
+                  int64_t{w});
+        return done && *done == 1;
+      },
+      server_cpu);
+}
+
+// Workers spread round-robin over `coordinators` (all on one store), claiming and completing
+// through the HTTP API.
+Result<double> HttpRun(const Options& o,
+                       const std::vector<std::unique_ptr<Coordinator>>& coordinators,
+                       const std::function<double()>& server_cpu) {
+  Store& store = coordinators.front()->store();
+  const TimePoint now = SystemClock::Get().Now();
+  if (auto r = store.AddEpisodes(std::nullopt, Episodes(o.jobs), now); !r)
     return std::unexpected(r.error());
+  auto token = CreateEnrollmentToken(store, "bench", now);
+  if (!token) return std::unexpected(token.error());
   auto http = MakeCurlClient(HttpClientOptions{});
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int w = 0; w < o.workers; ++w) {
-    auto client = std::make_unique<CoordinatorClient>((*coordinator)->base_url(), *http);
-    auto reg = client->Register(*(*coordinator)->first_enrollment_token(),
-                                NodeInfo{fmt::format("w{}", w)});
+    const Coordinator& c = *coordinators[static_cast<size_t>(w) % coordinators.size()];
+    auto client = std::make_unique<CoordinatorClient>(c.base_url(), *http);
+    auto reg = client->Register(*token, NodeInfo{fmt::format("w{}", w)});
     if (!reg) return std::unexpected(reg.error());
     client->set_node_token(reg->token);
     clients.push_back(std::move(client));
   }
   const Transcript transcript = OneSegment();
-  return Measure(o.workers, [&](int w) {
-    auto grants = clients[w]->Claim(1, Millis(0));
-    if (!grants || grants->empty()) return false;
-    return static_cast<bool>(clients[w]->Complete(grants->front().lease, transcript));
-  });
+  return Measure(
+      o.workers,
+      [&](int w) {
+        auto grants = clients[w]->Claim(1, Millis(0));
+        if (!grants || grants->empty()) return false;
+        return static_cast<bool>(clients[w]->Complete(grants->front().lease, transcript));
+      },
+      server_cpu);
 }
 
-// Runs the three loops with `o.workers` workers and prints their rates and ratios.
-int RunOnce(const Options& o) {
+// `count` coordinators with default options on `store` ("" for SQLite in their data directory),
+// each with its own data directory under `dir`.
+Result<std::vector<std::unique_ptr<Coordinator>>> StartCoordinators(
+    int count, const std::string& store, const std::filesystem::path& dir) {
+  std::vector<std::unique_ptr<Coordinator>> out;
+  for (int i = 0; i < count; ++i) {
+    CoordinatorOptions co;
+    co.store = store;
+    co.data_dir = dir / fmt::format("coordinator-{}", i);
+    co.port = 0;
+    auto c = Coordinator::Start(co, SystemClock::Get());
+    if (!c) return std::unexpected(c.error());
+    out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+Result<double> HttpOn(const Options& o, int coordinators, const std::string& store,
+                      const std::filesystem::path& dir, const std::function<double()>& server_cpu) {
+  auto started = StartCoordinators(coordinators, store, dir);
+  if (!started) return std::unexpected(started.error());
+  Result<double> rate = HttpRun(o, *started, server_cpu);
+  for (auto& c : *started) c->Stop();
+  return rate;
+}
+
+struct Row {
+  std::string name;
+  Result<double> rate;
+  double cpu_us = 0;
+  const Row* raw = nullptr;          // the same backend's raw loop
+  const Row* sqlite_same = nullptr;  // the SQLite row of the same layer, for PostgreSQL's rows
+};
+
+// Runs `run` and records it as a row.
+template <class Run>
+Row Measured(std::string name, Run run) {
+  Row row{std::move(name), run()};
+  row.cpu_us = last_cpu_us_per_cycle;
+  return row;
+}
+
+void PrintRow(const Row& r) {
+  auto ratio = [&](const Row* base) {
+    return base && base != &r ? fmt::format("{:.2f}", *r.rate / *base->rate) : std::string("-");
+  };
+  fmt::print("  {:<38} {:>9.0f} {:>9.0f} {:>8} {:>10}\n", r.name, *r.rate, r.cpu_us, ratio(r.raw),
+             ratio(r.sqlite_same));
+}
+
+// The server's settings that decide what a commit costs, as it reports them.
+std::string PgSettings(const std::string& url) {
+  Result<PgConn> c = PgConn::Connect(url);
+  if (!c) return "unknown (" + c.error().ToString() + ")";
+  std::string out;
+  for (const char* name : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
+                           "wal_sync_method", "shared_buffers", "max_connections"}) {
+    Result<PgResult> r = c->Query(fmt::format("SHOW {}", name));
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", name,
+                       r && r->Rows() == 1 ? r->Row(0).Text(0) : "?");
+  }
+  return out;
+}
+
+// Runs every row with `o.workers` workers and prints their rates and ratios.
+int RunOnce(const Options& o, const BenchPgServer* pg) {
   const auto dir = std::filesystem::temp_directory_path() /
                    fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
-  auto raw = RawRun(o, dir);
-  const double raw_cpu = last_cpu_us_per_cycle;
-  auto store = StoreRun(o, dir);
-  const double store_cpu = last_cpu_us_per_cycle;
-  auto http = HttpRun(o, dir);
-  const double http_cpu = last_cpu_us_per_cycle;
+  std::vector<Row> rows;
+  rows.reserve(3 + 2 + kMaxCoordinators);
+  rows.push_back(Measured("SQLite raw loop (1 connection)", [&] { return RawSqliteRun(o, dir); }));
+  rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
+    auto store = OpenSqliteStore((dir / "store.db").string());
+    if (!store) return std::unexpected(store.error());
+    return StoreRun(o, **store, {});
+  }));
+  rows.push_back(Measured("SQLite HTTP, 1 coordinator",
+                          [&] { return HttpOn(o, 1, "", dir / "sqlite-http", {}); }));
+  if (pg) {
+    const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
+    auto db = [&](const std::string& what) -> Result<std::string> {
+      auto url = pg->CreateDb(fmt::format("{}_{}", what, o.workers));
+      if (!url) return Unavailable("cannot create a database for " + what);
+      return *url;
+    };
+    rows.push_back(Measured("PostgreSQL raw SKIP LOCKED loop", [&]() -> Result<double> {
+      auto url = db("raw");
+      if (!url) return std::unexpected(url.error());
+      return RawPgRun(o, *url, server_cpu);
+    }));
+    rows.push_back(Measured("PostgreSQL store (PgStore)", [&]() -> Result<double> {
+      auto url = db("store");
+      if (!url) return std::unexpected(url.error());
+      auto store = OpenPgStore(*url);
+      if (!store) return std::unexpected(store.error());
+      return StoreRun(o, **store, server_cpu);
+    }));
+    for (int n = 1; n <= kMaxCoordinators; ++n) {
+      rows.push_back(Measured(fmt::format("PostgreSQL HTTP, {} coordinator{}", n, n > 1 ? "s" : ""),
+                              [&]() -> Result<double> {
+                                auto url = db(fmt::format("http{}", n));
+                                if (!url) return std::unexpected(url.error());
+                                return HttpOn(o, n, *url, dir / fmt::format("pg-http-{}", n),
+                                              server_cpu);
+                              }));
+    }
+  }
   std::filesystem::remove_all(dir);
-  for (const Result<double>* r : {&raw, &store, &http}) {
-    if (!*r) {
-      fmt::print(stderr, "bench/queue: {}\n", r->error().ToString());
+  for (const Row& r : rows) {
+    if (!r.rate) {
+      fmt::print(stderr, "bench/queue: {}: {}\n", r.name, r.rate.error().ToString());
       return 1;
     }
   }
-  fmt::print("bench/queue: {} jobs, {} workers, SQLite (WAL, synchronous=FULL)\n", o.jobs,
-             o.workers);
-  fmt::print("  raw SQLite loop:  {:8.0f} claim+complete cycles/s (one transaction per call)\n",
-             *raw);
-  fmt::print("  store directly:   {:8.0f} claim+complete cycles/s\n", *store);
-  fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s\n", *http);
-  fmt::print(
-      "  CPU per cycle (all threads, clients included): raw {:.0f} us, store {:.0f} us, "
-      "HTTP {:.0f} us\n",
-      raw_cpu, store_cpu, http_cpu);
-  fmt::print("  ratio store/raw:  {:.2f}\n", *store / *raw);
-  fmt::print("  ratio HTTP/raw:   {:.2f}\n", *http / *raw);
-  fmt::print("  ratio HTTP/store: {:.2f}\n", *http / *store);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].raw = &rows[i < 3 ? 0 : 3];
+    if (i >= 3) rows[i].sqlite_same = &rows[std::min<size_t>(i - 3, 2)];
+  }
+  fmt::print("bench/queue: {} jobs, {} workers (threads of this process)\n", o.jobs, o.workers);
+  fmt::print("  {:<38} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s", "CPU us",
+             "x raw", "x SQLite");
+  for (const Row& r : rows) PrintRow(r);
   return 0;
 }
 
 int Main(int argc, char** argv) {
   Options o;
   std::vector<int> counts{o.workers};
-  const int parsed =
-      ParseBenchArgs(argc, argv, "[--jobs N] [--workers N[,N...]]",
-                     {{"--jobs", [&](const char* v) { o.jobs = std::atoi(v); }},
-                      {"--workers", [&](const char* v) { counts = ParseCounts(v); }}});
+  bool postgres = true;
+  constexpr std::string_view kUsage = "[--jobs N] [--workers N[,N...]] [--postgres on|off]";
+  const int parsed = ParseBenchArgs(
+      argc, argv, kUsage,
+      {{"--jobs", [&](const char* v) { o.jobs = std::atoi(v); }},
+       {"--workers", [&](const char* v) { counts = ParseCounts(v); }},
+       {"--postgres", [&](const char* v) { postgres = std::string_view(v) != "off"; }}});
   if (parsed >= 0) return parsed;
   if (o.jobs < 1 || counts.empty()) {
-    fmt::print(stderr, "usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]\n");
+    fmt::print(stderr, "usage: podfleet_bench_queue {}\n", kUsage);
     return 2;
+  }
+  fmt::print("SQLite: WAL, synchronous=FULL (the store's own settings), files in {}\n",
+             std::filesystem::temp_directory_path().string());
+  // pg-server's test defaults turn durability off; a bench pays for every commit.
+  std::optional<BenchPgServer> pg =
+      postgres ? BenchPgServer::Start("queue",
+                                      {"fsync=on", "synchronous_commit=on", "full_page_writes=on"})
+               : std::nullopt;
+  if (postgres) {
+    auto probe = pg ? pg->CreateDb("settings") : std::nullopt;
+    if (!probe) return 1;
+    fmt::print(
+        "PostgreSQL: a private server on this machine (tests/support/pg-server, initdb defaults, "
+        "TCP loopback): {}\n",
+        PgSettings(*probe));
   }
   for (int workers : counts) {
     o.workers = workers;
-    if (int rc = RunOnce(o); rc != 0) return rc;
+    if (int rc = RunOnce(o, pg ? &*pg : nullptr); rc != 0) return rc;
   }
   return 0;
 }

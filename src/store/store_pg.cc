@@ -41,14 +41,16 @@ Result<int64_t> MarkSeen(PgConn& c, NodeId node, TimePoint now) {
 }
 
 Result<void> InsertJob(PgConn& c, EpisodeId id, JobIntake intake, const JobRequirement& want) {
+  // The NOTIFY (NotifyWork) in the same statement: one round trip less per queued episode.
   Result<int64_t> r = c.Run(
-      "INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, want_language) "
-      "VALUES ($1, $2, $3, $4, $5, $6)",
+      "WITH job AS (INSERT INTO jobs (episode_id, state, relayed, want_engine, want_model, "
+      "want_language) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) "
+      "SELECT pg_notify($7, '') FROM job",
       id.value(),
       ToString(intake == JobIntake::kPrepare ? JobState::kPreparing : JobState::kQueued),
-      intake == JobIntake::kPrepare, want.engine, want.model, want.language);
+      intake == JobIntake::kPrepare, want.engine, want.model, want.language, kWorkChannel);
   if (!r) return std::unexpected(r.error());
-  return NotifyWork(c);
+  return {};
 }
 
 Result<void> NotifyWork(PgConn& c) {
@@ -123,12 +125,13 @@ Result<void> PgStore::RunTransaction(const std::string& begin, bool write,
     if (!commit) {
       const bool again = Retryable(conn->LastState()) && attempt < kWriteRetries;
       const bool lost = !conn->Ok();
+      const bool answered = !conn->LastState().empty();  // read before Give moves it away
       Give(std::move(*conn));
       if (again) continue;
       // The server may have committed before the answer was lost: the outcome is unknown. An
       // error the server sent instead (a SQLSTATE: 57P01 when a restart ends the session) means
       // it did not commit: the call failed, and the store goes on.
-      if (write && lost && conn->LastState().empty()) {
+      if (write && lost && !answered) {
         Stop(Error{Code::kUnavailable,
                    fmt::format("the store stopped writing after a commit's answer was lost ({}); "
                                "whether that change was saved is unknown until the coordinator "

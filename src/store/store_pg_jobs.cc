@@ -95,6 +95,9 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
     Chunk chunk;
     JobRequirement want;
   };
+  const TimePoint expires = now + lease_for;
+  // The job and its new attempt in one statement: one round trip less on the way to a parked
+  // claim's answer (doc/scale.md, dispatch latency).
   Result<Leased> leased = QueryOne(
       c,
       [](const PgRow& row) -> Result<Leased> {
@@ -102,19 +105,17 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
                       JobRequirement{row.Text(7), row.Text(8), row.Text(9)}};
       },
       "queued job",
-      "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
-      "WHERE id = $1 AND state = 'queued' "
-      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language",
-      job.value());
+      "WITH leased AS (UPDATE jobs SET state = 'leased', attempts = attempts + 1, "
+      "not_before = NULL WHERE id = $1 AND state = 'queued' "
+      "RETURNING id, attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
+      "want_engine, want_model, want_language), "
+      "attempt AS (INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
+      "SELECT id, attempts, $2, $3, $4 FROM leased) "
+      "SELECT attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
+      "want_engine, want_model, want_language FROM leased",
+      job.value(), node.value(), ToUnixMillis(now), ToUnixMillis(expires));
   if (!leased) return std::unexpected(leased.error());
-  const TimePoint expires = now + lease_for;
-  Result<void> r = UpdateOne(
-      c,
-      "INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      job.value(), leased->attempt, node.value(), ToUnixMillis(now), ToUnixMillis(expires));
-  if (r) r = SyncEpisode(c, leased->episode, std::nullopt, now);
+  Result<void> r = SyncEpisode(c, leased->episode, std::nullopt, now);
   if (!r) return std::unexpected(r.error());
   Result<Episode> episode = LoadEpisode(c, leased->episode);
   if (!episode) return std::unexpected(episode.error());
@@ -505,14 +506,19 @@ Result<Job> PgStore::GetJob(JobId id) {
 
 namespace {
 
-// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order, locked.
+// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order, locked;
+// records that the node was heard from (MarkSeen) in the statement that reads its engine.
 // SKIP LOCKED: a job another transaction is claiming (or completing) is passed over, so
 // concurrent claims neither wait for each other nor take the same job.
 Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, TimePoint now) {
   auto read = [](const PgRow& row) -> Result<std::pair<std::string, std::string>> {
     return std::pair{row.Text(0), row.Text(1)};
   };
-  auto found = QueryAll(c, read, "SELECT engine, model FROM nodes WHERE id = $1", node.value());
+  auto found = QueryAll(c, read,
+                        "WITH seen AS (UPDATE nodes SET last_seen = $2 "
+                        "WHERE id = $1 AND last_seen <= $2::bigint - 1000) "
+                        "SELECT engine, model FROM nodes WHERE id = $1",
+                        node.value(), ToUnixMillis(now));
   if (!found) return std::unexpected(found.error());
   const bool known = !found->empty();
   const auto [engine, model] = known ? found->front() : std::pair<std::string, std::string>();
@@ -535,7 +541,6 @@ Result<std::vector<Grant>> PgStore::Claim(NodeId node, int max_jobs, Millis leas
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](PgConn& c) -> Result<std::vector<Grant>> {
-    if (Result<int64_t> seen = MarkSeen(c, node, now); !seen) return std::unexpected(seen.error());
     Result<std::vector<int64_t>> jobs = ClaimableFor(c, node, max_jobs, now);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<Grant> grants;
