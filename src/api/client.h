@@ -70,8 +70,11 @@ class CoordinatorClient {
       std::function<void(const std::string& from, const std::string& to, const Error& why)>;
   void set_failover_observer(FailoverObserver observer) { on_failover_ = std::move(observer); }
   // Headers that let the coordinator know this node when it serves `url` (relay audio): the node
-  // token for the coordinators' own URLs, nothing for any other host.
-  std::vector<std::pair<std::string, std::string>> AuthHeadersFor(const std::string& url) const;
+  // token for the coordinators' own URLs (the list given), and for `url` itself when a coordinator
+  // of the list vouched for it (WireGrant::audio_from_fleet: another coordinator of the store
+  // holds that audio); nothing for any other host.
+  std::vector<std::pair<std::string, std::string>> AuthHeadersFor(const std::string& url,
+                                                                  bool vouched = false) const;
 
   // ---- worker protocol ----
   Result<Registration> Register(const std::string& enrollment_token, const NodeInfo& info);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "net/http_server.h"
@@ -208,6 +209,28 @@ TEST_F(CoordinatorFailover, NodeTokenGoesToEveryCoordinatorOfTheListOnly) {
   EXPECT_EQ(client.Resolve("/api/jobs/1/audio"), a.url() + "/api/jobs/1/audio");
   EXPECT_TRUE(client.AuthHeadersFor("http://example.com/a.mp3").empty());
   EXPECT_TRUE(client.AuthHeadersFor(b.url() + "0/x").empty());  // another port, not b
+}
+
+// A lease's chunk held by another coordinator of the store (WireGrant::audio_from_fleet): the
+// coordinator that granted it vouches for that URL; no other URL gets the token.
+TEST_F(CoordinatorFailover, NodeTokenGoesToAUrlACoordinatorVouchedFor) {
+  Stub a(200);
+  CoordinatorClient client(a.url(), *http_);
+  client.set_node_token("pfn_x");
+  const std::string elsewhere = "http://10.0.0.2:8750/api/jobs/7/audio";
+  EXPECT_TRUE(client.AuthHeadersFor(elsewhere).empty());
+  ASSERT_EQ(client.AuthHeadersFor(elsewhere, /*vouched=*/true).size(), 1u);
+  EXPECT_EQ(client.AuthHeadersFor(elsewhere, true)[0].second, "Bearer pfn_x");
+  EXPECT_TRUE(client.AuthHeadersFor("file:///etc/passwd", true).empty());
+
+  WireGrant grant;
+  grant.audio_url = elsewhere;
+  grant.audio_from_fleet = true;
+  auto back = GrantFromJson(ToJson(grant));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_TRUE(back->audio_from_fleet);
+  grant.audio_from_fleet = false;
+  EXPECT_FALSE(ToJson(grant).contains("audio_from_fleet"));
 }
 
 }  // namespace

@@ -255,6 +255,7 @@ json ToJson(const WireGrant& g) {
   out["episode"] = ToJson(g.episode);
   if (g.public_only) out["public_only"] = true;
   if (!g.language.empty()) out["language"] = g.language;
+  if (g.audio_from_fleet) out["audio_from_fleet"] = true;
   json chunk = {{"index", g.chunk.index},
                 {"count", g.chunk.count},
                 {"start_ms", g.chunk.start.count()},
@@ -276,7 +277,9 @@ Result<WireGrant> GrantFromJson(const json& j) {
   if (!public_only) return std::unexpected(public_only.error());
   auto language = FieldOr<std::string>(j, "language", "");
   if (!language) return std::unexpected(language.error());
-  WireGrant grant{*lease, *episode, *url, *public_only, {}, *language};
+  auto from_fleet = FieldOr<bool>(j, "audio_from_fleet", false);
+  if (!from_fleet) return std::unexpected(from_fleet.error());
+  WireGrant grant{*lease, *episode, *url, *public_only, {}, *language, *from_fleet};
   if (j.contains("chunk") && j["chunk"].is_object()) {  // absent from older coordinators
     const json& c = j["chunk"];
     grant.chunk.index = FieldOr<int>(c, "index", 0).value_or(0);

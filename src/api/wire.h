@@ -25,6 +25,10 @@ struct WireGrant {
   // The language the job asks for (ISO-639-1), told to the engine; empty: the worker's own.
   // Sent as "language" when set.
   std::string language;
+  // audio_url is absolute and served by another coordinator of the fleet (the one holding the
+  // relayed chunk, doc/scale.md), which knows the node by its token as this one does: the
+  // answering coordinator vouches for it. Sent as "audio_from_fleet" when true.
+  bool audio_from_fleet = false;
 };
 
 nlohmann::json ToJson(const Transcript& t);

@@ -130,6 +130,11 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "the coordinator's URL as workers reach it, for the join line (default: the "
                  "listening address)",
                  "URL"),
+      StringFlag("advertise-url", &o.advertise_url,
+                 "with --store postgres://: this coordinator's URL as workers reach it, named in "
+                 "the leases of the audio it relays or holds (default: the listening address; "
+                 "needed with --host 0.0.0.0; doc/scale.md)",
+                 "URL"),
       DurationFlag("max-episode-duration", &o.max_episode_duration,
                    "relay: longer episodes are refused; downloads must end within 10 s + a quarter "
                    "of the declared duration (of this, when none is declared)"),

@@ -484,8 +484,9 @@ void Autoscaler::TickLocked(const FleetSnapshot& fleet) {
 }
 
 void Autoscaler::Run(const std::function<Result<FleetSnapshot>()>& snapshot,
-                     const std::stop_token& stop) {
+                     const std::stop_token& stop, const std::function<bool()>& may_tick) {
   do {
+    if (may_tick && !may_tick()) continue;
     Result<FleetSnapshot> fleet = snapshot();
     if (fleet) {
       Tick(*fleet);

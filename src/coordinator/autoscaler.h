@@ -141,8 +141,11 @@ class Autoscaler {
   // One pass, as above, then its decisions are stored. Provider errors are decisions, not
   // failures; a store that refuses the decisions gets them again after the next tick.
   void Tick(const FleetSnapshot& fleet) EXCLUDES(mu_);
-  // Ticks every interval until `stop`, reading the fleet with `snapshot`.
-  void Run(const std::function<Result<FleetSnapshot>()>& snapshot, const std::stop_token& stop);
+  // Ticks every interval until `stop`, reading the fleet with `snapshot`; skips a tick when
+  // `may_tick` (if given) says no: another coordinator of a shared store runs the autoscaler (its
+  // task lock, store/coordination.h).
+  void Run(const std::function<Result<FleetSnapshot>()>& snapshot, const std::stop_token& stop,
+           const std::function<bool()>& may_tick = {});
 
   AutoscaleStatus Status() const EXCLUDES(mu_);
 

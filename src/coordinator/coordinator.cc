@@ -6,8 +6,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "api/wire.h"
@@ -144,7 +147,8 @@ Result<EpisodeInfo> SaveUpload(Coordinator::Context& c, std::string_view bytes,
   EpisodeInfo info;
   // Known lengths let the queue's audio-hours and the bytes per audio-hour be measured.
   if (Result<Millis> duration = ProbeAudioDuration(dir / name)) info.duration = *duration;
-  info.audio_url = "/api/media/" + name;
+  // Absolute when several coordinators share the store: it names the one holding the file.
+  info.audio_url = c.audio_base + "/api/media/" + name;
   info.guid = fmt::format("{}:{}", kind, name);
   info.audio_length = static_cast<int64_t>(bytes.size());
   info.title = title.empty() ? fmt::format("{} {}", kind, name) : std::string(title);
@@ -182,6 +186,26 @@ int FreeWorkers(Store& store, TimePoint now, Millis offline_after) {
   return static_cast<int>(std::max<int64_t>(0, online - waiting));
 }
 
+// Removes the chunk files under `dir` of episodes done or deleted (the files CollectChunkFiles,
+// routes_worker.cc, removes on the coordinator that records the completion).
+void CollectFinishedChunks(Store& store, const std::filesystem::path& dir) {
+  std::map<int64_t, std::vector<std::filesystem::path>> by_episode;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    int64_t episode = 0;
+    if (name.starts_with('e') && name.ends_with(".opus") &&
+        std::sscanf(name.c_str(), "e%" SCNd64 "-c", &episode) == 1)
+      by_episode[episode].push_back(entry.path());
+  }
+  for (const auto& [episode, files] : by_episode) {
+    Result<Episode> e = store.GetEpisode(EpisodeId(episode));
+    const bool gone = !e && e.error().code == Code::kNotFound;
+    if (!gone && !(e && e->state == EpisodeState::kDone)) continue;
+    for (const auto& file : files) std::filesystem::remove(file, ec);
+  }
+}
+
 // Origin mode after a relay-mode run: jobs the relay never prepared are queued whole, for
 // workers to fetch from their origin.
 Result<void> QueueUnprepared(Store& store, const Clock& clock) {
@@ -190,6 +214,11 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
     if (!jobs) return std::unexpected(jobs.error());
     if (jobs->empty()) return {};
     for (const PreparingJob& j : *jobs) {
+      // A chunk to prepare again (Store::ReclaimAudio): workers cut it from the whole file.
+      if (j.next.end) {
+        if (auto r = store.QueuePreparedAgain(j.job, /*relayed=*/false, clock.Now()); !r) return r;
+        continue;
+      }
       // What the relay left of a partly queued episode: workers cut it from the whole file.
       Chunk rest;
       rest.start = j.next.start;
@@ -203,11 +232,19 @@ Result<void> QueueUnprepared(Store& store, const Clock& clock) {
 
 // How often the lease reaper runs, by the coordinator's clock.
 constexpr Millis kReapEvery{1'000};
+// How often a coordinator sharing its store looks for chunk files of finished episodes: the
+// completion of a chunk it holds may reach another coordinator, which cannot remove them.
+constexpr Millis kCollectEvery{60'000};
 // The periodic tasks one coordinator at a time runs (store/coordination.h, TaskLocks).
 constexpr std::string_view kReapTask = "reap leases";
 constexpr std::string_view kFeedPollTask = "poll feeds";
 
 namespace {
+
+// An address that names no one host: workers cannot reach a coordinator at it.
+bool Wildcard(std::string_view host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
 
 // Whether this coordinator runs `task` now: it holds the task's lock and its store writes. A store
 // that stopped (CheckHealth) gives the lock up, so that another coordinator runs the task while
@@ -254,6 +291,21 @@ Result<CoordinatorOptions> ValidateOptions(CoordinatorOptions o) {
     return InvalidArgument("the longest claim wait must be positive");
   if (o.http_threads < 1 || o.handler_threads < 1)
     return InvalidArgument("--http-threads and the handler threads must be at least 1");
+  if (o.advertise_url.ends_with('/')) o.advertise_url.pop_back();
+  if (!o.advertise_url.empty() && !o.advertise_url.starts_with("http://") &&
+      !o.advertise_url.starts_with("https://"))
+    return InvalidArgument(
+        fmt::format("--advertise-url '{}' must start with http:// or https://", o.advertise_url));
+  if (!o.advertise_url.empty() && o.store.empty())
+    return InvalidArgument(
+        "--advertise-url is for several coordinators on one PostgreSQL store (--store "
+        "postgres://...); a coordinator on SQLite is reached at the URL its workers have");
+  if (!o.store.empty() && o.relay && o.advertise_url.empty() && Wildcard(o.host))
+    return InvalidArgument(fmt::format(
+        "--advertise-url URL is needed: on PostgreSQL, coordinators sharing the store serve the "
+        "audio they relay from their own URL, and --host {} does not say which address workers "
+        "reach this one at (or run --audio origin)",
+        o.host.empty() ? "''" : o.host));
   return o;
 }
 
@@ -453,6 +505,14 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
   if (!server) return std::unexpected(server.error());
   c->server_ = std::move(*server);
   if (c->join_) c->join_->SetBaseUrl(options.join_url.empty() ? c->base_url() : options.join_url);
+  // Before any audio is recorded as held here, and before the reaper's first pass: chunks of a
+  // coordinator never heard from are not leased (Store::Claim).
+  c->context_->audio_base = c->audio_base();
+  if (!c->context_->audio_base.empty()) {
+    if (auto r = c->store_->HeartbeatCoordinator(c->context_->audio_base, clock.Now()); !r)
+      return std::unexpected(r.error());
+  }
+  if (c->relay_) c->relay_->Start(c->context_->audio_base);
   if (auto r = c->lock_->SetUrl(c->base_url()); !r) return std::unexpected(r.error());
   c->lease_reaper_ =
       std::make_unique<LeaseReaper>(*c->store_, clock, options.lease_duration, options.retry);
@@ -464,6 +524,10 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
 }
 
 Coordinator::~Coordinator() { Stop(); }
+
+bool Coordinator::HoldsTask(std::string_view task) {
+  return HoldWhileHealthy(*task_locks_, *store_, task);
+}
 
 void Coordinator::Stop() {
   if (stopping_.exchange(true)) return;
@@ -504,6 +568,31 @@ std::string Coordinator::base_url() const {
   return fmt::format("http://{}:{}", host, port());
 }
 
+std::string Coordinator::audio_base() const {
+  if (options_.store.empty()) return "";
+  if (!options_.advertise_url.empty()) return options_.advertise_url;
+  // Origin mode behind a wildcard address (allowed by ValidateOptions): uploads stay relative.
+  return Wildcard(options_.host) ? "" : base_url();
+}
+
+bool Coordinator::TendCoordinators(bool reaping, TimePoint& reachable_since) {
+  const TimePoint now = clock_->Now();
+  Result<void> beat;
+  if (!context_->audio_base.empty()) beat = store_->HeartbeatCoordinator(context_->audio_base, now);
+  if (!beat) return false;
+  // After an outage every coordinator's heartbeat is old: the others get a silence's time to
+  // heartbeat again before their audio is taken for lost.
+  if (!reaping || now - reachable_since < kCoordinatorSilence) return true;
+  Result<int> reclaimed = store_->ReclaimAudio(now);
+  if (!reclaimed) return false;
+  if (*reclaimed > 0) {
+    fmt::print(stderr, "coordinator: {} job(s) held by silent coordinators given to the living\n",
+               *reclaimed);
+    context_->JobsQueued();
+  }
+  return true;
+}
+
 // Requeues jobs whose workers stopped renewing them. Runs often enough that a dead worker's job
 // is leased again within a second of its lease ending.
 void Coordinator::ReapLoop(const std::stop_token& stop) {
@@ -513,6 +602,8 @@ void Coordinator::ReapLoop(const std::stop_token& stop) {
   // process was frozen (lease_reaper.h).
   auto due = std::chrono::steady_clock::now();
   Millis wait = kReapEvery;
+  TimePoint reachable_since = clock_->Now();
+  TimePoint collect_at = clock_->Now() + kCollectEvery;
   do {
     const Millis stalled =
         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - due);
@@ -523,11 +614,21 @@ void Coordinator::ReapLoop(const std::stop_token& stop) {
     Result<void> healthy = store_->CheckHealth();
     // Another coordinator on the same store may hold the reaper's lock: then it reaps.
     Result<int> expired = 0;
+    bool reaping = false;
     if (!healthy) {
       task_locks_->Release(kReapTask);
       expired = std::unexpected(healthy.error());
     } else if (task_locks_->Hold(kReapTask)) {
+      reaping = true;
       expired = lease_reaper_->Tick(stalled);
+    }
+    if (!options_.store.empty()) {
+      const bool tended = TendCoordinators(reaping && expired.has_value(), reachable_since);
+      if (!tended || !expired) reachable_since = clock_->Now();
+      if (relay_ && now >= collect_at) {
+        CollectFinishedChunks(*store_, context_->relay_dir());
+        collect_at = now + kCollectEvery;
+      }
     }
     wait = kReapEvery;
     if (!expired) {

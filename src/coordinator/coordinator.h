@@ -112,6 +112,11 @@ struct CoordinatorOptions {
   // (empty: the address it listens on).
   std::filesystem::path bundles_dir;
   std::string join_url;
+  // Several coordinators on one PostgreSQL store (doc/scale.md): this coordinator's base URL as
+  // workers reach it, recorded with the audio it holds (relay chunks, uploads) so that leases
+  // name it. Empty: the listening address, unless that is a wildcard (0.0.0.0, ::), which a
+  // relaying coordinator on PostgreSQL refuses (ValidateOptions). Unused on SQLite.
+  std::string advertise_url;
   // Start a new, empty database even though data_dir holds state from an earlier run (serve
   // --init). Without it a missing or empty podfleet.db there is refused (RequireDatabase).
   bool init = false;
@@ -153,6 +158,10 @@ class Coordinator {
   uint16_t port() const;
   // "http://127.0.0.1:8750"
   std::string base_url() const;
+  // The URL recorded with the audio this coordinator holds (CoordinatorOptions::advertise_url, or
+  // base_url()) when its store is PostgreSQL; empty on SQLite, whose one coordinator's workers
+  // reach it at their own URL for it.
+  std::string audio_base() const;
   Store& store() { return *store_; }
   // The enrollment token created on this start, when the store had none.
   const std::optional<std::string>& first_enrollment_token() const { return first_token_; }
@@ -179,9 +188,18 @@ class Coordinator {
  private:
   Coordinator() = default;
   void ReapLoop(const std::stop_token& stop);
+  // One pass of what the reaper's loop does for coordinators sharing a PostgreSQL store: this one's
+  // heartbeat and, holding the reaper's lock, ReclaimAudio. `reachable_since`: since when every
+  // store call of the loop succeeded (a reclaim waits until the others had the time to
+  // heartbeat after an outage). Returns whether the store answered.
+  bool TendCoordinators(bool reaping, TimePoint& reachable_since);
   // Counts the last `elapsed` of each online node's time as busy or idle (activity_log.h).
   void SampleActivity(Millis elapsed);
-  // Starts the autoscaler (options_.pod_provider.kind set) on its own thread.
+  // Whether this coordinator runs the periodic `task` now: it holds the task's lock
+  // (store/coordination.h) and its store writes (a stopped store gives the lock up).
+  bool HoldsTask(std::string_view task);
+  // Starts the autoscaler (options_.pod_provider.kind set) on its own thread; with several
+  // coordinators on one store, only the one holding kAutoscaleTask's lock ticks.
   Result<void> StartAutoscaler();
   Result<FleetSnapshot> AutoscaleSnapshot();
 

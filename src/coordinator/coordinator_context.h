@@ -37,6 +37,10 @@ struct Coordinator::Context {
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
   NodeFaults faults;                     // local faults the workers report (node_faults.h)
   std::atomic<Autoscaler*> autoscaler{nullptr};  // serve --autoscale; set once after start
+  // This coordinator's URL as recorded with the audio it holds (uploads: "<it>/api/media/NAME")
+  // when several share a PostgreSQL store (Coordinator::audio_base); empty otherwise. Set once at
+  // start, before any client can know the port.
+  std::string audio_base;
 
   // How new episodes' jobs are queued in this mode.
   JobIntake intake() const { return relay ? JobIntake::kPrepare : JobIntake::kQueue; }

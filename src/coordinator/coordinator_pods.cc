@@ -42,6 +42,9 @@ Result<FleetSnapshot> Coordinator::AutoscaleSnapshot() {
   return snap;
 }
 
+// The autoscaler's task (store/coordination.h): one coordinator of a shared store rents pods.
+constexpr std::string_view kAutoscaleTask = "autoscale";
+
 Result<void> Coordinator::StartAutoscaler() {
   ProviderOptions provider = options_.pod_provider;
   if (provider.runpod_key_file.empty())
@@ -74,7 +77,8 @@ Result<void> Coordinator::StartAutoscaler() {
   autoscaler_ = std::move(*scaler);
   context_->autoscaler = autoscaler_.get();
   autoscale_thread_ = std::jthread([this](std::stop_token stop) {
-    autoscaler_->Run([this] { return AutoscaleSnapshot(); }, stop);
+    autoscaler_->Run([this] { return AutoscaleSnapshot(); }, stop,
+                     [this] { return HoldsTask(kAutoscaleTask); });
   });
   return {};
 }

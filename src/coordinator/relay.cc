@@ -76,6 +76,10 @@ Relay::Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions op
   RemoveScratchFiles();
   for (int i = 0; i < std::max(1, options_.episodes); ++i)
     wakeups_.push_back(std::make_unique<Wakeup>());
+}
+
+void Relay::Start(std::string holder) {
+  holder_ = std::move(holder);
   for (auto& wakeup : wakeups_) threads_.emplace_back([this, w = wakeup.get()] { Loop(*w); });
 }
 
@@ -136,7 +140,7 @@ std::optional<PreparingJob> Relay::Next(RetryPacer& pacer, Wakeup& wakeup) {
       continue;
     }
     // Read without the lock: Wake, called by request threads, must not wait on the store.
-    auto jobs = store_.ListPreparing(static_cast<int>(busy) + 1, clock_.Now());
+    auto jobs = store_.ListPreparing(static_cast<int>(busy) + 1, clock_.Now(), holder_);
     if (!jobs) {
       Pause(pacer.Failed(jobs.error()));
       continue;
@@ -157,8 +161,11 @@ std::optional<PreparingJob> Relay::Next(RetryPacer& pacer, Wakeup& wakeup) {
 void Relay::Loop(Wakeup& wakeup) {
   RetryPacer pacer("relay", kPauseBase, kPauseMax);
   while (std::optional<PreparingJob> job = Next(pacer, wakeup)) {
-    Result<void> prepared = Prepare(*job);
+    // Another coordinator may have taken it since the list was read: then it is theirs.
+    Result<void> taken = holder_.empty() ? Result<void>{} : store_.TakePreparing(job->job, holder_);
+    Result<void> prepared = taken ? Prepare(*job) : Result<void>{};
     Result<void> recorded = prepared ? Result<void>{} : Report(*job, prepared.error());
+    if (!taken && taken.error().code != Code::kConflict) recorded = taken;
     {
       MutexLock lock(mu_);
       in_hand_.erase(job->episode.id.value());
@@ -183,10 +190,15 @@ void Relay::RemoveScratchFiles() {
   }
 }
 
+bool Relay::OwnUpload(const std::string& url) const {
+  if (url.starts_with(kUploadPrefix)) return true;
+  const std::string& own = holder_;
+  return !own.empty() && url.starts_with(own) && url.substr(own.size()).starts_with(kUploadPrefix);
+}
+
 Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
   const std::string& url = episode.info.audio_url;
-  if (url.starts_with(kUploadPrefix))
-    return options_.uploads_dir / url.substr(kUploadPrefix.size());
+  if (OwnUpload(url)) return options_.uploads_dir / url.substr(url.rfind('/') + 1);
   const Millis longest = options_.max_episode_duration;
   if (episode.info.duration && *episode.info.duration > longest)
     return InvalidArgument(
@@ -257,11 +269,41 @@ Result<void> Relay::Settle(PreparingJob& job, std::deque<InFlight>& in_flight, b
   return {};
 }
 
+Result<void> Relay::PrepareAgain(const PreparingJob& job, const std::filesystem::path& source) {
+  const Chunk& chunk = job.next;
+  const double cpu = ThreadCpuSeconds();
+  auto audio = DecodeAudioRange(source, ToSamples(chunk.start), ToSamples(*chunk.end),
+                                [this](double) { return !stopping(); });
+  if (!audio) return std::unexpected(AboutUrl(audio.error(), source, job.episode.info.audio_url));
+  const auto path = ChunkFile(options_.dir, job.episode.id, chunk.index);
+  Result<void> written = WriteOpus(path, audio->samples, options_.opus);
+  {
+    MutexLock lock(mu_);
+    cpu_seconds_ += ThreadCpuSeconds() - cpu;
+    prepared_seconds_ += static_cast<double>(audio->samples.size()) / kSampleRate;
+  }
+  if (written) written = store_.QueuePreparedAgain(job.job, /*relayed=*/true, clock_.Now());
+  std::error_code ec;
+  if (!written) {
+    std::filesystem::remove(path, ec);
+    return written;
+  }
+  Log(fmt::format("episode {}: chunk {} prepared again", job.episode.id.value(), chunk.index));
+  on_queued_();
+  return {};
+}
+
 Result<void> Relay::Prepare(PreparingJob& job) {
   const Episode& episode = job.episode;
   auto source = Fetch(episode);
   if (!source) return std::unexpected(source.error());
-  const bool scratch = !episode.info.audio_url.starts_with(kUploadPrefix);
+  const bool scratch = !OwnUpload(episode.info.audio_url);
+  if (job.next.end) {
+    Result<void> again = PrepareAgain(job, *source);
+    std::error_code ec;
+    if (scratch) std::filesystem::remove(*source, ec);
+    return again;
+  }
   int estimate = 0;
   ChunkCutter cutter(Chunking(*source, job, estimate), ToSamples(job.next.start));
   std::deque<InFlight> in_flight;

@@ -15,6 +15,14 @@
 // store pause the loop with a growing, jittered wait (core/retry_pacer.h), logged once, so that
 // the origin is not asked again and again for an episode that cannot be recorded.
 //
+// Several coordinators on one store (doc/scale.md): each relay takes a job before preparing it
+// (Store::TakePreparing, as the `holder` given to Start: this coordinator's base URL), so no two
+// prepare one episode,
+// and the chunks it queues are held by it: leases name it, workers fetch them from it. A chunk
+// whose coordinator was lost comes back kPreparing with its end (Store::ReclaimAudio); the relay
+// that takes it cuts that one chunk again from the episode's audio and queues it as it was. An
+// upload held by another coordinator ("<its URL>/api/media/NAME") is downloaded from it.
+//
 // Failures: an origin answering 404/410, bytes that are not audio and undecodable audio fail the
 // job for good; network errors, a full disk and other transient trouble are retried with the
 // store's backoff (Store::FailPreparing). A file found damaged or truncated only at its end fails
@@ -71,13 +79,16 @@ struct RelayOptions {
 
 class Relay {
  public:
-  // Starts the relay's thread. `store`, `http` and `clock` must outlive it.
+  // `store`, `http` and `clock` must outlive it. Nothing runs until Start.
   Relay(Store& store, HttpClient& http, const Clock& clock, RelayOptions options,
         std::function<void()> on_queued);
   ~Relay();
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
+  // Starts the relay's threads. `holder`: this coordinator's base URL when several share the store
+  // (Store::TakePreparing), empty when it is the store's only one. REQUIRES: called once.
+  void Start(std::string holder);
   // New jobs may be waiting: look now rather than at the next periodic check.
   void Wake();
   // Stops after the chunks being encoded (cancelling downloads and decoding). Idempotent.
@@ -104,6 +115,10 @@ class Relay {
   // Prepares what is left of `job`'s episode; `job.job` follows the job that holds the rest.
   // The error says why not and whether for good.
   Result<void> Prepare(PreparingJob& job);
+  // Prepares again the one chunk `job` names (it has an end), from `source`.
+  Result<void> PrepareAgain(const PreparingJob& job, const std::filesystem::path& source);
+  // Whether `url` names an upload in uploads_dir (this coordinator's own).
+  bool OwnUpload(const std::string& url) const;
   Result<std::filesystem::path> Fetch(const Episode& episode);
   ChunkOptions Chunking(const std::filesystem::path& source, const PreparingJob& job,
                         int& estimate);
@@ -123,6 +138,7 @@ class Relay {
   const Clock& clock_;
   const RelayOptions options_;
   const std::function<void()> on_queued_;
+  std::string holder_;  // constant after Start
 
   mutable Mutex mu_;
   std::stop_source stop_;
@@ -135,7 +151,7 @@ class Relay {
   double prepared_seconds_ GUARDED_BY(mu_) = 0;  // audio decoded and cut...
   double cpu_seconds_ GUARDED_BY(mu_) = 0;       // ...for this much CPU, with its encoding
   std::unique_ptr<TaskPool> encoders_;           // constant after construction
-  std::vector<std::thread> threads_;             // constant after construction
+  std::vector<std::thread> threads_;             // constant after Start
 };
 
 }  // namespace podfleet

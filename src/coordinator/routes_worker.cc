@@ -59,10 +59,10 @@ Result<void> RecordFault(Coordinator::Context& c, const Node& node, const json& 
   return {};
 }
 
-// The URL a worker fetches the audio from: the relay's chunk, else the origin's, or the
-// coordinator's for uploads.
+// The URL a worker fetches the audio from: the relay's chunk (at the coordinator holding it when
+// several share the store), else the origin's, or the coordinator's for uploads.
 std::string AudioUrl(const Grant& g) {
-  if (g.chunk.relayed) return fmt::format("/api/jobs/{}/audio", g.lease.job.value());
+  if (g.chunk.relayed) return fmt::format("{}/api/jobs/{}/audio", g.audio_at, g.lease.job.value());
   return g.episode.info.audio_url;
 }
 
@@ -70,11 +70,14 @@ json GrantsJson(const Coordinator::Context& c, const std::vector<Grant>& grants)
   json leases = json::array();
   for (const Grant& g : grants) {
     WireGrant grant{g.lease, g.episode, AudioUrl(g), false, g.chunk, g.want.language};
+    // The coordinators of the store recorded that URL themselves (Store::TakePreparing).
+    grant.audio_from_fleet = g.chunk.relayed && !g.audio_at.empty();
     // The worker checks each address it connects to for this download (source_policy.h). Uploads
-    // (relative, served by the coordinator) and allowed file URLs connect to nothing to check.
+    // (relative, served by the coordinator), chunks another coordinator holds (as trusted as this
+    // one, and often on a private network with it) and allowed file URLs are not checked.
     const std::string scheme = SchemeOf(grant.audio_url);
-    grant.public_only =
-        c.options.refuse_private_addresses && (scheme == "http" || scheme == "https");
+    grant.public_only = c.options.refuse_private_addresses && !grant.audio_from_fleet &&
+                        (scheme == "http" || scheme == "https");
     leases.push_back(ToJson(grant));
   }
   return {{"leases", std::move(leases)}};

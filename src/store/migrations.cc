@@ -267,6 +267,17 @@ CREATE TABLE autoscale_decisions (
 );
 )sql";
 
+// Several coordinators' audio (PostgreSQL only in practice: SQLite has one coordinator, which
+// records nothing here): their heartbeats, and which one holds each relayed chunk's audio or
+// prepares a job ('' for none). PostgreSQL schema 3.
+constexpr std::string_view kSchemaV11 = R"sql(
+CREATE TABLE coordinators (
+  url TEXT PRIMARY KEY,
+  seen_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE jobs ADD COLUMN audio_at TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -279,6 +290,7 @@ constexpr std::array kMigrations{
     Migration{8, "engine states per node", kSchemaV8},
     Migration{9, "what each job asks of its worker (engine, model, language)", kSchemaV9},
     Migration{10, "the autoscaler's decision log", kSchemaV10},
+    Migration{11, "coordinators and the audio each holds", kSchemaV11},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

@@ -196,6 +196,16 @@ CREATE TABLE autoscale_decisions (
 );
 )sql";
 
+// Several coordinators' audio (doc/scale.md): their heartbeats, and which one holds each relayed
+// chunk's audio or prepares a job ('' for none: the store's only coordinator). SQLite schema 11.
+constexpr std::string_view kPgSchemaV3 = R"sql(
+CREATE TABLE coordinators (
+  url TEXT PRIMARY KEY,
+  seen_at BIGINT NOT NULL
+);
+ALTER TABLE jobs ADD COLUMN audio_at TEXT NOT NULL DEFAULT '';
+)sql";
+
 struct PgMigration {
   int version;
   std::string_view summary;
@@ -205,6 +215,7 @@ struct PgMigration {
 constexpr std::array kPgMigrations{
     PgMigration{1, "the store as of SQLite schema 8, with PostgreSQL text search", kPgSchemaV1},
     PgMigration{2, "the autoscaler's decision log", kPgSchemaV2},
+    PgMigration{3, "coordinators and the audio each holds", kPgSchemaV3},
 };
 
 // Serialises migrations between coordinators starting at once (pg_advisory_xact_lock's key).

@@ -51,7 +51,14 @@ struct Grant {
   Episode episode;
   Chunk chunk;
   JobRequirement want;  // what the job asks (its language goes to the engine)
+  // The base URL of the coordinator holding a relayed chunk's audio (TakePreparing); empty: the
+  // one that serves this store alone (SQLite), whose URL the worker already has.
+  std::string audio_at;
 };
+
+// How long a coordinator that stopped heartbeating (HeartbeatCoordinator) still counts as alive:
+// past it, Claim leases none of the chunks it holds and ReclaimAudio gives them to the others.
+inline constexpr Millis kCoordinatorSilence{3'000};
 
 // How AddEpisodes queues the new episodes' jobs.
 enum class JobIntake {
@@ -64,7 +71,9 @@ struct PreparingJob {
   JobId job;
   Episode episode;
   // What is left to prepare: chunks `next.index` onwards, from `next.start` to the end of the
-  // audio (index 0 from 0 for an episode not started; later, after QueueChunk).
+  // audio (index 0 from 0 for an episode not started; later, after QueueChunk). With an end, the
+  // job is one chunk to prepare again (its coordinator was lost, ReclaimAudio), `next.count` the
+  // episode's chunk count: only it is prepared, and queued with QueuePreparedAgain.
   Chunk next;
 };
 
@@ -257,8 +266,23 @@ class Store {
   virtual Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) = 0;
 
   // ---- relay: jobs held for the coordinator to cut their audio (JobIntake::kPrepare) ----
-  // Up to `limit` kPreparing jobs whose backoff has ended, oldest first.
-  virtual Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) = 0;
+  // Up to `limit` kPreparing jobs whose backoff has ended, oldest first, leaving out those another
+  // coordinator took (TakePreparing with a holder other than `holder`).
+  virtual Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now,
+                                                          std::string_view holder) = 0;
+  Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) {
+    return ListPreparing(limit, now, "");
+  }
+  // The coordinator whose base URL is `holder` prepares the kPreparing `job`: the chunks it
+  // queues from it (QueueChunk, PlanChunks, QueuePreparedAgain) are held by it, and Claim names
+  // it in their grants (Grant::audio_at). Empty: the store's only coordinator (SQLite).
+  // kConflict unless the job is kPreparing and free or already `holder`'s.
+  virtual Result<void> TakePreparing(JobId job, std::string_view holder) = 0;
+  // Queues again a kPreparing job whose chunk (with its end) was prepared again after
+  // ReclaimAudio: index, count and times stay. `relayed` false: it is queued for workers to cut
+  // from the origin (a coordinator that relays nothing). kConflict unless the job is kPreparing;
+  // kInvalidArgument when its chunk has no end (QueueChunk, PlanChunks are for those).
+  virtual Result<void> QueuePreparedAgain(JobId job, bool relayed, TimePoint now) = 0;
   // Queues a kPreparing job as the chunks given, in order (at least one; index and count are
   // set here, from the job's next index on, see QueueChunk): the job becomes the first of them
   // and one new job is added per further chunk; every chunk of the episode gets the final count.
@@ -340,6 +364,16 @@ class Store {
   // Stores how long the attempt's audio waited for the engine on its worker (CompletedJob::waited).
   // kNotFound for an unknown attempt.
   virtual Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) = 0;
+
+  // ---- coordinators sharing the store (doc/scale.md) ----
+  // Records that the coordinator whose base URL is `url` is alive at `now` (adding it when new).
+  virtual Result<void> HeartbeatCoordinator(std::string_view url, TimePoint now) = 0;
+  // What coordinators silent for longer than kCoordinatorSilence held, given to the living:
+  // their queued relayed chunks go back to kPreparing (prepared again, by whoever takes them);
+  // the kPreparing jobs they had taken are free again; the jobs not yet leased whose episode's
+  // audio is an upload held by one of them (audio_url "<its URL>/api/media/...") fail for good,
+  // naming it. Leased jobs are left to their leases. Returns how many jobs changed.
+  virtual Result<int> ReclaimAudio(TimePoint now) = 0;
 
   // ---- bytes served ----
   // Adds `bytes` (carrying `audio` of audio, zero if unknown) served to `node` (NodeId(0): an

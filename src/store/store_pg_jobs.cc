@@ -94,6 +94,7 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
     EpisodeId episode;
     Chunk chunk;
     JobRequirement want;
+    std::string audio_at;
   };
   const TimePoint expires = now + lease_for;
   // The job and its new attempt in one statement: one round trip less on the way to a parked
@@ -102,17 +103,17 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
       c,
       [](const PgRow& row) -> Result<Leased> {
         return Leased{row.Int(0), EpisodeId(row.Int(1)), DecodeChunk(row, 2),
-                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}};
+                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}, row.Text(10)};
       },
       "queued job",
       "WITH leased AS (UPDATE jobs SET state = 'leased', attempts = attempts + 1, "
       "not_before = NULL WHERE id = $1 AND state = 'queued' "
       "RETURNING id, attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language), "
+      "want_engine, want_model, want_language, audio_at), "
       "attempt AS (INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
       "SELECT id, attempts, $2, $3, $4 FROM leased) "
       "SELECT attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language FROM leased",
+      "want_engine, want_model, want_language, audio_at FROM leased",
       job.value(), node.value(), ToUnixMillis(now), ToUnixMillis(expires));
   if (!leased) return std::unexpected(leased.error());
   Result<void> r = SyncEpisode(c, leased->episode, std::nullopt, now);
@@ -120,7 +121,7 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
   Result<Episode> episode = LoadEpisode(c, leased->episode);
   if (!episode) return std::unexpected(episode.error());
   return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
-               leased->chunk, std::move(leased->want)};
+               leased->chunk, std::move(leased->want), std::move(leased->audio_at)};
 }
 
 Result<void> StoreResult(PgConn& c, JobId job, const Transcript& t, bool keep_segments,
@@ -279,9 +280,9 @@ Result<int64_t> AddChunkJob(PgConn& c, JobId job, const Chunk& chunk, std::strin
   if (chunk.end) end = chunk.end->count();
   return QueryOne(c, ReadPgInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed, want_engine, want_model, want_language) "
+                  "start_ms, end_ms, relayed, want_engine, want_model, want_language, audio_at) "
                   "SELECT episode_id, $7, priority, $2, $3, $4, $5::bigint, $6, want_engine, "
-                  "want_model, want_language FROM jobs WHERE id = $1 RETURNING id",
+                  "want_model, want_language, audio_at FROM jobs WHERE id = $1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed,
                   state);
 }
@@ -412,11 +413,12 @@ Result<std::vector<Job>> PgStore::ListJobsForEpisode(EpisodeId id) {
 // ---- relay
 // ----------------------------------------------------------------------------------------
 
-Result<std::vector<PreparingJob>> PgStore::ListPreparing(int limit, TimePoint now) {
+Result<std::vector<PreparingJob>> PgStore::ListPreparing(int limit, TimePoint now,
+                                                         std::string_view holder) {
   static const std::string sql = fmt::format(
       "SELECT {}, {} FROM {} JOIN episodes e ON e.id = j.episode_id "
       "WHERE j.state = 'preparing' AND (j.not_before IS NULL OR j.not_before <= $1) "
-      "ORDER BY j.priority DESC, j.id LIMIT $2",
+      "AND j.audio_at IN ('', $3) ORDER BY j.priority DESC, j.id LIMIT $2",
       kJobColumns, kEpisodeColumns, kJobFrom);
   auto read = [](const PgRow& row) -> Result<PreparingJob> {
     Result<Job> j = DecodeJob(row);
@@ -425,10 +427,39 @@ Result<std::vector<PreparingJob>> PgStore::ListPreparing(int limit, TimePoint no
     if (!e) return std::unexpected(e.error());
     Chunk next;
     next.index = j->chunk.index;
+    next.count = j->chunk.count;
     next.start = j->chunk.start;
+    next.end = j->chunk.end;
     return PreparingJob{j->id, std::move(*e), next};
   };
-  return Read([&](PgConn& c) { return QueryAll(c, read, sql, ToUnixMillis(now), limit); });
+  return Read([&](PgConn& c) { return QueryAll(c, read, sql, ToUnixMillis(now), limit, holder); });
+}
+
+Result<void> PgStore::TakePreparing(JobId job, std::string_view holder) {
+  return Write([&](PgConn& c) -> Result<void> {
+    Result<int64_t> taken = c.Run(
+        "UPDATE jobs SET audio_at = $2 WHERE id = $1 AND state = 'preparing' "
+        "AND audio_at IN ('', $2)",
+        job.value(), holder);
+    if (!taken) return std::unexpected(taken.error());
+    if (*taken == 0)
+      return Conflict(
+          fmt::format("job {} is not preparing, or another coordinator took it", job.value()));
+    return {};
+  });
+}
+
+Result<void> PgStore::QueuePreparedAgain(JobId job, bool relayed, TimePoint now) {
+  return Write([&](PgConn& c) -> Result<void> {
+    Result<Job> current = LoadPreparing(c, job);
+    if (!current) return std::unexpected(current.error());
+    if (!current->chunk.end)
+      return InvalidArgument(fmt::format("job {} is no chunk to prepare again", job.value()));
+    Chunk chunk = current->chunk;
+    chunk.relayed = relayed;
+    if (Result<void> r = QueuePreparing(c, job, chunk); !r) return r;
+    return SyncEpisode(c, current->episode, "", now);
+  });
 }
 
 Result<JobId> PgStore::QueueChunk(JobId job, const Chunk& chunk, TimePoint now) {
@@ -530,8 +561,10 @@ Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, Tim
       "AND ($3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
       "AND want_engine IN ('', $4) AND want_model IN ('', $5) "
       "AND (want_language = '' OR $6 IN ('', want_language)) "
+      "AND (audio_at = '' OR audio_at IN (SELECT url FROM coordinators WHERE seen_at >= $7)) "
       "ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-      ToUnixMillis(now), limit, known, engine, model, language);
+      ToUnixMillis(now), limit, known, engine, model, language,
+      ToUnixMillis(now - kCoordinatorSilence));
 }
 
 }  // namespace
@@ -717,6 +750,61 @@ Result<std::vector<FailedAttempt>> PgStore::FailedSince(TimePoint since) {
                     "SELECT job_id, node_id, finished_at FROM attempts "
                     "WHERE outcome = 'failed' AND finished_at >= $1 ORDER BY finished_at, job_id",
                     ToUnixMillis(since));
+  });
+}
+
+// ---- coordinators sharing the store ------------------------------------------------------------
+
+Result<void> PgStore::HeartbeatCoordinator(std::string_view url, TimePoint now) {
+  return Write([&](PgConn& c) -> Result<void> {
+    return UpdateOne(c,
+                     "INSERT INTO coordinators (url, seen_at) VALUES ($1, $2) "
+                     "ON CONFLICT (url) DO UPDATE SET seen_at = GREATEST(coordinators.seen_at, "
+                     "excluded.seen_at)",
+                     url, ToUnixMillis(now));
+  });
+}
+
+Result<int> PgStore::ReclaimAudio(TimePoint now) {
+  constexpr std::string_view kSilent = "(SELECT url FROM coordinators WHERE seen_at < $1)";
+  static const std::string requeue = fmt::format(
+      "UPDATE jobs SET state = 'preparing', audio_at = '', not_before = NULL "
+      "WHERE state = 'queued' AND relayed = 1 AND audio_at IN {}",
+      kSilent);
+  static const std::string free = fmt::format(
+      "UPDATE jobs SET audio_at = '' WHERE state = 'preparing' AND audio_at IN {}", kSilent);
+  // Jobs that still need an upload only a silent coordinator held.
+  static const std::string orphans = fmt::format(
+      "SELECT j.id, j.episode_id, k.url FROM jobs j JOIN episodes e ON e.id = j.episode_id "
+      "JOIN coordinators k ON substr(e.audio_url, 1, length(k.url) + 11) = k.url || '/api/media/' "
+      "WHERE k.seen_at < $1 AND (j.state = 'preparing' OR (j.state = 'queued' AND j.relayed = 0)) "
+      "ORDER BY j.id FOR UPDATE OF j");
+  struct Orphan {
+    JobId job;
+    EpisodeId episode;
+    std::string holder;
+  };
+  const int64_t silent_since = ToUnixMillis(now - kCoordinatorSilence);
+  return Write([&](PgConn& c) -> Result<int> {
+    Result<int64_t> requeued = c.Run(requeue, silent_since);
+    if (!requeued) return std::unexpected(requeued.error());
+    Result<int64_t> freed = c.Run(free, silent_since);
+    if (!freed) return std::unexpected(freed.error());
+    auto read = [](const PgRow& row) -> Result<Orphan> {
+      return Orphan{JobId(row.Int(0)), EpisodeId(row.Int(1)), row.Text(2)};
+    };
+    Result<std::vector<Orphan>> lost = QueryAll(c, read, orphans, silent_since);
+    if (!lost) return std::unexpected(lost.error());
+    for (const Orphan& o : *lost) {
+      const std::string why = fmt::format(
+          "its uploaded audio was held only by coordinator {}, which stopped; upload it again",
+          o.holder);
+      if (Result<void> r = FailJob(c, o.job, o.episode, why, now); !r)
+        return std::unexpected(r.error());
+    }
+    if (*requeued + *freed > 0)
+      if (Result<void> n = NotifyWork(c); !n) return std::unexpected(n.error());
+    return static_cast<int>(*requeued + *freed) + static_cast<int>(lost->size());
   });
 }
 

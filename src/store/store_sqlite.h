@@ -94,7 +94,11 @@ class SqliteStore final : public Store {
   Result<Job> GetJobForEpisode(EpisodeId id) override;
   Result<std::vector<Job>> ListJobsForEpisode(EpisodeId id) override;
 
-  Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now) override;
+  using Store::ListPreparing;
+  Result<std::vector<PreparingJob>> ListPreparing(int limit, TimePoint now,
+                                                  std::string_view holder) override;
+  Result<void> TakePreparing(JobId job, std::string_view holder) override;
+  Result<void> QueuePreparedAgain(JobId job, bool relayed, TimePoint now) override;
   Result<JobId> QueueChunk(JobId job, const Chunk& chunk, TimePoint now) override;
   Result<std::vector<JobId>> PlanChunks(JobId job, const std::vector<Chunk>& chunks,
                                         TimePoint now) override;
@@ -122,6 +126,9 @@ class SqliteStore final : public Store {
   Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
   Result<std::vector<FailedAttempt>> FailedSince(TimePoint since) override;
   Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) override;
+
+  Result<void> HeartbeatCoordinator(std::string_view url, TimePoint now) override;
+  Result<int> ReclaimAudio(TimePoint now) override;
 
   Result<void> RecordTransfer(NodeId node, int64_t bytes, Millis audio, TimePoint now) override;
   Result<std::vector<TransferTotal>> TransfersSince(TimePoint since) override;

@@ -98,18 +98,19 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
     EpisodeId episode;
     Chunk chunk;
     JobRequirement want;
+    std::string audio_at;
   };
   Result<Leased> leased = QueryOne(
       db,
       [](const Statement& row) -> Result<Leased> {
         return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2),
-                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}};
+                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}, row.Text(10)};
       },
       "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
       "WHERE id = ?1 AND state = 'queued' "
       "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language",
+      "want_engine, want_model, want_language, audio_at",
       job.value());
   if (!leased) return std::unexpected(leased.error());
   const TimePoint expires = now + lease_for;
@@ -123,7 +124,7 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
   Result<Episode> episode = LoadEpisode(db, leased->episode);
   if (!episode) return std::unexpected(episode.error());
   return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
-               leased->chunk, std::move(leased->want)};
+               leased->chunk, std::move(leased->want), std::move(leased->audio_at)};
 }
 
 // Keeps the episode's transcript; an episode whose length nobody declared (no itunes:duration,
@@ -437,16 +438,17 @@ Result<std::vector<Job>> SqliteStore::ListJobsForEpisode(EpisodeId id) {
   return Read([&](Db& db) { return QueryAll(db, ReadJob, sql, id.value()); });
 }
 
-Result<std::vector<PreparingJob>> SqliteStore::ListPreparing(int limit, TimePoint now) {
+Result<std::vector<PreparingJob>> SqliteStore::ListPreparing(int limit, TimePoint now,
+                                                             std::string_view holder) {
   return Read([&](Db& db) -> Result<std::vector<PreparingJob>> {
     auto read = [](const Statement& row) -> Result<std::pair<int64_t, int64_t>> {
       return std::pair{row.Int(0), row.Int(1)};
     };
     auto rows = QueryAll(db, read,
                          "SELECT id, episode_id FROM jobs WHERE state = 'preparing' "
-                         "AND (not_before IS NULL OR not_before <= ?1) "
+                         "AND (not_before IS NULL OR not_before <= ?1) AND audio_at IN ('', ?3) "
                          "ORDER BY priority DESC, id LIMIT ?2",
-                         ToUnixMillis(now), limit);
+                         ToUnixMillis(now), limit, holder);
     if (!rows) return std::unexpected(rows.error());
     std::vector<PreparingJob> out;
     for (const auto& [job, episode] : *rows) {
@@ -456,7 +458,9 @@ Result<std::vector<PreparingJob>> SqliteStore::ListPreparing(int limit, TimePoin
       if (!j) return std::unexpected(j.error());
       Chunk next;
       next.index = j->chunk.index;
+      next.count = j->chunk.count;
       next.start = j->chunk.start;
+      next.end = j->chunk.end;
       out.push_back(PreparingJob{JobId(job), std::move(*e), next});
     }
     return out;
@@ -493,9 +497,9 @@ Result<int64_t> AddChunkJob(Db& db, JobId job, const Chunk& chunk, std::string_v
   if (chunk.end) end = chunk.end->count();
   return QueryOne(db, ReadInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed, want_engine, want_model, want_language) "
+                  "start_ms, end_ms, relayed, want_engine, want_model, want_language, audio_at) "
                   "SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6, want_engine, want_model, "
-                  "want_language FROM jobs WHERE id = ?1 RETURNING id",
+                  "want_language, audio_at FROM jobs WHERE id = ?1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end,
                   chunk.relayed ? 1 : 0, state);
 }
@@ -557,6 +561,33 @@ Result<std::vector<JobId>> SqliteStore::PlanChunks(JobId job, const std::vector<
   });
 }
 
+Result<void> SqliteStore::TakePreparing(JobId job, std::string_view holder) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<int64_t> taken = db.Run(
+        "UPDATE jobs SET audio_at = ?2 WHERE id = ?1 AND state = 'preparing' "
+        "AND audio_at IN ('', ?2)",
+        job.value(), holder);
+    if (!taken) return std::unexpected(taken.error());
+    if (*taken == 0)
+      return Conflict(
+          fmt::format("job {} is not preparing, or another coordinator took it", job.value()));
+    return {};
+  });
+}
+
+Result<void> SqliteStore::QueuePreparedAgain(JobId job, bool relayed, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Job> current = LoadPreparing(db, job);
+    if (!current) return std::unexpected(current.error());
+    if (!current->chunk.end)
+      return InvalidArgument(fmt::format("job {} is no chunk to prepare again", job.value()));
+    Chunk chunk = current->chunk;
+    chunk.relayed = relayed;
+    if (Result<void> r = QueuePreparing(db, job, chunk); !r) return r;
+    return SyncEpisode(db, current->episode, "", now);
+  });
+}
+
 Result<void> SqliteStore::FailPreparing(JobId job, const Failure& failure,
                                         const RetryPolicy& policy, TimePoint now) {
   return Write([&](Db& db) -> Result<void> {
@@ -597,8 +628,11 @@ Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePo
                   "AND (?3 OR (want_engine = '' AND want_model = '' AND want_language = '')) "
                   "AND want_engine IN ('', ?4) AND want_model IN ('', ?5) "
                   "AND (want_language = '' OR ?6 IN ('', want_language)) "
+                  "AND (audio_at = '' OR audio_at IN "
+                  "(SELECT url FROM coordinators WHERE seen_at >= ?7)) "
                   "ORDER BY priority DESC, id LIMIT ?2",
-                  ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language);
+                  ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language,
+                  ToUnixMillis(now - kCoordinatorSilence));
 }
 
 }  // namespace
@@ -803,6 +837,58 @@ Result<Transcript> SqliteStore::GetJobResult(JobId id) {
   return Read([&](Db& db) {
     return QueryOne(db, ReadTranscript, fmt::format("result of job {}", id.value()), sql,
                     id.value());
+  });
+}
+
+// ---- coordinators sharing the store ------------------------------------------------------------
+
+Result<void> SqliteStore::HeartbeatCoordinator(std::string_view url, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    return UpdateOne(db,
+                     "INSERT INTO coordinators (url, seen_at) VALUES (?1, ?2) "
+                     "ON CONFLICT (url) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
+                     url, ToUnixMillis(now));
+  });
+}
+
+Result<int> SqliteStore::ReclaimAudio(TimePoint now) {
+  constexpr std::string_view kSilent = "(SELECT url FROM coordinators WHERE seen_at < ?1)";
+  static const std::string requeue = fmt::format(
+      "UPDATE jobs SET state = 'preparing', audio_at = '', not_before = NULL "
+      "WHERE state = 'queued' AND relayed = 1 AND audio_at IN {}",
+      kSilent);
+  static const std::string free = fmt::format(
+      "UPDATE jobs SET audio_at = '' WHERE state = 'preparing' AND audio_at IN {}", kSilent);
+  // Jobs that still need an upload only a silent coordinator held.
+  static const std::string orphans = fmt::format(
+      "SELECT j.id, j.episode_id, k.url FROM jobs j JOIN episodes e ON e.id = j.episode_id "
+      "JOIN coordinators k ON substr(e.audio_url, 1, length(k.url) + 11) = k.url || '/api/media/' "
+      "WHERE k.seen_at < ?1 AND (j.state = 'preparing' OR (j.state = 'queued' AND j.relayed = 0)) "
+      "ORDER BY j.id");
+  struct Orphan {
+    JobId job;
+    EpisodeId episode;
+    std::string holder;
+  };
+  const int64_t silent_since = ToUnixMillis(now - kCoordinatorSilence);
+  return Write([&](Db& db) -> Result<int> {
+    Result<int64_t> requeued = db.Run(requeue, silent_since);
+    if (!requeued) return std::unexpected(requeued.error());
+    Result<int64_t> freed = db.Run(free, silent_since);
+    if (!freed) return std::unexpected(freed.error());
+    auto read = [](const Statement& row) -> Result<Orphan> {
+      return Orphan{JobId(row.Int(0)), EpisodeId(row.Int(1)), row.Text(2)};
+    };
+    Result<std::vector<Orphan>> lost = QueryAll(db, read, orphans, silent_since);
+    if (!lost) return std::unexpected(lost.error());
+    for (const Orphan& o : *lost) {
+      const std::string why = fmt::format(
+          "its uploaded audio was held only by coordinator {}, which stopped; upload it again",
+          o.holder);
+      if (Result<void> r = FailJob(db, o.job, o.episode, why, now); !r)
+        return std::unexpected(r.error());
+    }
+    return static_cast<int>(*requeued + *freed) + static_cast<int>(lost->size());
   });
 }
 

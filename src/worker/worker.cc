@@ -398,7 +398,7 @@ void Worker::Prepare(const JobPtr& job) {
     if (total > 0) job->fraction = static_cast<double>(done) / static_cast<double>(total);
     return !job->stop.stop_requested();
   };
-  download.headers = client_.AuthHeadersFor(job->grant.audio_url);
+  download.headers = client_.AuthHeadersFor(job->grant.audio_url, job->grant.audio_from_fleet);
   auto fetched = http_.Download(client_.Resolve(job->grant.audio_url), path, download);
   if (!fetched) {
     // Probed before the .part is removed: the space it holds is part of the fault. The rest of

@@ -15,8 +15,12 @@ coordinator is kill -9'd (by PID, left dead), PostgreSQL is restarted (fast shut
 connection of every coordinator breaks), and another link is cut. Workers move to the next
 coordinator of their list and keep their leases.
 
-Coordinators run with `--audio origin`: workers fetch each episode from the origin, so no audio
-lives on a coordinator (a relayed chunk is served only by the coordinator that cut it).
+Coordinators relay (the default `--audio relay`): each episode is taken by one coordinator, which
+downloads it from the origin and serves its Opus chunk from its own URL (`--advertise-url`, here
+the direct address, not a proxy link); leases name that coordinator, and workers send it their
+node token because the coordinator that granted the lease vouches for it. The chunks the killed
+coordinator had queued but no worker had fetched are prepared again by a survivor once its
+heartbeat is silent (doc/scale.md); the figures count them (`prepared again`).
 
 Checked in the database itself (psql): every job done, exactly one completed attempt per job,
 exactly one transcript per episode, no job leased again once done; every outbox empty; the
@@ -91,8 +95,11 @@ class PgScenario(chaos.Scenario):
             shutil.copy(os.path.join(self.work, "c0", "admin.token"), data)
         self.spawn(f"c{i}", [
             self.binary, "serve", "--store", self.db_url, "--data", data, "--port",
-            str(self.ports[i]), "--lease", LEASE, "--heartbeat", HEARTBEAT, "--quarantine-after",
-            chaos.QUARANTINE_AFTER, "--retry-backoff", "200ms", "--audio", "origin"])
+            str(self.ports[i]), "--advertise-url", self.coordinator_url(i), "--lease", LEASE,
+            "--heartbeat", HEARTBEAT, "--quarantine-after", chaos.QUARANTINE_AFTER,
+            # Fetches from the killed coordinator fail until its chunks are reclaimed (~3 s):
+            # a backoff that doubles from 400 ms leaves the job 4 failures in that time, not 5.
+            "--retry-backoff", "400ms"])
         wait_for(60, f"coordinator {i}", lambda: self.healthy(i))
 
     def healthy(self, i):
@@ -220,12 +227,16 @@ class PgScenario(chaos.Scenario):
         attempts = sum(int(n) for n in outcomes.values())
         unhealthy = [i for i in (0, 2) if not self.healthy(i)]
         failovers = self.failovers()
+        prepared_again = sum(len(re.findall(r"prepared again", open(
+            os.path.join(self.work, f"c{i}.log"), errors="replace").read())) for i in (0, 2))
+        relayed = int(self.sql("SELECT count(*) FROM jobs WHERE relayed = 1")[0][0])
 
         print(f"chaos_pg ({elapsed:.0f} s): episodes={JOBS} coordinators={COORDINATORS} "
               f"workers={WORKERS} coordinator_kills={self.figures['coordinator kills']} "
               f"postgres_restarts={self.figures['postgres restarts']} "
               f"link_cuts={self.figures['link cuts']} worker_failovers={failovers}")
-        print(f"  attempts={attempts} redone={attempts - JOBS} "
+        print(f"  relayed_chunks={relayed} prepared_again={prepared_again} "
+              f"attempts={attempts} redone={attempts - JOBS} "
               f"(expired={outcomes.get('expired', 0)} released={outcomes.get('released', 0)} "
               f"failed={outcomes.get('failed', 0)})")
         print(f"  lost={len(lost)} doubled={len(doubled)} episodes={len(transcripts)} "
@@ -243,6 +254,8 @@ class PgScenario(chaos.Scenario):
             raise Fail(f"coordinators {unhealthy} unhealthy after the chaos")
         if failovers == 0:
             raise Fail("no worker moved to another coordinator: the chaos missed them")
+        if relayed != JOBS:
+            raise Fail(f"{relayed} of {JOBS} jobs relayed: the coordinators did not relay")
 
     def stop_all(self):
         super().stop_all()
