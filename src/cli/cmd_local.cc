@@ -55,6 +55,8 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
               "free GPU memory)"),
       IntFlag("parakeet-states", &c.states,
               "parakeet: chunks (and jobs) in flight on one loaded model (0: auto)"),
+      BoolFlag("whisper-fallback", &c.fallback,
+               "whisper: decode a failed window again at higher temperatures (false: one pass)"),
       DurationFlag("whisper-chunk", &c.chunk,
                    "whisper: longest piece given to whisper.cpp at once (0: whole audio / states)"),
       BoolFlag("no-gpu", &c.no_gpu,
