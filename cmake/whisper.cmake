@@ -11,7 +11,13 @@
 #
 # A source tree is built for the machine that builds it (-march=native) but without AMX: on VMs
 # that report AMX, ggml's AMX kernels die with SIGILL on q8_0 models (shared notes), and leaving
-# them out keeps the AVX512 paths. It is always optimised (-O3, also in Debug and ASan builds) and
+# them out keeps the AVX512 paths. -DPODFLEET_WHISPER_PORTABLE=ON (scripts/bundle) builds for other
+# machines instead: ggml's backends become modules loaded at run time (GGML_BACKEND_DL, so ggml,
+# whisper and parakeet are shared libraries, all written to the build's bin/), the CPU backend in
+# every variant ggml knows for the architecture (GGML_CPU_ALL_VARIANTS; on x86-64: x64, sse42,
+# sandybridge, ivybridge, piledriver, haswell, skylakex, cannonlake, cascadelake, icelake,
+# cooperlake, zen4, alderlake and the AMX one, sapphirerapids, which scripts/bundle leaves out), of
+# which the engines load the best this CPU runs (engines/ggml_device.h). It is always optimised (-O3, also in Debug and ASan builds) and
 # never sanitized: it is third-party code, and an instrumented encoder is too slow to test with.
 # Only the ggml and whisper libraries are built, no examples or tests.
 #
@@ -26,9 +32,9 @@ option(PODFLEET_WHISPER "Build the whisper.cpp engine when its source or package
 set(PODFLEET_WHISPER_SOURCE "" CACHE PATH "whisper.cpp source tree to build (default: .deps/whisper.cpp)")
 option(PODFLEET_WHISPER_CUDA "Build whisper.cpp with CUDA" OFF)
 option(PODFLEET_WHISPER_METAL "Build whisper.cpp with Metal (macOS)" ${APPLE})
-# For other machines (scripts/bundle): x86-64-v3 (AVX2, FMA, F16C), no AVX512 or AMX, instead of
-# -march=native; the engine refuses CPUs without them (engine.cc) rather than die of SIGILL.
-option(PODFLEET_WHISPER_PORTABLE "Build whisper.cpp for any x86-64-v3 CPU, not this one" OFF)
+# For other machines (scripts/bundle): every CPU variant as a module, chosen at run time.
+option(PODFLEET_WHISPER_PORTABLE
+       "Build whisper.cpp for other CPUs: ggml's backends as modules, every CPU variant" OFF)
 
 set(PODFLEET_HAVE_WHISPER OFF)
 set(PODFLEET_HAVE_PARAKEET OFF)
@@ -45,9 +51,9 @@ function(podfleet_build_whisper source)
   set(GGML_NATIVE ON)
   if(PODFLEET_WHISPER_PORTABLE)
     set(GGML_NATIVE OFF)
-    foreach(feature SSE42 AVX AVX2 BMI2 FMA F16C)
-      set(GGML_${feature} ON)
-    endforeach()
+    set(BUILD_SHARED_LIBS ON)  # GGML_BACKEND_DL requires it
+    set(GGML_BACKEND_DL ON)
+    set(GGML_CPU_ALL_VARIANTS ON)
   endif()
   set(GGML_CUDA ${PODFLEET_WHISPER_CUDA})
   if(PODFLEET_WHISPER_CUDA AND NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
@@ -67,7 +73,7 @@ function(podfleet_build_whisper source)
     set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
   endif()
   set(opt "-O3 -DNDEBUG")
-  foreach(lang C CXX)
+  foreach(lang C CXX CUDA)  # CUDA too: nvcc's RelWithDebInfo default is -O2 -g
     foreach(config DEBUG RELEASE RELWITHDEBINFO MINSIZEREL)
       set(CMAKE_${lang}_FLAGS_${config} "${opt}")
     endforeach()
@@ -77,6 +83,12 @@ function(podfleet_build_whisper source)
     set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} -mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
   endif()
   add_subdirectory(${source} ${CMAKE_BINARY_DIR}/whisper.cpp EXCLUDE_FROM_ALL SYSTEM)
+  if(TARGET ggml-cpu-sapphirerapids)
+    # The AMX variant (the trap above; ggml builds it with -mamx-*, whatever the flags here): away
+    # from bin/, where the engines look for the CPU modules and scripts/bundle copies them from.
+    set_target_properties(ggml-cpu-sapphirerapids PROPERTIES
+      LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/ggml-amx-unused)
+  endif()
   # After the subdirectory, so only podfleet's own targets see these.
   if(PODFLEET_WHISPER_CUDA)
     find_package(CUDAToolkit REQUIRED)

@@ -55,6 +55,8 @@ std::vector<Flag> EngineFlags(EngineConfig& c) {
               "free GPU memory)"),
       IntFlag("parakeet-states", &c.states,
               "parakeet: chunks (and jobs) in flight on one loaded model (0: auto)"),
+      BoolFlag("whisper-fallback", &c.fallback,
+               "whisper: decode a failed window again at higher temperatures (false: one pass)"),
       DurationFlag("whisper-chunk", &c.chunk,
                    "whisper: longest piece given to whisper.cpp at once (0: whole audio / states)"),
       BoolFlag("no-gpu", &c.no_gpu,
@@ -266,9 +268,12 @@ int RunTranscribe(const Args& args) {
   if (!transcript) return Fail(file + ": " + transcript.error().ToString());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print(stderr, "{:.1f} s of audio in {:.1f} s ({:.1f}x realtime, {})\n",
+  const EngineInfo info = (*engine)->info();
+  fmt::print(stderr, "{:.1f} s of audio in {:.1f} s ({:.1f}x realtime, {}{}{})\n",
              audio->duration().count() / 1000.0, seconds,
-             audio->duration().count() / 1000.0 / seconds, (*engine)->info().name);
+             audio->duration().count() / 1000.0 / seconds, info.name,
+             info.device.empty() ? "" : " on " + info.device,
+             info.cpu_variant.empty() ? "" : ", ggml CPU variant " + info.cpu_variant);
 
   const std::string text =
       WriteTranscript(*transcript, *format, {std::filesystem::path(file).stem().string()});

@@ -26,23 +26,6 @@ Result<std::unique_ptr<Engine>> MakeWhisperEngine(const EngineConfig&) {
 }
 #endif
 
-#if defined(PODFLEET_HAVE_WHISPER) && defined(PODFLEET_WHISPER_X86_64_V3)
-// A portable build (PODFLEET_WHISPER_PORTABLE, scripts/bundle) compiled ggml for x86-64-v3: on a
-// CPU without AVX2, FMA or F16C it would die of an illegal instruction, so it says so instead.
-Result<std::unique_ptr<Engine>> MakePortableWhisperEngine(const EngineConfig& config) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-      !__builtin_cpu_supports("f16c"))
-    return Unavailable(
-        "this podfleet's whisper engine was built for x86-64-v3 CPUs (AVX2, FMA, F16C) and this "
-        "CPU lacks one of them: use --engine pocketsphinx, or build podfleet on this machine");
-  return MakeWhisperEngine(config);
-}
-#define PODFLEET_WHISPER_MAKER MakePortableWhisperEngine
-#else
-#define PODFLEET_WHISPER_MAKER MakeWhisperEngine
-#endif
-
 #ifndef PODFLEET_HAVE_PARAKEET
 Result<std::unique_ptr<Engine>> MakeParakeetEngine(const EngineConfig&) {
   return Unavailable(
@@ -59,7 +42,7 @@ struct EngineMaker {
 constexpr EngineMaker kEngines[] = {
     {"pocketsphinx", MakePocketSphinxEngine},
     {"simulated", MakeSimulatedEngine},
-    {"whisper", PODFLEET_WHISPER_MAKER},
+    {"whisper", MakeWhisperEngine},
     {"parakeet", MakeParakeetEngine},
     {"openai", MakeOpenAiEngine},
     {"exec", MakeExecEngine},

@@ -76,6 +76,9 @@ struct EngineInfo {
   std::string device;          // where it computes: "CPU", "CUDA0 (NVIDIA H200)"; empty: elsewhere
   bool gpu = false;            // `device` is a GPU
   std::string device_problem;  // non-empty: it should run on a GPU and cannot (blocks the worker)
+  // The ggml CPU variant chosen at run time in a build with loadable backends ("zen4"; see
+  // engines/ggml_device.h); empty in other builds and for other engines.
+  std::string cpu_variant;
   // The least realtime factor the engine must reach on the worker's self-test for the device it
   // claims (0: none); below it, the worker registers blocked.
   double speed_floor = 0;

@@ -238,8 +238,11 @@ Result<std::unique_ptr<Engine>> MakeParakeetEngine(const EngineConfig& config) {
   if (!file) return std::unexpected(file.error());
   if (config.states < 0 || config.chunk.count() < 0)
     return InvalidArgument("parakeet: states and chunk must not be negative");
-  const DeviceChoice device = ChooseDevice(config, ComputeDevices(), BuiltForGpu());
   QuietParakeetLog();
+  if (const GgmlBackends& backends = LoadGgmlBackends(); !backends.problem.empty())
+    return Unavailable("parakeet: " + backends.problem);
+  const DeviceChoice device =
+      ChooseDevice(config, ComputeDevices(), BuiltForGpu(), LoadGgmlBackends().gpu_problem);
   g_last_parakeet_error.clear();
   parakeet_context_params cparams = parakeet_context_default_params();
   cparams.use_gpu = device.gpu;

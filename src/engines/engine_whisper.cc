@@ -329,8 +329,11 @@ Result<std::unique_ptr<Engine>> MakeWhisperEngine(const EngineConfig& config) {
   if (config.states < 0 || config.beam_size < 0 || config.chunk.count() < 0)
     return InvalidArgument("whisper: states, beam size and chunk must not be negative");
 
-  const DeviceChoice device = ChooseDevice(config, ComputeDevices(), BuiltForGpu());
   QuietWhisperLog();
+  if (const GgmlBackends& backends = LoadGgmlBackends(); !backends.problem.empty())
+    return Unavailable("whisper: " + backends.problem);
+  const DeviceChoice device =
+      ChooseDevice(config, ComputeDevices(), BuiltForGpu(), LoadGgmlBackends().gpu_problem);
   g_last_whisper_error.clear();
   whisper_context_params cparams = whisper_context_default_params();
   cparams.use_gpu = device.gpu;

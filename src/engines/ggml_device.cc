@@ -5,11 +5,111 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
+#ifdef GGML_BACKEND_DL
+#include <dlfcn.h>
+#endif
+
 namespace podfleet {
+namespace {
+
+#ifdef GGML_BACKEND_DL
+namespace fs = std::filesystem;
+
+// The folder of the shared object that holds `address` ("" when unknown).
+std::string FolderOf(const void* address) {
+  Dl_info info{};
+  if (dladdr(address, &info) == 0 || !info.dli_fname) return "";
+  return fs::path(info.dli_fname).parent_path().string();
+}
+
+bool IsModule(const fs::path& file, std::string_view prefix) {
+  const std::string name = file.filename().string();
+  return name.starts_with(prefix) && file.extension() == ".so";
+}
+
+// GPU backend modules in `folder` that did not load, each with the loader's reason (ggml loads
+// them silently, so a missing CUDA runtime would otherwise read as "no GPU").
+std::string GpuModuleProblems(const std::string& folder) {
+  std::string problems;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const fs::path& file = entry.path();
+    if (!IsModule(file, "libggml-") || IsModule(file, "libggml-cpu") ||
+        IsModule(file, "libggml-base"))
+      continue;
+    if (void* loaded = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)) {
+      dlclose(loaded);
+      continue;
+    }
+    if (void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      dlclose(handle);  // it loads: ggml left it out for another reason (no device)
+      continue;
+    }
+    const char* why = dlerror();
+    problems += fmt::format("{}{}: {}", problems.empty() ? "" : "; ", file.filename().string(),
+                            why ? why : "cannot be loaded");
+  }
+  return problems;
+}
+
+GgmlBackends Load() {
+  GgmlBackends b;
+  b.loadable = true;
+  b.folder = FolderOf(reinterpret_cast<const void*>(&ggml_backend_load_all_from_path));
+  std::vector<std::string> folders = {b.folder};
+#ifdef GGML_BACKEND_DIR
+  folders.push_back(GGML_BACKEND_DIR);
+#endif
+  for (const std::string& folder : folders) {
+    if (folder.empty() || ggml_backend_reg_by_name("CPU")) continue;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec))
+      if (IsModule(entry.path(), "libggml-cpu")) ++b.cpu_variants;
+    ggml_backend_load_all_from_path(folder.c_str());
+    b.gpu_problem += GpuModuleProblems(folder);
+  }
+  ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
+  if (!cpu) {
+    const std::string where = fmt::format("{}", fmt::join(folders, " and "));
+    b.problem = fmt::format(
+        "no ggml CPU backend loaded: {} (this podfleet loads whisper.cpp's CPU code at run time: "
+        "reinstall the bundle, or build podfleet on this machine)",
+        b.cpu_variants == 0 ? fmt::format("{} holds no libggml-cpu-*.so module", where)
+                            : fmt::format("none of the {} libggml-cpu-*.so modules in {} loads "
+                                          "and runs on this CPU",
+                                          b.cpu_variants, where));
+    return b;
+  }
+  Dl_info info{};
+  if (dladdr(cpu, &info) != 0 && info.dli_fname) b.cpu_variant = CpuVariantOf(info.dli_fname);
+  return b;
+}
+#endif
+
+}  // namespace
+
+const GgmlBackends& LoadGgmlBackends() {
+#ifdef GGML_BACKEND_DL
+  static const GgmlBackends loaded = Load();
+#else
+  static const GgmlBackends loaded;
+#endif
+  return loaded;
+}
+
+std::string CpuVariantOf(std::string_view module_file) {
+  std::string_view name = module_file.substr(module_file.find_last_of('/') + 1);
+  if (name.starts_with("libggml-")) name.remove_prefix(8);
+  if (name.ends_with(".so")) name.remove_suffix(3);
+  if (name.starts_with("cpu-")) name.remove_prefix(4);
+  return std::string(name);
+}
 
 std::vector<ComputeDevice> ComputeDevices() {
+  LoadGgmlBackends();
   std::vector<ComputeDevice> out;
   for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
     ggml_backend_dev_t dev = ggml_backend_dev_get(i);
@@ -40,7 +140,7 @@ bool BuiltForGpu() {
 }
 
 DeviceChoice ChooseDevice(const EngineConfig& config, const std::vector<ComputeDevice>& devices,
-                          bool built_for_gpu) {
+                          bool built_for_gpu, std::string_view gpu_problem) {
   DeviceChoice c{"CPU", false, "", 0};
   if (config.no_gpu) return c;
   for (const ComputeDevice& d : devices) {
@@ -50,10 +150,11 @@ DeviceChoice ChooseDevice(const EngineConfig& config, const std::vector<ComputeD
   if (!built_for_gpu && !config.require_gpu) return c;
   const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
   c.problem = fmt::format(
-      "the {} engine needs a GPU{} but ggml found no usable one{}; it would run on the CPU at a "
-      "fraction of the speed (use --no-gpu to run on the CPU on purpose)",
+      "the {} engine needs a GPU{} but ggml found no usable one{}{}; it would run on the CPU at "
+      "a fraction of the speed (use --no-gpu to run on the CPU on purpose)",
       config.name, built_for_gpu ? " (built with a GPU backend)" : " (--require-gpu)",
-      visible ? fmt::format(" (CUDA_VISIBLE_DEVICES='{}')", visible) : "");
+      visible ? fmt::format(" (CUDA_VISIBLE_DEVICES='{}')", visible) : "",
+      gpu_problem.empty() ? "" : fmt::format(" ({})", gpu_problem));
   return c;
 }
 
@@ -98,6 +199,7 @@ void EngineRuntime::Describe(EngineInfo& info) const {
   info.device = device_.device;
   info.gpu = device_.gpu;
   info.device_problem = device_.problem;
+  info.cpu_variant = LoadGgmlBackends().cpu_variant;
   info.speed_floor = device_.gpu ? kGpuSpeedFloor : 0;
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engines/engine.h"
@@ -32,7 +33,31 @@ struct ComputeDevice {
   int64_t total_bytes = 0;
 };
 
-// Every device ggml's backends found in this process (CPU included).
+// ggml's backends in a build that loads them at run time (GGML_BACKEND_DL: scripts/bundle's,
+// cmake/whisper.cmake's PODFLEET_WHISPER_PORTABLE). Its CPU code is then a set of modules, one per
+// CPU generation (libggml-cpu-x64.so ... libggml-cpu-haswell.so ... libggml-cpu-zen4.so), and a GPU
+// backend is a module too (libggml-cuda.so). LoadGgmlBackends loads them once per process from the
+// folder that holds libggml (a bundle's lib/, a build's bin/) and from ggml's own backend folder
+// when it was built with one, never from the current folder: ggml keeps the CPU variant with the
+// best score (ggml_backend_score) among those this CPU can run, so a bundle uses AVX512 where
+// there is AVX512 and never dies of an illegal instruction where there is not. A build with the
+// backends linked in (the default, -march=native) loads nothing.
+struct GgmlBackends {
+  bool loadable = false;    // the build loads its backends at run time
+  std::string folder;       // where the modules were looked for
+  std::string cpu_variant;  // the CPU variant ggml chose ("haswell"); empty: none, or built in
+  int cpu_variants = 0;     // how many CPU variant modules it chose among
+  std::string problem;      // non-empty: no CPU backend loaded, so no engine can run (why)
+  std::string gpu_problem;  // a GPU backend module that failed to load, and the loader's reason
+};
+
+// Loads the backends (the first call) and says what was loaded. Thread-safe.
+const GgmlBackends& LoadGgmlBackends();
+
+// "libggml-cpu-haswell.so" (or a path ending so) -> "haswell"; "libggml-cpu.so" -> "cpu".
+std::string CpuVariantOf(std::string_view module_file);
+
+// Every device ggml's backends found in this process (CPU included), after LoadGgmlBackends.
 std::vector<ComputeDevice> ComputeDevices();
 
 // The CUDA runtime the engines were built with (1000 * major + 10 * minor; 0: not a CUDA build).
@@ -48,9 +73,10 @@ struct DeviceChoice {
 };
 
 // The device an engine configured by `config` runs on, given `devices` and whether the build has
-// a GPU backend (pure, for tests).
+// a GPU backend (pure, for tests). `gpu_problem` (GgmlBackends::gpu_problem) goes into the problem
+// when a GPU is required and none is usable.
 DeviceChoice ChooseDevice(const EngineConfig& config, const std::vector<ComputeDevice>& devices,
-                          bool built_for_gpu);
+                          bool built_for_gpu, std::string_view gpu_problem = {});
 
 }  // namespace podfleet
 

@@ -15,6 +15,25 @@ TEST(ComputeDevices, ThisBuildOffersTheCpu) {
   EXPECT_TRUE(cpu);
 }
 
+TEST(GgmlBackends, ThisBuildHasACpuBackendAndNamesItsVariantWhenLoaded) {
+  const GgmlBackends& b = LoadGgmlBackends();
+  EXPECT_TRUE(b.problem.empty()) << b.problem;
+  EXPECT_EQ(b.loadable, !b.cpu_variant.empty()) << b.folder;
+}
+
+TEST(GgmlBackends, ACpuVariantIsNamedByItsModule) {
+  EXPECT_EQ(CpuVariantOf("/opt/podfleet-worker-cpu/lib/libggml-cpu-haswell.so"), "haswell");
+  EXPECT_EQ(CpuVariantOf("libggml-cpu-x64.so"), "x64");
+  EXPECT_EQ(CpuVariantOf("lib/libggml-cpu.so"), "cpu");
+}
+
+TEST(ChooseDevice, AGpuModuleThatDidNotLoadIsNamedInTheProblem) {
+  EngineConfig c;
+  const DeviceChoice d = ChooseDevice(c, kCpuOnly, true, "libggml-cuda.so: libcudart.so.13: none");
+  EXPECT_NE(d.problem.find("(libggml-cuda.so: libcudart.so.13: none)"), std::string::npos)
+      << d.problem;
+}
+
 TEST(ChooseDevice, TakesTheFirstGpu) {
   EngineConfig c;
   const DeviceChoice d = ChooseDevice(c, kWithGpu, true);

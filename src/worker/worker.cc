@@ -122,6 +122,8 @@ Result<void> Worker::Register() {
   info.engine_states = std::max(1, engine.states);
   if (!engine.states_note.empty()) Log("engine states: " + engine.states_note);
   if (!engine.device.empty()) Log("engine device: " + engine.device);
+  if (!engine.cpu_variant.empty())
+    Log("engine CPU variant: " + engine.cpu_variant + " (ggml's best for this CPU, at run time)");
   info.version = PODFLEET_VERSION;
   info.hardware = DetectHardware();
   info.price_per_hour = options_.price_per_hour;
