@@ -11,6 +11,11 @@
 // so their rate grows with the workers; the raw loop commits each transaction alone, as a
 // straightforward queue on SQLite does.
 //
+// HTTP is measured twice: with the client as a worker uses it (one connection per call), the
+// figure the ratios HTTP/raw and HTTP/store are of; and with the client keeping its connections
+// open (HttpClientOptions::reuse_connections), labelled "keep-alive", where the coordinator no
+// longer accepts and closes a connection per call.
+//
 // Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]]
 // Each cycle leases one job and completes it with a one-segment transcript. Every run uses a
 // fresh database in a temporary directory; a list of worker counts runs all three per count.
@@ -177,9 +182,9 @@ Result<double> RawRun(const Options& o, const std::filesystem::path& dir) {
   });
 }
 
-Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
+Result<double> HttpRun(const Options& o, const std::filesystem::path& dir, bool keep_alive) {
   CoordinatorOptions co;
-  co.data_dir = dir / "coordinator";
+  co.data_dir = dir / (keep_alive ? "coordinator-keep-alive" : "coordinator");
   co.port = 0;
   auto coordinator = Coordinator::Start(co, SystemClock::Get());
   if (!coordinator) return std::unexpected(coordinator.error());
@@ -188,7 +193,9 @@ Result<double> HttpRun(const Options& o, const std::filesystem::path& dir) {
                    .AddEpisodes(std::nullopt, Episodes(o.jobs), SystemClock::Get().Now());
       !r)
     return std::unexpected(r.error());
-  auto http = MakeCurlClient(HttpClientOptions{});
+  HttpClientOptions client_options;
+  client_options.reuse_connections = keep_alive;
+  auto http = MakeCurlClient(client_options);
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int w = 0; w < o.workers; ++w) {
     auto client = std::make_unique<CoordinatorClient>((*coordinator)->base_url(), *http);
@@ -215,10 +222,12 @@ int RunOnce(const Options& o) {
   const double raw_cpu = last_cpu_us_per_cycle;
   auto store = StoreRun(o, dir);
   const double store_cpu = last_cpu_us_per_cycle;
-  auto http = HttpRun(o, dir);
+  auto http = HttpRun(o, dir, /*keep_alive=*/false);
   const double http_cpu = last_cpu_us_per_cycle;
+  auto kept = HttpRun(o, dir, /*keep_alive=*/true);
+  const double kept_cpu = last_cpu_us_per_cycle;
   std::filesystem::remove_all(dir);
-  for (const Result<double>* r : {&raw, &store, &http}) {
+  for (const Result<double>* r : {&raw, &store, &http, &kept}) {
     if (!*r) {
       fmt::print(stderr, "bench/queue: {}\n", r->error().ToString());
       return 1;
@@ -229,14 +238,18 @@ int RunOnce(const Options& o) {
   fmt::print("  raw SQLite loop:  {:8.0f} claim+complete cycles/s (one transaction per call)\n",
              *raw);
   fmt::print("  store directly:   {:8.0f} claim+complete cycles/s\n", *store);
-  fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s\n", *http);
+  fmt::print("  through HTTP API: {:8.0f} claim+complete cycles/s (a connection per call)\n",
+             *http);
+  fmt::print("  HTTP, keep-alive: {:8.0f} claim+complete cycles/s (client reuses connections)\n",
+             *kept);
   fmt::print(
       "  CPU per cycle (all threads, clients included): raw {:.0f} us, store {:.0f} us, "
-      "HTTP {:.0f} us\n",
-      raw_cpu, store_cpu, http_cpu);
+      "HTTP {:.0f} us, HTTP keep-alive {:.0f} us\n",
+      raw_cpu, store_cpu, http_cpu, kept_cpu);
   fmt::print("  ratio store/raw:  {:.2f}\n", *store / *raw);
   fmt::print("  ratio HTTP/raw:   {:.2f}\n", *http / *raw);
   fmt::print("  ratio HTTP/store: {:.2f}\n", *http / *store);
+  fmt::print("  ratio HTTP keep-alive/raw: {:.2f}\n", *kept / *raw);
   return 0;
 }
 
