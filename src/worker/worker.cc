@@ -52,6 +52,13 @@ Millis Jittered(Millis d) {
   return Millis(d.count() - half(rng));
 }
 
+// Waits on `clock` until `deadline` unless `stop` comes first; false when stopped. Through a
+// Wakeup of its own: then a wall clock set back meanwhile does not stretch the wait (SystemClock).
+bool WaitOn(const Clock& clock, TimePoint deadline, const std::stop_token& stop) {
+  Wakeup none;
+  return clock.WaitUntil(deadline, stop, none);
+}
+
 }  // namespace
 
 struct Worker::HeldJob {
@@ -100,7 +107,7 @@ double Worker::MeasureSpeed() {
   std::stop_source limit;
   std::stop_callback forward(stop_.get_token(), [&] { limit.request_stop(); });
   std::thread timer([&] {
-    clock_.WaitUntil(clock_.Now() + options_.speed_probe_limit, limit.get_token());
+    WaitOn(clock_, clock_.Now() + options_.speed_probe_limit, limit.get_token());
     limit.request_stop();
   });
   auto speed = MeasureEngineSpeed(engine_, limit.get_token());
@@ -271,7 +278,7 @@ void Worker::ReplayOutbox() {
   }
 }
 
-bool Worker::Pause(Millis d) { return clock_.WaitUntil(clock_.Now() + d, stop_.get_token()); }
+bool Worker::Pause(Millis d) { return WaitOn(clock_, clock_.Now() + d, stop_.get_token()); }
 
 // Resets `idle_since` while a job is held or a claim returned work, and when the clock was set
 // back past it (the wall clock), rather than wait out the step.
@@ -306,7 +313,7 @@ bool Worker::BreakerPendingLocked() const {
 // asked for no wait) is not repeated at once: an idle worker would otherwise claim in a loop.
 void Worker::PauseAfterEmptyClaim(TimePoint asked) {
   constexpr Millis kMinClaimPeriod{250};
-  clock_.WaitUntil(asked + kMinClaimPeriod, stop_.get_token());
+  WaitOn(clock_, asked + kMinClaimPeriod, stop_.get_token());
 }
 
 void Worker::ClaimLoop() {
