@@ -53,14 +53,14 @@ bool Eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(1
   return done();
 }
 
-// Advances `clock` by `step` at a time, each advance once the worker's loops that were waiting on
-// it wait again, until `run` ends (up to 200 steps): a worker on a ManualClock that should finish
-// by itself, its idle limit or back-offs driven by the test.
+// Advances `clock` by `step` every 50 ms of waiting for `run` to end (up to 200 steps): a worker
+// on a ManualClock that should finish by itself, its idle limit or back-offs driven by the test.
+// (Not AdvanceAndSettle: a worker that ends does not wait on the clock again.)
 template <class T>
 bool AdvanceUntilReady(ManualClock& clock, std::future<T>& run, Millis step) {
   for (int i = 0; i < 200; ++i) {
     if (run.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) return true;
-    clock.AdvanceAndSettle(step);
+    clock.Advance(step);
   }
   return run.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
@@ -172,10 +172,12 @@ class WorkerTest : public ::testing::Test {
     return (*nodes)["nodes"][0];
   }
 
-  // Waits until the (only) node reports a job in the engine.
-  bool WaitUntilTranscribing() {
+  // Waits until the (only) node reports a job in the engine. A worker on a ManualClock reports
+  // it with a heartbeat when `clock` is given, advanced a heartbeat period each time.
+  bool WaitUntilTranscribing(ManualClock* clock = nullptr) {
     for (int i = 0; i < 100; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (clock) clock->Advance(Millis(10'000));
       auto nodes = admin_->GetJson("/api/nodes");
       if (!nodes || (*nodes)["nodes"].empty()) continue;
       for (const json& j : (*nodes)["nodes"][0]["jobs"])
@@ -294,7 +296,7 @@ TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBac
   Worker worker(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return worker.Run(); });
   StopOnExit stop_on_exit{worker};
-  ASSERT_TRUE(WaitUntilTranscribing());
+  ASSERT_TRUE(WaitUntilTranscribing(&clock));
   const uint16_t port = coordinator_->port();
   coordinator_->Stop();
   ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
@@ -520,10 +522,12 @@ TEST_F(WorkerTest, UnwritableWorkDirReleasesTheJobAndShowsTheNodeUnhealthyUntilI
   std::filesystem::remove(audio_dir);
   std::filesystem::create_directory(audio_dir);
   // The next probe of the directory comes after its back-off (at most 30 s) on the clock.
-  ASSERT_TRUE(Eventually([&] {
-    clock.Advance(Millis(30'000));
-    return Episode(id)["state"] == "done";
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        clock.Advance(Millis(30'000));
+        return Episode(id)["state"] == "done";
+      },
+      std::chrono::seconds(30)));
   EXPECT_TRUE(Eventually([&] { return !Node().contains("fault"); })) << Node().dump();
   EXPECT_NE(Node().value("status", ""), "unhealthy");
   worker.RequestStop();
