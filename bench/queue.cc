@@ -18,6 +18,11 @@
 // the settings the server reports. The SQLite store and HTTP API commit concurrent writers
 // together (group commit, store_sqlite.h); PostgreSQL groups concurrent commits' WAL flushes.
 //
+// HTTP on SQLite is measured twice: with the client as a worker uses it (one connection per call),
+// the figure the ratios are of; and with the client keeping its connections open
+// (HttpClientOptions::reuse_connections), labelled "keep-alive", where the coordinator no longer
+// accepts and closes a connection per call.
+//
 // Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off]
 // Each cycle leases one job and completes it with a one-segment transcript. Every row uses a fresh
 // database (SQLite files in a temporary directory, a new PostgreSQL database); a list of worker
@@ -238,14 +243,16 @@ Result<double> RawPgRun(const Options& o, const std::string& url,
 // through the HTTP API.
 Result<double> HttpRun(const Options& o,
                        const std::vector<std::unique_ptr<Coordinator>>& coordinators,
-                       const std::function<double()>& server_cpu) {
+                       const std::function<double()>& server_cpu, bool keep_alive) {
   Store& store = coordinators.front()->store();
   const TimePoint now = SystemClock::Get().Now();
   if (auto r = store.AddEpisodes(std::nullopt, Episodes(o.jobs), now); !r)
     return std::unexpected(r.error());
   auto token = CreateEnrollmentToken(store, "bench", now);
   if (!token) return std::unexpected(token.error());
-  auto http = MakeCurlClient(HttpClientOptions{});
+  HttpClientOptions client_options;
+  client_options.reuse_connections = keep_alive;
+  auto http = MakeCurlClient(client_options);
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int w = 0; w < o.workers; ++w) {
     const Coordinator& c = *coordinators[static_cast<size_t>(w) % coordinators.size()];
@@ -284,10 +291,11 @@ Result<std::vector<std::unique_ptr<Coordinator>>> StartCoordinators(
 }
 
 Result<double> HttpOn(const Options& o, int coordinators, const std::string& store,
-                      const std::filesystem::path& dir, const std::function<double()>& server_cpu) {
+                      const std::filesystem::path& dir, const std::function<double()>& server_cpu,
+                      bool keep_alive = false) {
   auto started = StartCoordinators(coordinators, store, dir);
   if (!started) return std::unexpected(started.error());
-  Result<double> rate = HttpRun(o, *started, server_cpu);
+  Result<double> rate = HttpRun(o, *started, server_cpu, keep_alive);
   for (auto& c : *started) c->Stop();
   return rate;
 }
@@ -336,7 +344,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
                    fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
   std::vector<Row> rows;
-  rows.reserve(3 + 2 + kMaxCoordinators);
+  constexpr size_t kSqliteRows = 4;  // raw, store, HTTP, HTTP keep-alive
+  rows.reserve(kSqliteRows + 2 + kMaxCoordinators);
   rows.push_back(Measured("SQLite raw loop (1 connection)", [&] { return RawSqliteRun(o, dir); }));
   rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
     auto store = OpenSqliteStore((dir / "store.db").string());
@@ -345,6 +354,9 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
   }));
   rows.push_back(Measured("SQLite HTTP, 1 coordinator",
                           [&] { return HttpOn(o, 1, "", dir / "sqlite-http", {}); }));
+  rows.push_back(Measured("SQLite HTTP, keep-alive client", [&] {
+    return HttpOn(o, 1, "", dir / "sqlite-http-keep-alive", {}, /*keep_alive=*/true);
+  }));
   if (pg) {
     const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
     auto db = [&](const std::string& what) -> Result<std::string> {
@@ -382,8 +394,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
     }
   }
   for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].raw = &rows[i < 3 ? 0 : 3];
-    if (i >= 3) rows[i].sqlite_same = &rows[std::min<size_t>(i - 3, 2)];
+    rows[i].raw = &rows[i < kSqliteRows ? 0 : kSqliteRows];
+    if (i >= kSqliteRows) rows[i].sqlite_same = &rows[std::min<size_t>(i - kSqliteRows, 2)];
   }
   fmt::print("bench/queue: {} jobs, {} workers (threads of this process)\n", o.jobs, o.workers);
   fmt::print("  {:<38} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s", "CPU us",

@@ -159,7 +159,8 @@ void RecordServed(Coordinator::Context& c, const HttpRequest& request, int64_t b
                   Millis audio) {
   NodeId node(0);
   if (std::string_view token = request.BearerToken(); !token.empty()) {
-    if (Result<Node> found = c.store.FindNodeByToken(HashToken(token))) node = found->id;
+    if (Result<Node> found = c.nodes.Find(c.store, HashToken(token), c.clock.Now()))
+      node = found->id;
   }
   if (Result<void> r = c.store.RecordTransfer(node, bytes, audio, c.clock.Now()); !r)
     fmt::print(stderr, "counting bytes served: {}\n", r.error().ToString());

@@ -14,6 +14,7 @@
 #include "coordinator/job_waiters.h"
 #include "coordinator/join_token.h"
 #include "coordinator/node_faults.h"
+#include "coordinator/node_tokens.h"
 #include "coordinator/upload_dedup.h"
 #include "net/router.h"
 
@@ -36,6 +37,7 @@ struct Coordinator::Context {
   const BundleShelf* bundles = nullptr;  // worker bundles (--bundles); null when none
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
   NodeFaults faults;                     // local faults the workers report (node_faults.h)
+  NodeTokens nodes;                      // the nodes' tokens, remembered (node_tokens.h)
   std::atomic<Autoscaler*> autoscaler{nullptr};  // serve --autoscale; set once after start
   // This coordinator's URL as recorded with the audio it holds (uploads: "<it>/api/media/NAME")
   // when several share a PostgreSQL store (Coordinator::audio_base); empty otherwise. Set once at

@@ -25,10 +25,12 @@ using nlohmann::json;
 // completions record it in their own transaction instead (store.h).
 constexpr Millis kTouchEvery{1'000};
 
-Result<void> TouchIfDue(Coordinator::Context& c, const Node& node) {
+Result<void> TouchIfDue(Coordinator::Context& c, const Node& node, const std::string& token_hash) {
   const TimePoint now = c.clock.Now();
   if (now - node.last_seen < kTouchEvery && now >= node.last_seen) return {};
-  return c.store.TouchNode(node.id, now);
+  if (Result<void> r = c.store.TouchNode(node.id, now); !r) return r;
+  c.nodes.Seen(token_hash, now);
+  return {};
 }
 
 // Whether Authenticate records the node as heard from: not for the calls whose store write does
@@ -41,11 +43,15 @@ Result<Node> Authenticate(Coordinator::Context& c, const HttpRequest& request,
   if (token.empty()) return PermissionDenied("missing node token (Authorization: Bearer ...)");
   // kPermissionDenied for a token no live node has; any other error is the store's (a database
   // restarting: kUnavailable, which a worker retries or takes to another coordinator), never a
-  // refused token, which would make the worker give up.
-  auto node = c.store.FindNodeByToken(HashToken(token));
+  // refused token, which would make the worker give up. Remembered: node_tokens.h.
+  const std::string hash = HashToken(token);
+  auto node = c.nodes.Find(c.store, hash, c.clock.Now());
   if (!node) return std::unexpected(node.error());
   if (touch == Touch::kYes) {
-    if (auto r = TouchIfDue(c, *node); !r) return std::unexpected(r.error());
+    if (auto r = TouchIfDue(c, *node, hash); !r) return std::unexpected(r.error());
+  } else {
+    // The call's own write records it (if that fails, the next touch is merely a second late).
+    c.nodes.Seen(hash, c.clock.Now());
   }
   return node;
 }
@@ -114,7 +120,8 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   auto node = Authenticate(c, request, Touch::kInCall);
   if (!node) return respond(ErrorReply(node.error()));
   if (!node->info.blocked_reason.empty()) {
-    if (auto r = TouchIfDue(c, *node); !r) return respond(ErrorReply(r.error()));
+    if (auto r = TouchIfDue(c, *node, HashToken(request.BearerToken())); !r)
+      return respond(ErrorReply(r.error()));
     return respond(ErrorReply({Code::kConflict, "node is blocked: " + node->info.blocked_reason}));
   }
   auto body = JsonBody(request);
@@ -274,7 +281,9 @@ HttpResponse Deregister(Coordinator::Context& c, const HttpRequest& request) {
   auto node = Authenticate(c, request);
   if (!node) return ErrorReply(node.error());
   c.faults.Forget(node->id);
-  return Reply(c.store.RetireNode(node->id, c.clock.Now()));
+  Result<void> retired = c.store.RetireNode(node->id, c.clock.Now());
+  if (retired) c.nodes.Forget(node->id);
+  return Reply(retired);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "core/thread_annotations.h"
 #include "net/public_address.h"
 
 namespace podfleet {
@@ -374,16 +375,38 @@ class CurlClient final : public HttpClient {
                                   const DownloadOptions& options) override;
 
  private:
-  // A handle with the options every transfer shares. `error_buffer` must outlive it.
-  Result<Easy> NewEasy(const std::string& url, char* error_buffer) const;
+  // A handle with the options every transfer shares. `error_buffer` must outlive it. `reused`:
+  // an idle handle with its open connection, if one is kept (reuse_connections).
+  Result<Easy> NewEasy(const std::string& url, char* error_buffer, bool reused = false) const
+      EXCLUDES(mu_);
+  // Keeps `easy` (and its connection) for a later Send, its options cleared.
+  void KeepIdle(Easy easy) const EXCLUDES(mu_);
   Attempt DownloadOnce(const std::string& url, const fs::path& part, bool resume,
                        const DownloadOptions& options, Millis time_left) const;
 
   const HttpClientOptions options_;
+
+  mutable Mutex mu_;
+  mutable std::vector<Easy> idle_ GUARDED_BY(mu_);  // reuse_connections: handles between calls
 };
 
-Result<Easy> CurlClient::NewEasy(const std::string& url, char* error_buffer) const {
-  Easy easy(curl_easy_init());
+void CurlClient::KeepIdle(Easy easy) const {
+  // Reset at once: the options point at the finished call's buffers.
+  curl_easy_reset(easy.get());
+  MutexLock lock(mu_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(easy));
+}
+
+Result<Easy> CurlClient::NewEasy(const std::string& url, char* error_buffer, bool reused) const {
+  Easy easy;
+  if (reused) {
+    MutexLock lock(mu_);
+    if (!idle_.empty()) {
+      easy = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!easy) easy.reset(curl_easy_init());
   if (!easy) return Internal("curl_easy_init failed");
   error_buffer[0] = '\0';
   Setter set(easy.get());
@@ -403,7 +426,8 @@ Result<Easy> CurlClient::NewEasy(const std::string& url, char* error_buffer) con
 
 Result<HttpResponse> CurlClient::Send(const ClientRequest& request) {
   char error_buffer[CURL_ERROR_SIZE];
-  Result<Easy> easy = NewEasy(request.url, error_buffer);
+  const bool reuse = options_.reuse_connections && !request.allow_address;
+  Result<Easy> easy = NewEasy(request.url, error_buffer, reuse);
   if (!easy) return std::unexpected(easy.error());
   CURL* c = easy->get();
   Slist headers = RequestHeaders(request);
@@ -441,6 +465,7 @@ Result<HttpResponse> CurlClient::Send(const ClientRequest& request) {
   response.content_type = InfoString(c, CURLINFO_CONTENT_TYPE);
   response.body = std::move(body.body);
   response.headers = std::move(response_headers.headers);
+  if (reuse) KeepIdle(std::move(*easy));
   return response;
 }
 

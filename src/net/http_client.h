@@ -38,7 +38,15 @@ struct HttpClientOptions {
   std::string ca_file;  // empty: the system's CAs
   int max_redirects = 10;
   std::string user_agent = "podfleet";
+  // Send() keeps connections open between calls (HTTP keep-alive; up to kMaxIdleConnections idle
+  // ones, each reused by one call at a time) instead of one connection per call. Off by default:
+  // a worker connects afresh for each call. Requests with allow_address, and downloads, always
+  // connect afresh, so that every address they reach is checked.
+  bool reuse_connections = false;
 };
+
+// The most idle connections a client with reuse_connections keeps.
+inline constexpr size_t kMaxIdleConnections = 64;
 
 struct ClientRequest {
   std::string method = "GET";

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -210,6 +211,40 @@ TEST_F(HttpClientTest, SendToAClosedPortIsUnavailable) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_FALSE(r.error().message.empty());
+}
+
+// The client's address as the server saw it, for each of `calls` sends (`allow` as the
+// request's allow_address when set).
+std::set<std::string> PeersOf(HttpClient& client, int calls,
+                              std::function<bool(const sockaddr*)> allow = {}) {
+  auto server = HttpServer::Start({.port = 0}, [](HttpRequest r, HttpResponder respond) {
+    respond(HttpResponse::Text(200, r.remote));
+  });
+  EXPECT_TRUE(server) << server.error().ToString();
+  std::set<std::string> peers;
+  for (int i = 0; i < calls; ++i) {
+    ClientRequest request{.url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/"};
+    request.allow_address = allow;
+    auto r = client.Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    if (r) peers.insert(r->body);
+  }
+  return peers;
+}
+
+TEST_F(HttpClientTest, SendConnectsAfreshForEachCallByDefault) {
+  EXPECT_EQ(PeersOf(*client_, 5).size(), 5u);
+}
+
+TEST_F(HttpClientTest, SendWithReuseConnectionsKeepsOneConnection) {
+  auto client = MakeCurlClient({.timeout = Millis(5000), .reuse_connections = true});
+  EXPECT_EQ(PeersOf(*client, 5).size(), 1u);
+}
+
+// Every address such a request reaches must be checked, which a kept connection would skip.
+TEST_F(HttpClientTest, SendWithAllowAddressConnectsAfreshEvenWithReuse) {
+  auto client = MakeCurlClient({.timeout = Millis(5000), .reuse_connections = true});
+  EXPECT_EQ(PeersOf(*client, 3, [](const sockaddr*) { return true; }).size(), 3u);
 }
 
 TEST_F(HttpClientTest, SendRejectsOtherSchemes) {

@@ -43,7 +43,12 @@ bool Match(const std::vector<std::string>& pattern, const std::vector<std::strin
   for (size_t i = 0; i < pattern.size(); ++i) {
     const std::string& want = pattern[i];
     if (!IsParam(want)) {
-      if (PercentDecode(segments[i], false) != want) return false;
+      // Most segments hold no escape: compared as they are, without decoding a copy per route.
+      if (segments[i].find('%') == std::string_view::npos) {
+        if (segments[i] != want) return false;
+      } else if (PercentDecode(segments[i], false) != want) {
+        return false;
+      }
       continue;
     }
     std::optional<std::string> value = PercentDecode(segments[i], false);

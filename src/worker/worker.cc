@@ -52,6 +52,13 @@ Millis Jittered(Millis d) {
   return Millis(d.count() - half(rng));
 }
 
+// Waits on `clock` until `deadline` unless `stop` comes first; false when stopped. Through a
+// Wakeup of its own: then a wall clock set back meanwhile does not stretch the wait (SystemClock).
+bool WaitOn(const Clock& clock, TimePoint deadline, const std::stop_token& stop) {
+  Wakeup none;
+  return clock.WaitUntil(deadline, stop, none);
+}
+
 }  // namespace
 
 struct Worker::HeldJob {
@@ -71,10 +78,11 @@ struct Worker::HeldJob {
   }
 };
 
-Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http)
+Worker::Worker(WorkerOptions options, Engine& engine, HttpClient& http, const Clock& clock)
     : options_(std::move(options)),
       engine_(engine),
       http_(http),
+      clock_(clock),
       client_(options_.server, http),
       outbox_(options_.work_dir / "outbox"),
       planner_(options_.prefetch, options_.max_prefetch) {
@@ -99,7 +107,7 @@ double Worker::MeasureSpeed() {
   std::stop_source limit;
   std::stop_callback forward(stop_.get_token(), [&] { limit.request_stop(); });
   std::thread timer([&] {
-    SleepFor(options_.speed_probe_limit, limit.get_token());
+    WaitOn(clock_, clock_.Now() + options_.speed_probe_limit, limit.get_token());
     limit.request_stop();
   });
   auto speed = MeasureEngineSpeed(engine_, limit.get_token());
@@ -151,8 +159,7 @@ Result<void> Worker::Register() {
         }
         if (hb.error().code != Code::kUnavailable) break;
         Log("coordinator unavailable (" + hb.error().message + "), retrying");
-        SleepFor(Millis(1000), stop_.get_token());
-        if (stopping()) return Unavailable("stopped before resuming");
+        if (!Pause(Millis(1000))) return Unavailable("stopped before resuming");
       }
     }
   }
@@ -180,8 +187,7 @@ Result<void> Worker::Register() {
     }
     if (reg.error().code != Code::kUnavailable) return std::unexpected(reg.error());
     Log("coordinator unavailable (" + reg.error().message + "), retrying");
-    SleepFor(Millis(1000), stop_.get_token());
-    if (stopping()) return Unavailable("stopped before registering");
+    if (!Pause(Millis(1000))) return Unavailable("stopped before registering");
   }
 }
 
@@ -274,15 +280,18 @@ void Worker::ReplayOutbox() {
   }
 }
 
-// Resets `idle_since` while a job is held or a claim returned work.
-bool Worker::IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since) {
-  const auto now = std::chrono::steady_clock::now();
+bool Worker::Pause(Millis d) { return WaitOn(clock_, clock_.Now() + d, stop_.get_token()); }
+
+// Resets `idle_since` while a job is held or a claim returned work, and when the clock was set
+// back past it (the wall clock), rather than wait out the step.
+bool Worker::IdleTooLong(bool claimed_nothing, TimePoint& idle_since) {
+  const TimePoint now = clock_.Now();
   bool holding = false;
   {
     MutexLock lock(mu_);
     holding = !held_.empty();
   }
-  if (!claimed_nothing || holding) {
+  if (!claimed_nothing || holding || now < idle_since) {
     idle_since = now;
     return false;
   }
@@ -304,18 +313,16 @@ bool Worker::BreakerPendingLocked() const {
 
 // A claim that came back empty at once (the coordinator waited less than asked, or the worker
 // asked for no wait) is not repeated at once: an idle worker would otherwise claim in a loop.
-void Worker::PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked) {
-  constexpr auto kMinClaimPeriod = std::chrono::milliseconds(250);
-  const auto next = asked + kMinClaimPeriod;
-  const auto now = std::chrono::steady_clock::now();
-  if (now < next) SleepFor(next - now, stop_.get_token());
+void Worker::PauseAfterEmptyClaim(TimePoint asked) {
+  constexpr Millis kMinClaimPeriod{250};
+  WaitOn(clock_, asked + kMinClaimPeriod, stop_.get_token());
 }
 
 void Worker::ClaimLoop() {
   int64_t claimed = 0;
   Millis backoff{500};
   Millis fault_wait{1'000};
-  auto idle_since = std::chrono::steady_clock::now();
+  TimePoint idle_since = clock_.Now();
   while (!stopping()) {
     if (options_.max_jobs > 0 && claimed >= options_.max_jobs) break;
     int want = 0;
@@ -338,7 +345,7 @@ void Worker::ClaimLoop() {
     }
     if (options_.max_jobs > 0)
       want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - claimed));
-    const auto asked = std::chrono::steady_clock::now();
+    const TimePoint asked = clock_.Now();
     // Sent only while healthy: a claim without a fault tells the coordinator the node recovered.
     auto grants = client_.Claim(want, options_.claim_wait);
     if (grants && grants->empty()) PauseAfterEmptyClaim(asked);
@@ -346,7 +353,7 @@ void Worker::ClaimLoop() {
       Log("claim: " + grants.error().ToString());
       if (grants.error().code == Code::kPermissionDenied) break;
       if (IdleTooLong(/*claimed_nothing=*/true, idle_since)) break;
-      SleepFor(backoff, stop_.get_token());
+      Pause(backoff);
       backoff = std::min(backoff * 2, Millis(10'000));
       continue;
     }
@@ -594,10 +601,11 @@ Worker::Delivery Worker::Deliver(const Lease& lease, const Transcript& transcrip
     if (pacer.failures() == 0) stalled(true);
     const Millis delay = pacer.Failed(r.error());
     if (!stopping()) {
-      SleepFor(delay, stop_.get_token());
+      Pause(delay);
       continue;
     }
-    // Stopping: a few more tries, spaced out, then the outbox keeps the transcript.
+    // Stopping: a few more tries, spaced out, then the outbox keeps the transcript. In real time:
+    // the grace bounds how long a stopping process lingers (worker.h).
     const auto now = std::chrono::steady_clock::now();
     if (!give_up) give_up = now + kShutdownUploadGrace;
     if (now >= *give_up) {
@@ -631,6 +639,7 @@ void Worker::SetLocalFault(const Error& fault, int64_t needed) {
                     "directory again (jobs are released, not failed)",
                     fault.message));
   last_fault_logged_ = fault.message;
+  if (FaultLocked() != fault.message) fault_changed_.Notify();
   local_fault_ = fault;
   fault_needs_bytes_ = std::max(fault_needs_bytes_, needed);
   changed_.notify_all();
@@ -648,8 +657,7 @@ void Worker::ReleaseForLocalFault(const JobPtr& job, const Error& fault, int64_t
 }
 
 bool Worker::RecoverFromLocalFault(Millis wait) {
-  SleepFor(Jittered(wait), stop_.get_token());
-  if (stopping()) return false;
+  if (!Pause(Jittered(wait))) return false;
   int64_t needed = 0;
   {
     MutexLock lock(mu_);
@@ -665,6 +673,7 @@ bool Worker::RecoverFromLocalFault(Millis wait) {
   Log("node fault cleared: the work directory is writable again; claiming");
   local_fault_.reset();
   fault_needs_bytes_ = 0;
+  fault_changed_.Notify();
   return true;
 }
 
@@ -720,12 +729,12 @@ void Worker::HeartbeatLoop() {
   while (!stopping()) {
     std::vector<Progress> held;
     std::string fault;
+    // A fault that starts or clears is reported at once, not a heartbeat interval later.
+    if (!WaitForHeartbeat(clock_.Now() + HeartbeatPause(heartbeat_interval_.load(), rng()),
+                          reported))
+      break;
     {
       MutexLock lock(mu_);
-      // A fault that starts or clears is reported at once, not a heartbeat interval later.
-      changed_.wait_for(lock, stop_.get_token(), HeartbeatPause(heartbeat_interval_.load(), rng()),
-                        [&]() REQUIRES(mu_) { return FaultLocked() != reported; });
-      if (stopping()) break;
       fault = FaultLocked();
       for (auto& [id, job] : held_)
         held.push_back(Progress{job->lease().job, job->lease().attempt, job->stage.load(),
@@ -750,6 +759,15 @@ void Worker::HeartbeatLoop() {
       ++stats_.lost;
     }
   }
+}
+
+bool Worker::WaitForHeartbeat(TimePoint due, const std::string& reported) {
+  while (clock_.WaitUntil(due, stop_.get_token(), fault_changed_)) {
+    if (clock_.Now() >= due) return true;
+    MutexLock lock(mu_);
+    if (FaultLocked() != reported) return true;
+  }
+  return false;
 }
 
 }  // namespace podfleet

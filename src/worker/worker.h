@@ -47,6 +47,13 @@
 // clears), which shows the node unhealthy meanwhile. Claims also
 // pause while finished transcripts wait for the upload thread's backoff.
 //
+// Time: every wait of the worker's own (the heartbeat period, the pause after an empty claim, the
+// back-off after a failed claim, register or upload, the probes of a faulty work directory, the
+// idle limit, the speed probe's limit) is on the Clock it is given, so tests drive them with a
+// ManualClock instead of sleeping. Two waits stay in real time: the coordinator's long poll (its
+// own clock) and the upload grace after a stop request, which bounds how long a stopping process
+// lingers whatever the clock says.
+//
 // Shutdown (RequestStop, e.g. on SIGTERM): stops claiming, cancels the job in the engine, releases
 // every job it holds that is not finished, and returns from Run within seconds. The worker also
 // stops by itself when idle for `exit_when_idle` (Run succeeds), and when
@@ -66,6 +73,7 @@
 #include <string>
 
 #include "api/client.h"
+#include "core/clock.h"
 #include "core/thread_annotations.h"
 #include "engines/engine.h"
 #include "worker/long_audio.h"
@@ -118,8 +126,9 @@ struct WorkerStats {
 
 class Worker {
  public:
-  // `engine` and `http` must outlive the worker.
-  Worker(WorkerOptions options, Engine& engine, HttpClient& http);
+  // `engine`, `http` and `clock` must outlive the worker.
+  Worker(WorkerOptions options, Engine& engine, HttpClient& http,
+         const Clock& clock = SystemClock::Get());
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -141,9 +150,11 @@ class Worker {
   void ReplayOutbox();
   // Removes what earlier runs (or this one's unfinished jobs) left in work_dir/audio.
   void RemoveScratch();
-  bool IdleTooLong(bool claimed_nothing, std::chrono::steady_clock::time_point& idle_since);
+  // Waits `d` on the clock unless stopped first; false when stopped.
+  bool Pause(Millis d);
+  bool IdleTooLong(bool claimed_nothing, TimePoint& idle_since);
   void ClaimLoop();
-  void PauseAfterEmptyClaim(std::chrono::steady_clock::time_point asked);
+  void PauseAfterEmptyClaim(TimePoint asked);
   void FetchLoop();
   // Jobs claimed and not yet handed to the engine.
   int AheadLocked() const REQUIRES(mu_);
@@ -151,6 +162,9 @@ class Worker {
   void EngineLoop();
   void UploadLoop();
   void HeartbeatLoop();
+  // Waits until `due`, or until the local fault differs from the one last `reported`; false when
+  // stopped.
+  bool WaitForHeartbeat(TimePoint due, const std::string& reported);
   void Prepare(const JobPtr& job);
   // Decodes the downloaded `path` for `job`: a whole episode in bounded memory (long_audio.h).
   Result<PreparedAudio> Decode(const JobPtr& job, const std::filesystem::path& path);
@@ -183,10 +197,12 @@ class Worker {
   const WorkerOptions options_;
   Engine& engine_;
   HttpClient& http_;
+  const Clock& clock_;
   CoordinatorClient client_;
   const Outbox outbox_;
 
   std::stop_source stop_;
+  Wakeup fault_changed_;  // ends the heartbeat's wait: a fault starts or clears
   std::atomic<Millis> heartbeat_interval_{Millis(10'000)};  // as the coordinator asks
   std::string blocked_reason_;  // set by Register (Run's thread): why the preflight failed
 

@@ -14,6 +14,7 @@
 #include "coordinator/coordinator.h"
 #include "net/http_server.h"
 #include "support/engine_util.h"
+#include "support/manual_clock.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
@@ -50,6 +51,18 @@ bool Eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(1
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return done();
+}
+
+// Advances `clock` by `step` every 50 ms of waiting for `run` to end (up to 200 steps): a worker
+// on a ManualClock that should finish by itself, its idle limit or back-offs driven by the test.
+// (Not AdvanceAndSettle: a worker that ends does not wait on the clock again.)
+template <class T>
+bool AdvanceUntilReady(ManualClock& clock, std::future<T>& run, Millis step) {
+  for (int i = 0; i < 200; ++i) {
+    if (run.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) return true;
+    clock.Advance(step);
+  }
+  return run.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
 // Between a worker and its coordinator on loopback: forwards every call, except that while
@@ -159,10 +172,12 @@ class WorkerTest : public ::testing::Test {
     return (*nodes)["nodes"][0];
   }
 
-  // Waits until the (only) node reports a job in the engine.
-  bool WaitUntilTranscribing() {
+  // Waits until the (only) node reports a job in the engine. A worker on a ManualClock reports
+  // it with a heartbeat when `clock` is given, advanced a heartbeat period each time.
+  bool WaitUntilTranscribing(ManualClock* clock = nullptr) {
     for (int i = 0; i < 100; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (clock) clock->Advance(Millis(10'000));
       auto nodes = admin_->GetJson("/api/nodes");
       if (!nodes || (*nodes)["nodes"].empty()) continue;
       for (const json& j : (*nodes)["nodes"][0]["jobs"])
@@ -277,18 +292,21 @@ TEST_F(WorkerTest, TranscriptFinishedWhileCoordinatorIsDownIsUploadedWhenItIsBac
   o.max_jobs = 1;
   o.upload_backoff = Millis(100);
   const auto outbox = o.work_dir / "outbox";
-  Worker worker(o, *engine, *http_);
+  ManualClock clock;
+  Worker worker(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return worker.Run(); });
   StopOnExit stop_on_exit{worker};
-  ASSERT_TRUE(WaitUntilTranscribing());
+  ASSERT_TRUE(WaitUntilTranscribing(&clock));
   const uint16_t port = coordinator_->port();
   coordinator_->Stop();
   ASSERT_TRUE(WaitForFileIn(outbox)) << "the finished transcript never reached the outbox";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // uploads fail meanwhile
+  // Claims are over (max_jobs): the heartbeat and the upload's back-off after a failure wait.
+  clock.WaitForWaiting(2);
+  clock.AdvanceAndSettle(Millis(1'000));  // another try fails too
   EXPECT_NE(run.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_FALSE(IsEmptyDir(outbox));
   ASSERT_NO_FATAL_FAILURE(StartCoordinator(port));  // same data directory, same port
-  ASSERT_EQ(run.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  ASSERT_TRUE(AdvanceUntilReady(clock, run, Millis(30'000)));
   auto stats = run.get();
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->completed, 1);
@@ -341,12 +359,13 @@ TEST_F(WorkerTest, WorkerRestartedWhileTheCoordinatorIsDownKeepsItsIdentityAndIt
   }
   o.max_jobs = 0;
   o.exit_when_idle = Millis(300);
-  Worker again(o, *engine, *http_);
+  ManualClock clock;
+  Worker again(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return again.Run(); });
   StopOnExit stop_on_exit{again};
-  std::this_thread::sleep_for(std::chrono::milliseconds(1'500));  // it finds no coordinator
+  clock.WaitForWaiting(1);  // it found no coordinator and waits to try again
   ASSERT_NO_FATAL_FAILURE(StartCoordinator(port));
-  ASSERT_EQ(run.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  ASSERT_TRUE(AdvanceUntilReady(clock, run, Millis(1'000)));
   auto stats = run.get();
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->completed, 1);
@@ -445,9 +464,11 @@ TEST_F(WorkerTest, StopReleasesHeldJobsPromptly) {
 TEST_F(WorkerTest, TwoWorkersCannotShareAWorkDirectory) {
   auto engine = Simulated(100);
   WorkerOptions o = Options("shared");
-  Worker first(o, *engine, *http_);
+  ManualClock clock;
+  Worker first(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return first.Run(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  StopOnExit stop_on_exit{first};
+  clock.WaitForWaiting(1);  // registered (so holding the directory): its heartbeat waits
   Worker second(o, *engine, *http_);
   auto r = second.Run();
   ASSERT_FALSE(r);
@@ -477,7 +498,8 @@ TEST_F(WorkerTest, RestartedWorkerKeepsItsNodeIdentity) {
 TEST_F(WorkerTest, UnwritableWorkDirReleasesTheJobAndShowsTheNodeUnhealthyUntilItRecovers) {
   auto engine = Simulated(100);
   WorkerOptions o = Options("w1");
-  Worker worker(o, *engine, *http_);
+  ManualClock clock;
+  Worker worker(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return worker.Run(); });
   StopOnExit stop_on_exit{worker};
   ASSERT_TRUE(Eventually([&] { return !Node().is_null(); }));
@@ -499,7 +521,13 @@ TEST_F(WorkerTest, UnwritableWorkDirReleasesTheJobAndShowsTheNodeUnhealthyUntilI
 
   std::filesystem::remove(audio_dir);
   std::filesystem::create_directory(audio_dir);
-  ASSERT_TRUE(Eventually([&] { return Episode(id)["state"] == "done"; }, std::chrono::seconds(30)));
+  // The next probe of the directory comes after its back-off (at most 30 s) on the clock.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        clock.Advance(Millis(30'000));
+        return Episode(id)["state"] == "done";
+      },
+      std::chrono::seconds(30)));
   EXPECT_TRUE(Eventually([&] { return !Node().contains("fault"); })) << Node().dump();
   EXPECT_NE(Node().value("status", ""), "unhealthy");
   worker.RequestStop();
@@ -524,13 +552,18 @@ TEST_F(WorkerTest, ClaimsPauseWhileUploadsBackOff) {
   o.prefetch = 1;
   o.max_prefetch = 2;
   o.upload_backoff = Millis(50);
-  Worker worker(o, *engine, *http_);
+  ManualClock clock;
+  Worker worker(o, *engine, *http_, clock);
   auto run = std::async(std::launch::async, [&] { return worker.Run(); });
   StopOnExit stop_on_exit{worker};
   ASSERT_TRUE(Eventually([&] { return blocker.refused > 0; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a claim already on its way
+  // The upload backs off on the clock: each advance is another refused try. A claim already on
+  // its way when the first was refused may still arrive during the first advances.
+  for (int i = 0; i < 3; ++i) clock.AdvanceAndSettle(Millis(60'000));
   const int claims = blocker.claims;
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const int refused = blocker.refused;
+  for (int i = 0; i < 10; ++i) clock.AdvanceAndSettle(Millis(60'000));
+  EXPECT_GT(blocker.refused, refused) << "the upload did not try again";
   EXPECT_EQ(blocker.claims, claims) << "claimed while the uploads were backing off";
   auto q = admin_->GetJson("/api/queue/status");
   ASSERT_TRUE(q);
@@ -538,8 +571,12 @@ TEST_F(WorkerTest, ClaimsPauseWhileUploadsBackOff) {
 
   blocker.refuse_completions = false;
   for (int64_t id : ids)
-    EXPECT_TRUE(
-        Eventually([&] { return Episode(id)["state"] == "done"; }, std::chrono::seconds(30)))
+    EXPECT_TRUE(Eventually(
+        [&] {
+          clock.Advance(Millis(60'000));  // the upload's next try, and any claim's pause
+          return Episode(id)["state"] == "done";
+        },
+        std::chrono::seconds(30)))
         << id;
   worker.RequestStop();
   ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
