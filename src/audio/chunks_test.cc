@@ -157,7 +157,9 @@ TEST(ChunkCutter, CutsAStreamWhereChooseChunksCutsTheWhole) {
     o.first = first;
     const std::vector<Piece> whole = ChooseChunks(a, o);
     ASSERT_GE(whole.size(), 4u);
-    if (first > Millis(0)) EXPECT_LE(whole[0].end, ToSamples(Millis(25'000)));
+    if (first > Millis(0)) {
+      EXPECT_LE(whole[0].end, ToSamples(Millis(25'000)));
+    }
     for (size_t block : {size_t{1'000}, size_t{16'000}, size_t{777'777}, a.samples.size()}) {
       const std::vector<CutChunk> cut = CutStreaming(a, o, block);
       ASSERT_EQ(cut.size(), whole.size()) << "block " << block << ", first " << first.count();

@@ -329,7 +329,7 @@ class Writer {
             file.Grew();
           }
           out.close();
-          if (fail_at < 1.0) return file.Failed(Unavailable("origin: connection reset"));
+          if (fail_at < 1.0) return file.Failed(Error{Code::kUnavailable, "origin: connection reset"});
           auto whole = part;
           whole.replace_extension("");
           std::filesystem::rename(part, whole);

@@ -59,7 +59,7 @@ TEST(GrowingFile, WriterFailureFailsAWaitingRead) {
   file.Grew();
   Result<std::string> read;
   std::thread reader([&] { read = ReadToEnd(file); });
-  file.Failed(NotFound("http://origin/b.mp3: HTTP 404"));
+  file.Failed(Error{Code::kNotFound, "http://origin/b.mp3: HTTP 404"});
   reader.join();
   ASSERT_FALSE(read);
   EXPECT_EQ(read.error().code, Code::kNotFound);
@@ -79,7 +79,7 @@ TEST(GrowingFile, CancelEndsAWaitAndTellsTheWriter) {
   ASSERT_FALSE(read);
   EXPECT_EQ(read.error().message, "cancelled");
   EXPECT_TRUE(file.cancelled());
-  file.Failed(Unavailable("cancelled"));
+  file.Failed(Error{Code::kUnavailable, "cancelled"});
   EXPECT_FALSE(file.failure()) << "the writer failed because the reader gave up";
 }
 
