@@ -14,10 +14,10 @@ struct ChunkOptions {
   Millis target{600'000};    // a chunk is about this long...
   Millis search{30'000};     // ...give or take this much: the cut is the quietest point in range
   Millis quiet_window{300};  // the stretch whose energy is judged quiet, centred on the cut
-  // An episode cut in several chunks starts with one about this long (its search a quarter of
-  // it at most), so that its first chunk is ready and leased early. Not below 1 s; at or above
-  // `target`, the first chunk is like the others.
-  Millis first{60'000};
+  // When set, audio cut in several chunks starts with one about this long (its search a quarter
+  // of it at most), so that its first chunk is ready early (the relay's first lease). Not below
+  // 1 s; 0, or at or above `target`: the first chunk is like the others.
+  Millis first{0};
 };
 
 // Splits `audio` into consecutive pieces that cover all of it, in order. Audio up to 1.25 targets

@@ -62,9 +62,7 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
 TEST(ChooseChunks, SilenceStillGetsCutAtTheTarget) {
   PcmAudio a;
   a.samples.assign(static_cast<size_t>(ToSamples(Millis(300'000)).count), 0.0f);
-  ChunkOptions o{Millis(100'000), Millis(5'000)};
-  o.first = Millis(0);
-  auto pieces = ChooseChunks(a, o);
+  auto pieces = ChooseChunks(a, {Millis(100'000), Millis(5'000)});
   ASSERT_EQ(pieces.size(), 3u);
   EXPECT_EQ(pieces.back().end, a.size());
 }
@@ -96,7 +94,6 @@ TEST(SpreadTarget, TheTargetStandsWithoutIdleWorkersOrForOneChunkEpisodes) {
 TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
   const PcmAudio talk = Talk(60 * kMinute, Millis(0));
   ChunkOptions options;
-  options.first = Millis(0);
   options.target = SpreadTarget(talk.duration(), options.target, 8);
   EXPECT_EQ(ChooseChunks(talk, options).size(), 8u);
 }
@@ -105,7 +102,8 @@ TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
 // early; the rest are cut at the target as before.
 TEST(ChooseChunks, LongAudioStartsWithAShortChunk) {
   const PcmAudio a = Talk(25 * kMinute, Millis(0));
-  const ChunkOptions o;  // 10 min chunks, the first about 1 min
+  ChunkOptions o;  // 10 min chunks, the first about 1 min
+  o.first = kMinute;
   const std::vector<Piece> pieces = ChooseChunks(a, o);
   ASSERT_GE(pieces.size(), 3u);
   const Millis first = ToMillis(pieces[0].end);
@@ -123,10 +121,12 @@ TEST(ChooseChunks, LongAudioStartsWithAShortChunk) {
 
 TEST(ChooseChunks, EpisodeOfOneChunkHasNoShortFirstChunk) {
   const PcmAudio a = Talk(12 * kMinute, Millis(0));
-  EXPECT_EQ(ChooseChunks(a, ChunkOptions{}).size(), 1u);
   ChunkOptions o;
+  o.first = kMinute;
+  EXPECT_EQ(ChooseChunks(a, o).size(), 1u);
   o.target = kMinute;  // a first chunk as long as the others is no short one
   EXPECT_EQ(FirstChunk(o), Millis(0));
+  EXPECT_EQ(FirstChunk(ChunkOptions{}), Millis(0));  // off unless asked for (the worker's cuts)
 }
 
 }  // namespace

@@ -264,6 +264,7 @@ Result<std::unique_ptr<Relay::Source>> Relay::Open(const Episode& episode) {
 ChunkOptions Relay::Chunking(std::optional<Millis> duration, const PreparingJob& job,
                              int& estimate) {
   ChunkOptions chunking = options_.chunks;
+  chunking.first = options_.first_chunk;
   estimate = 0;
   if (!duration || *duration <= job.next.start) return chunking;
   Millis left = *duration - job.next.start;

@@ -5,7 +5,7 @@
 // long episode holds up no other: it downloads the episode once from its origin on a thread of
 // its own (an upload is read from disk) and, while the download goes on, decodes what has come
 // block by block (DecodeGrowingFile: formats that need the whole file wait for it), cuts it at
-// pauses into chunks of about `chunks.target`, the first about `chunks.first`, as the audio comes
+// pauses into chunks of about `chunks.target`, the first about `first_chunk`, as the audio comes
 // (ChunkCutter), and encodes each
 // chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir` on a pool of encoder threads shared by
 // all episodes. Each chunk is queued as a job as soon as it and those before it are encoded
@@ -56,6 +56,9 @@ struct RelayOptions {
   std::filesystem::path uploads_dir;  // where /api/media/<name> uploads live
   std::filesystem::path scratch_dir;  // origin downloads, removed once decoded
   ChunkOptions chunks;
+  // The short first chunk of an episode longer than one chunk (ChunkOptions::first), so that
+  // its first lease comes as soon as this much is encoded.
+  Millis first_chunk{60'000};
   OpusOptions opus;
   int64_t max_audio_bytes = int64_t{2} << 30;
   // Longest episode taken: one declaring more fails for good, and the download deadline of one
