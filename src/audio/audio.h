@@ -69,7 +69,8 @@ Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const Sampl
 // finished. MP3, AAC (ADTS), Ogg, FLAC, WAV, and MP4/M4A whose index (moov) comes before its
 // audio are decoded from the front as they come; other formats (an M4A with its moov at the end,
 // what only FFmpeg's probe names) wait for the whole file first. `opened` is called once, before
-// the first block, with the duration the header declares (nullopt: none). It returns only once
+// the first block, with the duration the header declares (nullopt: none, or known only from the
+// end of the file, as Ogg's). It returns only once
 // the writer has finished: the writer's failure, even after the last block, fails the decode
 // with the writer's error as it was given (not prefixed); other errors as
 // DecodeAudioStream's, prefixed with `name`.

@@ -329,7 +329,8 @@ class Writer {
             file.Grew();
           }
           out.close();
-          if (fail_at < 1.0) return file.Failed(Error{Code::kUnavailable, "origin: connection reset"});
+          if (fail_at < 1.0)
+            return file.Failed(Error{Code::kUnavailable, "origin: connection reset"});
           auto whole = part;
           whole.replace_extension("");
           std::filesystem::rename(part, whole);
@@ -385,7 +386,8 @@ TEST_P(DecodeGrowing, HalfWrittenFileDecodesTheSameAsTheWhole) {
   ASSERT_TRUE(growing) << growing.error().ToString();
   ASSERT_EQ(growing->size(), whole->samples.size());
   EXPECT_EQ(*growing, whole->samples);
-  if (GetParam() != "aac") {  // raw ADTS declares no length
+  // Raw ADTS declares no length, and Ogg's is read from its last page, not there yet.
+  if (GetParam() != "aac" && GetParam() != "ogg") {
     ASSERT_TRUE(declared);
     EXPECT_NEAR(static_cast<double>(declared->count()),
                 static_cast<double>(whole->duration().count()), 200.0);
