@@ -202,6 +202,7 @@ class Relay::Source {
          DownloadOptions options)
       : file_(dest.string() + ".part"), dest_(std::move(dest)), name_(dest_.filename().string()) {
     options.progress = [this, go_on = std::move(options.progress)](int64_t got, int64_t total) {
+      if (total > 0) file_.Announced(total);
       file_.Grew();
       return !file_.cancelled() && (!go_on || go_on(got, total));
     };

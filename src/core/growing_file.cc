@@ -32,6 +32,17 @@ void GrowingFile::Grew() {
   changed_.notify_all();
 }
 
+void GrowingFile::Announced(int64_t bytes) {
+  MutexLock lock(mu_);
+  announced_ = bytes;
+}
+
+std::optional<int64_t> GrowingFile::ExpectedSize() {
+  if (std::optional<int64_t> size = Size()) return size;
+  MutexLock lock(mu_);
+  return announced_;
+}
+
 void GrowingFile::Finished(std::filesystem::path path) {
   {
     MutexLock lock(mu_);

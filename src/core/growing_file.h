@@ -34,6 +34,8 @@ class GrowingFile {
 
   // ---- the writer ----
   void Grew() EXCLUDES(mu_);
+  // The whole file will be `bytes` long, as the origin announced (Content-Length).
+  void Announced(int64_t bytes) EXCLUDES(mu_);
   // The file is whole, now at `path` (it may have been renamed).
   void Finished(std::filesystem::path path) EXCLUDES(mu_);
   void Failed(Error error) EXCLUDES(mu_);
@@ -51,6 +53,8 @@ class GrowingFile {
   Result<std::filesystem::path> WaitFinished() EXCLUDES(mu_);
   // The whole file's size once finished; nullopt while it may still grow.
   std::optional<int64_t> Size() EXCLUDES(mu_);
+  // The size the writer announced, or the whole file's once finished; nullopt when unknown.
+  std::optional<int64_t> ExpectedSize() EXCLUDES(mu_);
   // Stops waiting: reads fail with kUnavailable "cancelled" and the writer sees cancelled().
   void Cancel() EXCLUDES(mu_);
   // The writer's failure, if it failed on its own (not after Cancel).
@@ -67,7 +71,8 @@ class GrowingFile {
   bool finished_ GUARDED_BY(mu_) = false;
   bool cancelled_ GUARDED_BY(mu_) = false;
   std::optional<Error> failed_ GUARDED_BY(mu_);
-  std::optional<int64_t> size_ GUARDED_BY(mu_);  // once finished
+  std::optional<int64_t> size_ GUARDED_BY(mu_);       // once finished
+  std::optional<int64_t> announced_ GUARDED_BY(mu_);  // by the writer
   int fd_ GUARDED_BY(mu_) = -1;
 };
 
