@@ -430,9 +430,13 @@ TEST_F(RelayDownloadTest, DownloadCutAt80PercentLeavesEveryChunkOnce) {
   const auto mp3 = LongSpeechMp3(8);
   const std::string bytes = ReadBytes(mp3);
   StreamOrigin origin(bytes);
+  // The first response pauses short of 80% until chunks were queued from it, then ends at 80%.
+  origin.HoldAt(static_cast<int64_t>(bytes.size()) * 78 / 100);
   origin.CutAt(static_cast<int64_t>(bytes.size()) * 8 / 10, 1);
   const EpisodeId episode = Add(origin.Url());
   StartRelay();
+  WaitFor(episode, [](const std::vector<Job>& jobs) { return jobs.size() >= 3; });
+  origin.Release();
   auto preparing_failed = [](const std::vector<Job>& jobs) {
     return !jobs.empty() && jobs.back().state == JobState::kPreparing && !jobs.back().error.empty();
   };
