@@ -38,7 +38,6 @@ void GrowingFile::Announced(int64_t bytes) {
 }
 
 std::optional<int64_t> GrowingFile::ExpectedSize() {
-  if (std::optional<int64_t> size = Size()) return size;
   MutexLock lock(mu_);
   return announced_;
 }

@@ -53,7 +53,8 @@ class GrowingFile {
   Result<std::filesystem::path> WaitFinished() EXCLUDES(mu_);
   // The whole file's size once finished; nullopt while it may still grow.
   std::optional<int64_t> Size() EXCLUDES(mu_);
-  // The size the writer announced, or the whole file's once finished; nullopt when unknown.
+  // The size the writer announced; nullopt when it did not. Not the whole file's size once
+  // finished: a reader that asks while the writer works sees the same answer whatever the timing.
   std::optional<int64_t> ExpectedSize() EXCLUDES(mu_);
   // Stops waiting: reads fail with kUnavailable "cancelled" and the writer sees cancelled().
   void Cancel() EXCLUDES(mu_);
