@@ -415,7 +415,7 @@ Result<void> OpenAudio(const std::filesystem::path& path, FileDecoder& decoder) 
 
 // The bytes of a GrowingFile as FFmpeg reads them: reads wait for bytes that have not come yet;
 // the writer's failure is kept for the error message. Seeks go anywhere (a read there waits);
-// the size is the announced one until the file is whole.
+// the size is the one the writer announced, if any.
 struct GrowingInput {
   GrowingFile* file = nullptr;
   int64_t position = 0;
@@ -437,7 +437,7 @@ int ReadGrowing(void* opaque, uint8_t* buffer, int size) {
 int64_t SeekGrowing(void* opaque, int64_t offset, int whence) {
   auto* in = static_cast<GrowingInput*>(opaque);
   // The announced size lets FFmpeg estimate a CBR MP3's length from its bit rate, as it does
-  // for a whole file; seeking to the end waits for the real one.
+  // for a whole file; seeking from the end is refused until the file is whole.
   if (whence & AVSEEK_SIZE) {
     const std::optional<int64_t> expected = in->file->ExpectedSize();
     return expected ? *expected : AVERROR(ENOSYS);
