@@ -13,6 +13,8 @@
 
 namespace podfleet {
 
+class GrowingFile;
+
 struct PcmAudio {
   std::vector<float> samples;  // kSampleRate Hz, mono, in [-1, 1]
 
@@ -61,6 +63,20 @@ using SampleSink = std::function<bool(std::span<const float>)>;
 // (damaged, truncated) fail at the end, after the blocks before were handed over.
 Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
                                   const std::function<bool(double)>& progress = {});
+
+// DecodeAudioStream on a file still being written (a download's .part, core/growing_file.h):
+// decodes its bytes as they arrive, waiting for more instead of ending, until the writer has
+// finished. MP3, AAC (ADTS), Ogg, FLAC, WAV, and MP4/M4A whose index (moov) comes before its
+// audio are decoded from the front as they come; other formats (an M4A with its moov at the end,
+// what only FFmpeg's probe names) wait for the whole file first. `opened` is called once, before
+// the first block, with the duration the header declares (nullopt: none, or known only from the
+// end of the file, as Ogg's). It returns only once
+// the writer has finished: the writer's failure, even after the last block, fails the decode
+// with the writer's error as it was given (not prefixed); other errors as
+// DecodeAudioStream's, prefixed with `name`.
+Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
+                                  const std::function<void(std::optional<Millis>)>& opened,
+                                  const SampleSink& sink);
 
 // The samples [begin, end) of an audio file (no end: to the end of the file), decoded as
 // DecodeAudioStream does, holding only those: a worker's chunk of a whole episode. Decoding stops

@@ -65,6 +65,17 @@ int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, 
   return QuietestFrame(FramePower(audio.first(reach)), lo, hi, window) * kFrameSamples;
 }
 
+// The first chunk's target in samples, 0 when it is like the others.
+int64_t FirstOf(const ChunkOptions& options) {
+  const int64_t first = std::max<int64_t>(ToSamples(options.first).count, kSampleRate);
+  const int64_t target = ToSamples(options.target).count;
+  return options.first > Millis(0) && first < target ? first : 0;
+}
+
+int64_t FirstSearchOf(const ChunkOptions& options) {
+  return std::min(SearchOf(options), FirstOf(options) / 4);
+}
+
 // A chunk of `left` samples is cut again while it is longer than this.
 bool TooLong(int64_t left, int64_t target) { return target > 0 && left > target + target / 4; }
 
@@ -74,12 +85,16 @@ std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& optio
   const int64_t total = audio.size().count;
   const int64_t target = ToSamples(options.target).count;
   std::vector<Piece> pieces;
+  const int64_t first = FirstOf(options);
   int64_t begin = 0;
   while (TooLong(total - begin, target)) {
     const std::span<const float> rest(audio.samples.data() + begin,
                                       static_cast<size_t>(total - begin));
+    const bool short_first = begin == 0 && first > 0;
     const int64_t cut =
-        begin + ChunkLength(rest, total - begin, target, SearchOf(options), WindowOf(options));
+        begin + ChunkLength(rest, total - begin, short_first ? first : target,
+                            short_first ? FirstSearchOf(options) : SearchOf(options),
+                            WindowOf(options));
     pieces.push_back({Samples{begin}, Samples{cut}});
     begin = cut;
   }
@@ -91,6 +106,9 @@ ChunkCutter::ChunkCutter(const ChunkOptions& options, Samples skip)
     : target_(ToSamples(options.target).count),
       search_(SearchOf(options)),
       window_(WindowOf(options)),
+      first_(FirstOf(options)),
+      first_search_(FirstSearchOf(options)),
+      first_pending_(skip.count == 0 && first_ > 0),
       to_skip_(skip.count),
       begin_(skip.count) {}
 
@@ -99,8 +117,15 @@ std::vector<CutChunk> ChunkCutter::Push(std::span<const float> block) {
   to_skip_ -= static_cast<int64_t>(skipped);
   buffer_.insert(buffer_.end(), block.begin() + static_cast<std::ptrdiff_t>(skipped), block.end());
   std::vector<CutChunk> out;
+  // With more than 1.25 targets in hand the audio is cut in several chunks, and with this much
+  // the short first one's cut no longer depends on where the audio ends: as ChooseChunks cuts it.
+  if (first_pending_ && ssize(buffer_) > target_ + target_ / 4 &&
+      ssize(buffer_) > first_ + first_ / 4 + first_search_ + (window_ + 1) * kFrameSamples) {
+    const int64_t far = std::numeric_limits<int64_t>::max() / 2;
+    out.push_back(Take(ChunkLength(buffer_, far, first_, first_search_, window_)));
+  }
   // With this much in hand, the cut of ChooseChunks no longer depends on where the audio ends.
-  while (target_ > 0 && ssize(buffer_) > target_ + search_ + target_ / 4) {
+  while (!first_pending_ && target_ > 0 && ssize(buffer_) > target_ + search_ + target_ / 4) {
     const int64_t far = std::numeric_limits<int64_t>::max() / 2;
     out.push_back(Take(ChunkLength(buffer_, far, target_, search_, window_)));
   }
@@ -109,8 +134,11 @@ std::vector<CutChunk> ChunkCutter::Push(std::span<const float> block) {
 
 std::vector<CutChunk> ChunkCutter::Finish() {
   std::vector<CutChunk> out;
-  while (TooLong(ssize(buffer_), target_))
-    out.push_back(Take(ChunkLength(buffer_, ssize(buffer_), target_, search_, window_)));
+  while (TooLong(ssize(buffer_), target_)) {
+    const int64_t target = first_pending_ ? first_ : target_;
+    const int64_t search = first_pending_ ? first_search_ : search_;
+    out.push_back(Take(ChunkLength(buffer_, ssize(buffer_), target, search, window_)));
+  }
   out.push_back(Take(ssize(buffer_)));
   return out;
 }
@@ -121,6 +149,7 @@ CutChunk ChunkCutter::Take(int64_t length) {
   chunk.samples.assign(buffer_.begin(), buffer_.begin() + length);
   buffer_.erase(buffer_.begin(), buffer_.begin() + length);
   begin_ += length;
+  first_pending_ = false;
   return chunk;
 }
 
@@ -134,5 +163,7 @@ Millis SpreadTarget(Millis duration, Millis target, int free_workers) {
   if (spread <= pieces) return target;
   return Millis((total + spread - 1) / spread);
 }
+
+Millis FirstChunk(const ChunkOptions& options) { return ToMillis(Samples{FirstOf(options)}); }
 
 }  // namespace podfleet

@@ -14,13 +14,18 @@ struct ChunkOptions {
   Millis target{600'000};    // a chunk is about this long...
   Millis search{30'000};     // ...give or take this much: the cut is the quietest point in range
   Millis quiet_window{300};  // the stretch whose energy is judged quiet, centred on the cut
+  // When set, audio cut in several chunks starts with one about this long (its search a quarter
+  // of it at most), so that its first chunk is ready early (the relay's first lease). Not below
+  // 1 s; 0, or at or above `target`: the first chunk is like the others.
+  Millis first{0};
 };
 
 // Splits `audio` into consecutive pieces that cover all of it, in order. Audio up to 1.25 targets
-// long is one piece; otherwise each cut lies within `search` of `target` past the previous one,
-// at the centre of the quietest `quiet_window` there, and the last piece is at least a quarter
-// of a target long. `search` is taken as at most a quarter of the target; a target of zero or
-// less gives one piece.
+// long is one piece; otherwise the first cut lies within the search of `first` from the start
+// (when shorter than the target) and each later one within `search` of `target` past the
+// previous one, at the centre of the quietest `quiet_window` there, and the last piece is at
+// least a quarter of a target long. `search` is taken as at most a quarter of the target; a
+// target of zero or less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
 
 // A chunk cut from audio that arrives as a stream: where it lies and its samples.
@@ -50,6 +55,9 @@ class ChunkCutter {
   const int64_t target_;
   const int64_t search_;
   const int64_t window_;
+  const int64_t first_;         // the first chunk's target, 0 when like the others
+  const int64_t first_search_;  // and its search
+  bool first_pending_;          // the first chunk is still to be cut
   int64_t to_skip_;
   int64_t begin_;              // where buffer_ starts, in samples from the start of the file
   std::vector<float> buffer_;  // the audio not yet handed over
@@ -62,5 +70,10 @@ class ChunkCutter {
 // 1/6). No chunk is made shorter than half of `target`, and with fewer than 2 free workers, or
 // an episode that is one chunk at `target`, the target stands.
 Millis SpreadTarget(Millis duration, Millis target, int free_workers);
+
+// The length of the short first chunk that ChooseChunks and ChunkCutter make of audio longer than
+// 1.25 targets (ChunkOptions::first, about: it is cut at a pause); 0 when the first chunk is like
+// the others.
+Millis FirstChunk(const ChunkOptions& options);
 
 }  // namespace podfleet

@@ -98,6 +98,37 @@ TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
   EXPECT_EQ(ChooseChunks(talk, options).size(), 8u);
 }
 
+// A long episode starts with a chunk of about a minute, cut in a pause, so that a worker has it
+// early; the rest are cut at the target as before.
+TEST(ChooseChunks, LongAudioStartsWithAShortChunk) {
+  const PcmAudio a = Talk(25 * kMinute, Millis(0));
+  ChunkOptions o;  // 10 min chunks, the first about 1 min
+  o.first = kMinute;
+  const std::vector<Piece> pieces = ChooseChunks(a, o);
+  ASSERT_GE(pieces.size(), 3u);
+  const Millis first = ToMillis(pieces[0].end);
+  EXPECT_GE(first, Millis(45'000));
+  EXPECT_LE(first, Millis(75'000));
+  EXPECT_TRUE(Quiet(a, pieces[0].end));
+  EXPECT_EQ(FirstChunk(o), kMinute);
+  for (size_t i = 1; i + 1 < pieces.size(); ++i) {
+    const Millis length = ToMillis(Samples{pieces[i].end.count - pieces[i].begin.count});
+    EXPECT_GE(length, 9 * kMinute + Millis(30'000));
+    EXPECT_LE(length, 10 * kMinute + Millis(30'000));
+  }
+  EXPECT_EQ(pieces.back().end, a.size());
+}
+
+TEST(ChooseChunks, EpisodeOfOneChunkHasNoShortFirstChunk) {
+  const PcmAudio a = Talk(12 * kMinute, Millis(0));
+  ChunkOptions o;
+  o.first = kMinute;
+  EXPECT_EQ(ChooseChunks(a, o).size(), 1u);
+  o.target = kMinute;  // a first chunk as long as the others is no short one
+  EXPECT_EQ(FirstChunk(o), Millis(0));
+  EXPECT_EQ(FirstChunk(ChunkOptions{}), Millis(0));  // off unless asked for (the worker's cuts)
+}
+
 }  // namespace
 }  // namespace podfleet
 
@@ -121,20 +152,47 @@ std::vector<CutChunk> CutStreaming(const PcmAudio& a, const ChunkOptions& o, siz
 // The cutter makes ChooseChunks' cuts, whatever the blocks, and each chunk holds its samples.
 TEST(ChunkCutter, CutsAStreamWhereChooseChunksCutsTheWhole) {
   const PcmAudio a = Talk(Millis(250'000), Millis(121'000));
-  const ChunkOptions o{Millis(60'000), Millis(10'000)};
-  const std::vector<Piece> whole = ChooseChunks(a, o);
-  ASSERT_GE(whole.size(), 4u);
-  for (size_t block : {size_t{1'000}, size_t{16'000}, size_t{777'777}, a.samples.size()}) {
-    const std::vector<CutChunk> cut = CutStreaming(a, o, block);
-    ASSERT_EQ(cut.size(), whole.size()) << "block " << block;
-    for (size_t i = 0; i < cut.size(); ++i) {
-      EXPECT_EQ(cut[i].piece.begin, whole[i].begin);
-      EXPECT_EQ(cut[i].piece.end, whole[i].end);
-      ASSERT_EQ(ssize(cut[i].samples), whole[i].end.count - whole[i].begin.count);
-      EXPECT_EQ(cut[i].samples.front(), a.samples[static_cast<size_t>(whole[i].begin.count)]);
-      EXPECT_EQ(cut[i].samples.back(), a.samples[static_cast<size_t>(whole[i].end.count - 1)]);
+  ChunkOptions o{Millis(60'000), Millis(10'000)};
+  for (Millis first : {Millis(0), Millis(20'000)}) {
+    o.first = first;
+    const std::vector<Piece> whole = ChooseChunks(a, o);
+    ASSERT_GE(whole.size(), 4u);
+    if (first > Millis(0)) {
+      EXPECT_LE(whole[0].end, ToSamples(Millis(25'000)));
+    }
+    for (size_t block : {size_t{1'000}, size_t{16'000}, size_t{777'777}, a.samples.size()}) {
+      const std::vector<CutChunk> cut = CutStreaming(a, o, block);
+      ASSERT_EQ(cut.size(), whole.size()) << "block " << block << ", first " << first.count();
+      for (size_t i = 0; i < cut.size(); ++i) {
+        EXPECT_EQ(cut[i].piece.begin, whole[i].begin);
+        EXPECT_EQ(cut[i].piece.end, whole[i].end);
+        ASSERT_EQ(ssize(cut[i].samples), whole[i].end.count - whole[i].begin.count);
+        EXPECT_EQ(cut[i].samples.front(), a.samples[static_cast<size_t>(whole[i].begin.count)]);
+        EXPECT_EQ(cut[i].samples.back(), a.samples[static_cast<size_t>(whole[i].end.count - 1)]);
+      }
     }
   }
+}
+
+// The short first chunk is handed over once the cutter knows the episode is longer than one
+// chunk (1.25 targets in hand), long before the next.
+TEST(ChunkCutter, HandsTheShortFirstChunkOverOnceTheEpisodeIsKnownLong) {
+  const PcmAudio a = Talk(Millis(600'000), Millis(500'000));
+  ChunkOptions o{Millis(120'000), Millis(10'000)};
+  o.first = Millis(30'000);
+  ChunkCutter cutter(o);
+  int64_t pushed = 0;
+  std::vector<std::pair<int64_t, Piece>> handed;  // pushed so far, piece
+  for (size_t at = 0; at < a.samples.size(); at += kSampleRate) {
+    const size_t n = std::min<size_t>(kSampleRate, a.samples.size() - at);
+    pushed += static_cast<int64_t>(n);
+    for (const CutChunk& c : cutter.Push(std::span(a.samples).subspan(at, n)))
+      handed.emplace_back(pushed, c.piece);
+  }
+  ASSERT_GE(handed.size(), 2u);
+  EXPECT_LE(handed[0].first, ToSamples(Millis(151'000)).count);
+  EXPECT_LE(handed[0].second.end, ToSamples(Millis(38'000)));
+  EXPECT_GE(handed[0].second.end, ToSamples(Millis(22'000)));
 }
 
 // Chunks are handed over while the audio still comes: the first long before the end, and the
@@ -165,7 +223,8 @@ TEST(ChunkCutter, HandsChunksOverEarlyAndHoldsAboutAChunk) {
 // from there.
 TEST(ChunkCutter, SkipsWhatWasQueuedBefore) {
   const PcmAudio a = Talk(Millis(250'000), Millis(121'000));
-  const ChunkOptions o{Millis(60'000), Millis(10'000)};
+  ChunkOptions o{Millis(60'000), Millis(10'000)};
+  o.first = Millis(20'000);  // the resumed cutter makes no short chunk: it is not the first
   const std::vector<Piece> whole = ChooseChunks(a, o);
   const std::vector<CutChunk> rest = CutStreaming(a, o, 16'000, whole[1].begin);
   ASSERT_EQ(rest.size(), whole.size() - 1);

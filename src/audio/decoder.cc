@@ -13,10 +13,12 @@ extern "C" {
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -24,6 +26,7 @@ extern "C" {
 
 #include "audio/audio.h"
 #include "audio/ffmpeg.h"
+#include "core/growing_file.h"
 
 namespace podfleet {
 namespace {
@@ -179,6 +182,24 @@ class FileDecoder {
       return Corruption("cannot open: " + log_.Explain(rc));
     }
     format_.reset(raw);
+    return FindStream();
+  }
+
+  // Opens the container read through `io` (not owned; it must outlive this decoder).
+  Result<void> Open(AVIOContext* io, const AVInputFormat* format) {
+    AVFormatContext* raw = avformat_alloc_context();
+    if (raw == nullptr) return Internal("out of memory");
+    raw->pb = io;
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    // On failure avformat_open_input frees `raw` (not `io`).
+    if (int rc = avformat_open_input(&raw, "", format, nullptr); rc < 0) {
+      return Corruption("cannot open: " + log_.Explain(rc));
+    }
+    format_.reset(raw);
+    return FindStream();
+  }
+
+  Result<void> FindStream() {
     if (int rc = avformat_find_stream_info(format_.get(), nullptr); rc < 0) {
       return Corruption("cannot read stream info: " + log_.Explain(rc));
     }
@@ -390,6 +411,113 @@ Result<void> OpenAudio(const std::filesystem::path& path, FileDecoder& decoder) 
   return WithContext(decoder.Open(path, format), path.filename().string());
 }
 
+// ---- decoding a file while it is downloaded (GrowingFile) ----
+
+// The bytes of a GrowingFile as FFmpeg reads them: reads wait for bytes that have not come yet;
+// the writer's failure is kept for the error message. Seeks go anywhere (a read there waits);
+// the size is the one the writer announced, if any.
+struct GrowingInput {
+  GrowingFile* file = nullptr;
+  int64_t position = 0;
+  std::optional<Error> error;  // why a read failed
+};
+
+int ReadGrowing(void* opaque, uint8_t* buffer, int size) {
+  auto* in = static_cast<GrowingInput*>(opaque);
+  Result<size_t> n = in->file->ReadAt(in->position, {buffer, static_cast<size_t>(size)});
+  if (!n) {
+    in->error = n.error();
+    return AVERROR_EXTERNAL;
+  }
+  if (*n == 0) return AVERROR_EOF;
+  in->position += static_cast<int64_t>(*n);
+  return static_cast<int>(*n);
+}
+
+int64_t SeekGrowing(void* opaque, int64_t offset, int whence) {
+  auto* in = static_cast<GrowingInput*>(opaque);
+  // The announced size lets FFmpeg estimate a CBR MP3's length from its bit rate, as it does
+  // for a whole file; seeking from the end is refused until the file is whole.
+  if (whence & AVSEEK_SIZE) {
+    const std::optional<int64_t> expected = in->file->ExpectedSize();
+    return expected ? *expected : AVERROR(ENOSYS);
+  }
+  const std::optional<int64_t> size = in->file->Size();
+  switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET: in->position = offset; break;
+    case SEEK_CUR: in->position += offset; break;
+    case SEEK_END:
+      if (!size) return AVERROR(ENOSYS);
+      in->position = *size + offset;
+      break;
+    default: return AVERROR(EINVAL);
+  }
+  return in->position;
+}
+
+struct IoFreer {
+  void operator()(AVIOContext* io) const {
+    if (io != nullptr) av_freep(&io->buffer);
+    avio_context_free(&io);
+  }
+};
+using IoPtr = std::unique_ptr<AVIOContext, IoFreer>;
+
+constexpr int kIoBufferBytes = 64 * 1024;
+constexpr size_t kSniffBytes = 16 * 1024;
+
+// Up to `want` bytes at `offset` of `file`, fewer only where the whole file ends.
+Result<std::vector<unsigned char>> ReadGrowingAt(GrowingFile& file, int64_t offset, size_t want) {
+  std::vector<unsigned char> bytes(want);
+  size_t got = 0;
+  while (got < want) {
+    Result<size_t> n =
+        file.ReadAt(offset + static_cast<int64_t>(got), std::span(bytes).subspan(got));
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    got += *n;
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+uint32_t BigEndian32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Whether an MP4's index (moov) comes before its media data (mdat), so that it can be decoded
+// from the front: walks the top-level boxes. False when mdat comes first or the boxes make no
+// sense (the whole file is then waited for and decoded as usual).
+Result<bool> IndexFirst(GrowingFile& file) {
+  constexpr int kMaxBoxes = 64;
+  int64_t at = 0;
+  for (int i = 0; i < kMaxBoxes; ++i) {
+    auto header = ReadGrowingAt(file, at, 16);
+    if (!header) return std::unexpected(header.error());
+    if (header->size() < 8) return false;
+    const std::string_view type(reinterpret_cast<const char*>(header->data() + 4), 4);
+    if (type == "moov") return true;
+    if (type == "mdat") return false;
+    uint64_t size = BigEndian32(header->data());
+    if (size == 1 && header->size() == 16)
+      size = (uint64_t{BigEndian32(header->data() + 8)} << 32) | BigEndian32(header->data() + 12);
+    if (size < 8) return false;  // 0: the box runs to the end of the file
+    at += static_cast<int64_t>(size);
+  }
+  return false;
+}
+
+// The formats decoded from the front as their bytes come (FFmpeg's demuxer for each). The others
+// need, or may need, to seek in the whole file.
+const AVInputFormat* StreamableFormat(std::string_view sniffed) {
+  static constexpr std::pair<std::string_view, const char*> kStreamable[] = {
+      {"mp3", "mp3"},   {"aac", "aac"}, {"ogg", "ogg"},
+      {"flac", "flac"}, {"wav", "wav"}, {"mp4", "mov"}};
+  for (const auto& [name, demuxer] : kStreamable)
+    if (name == sniffed) return av_find_input_format(demuxer);
+  return nullptr;
+}
+
 }  // namespace
 
 Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
@@ -435,6 +563,59 @@ Result<PcmAudio> DecodeAudioRange(const std::filesystem::path& path, Samples beg
     return Corruption(fmt::format("{}: no samples from {:.1f} s on", path.filename().string(),
                                   static_cast<double>(begin.count) / kSampleRate));
   return audio;
+}
+
+Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
+                                  const std::function<void(std::optional<Millis>)>& opened,
+                                  const SampleSink& sink) {
+  const std::function<bool(double)> no_progress;
+  auto opened_with = [&](const FileDecoder& decoder) {
+    const double seconds = decoder.DurationSeconds();
+    if (opened)
+      opened(seconds > 0 ? std::optional(Millis(std::llround(seconds * 1000))) : std::nullopt);
+  };
+  auto head = ReadGrowingAt(file, 0, kSniffBytes);
+  if (!head) return std::unexpected(head.error());
+  auto sniffed = SniffAudio(*head);
+  if (!sniffed) return WithContext<int64_t>(std::unexpected(sniffed.error()), name);
+  const AVInputFormat* format = StreamableFormat(*sniffed);
+  if (format != nullptr && *sniffed == "mp4") {
+    auto first = IndexFirst(file);
+    if (!first) return std::unexpected(first.error());
+    if (!*first) format = nullptr;
+  }
+  if (format == nullptr) {
+    auto whole = file.WaitFinished();
+    if (!whole) return std::unexpected(whole.error());
+    FileDecoder decoder(no_progress);
+    if (auto r = OpenAudio(*whole, decoder); !r) return std::unexpected(r.error());
+    opened_with(decoder);
+    return WithContext(decoder.Run(sink), name);
+  }
+  GrowingInput input{.file = &file};
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
+  if (buffer == nullptr) return Internal("out of memory");
+  IoPtr io(
+      avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &ReadGrowing, nullptr, &SeekGrowing));
+  if (!io) {
+    av_free(buffer);
+    return Internal("out of memory");
+  }
+  io->seekable = 0;  // read from the front, as a pipe: the end is not there yet
+  // The writer's failure (kept in `input`) explains a failed read better than FFmpeg's
+  // "external library" error, and fails the decode even where a demuxer took it for the end.
+  Result<int64_t> decoded = [&]() -> Result<int64_t> {
+    FileDecoder decoder(no_progress);  // closed before `io` is freed
+    if (auto r = decoder.Open(io.get(), format); !r) return std::unexpected(r.error());
+    opened_with(decoder);
+    return decoder.Run(sink);
+  }();
+  if (input.error) return std::unexpected(*input.error);
+  if (!decoded) return WithContext(std::move(decoded), name);
+  // A container may end before the download does (a WAV's data size, an origin that sends more
+  // than it announced or less): the audio is whole only once the download is.
+  if (auto whole = file.WaitFinished(); !whole) return std::unexpected(whole.error());
+  return decoded;
 }
 
 Result<std::string> ProbeAudio(const std::filesystem::path& path) {

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "audio/audio.h"
+#include "core/growing_file.h"
 #include "support/speech.h"
+#include "support/temp_dir.h"
 
 namespace podfleet {
 namespace {
@@ -304,6 +308,132 @@ TEST(DecodeAudioFile, MissingFileIsNotFound) {
   auto audio = DecodeAudioFile(TestRunDir() / "missing.mp3");
   ASSERT_FALSE(audio);
   EXPECT_EQ(audio.error().code, Code::kNotFound);
+}
+
+// ---- DecodeGrowingFile: a file decoded while it is written ----
+
+// Writes `source` into `file` as a download would: into its .part in pieces, telling it each
+// time, then renamed and finished; or, with `fail_at` (a fraction), failing there.
+class Writer {
+ public:
+  Writer(GrowingFile& file, std::filesystem::path part, const std::filesystem::path& source,
+         double fail_at = 2.0)
+      : thread_([&file, part = std::move(part), bytes = ReadAll(source), fail_at] {
+          const auto cut =
+              static_cast<size_t>(static_cast<double>(bytes.size()) * std::min(fail_at, 1.0));
+          std::ofstream out(part, std::ios::binary);
+          constexpr size_t kPiece = 1'500;
+          for (size_t at = 0; at < cut; at += kPiece) {
+            out.write(bytes.data() + at, static_cast<std::streamsize>(std::min(kPiece, cut - at)));
+            out.flush();
+            file.Grew();
+          }
+          out.close();
+          if (fail_at < 1.0)
+            return file.Failed(Error{Code::kUnavailable, "origin: connection reset"});
+          auto whole = part;
+          whole.replace_extension("");
+          std::filesystem::rename(part, whole);
+          file.Finished(whole);
+        }) {}
+  ~Writer() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+Result<std::vector<float>> DecodeWhileWritten(const std::filesystem::path& source,
+                                              std::optional<Millis>* declared = nullptr,
+                                              double fail_at = 2.0) {
+  const auto part = TestRunDir() / ("growing-" + source.filename().string() + ".part");
+  std::filesystem::remove(part);
+  GrowingFile file(part);
+  std::vector<float> samples;
+  Result<int64_t> n = Unavailable("not run");
+  {
+    Writer writer(file, part, source, fail_at);
+    n = DecodeGrowingFile(
+        file, "episode",
+        [&](std::optional<Millis> d) {
+          if (declared) *declared = d;
+        },
+        [&](std::span<const float> block) {
+          samples.insert(samples.end(), block.begin(), block.end());
+          return true;
+        });
+    if (!n) file.Cancel();
+  }
+  if (!n) return std::unexpected(n.error());
+  EXPECT_EQ(*n, ssize(samples));
+  return samples;
+}
+
+class DecodeGrowing : public testing::TestWithParam<std::string_view> {};
+
+// A file decoded while it is still being written gives the samples of the whole file decoded.
+TEST_P(DecodeGrowing, HalfWrittenFileDecodesTheSameAsTheWhole) {
+  std::filesystem::path source = Encoded(GetParam() == "m4a-faststart" ? "m4a" : GetParam());
+  if (GetParam() == "m4a-faststart") {
+    const auto fast = TestRunDir() / "speech-faststart.m4a";
+    ASSERT_TRUE(RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", source.string(),
+                         "-c", "copy", "-movflags", "+faststart", fast.string()}));
+    source = fast;
+  }
+  auto whole = DecodeAudioFile(source);
+  ASSERT_TRUE(whole) << whole.error().ToString();
+  std::optional<Millis> declared;
+  auto growing = DecodeWhileWritten(source, &declared);
+  ASSERT_TRUE(growing) << growing.error().ToString();
+  // Known difference, not yet explained: read as a stream, FFmpeg's MP3 demuxer now and then
+  // misses the Info frame (it depends on how the bytes arrive), so it declares no length and
+  // leaves the encoder's padding on the last frame (576 samples, 36 ms of near silence at the
+  // very end). Everything before that is the same.
+  const bool mp3 = GetParam() == "mp3";
+  const size_t extra = growing->size() - std::min(growing->size(), whole->samples.size());
+  EXPECT_TRUE(extra == 0 || (mp3 && extra == 576)) << extra;
+  ASSERT_EQ(growing->size() - extra, whole->samples.size());
+  EXPECT_TRUE(std::equal(whole->samples.begin(), whole->samples.end(), growing->begin()));
+  // Raw ADTS declares no length, and Ogg's is read from its last page, not there yet.
+  if (GetParam() != "aac" && GetParam() != "ogg" && !(mp3 && extra > 0)) {
+    ASSERT_TRUE(declared);
+    EXPECT_NEAR(static_cast<double>(declared->count()),
+                static_cast<double>(whole->duration().count()), 200.0);
+  }
+}
+
+// MP3, ADTS, Ogg, FLAC, WAV and an M4A with its index first are decoded as they come; an M4A
+// with its index at the end (ffmpeg's default) waits for the whole file.
+INSTANTIATE_TEST_SUITE_P(Formats, DecodeGrowing,
+                         testing::Values("mp3", "aac", "ogg", "flac", "wav", "m4a",
+                                         "m4a-faststart"),
+                         [](const auto& info) {
+                           std::string name(info.param);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(DecodeGrowingFile, WriterFailureFailsTheDecodeWithItsError) {
+  for (std::string_view format : {"mp3", "m4a"}) {
+    auto decoded = DecodeWhileWritten(Encoded(format), nullptr, /*fail_at=*/0.4);
+    ASSERT_FALSE(decoded) << format;
+    EXPECT_EQ(decoded.error().code, Code::kUnavailable) << format;
+    EXPECT_EQ(decoded.error().message, "origin: connection reset") << format;
+  }
+}
+
+// Bytes that are not audio fail as soon as their first bytes are there, without waiting for the
+// rest (the writer here never finishes).
+TEST(DecodeGrowingFile, NotAudioFailsWithoutWaitingForTheEnd) {
+  TempDir dir;
+  const auto part = dir.path() / "page.part";
+  std::ofstream(part) << "<!DOCTYPE html><html><body>" << std::string(20'000, 'x');
+  GrowingFile file(part);
+  file.Grew();
+  auto decoded = DecodeGrowingFile(file, "episode-1", {}, [](auto) { return true; });
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Code::kInvalidArgument);
+  EXPECT_TRUE(decoded.error().message.starts_with("episode-1: not audio"))
+      << decoded.error().message;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "audio/audio.h"
+#include "core/growing_file.h"
 #include "core/retry_pacer.h"
 #include "net/public_address.h"
 
@@ -46,8 +47,8 @@ double ThreadCpuSeconds() {
 }
 
 // Names the episode's URL, not the scratch file, in the reason the operator reads.
-Error AboutUrl(Error error, const std::filesystem::path& source, const std::string& url) {
-  const std::string scratch = source.filename().string() + ": ";
+Error AboutUrl(Error error, const std::string& name, const std::string& url) {
+  const std::string scratch = name + ": ";
   if (error.message.starts_with(scratch)) error.message.erase(0, scratch.size());
   error.message = url + ": " + error.message;
   return error;
@@ -163,8 +164,10 @@ void Relay::Loop(Wakeup& wakeup) {
   while (std::optional<PreparingJob> job = Next(pacer, wakeup)) {
     // Another coordinator may have taken it since the list was read: then it is theirs.
     Result<void> taken = holder_.empty() ? Result<void>{} : store_.TakePreparing(job->job, holder_);
-    Result<void> prepared = taken ? Prepare(*job) : Result<void>{};
-    Result<void> recorded = prepared ? Result<void>{} : Report(*job, prepared.error());
+    bool download_failed = false;
+    Result<void> prepared = taken ? Prepare(*job, download_failed) : Result<void>{};
+    Result<void> recorded =
+        prepared ? Result<void>{} : Report(*job, prepared.error(), download_failed);
     if (!taken && taken.error().code != Code::kConflict) recorded = taken;
     {
       MutexLock lock(mu_);
@@ -196,9 +199,63 @@ bool Relay::OwnUpload(const std::string& url) const {
   return !own.empty() && url.starts_with(own) && url.substr(own.size()).starts_with(kUploadPrefix);
 }
 
-Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
+// An episode's audio as the relay decodes it: an upload, whole on disk, or a download from its
+// origin that its own thread writes into a GrowingFile while the relay decodes what has come.
+// Destroying it cancels a download still running, waits for its thread and removes its file.
+class Relay::Source {
+ public:
+  // An upload at `path`.
+  explicit Source(const std::filesystem::path& path)
+      : file_(path), name_(path.filename().string()) {
+    file_.Finished(path);
+  }
+
+  // Downloads `url` to `dest` on a thread of its own.
+  Source(HttpClient& http, const std::string& url, std::filesystem::path dest,
+         DownloadOptions options)
+      : file_(dest.string() + ".part"), dest_(std::move(dest)), name_(dest_.filename().string()) {
+    options.progress = [this, go_on = std::move(options.progress)](int64_t got, int64_t total) {
+      if (total > 0) file_.Announced(total);
+      file_.Grew();
+      return !file_.cancelled() && (!go_on || go_on(got, total));
+    };
+    thread_ = std::thread([this, &http, url, options = std::move(options)] {
+      auto fetched = http.Download(url, dest_, options);
+      if (fetched) {
+        file_.Finished(fetched->path);
+      } else {
+        file_.Failed(fetched.error());
+      }
+    });
+  }
+
+  ~Source() {
+    if (!thread_.joinable()) return;
+    file_.Cancel();
+    thread_.join();
+    RemovePartial(dest_);
+  }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  GrowingFile& file() { return file_; }
+  // The name errors about the audio start with (AboutUrl takes it off).
+  const std::string& name() const { return name_; }
+  // Why the download failed on its own (not cancelled by the relay), if it did.
+  std::optional<Error> download_failure() const { return file_.failure(); }
+
+ private:
+  GrowingFile file_;
+  const std::filesystem::path dest_;  // empty for an upload
+  const std::string name_;
+  std::thread thread_;  // the download's; none for an upload
+};
+
+Result<std::unique_ptr<Relay::Source>> Relay::Open(const Episode& episode) {
   const std::string& url = episode.info.audio_url;
-  if (OwnUpload(url)) return options_.uploads_dir / url.substr(url.rfind('/') + 1);
+  if (OwnUpload(url))
+    return std::make_unique<Source>(options_.uploads_dir / url.substr(url.rfind('/') + 1));
+
   const Millis longest = options_.max_episode_duration;
   if (episode.info.duration && *episode.info.duration > longest)
     return InvalidArgument(
@@ -207,33 +264,36 @@ Result<std::filesystem::path> Relay::Fetch(const Episode& episode) {
                     url, episode.info.duration->count() / 60'000, longest.count() / 60'000));
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
+  download.retries = options_.download_retries;
   download.deadline = DownloadDeadline(episode.info.duration, episode.info.audio_length, longest);
   if (options_.public_only)
     download.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
   download.progress = [this](int64_t, int64_t) { return !stopping(); };
   const auto dest = options_.scratch_dir / fmt::format("episode-{}", episode.id.value());
-  auto fetched = http_.Download(url, dest, download);
-  if (!fetched) {
-    RemovePartial(dest);
-    return std::unexpected(fetched.error());
-  }
-  return dest;
+  RemovePartial(dest);  // a .part left by an earlier try is not resumed: it is decoded from 0
+  return std::make_unique<Source>(http_, url, dest, std::move(download));
 }
 
-// The chunking for what is left of the episode: spread over the free workers when the header
-// tells how long it is. `estimate` gets the expected number of chunks (0 when unknown).
-ChunkOptions Relay::Chunking(const std::filesystem::path& source, const PreparingJob& job,
+// The chunking for what is left of the episode, `duration` long in all if known: spread over the
+// free workers. `estimate` gets the expected number of chunks (0 when unknown).
+ChunkOptions Relay::Chunking(std::optional<Millis> duration, const PreparingJob& job,
                              int& estimate) {
   ChunkOptions chunking = options_.chunks;
+  chunking.first = options_.first_chunk;
   estimate = 0;
-  Result<Millis> duration = ProbeAudioDuration(source);
   if (!duration || *duration <= job.next.start) return chunking;
-  const Millis left = *duration - job.next.start;
+  Millis left = *duration - job.next.start;
+  // A short first chunk (ChunkOptions::first) comes before the spread ones.
+  const Millis first = job.next.index == 0 && left > chunking.target + chunking.target / 4
+                           ? FirstChunk(chunking)
+                           : Millis(0);
+  left -= first;
   const int free = options_.free_workers ? options_.free_workers() : 0;
   chunking.target = SpreadTarget(left, chunking.target, free);
   if (chunking.target > Millis(0)) {
     const double chunks = static_cast<double>(left.count()) / chunking.target.count();
-    estimate = job.next.index + std::max(1, static_cast<int>(std::lround(chunks)));
+    estimate = job.next.index + (first > Millis(0) ? 1 : 0) +
+               std::max(1, static_cast<int>(std::lround(chunks)));
   }
   return chunking;
 }
@@ -274,7 +334,9 @@ Result<void> Relay::PrepareAgain(const PreparingJob& job, const std::filesystem:
   const double cpu = ThreadCpuSeconds();
   auto audio = DecodeAudioRange(source, ToSamples(chunk.start), ToSamples(*chunk.end),
                                 [this](double) { return !stopping(); });
-  if (!audio) return std::unexpected(AboutUrl(audio.error(), source, job.episode.info.audio_url));
+  if (!audio)
+    return std::unexpected(
+        AboutUrl(audio.error(), source.filename().string(), job.episode.info.audio_url));
   const auto path = ChunkFile(options_.dir, job.episode.id, chunk.index);
   Result<void> written = WriteOpus(path, audio->samples, options_.opus);
   {
@@ -293,19 +355,17 @@ Result<void> Relay::PrepareAgain(const PreparingJob& job, const std::filesystem:
   return {};
 }
 
-Result<void> Relay::Prepare(PreparingJob& job) {
+Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   const Episode& episode = job.episode;
-  auto source = Fetch(episode);
+  auto source = Open(episode);
   if (!source) return std::unexpected(source.error());
-  const bool scratch = !OwnUpload(episode.info.audio_url);
-  if (job.next.end) {
-    Result<void> again = PrepareAgain(job, *source);
-    std::error_code ec;
-    if (scratch) std::filesystem::remove(*source, ec);
-    return again;
+  if (job.next.end) {  // one chunk to cut again (Store::ReclaimAudio), from the whole file
+    Result<std::filesystem::path> whole = (*source)->file().WaitFinished();
+    if (!whole) return std::unexpected(whole.error());
+    return PrepareAgain(job, *whole);
   }
   int estimate = 0;
-  ChunkCutter cutter(Chunking(*source, job, estimate), ToSamples(job.next.start));
+  std::optional<ChunkCutter> cutter;  // once the header tells the duration, if it does
   std::deque<InFlight> in_flight;
   int index = job.next.index;
   std::optional<Error> failed;
@@ -333,16 +393,21 @@ Result<void> Relay::Prepare(PreparingJob& job) {
       if (Result<void> r = Settle(job, in_flight, /*wait=*/false); !r) failed = r.error();
     return !failed && !stopping();
   };
+  auto opened = [&](std::optional<Millis> duration) {
+    cutter.emplace(Chunking(duration ? duration : episode.info.duration, job, estimate),
+                   ToSamples(job.next.start));
+  };
   const double cpu = ThreadCpuSeconds();
-  auto decoded = DecodeAudioStream(*source, [&](std::span<const float> block) {
-    return encode(cutter.Push(block), /*ends=*/false);
-  });
+  // Decoded as the download comes: the first chunks are queued before it ends.
+  auto decoded = DecodeGrowingFile(
+      (*source)->file(), (*source)->name(), opened,
+      [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); });
   {
     MutexLock lock(mu_);
     cpu_seconds_ += ThreadCpuSeconds() - cpu;
     if (decoded) prepared_seconds_ += static_cast<double>(*decoded) / kSampleRate;
   }
-  if (decoded && !failed) encode(cutter.Finish(), /*ends=*/true);
+  if (decoded && !failed) encode(cutter->Finish(), /*ends=*/true);
   while (!failed && !in_flight.empty())
     if (Result<void> r = Settle(job, in_flight, /*wait=*/true); !r) failed = r.error();
   // After a failure, the chunks still being written are not queued: wait for them, drop them.
@@ -351,23 +416,41 @@ Result<void> Relay::Prepare(PreparingJob& job) {
     std::error_code ec;
     std::filesystem::remove(ChunkFile(options_.dir, episode.id, f.chunk.index), ec);
   }
-  std::error_code ec;
-  if (scratch) std::filesystem::remove(*source, ec);
+  // The download's own failure is the cause of a failed decode (the decoder's error then names
+  // a read that failed); cancelled by the relay, it is not.
+  const std::optional<Error> download = (*source)->download_failure();
+  const std::string name = (*source)->name();
+  source->reset();  // the download is over and its file removed
   if (failed) return std::unexpected(*failed);
-  if (!decoded) return std::unexpected(AboutUrl(decoded.error(), *source, episode.info.audio_url));
+  if (!decoded && download) {
+    download_failed = true;
+    return std::unexpected(*download);
+  }
+  if (!decoded) return std::unexpected(AboutUrl(decoded.error(), name, episode.info.audio_url));
   Log(fmt::format("episode {}: {:.1f} min of audio in {} chunk(s)", episode.id.value(),
                   static_cast<double>(*decoded) / kSampleRate / 60.0, index));
   return {};
 }
 
-Result<void> Relay::Report(const PreparingJob& job, const Error& error) {
+Result<void> Relay::Report(const PreparingJob& job, const Error& error, bool download_failed) {
   if (stopping()) return {};  // a cancelled download is no failure: it resumes on the next start
   const bool permanent = Permanent(error);
-  Log(fmt::format("episode {} ({}): {}", job.episode.id.value(),
-                  permanent ? "permanent" : "will retry", error.ToString()));
+  const EpisodeId episode = job.episode.id;
+  // Audio that never came whole for good (a live stream past its deadline) is no episode: the
+  // chunks queued from it go too, rather than a transcript of some stretch of it.
+  if (permanent && download_failed && job.next.index > 0) {
+    Log(fmt::format("episode {} (permanent): {}; its {} queued chunk(s) withdrawn", episode.value(),
+                    error.ToString(), job.next.index));
+    Result<void> withdrawn = store_.WithdrawPreparing(job.job, error.message, clock_.Now());
+    if (withdrawn) RemoveChunkFiles(options_.dir, episode, job.next.index);
+    return WithContext(std::move(withdrawn),
+                       fmt::format("recording episode {}'s failure", episode.value()));
+  }
+  Log(fmt::format("episode {} ({}): {}", episode.value(), permanent ? "permanent" : "will retry",
+                  error.ToString()));
   return WithContext(store_.FailPreparing(job.job, Failure{error.message, permanent},
                                           options_.retry, clock_.Now()),
-                     fmt::format("recording episode {}'s failure", job.episode.id.value()));
+                     fmt::format("recording episode {}'s failure", episode.value()));
 }
 
 }  // namespace podfleet

@@ -2,9 +2,11 @@
 //
 // Jobs of new episodes are held as kPreparing (JobIntake::kPrepare). The relay prepares up to
 // `episodes` of them at once, oldest first, each on its own thread, so that a slow origin or a
-// long episode holds up no other: it downloads the episode once from its origin (an upload is
-// read from disk), then streams it: decodes it block by block (DecodeAudioStream), cuts it at
-// pauses into chunks of about `chunks.target` as the audio comes (ChunkCutter), and encodes each
+// long episode holds up no other: it downloads the episode once from its origin on a thread of
+// its own (an upload is read from disk) and, while the download goes on, decodes what has come
+// block by block (DecodeGrowingFile: formats that need the whole file wait for it), cuts it at
+// pauses into chunks of about `chunks.target`, the first about `first_chunk`, as the audio comes
+// (ChunkCutter), and encodes each
 // chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir` on a pool of encoder threads shared by
 // all episodes. Each chunk is queued as a job as soon as it and those before it are encoded
 // (Store::QueueChunk, the last one Store::PlanChunks), and `on_queued` is called so that waiting
@@ -17,16 +19,20 @@
 //
 // Several coordinators on one store (doc/scale.md): each relay takes a job before preparing it
 // (Store::TakePreparing, as the `holder` given to Start: this coordinator's base URL), so no two
-// prepare one episode,
-// and the chunks it queues are held by it: leases name it, workers fetch them from it. A chunk
+// prepare one episode, and the chunks it queues are held by it: leases name it, workers fetch
+// them from it. A chunk
 // whose coordinator was lost comes back kPreparing with its end (Store::ReclaimAudio); the relay
 // that takes it cuts that one chunk again from the episode's audio and queues it as it was. An
 // upload held by another coordinator ("<its URL>/api/media/NAME") is downloaded from it.
 //
 // Failures: an origin answering 404/410, bytes that are not audio and undecodable audio fail the
 // job for good; network errors, a full disk and other transient trouble are retried with the
-// store's backoff (Store::FailPreparing). A file found damaged or truncated only at its end fails
-// the episode after its first chunks were queued. Nothing is lost on a restart: what is not yet
+// store's backoff (Store::FailPreparing); the retry decodes from the start again and queues from
+// the next chunk on, so a download cut part-way queues no chunk twice. A download that fails for
+// good after chunks were queued (a live stream past its deadline, DownloadDeadline) withdraws
+// them (Store::WithdrawPreparing): the episode fails with the download's reason and no stretch
+// of it is transcribed. A file found damaged or truncated only at its end fails the episode
+// after its first chunks were queued, which stay. Nothing is lost on a restart: what is not yet
 // queued stays kPreparing in the store, resuming at its next chunk, and a chunk file is written
 // whole or not at all.
 //
@@ -58,12 +64,18 @@ struct RelayOptions {
   std::filesystem::path uploads_dir;  // where /api/media/<name> uploads live
   std::filesystem::path scratch_dir;  // origin downloads, removed once decoded
   ChunkOptions chunks;
+  // The short first chunk of an episode longer than one chunk (ChunkOptions::first), so that
+  // its first lease comes as soon as this much is encoded.
+  Millis first_chunk{60'000};
   OpusOptions opus;
   int64_t max_audio_bytes = int64_t{2} << 30;
   // Longest episode taken: one declaring more fails for good, and the download deadline of one
   // declaring nothing is derived from it (DownloadDeadline).
   Millis max_episode_duration{24 * 3'600'000};
   RetryPolicy retry;
+  // Transient failures retried within one download (DownloadOptions::retries); past them the
+  // episode waits for the store's retry (`retry`).
+  int download_retries = 3;
   // Connect only to public addresses when downloading (serve --refuse-private-addresses): the URL
   // was checked when added, but its DNS answer may have changed since.
   bool public_only = false;
@@ -107,6 +119,7 @@ class Relay {
 
  private:
   struct InFlight;
+  class Source;
 
   void Loop(Wakeup& wakeup);
   // The next kPreparing job of an episode no other thread has in hand, marked as in hand; none
@@ -114,18 +127,19 @@ class Relay {
   std::optional<PreparingJob> Next(RetryPacer& pacer, Wakeup& wakeup);
   // Prepares what is left of `job`'s episode; `job.job` follows the job that holds the rest.
   // The error says why not and whether for good.
-  Result<void> Prepare(PreparingJob& job);
-  // Prepares again the one chunk `job` names (it has an end), from `source`.
+  // `download_failed`: the error is the download's own.
+  Result<void> Prepare(PreparingJob& job, bool& download_failed);
+  // Prepares again the one chunk `job` names (it has an end), from the whole file at `source`.
   Result<void> PrepareAgain(const PreparingJob& job, const std::filesystem::path& source);
   // Whether `url` names an upload in uploads_dir (this coordinator's own).
   bool OwnUpload(const std::string& url) const;
-  Result<std::filesystem::path> Fetch(const Episode& episode);
-  ChunkOptions Chunking(const std::filesystem::path& source, const PreparingJob& job,
-                        int& estimate);
+  // The episode's audio: an upload, or its download started.
+  Result<std::unique_ptr<Source>> Open(const Episode& episode);
+  ChunkOptions Chunking(std::optional<Millis> duration, const PreparingJob& job, int& estimate);
   // Queues the oldest encoded chunks; with `wait`, waits for the oldest one first.
   Result<void> Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait);
   // Records the failure in the store; the error when the store could not.
-  Result<void> Report(const PreparingJob& job, const Error& error);
+  Result<void> Report(const PreparingJob& job, const Error& error, bool download_failed);
   // Waits `wait` of the Clock's time unless stopped (Wake does not cut it short).
   void Pause(Millis wait);
   // Removes downloads (and their .part files) a crash or a failure left in scratch_dir.

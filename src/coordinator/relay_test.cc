@@ -15,12 +15,36 @@
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
 #include "net/http_server.h"
+#include "store/store.h"
 #include "support/manual_clock.h"
 #include "support/speech.h"
+#include "support/stream_origin.h"
 #include "support/temp_dir.h"
 
 namespace podfleet {
 namespace {
+
+// `minutes` of the 60 s test speech over and over, as a 32 kb/s MP3: the minute is encoded
+// once and copied (concat demuxer, no re-encoding), which is quick.
+std::filesystem::path LongSpeechMp3(int minutes) {
+  auto wav = SpeechWav(kSpeech60s);
+  EXPECT_TRUE(wav) << wav.error().ToString();
+  const auto one = TestRunDir() / "speech-one-32k.mp3";
+  const auto list = TestRunDir() / fmt::format("speech-{}min.txt", minutes);
+  const auto path = TestRunDir() / fmt::format("speech-{}min.mp3", minutes);
+  if (!std::filesystem::exists(path)) {
+    auto r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", wav->string(), "-b:a",
+                      "32k", one.string()});
+    EXPECT_TRUE(r) << r.error().ToString();
+    std::ofstream out(list);
+    for (int i = 0; i < minutes; ++i) out << "file '" << one.string() << "'\n";
+    out.close();
+    r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
+                 "-i", list.string(), "-c", "copy", path.string()});
+    EXPECT_TRUE(r) << r.error().ToString();
+  }
+  return path;
+}
 
 class RelayTest : public ::testing::Test {
  protected:
@@ -91,27 +115,7 @@ class RelayTest : public ::testing::Test {
     return all;
   }
 
-  // `minutes` of the 60 s test speech over and over, as a 32 kb/s MP3: the minute is encoded
-  // once and copied (concat demuxer, no re-encoding), which is quick.
-  static std::filesystem::path LongSpeech(int minutes) {
-    auto wav = SpeechWav(kSpeech60s);
-    EXPECT_TRUE(wav) << wav.error().ToString();
-    const auto one = TestRunDir() / "speech-one-32k.mp3";
-    const auto list = TestRunDir() / fmt::format("speech-{}min.txt", minutes);
-    const auto path = TestRunDir() / fmt::format("speech-{}min.mp3", minutes);
-    if (!std::filesystem::exists(path)) {
-      auto r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", wav->string(),
-                        "-b:a", "32k", one.string()});
-      EXPECT_TRUE(r) << r.error().ToString();
-      std::ofstream out(list);
-      for (int i = 0; i < minutes; ++i) out << "file '" << one.string() << "'\n";
-      out.close();
-      r = RunTool({"ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
-                   "-i", list.string(), "-c", "copy", path.string()});
-      EXPECT_TRUE(r) << r.error().ToString();
-    }
-    return path;
-  }
+  static std::filesystem::path LongSpeech(int minutes) { return LongSpeechMp3(minutes); }
 
   static Transcript Said(const std::string& text, Millis audio) {
     Transcript t;
@@ -329,6 +333,140 @@ TEST_F(RelayTest, UndecodableAudioFailsForGoodAndTheRelayGoesOn) {
   ASSERT_TRUE(grants && grants->size() == 1);
   EXPECT_EQ((*grants)[0].episode.id, EpisodeId(good));
   EXPECT_EQ(EpisodeState(bad), "failed");
+}
+
+std::string ReadBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The episode is decoded and cut while it downloads: a worker holds its first chunk while the
+// origin still holds back the last 40% of the file, and the rest follows from the same download.
+TEST_F(RelayTest, FirstChunkIsLeasedWhileTheDownloadGoesOn) {
+  Start(Millis(20'000));
+  const auto mp3 = LongSpeech(8);
+  const std::string bytes = ReadBytes(mp3);
+  StreamOrigin origin(bytes);
+  origin.HoldAt(static_cast<int64_t>(bytes.size()) * 6 / 10);
+  auto a = Worker("a");
+  AddUrl(origin.Url());
+  auto first = a->Claim(1, Millis(20'000));
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].chunk.index, 0);
+  origin.Release();
+  auto rest = ClaimAll(*a);
+  ASSERT_TRUE(rest) << rest.error().ToString();
+  rest->insert(rest->begin(), (*first)[0]);
+  Millis at(0);
+  for (size_t i = 0; i < rest->size(); ++i) {
+    EXPECT_EQ((*rest)[i].chunk.index, static_cast<int>(i));
+    EXPECT_EQ((*rest)[i].chunk.start, at);
+    at = (*rest)[i].chunk.end.value_or(Millis(0));
+  }
+  auto length = ProbeAudioDuration(mp3);
+  ASSERT_TRUE(length) << length.error().ToString();
+  EXPECT_NEAR(static_cast<double>(at.count()), static_cast<double>(length->count()), 1'000.0);
+  EXPECT_EQ(origin.requests(), 1);
+}
+
+// A relay on a store of its own, without the coordinator: its download retries and the store's
+// retry backoff are the test's to set.
+class RelayDownloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = OpenSqliteStore((dir_.path() / "store.db").string());
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = std::move(*store);
+    http_ = MakeCurlClient(HttpClientOptions{});
+  }
+
+  void StartRelay() {
+    RelayOptions o;
+    o.dir = dir_.path() / "relay";
+    o.uploads_dir = dir_.path() / "uploads";
+    o.scratch_dir = dir_.path() / "tmp";
+    o.chunks.target = Millis(20'000);
+    o.chunks.search = Millis(4'000);
+    o.retry.base_backoff = Millis(1'000);
+    o.download_retries = 0;  // a cut download fails this try at once
+    o.episodes = 1;
+    relay_ = std::make_unique<Relay>(*store_, *http_, clock_, o, [] {});
+  }
+
+  EpisodeId Add(const std::string& url) {
+    EpisodeInfo info;
+    info.guid = url;
+    info.title = "cut";
+    info.audio_url = url;
+    auto ids = store_->AddEpisodes(std::nullopt, {info}, clock_.Now(), JobIntake::kPrepare);
+    EXPECT_TRUE(ids) << ids.error().ToString();
+    return ids ? ids->at(0) : EpisodeId(0);
+  }
+
+  // Waits (polling the store) until `done` holds of the episode's jobs.
+  std::vector<Job> WaitFor(EpisodeId episode,
+                           const std::function<bool(const std::vector<Job>&)>& done) {
+    for (int i = 0; i < 2'000; ++i) {
+      auto jobs = store_->ListJobsForEpisode(episode);
+      if (jobs && done(*jobs)) return *jobs;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "timed out";
+    return {};
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<Relay> relay_;
+};
+
+// A download cut at 80% fails that try after its first chunks were queued; the retry decodes
+// from the start again and queues from the next chunk on: every chunk once, contiguous, the
+// whole episode covered, the first ones as they were.
+TEST_F(RelayDownloadTest, DownloadCutAt80PercentLeavesEveryChunkOnce) {
+  const auto mp3 = LongSpeechMp3(8);
+  const std::string bytes = ReadBytes(mp3);
+  StreamOrigin origin(bytes);
+  // The first response pauses short of 80% until chunks were queued from it, then ends at 80%.
+  origin.HoldAt(static_cast<int64_t>(bytes.size()) * 78 / 100);
+  origin.CutAt(static_cast<int64_t>(bytes.size()) * 8 / 10, 1);
+  const EpisodeId episode = Add(origin.Url());
+  StartRelay();
+  WaitFor(episode, [](const std::vector<Job>& jobs) { return jobs.size() >= 3; });
+  origin.Release();
+  auto preparing_failed = [](const std::vector<Job>& jobs) {
+    return !jobs.empty() && jobs.back().state == JobState::kPreparing && !jobs.back().error.empty();
+  };
+  const std::vector<Job> before = WaitFor(episode, preparing_failed);
+  ASSERT_GE(before.size(), 2u) << "chunks were queued before the cut";
+  EXPECT_EQ(before.back().failures, 1);
+  clock_.Advance(Millis(60'000));  // past the store's backoff
+  relay_->Wake();
+  auto all_queued = [](const std::vector<Job>& jobs) {
+    return !jobs.empty() && jobs.back().state == JobState::kQueued &&
+           jobs.back().chunk.index + 1 == jobs.back().chunk.count;
+  };
+  const std::vector<Job> after = WaitFor(episode, all_queued);
+  ASSERT_GT(after.size(), before.size());
+  Millis at(0);
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].chunk.index, static_cast<int>(i));
+    EXPECT_EQ(after[i].chunk.count, static_cast<int>(after.size()));
+    EXPECT_EQ(after[i].chunk.start, at) << "chunk " << i;
+    EXPECT_EQ(after[i].state, JobState::kQueued);
+    at = after[i].chunk.end.value_or(Millis(0));
+    if (i + 1 < before.size()) {
+      EXPECT_EQ(after[i].id, before[i].id);
+      EXPECT_EQ(after[i].chunk.end, before[i].chunk.end);
+    }
+  }
+  auto length = ProbeAudioDuration(mp3);
+  ASSERT_TRUE(length) << length.error().ToString();
+  EXPECT_NEAR(static_cast<double>(at.count()), static_cast<double>(length->count()), 1'000.0);
+  EXPECT_EQ(origin.requests(), 2);
 }
 
 }  // namespace

@@ -302,6 +302,12 @@ class Store {
   // the job is kPreparing.
   virtual Result<void> FailPreparing(JobId job, const Failure& failure, const RetryPolicy& policy,
                                      TimePoint now) = 0;
+  // The relay's download of the episode failed for good after some of its chunks were queued
+  // (a live stream past its deadline): those chunks are withdrawn (their jobs, attempts and
+  // results removed; a worker holding one loses its lease) and the episode fails with `reason`,
+  // as one job for the whole audio that RetryEpisode gives back to the relay from the start.
+  // kConflict unless the job is kPreparing.
+  virtual Result<void> WithdrawPreparing(JobId job, std::string_view reason, TimePoint now) = 0;
 
   // ---- jobs and leases ----
   // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first,

@@ -262,6 +262,43 @@ TEST_P(StoreChunks, PermanentRelayFailureFailsTheEpisodeAtOnce) {
   EXPECT_EQ(Must(store_->GetEpisode(held.episode.id)).error, "HTTP 404");
 }
 
+// A live stream past its download deadline: the chunks the relay queued from it are withdrawn,
+// leased or done ones too, and the episode fails as one job that a retry gives the relay whole.
+TEST_P(StoreChunks, WithdrawnChunksLeaveTheEpisodeFailedAsOneJob) {
+  const PreparingJob held = Hold("live");
+  std::vector<Chunk> chunks = Thirds();
+  JobId rest = Must(store_->QueueChunk(held.job, chunks[0], clock_.Now()));
+  chunks[1].index = 1;
+  rest = Must(store_->QueueChunk(rest, chunks[1], clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 1, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 1u);
+  ASSERT_OK(store_->Complete(node_, grants[0].lease.job, grants[0].lease.attempt, Said("one"),
+                             clock_.Now()));
+  auto leased = Must(store_->Claim(node_, 1, kLease, clock_.Now()));
+  ASSERT_EQ(leased.size(), 1u);
+  ASSERT_OK(store_->WithdrawPreparing(rest, "not finished after 12 s", clock_.Now()));
+  const Episode episode = Must(store_->GetEpisode(held.episode.id));
+  EXPECT_EQ(episode.state, EpisodeState::kFailed);
+  EXPECT_EQ(episode.error, "not finished after 12 s");
+  auto jobs = Must(store_->ListJobsForEpisode(held.episode.id));
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, JobState::kFailed);
+  EXPECT_EQ(jobs[0].chunk.index, 0);
+  EXPECT_EQ(jobs[0].chunk.count, 1);
+  EXPECT_EQ(jobs[0].chunk.start, Millis(0));
+  EXPECT_FALSE(jobs[0].chunk.end);
+  EXPECT_TRUE(Must(store_->Claim(node_, 8, kLease, clock_.Now())).empty());
+  // The worker that held a withdrawn chunk learns it lost the lease.
+  EXPECT_FALSE(store_->Complete(node_, leased[0].lease.job, leased[0].lease.attempt, Said("two"),
+                                clock_.Now()));
+  EXPECT_CODE(store_->WithdrawPreparing(rest, "again", clock_.Now()), Code::kNotFound);
+  ASSERT_OK(store_->RetryEpisode(held.episode.id, clock_.Now()));
+  auto again = Must(store_->ListPreparing(10, clock_.Now()));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].next.index, 0);
+  EXPECT_EQ(again[0].next.start, Millis(0));
+}
+
 // A version-2 database (before chunks) keeps its jobs, attempts and results through the rebuild.
 TEST(StoreChunksMigration, Version2DatabaseKeepsItsJobsAndHistory) {
   TempDir dir;

@@ -526,6 +526,33 @@ Result<void> PgStore::FailPreparing(JobId job, const Failure& failure, const Ret
   });
 }
 
+Result<void> PgStore::WithdrawPreparing(JobId job, std::string_view reason, TimePoint now) {
+  return Write([&](PgConn& c) -> Result<void> {
+    Result<Job> current = LoadPreparing(c, job);
+    if (!current) return std::unexpected(current.error());
+    const int64_t episode = current->episode.value();
+    // As SqliteStore::WithdrawPreparing: chunk 0's job stays as the whole episode.
+    Result<int64_t> r =
+        c.Run("DELETE FROM jobs WHERE episode_id = $1 AND chunk_index > 0", episode);
+    if (r)
+      r = c.Run(
+          "UPDATE attempts SET outcome = 'released', finished_at = $2, error = 'withdrawn' "
+          "WHERE outcome = 'running' AND job_id IN (SELECT id FROM jobs WHERE episode_id = $1)",
+          episode, ToUnixMillis(now));
+    if (r)
+      r = c.Run(
+          "DELETE FROM job_results WHERE job_id IN (SELECT id FROM jobs WHERE episode_id = $1)",
+          episode);
+    if (r)
+      r = c.Run(
+          "UPDATE jobs SET state = 'failed', relayed = 1, chunk_count = 1, start_ms = 0, "
+          "end_ms = NULL, not_before = NULL, error = $2 WHERE episode_id = $1",
+          episode, reason);
+    if (!r) return std::unexpected(r.error());
+    return SyncEpisode(c, current->episode, reason, now);
+  });
+}
+
 // ---- jobs and leases
 // --------------------------------------------------------------------------------
 

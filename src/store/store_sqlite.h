@@ -104,6 +104,7 @@ class SqliteStore final : public Store {
                                         TimePoint now) override;
   Result<void> FailPreparing(JobId job, const Failure& failure, const RetryPolicy& policy,
                              TimePoint now) override;
+  Result<void> WithdrawPreparing(JobId job, std::string_view reason, TimePoint now) override;
 
   Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
                                    TimePoint now) override;

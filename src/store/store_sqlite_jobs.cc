@@ -601,6 +601,34 @@ Result<void> SqliteStore::FailPreparing(JobId job, const Failure& failure,
   });
 }
 
+Result<void> SqliteStore::WithdrawPreparing(JobId job, std::string_view reason, TimePoint now) {
+  return Write([&](Db& db) -> Result<void> {
+    Result<Job> current = LoadPreparing(db, job);
+    if (!current) return std::unexpected(current.error());
+    const int64_t episode = current->episode.value();
+    // Chunk 0's job stays as the whole episode (its attempt numbers go on, as in TranscribeAgain);
+    // the others go with their attempts and results (ON DELETE CASCADE).
+    Result<int64_t> r =
+        db.Run("DELETE FROM jobs WHERE episode_id = ?1 AND chunk_index > 0", episode);
+    if (r)
+      r = db.Run(
+          "UPDATE attempts SET outcome = 'released', finished_at = ?2, error = 'withdrawn' "
+          "WHERE outcome = 'running' AND job_id IN (SELECT id FROM jobs WHERE episode_id = ?1)",
+          episode, ToUnixMillis(now));
+    if (r)
+      r = db.Run(
+          "DELETE FROM job_results WHERE job_id IN (SELECT id FROM jobs WHERE episode_id = ?1)",
+          episode);
+    if (r)
+      r = db.Run(
+          "UPDATE jobs SET state = 'failed', relayed = 1, chunk_count = 1, start_ms = 0, "
+          "end_ms = NULL, not_before = NULL, error = ?2 WHERE episode_id = ?1",
+          episode, reason);
+    if (!r) return std::unexpected(r.error());
+    return SyncEpisode(db, current->episode, reason, now);
+  });
+}
+
 Result<Job> SqliteStore::GetJob(JobId id) {
   return Read([&](Db& db) {
     return LoadJob(db, "j.id = ?1", id.value(), fmt::format("job {}", id.value()));

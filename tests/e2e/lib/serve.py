@@ -21,8 +21,10 @@ A lying origin: "/lie/FILE" answers a request without Range with a Content-Lengt
 size, sends FILE whole and closes the connection; ranged requests are served as for FILE (so a
 resume from FILE's end gets 416 with "bytes */SIZE").
 
-A live stream: "/live/NAME" answers 200 (audio/mpeg, no Content-Length) and sends 16 KB of
-silence-like bytes a second until the client goes away.
+A live stream: "/live/FILE" answers 200 (audio/mpeg, no Content-Length) and sends FILE's bytes
+over and over, 16 KB every quarter second, until the client goes away: an endless stream of
+real audio when FILE is, say, an MP3 without a header that declares its length. "/live/NAME"
+where DIR has no NAME sends 16 KB of 0xFF bytes a second instead (not audio).
 
 Interrupted transfers on demand: "/cut/N/FILE" answers the first request for that path with
 FILE's headers (its full Content-Length) but closes the connection after N bytes of the body;
@@ -88,16 +90,29 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         return super().do_GET()
 
     def send_live(self):
+        path = self.translate_path(self.path[len("/live"):])
+        audio = None
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                audio = f.read()
         self.send_response(200)
         self.send_header("Content-Type", "audio/mpeg")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
         try:
+            at = 0
             while True:
-                self.wfile.write(b"\xff" * 16384)
-                self.wfile.flush()
-                time.sleep(1)
+                if audio:
+                    piece = (audio * (2 + 16384 // len(audio)))[at:at + 16384]
+                    at = (at + 16384) % len(audio)
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(0.25)
+                else:
+                    self.wfile.write(b"\xff" * 16384)
+                    self.wfile.flush()
+                    time.sleep(1)
         except OSError:
             pass
 
