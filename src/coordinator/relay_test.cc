@@ -392,6 +392,7 @@ class RelayDownloadTest : public ::testing::Test {
     o.download_retries = 0;  // a cut download fails this try at once
     o.episodes = 1;
     relay_ = std::make_unique<Relay>(*store_, *http_, clock_, o, [] {});
+    relay_->Start("");  // the store's only coordinator
   }
 
   EpisodeId Add(const std::string& url) {
