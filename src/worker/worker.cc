@@ -639,7 +639,9 @@ void Worker::SetLocalFault(const Error& fault, int64_t needed) {
                     "directory again (jobs are released, not failed)",
                     fault.message));
   last_fault_logged_ = fault.message;
-  if (FaultLocked() != fault.message) fault_changed_.Notify();
+  // Heartbeat it even when it is the fault already held: a claim sent while it was being set
+  // (without a fault) told the coordinator that the node recovered.
+  fault_changed_.Notify();
   local_fault_ = fault;
   fault_needs_bytes_ = std::max(fault_needs_bytes_, needed);
   changed_.notify_all();
