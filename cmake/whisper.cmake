@@ -17,8 +17,9 @@
 # every variant ggml knows for the architecture (GGML_CPU_ALL_VARIANTS; on x86-64: x64, sse42,
 # sandybridge, ivybridge, piledriver, haswell, skylakex, cannonlake, cascadelake, icelake,
 # cooperlake, zen4, alderlake and the AMX one, sapphirerapids, which scripts/bundle leaves out), of
-# which the engines load the best this CPU runs (engines/ggml_device.h). It is always optimised (-O3, also in Debug and ASan builds) and
-# never sanitized: it is third-party code, and an instrumented encoder is too slow to test with.
+# which the engines load the best this CPU runs (engines/ggml_device.h). It is always optimised
+# (-O3, also in Debug and ASan builds) and never sanitized: it is third-party code, and an
+# instrumented encoder is too slow to test with.
 # Only the ggml and whisper libraries are built, no examples or tests.
 #
 # GPU: -DPODFLEET_WHISPER_CUDA=ON (toolkit found via CUDAToolkit, e.g. /usr/local/cuda; built for
