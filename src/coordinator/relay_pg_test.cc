@@ -14,6 +14,7 @@
 #include "api/client.h"
 #include "audio/audio.h"
 #include "coordinator/coordinator.h"
+#include "support/eventually.h"
 #include "support/pg_server.h"
 #include "support/speech.h"
 #include "support/temp_dir.h"
@@ -23,17 +24,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// Polls `done` every 50 ms for up to `limit` (generous: a loaded machine is slow, never wrong).
-template <class F>
-bool Eventually(F done, std::chrono::milliseconds limit = 30s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
 class PgRelay : public ::testing::Test {
  protected:

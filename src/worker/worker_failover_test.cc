@@ -12,6 +12,7 @@
 #include "coordinator/coordinator.h"
 #include "store/pg_conn.h"
 #include "support/engine_util.h"
+#include "support/eventually.h"
 #include "support/pg_server.h"
 #include "support/temp_dir.h"
 #include "worker/worker.h"
@@ -26,17 +27,6 @@ struct StopOnExit {
   Worker& worker;
   ~StopOnExit() { worker.RequestStop(); }
 };
-
-// Polls `done` every 50 ms for up to `limit` (generous: a loaded machine is slow, never wrong).
-template <class F>
-bool Eventually(F done, std::chrono::milliseconds limit = 30s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
 class PgFailover : public ::testing::Test {
  protected:
