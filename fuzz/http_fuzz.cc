@@ -19,10 +19,12 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -110,6 +112,21 @@ std::string Substitute(std::string text, std::string_view from, std::string_view
   return text;
 }
 
+// libFuzzer's timeout alarm (SIGALRM every 6 s for -timeout=10) has no SA_RESTART, so any
+// blocking call below may fail with EINTR when it lands on this thread; each call is retried.
+
+// Connects `fd` to `addr`, waiting out interruptions. After an interrupted connect the handshake
+// goes on in the kernel; connecting again reports EALREADY until it ends, then EISCONN.
+void Connect(int fd, const sockaddr_in& addr) {
+  for (;;) {
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return;
+    if (errno == EISCONN) return;
+    CHECK(errno == EINTR || errno == EALREADY, std::string("connect: ") + std::strerror(errno));
+    pollfd p{fd, POLLOUT, 0};
+    poll(&p, 1, 100);
+  }
+}
+
 // Sends `request` on a new connection, half-closes it and returns everything the server sent.
 std::string Exchange(uint16_t port, const std::string& request) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -118,10 +135,11 @@ std::string Exchange(uint16_t port, const std::string& request) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  Connect(fd, addr);
   // The server may answer and close before reading everything (413, 400): a failed send is fine.
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sent += size_t(n);
   }
@@ -136,11 +154,12 @@ std::string Exchange(uint16_t port, const std::string& request) {
     // packets through; a server that really hangs still fails after 200 polls.
     pollfd p{fd, POLLIN, 0};
     int polls = 0;
-    while (poll(&p, 1, 100) == 0) {
+    while (poll(&p, 1, 100) <= 0) {
       ++polls;
       CHECK(polls < 200);
     }
     const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     reply.append(buffer, size_t(n));
   }
