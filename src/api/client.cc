@@ -155,18 +155,37 @@ Result<Registration> CoordinatorClient::Register(const std::string& enrollment_t
                       Millis(reply->value("heartbeat_ms", int64_t{10'000}))};
 }
 
-Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
-  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}};
-  auto reply =
-      CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
-  if (!reply) return std::unexpected(reply.error());
+namespace {
+
+// The grants of a claim reply ({"leases": [...]}).
+Result<std::vector<WireGrant>> GrantsOf(const json& reply) {
   std::vector<WireGrant> grants;
-  for (const json& g : reply->value("leases", json::array())) {
+  for (const json& g : reply.value("leases", json::array())) {
     auto grant = GrantFromJson(g);
     if (!grant) return std::unexpected(grant.error());
     grants.push_back(std::move(*grant));
   }
   return grants;
+}
+
+json CompleteBody(const Lease& lease, const Transcript& transcript, Millis waited) {
+  json body = {{"attempt", lease.attempt.value()}, {"transcript", ToJson(transcript)}};
+  if (waited >= Millis(0)) body["timings"] = {{"waited_ms", waited.count()}};
+  return body;
+}
+
+std::string CompletePath(const Lease& lease) {
+  return "/api/jobs/" + std::to_string(lease.job.value()) + "/complete";
+}
+
+}  // namespace
+
+Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
+  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}};
+  auto reply =
+      CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  return GrantsOf(*reply);
 }
 
 Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>& held,
@@ -191,12 +210,22 @@ Result<HeartbeatReply> CoordinatorClient::Heartbeat(const std::vector<Progress>&
 
 Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& transcript,
                                          Millis waited) {
-  json body = {{"attempt", lease.attempt.value()}, {"transcript", ToJson(transcript)}};
-  if (waited >= Millis(0)) body["timings"] = {{"waited_ms", waited.count()}};
-  auto reply = CallJson("POST", "/api/jobs/" + std::to_string(lease.job.value()) + "/complete",
-                        body.dump(), node_token_, kCallTimeout);
+  auto reply = CallJson("POST", CompletePath(lease), CompleteBody(lease, transcript, waited).dump(),
+                        node_token_, kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   return {};
+}
+
+Result<std::optional<std::vector<WireGrant>>> CoordinatorClient::CompleteAndClaim(
+    const Lease& lease, const Transcript& transcript, Millis waited, int max_jobs, Millis wait) {
+  json body = CompleteBody(lease, transcript, waited);
+  body["claim"] = {{"max", max_jobs}, {"wait_ms", wait.count()}};
+  auto reply = CallJson("POST", CompletePath(lease), body.dump(), node_token_, wait + kCallTimeout);
+  if (!reply) return std::unexpected(reply.error());
+  if (!reply->contains("leases")) return std::optional<std::vector<WireGrant>>();
+  auto grants = GrantsOf(*reply);
+  if (!grants) return std::unexpected(grants.error());
+  return std::optional(std::move(*grants));
 }
 
 Result<void> CoordinatorClient::Fail(const Lease& lease, const Failure& failure) {

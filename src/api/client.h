@@ -23,6 +23,7 @@
 #include <atomic>
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,6 +90,15 @@ class CoordinatorClient {
   // known, not sent.
   Result<void> Complete(const Lease& lease, const Transcript& transcript,
                         Millis waited = Millis(-1));
+  // Complete, and in the same request lease up to `max_jobs` next jobs, waiting up to `wait` for
+  // them as Claim does (one round trip per job instead of two). Succeeds when the completion
+  // did, as Complete. The grants: nullopt when the coordinator leased nothing for this call (one
+  // older than this field answers a plain completion; a claim refused, e.g. a blocked node, or
+  // failed in the store, is not reported here): then claim with Claim, which gets any refusal.
+  Result<std::optional<std::vector<WireGrant>>> CompleteAndClaim(const Lease& lease,
+                                                                 const Transcript& transcript,
+                                                                 Millis waited, int max_jobs,
+                                                                 Millis wait);
   Result<void> Fail(const Lease& lease, const Failure& failure);
   Result<void> Release(const Lease& lease);
   Result<void> Deregister();

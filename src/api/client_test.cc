@@ -125,6 +125,18 @@ TEST_F(CoordinatorFailover, OneUrlStillWorksAlone) {
   EXPECT_EQ(live.requests, 1);
 }
 
+// A coordinator from before Complete's "claim" field answers a plain completion: the caller is
+// told to claim on its own, not handed an empty list (which would mean "no work").
+TEST_F(CoordinatorFailover, CompleteAndClaimAtAnOlderCoordinatorLeavesTheClaimToTheCaller) {
+  Stub older(200);
+  CoordinatorClient client(older.url(), *http_);
+  auto next = client.CompleteAndClaim(Lease{JobId(7), AttemptId(1), NodeId(1), {}}, Transcript{},
+                                      Millis(-1), 1, Millis(0));
+  ASSERT_TRUE(next) << next.error().ToString();
+  EXPECT_FALSE(next->has_value());
+  EXPECT_EQ(older.last_path, "/api/jobs/7/complete");
+}
+
 TEST_F(CoordinatorFailover, MovesToTheNextWhenNothingListensAndStaysThere) {
   Stub live(200);
   const std::string dead = DeadUrl();

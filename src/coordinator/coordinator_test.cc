@@ -208,6 +208,67 @@ TEST_F(CoordinatorTest, CompleteStoresTranscriptAndRepeatIsHarmless) {
   EXPECT_NE(srt->find("00:00:00,000 --> 00:00:01,500"), std::string::npos) << *srt;
 }
 
+TEST_F(CoordinatorTest, CompleteCanLeaseTheNextJobInTheSameCall) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  AddEpisode("http://127.0.0.1:9/b.mp3");
+  auto w = Worker("a");
+  auto first = w->Claim(1, Millis(0));
+  ASSERT_TRUE(first && first->size() == 1);
+  auto next = w->CompleteAndClaim((*first)[0].lease, Sample(), Millis(-1), 1, Millis(0));
+  ASSERT_TRUE(next) << next.error().ToString();
+  ASSERT_TRUE(next->has_value()) << "this coordinator leases with the completion";
+  ASSERT_EQ((*next)->size(), 1u);
+  const Lease second = (**next)[0].lease;
+  EXPECT_NE(second.job, (*first)[0].lease.job);
+  // The repeated completion (a lost reply) changes nothing and leases nothing more: the queue
+  // is empty, and the answer is an empty list, not "ask again".
+  auto repeated = w->CompleteAndClaim((*first)[0].lease, Sample(), Millis(-1), 1, Millis(0));
+  ASSERT_TRUE(repeated) << repeated.error().ToString();
+  ASSERT_TRUE(repeated->has_value());
+  EXPECT_TRUE((*repeated)->empty());
+  auto last = w->CompleteAndClaim(second, Sample(), Millis(-1), 1, Millis(0));
+  ASSERT_TRUE(last && last->has_value() && (*last)->empty());
+  auto q = admin_->GetJson("/api/queue/status");
+  EXPECT_EQ((*q)["transcribe_queue"]["completed"], 2);
+}
+
+TEST_F(CoordinatorTest, CompleteThatWaitsForItsNextJobWakesWhenWorkArrives) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto w = Worker("waiter");
+  auto first = w->Claim(1, Millis(0));
+  ASSERT_TRUE(first && first->size() == 1);
+  auto pending = std::async(std::launch::async, [&] {
+    return w->CompleteAndClaim((*first)[0].lease, Sample(), Millis(-1), 1, Millis(20'000));
+  });
+  for (int i = 0; i < 100 && (*admin_->GetJson("/api/queue/status"))["waiting_workers"] != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The completion is durable before the claim parks.
+  EXPECT_EQ((*admin_->GetJson("/api/queue/status"))["transcribe_queue"]["completed"], 1);
+  const int64_t episode = AddEpisode("http://127.0.0.1:9/late.mp3");
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto next = pending.get();
+  ASSERT_TRUE(next && next->has_value()) << (next ? "no leases" : next.error().ToString());
+  ASSERT_EQ((*next)->size(), 1u);
+  EXPECT_EQ((**next)[0].episode.id.value(), episode);
+}
+
+TEST_F(CoordinatorTest, StaleCompleteLeasesNothing) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  auto slow = Worker("slow");
+  auto first = slow->Claim(1, Millis(0));
+  ASSERT_TRUE(first && first->size() == 1);
+  clock_.AdvanceAndSettle(Millis(31'000));
+  auto fast = Worker("fast");
+  auto second = fast->Claim(1, Millis(0));
+  ASSERT_TRUE(second && second->size() == 1);
+  ASSERT_TRUE(fast->Complete((*second)[0].lease, Sample()));
+  AddEpisode("http://127.0.0.1:9/b.mp3");
+  auto late = slow->CompleteAndClaim((*first)[0].lease, Sample(), Millis(-1), 1, Millis(0));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, Code::kConflict);
+  ExpectQueued(1);  // the refused completion leased nothing
+}
+
 TEST_F(CoordinatorTest, ExpiredLeaseIsReclaimedAndTheLateResultRefused) {
   AddEpisode("http://127.0.0.1:9/a.mp3");
   auto slow = Worker("slow");
@@ -513,6 +574,17 @@ TEST_F(CoordinatorTest, WrongTypedWorkerFieldsAreBadRequests) {
   auto grants = worker.Claim(1, Millis(0));
   ASSERT_TRUE(grants && grants->size() == 1);
   const Lease lease = grants->front().lease;
+  // A complete whose "claim" is malformed is refused whole: nothing is completed.
+  const std::string complete = "/api/jobs/" + std::to_string(lease.job.value()) + "/complete";
+  for (const char* claim : {R"(1)", R"({"max":"two"})", R"({"wait_ms":[1]})", R"({"fault":5})"}) {
+    nlohmann::json body = {
+        {"attempt", lease.attempt.value()},
+        {"transcript", {{"engine", "test"}, {"segments", nlohmann::json::array()}}},
+        {"claim", nlohmann::json::parse(claim)}};
+    EXPECT_EQ(post(complete, body), 400) << body.dump();
+  }
+  auto q = admin_->GetJson("/api/queue/status");
+  EXPECT_EQ((*q)["transcribe_queue"]["completed"], 0);
   const std::string fail = "/api/jobs/" + std::to_string(lease.job.value()) + "/fail";
   for (nlohmann::json body :
        {nlohmann::json{{"reason", 5}}, nlohmann::json{{"permanent", "yes"}}}) {

@@ -116,6 +116,41 @@ Millis MaxClaimWait(const CoordinatorOptions& o) {
   return std::min(o.lease_duration - o.heartbeat_interval, o.max_claim_wait);
 }
 
+// What a claim asks for: up to `max_jobs` leases, waiting up to `wait` when none is claimable,
+// and the node's local fault (empty: healthy).
+struct ClaimAsk {
+  int max_jobs = 1;
+  Millis wait{0};
+  std::string fault;
+};
+
+// Reads a claim's "max", "wait_ms" and "fault" (the claim route's body, or a complete's "claim"
+// object), all before anything is written.
+Result<ClaimAsk> ClaimAskOf(const Coordinator::Context& c, const json& body) {
+  auto max = IntField(body, "max", 1);
+  if (!max) return std::unexpected(max.error());
+  auto wait_ms = IntField(body, "wait_ms", 0);
+  if (!wait_ms) return std::unexpected(wait_ms.error());
+  auto fault = StringField(body, "fault", "");
+  if (!fault) return std::unexpected(fault.error());
+  return ClaimAsk{static_cast<int>(std::clamp<int64_t>(*max, 1, 64)),
+                  std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options)),
+                  std::move(*fault)};
+}
+
+// Records the node's fault (a claim says whether it is healthy), leases jobs to it as `ask` says
+// and answers with the grants, or with what `on_error` makes of a failed claim.
+void LeaseAndAnswer(Coordinator::Context& c, const Node& node, const ClaimAsk& ask,
+                    HttpResponder respond, HttpResponse (*on_error)(const Error&)) {
+  c.faults.Report(node.id, node.info.name, ask.fault, c.clock.Now());
+  auto shared = std::make_shared<HttpResponder>(std::move(respond));
+  c.dispatcher.Claim(node.id, ask.max_jobs, ask.wait,
+                     [&c, shared, on_error](Result<std::vector<Grant>> grants) {
+                       if (!grants) return (*shared)(on_error(grants.error()));
+                       (*shared)(JsonReply(200, GrantsJson(c, *grants)));
+                     });
+}
+
 void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto node = Authenticate(c, request, Touch::kInCall);
   if (!node) return respond(ErrorReply(node.error()));
@@ -126,18 +161,9 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   }
   auto body = JsonBody(request);
   if (!body) return respond(ErrorReply(body.error()));
-  if (auto r = RecordFault(c, *node, *body); !r) return respond(ErrorReply(r.error()));
-  auto max = IntField(*body, "max", 1);
-  if (!max) return respond(ErrorReply(max.error()));
-  auto wait_ms = IntField(*body, "wait_ms", 0);
-  if (!wait_ms) return respond(ErrorReply(wait_ms.error()));
-  const int max_jobs = static_cast<int>(std::clamp<int64_t>(*max, 1, 64));
-  const Millis wait = std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options));
-  auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.dispatcher.Claim(node->id, max_jobs, wait, [&c, shared](Result<std::vector<Grant>> grants) {
-    if (!grants) return (*shared)(ErrorReply(grants.error()));
-    (*shared)(JsonReply(200, GrantsJson(c, *grants)));
-  });
+  auto ask = ClaimAskOf(c, *body);
+  if (!ask) return respond(ErrorReply(ask.error()));
+  LeaseAndAnswer(c, *node, *ask, std::move(respond), ErrorReply);
 }
 
 HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
@@ -212,20 +238,44 @@ CompletionReport ReportOf(const json& body) {
   return report;
 }
 
-HttpResponse Complete(Coordinator::Context& c, const HttpRequest& request) {
+// A completion whose claim part could not lease: the completion stands (it is durable), so the
+// reply is a success that says why no leases came with it; the worker then claims on its own,
+// which meets the same refusal through the claim route.
+HttpResponse ClaimRefused(const Error& e) {
+  return JsonReply(200, {{"claim_error", ErrorJson(e)}});
+}
+
+// POST /api/jobs/{id}/complete. With a "claim" object ({"max": N, "wait_ms": W}, as the claim
+// route reads them) the node also leases its next jobs once the completion is durable, and the
+// reply carries them as "leases": one round trip per job instead of two. Without it the reply is
+// {} as it always was.
+void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto r = ReadLeaseRequest(c, request, Touch::kInCall);
-  if (!r) return ErrorReply(r.error());
+  if (!r) return respond(ErrorReply(r.error()));
   auto transcript = TranscriptFromJson(r->body.value("transcript", json()));
-  if (!transcript) return ErrorReply(transcript.error());
+  if (!transcript) return respond(ErrorReply(transcript.error()));
+  std::optional<ClaimAsk> next;
+  if (auto it = r->body.find("claim"); it != r->body.end()) {
+    if (!it->is_object())
+      return respond(ErrorReply({Code::kInvalidArgument, "field 'claim' must be an object"}));
+    auto ask = ClaimAskOf(c, *it);
+    if (!ask) return respond(ErrorReply(ask.error()));
+    next = *ask;
+  }
   const TimePoint now = c.clock.Now();
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));
-  if (!done) return ErrorReply(done.error());
+  if (!done) return respond(ErrorReply(done.error()));
   // The store recorded the reported wait and the node's speed with the completion itself.
   if (const std::optional<CompletedJob>& j = done->completed)
     c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
   c.waiters.Notify();
   CollectChunkFiles(c, *done);
-  return Reply(Result<void>{});
+  if (!next) return respond(Reply(Result<void>{}));
+  // As the claim route: a blocked node leases nothing.
+  if (!r->node.info.blocked_reason.empty())
+    return respond(
+        ClaimRefused({Code::kConflict, "node is blocked: " + r->node.info.blocked_reason}));
+  LeaseAndAnswer(c, r->node, *next, std::move(respond), ClaimRefused);
 }
 
 // GET /api/jobs/{id}/audio: a relayed chunk, as Ogg Opus, to the node holding its lease.
@@ -303,9 +353,11 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c) {
       {"POST", "/api/workers/deregister", "retire this node", sync(Deregister), {}},
       {"POST",
        "/api/jobs/{id}/complete",
-       "upload the transcript of a leased job",
-       sync(Complete),
-       {}},
+       "upload the transcript of a leased job, and lease the next ones (\"claim\")",
+       {},
+       [&c](HttpRequest r, HttpResponder respond) {
+         Complete(c, std::move(r), std::move(respond));
+       }},
       {"POST", "/api/jobs/{id}/fail", "report a failed attempt", sync(Fail), {}},
       {"POST", "/api/jobs/{id}/release", "give a leased job back unstarted", sync(Release), {}},
       {"GET",
