@@ -18,10 +18,15 @@
 // the settings the server reports. The SQLite store and HTTP API commit concurrent writers
 // together (group commit, store_sqlite.h); PostgreSQL groups concurrent commits' WAL flushes.
 //
-// HTTP on SQLite is measured twice: with the client as a worker uses it (one connection per call),
-// the figure the ratios are of; and with the client keeping its connections open
+// HTTP on SQLite is measured four ways: with the client as a worker used it before (one
+// connection per call, a claim and a complete per cycle), the figure the ratios are of; with the
+// complete that also leases the next job (Complete's "claim" field, one request per cycle),
+// labelled "complete+claim"; and each again with the client keeping its connections open
 // (HttpClientOptions::reuse_connections), labelled "keep-alive", where the coordinator no longer
 // accepts and closes a connection per call.
+//
+// CPU per cycle is split: "clients" is the CPU the worker threads spent themselves (curl, JSON,
+// the kernel's side of their sockets), the rest is the coordinator's (or the store's) threads.
 //
 // Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off]
 // Each cycle leases one job and completes it with a one-segment transcript. Every row uses a fresh
@@ -38,6 +43,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,8 +111,17 @@ double CpuMicros() {
 
 // The CPU time per cycle of the last Measure, in microseconds: all threads of this process, the
 // clients' included (for HTTP, curl and the coordinators all run here), plus the PostgreSQL
-// server's processes for its rows.
+// server's processes for its rows; and the part of it spent on the worker threads themselves.
 double last_cpu_us_per_cycle = 0;
+double last_client_cpu_us_per_cycle = 0;
+
+// The calling thread's CPU time (user + system) in microseconds.
+double ThreadCpuMicros() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
 
 // Runs `cycle` on `workers` threads until it returns false; returns cycles per second.
 // `server_cpu` reads the CPU time of a database server outside this process (0: none).
@@ -114,18 +129,25 @@ template <class Cycle>
 double Measure(int workers, Cycle cycle, const std::function<double()>& server_cpu = {}) {
   auto cpu = [&] { return CpuMicros() + (server_cpu ? server_cpu() : 0.0); };
   std::atomic<int64_t> done{0};
+  std::mutex mu;
+  double client_cpu = 0;
   const double cpu_start = cpu();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
       while (cycle(w)) ++done;
+      const double mine = ThreadCpuMicros();
+      std::lock_guard lock(mu);
+      client_cpu += mine;
     });
   }
   for (auto& t : threads) t.join();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  last_cpu_us_per_cycle = (cpu() - cpu_start) / static_cast<double>(std::max<int64_t>(1, done));
+  const auto cycles = static_cast<double>(std::max<int64_t>(1, done));
+  last_cpu_us_per_cycle = (cpu() - cpu_start) / cycles;
+  last_client_cpu_us_per_cycle = client_cpu / cycles;
   return static_cast<double>(done.load()) / seconds;
 }
 
@@ -239,11 +261,18 @@ Result<double> RawPgRun(const Options& o, const std::string& url,
       server_cpu);
 }
 
+// How the HTTP rows' workers call: whether they keep connections open, and whether a complete
+// also leases the next job (one request per cycle) or a claim and a complete are two.
+struct HttpMode {
+  bool keep_alive = false;
+  bool complete_claims = false;
+};
+
 // Workers spread round-robin over `coordinators` (all on one store), claiming and completing
 // through the HTTP API.
 Result<double> HttpRun(const Options& o,
                        const std::vector<std::unique_ptr<Coordinator>>& coordinators,
-                       const std::function<double()>& server_cpu, bool keep_alive) {
+                       const std::function<double()>& server_cpu, HttpMode mode) {
   Store& store = coordinators.front()->store();
   const TimePoint now = SystemClock::Get().Now();
   if (auto r = store.AddEpisodes(std::nullopt, Episodes(o.jobs), now); !r)
@@ -251,7 +280,7 @@ Result<double> HttpRun(const Options& o,
   auto token = CreateEnrollmentToken(store, "bench", now);
   if (!token) return std::unexpected(token.error());
   HttpClientOptions client_options;
-  client_options.reuse_connections = keep_alive;
+  client_options.reuse_connections = mode.keep_alive;
   auto http = MakeCurlClient(client_options);
   std::vector<std::unique_ptr<CoordinatorClient>> clients;
   for (int w = 0; w < o.workers; ++w) {
@@ -263,12 +292,27 @@ Result<double> HttpRun(const Options& o,
     clients.push_back(std::move(client));
   }
   const Transcript transcript = OneSegment();
+  // The lease each worker got with its last completion, when it asked for one.
+  std::vector<std::optional<Lease>> next(static_cast<size_t>(o.workers));
   return Measure(
       o.workers,
       [&](int w) {
-        auto grants = clients[w]->Claim(1, Millis(0));
-        if (!grants || grants->empty()) return false;
-        return static_cast<bool>(clients[w]->Complete(grants->front().lease, transcript));
+        std::optional<Lease>& lease = next[static_cast<size_t>(w)];
+        if (!lease) {
+          auto grants = clients[w]->Claim(1, Millis(0));
+          if (!grants || grants->empty()) return false;
+          lease = grants->front().lease;
+        }
+        if (!mode.complete_claims) {
+          auto done = clients[w]->Complete(*lease, transcript);
+          lease.reset();
+          return static_cast<bool>(done);
+        }
+        auto done = clients[w]->CompleteAndClaim(*lease, transcript, Millis(-1), 1, Millis(0));
+        lease.reset();
+        if (!done) return false;
+        if (done->has_value() && !(*done)->empty()) lease = (*done)->front().lease;
+        return true;
       },
       server_cpu);
 }
@@ -292,10 +336,10 @@ Result<std::vector<std::unique_ptr<Coordinator>>> StartCoordinators(
 
 Result<double> HttpOn(const Options& o, int coordinators, const std::string& store,
                       const std::filesystem::path& dir, const std::function<double()>& server_cpu,
-                      bool keep_alive = false) {
+                      HttpMode mode = {}) {
   auto started = StartCoordinators(coordinators, store, dir);
   if (!started) return std::unexpected(started.error());
-  Result<double> rate = HttpRun(o, *started, server_cpu, keep_alive);
+  Result<double> rate = HttpRun(o, *started, server_cpu, mode);
   for (auto& c : *started) c->Stop();
   return rate;
 }
@@ -304,6 +348,7 @@ struct Row {
   std::string name;
   Result<double> rate;
   double cpu_us = 0;
+  double client_cpu_us = 0;
   const Row* raw = nullptr;          // the same backend's raw loop
   const Row* sqlite_same = nullptr;  // the SQLite row of the same layer, for PostgreSQL's rows
 };
@@ -313,6 +358,7 @@ template <class Run>
 Row Measured(std::string name, Run run) {
   Row row{std::move(name), run()};
   row.cpu_us = last_cpu_us_per_cycle;
+  row.client_cpu_us = last_client_cpu_us_per_cycle;
   return row;
 }
 
@@ -320,8 +366,8 @@ void PrintRow(const Row& r) {
   auto ratio = [&](const Row* base) {
     return base && base != &r ? fmt::format("{:.2f}", *r.rate / *base->rate) : std::string("-");
   };
-  fmt::print("  {:<38} {:>9.0f} {:>9.0f} {:>8} {:>10}\n", r.name, *r.rate, r.cpu_us, ratio(r.raw),
-             ratio(r.sqlite_same));
+  fmt::print("  {:<44} {:>9.0f} {:>9.0f} {:>9.0f} {:>8} {:>10}\n", r.name, *r.rate, r.cpu_us,
+             r.client_cpu_us, ratio(r.raw), ratio(r.sqlite_same));
 }
 
 // The server's settings that decide what a commit costs, as it reports them.
@@ -344,7 +390,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
                    fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
   std::vector<Row> rows;
-  constexpr size_t kSqliteRows = 4;  // raw, store, HTTP, HTTP keep-alive
+  // raw, store, then HTTP: two calls, complete+claim, each with and without keep-alive
+  constexpr size_t kSqliteRows = 6;
   rows.reserve(kSqliteRows + 2 + kMaxCoordinators);
   rows.push_back(Measured("SQLite raw loop (1 connection)", [&] { return RawSqliteRun(o, dir); }));
   rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
@@ -354,8 +401,15 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
   }));
   rows.push_back(Measured("SQLite HTTP, 1 coordinator",
                           [&] { return HttpOn(o, 1, "", dir / "sqlite-http", {}); }));
+  rows.push_back(Measured("SQLite HTTP, complete+claim", [&] {
+    return HttpOn(o, 1, "", dir / "sqlite-http-combined", {}, {.complete_claims = true});
+  }));
   rows.push_back(Measured("SQLite HTTP, keep-alive client", [&] {
-    return HttpOn(o, 1, "", dir / "sqlite-http-keep-alive", {}, /*keep_alive=*/true);
+    return HttpOn(o, 1, "", dir / "sqlite-http-keep-alive", {}, {.keep_alive = true});
+  }));
+  rows.push_back(Measured("SQLite HTTP, complete+claim, keep-alive", [&] {
+    return HttpOn(o, 1, "", dir / "sqlite-http-combined-keep-alive", {},
+                  {.keep_alive = true, .complete_claims = true});
   }));
   if (pg) {
     const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
@@ -398,8 +452,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
     if (i >= kSqliteRows) rows[i].sqlite_same = &rows[std::min<size_t>(i - kSqliteRows, 2)];
   }
   fmt::print("bench/queue: {} jobs, {} workers (threads of this process)\n", o.jobs, o.workers);
-  fmt::print("  {:<38} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s", "CPU us",
-             "x raw", "x SQLite");
+  fmt::print("  {:<44} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s",
+             "CPU us", "clients", "x raw", "x SQLite");
   for (const Row& r : rows) PrintRow(r);
   return 0;
 }
