@@ -1,5 +1,7 @@
 #include "coordinator/dispatcher.h"
 
+#include <algorithm>
+
 namespace podfleet {
 namespace {
 
@@ -44,8 +46,9 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
     if (!stopping_) {
       parked_.push_back(Parked{node, max_jobs, clock_.Now() + wait, std::move(done)});
       // Work that arrived while the store looked (a commit its snapshot missed) was announced
-      // before this claim was parked: look again rather than wait for the re-check.
-      if (notifications_.load() != news) wakeup_.Notify();
+      // before this claim was parked: look again rather than wait for the re-check. A deadline
+      // sooner than the re-check needs the loop to wait for it instead (NextCheck).
+      if (notifications_.load() != news || wait < kRecheck) wakeup_.Notify();
       return;
     }
   }
@@ -58,7 +61,15 @@ void Dispatcher::Notify() {
 }
 
 void Dispatcher::Loop(const std::stop_token& stop) {
-  while (clock_.WaitUntil(clock_.Now() + kRecheck, stop, wakeup_)) ServeParked(/*final=*/false);
+  while (clock_.WaitUntil(NextCheck(), stop, wakeup_)) ServeParked(/*final=*/false);
+}
+
+// A long poll that gets nothing is answered at its deadline, not up to a re-check after it.
+TimePoint Dispatcher::NextCheck() const {
+  TimePoint next = clock_.Now() + kRecheck;
+  MutexLock lock(mu_);
+  for (const Parked& p : parked_) next = std::min(next, p.deadline);
+  return next;
 }
 
 void Dispatcher::ServeParked(bool final) {

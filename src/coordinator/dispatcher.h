@@ -49,6 +49,8 @@ class Dispatcher {
   };
 
   void Loop(const std::stop_token& stop);
+  // When the loop looks next: the periodic re-check or the first parked deadline.
+  TimePoint NextCheck() const;
   // Tries each parked claim once; answers those that got work or whose deadline passed.
   void ServeParked(bool final);
 
