@@ -25,8 +25,10 @@
 // (HttpClientOptions::reuse_connections), labelled "keep-alive", where the coordinator no longer
 // accepts and closes a connection per call.
 //
-// CPU per cycle is split: "clients" is the CPU the worker threads spent themselves (curl, JSON,
-// the kernel's side of their sockets), the rest is the coordinator's (or the store's) threads.
+// CPU per cycle ("CPU us", this process) is split two ways: "clients" is what the worker threads
+// spent themselves (curl, JSON, the kernel's side of their sockets; the rest is the coordinator's
+// and the store's threads), and "kernel" is the system time of all threads (sockets, fsync,
+// futexes), the rest being user time. For PostgreSQL's rows "CPU us" adds the server's processes.
 //
 // Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off]
 // Each cycle leases one job and completes it with a one-segment transcript. Every row uses a fresh
@@ -101,12 +103,20 @@ std::vector<EpisodeInfo> Episodes(int n) {
   return out;
 }
 
+double Micros(const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; }
+
 // The process's CPU time (user + system, every thread) in microseconds.
 double CpuMicros() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
-  return us(u.ru_utime) + us(u.ru_stime);
+  return Micros(u.ru_utime) + Micros(u.ru_stime);
+}
+
+// The process's CPU time in the kernel (system time, every thread) in microseconds.
+double KernelCpuMicros() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return Micros(u.ru_stime);
 }
 
 // The CPU time per cycle of the last Measure, in microseconds: all threads of this process, the
@@ -114,13 +124,13 @@ double CpuMicros() {
 // server's processes for its rows; and the part of it spent on the worker threads themselves.
 double last_cpu_us_per_cycle = 0;
 double last_client_cpu_us_per_cycle = 0;
+double last_kernel_cpu_us_per_cycle = 0;  // this process's system time alone
 
 // The calling thread's CPU time (user + system) in microseconds.
 double ThreadCpuMicros() {
   rusage u{};
   ::getrusage(RUSAGE_THREAD, &u);
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
-  return us(u.ru_utime) + us(u.ru_stime);
+  return Micros(u.ru_utime) + Micros(u.ru_stime);
 }
 
 // Runs `cycle` on `workers` threads until it returns false; returns cycles per second.
@@ -132,6 +142,7 @@ double Measure(int workers, Cycle cycle, const std::function<double()>& server_c
   std::mutex mu;
   double client_cpu = 0;
   const double cpu_start = cpu();
+  const double kernel_start = KernelCpuMicros();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -148,6 +159,7 @@ double Measure(int workers, Cycle cycle, const std::function<double()>& server_c
   const auto cycles = static_cast<double>(std::max<int64_t>(1, done));
   last_cpu_us_per_cycle = (cpu() - cpu_start) / cycles;
   last_client_cpu_us_per_cycle = client_cpu / cycles;
+  last_kernel_cpu_us_per_cycle = (KernelCpuMicros() - kernel_start) / cycles;
   return static_cast<double>(done.load()) / seconds;
 }
 
@@ -349,6 +361,7 @@ struct Row {
   Result<double> rate;
   double cpu_us = 0;
   double client_cpu_us = 0;
+  double kernel_cpu_us = 0;
   const Row* raw = nullptr;          // the same backend's raw loop
   const Row* sqlite_same = nullptr;  // the SQLite row of the same layer, for PostgreSQL's rows
 };
@@ -359,6 +372,7 @@ Row Measured(std::string name, Run run) {
   Row row{std::move(name), run()};
   row.cpu_us = last_cpu_us_per_cycle;
   row.client_cpu_us = last_client_cpu_us_per_cycle;
+  row.kernel_cpu_us = last_kernel_cpu_us_per_cycle;
   return row;
 }
 
@@ -366,8 +380,8 @@ void PrintRow(const Row& r) {
   auto ratio = [&](const Row* base) {
     return base && base != &r ? fmt::format("{:.2f}", *r.rate / *base->rate) : std::string("-");
   };
-  fmt::print("  {:<44} {:>9.0f} {:>9.0f} {:>9.0f} {:>8} {:>10}\n", r.name, *r.rate, r.cpu_us,
-             r.client_cpu_us, ratio(r.raw), ratio(r.sqlite_same));
+  fmt::print("  {:<44} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.0f} {:>8} {:>10}\n", r.name, *r.rate,
+             r.cpu_us, r.client_cpu_us, r.kernel_cpu_us, ratio(r.raw), ratio(r.sqlite_same));
 }
 
 // The server's settings that decide what a commit costs, as it reports them.
@@ -452,8 +466,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
     if (i >= kSqliteRows) rows[i].sqlite_same = &rows[std::min<size_t>(i - kSqliteRows, 2)];
   }
   fmt::print("bench/queue: {} jobs, {} workers (threads of this process)\n", o.jobs, o.workers);
-  fmt::print("  {:<44} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s",
-             "CPU us", "clients", "x raw", "x SQLite");
+  fmt::print("  {:<44} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s",
+             "CPU us", "clients", "kernel", "x raw", "x SQLite");
   for (const Row& r : rows) PrintRow(r);
   return 0;
 }
