@@ -364,7 +364,8 @@ void PrintRun(std::string_view what, const RelayRun& r, double baseline_s) {
   std::fflush(stdout);
 }
 
-constexpr std::pair<AudioPathMode, std::string_view> kModes[] = {
+// The audio paths run, in this order (--paths).
+std::vector<std::pair<AudioPathMode, std::string>> modes = {
     {AudioPathMode::kOpus, "opus"}, {AudioPathMode::kCopy, "copy"}, {AudioPathMode::kAuto, "auto"}};
 
 int FleetPart(const std::filesystem::path& dir);
@@ -375,7 +376,8 @@ int Main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       fmt::print(
-          "usage: {} [--dir DIR] [--memory-hours H[,H...]] [--skip-memory] [--only-memory]\n",
+          "usage: {} [--dir DIR] [--paths opus,copy,auto] [--memory-hours H[,H...]] "
+          "[--skip-memory] [--only-memory]\n",
           argv[0]);
       return 0;
     }
@@ -390,6 +392,14 @@ int Main(int argc, char** argv) {
     if (arg == "--dir" && i + 1 < argc) dir = argv[++i];
     if (arg == "--skip-memory") memory_hours.clear();
     if (arg == "--only-memory") fleet = false;
+    if (arg == "--paths" && i + 1 < argc) {
+      modes.clear();
+      for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) {
+        auto mode = ParseAudioPathMode(p);
+        if (!mode) return Fail(mode.error());
+        modes.emplace_back(*mode, p);
+      }
+    }
     if (arg == "--memory-hours" && i + 1 < argc) {
       memory_hours.clear();
       for (char* h = std::strtok(argv[++i], ","); h; h = std::strtok(nullptr, ","))
@@ -425,13 +435,16 @@ int FleetPart(const std::filesystem::path& dir) {
       "{:.0f} s of audio in {:.1f} s wall, {:.1f} s CPU: {:.0f}x realtime, {:.0f} "
       "audio-s per CPU-s\n",
       audio_s, base->first, base->second, audio_s / base->first, audio_s / base->second);
-  std::map<std::string_view, RelayRun> three;
-  for (auto [mode, name] : kModes) {
+  std::map<std::string, RelayRun> three;
+  for (const auto& [mode, name] : modes) {
     auto run = RunRelay(podcast, std::vector<double>(8, 87.0), dir / "data", mode);
     if (!run) return Fail(run.error());
     three[name] = *run;
   }
-  auto copy_base = FfmpegCopyBaseline(podcast, three["copy"].cuts, dir);
+  std::vector<std::vector<double>> copy_cuts;  // the cuts of a run that copied
+  for (const auto& [name, run] : three)
+    if (run.path == "copy") copy_cuts = run.cuts;
+  auto copy_base = FfmpegCopyBaseline(podcast, copy_cuts, dir);
   if (!copy_base) return Fail(copy_base.error());
   fmt::print(
       "ffmpeg CLI copy baseline (per episode: decode to 16 kHz mono to null, then -c copy -f "
@@ -443,22 +456,22 @@ int FleetPart(const std::filesystem::path& dir) {
       "ffmpeg CLI (same path) | first chunk leased s | CPU s per audio-hour | MB per audio-hour "
       "| all done s | fleet efficiency |\n"
       "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (auto [mode, name] : kModes) {
+  for (const auto& [mode, name] : modes) {
     const RelayRun& r = three[name];
     PrintRun(fmt::format("2 MP3 + 1 M4A (65 min) at once, 8 workers at 87x, --audio-path {}", name),
              r, r.path == "copy" ? copy_base->first : base->first);
   }
   auto long_file = MakeEpisode(dir, "mp3", 180);
   if (!long_file) return Fail(long_file.error());
-  std::map<std::string_view, RelayRun> one;
-  for (auto [mode, name] : kModes) {
+  std::map<std::string, RelayRun> one;
+  for (const auto& [mode, name] : modes) {
     auto run = RunRelay({*long_file}, std::vector<double>(8, 87.0), dir / "data", mode);
     if (!run) return Fail(run.error());
     one[name] = *run;
     PrintRun(fmt::format("one 3 h MP3, 8 idle workers at 87x, --audio-path {}", name), *run, 0);
   }
   fmt::print("\n");
-  for (auto [mode, name] : kModes) {
+  for (const auto& [mode, name] : modes) {
     const RelayRun& r = one[name];
     fmt::print(
         "3-hour episode on 8 workers, --audio-path {} ({}): first chunk leased {:.2f} s after "
@@ -466,7 +479,7 @@ int FleetPart(const std::filesystem::path& dir) {
         "{:.2f}x faster, preparation included\n",
         name, r.path, r.first_chunk_s, r.done_s, r.audio_s / 87.0, r.audio_s / 87.0 / r.done_s);
   }
-  for (auto [mode, name] : kModes) {
+  for (const auto& [mode, name] : modes) {
     const double relay_speed = three[name].audio_s / three[name].prepared_s;
     for (auto [fleet, consumes] : {std::pair{"seed fleet (87,87,15,1) + one H200-like 393x", 583.0},
                                    {"24 A5000-like pods at 87x", 24 * 87.0}}) {

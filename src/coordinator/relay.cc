@@ -416,13 +416,21 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   Millis copied_to = job.next.start;
   auto choose = [&] {
     int64_t bit_rate = 0;
-    if (options_.audio_path != AudioPathMode::kOpus) {
+    // Opening the copier may wait for the whole download (an M4A): not when even the fewest
+    // bytes would not make copying worth it.
+    const bool may_copy =
+        options_.audio_path == AudioPathMode::kCopy ||
+        (options_.audio_path == AudioPathMode::kAuto && ChoosePath(/*bit_rate=*/1).path == "copy");
+    if (may_copy) {
       auto opened = FrameCopier::Open((*source)->file(), (*source)->name());
+      // What cannot be copied is encoded: a read that failed fails the decoding too, which
+      // reports it.
       if (opened) {
         copier = std::move(*opened);
         bit_rate = copier->bit_rate();
       } else if (opened.error().code != Code::kInvalidArgument) {
-        failed = AboutUrl(opened.error(), (*source)->name(), episode.info.audio_url);
+        Log(fmt::format("episode {}: not copied: {}", episode.id.value(),
+                        opened.error().ToString()));
       }
     }
     choice = ChoosePath(bit_rate);
