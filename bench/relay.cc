@@ -13,6 +13,11 @@
 //    process: coordinator and the simulated workers' HTTP clients), the ratio to the baseline,
 //    first-chunk latency, CPU per audio-hour, and fleet efficiency including preparation (the
 //    workers' simulated busy time over workers x wall time from adding to the last transcript).
+//    Each is run three times in the same process, with the relay's audio path fixed to Opus, to
+//    copy (the original's frames, audio/frame_copy.h) and left to the planner (auto); the bytes
+//    the workers fetched are counted per audio-hour. The copy path's baseline is the ffmpeg CLI
+//    doing its work: decoding to 16 kHz mono (to find the pauses, as the relay must) and then
+//    `-c copy -f segment` at the same cuts the relay made.
 // 3. A 3-hour episode (180 copies of the 55 s test speech: 166 min) added to 8 idle 87x workers:
 //    first chunk leased, finished, and the speed-up against one worker's transcription time alone
 //    (its audio / 87, a bound one worker cannot beat, so the speed-up is if anything understated).
@@ -27,17 +32,20 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "api/client.h"
 #include "audio/audio.h"
+#include "coordinator/audio_path.h"
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
 #include "support/speech.h"
@@ -109,6 +117,29 @@ Result<std::pair<double, double>> FfmpegBaseline(const std::vector<std::filesyst
   return std::pair{Seconds(Steady::now() - start).count(), CpuSeconds(RUSAGE_CHILDREN) - cpu};
 }
 
+// The ffmpeg CLI doing the copy path's work, one episode after another: decoding each to 16 kHz
+// mono (to find its pauses) and then cutting it by stream copy at `cuts` (seconds, per file).
+Result<std::pair<double, double>> FfmpegCopyBaseline(
+    const std::vector<std::filesystem::path>& files, const std::vector<std::vector<double>>& cuts,
+    const std::filesystem::path& dir) {
+  const double cpu = CpuSeconds(RUSAGE_CHILDREN);
+  const auto start = Steady::now();
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (auto r = Ffmpeg({"-i", files[i].string(), "-ac", "1", "-ar", "16000", "-f", "null", "-"});
+        !r)
+      return std::unexpected(r.error());
+    std::string times;
+    for (double t : cuts[i]) times += (times.empty() ? "" : ",") + fmt::format("{:.3f}", t);
+    const bool mp3 = files[i].extension() == ".mp3";
+    std::vector<std::string> args = {"-i", files[i].string(), "-map", "0:a", "-c", "copy",
+                                     "-f", "segment"};
+    if (!times.empty()) args.insert(args.end(), {"-segment_times", times});
+    args.push_back((dir / (mp3 ? "baseline-%03d.mp3" : "baseline-%03d.aac")).string());
+    if (auto r = Ffmpeg(args); !r) return std::unexpected(r.error());
+  }
+  return std::pair{Seconds(Steady::now() - start).count(), CpuSeconds(RUSAGE_CHILDREN) - cpu};
+}
+
 // A worker that claims one chunk at a time, downloads it and "transcribes" it by sleeping its
 // length / speed.
 class SimWorker {
@@ -128,6 +159,9 @@ class SimWorker {
     if (thread_.joinable()) thread_.join();
   }
   double busy_s() const { return busy_s_; }
+  int64_t bytes() const { return bytes_; }
+  // Where each chunk fetched ends (seconds), by episode; the last chunk's end is left out.
+  const std::map<int64_t, std::vector<double>>& cuts() const { return cuts_; }
   std::optional<Steady::time_point> first_grant() const { return first_grant_; }
 
  private:
@@ -142,7 +176,10 @@ class SimWorker {
       get.headers = client_.AuthHeadersFor(g.audio_url);
       auto body = http_.Send(get);
       if (!body || body->status != 200) fmt::print(stderr, "fetch failed\n");
+      if (body) bytes_ += static_cast<int64_t>(body->body.size());
       const Millis audio = g.chunk.end ? *g.chunk.end - g.chunk.start : Millis(0);
+      if (g.chunk.end && g.chunk.index + 1 < g.chunk.count)
+        cuts_[g.episode.id.value()].push_back(static_cast<double>(g.chunk.end->count()) / 1e3);
       const double took = static_cast<double>(audio.count()) / 1000.0 / speed_;
       std::this_thread::sleep_for(Seconds(took));
       busy_s_ += took;
@@ -159,7 +196,9 @@ class SimWorker {
   HttpClient& http_;
   const double speed_;
   std::atomic<bool> stop_{false};
-  double busy_s_ = 0;  // written by the thread, read after it stopped
+  double busy_s_ = 0;  // written by the thread, read after it stopped; so are these
+  int64_t bytes_ = 0;
+  std::map<int64_t, std::vector<double>> cuts_;
   std::optional<Steady::time_point> first_grant_;
   std::thread thread_;
 };
@@ -171,12 +210,18 @@ struct RelayRun {
   double prepare_cpu_s = 0;  // process CPU over that time
   double done_s = 0;         // adding -> last transcript
   double efficiency = 0;     // workers' busy time / (workers x done_s)
+  int64_t bytes = 0;         // fetched by the workers
+  std::string path;          // the relay's audio path (/api/bandwidth), its binding limit
+  std::string binding;
+  std::vector<std::vector<double>> cuts;  // per file, seconds
 };
 
 Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
-                          const std::vector<double>& speeds, const std::filesystem::path& data) {
+                          const std::vector<double>& speeds, const std::filesystem::path& data,
+                          AudioPathMode path = AudioPathMode::kOpus) {
   std::filesystem::remove_all(data);
   CoordinatorOptions o;
+  o.audio_path = path;
   o.data_dir = data;
   o.port = 0;
   o.allow_file_urls = true;
@@ -221,13 +266,26 @@ Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   run.done_s = Seconds(Steady::now() - start).count();
+  if (auto b = admin.GetJson("/api/bandwidth"); b) {
+    run.path = (*b)["audio_path"].get<std::string>();
+    run.binding = (*b)["binding"].get<std::string>();
+  }
   std::optional<Steady::time_point> first;
   for (auto& w : workers)
     if (w->first_grant() && (!first || *w->first_grant() < *first)) first = w->first_grant();
   double busy = 0;
+  std::map<int64_t, std::vector<double>> cuts;
   for (auto& w : workers) {
     w->Stop();
     busy += w->busy_s();
+    run.bytes += w->bytes();
+    for (const auto& [episode, ends] : w->cuts())
+      cuts[episode].insert(cuts[episode].end(), ends.begin(), ends.end());
+  }
+  for (int64_t id : ids) {
+    std::vector<double> ends = cuts[id];
+    std::sort(ends.begin(), ends.end());
+    run.cuts.push_back(std::move(ends));
   }
   if (!workers.empty()) run.efficiency = busy / (static_cast<double>(workers.size()) * run.done_s);
   run.first_chunk_s = first ? Seconds(*first - start).count() : -1;
@@ -297,11 +355,18 @@ std::string LoadNow() {
 
 void PrintRun(std::string_view what, const RelayRun& r, double baseline_s) {
   fmt::print(
-      "| {} | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.0f} | {:.1f} | {:.3f} |\n",
-      what, r.audio_s, r.prepared_s, r.audio_s / r.prepared_s, r.audio_s / r.prepare_cpu_s,
-      baseline_s > 0 ? baseline_s / r.prepared_s : 0.0, r.first_chunk_s,
-      r.prepare_cpu_s / (r.audio_s / 3600), r.done_s, r.efficiency);
+      "| {} | {} ({} binds) | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.0f} | "
+      "{:.1f} | {:.1f} | {:.3f} |\n",
+      what, r.path, r.binding, r.audio_s, r.prepared_s, r.audio_s / r.prepared_s,
+      r.audio_s / r.prepare_cpu_s, baseline_s > 0 ? baseline_s / r.prepared_s : 0.0,
+      r.first_chunk_s, r.prepare_cpu_s / (r.audio_s / 3600),
+      static_cast<double>(r.bytes) / 1e6 / (r.audio_s / 3600), r.done_s, r.efficiency);
+  std::fflush(stdout);
 }
+
+// The audio paths run, in this order (--paths).
+std::vector<std::pair<AudioPathMode, std::string>> modes = {
+    {AudioPathMode::kOpus, "opus"}, {AudioPathMode::kCopy, "copy"}, {AudioPathMode::kAuto, "auto"}};
 
 int FleetPart(const std::filesystem::path& dir);
 int MemoryPart(const std::filesystem::path& dir, const std::vector<int>& hours);
@@ -311,7 +376,8 @@ int Main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       fmt::print(
-          "usage: {} [--dir DIR] [--memory-hours H[,H...]] [--skip-memory] [--only-memory]\n",
+          "usage: {} [--dir DIR] [--paths opus,copy,auto] [--memory-hours H[,H...]] "
+          "[--skip-memory] [--only-memory]\n",
           argv[0]);
       return 0;
     }
@@ -326,6 +392,14 @@ int Main(int argc, char** argv) {
     if (arg == "--dir" && i + 1 < argc) dir = argv[++i];
     if (arg == "--skip-memory") memory_hours.clear();
     if (arg == "--only-memory") fleet = false;
+    if (arg == "--paths" && i + 1 < argc) {
+      modes.clear();
+      for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) {
+        auto mode = ParseAudioPathMode(p);
+        if (!mode) return Fail(mode.error());
+        modes.emplace_back(*mode, p);
+      }
+    }
     if (arg == "--memory-hours" && i + 1 < argc) {
       memory_hours.clear();
       for (char* h = std::strtok(argv[++i], ","); h; h = std::strtok(nullptr, ","))
@@ -359,30 +433,61 @@ int FleetPart(const std::filesystem::path& dir) {
   fmt::print(
       "ffmpeg CLI baseline (one process per episode, decode + Opus at the same settings): "
       "{:.0f} s of audio in {:.1f} s wall, {:.1f} s CPU: {:.0f}x realtime, {:.0f} "
-      "audio-s per CPU-s\n\n",
+      "audio-s per CPU-s\n",
       audio_s, base->first, base->second, audio_s / base->first, audio_s / base->second);
+  std::map<std::string, RelayRun> three;
+  for (const auto& [mode, name] : modes) {
+    auto run = RunRelay(podcast, std::vector<double>(8, 87.0), dir / "data", mode);
+    if (!run) return Fail(run.error());
+    three[name] = *run;
+  }
+  std::vector<std::vector<double>> copy_cuts;  // the cuts of a run that copied
+  for (const auto& [name, run] : three)
+    if (run.path == "copy") copy_cuts = run.cuts;
+  auto copy_base = FfmpegCopyBaseline(podcast, copy_cuts, dir);
+  if (!copy_base) return Fail(copy_base.error());
   fmt::print(
-      "| run | audio s | prepared in s | audio-s / wall-s | audio-s / CPU-s | vs ffmpeg CLI "
-      "| first chunk leased s | CPU s per audio-hour | all done s | fleet efficiency |\n"
-      "|---|---|---|---|---|---|---|---|---|---|\n");
-  auto three = RunRelay(podcast, std::vector<double>(8, 87.0), dir / "data");
-  if (!three) return Fail(three.error());
-  PrintRun("2 MP3 + 1 M4A (65 min) at once, 8 workers at 87x", *three, base->first);
+      "ffmpeg CLI copy baseline (per episode: decode to 16 kHz mono to null, then -c copy -f "
+      "segment at the relay's cuts): {:.1f} s wall, {:.1f} s CPU: {:.0f}x realtime, {:.0f} "
+      "audio-s per CPU-s\n\n",
+      copy_base->first, copy_base->second, audio_s / copy_base->first, audio_s / copy_base->second);
+  fmt::print(
+      "| run | path chosen | audio s | prepared in s | audio-s / wall-s | audio-s / CPU-s | vs "
+      "ffmpeg CLI (same path) | first chunk leased s | CPU s per audio-hour | MB per audio-hour "
+      "| all done s | fleet efficiency |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& [mode, name] : modes) {
+    const RelayRun& r = three[name];
+    PrintRun(fmt::format("2 MP3 + 1 M4A (65 min) at once, 8 workers at 87x, --audio-path {}", name),
+             r, r.path == "copy" ? copy_base->first : base->first);
+  }
   auto long_file = MakeEpisode(dir, "mp3", 180);
   if (!long_file) return Fail(long_file.error());
-  auto one = RunRelay({*long_file}, std::vector<double>(8, 87.0), dir / "data");
-  if (!one) return Fail(one.error());
-  PrintRun("one 3 h MP3, 8 idle workers at 87x", *one, 0);
-  fmt::print(
-      "\n3-hour episode on 8 workers: first chunk leased {:.2f} s after adding, done in "
-      "{:.1f} s; one worker alone needs at least {:.1f} s (its audio / 87): {:.2f}x faster, "
-      "preparation included\n",
-      one->first_chunk_s, one->done_s, one->audio_s / 87.0, one->audio_s / 87.0 / one->done_s);
-  const double relay_speed = three->audio_s / three->prepared_s;
-  for (auto [name, consumes] : {std::pair{"seed fleet (87,87,15,1) + one H200-like 393x", 583.0},
-                                {"24 A5000-like pods at 87x", 24 * 87.0}}) {
-    fmt::print("{} consumes {:.0f}x: this relay feeds it at {:.0f}x, {:.2f} of its speed\n", name,
-               consumes, relay_speed, std::min(1.0, relay_speed / consumes));
+  std::map<std::string, RelayRun> one;
+  for (const auto& [mode, name] : modes) {
+    auto run = RunRelay({*long_file}, std::vector<double>(8, 87.0), dir / "data", mode);
+    if (!run) return Fail(run.error());
+    one[name] = *run;
+    PrintRun(fmt::format("one 3 h MP3, 8 idle workers at 87x, --audio-path {}", name), *run, 0);
+  }
+  fmt::print("\n");
+  for (const auto& [mode, name] : modes) {
+    const RelayRun& r = one[name];
+    fmt::print(
+        "3-hour episode on 8 workers, --audio-path {} ({}): first chunk leased {:.2f} s after "
+        "adding, done in {:.1f} s; one worker alone needs at least {:.1f} s (its audio / 87): "
+        "{:.2f}x faster, preparation included\n",
+        name, r.path, r.first_chunk_s, r.done_s, r.audio_s / 87.0, r.audio_s / 87.0 / r.done_s);
+  }
+  for (const auto& [mode, name] : modes) {
+    const double relay_speed = three[name].audio_s / three[name].prepared_s;
+    for (auto [fleet, consumes] : {std::pair{"seed fleet (87,87,15,1) + one H200-like 393x", 583.0},
+                                   {"24 A5000-like pods at 87x", 24 * 87.0}}) {
+      fmt::print(
+          "--audio-path {}: {} consumes {:.0f}x: this relay feeds it at {:.0f}x, {:.2f} of its "
+          "speed\n",
+          name, fleet, consumes, relay_speed, std::min(1.0, relay_speed / consumes));
+    }
   }
   fmt::print("load average at the end: {}\n", LoadNow());
   return 0;

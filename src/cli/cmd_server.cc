@@ -122,6 +122,17 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                  "relay: voip, audio or lowdelay (audio at complexity 0: about 3x less CPU, "
                  "about 30% more bytes; doc/relay.md)",
                  "MODE"),
+      Flag{"audio-path",
+           "relay: opus (re-encode: fewest bytes), copy (the original's MP3/AAC frames: almost "
+           "no CPU) or auto (copy only when the relay's CPU, not the uplink, binds; doc/relay.md)",
+           "auto|opus|copy",
+           [&o](std::string_view v) -> Result<void> {
+             auto mode = ParseAudioPathMode(v);
+             if (!mode) return std::unexpected(mode.error());
+             o.audio_path = *mode;
+             return {};
+           },
+           "auto"},
       IntFlag("relay-episodes", &o.relay_episodes,
               "relay: episodes prepared at once (a slow origin holds up only its own)"),
       PathFlag("bundles", &o.bundles_dir,

@@ -187,6 +187,21 @@ int FreeWorkers(Store& store, TimePoint now, Millis offline_after) {
   return static_cast<int>(std::max<int64_t>(0, online - waiting));
 }
 
+// What the relay chooses an episode's audio path from (RelayOptions::fleet): the online,
+// unblocked nodes' speeds together and `uplink` (bits per second; 0: unknown).
+AudioPathFacts FleetForRelay(Store& store, TimePoint now, Millis offline_after, double uplink) {
+  AudioPathFacts facts;
+  facts.uplink_bits_per_second = uplink;
+  auto nodes = store.ListNodes();
+  if (!nodes) return facts;
+  for (const Node& n : *nodes) {
+    const NodeStatus status = DeriveStatus(n, 0, now, offline_after);
+    if (status != NodeStatus::kOffline && status != NodeStatus::kBlocked)
+      facts.fleet_speed += n.info.speed;
+  }
+  return facts;
+}
+
 // Removes the chunk files under `dir` of episodes done or deleted (the files CollectChunkFiles,
 // routes_worker.cc, removes on the coordinator that records the completion).
 void CollectFinishedChunks(Store& store, const std::filesystem::path& dir) {
@@ -195,7 +210,8 @@ void CollectFinishedChunks(Store& store, const std::filesystem::path& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     int64_t episode = 0;
-    if (name.starts_with('e') && name.ends_with(".opus") &&
+    if (name.starts_with('e') &&
+        (name.ends_with(".opus") || name.ends_with(".mp3") || name.ends_with(".aac")) &&
         std::sscanf(name.c_str(), "e%" SCNd64 "-c", &episode) == 1)
       by_episode[episode].push_back(entry.path());
   }
@@ -435,6 +451,14 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
     relay.public_only = options.refuse_private_addresses;
     relay.free_workers = [store = c->store_.get(), &clock, offline = options.offline_after] {
       return FreeWorkers(*store, clock.Now(), offline);
+    };
+    relay.audio_path = options.audio_path;
+    // The tightest of the uplink configured and the egress cap.
+    double uplink = options.uplink_bits_per_second;
+    const double egress = static_cast<double>(options.egress_bytes_per_second) * 8;
+    if (egress > 0 && (uplink <= 0 || egress < uplink)) uplink = egress;
+    relay.fleet = [store = c->store_.get(), &clock, offline = options.offline_after, uplink] {
+      return FleetForRelay(*store, clock.Now(), offline, uplink);
     };
     c->relay_ = std::make_unique<Relay>(*c->store_, *c->http_, clock, relay,
                                         [dispatcher] { dispatcher->Notify(); });

@@ -15,6 +15,7 @@
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
+#include "coordinator/audio_path.h"
 #include "coordinator/autoscaler.h"
 #include "coordinator/data_dir_lock.h"
 #include "coordinator/feed_poller.h"
@@ -82,6 +83,8 @@ struct CoordinatorOptions {
   ChunkOptions chunks;     // relay mode: chunk length
   OpusOptions opus;        // relay mode: the Opus encoder's settings
   int relay_episodes = 4;  // relay mode: episodes prepared at once (RelayOptions::episodes)
+  // Relay mode: Opus, the original's frames copied, or chosen per episode (audio_path.h).
+  AudioPathMode audio_path = AudioPathMode::kAuto;
   // Relay mode: the longest episode taken, and the base of download deadlines (relay.h).
   Millis max_episode_duration{24 * 3'600'000};
   // Cap on the audio bytes per second the coordinator serves, all workers together (0: none).

@@ -64,7 +64,10 @@ TEST(Doctor, RelaySlowerThanTheFleetFails) {
   EXPECT_EQ(c.outcome, CheckOutcome::kFail);
   EXPECT_THAT(c.detail, HasSubstr("prepares 150x realtime, the fleet transcribes 174x"));
   fleet.facts.settings.preparation_capacity = 600;
-  EXPECT_EQ(Find(RunDoctor(fleet.facts), "relay_keeps_up").outcome, CheckOutcome::kPass);
+  fleet.facts.settings.audio_path = "copy";
+  const Check copied = Find(RunDoctor(fleet.facts), "relay_keeps_up");
+  EXPECT_EQ(copied.outcome, CheckOutcome::kPass);
+  EXPECT_THAT(copied.detail, HasSubstr("prepares 600x realtime on its copy path"));
 }
 
 TEST(Doctor, RecentlySeenBlockedNodeFailsWithItsReason) {

@@ -122,6 +122,8 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
     b.realtime_capacity = b.uplink_bits_per_second / 8 / bytes_per_audio_second;
   }
   b.preparation_capacity = f.settings.preparation_capacity;
+  b.audio_path = f.settings.audio_path;
+  b.audio_path_reason = f.settings.audio_path_reason;
   std::optional<double> feed = b.realtime_capacity;
   if (b.preparation_capacity && (!feed || *b.preparation_capacity < *feed))
     feed = b.preparation_capacity;
@@ -138,8 +140,9 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
   if (b.binding == "relay") {
     b.verdict = fmt::format(
         "the relay, not the GPUs, is the bottleneck: fleet {:.0f}x realtime, the coordinator "
-        "prepares {:.0f}x",
-        b.fleet_speed, *b.preparation_capacity);
+        "prepares {:.0f}x{}",
+        b.fleet_speed, *b.preparation_capacity,
+        b.audio_path.empty() ? "" : fmt::format(" on its {} path", b.audio_path));
   } else if (b.uplink_bits_per_second <= 0) {
     b.verdict = "uplink not configured (serve --uplink 50Mbit)";
   } else if (!b.bytes_per_audio_hour) {

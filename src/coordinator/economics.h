@@ -74,6 +74,10 @@ struct Bandwidth {
   // What limits the audio reaching the fleet: "gpu" (the fleet is slower than what feeds it),
   // "uplink" or "relay" (the coordinator's CPU preparing audio), whichever is smallest.
   std::string binding = "gpu";
+  // The relay's audio path ("opus", "copy"; empty: origin mode or none yet, FleetSettings) and
+  // why it was chosen: preparation_capacity is that path's.
+  std::string audio_path;
+  std::string audio_path_reason;
   double fleet_speed = 0;             // sum of online nodes' measured speeds
   double recent_bits_per_second = 0;  // traffic over the last hour
   std::vector<LinkFeed> feeds;  // per GPU: how many the uplink and the relay together can feed

@@ -70,6 +70,10 @@ struct FleetSettings {
   // x realtime the coordinator's relay can prepare audio at, measured (Relay::Capacity);
   // nullopt in origin mode or before anything was prepared.
   std::optional<double> preparation_capacity;
+  // The relay's audio path for the episode it took last ("opus" or "copy", Relay::LastChoice)
+  // and why; empty in origin mode or before any.
+  std::string audio_path;
+  std::string audio_path_reason;
 };
 
 struct FleetFacts {

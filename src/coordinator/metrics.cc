@@ -106,6 +106,9 @@ void FleetGauges(std::string& out, const FleetFacts& f) {
   Gauge(out, "podfleet_relay_bottleneck",
         "1 when the relay's preparation, not the GPUs or the link, limits the fleet",
         b.binding == "relay" ? 1 : 0);
+  Gauge(out, "podfleet_relay_copy_path",
+        "1 when the relay copies the original's frames, 0 when it encodes Opus (or in origin mode)",
+        b.audio_path == "copy" ? 1 : 0);
   int64_t failures = 0;
   for (const NodeFacts& n : f.nodes) failures += n.day.failures;
   Gauge(out, "podfleet_failed_attempts_last_day", "attempts that failed in 24 hours",

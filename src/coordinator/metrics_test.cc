@@ -58,6 +58,12 @@ TEST(Metrics, GaugesComeFromTheFleet) {
   EXPECT_THAT(text, HasSubstr("podfleet_node_speed{node=\"1\",name=\"pod \\\"1\\\"\","
                               "gpu=\"RTX A5000\",status=\"busy\"} 87\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE podfleet_throughput_realtime gauge\n"));
+  EXPECT_THAT(text, HasSubstr("podfleet_relay_copy_path 0\n"));
+  fleet.facts.settings.preparation_capacity = 50;
+  fleet.facts.settings.audio_path = "copy";
+  const std::string copying = RenderMetrics(Metrics(), fleet.facts);
+  EXPECT_THAT(copying, HasSubstr("podfleet_relay_copy_path 1\n"));
+  EXPECT_THAT(copying, HasSubstr("podfleet_relay_bottleneck 1\n"));
 }
 
 }  // namespace

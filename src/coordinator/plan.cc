@@ -119,6 +119,7 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   p.coordinator_capacity = l.coordinator;
   l.relay = f.settings.preparation_capacity;
   p.preparation_capacity = l.relay;
+  p.audio_path = f.settings.audio_path;
 
   if (r.backlog_hours) {
     p.backlog_hours = *r.backlog_hours, p.backlog_source = "backlog_hours";

@@ -53,7 +53,8 @@ struct Plan {
   std::optional<double> uplink_capacity;       // x realtime
   std::optional<double> coordinator_capacity;  // x realtime
   std::optional<double> preparation_capacity;  // x realtime the relay prepares at (measured)
-  std::vector<PlanOption> options;             // the best pod count per GPU type
+  std::string audio_path;  // the relay's path that capacity is for (FleetSettings::audio_path)
+  std::vector<PlanOption> options;  // the best pod count per GPU type
   std::optional<PlanOption> recommendation;
   PlanOption current;                 // the fleet as it runs now
   std::vector<PlanBracket> brackets;  // 50, 200, 500, 1000 episodes

@@ -111,11 +111,13 @@ TEST(Plan, RelayPreparationCanBeTheBindingLimit) {
   FleetBuilder fleet = SeedFleet();
   fleet.Link(0.18, 50e6);
   fleet.facts.settings.preparation_capacity = 600;
+  fleet.facts.settings.audio_path = "opus";
   PlanRequest r;
   r.backlog_hours = 10'000;
   r.max_pods = 24;
   Plan p = *ComputePlan(fleet.facts, r);
   EXPECT_NEAR(*p.preparation_capacity, 600, 1e-9);
+  EXPECT_EQ(p.audio_path, "opus");
   ASSERT_TRUE(p.recommendation);
   EXPECT_EQ(p.recommendation->bottleneck, "relay");
   EXPECT_NEAR(p.recommendation->fleet_speed, 600, 1e-9);

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <thread>
 
 #include "audio/audio.h"
+#include "audio/frame_copy.h"
 #include "core/growing_file.h"
 #include "core/retry_pacer.h"
 #include "net/public_address.h"
@@ -46,6 +48,15 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// x realtime on `cores` at the audio prepared per CPU-second; nullopt before anything was.
+std::optional<double> Realtime(double prepared_seconds, double cpu_seconds) {
+  if (prepared_seconds <= 0 || cpu_seconds <= 0) return std::nullopt;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return cores * prepared_seconds / cpu_seconds;
+}
+
+constexpr std::string_view kChunkExtensions[] = {"opus", "mp3", "aac"};
+
 // Names the episode's URL, not the scratch file, in the reason the operator reads.
 Error AboutUrl(Error error, const std::string& name, const std::string& url) {
   const std::string scratch = name + ": ";
@@ -59,6 +70,7 @@ Error AboutUrl(Error error, const std::string& name, const std::string& url) {
 // A chunk handed to the encoders, queued once it and those before it are written.
 struct Relay::InFlight {
   Chunk chunk;
+  std::filesystem::path path;
   bool last = false;
   std::future<Result<void>> written;
 };
@@ -103,9 +115,25 @@ void Relay::Stop() {
 
 std::optional<double> Relay::Capacity() const {
   MutexLock lock(mu_);
-  if (prepared_seconds_ <= 0 || cpu_seconds_ <= 0) return std::nullopt;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return cores * prepared_seconds_ / cpu_seconds_;
+  const Spent& spent = last_choice_ && last_choice_->path == "copy" ? copy_ : opus_;
+  return Realtime(spent.prepared_seconds, spent.cpu_seconds);
+}
+
+std::optional<AudioPathChoice> Relay::LastChoice() const {
+  MutexLock lock(mu_);
+  return last_choice_;
+}
+
+AudioPathChoice Relay::ChoosePath(int64_t bit_rate) {
+  AudioPathFacts facts = options_.fleet ? options_.fleet() : AudioPathFacts{};
+  facts.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  facts.opus_bits_per_second = options_.opus.bitrate;
+  facts.original_bits_per_second = static_cast<double>(bit_rate);
+  MutexLock lock(mu_);
+  facts.opus_capacity = Realtime(opus_.prepared_seconds, opus_.cpu_seconds);
+  facts.copy_capacity = Realtime(copy_.prepared_seconds, copy_.cpu_seconds);
+  last_choice_ = ChooseAudioPath(options_.audio_path, facts);
+  return *last_choice_;
 }
 
 bool Relay::stopping() const {
@@ -114,13 +142,25 @@ bool Relay::stopping() const {
 }
 
 std::filesystem::path Relay::ChunkFile(const std::filesystem::path& dir, EpisodeId episode,
-                                       int index) {
-  return dir / fmt::format("e{}-c{}.opus", episode.value(), index);
+                                       int index, std::string_view extension) {
+  return dir / fmt::format("e{}-c{}.{}", episode.value(), index, extension);
+}
+
+std::filesystem::path Relay::FindChunkFile(const std::filesystem::path& dir, EpisodeId episode,
+                                           int index) {
+  std::error_code ec;
+  for (std::string_view extension : kChunkExtensions) {
+    auto path = ChunkFile(dir, episode, index, extension);
+    if (std::filesystem::exists(path, ec)) return path;
+  }
+  return ChunkFile(dir, episode, index);
 }
 
 void Relay::RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode, int count) {
   std::error_code ec;
-  for (int i = 0; i < count; ++i) std::filesystem::remove(ChunkFile(dir, episode, i), ec);
+  for (int i = 0; i < count; ++i)
+    for (std::string_view extension : kChunkExtensions)
+      std::filesystem::remove(ChunkFile(dir, episode, i, extension), ec);
 }
 
 std::optional<PreparingJob> Relay::Next(RetryPacer& pacer, Wakeup& wakeup) {
@@ -321,7 +361,7 @@ Result<void> Relay::Settle(PreparingJob& job, std::deque<InFlight>& in_flight, b
     }
     if (!r) {
       std::error_code ec;
-      std::filesystem::remove(ChunkFile(options_.dir, job.episode.id, f.chunk.index), ec);
+      std::filesystem::remove(f.path, ec);
       return r;
     }
     on_queued_();
@@ -341,8 +381,8 @@ Result<void> Relay::PrepareAgain(const PreparingJob& job, const std::filesystem:
   Result<void> written = WriteOpus(path, audio->samples, options_.opus);
   {
     MutexLock lock(mu_);
-    cpu_seconds_ += ThreadCpuSeconds() - cpu;
-    prepared_seconds_ += static_cast<double>(audio->samples.size()) / kSampleRate;
+    opus_.cpu_seconds += ThreadCpuSeconds() - cpu;
+    opus_.prepared_seconds += static_cast<double>(audio->samples.size()) / kSampleRate;
   }
   if (written) written = store_.QueuePreparedAgain(job.job, /*relayed=*/true, clock_.Now());
   std::error_code ec;
@@ -369,9 +409,56 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   std::deque<InFlight> in_flight;
   int index = job.next.index;
   std::optional<Error> failed;
-  // Hands chunks to the encoders; false once something failed.
+  // The copy path's copier, from the first chunk on when that path is chosen; `copied_to` is
+  // where the next chunk starts: the frame boundary the last copy ended at.
+  std::optional<AudioPathChoice> choice;
+  std::unique_ptr<FrameCopier> copier;
+  Millis copied_to = job.next.start;
+  auto choose = [&] {
+    int64_t bit_rate = 0;
+    // Opening the copier may wait for the whole download (an M4A): not when even the fewest
+    // bytes would not make copying worth it.
+    const bool may_copy =
+        options_.audio_path == AudioPathMode::kCopy ||
+        (options_.audio_path == AudioPathMode::kAuto && ChoosePath(/*bit_rate=*/1).path == "copy");
+    if (may_copy) {
+      auto opened = FrameCopier::Open((*source)->file(), (*source)->name());
+      // What cannot be copied is encoded: a read that failed fails the decoding too, which
+      // reports it.
+      if (opened) {
+        copier = std::move(*opened);
+        bit_rate = copier->bit_rate();
+      } else if (opened.error().code != Code::kInvalidArgument) {
+        Log(fmt::format("episode {}: not copied: {}", episode.id.value(),
+                        opened.error().ToString()));
+      }
+    }
+    choice = ChoosePath(bit_rate);
+    if (choice->path != "copy") copier.reset();
+    Log(fmt::format("episode {}: {} path, {} binds ({})", episode.id.value(), choice->path,
+                    choice->binding, choice->reason));
+  };
+  // The chunk's frames copied into its file, on this thread (copying is cheap); its times become
+  // its frames'.
+  auto copy = [&](InFlight& f) {
+    std::promise<Result<void>> done;
+    f.path = ChunkFile(options_.dir, episode.id, f.chunk.index, copier->extension());
+    const std::optional<Millis> cut = f.last ? std::nullopt : f.chunk.end;
+    auto end = copier->Copy(copied_to, cut, f.path);
+    if (end) {
+      f.chunk.start = copied_to;
+      if (!f.last) f.chunk.end = *end;
+      copied_to = *end;
+      done.set_value(Result<void>{});
+    } else {
+      done.set_value(std::unexpected(end.error()));
+    }
+    f.written = done.get_future();
+  };
+  // Hands chunks to the encoders (or copies them); false once something failed.
   auto encode = [&](std::vector<CutChunk> cut, bool ends) {
     for (size_t i = 0; i < cut.size() && !failed; ++i) {
+      if (!choice) choose();
       if (in_flight.size() >= kMaxInFlight)
         if (Result<void> r = Settle(job, in_flight, /*wait=*/true); !r) failed = r.error();
       if (failed) break;
@@ -379,14 +466,20 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
       f.chunk = Chunk{index, estimate, ToMillis(cut[i].piece.begin), ToMillis(cut[i].piece.end),
                       /*relayed=*/true};
       f.last = ends && i + 1 == cut.size();
-      f.written = encoders_->Submit([this, path = ChunkFile(options_.dir, episode.id, index++),
-                                     samples = std::move(cut[i].samples), opus = options_.opus] {
-        const double cpu = ThreadCpuSeconds();
-        Result<void> r = WriteOpus(path, samples, opus);
-        MutexLock lock(mu_);
-        cpu_seconds_ += ThreadCpuSeconds() - cpu;
-        return r;
-      });
+      if (copier) {
+        copy(f);
+      } else {
+        f.path = ChunkFile(options_.dir, episode.id, index);
+        f.written = encoders_->Submit(
+            [this, path = f.path, samples = std::move(cut[i].samples), opus = options_.opus] {
+              const double cpu = ThreadCpuSeconds();
+              Result<void> r = WriteOpus(path, samples, opus);
+              MutexLock lock(mu_);
+              opus_.cpu_seconds += ThreadCpuSeconds() - cpu;
+              return r;
+            });
+      }
+      ++index;
       in_flight.push_back(std::move(f));
     }
     if (!failed)
@@ -404,8 +497,9 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
       [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); });
   {
     MutexLock lock(mu_);
-    cpu_seconds_ += ThreadCpuSeconds() - cpu;
-    if (decoded) prepared_seconds_ += static_cast<double>(*decoded) / kSampleRate;
+    Spent& spent = copier ? copy_ : opus_;
+    spent.cpu_seconds += ThreadCpuSeconds() - cpu;
+    if (decoded) spent.prepared_seconds += static_cast<double>(*decoded) / kSampleRate;
   }
   if (decoded && !failed) encode(cutter->Finish(), /*ends=*/true);
   while (!failed && !in_flight.empty())
@@ -414,8 +508,9 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   for (InFlight& f : in_flight) {
     (void)f.written.get();
     std::error_code ec;
-    std::filesystem::remove(ChunkFile(options_.dir, episode.id, f.chunk.index), ec);
+    std::filesystem::remove(f.path, ec);
   }
+  copier.reset();  // it reads the download's file
   // The download's own failure is the cause of a failed decode (the decoder's error then names
   // a read that failed); cancelled by the relay, it is not.
   const std::optional<Error> download = (*source)->download_failure();

@@ -8,10 +8,13 @@
 // pauses into chunks of about `chunks.target`, the first about `first_chunk`, as the audio comes
 // (ChunkCutter), and encodes each
 // chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir` on a pool of encoder threads shared by
-// all episodes. Each chunk is queued as a job as soon as it and those before it are encoded
-// (Store::QueueChunk, the last one Store::PlanChunks), and `on_queued` is called so that waiting
-// workers are served at once. Memory per episode is bounded by a few chunks of decoded audio, not
-// by the episode's length. Workers fetch a chunk from GET /api/jobs/{id}/audio.
+// all episodes, or, on the copy path, copies the original's MP3 or AAC frames of each chunk into
+// its file (audio/frame_copy.h: no encoding; the chunk's times are its frames'). The path is
+// chosen per episode, at its first chunk (coordinator/audio_path.h, `audio_path`). Each chunk is
+// queued as a job as soon as it and those before it are encoded (Store::QueueChunk, the last one
+// Store::PlanChunks), and `on_queued` is called so that waiting workers are served at once. Memory
+// per episode is bounded by a few chunks of decoded audio, not by the episode's length. Workers
+// fetch a chunk from GET /api/jobs/{id}/audio.
 //
 // Failures the store cannot record (it stopped writing: store.h, CheckHealth) and a stopped
 // store pause the loop with a growing, jittered wait (core/retry_pacer.h), logged once, so that
@@ -45,11 +48,13 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "audio/chunks.h"
 #include "audio/opus.h"
+#include "coordinator/audio_path.h"
 #include "core/clock.h"
 #include "core/retry_pacer.h"
 #include "core/task_pool.h"
@@ -60,7 +65,7 @@
 namespace podfleet {
 
 struct RelayOptions {
-  std::filesystem::path dir;          // chunk files: e<episode>-c<index>.opus
+  std::filesystem::path dir;  // chunk files: e<episode>-c<index>.opus (.mp3, .aac when copied)
   std::filesystem::path uploads_dir;  // where /api/media/<name> uploads live
   std::filesystem::path scratch_dir;  // origin downloads, removed once decoded
   ChunkOptions chunks;
@@ -87,6 +92,11 @@ struct RelayOptions {
   // queued); a long episode is then cut so that its chunks fill whole rounds of them
   // (SpreadTarget). Empty: chunks are cut at `chunks.target`.
   std::function<int()> free_workers;
+  // Opus, copy, or chosen per episode (ChooseAudioPath) from `fleet`: the fleet's speed and the
+  // uplink (AudioPathFacts::fleet_speed and uplink_bits_per_second; the relay fills the rest).
+  // Empty `fleet`: a fleet speed of 0, which keeps Opus.
+  AudioPathMode audio_path = AudioPathMode::kAuto;
+  std::function<AudioPathFacts()> fleet;
 };
 
 class Relay {
@@ -106,15 +116,23 @@ class Relay {
   // Stops after the chunks being encoded (cancelling downloads and decoding). Idempotent.
   void Stop();
 
-  // How fast this machine can prepare audio, x realtime, from what the relay measured since it
-  // started: the cores times the audio prepared per CPU-second spent downloading, decoding,
-  // cutting and encoding it. nullopt until something was prepared.
+  // How fast this machine can prepare audio on the path chosen last (Opus before any choice),
+  // x realtime, from what the relay measured since it started: the cores times the audio
+  // prepared per CPU-second spent downloading, decoding, cutting and encoding or copying it.
+  // nullopt until something was prepared on that path.
   std::optional<double> Capacity() const EXCLUDES(mu_);
+  // The path chosen for the episode whose preparation started last, and why; nullopt before any.
+  std::optional<AudioPathChoice> LastChoice() const EXCLUDES(mu_);
 
-  // The file of chunk `index` of `episode` under `dir`.
+  // The file of chunk `index` of `episode` under `dir`, as Opus or as the original's frames
+  // (`extension` "mp3" or "aac").
   static std::filesystem::path ChunkFile(const std::filesystem::path& dir, EpisodeId episode,
-                                         int index);
-  // Removes the chunk files of an episode that needs them no more.
+                                         int index, std::string_view extension = "opus");
+  // The file chunk `index` of `episode` was written to, whichever its format; the Opus name
+  // when there is none.
+  static std::filesystem::path FindChunkFile(const std::filesystem::path& dir, EpisodeId episode,
+                                             int index);
+  // Removes the chunk files (of any format) of an episode that needs them no more.
   static void RemoveChunkFiles(const std::filesystem::path& dir, EpisodeId episode, int count);
 
  private:
@@ -135,6 +153,8 @@ class Relay {
   bool OwnUpload(const std::string& url) const;
   // The episode's audio: an upload, or its download started.
   Result<std::unique_ptr<Source>> Open(const Episode& episode);
+  // The path for an episode whose original copies at `bit_rate` bits per second (0: it does not).
+  AudioPathChoice ChoosePath(int64_t bit_rate) EXCLUDES(mu_);
   ChunkOptions Chunking(std::optional<Millis> duration, const PreparingJob& job, int& estimate);
   // Queues the oldest encoded chunks; with `wait`, waits for the oldest one first.
   Result<void> Settle(PreparingJob& job, std::deque<InFlight>& in_flight, bool wait);
@@ -161,11 +181,17 @@ class Relay {
   std::vector<std::unique_ptr<Wakeup>> wakeups_;
   uint64_t finished_ GUARDED_BY(mu_) = 0;  // episodes let go of
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::set<int64_t> in_hand_ GUARDED_BY(mu_);    // episodes being prepared
-  double prepared_seconds_ GUARDED_BY(mu_) = 0;  // audio decoded and cut...
-  double cpu_seconds_ GUARDED_BY(mu_) = 0;       // ...for this much CPU, with its encoding
-  std::unique_ptr<TaskPool> encoders_;           // constant after construction
-  std::vector<std::thread> threads_;             // constant after Start
+  std::set<int64_t> in_hand_ GUARDED_BY(mu_);  // episodes being prepared
+  // Per path: audio decoded and cut, for this much CPU (with its encoding or copying).
+  struct Spent {
+    double prepared_seconds = 0;
+    double cpu_seconds = 0;
+  };
+  Spent opus_ GUARDED_BY(mu_);
+  Spent copy_ GUARDED_BY(mu_);
+  std::optional<AudioPathChoice> last_choice_ GUARDED_BY(mu_);
+  std::unique_ptr<TaskPool> encoders_;  // constant after construction
+  std::vector<std::thread> threads_;    // constant after Start
 };
 
 }  // namespace podfleet

@@ -48,8 +48,9 @@ std::filesystem::path LongSpeechMp3(int minutes) {
 
 class RelayTest : public ::testing::Test {
  protected:
-  void Start(Millis chunk) {
+  void Start(Millis chunk, AudioPathMode path = AudioPathMode::kAuto) {
     CoordinatorOptions o;
+    o.audio_path = path;
     o.data_dir = dir_.path() / "data";
     o.port = 0;
     o.feed_interval = Millis(3'600'000);
@@ -65,10 +66,11 @@ class RelayTest : public ::testing::Test {
     admin_->set_admin_token(*coordinator_->first_admin_token());
   }
 
-  std::unique_ptr<CoordinatorClient> Worker(const std::string& name) {
+  std::unique_ptr<CoordinatorClient> Worker(const std::string& name, double speed = 0) {
     auto client = std::make_unique<CoordinatorClient>(coordinator_->base_url(), *http_);
     NodeInfo info;
     info.name = name;
+    info.speed = speed;
     auto reg = client->Register(*coordinator_->first_enrollment_token(), info);
     EXPECT_TRUE(reg) << reg.error().ToString();
     if (reg) client->set_node_token(reg->token);
@@ -90,14 +92,16 @@ class RelayTest : public ::testing::Test {
     return r ? (*r)["id"].get<int64_t>() : 0;
   }
 
-  // Fetches a grant's audio as `worker` and decodes it.
-  Result<PcmAudio> Fetch(CoordinatorClient& worker, const WireGrant& g) {
+  // Fetches a grant's audio as `worker` and decodes it; `type` gets its Content-Type.
+  Result<PcmAudio> Fetch(CoordinatorClient& worker, const WireGrant& g,
+                         std::string* type = nullptr) {
     ClientRequest get;
     get.url = worker.Resolve(g.audio_url);
     get.headers = worker.AuthHeadersFor(g.audio_url);
     auto res = http_->Send(get);
     if (!res) return std::unexpected(res.error());
     if (res->status != 200) return Unavailable("HTTP " + std::to_string(res->status));
+    if (type) *type = res->content_type;
     const auto path = dir_.path() / ("chunk-" + std::to_string(g.lease.job.value()) + ".opus");
     std::ofstream(path, std::ios::binary) << res->body;
     return DecodeAudioFile(path);
@@ -200,6 +204,55 @@ TEST_F(RelayTest, LongEpisodeIsCutServedAsOpusAndStitched) {
   for (int i = 0; i < count; ++i)
     EXPECT_FALSE(std::filesystem::exists(
         Relay::ChunkFile(dir_.path() / "data" / "relay", EpisodeId(episode), i)));
+}
+
+// A worker fast enough that the relay's Opus would bind: `auto` copies the MP3's frames. The
+// chunks are MP3, contiguous, each as long as its times say (within a frame or two), and their
+// files go when the episode is done.
+TEST_F(RelayTest, FastFleetGetsTheOriginalFramesCopied) {
+  Start(Millis(20'000));
+  const auto mp3 = LongSpeech(2);
+  auto a = Worker("a", /*speed=*/1e6);
+  const int64_t episode = AddUrl(mp3.string());
+  auto grants = ClaimAll(*a);
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  const int count = grants->back().chunk.count;
+  ASSERT_GE(count, 4);
+  const auto relay_dir = dir_.path() / "data" / "relay";
+  Millis at(0);
+  for (const WireGrant& g : *grants) {
+    EXPECT_EQ(g.chunk.start, at) << "chunks are contiguous";
+    at = g.chunk.end.value_or(Millis(0));
+    EXPECT_TRUE(std::filesystem::exists(
+        Relay::ChunkFile(relay_dir, EpisodeId(episode), g.chunk.index, "mp3")));
+    std::string type;
+    auto audio = Fetch(*a, g, &type);
+    ASSERT_TRUE(audio) << audio.error().ToString();
+    EXPECT_EQ(type, "audio/mpeg");
+    EXPECT_NEAR(static_cast<double>(audio->duration().count()),
+                static_cast<double>((*g.chunk.end - g.chunk.start).count()), 80.0);
+  }
+  auto length = ProbeAudioDuration(mp3);
+  ASSERT_TRUE(length) << length.error().ToString();
+  EXPECT_NEAR(static_cast<double>(at.count()), static_cast<double>(length->count()), 1'000.0);
+  for (const WireGrant& g : *grants)
+    ASSERT_TRUE(a->Complete(g.lease, Said("c", *g.chunk.end - g.chunk.start)));
+  EXPECT_EQ(EpisodeState(episode), "done");
+  for (int i = 0; i < count; ++i)
+    EXPECT_FALSE(std::filesystem::exists(Relay::FindChunkFile(relay_dir, EpisodeId(episode), i)));
+}
+
+// `--audio-path opus` keeps Opus however fast the fleet.
+TEST_F(RelayTest, OpusPathIsKeptWhenAsked) {
+  Start(Millis(600'000), AudioPathMode::kOpus);
+  auto a = Worker("a", /*speed=*/1e6);
+  AddSpeech();
+  auto grants = a->Claim(1, Millis(20'000));
+  ASSERT_TRUE(grants) << grants.error().ToString();
+  ASSERT_EQ(grants->size(), 1u);
+  std::string type;
+  ASSERT_TRUE(Fetch(*a, (*grants)[0], &type));
+  EXPECT_EQ(type, "audio/ogg");
 }
 
 // Each chunk is queued as soon as it is encoded: a worker holds the first chunk of a long

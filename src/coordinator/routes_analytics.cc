@@ -37,6 +37,8 @@ Result<FleetFacts> Facts(Ctx& c) {
   FleetSettings s{c.options.prices, c.options.uplink_bits_per_second, c.options.claim_capacity,
                   c.options.offline_after};
   if (c.relay) s.preparation_capacity = c.relay->Capacity();
+  if (auto choice = c.relay ? c.relay->LastChoice() : std::nullopt)
+    s.audio_path = choice->path, s.audio_path_reason = choice->reason;
   return GatherFleetFacts(c.store, c.activity, s, c.clock.Now(), c.faults.Snapshot());
 }
 
@@ -150,6 +152,8 @@ json BandwidthJson(const Bandwidth& b) {
           {"realtime_capacity", Opt(b.realtime_capacity)},
           {"preparation_capacity", Opt(b.preparation_capacity)},
           {"binding", b.binding},
+          {"audio_path", b.audio_path},
+          {"audio_path_reason", b.audio_path_reason},
           {"fleet_speed", b.fleet_speed},
           {"recent_bits_per_second", b.recent_bits_per_second},
           {"feeds", std::move(feeds)},
@@ -183,6 +187,7 @@ json PlanJson(const Plan& p) {
           {"uplink_capacity", Opt(p.uplink_capacity)},
           {"coordinator_capacity", Opt(p.coordinator_capacity)},
           {"preparation_capacity", Opt(p.preparation_capacity)},
+          {"audio_path", p.audio_path},
           {"options", std::move(options)},
           {"recommendation", p.recommendation ? OptionJson(*p.recommendation) : json(nullptr)},
           {"current_fleet", OptionJson(p.current)},

@@ -291,7 +291,11 @@ void JobAudio(Coordinator::Context& c, HttpRequest request, HttpResponder respon
   if (!job->lease || job->lease->node != node->id)
     return respond(ErrorReply(
         {Code::kConflict, fmt::format("job {} is not leased to node {}", *id, node->id.value())}));
-  const auto path = Relay::ChunkFile(c.relay_dir(), job->episode, job->chunk.index);
+  const auto path = Relay::FindChunkFile(c.relay_dir(), job->episode, job->chunk.index);
+  const std::string extension = path.extension().string();
+  const char* type = extension == ".mp3"   ? "audio/mpeg"
+                     : extension == ".aac" ? "audio/aac"
+                                           : "audio/ogg";
   std::ifstream in(path, std::ios::binary);
   if (!in) return respond(ErrorReply({Code::kUnavailable, "chunk file missing: " + path.string()}));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -300,7 +304,7 @@ void JobAudio(Coordinator::Context& c, HttpRequest request, HttpResponder respon
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
   auto body = std::make_shared<std::string>(std::move(bytes));
   c.egress.Send(
-      size, [shared, body] { (*shared)(HttpResponse::Text(200, std::move(*body), "audio/ogg")); });
+      size, [shared, body, type] { (*shared)(HttpResponse::Text(200, std::move(*body), type)); });
 }
 
 HttpResponse Fail(Coordinator::Context& c, const HttpRequest& request) {

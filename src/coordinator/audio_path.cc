@@ -1,0 +1,60 @@
+#include "coordinator/audio_path.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace podfleet {
+namespace {
+
+struct Feed {
+  double speed = 0;
+  std::string binding;
+};
+
+// What the fleet runs at when audio reaches it at `capacity` x realtime of preparation and
+// `bits` per audio second over the uplink.
+Feed FeedOn(const AudioPathFacts& f, double capacity, double bits) {
+  Feed feed{f.fleet_speed, "gpu"};
+  if (capacity < feed.speed) feed = {capacity, "relay"};
+  if (f.uplink_bits_per_second > 0 && bits > 0 && f.uplink_bits_per_second / bits < feed.speed)
+    feed = {f.uplink_bits_per_second / bits, "uplink"};
+  return feed;
+}
+
+AudioPathChoice Chosen(std::string path, const Feed& feed, std::string reason) {
+  return {std::move(path), feed.binding, feed.speed, std::move(reason)};
+}
+
+}  // namespace
+
+Result<AudioPathMode> ParseAudioPathMode(std::string_view text) {
+  if (text == "auto") return AudioPathMode::kAuto;
+  if (text == "opus") return AudioPathMode::kOpus;
+  if (text == "copy") return AudioPathMode::kCopy;
+  return InvalidArgument(fmt::format("audio path '{}': auto, opus or copy", text));
+}
+
+AudioPathChoice ChooseAudioPath(AudioPathMode mode, const AudioPathFacts& f) {
+  const int cores = std::max(1, f.cores);
+  const Feed opus =
+      FeedOn(f, f.opus_capacity.value_or(cores * kOpusPerCpuSecond), f.opus_bits_per_second);
+  const bool copyable = f.original_bits_per_second > 0;
+  if (mode == AudioPathMode::kOpus) return Chosen("opus", opus, "serve --audio-path opus");
+  if (!copyable) return Chosen("opus", opus, "the original is not MP3 or AAC: not copied");
+  const Feed copy =
+      FeedOn(f, f.copy_capacity.value_or(cores * kCopyPerCpuSecond), f.original_bits_per_second);
+  if (mode == AudioPathMode::kCopy) return Chosen("copy", copy, "serve --audio-path copy");
+  // Copy costs the original's bytes: worth it only where it feeds the fleet faster, by a margin
+  // that measurement noise in the capacities does not cross.
+  if (copy.speed > opus.speed * 1.05)
+    return Chosen("copy", copy,
+                  fmt::format("Opus would feed {:.0f}x ({} binds), copy feeds {:.0f}x", opus.speed,
+                              opus.binding, copy.speed));
+  return Chosen("opus", opus,
+                fmt::format("Opus feeds {:.0f}x, copy would feed {:.0f}x ({} binds) for more bytes",
+                            opus.speed, copy.speed, copy.binding));
+}
+
+}  // namespace podfleet

@@ -1,0 +1,55 @@
+// Which way the relay prepares an episode's audio (doc/relay.md, "Choosing the audio path"):
+// "opus", re-encoded as 16 kHz mono Ogg Opus (few bytes, most of the relay's CPU), or "copy",
+// the original's MP3 or AAC frames cut into chunks unchanged (audio/frame_copy.h: almost no CPU
+// beyond decoding to find the pauses, the original's bytes). Pure functions.
+//
+// On each path, what reaches the fleet is the smallest of the fleet's own speed, the relay's
+// preparation speed on that path and what the uplink carries at that path's bytes per audio
+// second. `auto` takes copy only when that makes the fleet faster than Opus does: when the
+// relay's CPU binds on Opus and the uplink has room for the original's bytes. Otherwise Opus.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace podfleet {
+
+enum class AudioPathMode { kAuto, kOpus, kCopy };
+
+// "auto", "opus" or "copy"; kInvalidArgument for anything else.
+Result<AudioPathMode> ParseAudioPathMode(std::string_view text);
+
+struct AudioPathFacts {
+  double fleet_speed = 0;             // x realtime of the online workers together
+  double uplink_bits_per_second = 0;  // 0: not configured (no limit known)
+  // x realtime the relay prepares audio at on each path: measured, else the prior below.
+  std::optional<double> opus_capacity;
+  std::optional<double> copy_capacity;
+  int cores = 1;                         // for the priors
+  double opus_bits_per_second = 24'000;  // what an audio second costs served as Opus
+  double original_bits_per_second = 0;   // the episode's; 0: unknown or not copyable
+};
+
+// Until a path has prepared something on this coordinator, its speed is taken to be this many
+// audio-seconds per CPU-second times the cores: what bench/relay measured on a 2-core machine
+// (doc/relay.md, "Copy path"), rounded down.
+inline constexpr double kOpusPerCpuSecond = 250;
+inline constexpr double kCopyPerCpuSecond = 900;
+
+struct AudioPathChoice {
+  std::string path = "opus";  // "opus" or "copy"
+  // What limits the audio reaching the fleet on that path: "gpu" (nothing: the fleet is the
+  // slowest), "relay" (the coordinator's CPU) or "uplink".
+  std::string binding = "gpu";
+  double feed = 0;  // x realtime the fleet runs at on that path: the smallest of the three
+  std::string reason;
+};
+
+// The path for an episode. `kOpus` and `kCopy` are obeyed (copy only where the original is
+// copyable: original_bits_per_second > 0); `kAuto` as the header says.
+AudioPathChoice ChooseAudioPath(AudioPathMode mode, const AudioPathFacts& facts);
+
+}  // namespace podfleet

@@ -1,0 +1,90 @@
+#include "coordinator/audio_path.h"
+
+#include <gtest/gtest.h>
+
+namespace podfleet {
+namespace {
+
+// 8 pods at 87x behind a 2-core relay that prepares Opus at 500x and copies at 1,800x.
+AudioPathFacts EightPods() {
+  AudioPathFacts f;
+  f.fleet_speed = 8 * 87;
+  f.opus_capacity = 500;
+  f.copy_capacity = 1'800;
+  f.cores = 2;
+  f.opus_bits_per_second = 23'000;
+  f.original_bits_per_second = 128'000;
+  return f;
+}
+
+TEST(AudioPath, CopiesWhenTheRelayBindsAndTheUplinkHasRoom) {
+  AudioPathChoice c = ChooseAudioPath(AudioPathMode::kAuto, EightPods());
+  EXPECT_EQ(c.path, "copy");
+  EXPECT_EQ(c.binding, "gpu");
+  EXPECT_DOUBLE_EQ(c.feed, 696);
+  EXPECT_NE(c.reason.find("relay binds"), std::string::npos) << c.reason;
+}
+
+TEST(AudioPath, KeepsOpusWhenTheUplinkWouldBindOnTheOriginalsBytes) {
+  AudioPathFacts f = EightPods();
+  f.uplink_bits_per_second = 50e6;  // 390x of 128 kb/s, 2,174x of Opus
+  AudioPathChoice c = ChooseAudioPath(AudioPathMode::kAuto, f);
+  EXPECT_EQ(c.path, "opus");
+  EXPECT_EQ(c.binding, "relay");
+  EXPECT_DOUBLE_EQ(c.feed, 500);
+}
+
+TEST(AudioPath, CopiesWhereTheUplinkStillFeedsMoreThanTheRelaysOpus) {
+  AudioPathFacts f = EightPods();
+  f.uplink_bits_per_second = 100e6;  // 781x of 128 kb/s: above the fleet's 696x
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kAuto, f).path, "copy");
+  f.uplink_bits_per_second = 80e6;  // 625x: the uplink binds, yet above Opus's 500x
+  AudioPathChoice c = ChooseAudioPath(AudioPathMode::kAuto, f);
+  EXPECT_EQ(c.path, "copy");
+  EXPECT_EQ(c.binding, "uplink");
+  EXPECT_DOUBLE_EQ(c.feed, 625);
+}
+
+TEST(AudioPath, KeepsOpusWhenTheRelayKeepsUp) {
+  AudioPathFacts f = EightPods();
+  f.fleet_speed = 189;  // the seed's fleet
+  AudioPathChoice c = ChooseAudioPath(AudioPathMode::kAuto, f);
+  EXPECT_EQ(c.path, "opus");
+  EXPECT_EQ(c.binding, "gpu");
+}
+
+TEST(AudioPath, KeepsOpusForWhatIsNotCopyable) {
+  AudioPathFacts f = EightPods();
+  f.original_bits_per_second = 0;
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kAuto, f).path, "opus");
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kCopy, f).path, "opus");
+}
+
+TEST(AudioPath, UsesThePriorsUntilMeasured) {
+  AudioPathFacts f = EightPods();
+  f.opus_capacity.reset();
+  f.copy_capacity.reset();
+  f.fleet_speed = 2 * kOpusPerCpuSecond - 1;  // Opus's prior keeps up: no copy
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kAuto, f).path, "opus");
+  f.fleet_speed = 2 * kOpusPerCpuSecond * 2;
+  AudioPathChoice c = ChooseAudioPath(AudioPathMode::kAuto, f);
+  EXPECT_EQ(c.path, "copy");
+  EXPECT_DOUBLE_EQ(c.feed, f.fleet_speed);
+}
+
+TEST(AudioPath, ObeysAFixedMode) {
+  AudioPathFacts f = EightPods();
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kOpus, f).path, "opus");
+  f.fleet_speed = 10;
+  EXPECT_EQ(ChooseAudioPath(AudioPathMode::kCopy, f).path, "copy");
+}
+
+TEST(AudioPath, ParsesTheFlag) {
+  EXPECT_EQ(ParseAudioPathMode("auto").value(), AudioPathMode::kAuto);
+  EXPECT_EQ(ParseAudioPathMode("copy").value(), AudioPathMode::kCopy);
+  EXPECT_EQ(ParseAudioPathMode("opus").value(), AudioPathMode::kOpus);
+  EXPECT_EQ(ParseAudioPathMode("flac").error().code, Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace podfleet
