@@ -187,19 +187,21 @@ class FileDecoder {
     return FindStream();
   }
 
-  // Opens the container read through `io` (not owned; it must outlive this decoder). With
-  // `seek_by_index`, Seek finds its place through the container's index without reading up to it
-  // (an MP3's Xing/VBRI table or its bit rate, an MP4's sample tables).
-  Result<void> Open(AVIOContext* io, const AVInputFormat* format, bool seek_by_index = false) {
+  // How Seek finds its place without reading up to it: not at all (it reads from the front), or
+  // through the container's index (an MP4's sample tables; an MP3's bit rate), or, for an MP3,
+  // through its Xing table (a VBR file's only index; a CBR file's bit rate is finer than it).
+  enum class SeekBy { kReading, kIndex, kXingTable };
+
+  // Opens the container read through `io` (not owned; it must outlive this decoder).
+  Result<void> Open(AVIOContext* io, const AVInputFormat* format,
+                    SeekBy seek_by = SeekBy::kReading) {
     AVFormatContext* raw = avformat_alloc_context();
     if (raw == nullptr) return Internal("out of memory");
     raw->pb = io;
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
     AVDictionary* options = nullptr;
-    if (seek_by_index) {
-      raw->flags |= AVFMT_FLAG_FAST_SEEK;
-      av_dict_set(&options, "usetoc", "1", 0);
-    }
+    if (seek_by != SeekBy::kReading) raw->flags |= AVFMT_FLAG_FAST_SEEK;
+    if (seek_by == SeekBy::kXingTable) av_dict_set(&options, "usetoc", "1", 0);
     // On failure avformat_open_input frees `raw` (not `io`).
     const int rc = avformat_open_input(&raw, "", format, &options);
     av_dict_free(&options);
@@ -595,6 +597,14 @@ int64_t SeekSource(void* opaque, int64_t offset, int whence) {
   return in->position;
 }
 
+// Whether the head of an MP3 has a VBR header ("Xing"; a CBR file's says "Info"), whose table of
+// contents is then its only index. An ID3 tag larger than the head hides it: seeks then go by the
+// bit rate, a guess for a VBR file that the seams' matching bounds (audio/seams.h).
+bool VbrTag(std::span<const unsigned char> head) {
+  const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+  return text.find("Xing") != std::string_view::npos || text.find("VBRI") != std::string_view::npos;
+}
+
 // Runs `work` on a decoder opened on `source`; the source's own failure wins over FFmpeg's
 // account of it.
 template <typename T>
@@ -621,7 +631,9 @@ Result<T> WithSourceDecoder(ByteSource& source,
     if (!sniffed) return std::unexpected(sniffed.error());
     const std::function<bool(double)> no_progress;
     FileDecoder decoder(no_progress);  // closed before `io` is freed
-    if (auto r = decoder.Open(io.get(), StreamableFormat(*sniffed), /*seek_by_index=*/true); !r)
+    const auto seek_by =
+        VbrTag(head) ? FileDecoder::SeekBy::kXingTable : FileDecoder::SeekBy::kIndex;
+    if (auto r = decoder.Open(io.get(), StreamableFormat(*sniffed), seek_by); !r)
       return std::unexpected(r.error());
     return work(decoder);
   }();

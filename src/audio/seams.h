@@ -28,7 +28,9 @@ struct SeamOptions {
   Millis search{15'000};     // a cut lies within this of its planned boundary
   Millis pre_roll{2'000};    // decoded before the search and dropped (bit reservoir, priming)
   Millis quiet_window{300};  // the stretch judged quiet, centred on the cut
-  Millis max_drift{5'000};   // how far a decode's time line may stray from the seam decode's
+  // How far a decode's time line may stray from the seam decode's: a VBR MP3's Xing table places
+  // a seek only to within about 1/256 of the file.
+  Millis max_drift{30'000};
 };
 
 // A chunk's place in the plan: between two boundaries on the episode's time line.

@@ -187,6 +187,24 @@ TEST_P(SeamsTest, ChunksFromRangesAreTheWholeAudioCutAtPauses) {
               2 * 160 + 0.03 * kSampleRate);
 }
 
+// An origin that stops serving ranges faithfully part-way fails the chunk with its reason: no
+// chunk of wrong or missing audio is ever handed on.
+TEST_F(SeamsFixture, AnOriginThatLiesMidwayFailsTheChunk) {
+  const auto path = Episode("mp3 cbr");
+  ASSERT_FALSE(path.empty());
+  for (auto mode : {RangeOrigin::Mode::kIgnore, RangeOrigin::Mode::kShortBody,
+                    RangeOrigin::Mode::kWrongRange, RangeOrigin::Mode::kRefuse403}) {
+    RangeOrigin origin(ReadAll(path));
+    auto source = RangeSource::Open(*http_, origin.Url(), ranges_);
+    ASSERT_TRUE(source) << source.error().ToString();
+    origin.set_mode(mode);
+    auto chunk = DecodeSeamedChunk(**source, Plans()[1], kSeams);
+    ASSERT_FALSE(chunk) << static_cast<int>(mode);
+    EXPECT_NE(chunk.error().message.find(origin.Url()), std::string::npos)
+        << chunk.error().ToString();
+  }
+}
+
 // Transcribed separately (PocketSphinx) and stitched, the chunks give the words of the whole file
 // as well as the whole file does. Word for word they differ a little, as any chunking does: the
 // recognizer's pieces start elsewhere (the audio itself is checked sample-exact above). AAC in
