@@ -17,14 +17,21 @@ constexpr int64_t kFrameSamples = kSampleRate / 100;  // 10 ms
 // audio are not taken for the same audio: about 4 dB.
 constexpr double kMaxMatchDistance = 1.0;
 
-std::vector<double> LogEnergies(std::span<const float> samples) {
+// Mean square of each whole 10 ms frame.
+std::vector<double> FramePower(std::span<const float> samples) {
   std::vector<double> out;
   out.reserve(samples.size() / kFrameSamples);
   for (size_t at = 0; at + kFrameSamples <= samples.size(); at += kFrameSamples) {
     double sum = 0;
     for (size_t i = at; i < at + kFrameSamples; ++i) sum += double{samples[i]} * samples[i];
-    out.push_back(std::log(sum / kFrameSamples + 1e-10));
+    out.push_back(sum / kFrameSamples);
   }
+  return out;
+}
+
+std::vector<double> LogEnergies(std::span<const float> samples) {
+  std::vector<double> out = FramePower(samples);
+  for (double& p : out) p = std::log(p + 1e-10);
   return out;
 }
 
@@ -34,37 +41,43 @@ struct Window {
   std::vector<float> samples;
 };
 
-// Decodes from `from` and keeps the time line's samples [keep, until) (no until: to the end).
-Result<Window> DecodeStretch(ByteSource& source, Millis from, int64_t keep,
+// Decodes from `from` and keeps the time line's samples [keep, until) (keep none: from the first
+// sample decoded; until none: to the end).
+Result<Window> DecodeStretch(ByteSource& source, Millis from, std::optional<int64_t> keep,
                              std::optional<int64_t> until) {
-  Window window{.start = keep};
-  bool began = false;
+  Window window;
+  std::optional<int64_t> landed;  // where the decode's first sample lies
   auto sink = [&](Samples at, std::span<const float> block) {
     const int64_t first = at.count;
-    if (!began && first > keep)
-      return false;  // the seek landed past what is to be kept: reported below
-    began = true;
+    if (!landed) {
+      landed = first;
+      window.start = keep.value_or(first);
+      if (first > window.start) return false;  // the seek landed past what is to be kept
+    }
     const int64_t block_end = first + std::ssize(block);
-    const int64_t lo = std::clamp<int64_t>(keep - first, 0, std::ssize(block));
+    const int64_t lo = std::clamp<int64_t>(window.start - first, 0, std::ssize(block));
     const int64_t hi =
         until ? std::clamp<int64_t>(*until - first, lo, std::ssize(block)) : std::ssize(block);
     window.samples.insert(window.samples.end(), block.begin() + lo, block.begin() + hi);
     return !until || block_end < *until;
   };
   if (auto r = DecodeByteSourceFrom(source, from, sink); !r) return std::unexpected(r.error());
-  if (!began)
-    return Corruption(fmt::format("{}: no audio at {:.1f} s", source.name(),
-                                  static_cast<double>(keep) / kSampleRate));
+  if (!landed)
+    return Corruption(fmt::format("{}: no audio from {:.1f} s on", source.name(),
+                                  static_cast<double>(from.count()) / 1000));
+  if (*landed > window.start)
+    return Corruption(fmt::format("{}: the seek to {:.1f} s landed at {:.1f} s, past {:.1f} s",
+                                  source.name(), static_cast<double>(from.count()) / 1000,
+                                  static_cast<double>(*landed) / kSampleRate,
+                                  static_cast<double>(window.start) / kSampleRate));
   return window;
 }
 
 // The cut in `window` (its first 2 * search samples): on its time line, the start of the frame at
 // the centre of its quietest `quiet` frames, frames counted from the window's start.
 int64_t QuietestCut(const Window& window, int64_t quiet) {
-  const std::vector<double> energy = LogEnergies(window.samples);
-  const auto n = std::ssize(energy);
-  std::vector<double> power(energy.size());
-  std::transform(energy.begin(), energy.end(), power.begin(), [](double e) { return std::exp(e); });
+  const std::vector<double> power = FramePower(window.samples);
+  const auto n = std::ssize(power);
   const int64_t half = quiet / 2;
   double best = std::numeric_limits<double>::max();
   int64_t best_frame = n / 2;
@@ -127,7 +140,7 @@ Result<SeamedChunk> DecodeSeamedChunk(ByteSource& source, const SeamPlan& plan,
   const int64_t drift = ToSamples(options.max_drift).count;
   // The chunk's own decode: from its left seam's window (the seam decode itself), or the start.
   Millis from{0};
-  int64_t keep = 0;
+  std::optional<int64_t> keep;
   if (plan.begin) {
     from = *plan.begin - options.search - options.pre_roll;
     keep = ToSamples(*plan.begin - options.search).count;
@@ -140,7 +153,7 @@ Result<SeamedChunk> DecodeSeamedChunk(ByteSource& source, const SeamPlan& plan,
   if (plan.begin) {
     if (std::ssize(own->samples) < 2 * search)
       return Corruption(fmt::format("{}: the audio ends before {:.1f} s", source.name(),
-                                    static_cast<double>(keep + 2 * search) / kSampleRate));
+                                    static_cast<double>(own->start + 2 * search) / kSampleRate));
     left = QuietestCut(
         Window{own->start, {own->samples.begin(), own->samples.begin() + 2 * search}}, quiet);
   }
