@@ -22,6 +22,17 @@ std::string_view Header(const HttpResponse& response, std::string_view name) {
   return {};
 }
 
+// `location` (a Location header) resolved against `base`: absolute, or from the root of its host.
+std::optional<std::string> Resolve(const std::string& base, std::string_view location) {
+  if (location.starts_with("http://") || location.starts_with("https://"))
+    return std::string(location);
+  if (!location.starts_with("/")) return std::nullopt;
+  const size_t scheme = base.find("://");
+  if (scheme == std::string::npos) return std::nullopt;
+  const size_t path = base.find('/', scheme + 3);
+  return base.substr(0, path) + std::string(location);
+}
+
 }  // namespace
 
 std::optional<ContentRange> ParseContentRange(std::string_view header) {
@@ -40,7 +51,7 @@ std::optional<ContentRange> ParseContentRange(std::string_view header) {
 }
 
 RangeSource::RangeSource(HttpClient& http, std::string url, RangeSourceOptions options)
-    : http_(http), url_(std::move(url)), options_(std::move(options)) {}
+    : http_(http), url_(url), location_(std::move(url)), options_(std::move(options)) {}
 
 Result<std::unique_ptr<RangeSource>> RangeSource::Open(HttpClient& http, std::string url,
                                                        RangeSourceOptions options) {
@@ -56,18 +67,29 @@ Result<std::unique_ptr<RangeSource>> RangeSource::Open(HttpClient& http, std::st
 }
 
 Result<std::string> RangeSource::Fetch(int64_t from, int64_t to, int64_t& total) {
+  constexpr int kMaxRedirects = 10;
   const std::string asked = fmt::format("bytes={}-{}", from, to);
-  ClientRequest request{.url = url_, .headers = options_.headers, .timeout = options_.timeout};
+  auto fail = [&](Code code, std::string why) {
+    return std::unexpected(Error{code, fmt::format("{} ({}): {}", url_, asked, why)});
+  };
+  ClientRequest request{.url = location_, .headers = options_.headers, .timeout = options_.timeout};
   request.headers.emplace_back("Range", asked);
   // A host that ignores the Range would send the whole file: stop it past what was asked.
   request.max_response_bytes = static_cast<size_t>(to - from + 1);
   request.allow_address = options_.allow_address;
-  request.follow_redirects = true;
-  ++traffic_.requests;
-  auto response = http_.Send(request);
-  auto fail = [&](Code code, std::string why) {
-    return std::unexpected(Error{code, fmt::format("{} ({}): {}", url_, asked, why)});
-  };
+  Result<HttpResponse> response;
+  for (int hops = 0;; ++hops) {
+    ++traffic_.requests;
+    response = http_.Send(request);
+    if (!response || response->status < 300 || response->status >= 400) break;
+    const std::string_view location = Header(*response, "location");
+    if (total >= 0) return fail(Code::kInvalidArgument, "the origin redirects a later range");
+    if (hops == kMaxRedirects) return fail(Code::kInvalidArgument, "too many redirects");
+    auto next = Resolve(request.url, location);
+    if (!next) return fail(Code::kInvalidArgument, fmt::format("bad redirect to \"{}\"", location));
+    request.url = *next;
+  }
+  location_ = request.url;
   if (!response) {
     if (response.error().code == Code::kInvalidArgument &&
         response.error().message.find("response larger than") != std::string::npos)

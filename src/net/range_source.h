@@ -54,6 +54,9 @@ class RangeSource : public ByteSource {
   Result<size_t> ReadAt(int64_t offset, std::span<unsigned char> buffer) override;
   int64_t size() const override { return size_; }
   const std::string& name() const override { return url_; }
+  // Where the bytes come from: the URL after the first answer's redirects (a podcast's tracking
+  // prefixes and CDN hops are followed once, not for every block).
+  const std::string& location() const { return location_; }
 
   RangeTraffic traffic() const { return traffic_; }
 
@@ -61,11 +64,13 @@ class RangeSource : public ByteSource {
   RangeSource(HttpClient& http, std::string url, RangeSourceOptions options);
   // Block `index`, fetched unless cached.
   Result<const std::string*> Block(int64_t index);
-  // Asks for bytes [from, to] (inclusive); `total` the size known, or -1 on the first request.
+  // Asks for bytes [from, to] (inclusive); `total` the size known, or -1 on the first request,
+  // which follows redirects (up to 10) and keeps where they led in location_.
   Result<std::string> Fetch(int64_t from, int64_t to, int64_t& total);
 
   HttpClient& http_;
   const std::string url_;
+  std::string location_;  // url_ after redirects, set by the first answer
   const RangeSourceOptions options_;
   int64_t size_ = 0;
   std::list<std::pair<int64_t, std::string>> cache_;  // most recently used first

@@ -80,6 +80,21 @@ TEST_F(RangeSourceTest, ReadsAnyStretchFetchingOnlyItsBlocks) {
   EXPECT_LE(origin.bytes_sent(), 4 * kBlock);
 }
 
+TEST_F(RangeSourceTest, RedirectsAreFollowedOnceNotForEveryBlock) {
+  const std::string body = Noise(1'000'000);
+  RangeOrigin origin(body);
+  std::string hop = origin.Url();
+  hop.replace(hop.rfind("/audio"), 6, "/hop");
+  auto source = RangeSource::Open(*http_, hop, {.block_bytes = kBlock});
+  ASSERT_TRUE(source) << source.error().message;
+  EXPECT_EQ((*source)->name(), hop);
+  EXPECT_EQ((*source)->location(), origin.Url());
+  auto read = Read(**source, 900'000, 200'000);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, body.substr(900'000));
+  EXPECT_EQ(origin.redirects(), 1);
+}
+
 TEST_F(RangeSourceTest, FileSmallerThanABlock) {
   RangeOrigin origin(Noise(1000));
   auto source = Open(origin);

@@ -85,6 +85,11 @@ int RangeOrigin::requests() const {
   return requests_;
 }
 
+int RangeOrigin::redirects() const {
+  MutexLock lock(mu_);
+  return redirects_;
+}
+
 int64_t RangeOrigin::bytes_sent() const {
   MutexLock lock(mu_);
   return bytes_sent_;
@@ -115,6 +120,16 @@ void RangeOrigin::Answer(int fd) {
     MutexLock lock(mu_);
     ++requests_;
     mode = mode_;
+  }
+  if (head.starts_with("GET /hop ")) {
+    {
+      MutexLock lock(mu_);
+      ++redirects_;
+    }
+    SendAll(fd,
+            "HTTP/1.1 302 Found\r\nLocation: /audio\r\nContent-Length: 0\r\nConnection: "
+            "close\r\n\r\n");
+    return;
   }
   const auto range = RangeOf(head, size);
   int64_t from = 0, to = size - 1;

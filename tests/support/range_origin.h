@@ -3,7 +3,8 @@
 // "Range: bytes=FROM-TO" request is its Mode: faithfully (206), or as hosts that ignore Range
 // (200 and the whole body), refuse it (416 or 403), or lie (a Content-Length longer than the
 // bytes sent before closing; a Content-Range for other bytes than asked; more bytes than the
-// Content-Range names). It counts requests and body bytes sent. Thread-safe; the destructor stops.
+// Content-Range names). /hop redirects to /audio (302, as a podcast's tracking prefix does). It
+// counts requests, redirects and body bytes sent. Thread-safe; the destructor stops.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@ class RangeOrigin {
   std::string Url() const;
   void set_mode(Mode mode) EXCLUDES(mu_);
   int requests() const EXCLUDES(mu_);
+  int redirects() const EXCLUDES(mu_);
   int64_t bytes_sent() const EXCLUDES(mu_);
 
  private:
@@ -40,6 +42,7 @@ class RangeOrigin {
   bool stopping_ GUARDED_BY(mu_) = false;
   Mode mode_ GUARDED_BY(mu_);
   int requests_ GUARDED_BY(mu_) = 0;
+  int redirects_ GUARDED_BY(mu_) = 0;
   int64_t bytes_sent_ GUARDED_BY(mu_) = 0;
   std::thread thread_;  // last: starts once the rest is set
 };
