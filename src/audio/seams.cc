@@ -138,6 +138,14 @@ Result<SeamedChunk> DecodeSeamedChunk(ByteSource& source, const SeamPlan& plan,
   const int64_t quiet = std::max<int64_t>(1, options.quiet_window.count() / 10);
   const int64_t search = ToSamples(options.search).count;
   const int64_t drift = ToSamples(options.max_drift).count;
+  // The right seam's window first: a header read again by the chunk's own decode (an M4A's moov,
+  // megabytes in a long episode) is then still in the source's cache.
+  std::optional<Window> seam;
+  if (plan.end) {
+    auto window = SeamWindow(source, *plan.end, options);
+    if (!window) return std::unexpected(window.error());
+    seam = std::move(*window);
+  }
   // The chunk's own decode: from its left seam's window (the seam decode itself), or the start.
   Millis from{0};
   std::optional<int64_t> keep;
@@ -158,9 +166,7 @@ Result<SeamedChunk> DecodeSeamedChunk(ByteSource& source, const SeamPlan& plan,
         Window{own->start, {own->samples.begin(), own->samples.begin() + 2 * search}}, quiet);
   }
   int64_t right = own->start + std::ssize(own->samples);
-  if (plan.end) {
-    auto seam = SeamWindow(source, *plan.end, options);
-    if (!seam) return std::unexpected(seam.error());
+  if (seam) {
     auto lag = Lag(*seam, *own, drift, source.name());
     if (!lag) return std::unexpected(lag.error());
     right = std::min(right, QuietestCut(*seam, quiet) + *lag);
