@@ -598,11 +598,12 @@ int64_t SeekSource(void* opaque, int64_t offset, int whence) {
 }
 
 // Whether the head of an MP3 has a VBR header ("Xing"; a CBR file's says "Info"), whose table of
-// contents is then its only index. An ID3 tag larger than the head hides it: seeks then go by the
-// bit rate, a guess for a VBR file that the seams' matching bounds (audio/seams.h).
+// contents is then its only index (FFmpeg reads none from a VBRI header). An ID3 tag larger than
+// the head hides it: seeks then go by the bit rate, a guess for a VBR file that the seams' matching
+// bounds (audio/seams.h).
 bool VbrTag(std::span<const unsigned char> head) {
   const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-  return text.find("Xing") != std::string_view::npos || text.find("VBRI") != std::string_view::npos;
+  return text.find("Xing") != std::string_view::npos;
 }
 
 // Runs `work` on a decoder opened on `source`; the source's own failure wins over FFmpeg's

@@ -1,8 +1,9 @@
 // Decoding audio read from a ByteSource (an origin's file read by HTTP Range requests,
 // net/range_source.h) without holding the file: probing its header, and decoding from any point
 // reached through the container's index, reading only the bytes from there on. MP3 seeks through
-// its Xing/VBRI table (VBR) or bit rate (CBR), MP4/M4A through its sample tables (its moov read
-// wherever it lies, at the end too).
+// its Xing table (VBR; FFmpeg reads no VBRI table, so such a file seeks by its average bit rate, a
+// guess) or its bit rate (CBR), MP4/M4A through its sample tables (its moov read wherever it lies,
+// at the end too).
 //
 // Thread safety: free functions; a source is read by one call at a time.
 #pragma once
