@@ -200,6 +200,7 @@ class FileDecoder {
     raw->pb = io;
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
     AVDictionary* options = nullptr;
+    seek_by_ = seek_by;
     if (seek_by != SeekBy::kReading) raw->flags |= AVFMT_FLAG_FAST_SEEK;
     if (seek_by == SeekBy::kXingTable) av_dict_set(&options, "usetoc", "1", 0);
     // On failure avformat_open_input frees `raw` (not `io`).
@@ -230,6 +231,14 @@ class FileDecoder {
   // How the duration is known. REQUIRES: Open succeeded.
   bool DurationFromBitRate() const {
     return format_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+  }
+
+  // Whether Seek lands where it says, to a frame: an MP4's sample tables, or the bit rate of an MP3
+  // that declares its length without a VBR table (CBR). REQUIRES: Open succeeded.
+  bool SeeksExactly() const {
+    const std::string_view name = format_->iformat->name;
+    if (name.find("mp4") != std::string_view::npos) return true;
+    return name == "mp3" && seek_by_ == SeekBy::kIndex && !DurationFromBitRate();
   }
 
   Result<void> FindStream() {
@@ -411,6 +420,7 @@ class FileDecoder {
   std::string first_error_;
   double reported_ = 0;
   bool seeked_ = false;
+  SeekBy seek_by_ = SeekBy::kReading;
   std::optional<int64_t> first_sample_;
 };
 
@@ -650,7 +660,8 @@ Result<SourceProbe> ProbeByteSource(ByteSource& source) {
     if (!(seconds > 0)) return NotFound("no duration in the header");
     return SourceProbe{.format = decoder.FormatName(),
                        .duration = Millis(std::llround(seconds * 1000)),
-                       .estimated = decoder.DurationFromBitRate()};
+                       .estimated = decoder.DurationFromBitRate(),
+                       .exact_seek = decoder.SeeksExactly()};
   });
 }
 

@@ -137,7 +137,12 @@ Result<SeamedChunk> DecodeSeamedChunk(ByteSource& source, const SeamPlan& plan,
                                       const SeamOptions& options) {
   const int64_t quiet = std::max<int64_t>(1, options.quiet_window.count() / 10);
   const int64_t search = ToSamples(options.search).count;
-  const int64_t drift = ToSamples(options.max_drift).count;
+  auto probe = ProbeByteSource(source);
+  if (!probe) return std::unexpected(probe.error());
+  const int64_t drift =
+      ToSamples(probe->exact_seek ? std::min(options.max_drift, options.exact_drift)
+                                  : options.max_drift)
+          .count;
   // The right seam's window first: a header read again by the chunk's own decode (an M4A's moov,
   // megabytes in a long episode) is then still in the source's cache.
   std::optional<Window> seam;

@@ -29,8 +29,10 @@ struct SeamOptions {
   Millis pre_roll{2'000};    // decoded before the search and dropped (bit reservoir, priming)
   Millis quiet_window{300};  // the stretch judged quiet, centred on the cut
   // How far a decode's time line may stray from the seam decode's: a VBR MP3's Xing table places
-  // a seek only to within about 1/256 of the file.
+  // a seek only to within about 1/256 of the file. A source that seeks exactly
+  // (SourceProbe::exact_seek) is given at most `exact_drift`, and so fetches less past its end.
   Millis max_drift{30'000};
+  Millis exact_drift{2'000};
 };
 
 // A chunk's place in the plan: between two boundaries on the episode's time line.

@@ -23,6 +23,9 @@ struct SourceProbe {
   // The duration was estimated from the bit rate and the size, not declared by the header or an
   // index: an MP3 without Xing/Info/VBRI, whose seeks are then only guesses if it is VBR.
   bool estimated = false;
+  // Seeks land where their positions say, to a frame (MP4 sample tables, CBR MP3); otherwise they
+  // are placed by a coarse table or a guess (VBR MP3).
+  bool exact_seek = false;
 };
 
 // Opens `source`'s header (what FFmpeg reads to name the format and the stream and its
