@@ -26,6 +26,8 @@ extern "C" {
 
 #include "audio/audio.h"
 #include "audio/ffmpeg.h"
+#include "audio/source_decoder.h"
+#include "core/byte_source.h"
 #include "core/growing_file.h"
 
 namespace podfleet {
@@ -185,18 +187,58 @@ class FileDecoder {
     return FindStream();
   }
 
+  // How Seek finds its place without reading up to it: not at all (it reads from the front), or
+  // through the container's index (an MP4's sample tables; an MP3's bit rate), or, for an MP3,
+  // through its Xing table (a VBR file's only index; a CBR file's bit rate is finer than it).
+  enum class SeekBy { kReading, kIndex, kXingTable };
+
   // Opens the container read through `io` (not owned; it must outlive this decoder).
-  Result<void> Open(AVIOContext* io, const AVInputFormat* format) {
+  Result<void> Open(AVIOContext* io, const AVInputFormat* format,
+                    SeekBy seek_by = SeekBy::kReading) {
     AVFormatContext* raw = avformat_alloc_context();
     if (raw == nullptr) return Internal("out of memory");
     raw->pb = io;
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    AVDictionary* options = nullptr;
+    seek_by_ = seek_by;
+    if (seek_by != SeekBy::kReading) raw->flags |= AVFMT_FLAG_FAST_SEEK;
+    if (seek_by == SeekBy::kXingTable) av_dict_set(&options, "usetoc", "1", 0);
     // On failure avformat_open_input frees `raw` (not `io`).
-    if (int rc = avformat_open_input(&raw, "", format, nullptr); rc < 0) {
-      return Corruption("cannot open: " + log_.Explain(rc));
-    }
+    const int rc = avformat_open_input(&raw, "", format, &options);
+    av_dict_free(&options);
+    if (rc < 0) return Corruption("cannot open: " + log_.Explain(rc));
     format_.reset(raw);
     return FindStream();
+  }
+
+  // Continues decoding at `at` on the stream's time line, through the container's index. What
+  // follows is timed by the index (FirstSample), and the file is no longer checked as complete.
+  Result<void> Seek(Millis at) {
+    const AVStream* stream = format_->streams[stream_];
+    int64_t ts = av_rescale_q(at.count(), AVRational{1, 1000}, stream->time_base);
+    if (stream->start_time != AV_NOPTS_VALUE) ts += stream->start_time;
+    if (int rc = av_seek_frame(format_.get(), stream_, ts, AVSEEK_FLAG_BACKWARD); rc < 0)
+      return Corruption(fmt::format("cannot seek to {} ms: {}", at.count(), log_.Explain(rc)));
+    avcodec_flush_buffers(codec_.get());
+    seeked_ = true;
+    return {};
+  }
+
+  // Where the first sample decoded lies on the stream's time line, in samples; nullopt before
+  // any was decoded.
+  std::optional<int64_t> FirstSample() const { return first_sample_; }
+
+  // How the duration is known. REQUIRES: Open succeeded.
+  bool DurationFromBitRate() const {
+    return format_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+  }
+
+  // Whether Seek lands where it says, to a frame: an MP4's sample tables, or the bit rate of an MP3
+  // that declares its length without a VBR table (CBR). REQUIRES: Open succeeded.
+  bool SeeksExactly() const {
+    const std::string_view name = format_->iformat->name;
+    if (name.find("mp4") != std::string_view::npos) return true;
+    return name == "mp3" && seek_by_ == SeekBy::kIndex && !DurationFromBitRate();
   }
 
   Result<void> FindStream() {
@@ -295,10 +337,19 @@ class FileDecoder {
         NoteError(rc);
         return {};
       }
+      if (!first_sample_) first_sample_ = SamplePosition(frame);
       auto converted = resampler_.Convert(frame, out);
       av_frame_unref(&frame);
       if (!converted) return converted;
     }
+  }
+
+  int64_t SamplePosition(const AVFrame& frame) const {
+    const AVStream* stream = format_->streams[stream_];
+    const int64_t pts = frame.best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE) return 0;
+    const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
+    return av_rescale_q(pts - start, stream->time_base, AVRational{1, kSampleRate});
   }
 
   void NoteError(int rc) {
@@ -327,7 +378,7 @@ class FileDecoder {
   // the whole episode, so it fails instead. A length estimated from the bitrate is only a guess
   // and is not held against the file.
   Result<void> CheckComplete() const {
-    if (format_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE) return {};
+    if (seeked_ || DurationFromBitRate()) return {};
     const double declared = DurationSeconds();
     const double decoded = static_cast<double>(total_) / kSampleRate;
     if (declared > 0 && decoded < declared * kMinCompleteFraction - kCompleteSlackSeconds) {
@@ -368,6 +419,9 @@ class FileDecoder {
   int64_t total_ = 0;  // samples handed over
   std::string first_error_;
   double reported_ = 0;
+  bool seeked_ = false;
+  SeekBy seek_by_ = SeekBy::kReading;
+  std::optional<int64_t> first_sample_;
 };
 
 // Bytes of a file FFmpeg's probe may look at, and the score it must give a format the sniffer
@@ -518,7 +572,116 @@ const AVInputFormat* StreamableFormat(std::string_view sniffed) {
   return nullptr;
 }
 
+// ---- decoding from a ByteSource (an origin read by ranges) ----
+
+// A ByteSource as FFmpeg reads it: seekable, its size known; the source's failure is kept for the
+// error message.
+struct SourceInput {
+  ByteSource* source = nullptr;
+  int64_t position = 0;
+  std::optional<Error> error;
+};
+
+int ReadSource(void* opaque, uint8_t* buffer, int size) {
+  auto* in = static_cast<SourceInput*>(opaque);
+  Result<size_t> n = in->source->ReadAt(in->position, {buffer, static_cast<size_t>(size)});
+  if (!n) {
+    in->error = n.error();
+    return AVERROR_EXTERNAL;
+  }
+  if (*n == 0) return AVERROR_EOF;
+  in->position += static_cast<int64_t>(*n);
+  return static_cast<int>(*n);
+}
+
+int64_t SeekSource(void* opaque, int64_t offset, int whence) {
+  auto* in = static_cast<SourceInput*>(opaque);
+  const int64_t size = in->source->size();
+  if (whence & AVSEEK_SIZE) return size;
+  switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET: in->position = offset; break;
+    case SEEK_CUR: in->position += offset; break;
+    case SEEK_END: in->position = size + offset; break;
+    default: return AVERROR(EINVAL);
+  }
+  return in->position;
+}
+
+// Whether the head of an MP3 has a VBR header ("Xing"; a CBR file's says "Info"), whose table of
+// contents is then its only index (FFmpeg reads none from a VBRI header). An ID3 tag larger than
+// the head hides it: seeks then go by the bit rate, a guess for a VBR file that the seams' matching
+// bounds (audio/seams.h).
+bool VbrTag(std::span<const unsigned char> head) {
+  const std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+  return text.find("Xing") != std::string_view::npos;
+}
+
+// Runs `work` on a decoder opened on `source`; the source's own failure wins over FFmpeg's
+// account of it.
+template <typename T>
+Result<T> WithSourceDecoder(ByteSource& source,
+                            const std::function<Result<T>(FileDecoder&)>& work) {
+  SourceInput input{.source = &source};
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
+  if (buffer == nullptr) return Internal("out of memory");
+  IoPtr io(
+      avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &ReadSource, nullptr, &SeekSource));
+  if (!io) {
+    av_free(buffer);
+    return Internal("out of memory");
+  }
+  Result<T> result = [&]() -> Result<T> {
+    std::vector<unsigned char> head(std::min<int64_t>(kSniffBytes, source.size()));
+    for (size_t got = 0; got < head.size();) {
+      auto n = source.ReadAt(static_cast<int64_t>(got), std::span(head).subspan(got));
+      if (!n) return std::unexpected(n.error());
+      if (*n == 0) break;
+      got += *n;
+    }
+    auto sniffed = SniffAudio(head);
+    if (!sniffed) return std::unexpected(sniffed.error());
+    const std::function<bool(double)> no_progress;
+    FileDecoder decoder(no_progress);  // closed before `io` is freed
+    const auto seek_by =
+        VbrTag(head) ? FileDecoder::SeekBy::kXingTable : FileDecoder::SeekBy::kIndex;
+    if (auto r = decoder.Open(io.get(), StreamableFormat(*sniffed), seek_by); !r)
+      return std::unexpected(r.error());
+    return work(decoder);
+  }();
+  if (input.error) return std::unexpected(*input.error);
+  return WithContext(std::move(result), source.name());
+}
+
 }  // namespace
+
+Result<SourceProbe> ProbeByteSource(ByteSource& source) {
+  return WithSourceDecoder<SourceProbe>(source, [](FileDecoder& decoder) -> Result<SourceProbe> {
+    const double seconds = decoder.DurationSeconds();
+    if (!(seconds > 0)) return NotFound("no duration in the header");
+    return SourceProbe{.format = decoder.FormatName(),
+                       .duration = Millis(std::llround(seconds * 1000)),
+                       .estimated = decoder.DurationFromBitRate(),
+                       .exact_seek = decoder.SeeksExactly()};
+  });
+}
+
+Result<void> DecodeByteSourceFrom(ByteSource& source, Millis from, const TimedSampleSink& sink) {
+  return WithSourceDecoder<void>(source, [&](FileDecoder& decoder) -> Result<void> {
+    if (from > Millis(0))
+      if (auto r = decoder.Seek(from); !r) return r;
+    int64_t handed = 0;
+    bool stopped = false;
+    auto timed = [&](std::span<const float> block) {
+      const Samples at{decoder.FirstSample().value_or(0) + handed};
+      handed += std::ssize(block);
+      stopped = !sink(at, block);
+      return !stopped;
+    };
+    auto decoded = decoder.Run(timed);
+    if (!decoded && !stopped) return std::unexpected(decoded.error());
+    return {};
+  });
+}
 
 Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
                                   const std::function<bool(double)>& progress) {

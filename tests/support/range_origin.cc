@@ -1,0 +1,175 @@
+#include "support/range_origin.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+namespace podfleet {
+namespace {
+
+bool SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+std::string ReadHead(int fd) {
+  std::string head;
+  char c;
+  while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16'384) {
+    if (::recv(fd, &c, 1, 0) != 1) return {};
+    head.push_back(c);
+  }
+  return head;
+}
+
+// [FROM, TO] of a "Range: bytes=FROM-TO" header (TO clipped to the body), or of "bytes=FROM-".
+std::optional<std::pair<int64_t, int64_t>> RangeOf(const std::string& head, int64_t size) {
+  std::string lower(head);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  const size_t at = lower.find("\r\nrange: bytes=");
+  if (at == std::string::npos) return std::nullopt;
+  const std::string spec = head.substr(at + 15, head.find("\r\n", at + 2) - at - 15);
+  const size_t dash = spec.find('-');
+  const int64_t from = std::stoll(spec.substr(0, dash));
+  int64_t to = size - 1;
+  if (dash + 1 < spec.size()) to = std::min<int64_t>(to, std::stoll(spec.substr(dash + 1)));
+  return std::pair{from, to};
+}
+
+}  // namespace
+
+RangeOrigin::RangeOrigin(std::string body, Mode mode) : body_(std::move(body)), mode_(mode) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::listen(listener_, 8) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("range origin: cannot listen");
+  port_ = ntohs(address.sin_port);
+  thread_ = std::thread([this] { Serve(); });
+}
+
+RangeOrigin::~RangeOrigin() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  ::shutdown(listener_, SHUT_RDWR);
+  thread_.join();
+  ::close(listener_);
+}
+
+std::string RangeOrigin::Url() const { return fmt::format("http://127.0.0.1:{}/audio", port_); }
+
+void RangeOrigin::set_mode(Mode mode) {
+  MutexLock lock(mu_);
+  mode_ = mode;
+}
+
+int RangeOrigin::requests() const {
+  MutexLock lock(mu_);
+  return requests_;
+}
+
+int RangeOrigin::redirects() const {
+  MutexLock lock(mu_);
+  return redirects_;
+}
+
+int64_t RangeOrigin::bytes_sent() const {
+  MutexLock lock(mu_);
+  return bytes_sent_;
+}
+
+void RangeOrigin::Serve() {
+  while (true) {
+    pollfd p{listener_, POLLIN, 0};
+    if (::poll(&p, 1, 100) < 0) return;
+    {
+      MutexLock lock(mu_);
+      if (stopping_) return;
+    }
+    if ((p.revents & POLLIN) == 0) continue;
+    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    Answer(fd);
+    ::close(fd);
+  }
+}
+
+void RangeOrigin::Answer(int fd) {
+  const std::string head = ReadHead(fd);
+  if (head.empty()) return;
+  const auto size = static_cast<int64_t>(body_.size());
+  Mode mode;
+  {
+    MutexLock lock(mu_);
+    ++requests_;
+    mode = mode_;
+  }
+  if (head.starts_with("GET /hop ")) {
+    {
+      MutexLock lock(mu_);
+      ++redirects_;
+    }
+    SendAll(fd,
+            "HTTP/1.1 302 Found\r\nLocation: /audio\r\nContent-Length: 0\r\nConnection: "
+            "close\r\n\r\n");
+    return;
+  }
+  const auto range = RangeOf(head, size);
+  int64_t from = 0, to = size - 1;
+  std::string status = "200 OK";
+  std::string extra;
+  int64_t content_length = size;
+  if (range && mode != Mode::kIgnore) {
+    std::tie(from, to) = *range;
+    if (mode == Mode::kRefuse416 || from >= size) {
+      status = "416 Range Not Satisfiable";
+      extra = fmt::format("Content-Range: bytes */{}\r\n", size);
+      from = 0, to = -1, content_length = 0;
+    } else if (mode == Mode::kRefuse403) {
+      status = "403 Forbidden";
+      from = 0, to = -1, content_length = 0;
+    } else {
+      status = "206 Partial Content";
+      const int64_t shown = mode == Mode::kWrongRange ? from + 1 : from;
+      extra = fmt::format("Content-Range: bytes {}-{}/{}\r\n", shown,
+                          std::min(shown + (to - from), size - 1), size);
+      content_length = to - from + 1;
+      if (mode == Mode::kShortBody) {
+        content_length = to - from + 1;
+        to = from + (to - from) / 2;  // announced all, sends half, closes
+      } else if (mode == Mode::kLongBody) {
+        to = std::min(to + 4096, size - 1);
+        content_length = to - from + 1;
+      }
+    }
+  }
+  if (!SendAll(fd, fmt::format("HTTP/1.1 {}\r\nContent-Type: audio/mpeg\r\n{}Content-Length: "
+                               "{}\r\nConnection: close\r\n\r\n",
+                               status, extra, content_length)))
+    return;
+  if (to < from) return;
+  const std::string_view bytes =
+      std::string_view(body_).substr(static_cast<size_t>(from), static_cast<size_t>(to - from + 1));
+  if (!SendAll(fd, bytes)) return;
+  MutexLock lock(mu_);
+  bytes_sent_ += static_cast<int64_t>(bytes.size());
+}
+
+}  // namespace podfleet
