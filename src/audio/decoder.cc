@@ -36,6 +36,7 @@ namespace {
 using ffmpeg::AvError;
 using ffmpeg::CodecPtr;
 using ffmpeg::FramePtr;
+using ffmpeg::IoPtr;
 using ffmpeg::PacketPtr;
 
 // A file that decodes to less than this share of its declared length (less the slack) is truncated.
@@ -470,33 +471,17 @@ Result<void> OpenAudio(const std::filesystem::path& path, FileDecoder& decoder) 
 // The bytes of a GrowingFile as FFmpeg reads them: reads wait for bytes that have not come yet;
 // the writer's failure is kept for the error message. Seeks go anywhere (a read there waits);
 // the size is the one the writer announced, if any.
-struct GrowingInput {
-  GrowingFile* file = nullptr;
-  int64_t position = 0;
-  std::optional<Error> error;  // why a read failed
-};
-
-int ReadGrowing(void* opaque, uint8_t* buffer, int size) {
-  auto* in = static_cast<GrowingInput*>(opaque);
-  Result<size_t> n = in->file->ReadAt(in->position, {buffer, static_cast<size_t>(size)});
-  if (!n) {
-    in->error = n.error();
-    return AVERROR_EXTERNAL;
-  }
-  if (*n == 0) return AVERROR_EOF;
-  in->position += static_cast<int64_t>(*n);
-  return static_cast<int>(*n);
-}
+using GrowingInput = ffmpeg::PositionedInput<GrowingFile>;
 
 int64_t SeekGrowing(void* opaque, int64_t offset, int whence) {
   auto* in = static_cast<GrowingInput*>(opaque);
   // The announced size lets FFmpeg estimate a CBR MP3's length from its bit rate, as it does
   // for a whole file; seeking from the end is refused until the file is whole.
   if (whence & AVSEEK_SIZE) {
-    const std::optional<int64_t> expected = in->file->ExpectedSize();
+    const std::optional<int64_t> expected = in->source->ExpectedSize();
     return expected ? *expected : AVERROR(ENOSYS);
   }
-  const std::optional<int64_t> size = in->file->Size();
+  const std::optional<int64_t> size = in->source->Size();
   switch (whence & ~AVSEEK_FORCE) {
     case SEEK_SET: in->position = offset; break;
     case SEEK_CUR: in->position += offset; break;
@@ -508,14 +493,6 @@ int64_t SeekGrowing(void* opaque, int64_t offset, int whence) {
   }
   return in->position;
 }
-
-struct IoFreer {
-  void operator()(AVIOContext* io) const {
-    if (io != nullptr) av_freep(&io->buffer);
-    avio_context_free(&io);
-  }
-};
-using IoPtr = std::unique_ptr<AVIOContext, IoFreer>;
 
 constexpr int kIoBufferBytes = 64 * 1024;
 constexpr size_t kSniffBytes = 16 * 1024;
@@ -576,23 +553,7 @@ const AVInputFormat* StreamableFormat(std::string_view sniffed) {
 
 // A ByteSource as FFmpeg reads it: seekable, its size known; the source's failure is kept for the
 // error message.
-struct SourceInput {
-  ByteSource* source = nullptr;
-  int64_t position = 0;
-  std::optional<Error> error;
-};
-
-int ReadSource(void* opaque, uint8_t* buffer, int size) {
-  auto* in = static_cast<SourceInput*>(opaque);
-  Result<size_t> n = in->source->ReadAt(in->position, {buffer, static_cast<size_t>(size)});
-  if (!n) {
-    in->error = n.error();
-    return AVERROR_EXTERNAL;
-  }
-  if (*n == 0) return AVERROR_EOF;
-  in->position += static_cast<int64_t>(*n);
-  return static_cast<int>(*n);
-}
+using SourceInput = ffmpeg::PositionedInput<ByteSource>;
 
 int64_t SeekSource(void* opaque, int64_t offset, int whence) {
   auto* in = static_cast<SourceInput*>(opaque);
@@ -624,8 +585,8 @@ Result<T> WithSourceDecoder(ByteSource& source,
   SourceInput input{.source = &source};
   auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
   if (buffer == nullptr) return Internal("out of memory");
-  IoPtr io(
-      avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &ReadSource, nullptr, &SeekSource));
+  IoPtr io(avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &SourceInput::Read, nullptr,
+                              &SeekSource));
   if (!io) {
     av_free(buffer);
     return Internal("out of memory");
@@ -755,11 +716,11 @@ Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
     opened_with(decoder);
     return WithContext(decoder.Run(sink), name);
   }
-  GrowingInput input{.file = &file};
+  GrowingInput input{.source = &file};
   auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
   if (buffer == nullptr) return Internal("out of memory");
-  IoPtr io(
-      avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &ReadGrowing, nullptr, &SeekGrowing));
+  IoPtr io(avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &GrowingInput::Read, nullptr,
+                              &SeekGrowing));
   if (!io) {
     av_free(buffer);
     return Internal("out of memory");

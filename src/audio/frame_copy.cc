@@ -23,6 +23,7 @@ namespace podfleet {
 namespace {
 
 using ffmpeg::AvError;
+using ffmpeg::IoPtr;
 using ffmpeg::PacketPtr;
 
 constexpr int kIoBufferBytes = 64 * 1024;
@@ -38,34 +39,11 @@ struct OutputCloser {
     avformat_free_context(c);
   }
 };
-struct IoFreer {
-  void operator()(AVIOContext* io) const {
-    if (io != nullptr) av_freep(&io->buffer);
-    avio_context_free(&io);
-  }
-};
 using InputPtr = std::unique_ptr<AVFormatContext, InputCloser>;
 using OutputPtr = std::unique_ptr<AVFormatContext, OutputCloser>;
-using IoPtr = std::unique_ptr<AVIOContext, IoFreer>;
 
 // The bytes of a GrowingFile read from the front, as a pipe: a read waits for bytes to come.
-struct GrowingReader {
-  GrowingFile* file = nullptr;
-  int64_t position = 0;
-  std::optional<Error> error;  // why a read failed
-};
-
-int ReadGrowing(void* opaque, uint8_t* buffer, int size) {
-  auto* in = static_cast<GrowingReader*>(opaque);
-  Result<size_t> n = in->file->ReadAt(in->position, {buffer, static_cast<size_t>(size)});
-  if (!n) {
-    in->error = n.error();
-    return AVERROR_EXTERNAL;
-  }
-  if (*n == 0) return AVERROR_EOF;
-  in->position += static_cast<int64_t>(*n);
-  return static_cast<int>(*n);
-}
+using GrowingReader = ffmpeg::PositionedInput<GrowingFile>;
 
 Result<std::string> Sniff(GrowingFile& file) {
   std::vector<unsigned char> head(kSniffBytes);
@@ -135,11 +113,11 @@ Result<std::unique_ptr<FrameCopier>> FrameCopier::Open(GrowingFile& file, const 
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) return Internal("out of memory");
   if (*sniffed == "mp3") {
-    s->reader.file = &file;
+    s->reader.source = &file;
     auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
     s->io.reset(buffer == nullptr ? nullptr
                                   : avio_alloc_context(buffer, kIoBufferBytes, 0, &s->reader,
-                                                       &ReadGrowing, nullptr, nullptr));
+                                                       &GrowingReader::Read, nullptr, nullptr));
     if (!s->io) {
       av_free(buffer);
       avformat_free_context(raw);

@@ -1,37 +1,12 @@
 #include "support/range_origin.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <optional>
-#include <stdexcept>
 
 namespace podfleet {
 namespace {
-
-bool SendAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-std::string ReadHead(int fd) {
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16'384) {
-    if (::recv(fd, &c, 1, 0) != 1) return {};
-    head.push_back(c);
-  }
-  return head;
-}
 
 // [FROM, TO] of a "Range: bytes=FROM-TO" header (TO clipped to the body), or of "bytes=FROM-".
 std::optional<std::pair<int64_t, int64_t>> RangeOf(const std::string& head, int64_t size) {
@@ -49,31 +24,14 @@ std::optional<std::pair<int64_t, int64_t>> RangeOf(const std::string& head, int6
 
 }  // namespace
 
-RangeOrigin::RangeOrigin(std::string body, Mode mode) : body_(std::move(body)), mode_(mode) {
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      ::listen(listener_, 8) != 0 ||
-      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::runtime_error("range origin: cannot listen");
-  port_ = ntohs(address.sin_port);
-  thread_ = std::thread([this] { Serve(); });
-}
+RangeOrigin::RangeOrigin(std::string body, Mode mode)
+    : body_(std::move(body)),
+      mode_(mode),
+      server_(std::make_unique<LoopbackServer>("range origin", [this](int fd) { Answer(fd); })) {}
 
-RangeOrigin::~RangeOrigin() {
-  {
-    MutexLock lock(mu_);
-    stopping_ = true;
-  }
-  ::shutdown(listener_, SHUT_RDWR);
-  thread_.join();
-  ::close(listener_);
+std::string RangeOrigin::Url() const {
+  return fmt::format("http://127.0.0.1:{}/audio", server_->port());
 }
-
-std::string RangeOrigin::Url() const { return fmt::format("http://127.0.0.1:{}/audio", port_); }
 
 void RangeOrigin::set_mode(Mode mode) {
   MutexLock lock(mu_);
@@ -93,22 +51,6 @@ int RangeOrigin::redirects() const {
 int64_t RangeOrigin::bytes_sent() const {
   MutexLock lock(mu_);
   return bytes_sent_;
-}
-
-void RangeOrigin::Serve() {
-  while (true) {
-    pollfd p{listener_, POLLIN, 0};
-    if (::poll(&p, 1, 100) < 0) return;
-    {
-      MutexLock lock(mu_);
-      if (stopping_) return;
-    }
-    if ((p.revents & POLLIN) == 0) continue;
-    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    Answer(fd);
-    ::close(fd);
-  }
 }
 
 void RangeOrigin::Answer(int fd) {

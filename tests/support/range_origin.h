@@ -8,10 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "core/thread_annotations.h"
+#include "support/loopback_server.h"
 
 namespace podfleet {
 
@@ -21,7 +22,6 @@ class RangeOrigin {
 
   // Serves `body`; throws std::runtime_error if it cannot listen.
   explicit RangeOrigin(std::string body, Mode mode = Mode::kHonour);
-  ~RangeOrigin();
   RangeOrigin(const RangeOrigin&) = delete;
   RangeOrigin& operator=(const RangeOrigin&) = delete;
 
@@ -32,19 +32,15 @@ class RangeOrigin {
   int64_t bytes_sent() const EXCLUDES(mu_);
 
  private:
-  void Serve();
   void Answer(int fd);
 
   const std::string body_;
-  int listener_ = -1;
-  int port_ = 0;
   mutable Mutex mu_;
-  bool stopping_ GUARDED_BY(mu_) = false;
   Mode mode_ GUARDED_BY(mu_);
   int requests_ GUARDED_BY(mu_) = 0;
   int redirects_ GUARDED_BY(mu_) = 0;
   int64_t bytes_sent_ GUARDED_BY(mu_) = 0;
-  std::thread thread_;  // last: starts once the rest is set
+  std::unique_ptr<LoopbackServer> server_;  // last: serves once the rest is set
 };
 
 }  // namespace podfleet

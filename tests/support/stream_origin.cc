@@ -1,39 +1,13 @@
 #include "support/stream_origin.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <stdexcept>
 
 namespace podfleet {
 namespace {
 
 constexpr size_t kPiece = 4096;
-
-bool SendAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// The request's head, up to the blank line; empty if the client went away.
-std::string ReadHead(int fd) {
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16'384) {
-    if (::recv(fd, &c, 1, 0) != 1) return {};
-    head.push_back(c);
-  }
-  return head;
-}
 
 // N of a "Range: bytes=N-" header, 0 without one.
 int64_t RangeStart(const std::string& head) {
@@ -46,32 +20,22 @@ int64_t RangeStart(const std::string& head) {
 
 }  // namespace
 
-StreamOrigin::StreamOrigin(std::string body) : body_(std::move(body)) {
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      ::listen(listener_, 8) != 0 ||
-      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::runtime_error("stream origin: cannot listen");
-  port_ = ntohs(address.sin_port);
-  thread_ = std::thread([this] { Serve(); });
-}
+StreamOrigin::StreamOrigin(std::string body)
+    : body_(std::move(body)),
+      server_(std::make_unique<LoopbackServer>("stream origin", [this](int fd) { Answer(fd); })) {}
 
 StreamOrigin::~StreamOrigin() {
   {
     MutexLock lock(mu_);
     stopping_ = true;
   }
-  changed_.notify_all();
-  ::shutdown(listener_, SHUT_RDWR);
-  thread_.join();
-  ::close(listener_);
+  changed_.notify_all();  // a held answer returns
+  server_.reset();
 }
 
-std::string StreamOrigin::Url() const { return fmt::format("http://127.0.0.1:{}/audio", port_); }
+std::string StreamOrigin::Url() const {
+  return fmt::format("http://127.0.0.1:{}/audio", server_->port());
+}
 
 void StreamOrigin::HoldAt(int64_t offset) {
   MutexLock lock(mu_);
@@ -100,22 +64,6 @@ bool StreamOrigin::holding() const {
 int StreamOrigin::requests() const {
   MutexLock lock(mu_);
   return requests_;
-}
-
-void StreamOrigin::Serve() {
-  while (true) {
-    pollfd p{listener_, POLLIN, 0};
-    if (::poll(&p, 1, 100) < 0) return;
-    {
-      MutexLock lock(mu_);
-      if (stopping_) return;
-    }
-    if ((p.revents & POLLIN) == 0) continue;
-    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    Answer(fd);
-    ::close(fd);
-  }
 }
 
 void StreamOrigin::Answer(int fd) {

@@ -7,10 +7,11 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "core/thread_annotations.h"
+#include "support/loopback_server.h"
 
 namespace podfleet {
 
@@ -33,12 +34,9 @@ class StreamOrigin {
   int requests() const EXCLUDES(mu_);
 
  private:
-  void Serve();
   void Answer(int fd);
 
   const std::string body_;
-  int listener_ = -1;
-  int port_ = 0;
   mutable Mutex mu_;
   std::condition_variable_any changed_;
   bool stopping_ GUARDED_BY(mu_) = false;
@@ -47,7 +45,7 @@ class StreamOrigin {
   int64_t cut_at_ GUARDED_BY(mu_) = -1;
   int cuts_left_ GUARDED_BY(mu_) = 0;
   int requests_ GUARDED_BY(mu_) = 0;
-  std::thread thread_;  // last: starts once the rest is set
+  std::unique_ptr<LoopbackServer> server_;  // last: serves once the rest is set
 };
 
 }  // namespace podfleet
