@@ -494,7 +494,6 @@ int64_t SeekGrowing(void* opaque, int64_t offset, int whence) {
   return in->position;
 }
 
-constexpr int kIoBufferBytes = 64 * 1024;
 constexpr size_t kSniffBytes = 16 * 1024;
 
 // Up to `want` bytes at `offset` of `file`, fewer only where the whole file ends.
@@ -583,14 +582,8 @@ template <typename T>
 Result<T> WithSourceDecoder(ByteSource& source,
                             const std::function<Result<T>(FileDecoder&)>& work) {
   SourceInput input{.source = &source};
-  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
-  if (buffer == nullptr) return Internal("out of memory");
-  IoPtr io(avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &SourceInput::Read, nullptr,
-                              &SeekSource));
-  if (!io) {
-    av_free(buffer);
-    return Internal("out of memory");
-  }
+  IoPtr io = ffmpeg::MakeIo(&input, &SourceInput::Read, &SeekSource);
+  if (!io) return Internal("out of memory");
   Result<T> result = [&]() -> Result<T> {
     std::vector<unsigned char> head(std::min<int64_t>(kSniffBytes, source.size()));
     for (size_t got = 0; got < head.size();) {
@@ -717,14 +710,8 @@ Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
     return WithContext(decoder.Run(sink), name);
   }
   GrowingInput input{.source = &file};
-  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
-  if (buffer == nullptr) return Internal("out of memory");
-  IoPtr io(avio_alloc_context(buffer, kIoBufferBytes, 0, &input, &GrowingInput::Read, nullptr,
-                              &SeekGrowing));
-  if (!io) {
-    av_free(buffer);
-    return Internal("out of memory");
-  }
+  IoPtr io = ffmpeg::MakeIo(&input, &GrowingInput::Read, &SeekGrowing);
+  if (!io) return Internal("out of memory");
   io->seekable = 0;  // read from the front, as a pipe: the end is not there yet
   // The writer's failure (kept in `input`) explains a failed read better than FFmpeg's
   // "external library" error, and fails the decode even where a demuxer took it for the end.

@@ -42,6 +42,18 @@ struct IoFreer {
 };
 using IoPtr = std::unique_ptr<AVIOContext, IoFreer>;
 
+// A custom AVIOContext over `opaque` with a 64 KiB buffer of its own, reading through `read` and
+// seeking through `seek` (null: no seeking); null when out of memory.
+inline IoPtr MakeIo(void* opaque, int (*read)(void*, uint8_t*, int),
+                    int64_t (*seek)(void*, int64_t, int)) {
+  constexpr int kBytes = 64 * 1024;
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kBytes));
+  if (buffer == nullptr) return nullptr;
+  IoPtr io(avio_alloc_context(buffer, kBytes, 0, opaque, read, nullptr, seek));
+  if (!io) av_free(buffer);
+  return io;
+}
+
 // The state behind a custom AVIOContext that reads `Source` (a GrowingFile, a ByteSource: anything
 // with `Result<size_t> ReadAt(int64_t offset, std::span<unsigned char>)`, 0 at its end) from
 // `position` on. FFmpeg sees a failed read only as AVERROR_EXTERNAL, so the source's own error is

@@ -26,7 +26,6 @@ using ffmpeg::AvError;
 using ffmpeg::IoPtr;
 using ffmpeg::PacketPtr;
 
-constexpr int kIoBufferBytes = 64 * 1024;
 constexpr size_t kSniffBytes = 16 * 1024;
 constexpr AVRational kMillis{1, 1000};
 
@@ -114,12 +113,8 @@ Result<std::unique_ptr<FrameCopier>> FrameCopier::Open(GrowingFile& file, const 
   if (raw == nullptr) return Internal("out of memory");
   if (*sniffed == "mp3") {
     s->reader.source = &file;
-    auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
-    s->io.reset(buffer == nullptr ? nullptr
-                                  : avio_alloc_context(buffer, kIoBufferBytes, 0, &s->reader,
-                                                       &GrowingReader::Read, nullptr, nullptr));
+    s->io = ffmpeg::MakeIo(&s->reader, &GrowingReader::Read, nullptr);
     if (!s->io) {
-      av_free(buffer);
       avformat_free_context(raw);
       return Internal("out of memory");
     }
