@@ -261,6 +261,7 @@ json ToJson(const WireGrant& g) {
                 {"start_ms", g.chunk.start.count()},
                 {"relayed", g.chunk.relayed}};
   if (g.chunk.end) chunk["end_ms"] = g.chunk.end->count();
+  if (g.chunk.seam > Millis(0)) chunk["seam_ms"] = g.chunk.seam.count();
   out["chunk"] = std::move(chunk);
   return out;
 }
@@ -288,6 +289,7 @@ Result<WireGrant> GrantFromJson(const json& j) {
     if (c.contains("end_ms"))
       grant.chunk.end = Millis(FieldOr<int64_t>(c, "end_ms", 0).value_or(0));
     grant.chunk.relayed = FieldOr<bool>(c, "relayed", false).value_or(false);
+    grant.chunk.seam = Millis(FieldOr<int64_t>(c, "seam_ms", 0).value_or(0));  // absent: exact
   }
   return grant;
 }

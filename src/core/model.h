@@ -148,12 +148,19 @@ struct Failure {
 // A job's share of its episode's audio: the whole of it (index 0 of 1, no end), or one chunk cut
 // at a pause by the coordinator's relay. Transcript times of a chunk's job are relative to
 // `start`; the store shifts them by `start` when it stitches the episode's transcript.
+//
+// A seam chunk (seam > 0, origin-range mode, doc/relay.md "Origin ranges") was planned, not cut:
+// its worker reads it from the origin and cuts each edge itself at the quietest point within
+// `seam` of a planned boundary, as the neighbouring chunk does (audio/seams.h). Its boundaries are
+// start + seam (none for chunk 0) and end - seam (none without an end), and `start` is where its
+// left search begins (SeamStart), so its transcript's times still count from `start`.
 struct Chunk {
   int index = 0;
   int count = 1;
   Millis start{0};
   std::optional<Millis> end;  // none: to the end of the audio
   bool relayed = false;       // the coordinator serves this chunk as Opus (relay mode)
+  Millis seam{0};             // > 0: edges are seams searched this far either side; 0: exact
 
   bool whole() const { return count == 1 && start == Millis(0) && !end; }
 };

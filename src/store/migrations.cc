@@ -278,6 +278,13 @@ CREATE TABLE coordinators (
 ALTER TABLE jobs ADD COLUMN audio_at TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Chunks planned for workers to read from the origin and cut at seams (Chunk::seam, origin-range
+// mode): how far either side of each planned boundary the cut is searched; 0: exact edges.
+// PostgreSQL schema 4.
+constexpr std::string_view kSchemaV12 = R"sql(
+ALTER TABLE jobs ADD COLUMN seam_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "feeds, episodes, jobs, attempts, transcripts, nodes, enrollment tokens",
               kSchemaV1},
@@ -291,6 +298,7 @@ constexpr std::array kMigrations{
     Migration{9, "what each job asks of its worker (engine, model, language)", kSchemaV9},
     Migration{10, "the autoscaler's decision log", kSchemaV10},
     Migration{11, "coordinators and the audio each holds", kSchemaV11},
+    Migration{12, "seam chunks read from the origin (jobs.seam_ms)", kSchemaV12},
 };
 
 Result<int64_t> PragmaInt(Db& db, std::string_view name) {

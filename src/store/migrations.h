@@ -52,6 +52,9 @@
 //   jobs               + want_engine, want_model, want_language ('' asks nothing): what the job
 //                      asks of the worker that claims it (JobRequirement); chunks copy their
 //                      episode's first job's
+// Version 12 adds:
+//   jobs               + seam_ms (0 = exact edges): a chunk planned for its worker to read from
+//                      the origin and cut at seams searched this far either side (Chunk::seam)
 // An episode with a publisher's transcript and no fleet transcript is done without a job; the
 // transcript shown is the fleet's when there is one, and the search index holds the one shown.
 // Every "-> table" is a foreign key with ON DELETE CASCADE: removing a feed removes its episodes,

@@ -206,6 +206,11 @@ CREATE TABLE coordinators (
 ALTER TABLE jobs ADD COLUMN audio_at TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Seam chunks read from the origin (Chunk::seam); 0: exact edges. SQLite schema 12.
+constexpr std::string_view kPgSchemaV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN seam_ms BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 struct PgMigration {
   int version;
   std::string_view summary;
@@ -216,6 +221,7 @@ constexpr std::array kPgMigrations{
     PgMigration{1, "the store as of SQLite schema 8, with PostgreSQL text search", kPgSchemaV1},
     PgMigration{2, "the autoscaler's decision log", kPgSchemaV2},
     PgMigration{3, "coordinators and the audio each holds", kPgSchemaV3},
+    PgMigration{4, "seam chunks read from the origin (jobs.seam_ms)", kPgSchemaV4},
 };
 
 // Serialises migrations between coordinators starting at once (pg_advisory_xact_lock's key).

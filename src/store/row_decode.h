@@ -71,6 +71,7 @@ Chunk DecodeChunk(const Row& row, int col) {
   c.start = Millis(row.Int(col + 2));
   if (std::optional<int64_t> end = row.OptionalInt(col + 3)) c.end = Millis(*end);
   c.relayed = row.Int(col + 4) == 1;
+  c.seam = Millis(row.Int(col + 5));
   return c;
 }
 
@@ -88,8 +89,8 @@ Result<Job> DecodeJob(const Row& row) {
   job.not_before = OptionalTime(row, 6);
   job.error = row.Text(7);
   job.chunk = DecodeChunk(row, 12);
-  job.quarantined_at = OptionalTime(row, 17);
-  job.want = JobRequirement{row.Text(18), row.Text(19), row.Text(20)};
+  job.quarantined_at = OptionalTime(row, 18);
+  job.want = JobRequirement{row.Text(19), row.Text(20), row.Text(21)};
   if (row.IsNull(8)) return job;  // not leased
   const AttemptId attempt(job.attempts);
   job.lease = Lease{job.id, attempt, NodeId(row.Int(8)), FromUnixMillis(row.Int(9))};

@@ -299,6 +299,57 @@ TEST_P(StoreChunks, WithdrawnChunksLeaveTheEpisodeFailedAsOneJob) {
   EXPECT_EQ(again[0].next.start, Millis(0));
 }
 
+// Seam chunks (origin ranges: planned, each worker cuts its own edges) keep their search width
+// through the plan, the claim's grant and Complete; transcribing the episode again makes it one
+// exact job.
+TEST_P(StoreChunks, SeamChunksKeepTheirSearchWidthUntilTranscribedAgain) {
+  const PreparingJob held = Hold("seams");
+  std::vector<Chunk> planned = Thirds();
+  for (Chunk& c : planned) {
+    c.relayed = false;
+    c.seam = Millis(15'000);
+  }
+  planned.back().end.reset();
+  Must(store_->PlanChunks(held.job, planned, clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  for (const Grant& g : grants) {
+    EXPECT_EQ(g.chunk.seam, Millis(15'000));
+    EXPECT_FALSE(g.chunk.relayed);
+    EXPECT_EQ(Must(store_->GetJob(g.lease.job)).chunk.seam, Millis(15'000));
+  }
+  for (const Grant& g : grants) {
+    Completion done =
+        Must(store_->Complete(node_, g.lease.job, g.lease.attempt, Said("x"), clock_.Now()));
+    EXPECT_EQ(done.chunk.seam, Millis(15'000));
+  }
+  ASSERT_EQ(StateOf(held.episode.id), EpisodeState::kDone);
+  ASSERT_OK(store_->TranscribeAgain(held.episode.id, clock_.Now()));
+  const Job again = Must(store_->GetJobForEpisode(held.episode.id));
+  EXPECT_TRUE(again.chunk.whole());
+  EXPECT_EQ(again.chunk.seam, Millis(0));
+}
+
+// Migration 12 gives the jobs of a version-11 database exact edges (seam_ms 0).
+TEST(StoreChunksMigration, Version11JobsHaveExactEdges) {
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  {
+    Db db = Must(Db::Open(path, 1'000));
+    Must(Migrate(db, SchemaMigrations().first(11)));
+    ASSERT_OK(db.Exec(
+        "INSERT INTO episodes (id, guid, title, audio_url, audio_type, audio_length, state, "
+        "created_at, updated_at) VALUES (1, 'g1', 't', 'u1', '', 0, 'queued', 0, 0);"
+        "INSERT INTO jobs (id, episode_id, state, chunk_index, chunk_count, start_ms, end_ms) "
+        "VALUES (7, 1, 'queued', 0, 2, 0, 600000), (8, 1, 'queued', 1, 2, 600000, NULL);"));
+  }
+  auto store = Must(OpenSqliteStore(path));
+  EXPECT_EQ(Must(store->GetJob(JobId(7))).chunk.seam, Millis(0));
+  auto grants = Must(store->Claim(NodeId(3), 5, kLease, FromUnixMillis(10'000)));
+  ASSERT_EQ(grants.size(), 2u);
+  for (const Grant& g : grants) EXPECT_EQ(g.chunk.seam, Millis(0));
+}
+
 // A version-2 database (before chunks) keeps its jobs, attempts and results through the rebuild.
 TEST(StoreChunksMigration, Version2DatabaseKeepsItsJobsAndHistory) {
   TempDir dir;

@@ -103,17 +103,17 @@ Result<Grant> LeaseJob(PgConn& c, JobId job, NodeId node, Millis lease_for, Time
       c,
       [](const PgRow& row) -> Result<Leased> {
         return Leased{row.Int(0), EpisodeId(row.Int(1)), DecodeChunk(row, 2),
-                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}, row.Text(10)};
+                      JobRequirement{row.Text(8), row.Text(9), row.Text(10)}, row.Text(11)};
       },
       "queued job",
       "WITH leased AS (UPDATE jobs SET state = 'leased', attempts = attempts + 1, "
       "not_before = NULL WHERE id = $1 AND state = 'queued' "
       "RETURNING id, attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language, audio_at), "
+      "seam_ms, want_engine, want_model, want_language, audio_at), "
       "attempt AS (INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
       "SELECT id, attempts, $2, $3, $4 FROM leased) "
       "SELECT attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language, audio_at FROM leased",
+      "seam_ms, want_engine, want_model, want_language, audio_at FROM leased",
       job.value(), node.value(), ToUnixMillis(now), ToUnixMillis(expires));
   if (!leased) return std::unexpected(leased.error());
   Result<void> r = SyncEpisode(c, leased->episode, std::nullopt, now);
@@ -265,12 +265,12 @@ Result<Job> LoadPreparing(PgConn& c, JobId job) {
 Result<void> QueuePreparing(PgConn& c, JobId job, const Chunk& chunk) {
   std::optional<int64_t> end;
   if (chunk.end) end = chunk.end->count();
-  Result<void> r =
-      UpdateOne(c,
-                "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
-                "chunk_index = $2, chunk_count = $3, start_ms = $4, end_ms = $5, "
-                "relayed = $6 WHERE id = $1",
-                job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed);
+  Result<void> r = UpdateOne(c,
+                             "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
+                             "chunk_index = $2, chunk_count = $3, start_ms = $4, end_ms = $5, "
+                             "relayed = $6, seam_ms = $7 WHERE id = $1",
+                             job.value(), chunk.index, chunk.count, chunk.start.count(), end,
+                             chunk.relayed, chunk.seam.count());
   if (r) r = NotifyWork(c);
   return r;
 }
@@ -280,18 +280,19 @@ Result<int64_t> AddChunkJob(PgConn& c, JobId job, const Chunk& chunk, std::strin
   if (chunk.end) end = chunk.end->count();
   return QueryOne(c, ReadPgInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed, want_engine, want_model, want_language, audio_at) "
-                  "SELECT episode_id, $7, priority, $2, $3, $4, $5::bigint, $6, want_engine, "
+                  "start_ms, end_ms, relayed, seam_ms, want_engine, want_model, want_language, "
+                  "audio_at) "
+                  "SELECT episode_id, $7, priority, $2, $3, $4, $5::bigint, $6, $8, want_engine, "
                   "want_model, want_language, audio_at FROM jobs WHERE id = $1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end, chunk.relayed,
-                  state);
+                  state, chunk.seam.count());
 }
 
 // The job's chunk, before Complete changes anything.
 Result<Chunk> LoadChunk(PgConn& c, JobId job) {
   return QueryOne(
       c, [](const PgRow& row) -> Result<Chunk> { return DecodeChunk(row, 0); }, "job",
-      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed FROM jobs WHERE id = $1",
+      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed, seam_ms FROM jobs WHERE id = $1",
       job.value());
 }
 
@@ -383,6 +384,7 @@ Result<void> PgStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake int
     if (r) {
       r = c.Run(
           "UPDATE jobs SET state = $2, relayed = $3, chunk_count = 1, start_ms = 0, end_ms = NULL, "
+          "seam_ms = 0, "
           "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '', "
           "want_engine = $4, want_model = $5, want_language = $6 WHERE episode_id = $1",
           id.value(), state, prepare, want.engine, want.model, want.language);
@@ -546,7 +548,7 @@ Result<void> PgStore::WithdrawPreparing(JobId job, std::string_view reason, Time
     if (r)
       r = c.Run(
           "UPDATE jobs SET state = 'failed', relayed = 1, chunk_count = 1, start_ms = 0, "
-          "end_ms = NULL, not_before = NULL, error = $2 WHERE episode_id = $1",
+          "end_ms = NULL, seam_ms = 0, not_before = NULL, error = $2 WHERE episode_id = $1",
           episode, reason);
     if (!r) return std::unexpected(r.error());
     return SyncEpisode(c, current->episode, reason, now);

@@ -105,6 +105,28 @@ TEST(PgStore, NewerSchemaIsRefused) {
   EXPECT_THAT(opened.error().message, HasSubstr("newer than this program"));
 }
 
+// Schema 4 gives the jobs of a schema-3 database exact edges (seam_ms 0): the database is taken
+// back to schema 3 (the column dropped) with a job in it, and opened again.
+TEST(PgStore, Schema3JobsHaveExactEdges) {
+  const std::string url = NewPgDatabase();
+  ManualClock clock;
+  {
+    auto store = Must(OpenPgStore(url));
+    Must(store->AddEpisodes(std::nullopt, {TestEpisode("old")}, clock.Now()));
+  }
+  {
+    PgConn c = Must(PgConn::Connect(url));
+    ASSERT_OK(
+        c.Exec("ALTER TABLE jobs DROP COLUMN seam_ms; UPDATE podfleet_schema SET version = 3"));
+  }
+  auto store = Must(OpenPgStore(url));
+  auto grants = Must(store->Claim(NodeId(1), 5, kLease, clock.Now()));
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_EQ(grants[0].chunk.seam, Millis(0));
+  PgConn c = Must(PgConn::Connect(url));
+  EXPECT_EQ(Must(QueryOne(c, ReadPgInt, "version", "SELECT version FROM podfleet_schema")), 4);
+}
+
 TEST(PgStore, UnreachableServerIsUnavailable) {
   auto opened = OpenPgStore("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2");
   ASSERT_FALSE(opened);

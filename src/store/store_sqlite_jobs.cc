@@ -104,13 +104,13 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
       db,
       [](const Statement& row) -> Result<Leased> {
         return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2),
-                      JobRequirement{row.Text(7), row.Text(8), row.Text(9)}, row.Text(10)};
+                      JobRequirement{row.Text(8), row.Text(9), row.Text(10)}, row.Text(11)};
       },
       "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
       "WHERE id = ?1 AND state = 'queued' "
       "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
-      "want_engine, want_model, want_language, audio_at",
+      "seam_ms, want_engine, want_model, want_language, audio_at",
       job.value());
   if (!leased) return std::unexpected(leased.error());
   const TimePoint expires = now + lease_for;
@@ -316,7 +316,7 @@ Result<void> AfterCompleted(Db& db, NodeId node, JobId job, AttemptId attempt, c
 Result<Chunk> LoadChunk(Db& db, JobId job) {
   return QueryOne(
       db, [](const Statement& row) -> Result<Chunk> { return ReadChunk(row, 0); }, "job",
-      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed FROM jobs WHERE id = ?1",
+      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed, seam_ms FROM jobs WHERE id = ?1",
       job.value());
 }
 
@@ -412,6 +412,7 @@ Result<void> SqliteStore::TranscribeAgain(EpisodeId id, TimePoint now, JobIntake
     if (r) {
       r = db.Run(
           "UPDATE jobs SET state = ?2, relayed = ?3, chunk_count = 1, start_ms = 0, end_ms = NULL, "
+          "seam_ms = 0, "
           "failures = 0, lease_expiries = 0, not_before = NULL, quarantined_at = NULL, error = '', "
           "want_engine = ?4, want_model = ?5, want_language = ?6 WHERE episode_id = ?1",
           id.value(), ToString(prepare ? JobState::kPreparing : JobState::kQueued), prepare,
@@ -486,9 +487,9 @@ Result<void> QueuePreparing(Db& db, JobId job, const Chunk& chunk) {
   return UpdateOne(db,
                    "UPDATE jobs SET state = 'queued', not_before = NULL, error = '', "
                    "chunk_index = ?2, chunk_count = ?3, start_ms = ?4, end_ms = ?5, "
-                   "relayed = ?6 WHERE id = ?1",
+                   "relayed = ?6, seam_ms = ?7 WHERE id = ?1",
                    job.value(), chunk.index, chunk.count, chunk.start.count(), end,
-                   chunk.relayed ? 1 : 0);
+                   chunk.relayed ? 1 : 0, chunk.seam.count());
 }
 
 // Adds a job of `job`'s episode and priority in `state` as chunk `chunk`.
@@ -497,11 +498,12 @@ Result<int64_t> AddChunkJob(Db& db, JobId job, const Chunk& chunk, std::string_v
   if (chunk.end) end = chunk.end->count();
   return QueryOne(db, ReadInt, "chunk job",
                   "INSERT INTO jobs (episode_id, state, priority, chunk_index, chunk_count, "
-                  "start_ms, end_ms, relayed, want_engine, want_model, want_language, audio_at) "
-                  "SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6, want_engine, want_model, "
-                  "want_language, audio_at FROM jobs WHERE id = ?1 RETURNING id",
+                  "start_ms, end_ms, relayed, seam_ms, want_engine, want_model, want_language, "
+                  "audio_at) "
+                  "SELECT episode_id, ?7, priority, ?2, ?3, ?4, ?5, ?6, ?8, want_engine, "
+                  "want_model, want_language, audio_at FROM jobs WHERE id = ?1 RETURNING id",
                   job.value(), chunk.index, chunk.count, chunk.start.count(), end,
-                  chunk.relayed ? 1 : 0, state);
+                  chunk.relayed ? 1 : 0, state, chunk.seam.count());
 }
 
 }  // namespace
@@ -622,7 +624,7 @@ Result<void> SqliteStore::WithdrawPreparing(JobId job, std::string_view reason, 
     if (r)
       r = db.Run(
           "UPDATE jobs SET state = 'failed', relayed = 1, chunk_count = 1, start_ms = 0, "
-          "end_ms = NULL, not_before = NULL, error = ?2 WHERE episode_id = ?1",
+          "end_ms = NULL, seam_ms = 0, not_before = NULL, error = ?2 WHERE episode_id = ?1",
           episode, reason);
     if (!r) return std::unexpected(r.error());
     return SyncEpisode(db, current->episode, reason, now);

@@ -41,12 +41,12 @@ inline constexpr std::string_view kJobFrom =
 inline constexpr std::string_view kJobColumns =
     "j.id, j.episode_id, j.state, j.attempts, j.failures, j.lease_expiries, j.not_before, "
     "j.error, a.node_id, a.expires_at, a.stage, a.fraction, "
-    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.quarantined_at, "
+    "j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.seam_ms, j.quarantined_at, "
     "j.want_engine, j.want_model, j.want_language";
 // How many columns kJobColumns names: where columns selected after them start.
 inline constexpr int kJobColumnCount = 1 + static_cast<int>(std::ranges::count(kJobColumns, ','));
 Result<Job> ReadJob(const Statement& row);
-// The chunk columns (j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed) from `col`.
+// The chunk columns (chunk_index, chunk_count, start_ms, end_ms, relayed, seam_ms) from `col`.
 Chunk ReadChunk(const Statement& row, int col);
 
 inline constexpr std::string_view kAttemptColumns =
