@@ -33,6 +33,13 @@ std::optional<std::string> Resolve(const std::string& base, std::string_view loc
   return base.substr(0, path) + std::string(location);
 }
 
+// "scheme://host:port" of an absolute URL.
+std::string_view OriginOf(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return url;
+  return url.substr(0, url.find('/', scheme + 3));
+}
+
 }  // namespace
 
 std::optional<ContentRange> ParseContentRange(std::string_view header) {
@@ -87,6 +94,8 @@ Result<std::string> RangeSource::Fetch(int64_t from, int64_t to, int64_t& total)
     if (hops == kMaxRedirects) return fail(Code::kInvalidArgument, "too many redirects");
     auto next = Resolve(request.url, location);
     if (!next) return fail(Code::kInvalidArgument, fmt::format("bad redirect to \"{}\"", location));
+    // The caller's headers (a node's token) are for the host it named, never one it is sent on to.
+    if (OriginOf(*next) != OriginOf(request.url)) request.headers = {{"Range", asked}};
     request.url = *next;
   }
   location_ = request.url;

@@ -31,7 +31,8 @@ struct RangeSourceOptions {
   // when it is opened again for the next stretch.
   int cached_blocks = 32;
   Millis timeout{60'000};  // per request
-  // Extra request headers (a coordinator's token for its own media).
+  // Extra request headers (a coordinator's token for its own media): sent to the URL's host only,
+  // dropped when a redirect leads elsewhere.
   std::vector<std::pair<std::string, std::string>> headers;
   // As ClientRequest::allow_address: the addresses requests may connect to.
   std::function<bool(const sockaddr*)> allow_address;

@@ -95,6 +95,26 @@ TEST_F(RangeSourceTest, RedirectsAreFollowedOnceNotForEveryBlock) {
   EXPECT_EQ(origin.redirects(), 1);
 }
 
+// A token meant for the host named (a coordinator's own media) never follows a redirect to another
+// host: the origin behind the hop sees no Authorization header.
+TEST_F(RangeSourceTest, HeadersStayWithTheHostTheyWereMeantFor) {
+  const std::string body = Noise(600'000);
+  RangeOrigin origin(body);
+  RangeOrigin tracker("");
+  tracker.set_hop_to(origin.Url());
+  std::string hop = tracker.Url();
+  hop.replace(hop.rfind("/audio"), 6, "/hop");
+  auto source = RangeSource::Open(
+      *http_, hop, {.block_bytes = kBlock, .headers = {{"Authorization", "Bearer node-token"}}});
+  ASSERT_TRUE(source) << source.error().message;
+  auto read = Read(**source, 0, 600'000);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, body);
+  EXPECT_EQ(tracker.authorized(), 1);
+  EXPECT_GT(origin.requests(), 1);
+  EXPECT_EQ(origin.authorized(), 0);
+}
+
 TEST_F(RangeSourceTest, FileSmallerThanABlock) {
   RangeOrigin origin(Noise(1000));
   auto source = Open(origin);

@@ -19,6 +19,7 @@
 #include "worker/hardware.h"
 #include "worker/heartbeat_pace.h"
 #include "worker/long_audio.h"
+#include "worker/origin_chunk.h"
 #include "worker/preflight.h"
 #include "worker/speed_probe.h"
 
@@ -70,6 +71,7 @@ struct Worker::HeldJob {
   PreparedAudio audio;                             // owned by whichever stage holds the job
   std::chrono::steady_clock::time_point ready_at;  // decoded and queued for the engine
   Millis waited{-1};                               // ready_at until the engine took it
+  Millis offset{0};  // a seam chunk's audio starts this far past its chunk's start
 
   const Lease& lease() const { return grant.lease; }
   void Report(Stage s, double f) {
@@ -395,6 +397,15 @@ void Worker::Prepare(const JobPtr& job) {
       options_.work_dir / "audio" /
       fmt::format("job-{}-{}", job->lease().job.value(), job->lease().attempt.value());
   job->Report(Stage::kDownloading, 0);
+  if (job->grant.chunk.seam > Millis(0)) {
+    auto audio = ReadFromOrigin(job);
+    if (!audio && job->stop.stop_requested()) return;
+    // Retried like any failed chunk (an origin that stopped serving ranges may serve them
+    // again), unless the audio is gone.
+    if (!audio) return ReportFailure(job, audio.error(), audio.error().code == Code::kNotFound);
+    job->audio = std::move(*audio);
+    return Ready(job, started);
+  }
   DownloadOptions download;
   download.max_bytes = options_.max_audio_bytes;
   std::optional<Millis> declared = job->grant.episode.info.duration;
@@ -448,6 +459,10 @@ void Worker::Prepare(const JobPtr& job) {
     return ReportFailure(job, error, code == Code::kCorruption || code == Code::kInvalidArgument);
   }
   job->audio = std::move(*audio);
+  Ready(job, started);
+}
+
+void Worker::Ready(const JobPtr& job, std::chrono::steady_clock::time_point started) {
   job->ready_at = std::chrono::steady_clock::now();
   planner_.Fetched(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started),
                    job->audio.duration());
@@ -455,6 +470,24 @@ void Worker::Prepare(const JobPtr& job) {
   MutexLock lock(mu_);
   ready_.push_back(job);
   changed_.notify_all();
+}
+
+Result<PreparedAudio> Worker::ReadFromOrigin(const JobPtr& job) {
+  RangeSourceOptions options;
+  options.headers = client_.AuthHeadersFor(job->grant.audio_url, job->grant.audio_from_fleet);
+  if (job->grant.public_only)
+    options.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
+  const Chunk& chunk = job->grant.chunk;
+  auto read =
+      ReadOriginChunk(http_, client_.Resolve(job->grant.audio_url), chunk, std::move(options));
+  if (!read) return std::unexpected(read.error());
+  Log(fmt::format("job {}: chunk {} of {} read from its origin ({} bytes in {} requests)",
+                  job->lease().job.value(), chunk.index + 1, chunk.count, read->traffic.bytes,
+                  read->traffic.requests));
+  job->offset = read->offset;
+  PreparedAudio prepared;
+  prepared.held = std::move(read->audio);
+  return prepared;
 }
 
 Result<PreparedAudio> Worker::Decode(const JobPtr& job, const std::filesystem::path& path) {
@@ -506,6 +539,7 @@ void Worker::EngineLoop() {
       if (result->engine_time == Millis(0)) result->engine_time = took;
       result->audio_duration = job->audio.duration();
       planner_.Transcribed(took, result->audio_duration);
+      ShiftOntoChunk(*result, job->offset);
     }
     RemoveSpilled(job->audio);
     job->audio = PreparedAudio{};

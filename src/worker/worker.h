@@ -168,6 +168,11 @@ class Worker {
   void Prepare(const JobPtr& job);
   // Decodes the downloaded `path` for `job`: a whole episode in bounded memory (long_audio.h).
   Result<PreparedAudio> Decode(const JobPtr& job, const std::filesystem::path& path);
+  // Reads a seam chunk's audio from its origin (worker/origin_chunk.h), downloading nothing; sets
+  // the job's offset. The node token goes only where a download's would (AuthHeadersFor).
+  Result<PreparedAudio> ReadFromOrigin(const JobPtr& job);
+  // Hands `job`'s prepared audio to the engines; `started`: when its preparation began.
+  void Ready(const JobPtr& job, std::chrono::steady_clock::time_point started);
   void Finish(const JobPtr& job, const Result<Transcript>& result);
   // Delivers one finished attempt and settles its outbox file (`file` may be empty).
   // `waited`: the job's prefetch wait (negative: unknown, e.g. replayed from the outbox).

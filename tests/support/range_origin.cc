@@ -38,6 +38,16 @@ void RangeOrigin::set_mode(Mode mode) {
   mode_ = mode;
 }
 
+void RangeOrigin::set_hop_to(std::string location) {
+  MutexLock lock(mu_);
+  hop_to_ = std::move(location);
+}
+
+int RangeOrigin::authorized() const {
+  MutexLock lock(mu_);
+  return authorized_;
+}
+
 int RangeOrigin::requests() const {
   MutexLock lock(mu_);
   return requests_;
@@ -57,20 +67,25 @@ void RangeOrigin::Answer(int fd) {
   const std::string head = ReadHead(fd);
   if (head.empty()) return;
   const auto size = static_cast<int64_t>(body_.size());
+  std::string lower(head);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   Mode mode;
+  std::string hop_to;
   {
     MutexLock lock(mu_);
     ++requests_;
+    if (lower.find("\r\nauthorization:") != std::string::npos) ++authorized_;
     mode = mode_;
+    hop_to = hop_to_;
   }
   if (head.starts_with("GET /hop ")) {
     {
       MutexLock lock(mu_);
       ++redirects_;
     }
-    SendAll(fd,
-            "HTTP/1.1 302 Found\r\nLocation: /audio\r\nContent-Length: 0\r\nConnection: "
-            "close\r\n\r\n");
+    SendAll(fd, fmt::format("HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\n"
+                            "Connection: close\r\n\r\n",
+                            hop_to));
     return;
   }
   const auto range = RangeOf(head, size);

@@ -3,8 +3,9 @@
 // "Range: bytes=FROM-TO" request is its Mode: faithfully (206), or as hosts that ignore Range
 // (200 and the whole body), refuse it (416 or 403), or lie (a Content-Length longer than the
 // bytes sent before closing; a Content-Range for other bytes than asked; more bytes than the
-// Content-Range names). /hop redirects to /audio (302, as a podcast's tracking prefix does). It
-// counts requests, redirects and body bytes sent. Thread-safe; the destructor stops.
+// Content-Range names). /hop redirects to /audio (302, as a podcast's tracking prefix does), or
+// wherever set_hop_to says. It counts requests, redirects, requests that carried an Authorization
+// header and body bytes sent. Thread-safe; the destructor stops.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,11 @@ class RangeOrigin {
 
   std::string Url() const;
   void set_mode(Mode mode) EXCLUDES(mu_);
+  // The Location /hop answers with (absolute, to send a client to another host).
+  void set_hop_to(std::string location) EXCLUDES(mu_);
   int requests() const EXCLUDES(mu_);
   int redirects() const EXCLUDES(mu_);
+  int authorized() const EXCLUDES(mu_);
   int64_t bytes_sent() const EXCLUDES(mu_);
 
  private:
@@ -39,6 +43,8 @@ class RangeOrigin {
   Mode mode_ GUARDED_BY(mu_);
   int requests_ GUARDED_BY(mu_) = 0;
   int redirects_ GUARDED_BY(mu_) = 0;
+  int authorized_ GUARDED_BY(mu_) = 0;
+  std::string hop_to_ GUARDED_BY(mu_) = "/audio";
   int64_t bytes_sent_ GUARDED_BY(mu_) = 0;
   std::unique_ptr<LoopbackServer> server_;  // last: serves once the rest is set
 };
