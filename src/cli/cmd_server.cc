@@ -103,14 +103,17 @@ std::vector<Flag> ServeFlags(CoordinatorOptions& o) {
                    "how long /v1/audio/transcriptions waits for the fleet before answering 504"),
       Flag{"audio",
            "relay: download each episode once, cut it into chunks and serve workers Opus; "
-           "origin: workers fetch whole episodes from their own URLs",
-           "relay|origin",
+           "origin: workers fetch whole episodes from their own URLs; ranges: workers read "
+           "their chunks' byte ranges from the origin where it serves them (MP3, M4A), else relay",
+           "relay|origin|ranges",
            [&o](std::string_view v) -> Result<void> {
-             if (v != "relay" && v != "origin") return InvalidArgument("must be relay or origin");
-             o.relay = v == "relay";
+             if (v != "relay" && v != "origin" && v != "ranges")
+               return InvalidArgument("must be relay, origin or ranges");
+             o.relay = v != "origin";
+             o.origin_ranges = v == "ranges";
              return {};
            },
-           o.relay ? "relay" : "origin"},
+           o.relay ? (o.origin_ranges ? "ranges" : "relay") : "origin"},
       DurationFlag(
           "chunk", &o.chunks.target,
           "relay: chunk length (cuts fall in pauses nearby; down to half when idle workers wait)"),

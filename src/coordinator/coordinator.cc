@@ -453,6 +453,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions
       return FreeWorkers(*store, clock.Now(), offline);
     };
     relay.audio_path = options.audio_path;
+    relay.origin_ranges = options.origin_ranges;
     // The tightest of the uplink configured and the egress cap.
     double uplink = options.uplink_bits_per_second;
     const double egress = static_cast<double>(options.egress_bytes_per_second) * 8;

@@ -80,6 +80,9 @@ struct CoordinatorOptions {
   // pauses and serves workers the chunks as Opus (coordinator/relay.h). Origin mode (false):
   // workers fetch each episode whole from its own URL and the coordinator carries no audio.
   bool relay = true;
+  // Relay mode with origin ranges (serve --audio ranges): episodes whose origin serves byte ranges
+  // of an MP3 or M4A are only planned; workers read their chunks from the origin (relay.h).
+  bool origin_ranges = false;
   ChunkOptions chunks;     // relay mode: chunk length
   OpusOptions opus;        // relay mode: the Opus encoder's settings
   int relay_episodes = 4;  // relay mode: episodes prepared at once (RelayOptions::episodes)

@@ -10,9 +10,12 @@
 
 #include "audio/audio.h"
 #include "audio/frame_copy.h"
+#include "audio/source_decoder.h"
+#include "coordinator/origin_ranges.h"
 #include "core/growing_file.h"
 #include "core/retry_pacer.h"
 #include "net/public_address.h"
+#include "net/range_source.h"
 
 namespace podfleet {
 namespace {
@@ -115,6 +118,9 @@ void Relay::Stop() {
 
 std::optional<double> Relay::Capacity() const {
   MutexLock lock(mu_);
+  // Planned for workers to read from the origin: the coordinator prepares no audio.
+  if (last_choice_ && (last_choice_->path == "ranges" || last_choice_->path == "origin"))
+    return std::nullopt;
   const Spent& spent = last_choice_ && last_choice_->path == "copy" ? copy_ : opus_;
   return Realtime(spent.prepared_seconds, spent.cpu_seconds);
 }
@@ -395,8 +401,58 @@ Result<void> Relay::PrepareAgain(const PreparingJob& job, const std::filesystem:
   return {};
 }
 
+Result<bool> Relay::PlanFromOrigin(PreparingJob& job) {
+  const Episode& episode = job.episode;
+  const std::string& url = episode.info.audio_url;
+  auto relay_it = [&](std::string_view why) {
+    Log(fmt::format("episode {}: relay path, not origin ranges: {}", episode.id.value(), why));
+    return false;
+  };
+  if (OwnUpload(url) || !(url.starts_with("http://") || url.starts_with("https://")))
+    return relay_it("no http(s) origin");
+  RangeSourceOptions ranges;
+  if (options_.public_only)
+    ranges.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
+  auto source = RangeSource::Open(http_, url, ranges);
+  if (!source) return relay_it(source.error().message);
+  auto probe = ProbeByteSource(**source);
+  if (!probe) return relay_it(probe.error().message);
+  if (std::string why = RangesRefusal(*probe); !why.empty()) return relay_it(why);
+  if (probe->duration > options_.max_episode_duration)
+    return InvalidArgument(fmt::format(
+        "{}: {} min long, over the {} min allowed "
+        "(serve --max-episode-duration)",
+        url, probe->duration.count() / 60'000, options_.max_episode_duration.count() / 60'000));
+  ChunkOptions chunking = options_.chunks;
+  chunking.first = options_.first_chunk;
+  const int free = options_.free_workers ? options_.free_workers() : 0;
+  const std::vector<Chunk> chunks = PlanSeamChunks(probe->duration, chunking, free);
+  if (auto planned = store_.PlanChunks(job.job, chunks, clock_.Now()); !planned)
+    return std::unexpected(planned.error());
+  const bool whole = chunks.size() == 1;
+  AudioPathChoice choice;
+  choice.path = whole ? "origin" : "ranges";
+  choice.feed = options_.fleet ? options_.fleet().fleet_speed : 0;
+  choice.reason = whole ? "one chunk long: its worker fetches the whole file from the origin"
+                        : "the origin serves byte ranges: workers read their chunks from it";
+  {
+    MutexLock lock(mu_);
+    last_choice_ = choice;
+  }
+  Log(fmt::format("episode {}: {} path, {:.1f} min in {} chunk(s) ({}; {} bytes probed)",
+                  episode.id.value(), choice.path, probe->duration.count() / 60'000.0,
+                  chunks.size(), probe->format, (*source)->traffic().bytes));
+  on_queued_();
+  return true;
+}
+
 Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   const Episode& episode = job.episode;
+  if (options_.origin_ranges && job.next.index == 0 && !job.next.end) {
+    Result<bool> planned = PlanFromOrigin(job);
+    if (!planned) return std::unexpected(planned.error());
+    if (*planned) return {};
+  }
   auto source = Open(episode);
   if (!source) return std::unexpected(source.error());
   if (job.next.end) {  // one chunk to cut again (Store::ReclaimAudio), from the whole file

@@ -97,6 +97,10 @@ struct RelayOptions {
   // Empty `fleet`: a fleet speed of 0, which keeps Opus.
   AudioPathMode audio_path = AudioPathMode::kAuto;
   std::function<AudioPathFacts()> fleet;
+  // Origin-range mode (serve --audio ranges, origin_ranges.h): an episode whose origin serves
+  // byte ranges of an MP3 or M4A with a usable index is only probed and planned as seam chunks
+  // that workers read from the origin; any other is relayed as above, the reason logged.
+  bool origin_ranges = false;
 };
 
 class Relay {
@@ -153,6 +157,10 @@ class Relay {
   bool OwnUpload(const std::string& url) const;
   // The episode's audio: an upload, or its download started.
   Result<std::unique_ptr<Source>> Open(const Episode& episode);
+  // Origin-range mode: plans `job`'s episode as chunks workers read from its origin; false (the
+  // reason logged) when it is to be relayed instead. Errors: the store's; kInvalidArgument for an
+  // episode longer than allowed.
+  Result<bool> PlanFromOrigin(PreparingJob& job);
   // The path for an episode whose original copies at `bit_rate` bits per second (0: it does not).
   AudioPathChoice ChoosePath(int64_t bit_rate) EXCLUDES(mu_);
   ChunkOptions Chunking(std::optional<Millis> duration, const PreparingJob& job, int& estimate);

@@ -208,6 +208,7 @@ HttpResponse GetEpisode(Ctx& c, const HttpRequest& request) {
                     {"state", ToString(j.state)},
                     {"start_ms", j.chunk.start.count()}};
       if (j.chunk.end) chunk["end_ms"] = j.chunk.end->count();
+      if (j.chunk.seam > Millis(0)) chunk["seam_ms"] = j.chunk.seam.count();  // origin ranges
       chunks.push_back(std::move(chunk));
     }
     out["chunks"] = std::move(chunks);
