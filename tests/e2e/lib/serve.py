@@ -26,6 +26,8 @@ over and over, 16 KB every quarter second, until the client goes away: an endles
 real audio when FILE is, say, an MP3 without a header that declares its length. "/live/NAME"
 where DIR has no NAME sends 16 KB of 0xFF bytes a second instead (not audio).
 
+A host that ignores Range: "/norange/FILE" serves FILE whole (200) whatever Range asks.
+
 Interrupted transfers on demand: "/cut/N/FILE" answers the first request for that path with
 FILE's headers (its full Content-Length) but closes the connection after N bytes of the body;
 later requests (a resume with Range, say) are served normally.
@@ -119,6 +121,10 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):
         self.range = None
         self.cut_after = None
+        norange = re.match(r"^/norange(/.+)$", self.path)
+        if norange:
+            self.path = norange.group(1)
+            return super().send_head()
         lie = re.match(r"^/lie(/.+)$", self.path)
         if lie:
             self.path = lie.group(1)
