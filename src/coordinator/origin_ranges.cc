@@ -31,6 +31,7 @@ std::vector<Chunk> PlanSeamChunks(Millis duration, const ChunkOptions& chunking,
       1, std::llround(static_cast<double>(left.count()) / static_cast<double>(spread.count())));
   for (int64_t i = 1; i < pieces; ++i) boundaries.push_back(first + left * i / pieces);
 
+  if (boundaries.empty()) return {Chunk{}};
   std::vector<Chunk> chunks;
   const int count = static_cast<int>(boundaries.size()) + 1;
   for (int i = 0; i < count; ++i) {

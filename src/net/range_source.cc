@@ -79,7 +79,9 @@ Result<std::string> RangeSource::Fetch(int64_t from, int64_t to, int64_t& total)
   auto fail = [&](Code code, std::string why) {
     return std::unexpected(Error{code, fmt::format("{} ({}): {}", url_, asked, why)});
   };
-  ClientRequest request{.url = location_, .headers = options_.headers, .timeout = options_.timeout};
+  ClientRequest request{.url = location_, .timeout = options_.timeout};
+  // The caller's headers (a node's token) are for the host it named, never one it is sent on to.
+  if (OriginOf(location_) == OriginOf(url_)) request.headers = options_.headers;
   request.headers.emplace_back("Range", asked);
   // A host that ignores the Range would send the whole file: stop it past what was asked.
   request.max_response_bytes = static_cast<size_t>(to - from + 1);
@@ -94,8 +96,7 @@ Result<std::string> RangeSource::Fetch(int64_t from, int64_t to, int64_t& total)
     if (hops == kMaxRedirects) return fail(Code::kInvalidArgument, "too many redirects");
     auto next = Resolve(request.url, location);
     if (!next) return fail(Code::kInvalidArgument, fmt::format("bad redirect to \"{}\"", location));
-    // The caller's headers (a node's token) are for the host it named, never one it is sent on to.
-    if (OriginOf(*next) != OriginOf(request.url)) request.headers = {{"Range", asked}};
+    if (OriginOf(*next) != OriginOf(url_)) request.headers = {{"Range", asked}};
     request.url = *next;
   }
   location_ = request.url;
