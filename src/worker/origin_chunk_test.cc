@@ -43,8 +43,7 @@ TEST(SeamPlanOf, BoundariesLieOneSeamInsideTheChunk) {
   const SeamPlan first = SeamPlanOf(Chunk{0, 3, Millis(0), Millis(25'000), false, Millis(5'000)});
   EXPECT_FALSE(first.begin);
   EXPECT_EQ(first.end, Millis(20'000));
-  const SeamPlan last =
-      SeamPlanOf(Chunk{2, 3, Millis(35'000), std::nullopt, false, Millis(5'000)});
+  const SeamPlan last = SeamPlanOf(Chunk{2, 3, Millis(35'000), std::nullopt, false, Millis(5'000)});
   EXPECT_EQ(last.begin, Millis(40'000));
   EXPECT_FALSE(last.end);
   EXPECT_EQ(SeamStart(last, SeamOptions{.search = Millis(5'000)}), Millis(35'000));
@@ -63,8 +62,8 @@ TEST_F(OriginChunkTest, ChunksFollowEachOtherOnTheEpisodesTimeLine) {
     auto read = ReadOriginChunk(*http_, origin.Url(), chunk, {.block_bytes = 16 * 1024});
     ASSERT_TRUE(read) << read.error().ToString();
     const Millis starts_at = chunk.start + read->offset;
-    EXPECT_NEAR(static_cast<double>(starts_at.count()),
-                static_cast<double>(expected_start.count()), 30)
+    EXPECT_NEAR(static_cast<double>(starts_at.count()), static_cast<double>(expected_start.count()),
+                30)
         << "chunk " << chunk.index;
     expected_start = starts_at + read->audio.duration();
     samples += std::ssize(read->audio.samples);
