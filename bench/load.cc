@@ -6,8 +6,9 @@
 // heartbeating its progress, complete it. A separate thread of each worker heartbeats whether it
 // holds a job or not, paced as `podfleet work` paces it (worker/heartbeat_pace.h). A feeder adds
 // episodes through the admin API at --feed-rate per second, so some workers wait in long polls
-// while others work. All calls go through the project's CoordinatorClient (libcurl, one
-// connection per request, as a real worker makes them).
+// while others work. All calls go through the project's CoordinatorClient (libcurl); each
+// simulated worker has its own client keeping its connections open, as `podfleet work` does
+// (WorkerHttpOptions), or with --keep-alive 0 a connection per call, as workers did before.
 //
 // All workers start at the same instant, a burst no fleet makes: the calls that start in the first
 // --warmup-s seconds are reported apart, on one line. The table covers the --duration-s seconds
@@ -24,7 +25,7 @@
 // Usage: podfleet_bench_load [--workers 1000] [--duration-s 60] [--warmup-s 5]
 //                            [--heartbeat-ms 5000] [--claim-wait-ms 5000] [--work-ms 2500]
 //                            [--feed-rate 150] [--preload 1000] [--samples FILE.csv]
-//                            [--steady-heartbeats 0|1]
+//                            [--steady-heartbeats 0|1] [--keep-alive 0|1]
 // Episodes are queued before the start (--preload) and added during the run (--feed-rate); the
 // feeder is one thread, so a slow coordinator also shows as fewer episodes added than asked.
 #include <fmt/format.h>
@@ -56,6 +57,7 @@
 #include "net/http_server.h"
 #include "store/store.h"
 #include "worker/heartbeat_pace.h"
+#include "worker/worker.h"
 
 namespace podfleet {
 namespace {
@@ -73,6 +75,7 @@ struct Options {
   int preload = 1000;         // episodes queued before the workers start
   int steady_heartbeats = 0;  // 1: every pause exactly --heartbeat-ms, as workers paced them
                               // before worker/heartbeat_pace.h (for comparison)
+  int keep_alive = 1;   // 1: each worker keeps its connections (WorkerHttpOptions); 0: one per call
   std::string samples;  // a CSV file for every call: route, end (ms since start), latency (ms)
 };
 
@@ -387,9 +390,12 @@ Result<Run> Load(const Options& o, const std::filesystem::path& binary,
   if (!admin_token) return std::unexpected(admin_token.error());
   admin.set_admin_token(*admin_token);
 
+  std::vector<std::unique_ptr<HttpClient>> own_clients;  // --keep-alive 1: one per worker
   std::vector<std::unique_ptr<SimWorker>> workers;
   for (int i = 0; i < o.workers; ++i) {
-    workers.push_back(std::make_unique<SimWorker>(i, base, *http, stats, o));
+    if (o.keep_alive) own_clients.push_back(MakeCurlClient(WorkerHttpOptions()));
+    HttpClient& client = o.keep_alive ? *own_clients.back() : *http;
+    workers.push_back(std::make_unique<SimWorker>(i, base, client, stats, o));
     if (auto r = workers.back()->Register(*enrollment); !r) return std::unexpected(r.error());
   }
   std::atomic<bool> stop{false};
@@ -445,7 +451,8 @@ int Main(int argc, char** argv) {
                              {"--work-ms", &o.work_ms},
                              {"--feed-rate", &o.feed_rate},
                              {"--preload", &o.preload},
-                             {"--steady-heartbeats", &o.steady_heartbeats}}) {
+                             {"--steady-heartbeats", &o.steady_heartbeats},
+                             {"--keep-alive", &o.keep_alive}}) {
     flags.emplace(name, [field](const char* v) { *field = std::atoi(v); });
   }
   flags.emplace("--samples", [&o](const char* v) { o.samples = v; });
@@ -453,7 +460,8 @@ int Main(int argc, char** argv) {
       ParseBenchArgs(argc, argv,
                      "[--workers N] [--duration-s S] [--warmup-s S] [--heartbeat-ms MS] "
                      "[--claim-wait-ms MS] [--work-ms MS] [--feed-rate N] "
-                     "[--preload N] [--samples FILE.csv] [--steady-heartbeats 0|1]",
+                     "[--preload N] [--samples FILE.csv] [--steady-heartbeats 0|1] "
+                     "[--keep-alive 0|1]",
                      flags);
   if (parsed >= 0) return parsed;
   if (o.workers <= 0 || o.duration_s <= 0 || o.warmup_s < 0 || o.heartbeat_ms <= 0 ||

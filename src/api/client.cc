@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 
 namespace podfleet {
 namespace {
@@ -30,6 +31,14 @@ std::string WithoutSlash(std::string url) {
 bool NoCoordinatorThere(const Result<HttpResponse>& response) {
   if (!response) return response.error().code == Code::kUnavailable;
   return response->status == 502 || response->status == 503 || response->status == 504;
+}
+
+// A claim's id (doc/api.md, "request_id"): the coordinator answers a claim that arrives twice under
+// one id, as a kept connection's or a failover's resend does, with the same leases. Unique per
+// node is enough: 64 random bits.
+std::string NewRequestId() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return fmt::format("{:016x}", random());
 }
 
 std::vector<std::string> UrlsOrAsIs(std::string list) {
@@ -181,7 +190,7 @@ std::string CompletePath(const Lease& lease) {
 }  // namespace
 
 Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
-  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}};
+  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}, {"request_id", NewRequestId()}};
   auto reply =
       CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
@@ -219,7 +228,7 @@ Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& t
 Result<std::optional<std::vector<WireGrant>>> CoordinatorClient::CompleteAndClaim(
     const Lease& lease, const Transcript& transcript, Millis waited, int max_jobs, Millis wait) {
   json body = CompleteBody(lease, transcript, waited);
-  body["claim"] = {{"max", max_jobs}, {"wait_ms", wait.count()}};
+  body["claim"] = {{"max", max_jobs}, {"wait_ms", wait.count()}, {"request_id", NewRequestId()}};
   auto reply = CallJson("POST", CompletePath(lease), body.dump(), node_token_, wait + kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   if (!reply->contains("leases")) return std::optional<std::vector<WireGrant>>();

@@ -14,6 +14,10 @@
 // safe for every worker call: a lease, its attempt and the node token are valid on any
 // coordinator of the store; a Complete repeated after a lost reply changes nothing, and a Fail or
 // Release repeated after its attempt ended is refused with kConflict, as a lost lease (store.h).
+// Each Claim (and CompleteAndClaim) carries a fresh request id, so a copy that reaches the same
+// coordinator again (libcurl's resend on a kept connection, HttpClientOptions::reuse_connections)
+// gets the first copy's leases (coordinator/claim_replays.h); one that reaches another
+// coordinator leases anew, and the first copy's leases wait for their expiry.
 // A call that reached a coordinator and got any other reply (a 409 included) is not sent again.
 //
 // Thread safety: safe for concurrent use once the tokens and the failover observer are set (the

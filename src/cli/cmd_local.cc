@@ -98,7 +98,7 @@ std::vector<Flag> WorkerFlags(WorkerOptions& o) {
 int RunWork(const Args& args) {
   WorkerOptions options;
   EngineConfig engine_config;
-  HttpClientOptions http_options;
+  HttpClientOptions http_options = WorkerHttpOptions();
   auto flags = WorkerFlags(options);
   flags.push_back(StringFlag("ca-file", &http_options.ca_file,
                              "PEM certificate of a private CA to trust for an https coordinator, "

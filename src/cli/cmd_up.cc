@@ -33,7 +33,7 @@ class LocalFleet {
     auto engine = MakeEngine(engine_config);
     if (!engine) return std::unexpected(engine.error());
     engine_ = std::move(*engine);
-    http_ = MakeCurlClient(HttpClientOptions{});
+    http_ = MakeCurlClient(WorkerHttpOptions());
     for (int i = 0; i < workers; ++i) {
       WorkerOptions w;
       w.server = coordinator_->base_url();

@@ -7,6 +7,7 @@
 
 #include "coordinator/activity_log.h"
 #include "coordinator/bundles.h"
+#include "coordinator/claim_replays.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/egress.h"
@@ -38,6 +39,7 @@ struct Coordinator::Context {
   JoinToken* join = nullptr;             // the join line's enrollment token; null without bundles
   NodeFaults faults;                     // local faults the workers report (node_faults.h)
   NodeTokens nodes;                      // the nodes' tokens, remembered (node_tokens.h)
+  ClaimReplays claims;                   // claims sent twice get one answer (claim_replays.h)
   std::atomic<Autoscaler*> autoscaler{nullptr};  // serve --autoscale; set once after start
   // This coordinator's URL as recorded with the audio it holds (uploads: "<it>/api/media/NAME")
   // when several share a PostgreSQL store (Coordinator::audio_base); empty otherwise. Set once at

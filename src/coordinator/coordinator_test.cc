@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/client.h"
+#include "coordinator/claim_replays.h"
 #include "store/store.h"
 #include "support/manual_clock.h"
 #include "support/speech.h"
@@ -78,6 +79,28 @@ class CoordinatorTest : public ::testing::Test {
     EXPECT_TRUE(reg) << reg.error().ToString();
     if (reg) client->set_node_token(reg->token);
     return client;
+  }
+
+  // Registers a node named `name` and returns its token, for raw requests.
+  std::string NodeToken(const std::string& name) {
+    CoordinatorClient client(coordinator_->base_url(), *http_);
+    NodeInfo info;
+    info.name = name;
+    info.engine = "pocketsphinx";
+    auto reg = client.Register(*coordinator_->first_enrollment_token(), info);
+    EXPECT_TRUE(reg) << reg.error().ToString();
+    return reg ? reg->token : "";
+  }
+
+  // A raw POST of `body` carrying a node's token.
+  ClientRequest NodeRequest(const std::string& token, const std::string& path, const json& body) {
+    ClientRequest r;
+    r.method = "POST";
+    r.url = coordinator_->base_url() + path;
+    r.headers.emplace_back("Authorization", "Bearer " + token);
+    r.body = body.dump();
+    r.content_type = "application/json";
+    return r;
   }
 
   int64_t AddEpisode(const std::string& url) {
@@ -230,6 +253,82 @@ TEST_F(CoordinatorTest, CompleteCanLeaseTheNextJobInTheSameCall) {
   ASSERT_TRUE(last && last->has_value() && (*last)->empty());
   auto q = admin_->GetJson("/api/queue/status");
   EXPECT_EQ((*q)["transcribe_queue"]["completed"], 2);
+}
+
+// A claim sent twice under one request id, as a kept connection's resend or a failover sends it:
+// the repeat gets the first reply, and no second job is leased.
+TEST_F(CoordinatorTest, RepeatedClaimGetsTheSameLeases) {
+  AddEpisode("http://127.0.0.1:9/a.mp3");
+  AddEpisode("http://127.0.0.1:9/b.mp3");
+  const std::string token = NodeToken("a");
+  auto first = http_->Send(
+      NodeRequest(token, "/api/workers/claim", {{"max", 1}, {"wait_ms", 0}, {"request_id", "r1"}}));
+  auto again = http_->Send(
+      NodeRequest(token, "/api/workers/claim", {{"max", 1}, {"wait_ms", 0}, {"request_id", "r1"}}));
+  ASSERT_TRUE(first && again);
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(first->body)["leases"].size(), 1u);
+  EXPECT_EQ(again->body, first->body);
+  ExpectQueued(1);
+  auto other = http_->Send(
+      NodeRequest(token, "/api/workers/claim", {{"max", 1}, {"wait_ms", 0}, {"request_id", "r2"}}));
+  ASSERT_TRUE(other && other->status == 200);
+  EXPECT_NE(other->body, first->body);
+  ExpectQueued(0);
+  auto too_long =
+      http_->Send(NodeRequest(token, "/api/workers/claim",
+                              {{"request_id", std::string(ClaimReplays::kMaxIdLength + 1, 'x')}}));
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400) << too_long->body;
+}
+
+// The repeat of a claim still parked (a long poll) waits for the first one's leases.
+TEST_F(CoordinatorTest, RepeatOfAParkedClaimGetsItsLeases) {
+  const std::string token = NodeToken("waiter");
+  const json ask = {{"max", 1}, {"wait_ms", 20'000}, {"request_id", "parked"}};
+  auto first = std::async(std::launch::async, [&] {
+    return http_->Send(NodeRequest(token, "/api/workers/claim", ask));
+  });
+  for (int i = 0; i < 100 && (*admin_->GetJson("/api/queue/status"))["waiting_workers"] != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto again = std::async(std::launch::async, [&] {
+    return http_->Send(NodeRequest(token, "/api/workers/claim", ask));
+  });
+  AddEpisode("http://127.0.0.1:9/late.mp3");
+  AddEpisode("http://127.0.0.1:9/later.mp3");
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(again.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto a = first.get();
+  auto b = again.get();
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->status, 200) << a->body;
+  EXPECT_EQ(json::parse(a->body)["leases"].size(), 1u);
+  EXPECT_EQ(b->body, a->body);
+  ExpectQueued(1);
+}
+
+// A complete that claims, sent twice: the completion stands once, and the repeat gets the same
+// next lease instead of leasing another job.
+TEST_F(CoordinatorTest, RepeatedCompleteAndClaimLeasesNothingNew) {
+  for (const char* name : {"a", "b", "c"}) AddEpisode(std::string("http://127.0.0.1:9/") + name);
+  const std::string token = NodeToken("a");
+  auto claimed = http_->Send(NodeRequest(token, "/api/workers/claim", {{"max", 1}}));
+  ASSERT_TRUE(claimed && claimed->status == 200);
+  auto lease = LeaseFromJson(json::parse(claimed->body)["leases"][0]);
+  ASSERT_TRUE(lease) << claimed->body;
+  const std::string path = "/api/jobs/" + std::to_string(lease->job.value()) + "/complete";
+  const json body = {{"attempt", lease->attempt.value()},
+                     {"transcript", ToJson(Sample())},
+                     {"claim", {{"max", 1}, {"wait_ms", 0}, {"request_id", "c1"}}}};
+  auto first = http_->Send(NodeRequest(token, path, body));
+  auto again = http_->Send(NodeRequest(token, path, body));
+  ASSERT_TRUE(first && again);
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(json::parse(first->body)["leases"].size(), 1u);
+  EXPECT_EQ(again->body, first->body);
+  ExpectQueued(1);
+  EXPECT_EQ((*admin_->GetJson("/api/queue/status"))["transcribe_queue"]["completed"], 1);
 }
 
 TEST_F(CoordinatorTest, CompleteThatWaitsForItsNextJobWakesWhenWorkArrives) {

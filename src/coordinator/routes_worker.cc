@@ -117,15 +117,17 @@ Millis MaxClaimWait(const CoordinatorOptions& o) {
 }
 
 // What a claim asks for: up to `max_jobs` leases, waiting up to `wait` when none is claimable,
-// and the node's local fault (empty: healthy).
+// the node's local fault (empty: healthy), and the worker's id for this claim (empty: none sent;
+// claim_replays.h).
 struct ClaimAsk {
   int max_jobs = 1;
   Millis wait{0};
   std::string fault;
+  std::string request_id;
 };
 
-// Reads a claim's "max", "wait_ms" and "fault" (the claim route's body, or a complete's "claim"
-// object), all before anything is written.
+// Reads a claim's "max", "wait_ms", "fault" and "request_id" (the claim route's body, or a
+// complete's "claim" object), all before anything is written.
 Result<ClaimAsk> ClaimAskOf(const Coordinator::Context& c, const json& body) {
   auto max = IntField(body, "max", 1);
   if (!max) return std::unexpected(max.error());
@@ -133,9 +135,22 @@ Result<ClaimAsk> ClaimAskOf(const Coordinator::Context& c, const json& body) {
   if (!wait_ms) return std::unexpected(wait_ms.error());
   auto fault = StringField(body, "fault", "");
   if (!fault) return std::unexpected(fault.error());
+  auto request_id = StringField(body, "request_id", "");
+  if (!request_id) return std::unexpected(request_id.error());
+  if (request_id->size() > ClaimReplays::kMaxIdLength)
+    return InvalidArgument(
+        fmt::format("field 'request_id' is longer than {} bytes", ClaimReplays::kMaxIdLength));
   return ClaimAsk{static_cast<int>(std::clamp<int64_t>(*max, 1, 64)),
                   std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options)),
-                  std::move(*fault)};
+                  std::move(*fault), std::move(*request_id)};
+}
+
+// The responder a claim answers through, or nullopt when it is a repeat of one this coordinator
+// has answered or is answering (claim_replays.h): then it is answered with the first reply.
+std::optional<HttpResponder> FirstClaim(Coordinator::Context& c, const Node& node,
+                                        const ClaimAsk& ask, HttpResponder respond) {
+  return c.claims.Track(node.id, ask.request_id, c.clock.Now(), c.options.lease_duration,
+                        std::move(respond));
 }
 
 // Records the node's fault (a claim says whether it is healthy), leases jobs to it as `ask` says
@@ -163,7 +178,9 @@ void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) 
   if (!body) return respond(ErrorReply(body.error()));
   auto ask = ClaimAskOf(c, *body);
   if (!ask) return respond(ErrorReply(ask.error()));
-  LeaseAndAnswer(c, *node, *ask, std::move(respond), ErrorReply);
+  std::optional<HttpResponder> first = FirstClaim(c, *node, *ask, std::move(respond));
+  if (!first) return;
+  LeaseAndAnswer(c, *node, *ask, std::move(*first), ErrorReply);
 }
 
 HttpResponse Heartbeat(Coordinator::Context& c, const HttpRequest& request) {
@@ -245,9 +262,10 @@ HttpResponse ClaimRefused(const Error& e) {
   return JsonReply(200, {{"claim_error", ErrorJson(e)}});
 }
 
-// POST /api/jobs/{id}/complete. With a "claim" object ({"max": N, "wait_ms": W}, as the claim
-// route reads them) the node also leases its next jobs once the completion is durable, and the
-// reply carries them as "leases": one round trip per job instead of two. Without it the reply is
+// POST /api/jobs/{id}/complete. With a "claim" object ({"max": N, "wait_ms": W, "request_id": ID},
+// as the claim route reads them) the node also leases its next jobs once the completion is durable,
+// and the reply carries them as "leases": one round trip per job instead of two. Without it the
+// reply is
 // {} as it always was.
 void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto r = ReadLeaseRequest(c, request, Touch::kInCall);
@@ -261,6 +279,10 @@ void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respon
     auto ask = ClaimAskOf(c, *it);
     if (!ask) return respond(ErrorReply(ask.error()));
     next = *ask;
+    // A repeat is answered as the first was; its completion changes nothing either way (store.h).
+    std::optional<HttpResponder> first = FirstClaim(c, r->node, *next, std::move(respond));
+    if (!first) return;
+    respond = std::move(*first);
   }
   const TimePoint now = c.clock.Now();
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));

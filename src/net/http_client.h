@@ -39,9 +39,11 @@ struct HttpClientOptions {
   int max_redirects = 10;
   std::string user_agent = "podfleet";
   // Send() keeps connections open between calls (HTTP keep-alive; up to kMaxIdleConnections idle
-  // ones, each reused by one call at a time) instead of one connection per call. Off by default:
-  // a worker connects afresh for each call. Requests with allow_address, and downloads, always
-  // connect afresh, so that every address they reach is checked.
+  // ones, each reused by one call at a time) instead of one connection per call. libcurl sends a
+  // request again by itself when a kept connection proves closed before any reply byte came, so
+  // the requests sent must be safe to repeat (a worker's are: WorkerHttpOptions, worker.h). Off
+  // by default. Requests with allow_address, and downloads, always connect afresh, so that every
+  // address they reach is checked.
   bool reuse_connections = false;
 };
 

@@ -117,6 +117,11 @@ struct WorkerOptions {
   Millis speed_probe_limit{60'000};
 };
 
+// The options of the HTTP client a worker is given (`podfleet work`, `podfleet up`): connections
+// to the coordinator kept open between calls. Safe because a claim that a kept connection sends
+// again is answered with the same leases (api/client.h, doc/api.md).
+inline HttpClientOptions WorkerHttpOptions() { return {.reuse_connections = true}; }
+
 struct WorkerStats {
   int64_t completed = 0;
   int64_t failed = 0;
