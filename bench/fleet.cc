@@ -196,6 +196,7 @@ class SimWorker {
   struct Held {
     WireGrant grant;
     Millis audio{0};
+    Millis engine{0};  // the engine's time on it, reported as a real worker does
   };
 
   int AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
@@ -279,7 +280,8 @@ class SimWorker {
         log_.spans.push_back({begin, Steady::now()});
         if (stopped) return;
       }
-      planner_.Transcribed(std::chrono::duration_cast<Millis>(took), job.audio);
+      job.engine = std::chrono::duration_cast<Millis>(took);
+      planner_.Transcribed(job.engine, job.audio);
       std::lock_guard lock(mu_);
       uploads_.push_back(std::move(job));
       changed_.notify_all();
@@ -300,6 +302,7 @@ class SimWorker {
       t.engine = "simulated";
       t.model = "simulated";
       t.audio_duration = job.audio;
+      t.engine_time = job.engine;
       t.segments.push_back(Segment{Millis(0), job.audio, "[simulated]", "", {}});
       auto r = client_.Complete(job.grant.lease, t);
       std::lock_guard lock(mu_);
@@ -346,6 +349,8 @@ struct RelayedRun {
   double cpu_s = 0;              // CPU over done_s
   double efficiency = 0;         // over window_s: see Measure
   double efficiency_done = 0;    // over done_s, the drain at the end included
+  double efficiency_warm = 0;    // from every worker's first job to the last lease
+  double queue_empty_share = 0;  // of the window: no chunk queued (prepared and not leased)
   double transcribed_per_s = 0;  // audio-seconds the fleet transcribed per wall-second (window)
   double mb_per_audio_hour = 0;  // served, as /api/bandwidth measured it
   std::string path, binding, reason;     // /api/bandwidth: the path the relay chose last
@@ -572,8 +577,19 @@ class Bench {
       ids.emplace_back((*r)["id"].get<int64_t>());
     }
     std::optional<Steady::time_point> prepared, last_lease;
+    int samples = 0, empty = 0;  // of the queue before the last lease, every 20 ms
+    auto sampled = start;
     while (true) {
       const auto now = Steady::now();
+      if (!last_lease && now - sampled >= std::chrono::milliseconds(20)) {
+        sampled = now;
+        auto counts = c.store().CountJobs();  // its queued count holds the jobs preparing
+        auto preparing = c.store().ListPreparing(10'000, TimePoint::max());
+        if (!counts || !preparing)
+          return std::unexpected(!counts ? counts.error() : preparing.error());
+        ++samples;
+        empty += counts->queued == static_cast<int64_t>(preparing->size()) ? 1 : 0;
+      }
       if (Seconds(now - start).count() > 900) return Internal("relayed run: not done in 900 s");
       if (!prepared) {
         auto left = c.store().ListPreparing(1, TimePoint::max());
@@ -626,6 +642,13 @@ class Bench {
     run.prepared_s = Seconds(*prepared - start).count();
     run.window_s = Seconds(*last_lease - start).count();
     run.done_s = Seconds(done - start).count();
+    run.queue_empty_share = samples > 0 ? static_cast<double>(empty) / samples : 0;
+    // Warm: from the moment every worker has started its first job, as the pre-encoded rows
+    // measure.
+    auto warm = start;
+    for (const auto& w : workers)
+      if (!w->log().spans.empty()) warm = std::max(warm, w->log().spans.front().begin);
+    run.efficiency_warm = warm < *last_lease ? Measure(workers, warm, *last_lease).efficiency : -1;
     const RunResult window = Measure(workers, start, *last_lease);
     run.efficiency = window.efficiency;
     run.efficiency_done = Measure(workers, start, done).efficiency;
@@ -913,9 +936,13 @@ void PrintRelayed(std::string_view name, const FleetSpec& f, const RelayedRun& r
   for (const auto& [speed, share] : r.busy_share)
     shares += fmt::format("{}{:.0f}x {:.2f}", shares.empty() ? "" : ", ", speed, share);
   fmt::print(
-      "|  (detail) prepared in {:.1f} s, done in {:.1f} s; engine busy share over the window, by "
-      "speed: {}; path: {} |\n",
-      r.prepared_s, r.done_s, shares, r.reason);
+      "|  (detail) prepared in {:.1f} s, done in {:.1f} s; from every worker's first job to the "
+      "last lease: efficiency {}; no chunk queued {:.0f}% of the window; engine busy share "
+      "over the window, by speed: {}; path: {} |\n",
+      r.prepared_s, r.done_s,
+      r.efficiency_warm < 0 ? "n/a (a worker got no job)"
+                            : fmt::format("{:.3f}", r.efficiency_warm),
+      100 * r.queue_empty_share, shares, r.reason);
   std::fflush(stdout);
 }
 
