@@ -196,6 +196,24 @@ TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
   EXPECT_EQ(p.pods_fed, 4);  // (390.6 - the MacBook's 15) / 87
 }
 
+// The uplink is taken at the bytes of the path the relay takes now: after a day of mostly Opus
+// (0.18 MB per audio-minute: 2,083x on 50 Mbit/s), a relay that now copies 128 kb/s MP3 feeds
+// 390x over the same link.
+TEST(Plan, TheUplinkIsTakenAtTheChosenPathsBytes) {
+  FleetBuilder fleet;
+  for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
+  fleet.Link(0.18, 50e6);
+  fleet.facts.settings.preparation_capacity = 1'800;
+  fleet.facts.settings.audio_path = "copy";
+  fleet.facts.settings.path_uplink_capacity = 50e6 / 128'000;
+  PlanRequest r;
+  r.pod_speed = 87;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.binding, "uplink");
+  EXPECT_NEAR(*p.uplink_capacity, 390.625, 1e-9);
+  EXPECT_EQ(p.pods_fed, 4);
+}
+
 // A fleet slower than everything that feeds it is bound by its GPUs; with no limit known there is
 // no pod count to name.
 TEST(Plan, TheGpusBindWhenTheFeedKeepsUp) {

@@ -38,7 +38,8 @@ Result<FleetFacts> Facts(Ctx& c) {
                   c.options.offline_after};
   if (c.relay) s.preparation_capacity = c.relay->Capacity();
   if (auto choice = c.relay ? c.relay->LastChoice() : std::nullopt)
-    s.audio_path = choice->path, s.audio_path_reason = choice->reason;
+    s.audio_path = choice->path, s.audio_path_reason = choice->reason,
+    s.path_uplink_capacity = choice->uplink_capacity;
   return GatherFleetFacts(c.store, c.activity, s, c.clock.Now(), c.faults.Snapshot());
 }
 
