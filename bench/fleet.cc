@@ -25,6 +25,7 @@
 // Output: one table row per run and policy, with the ratio podfleet/old, then the bytes per
 // audio-hour, dispatch latency and long-episode figures.
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,18 +40,22 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "api/client.h"
 #include "args.h"
+#include "audio/audio.h"
 #include "audio/chunks.h"
 #include "audio/opus.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/relay.h"
 #include "net/http_client.h"
 #include "store/store.h"
+#include "support/episodes.h"
+#include "support/range_origin.h"
 #include "worker/prefetch.h"
 
 namespace podfleet {
@@ -64,10 +69,11 @@ constexpr double kChunkSeconds = 600;                 // podfleet's default chun
 constexpr double kLinkMbit = 50;                      // the seed's uplink
 
 struct Options {
-  double max_scale = 60;  // K at most: audio and engine times are K times shorter than real
-  double job_rate = 40;   // K is lowered so that the fleet finishes about this many jobs a second
-  double window = 8;      // wall seconds of full queue each throughput run aims at
-  std::string only;       // run only the scenarios whose name starts with this
+  double max_scale = 60;   // K at most: audio and engine times are K times shorter than real
+  double job_rate = 40;    // K is lowered so that the fleet finishes about this many jobs a second
+  double window = 8;       // wall seconds of full queue each throughput run aims at
+  double audio_hours = 3;  // of real episodes per run through the real relay
+  std::string only;        // run only the scenarios whose name starts with this
 };
 
 struct Policy {
@@ -153,6 +159,10 @@ class SimWorker {
     info.name = fmt::format("sim-{}-{}x", index, speed_);
     info.engine = "simulated";
     info.speed = speed_;
+    // The GPU-like speeds register as rented pods, so that the planner counts them as pods.
+    if (speed_ == 87) info.hardware.gpus = {{"NVIDIA RTX A5000", "550.54.15", 24'564, "12.4"}};
+    if (speed_ == 393) info.hardware.gpus = {{"NVIDIA H200", "550.54.15", 143'771, "12.4"}};
+    if (!info.hardware.gpus.empty()) info.price_per_hour = speed_ == 87 ? 0.22 : 3.59;
     auto reg = client_.Register(enrollment, info);
     if (!reg) return std::unexpected(reg.error());
     client_.set_node_token(reg->token);
@@ -186,6 +196,7 @@ class SimWorker {
   struct Held {
     WireGrant grant;
     Millis audio{0};
+    Millis engine{0};  // the engine's time on it, reported as a real worker does
   };
 
   int AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
@@ -269,7 +280,8 @@ class SimWorker {
         log_.spans.push_back({begin, Steady::now()});
         if (stopped) return;
       }
-      planner_.Transcribed(std::chrono::duration_cast<Millis>(took), job.audio);
+      job.engine = std::chrono::duration_cast<Millis>(took);
+      planner_.Transcribed(job.engine, job.audio);
       std::lock_guard lock(mu_);
       uploads_.push_back(std::move(job));
       changed_.notify_all();
@@ -290,6 +302,7 @@ class SimWorker {
       t.engine = "simulated";
       t.model = "simulated";
       t.audio_duration = job.audio;
+      t.engine_time = job.engine;
       t.segments.push_back(Segment{Millis(0), job.audio, "[simulated]", "", {}});
       auto r = client_.Complete(job.grant.lease, t);
       std::lock_guard lock(mu_);
@@ -314,6 +327,37 @@ class SimWorker {
   WorkerLog log_;                   // spans and grants guarded by mu_ while running
   std::atomic<int64_t> completed_{0};
   std::vector<std::thread> threads_;
+};
+
+constexpr double kPodSpeed = 87;  // an A5000-like pod: the pod speed /api/plan is asked about
+
+double SumSpeeds(const std::vector<double>& speeds) {
+  double sum = 0;
+  for (double x : speeds) sum += x;
+  return sum;
+}
+
+// One run of real episodes through the real relay (Bench::RunRelayed). Times from adding the
+// episodes; CPU is this process's (coordinator, origins and the simulated workers' HTTP).
+struct RelayedRun {
+  double audio_s = 0;
+  double first_chunk_s = -1;     // -> the first lease
+  double prepared_s = 0;         // -> the relay has nothing left to prepare
+  double prepare_cpu_s = 0;      // CPU over prepared_s
+  double window_s = 0;           // -> the last chunk leased (nothing queued, nothing to prepare)
+  double done_s = 0;             // -> the last transcript
+  double cpu_s = 0;              // CPU over done_s
+  double efficiency = 0;         // over window_s: see Measure
+  double efficiency_done = 0;    // over done_s, the drain at the end included
+  double efficiency_warm = 0;    // from every worker's first job to the last lease
+  double queue_empty_share = 0;  // of the window: no chunk queued (prepared and not leased)
+  double transcribed_per_s = 0;  // audio-seconds the fleet transcribed per wall-second (window)
+  double mb_per_audio_hour = 0;  // served, as /api/bandwidth measured it
+  std::string path, binding, reason;     // /api/bandwidth: the path the relay chose last
+  std::string plan_binding, feed_limit;  // /api/plan
+  double feed_capacity = 0;
+  std::optional<int> pods_fed;          // /api/plan?pod_speed=kPodSpeed
+  std::map<double, double> busy_share;  // per speed: engine time / window, the mean of its workers
 };
 
 // ---- a fleet on a coordinator ------------------------------------------------------------------
@@ -487,6 +531,143 @@ class Bench {
     return took;
   }
 
+  // Real episodes through the real relay: a coordinator with its defaults (relay mode,
+  // --audio-path auto), `fleet`'s egress cap as its uplink, each file served by its own loopback
+  // origin, and the fleet's simulated workers (the podfleet policy) at their real speeds.
+  Result<RelayedRun> RunRelayed(const FleetSpec& fleet,
+                                const std::vector<std::filesystem::path>& files) {
+    RelayedRun run;
+    std::vector<std::unique_ptr<RangeOrigin>> origins;
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      origins.push_back(std::make_unique<RangeOrigin>(
+          std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>())));
+      auto d = ProbeAudioDuration(f);
+      if (!d) return std::unexpected(d.error());
+      run.audio_s += static_cast<double>(d->count()) / 1000.0;
+    }
+    CoordinatorOptions co;
+    co.data_dir = dir_ / fmt::format("run-{}", ++runs_);
+    co.port = 0;
+    co.lease_duration = Millis(3'600'000);
+    co.egress_bytes_per_second = static_cast<int64_t>(fleet.egress_mbit * 1e6 / 8);
+    co.uplink_bits_per_second = fleet.egress_mbit * 1e6;
+    auto coordinator = Coordinator::Start(co, SystemClock::Get());
+    if (!coordinator) return std::unexpected(coordinator.error());
+    Coordinator& c = **coordinator;
+    auto http = MakeCurlClient(HttpClientOptions{});
+    CoordinatorClient admin(c.base_url(), *http);
+    admin.set_admin_token(*c.first_admin_token());
+    std::vector<std::unique_ptr<SimWorker>> workers;
+    for (size_t i = 0; i < fleet.speeds.size(); ++i) {
+      workers.push_back(
+          std::make_unique<SimWorker>(c.base_url(), *http, fleet.speeds[i], Podfleet()));
+      if (auto r = workers.back()->Register(*c.first_enrollment_token(), static_cast<int>(i)); !r)
+        return std::unexpected(r.error());
+      workers.back()->Start();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every claim parked
+    const double cpu = bench::CpuSeconds(RUSAGE_SELF);
+    const auto start = Steady::now();
+    std::vector<EpisodeId> ids;
+    for (size_t i = 0; i < origins.size(); ++i) {
+      auto r = admin.PostJson(
+          "/api/episodes", {{"url", origins[i]->Url()}, {"title", files[i].filename().string()}});
+      if (!r) return std::unexpected(r.error());
+      ids.emplace_back((*r)["id"].get<int64_t>());
+    }
+    std::optional<Steady::time_point> prepared, last_lease;
+    int samples = 0, empty = 0;  // of the queue before the last lease, every 20 ms
+    auto sampled = start;
+    while (true) {
+      const auto now = Steady::now();
+      if (!last_lease && now - sampled >= std::chrono::milliseconds(20)) {
+        sampled = now;
+        auto counts = c.store().CountJobs();  // its queued count holds the jobs preparing
+        auto preparing = c.store().ListPreparing(10'000, TimePoint::max());
+        if (!counts || !preparing)
+          return std::unexpected(!counts ? counts.error() : preparing.error());
+        ++samples;
+        empty += counts->queued == static_cast<int64_t>(preparing->size()) ? 1 : 0;
+      }
+      if (Seconds(now - start).count() > 900) return Internal("relayed run: not done in 900 s");
+      if (!prepared) {
+        auto left = c.store().ListPreparing(1, TimePoint::max());
+        if (!left) return std::unexpected(left.error());
+        if (left->empty()) {
+          prepared = now;
+          run.prepare_cpu_s = bench::CpuSeconds(RUSAGE_SELF) - cpu;
+        }
+      }
+      if (prepared && !last_lease) {
+        auto counts = c.store().CountJobs();
+        if (!counts) return std::unexpected(counts.error());
+        if (counts->queued == 0) last_lease = now;
+      }
+      if (last_lease) {
+        bool done = true;
+        for (EpisodeId id : ids) {
+          auto e = c.store().GetEpisode(id);
+          if (!e) return std::unexpected(e.error());
+          if (e->state == EpisodeState::kFailed) return Internal("episode failed: " + e->error);
+          done = done && e->state == EpisodeState::kDone;
+        }
+        if (done) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const auto done = Steady::now();
+    run.cpu_s = bench::CpuSeconds(RUSAGE_SELF) - cpu;
+    if (auto b = admin.GetJson("/api/bandwidth"); b) {
+      run.path = (*b)["audio_path"].get<std::string>();
+      run.binding = (*b)["binding"].get<std::string>();
+      run.reason = (*b)["audio_path_reason"].get<std::string>();
+      if ((*b)["bytes_per_audio_hour"].is_number())
+        run.mb_per_audio_hour = (*b)["bytes_per_audio_hour"].get<double>() / 1e6;
+    }
+    if (auto p = admin.GetJson(fmt::format("/api/plan?pod_speed={}", kPodSpeed)); p) {
+      run.plan_binding = (*p)["binding"].get<std::string>();
+      run.feed_limit = (*p)["feed_limit"].get<std::string>();
+      if ((*p)["feed_capacity"].is_number()) run.feed_capacity = (*p)["feed_capacity"];
+      if ((*p)["pods_fed"].is_number()) run.pods_fed = (*p)["pods_fed"].get<int>();
+    }
+    for (auto& w : workers) w->RequestStop();
+    for (auto& w : workers) w->Stop();
+    c.Stop();
+    std::optional<Steady::time_point> first;
+    for (auto& w : workers)
+      if (!w->log().grants.empty() && (!first || w->log().grants.front() < *first))
+        first = w->log().grants.front();
+    run.first_chunk_s = first ? Seconds(*first - start).count() : -1;
+    run.prepared_s = Seconds(*prepared - start).count();
+    run.window_s = Seconds(*last_lease - start).count();
+    run.done_s = Seconds(done - start).count();
+    run.queue_empty_share = samples > 0 ? static_cast<double>(empty) / samples : 0;
+    // Warm: from the moment every worker has started its first job, as the pre-encoded rows
+    // measure.
+    auto warm = start;
+    for (const auto& w : workers)
+      if (!w->log().spans.empty()) warm = std::max(warm, w->log().spans.front().begin);
+    run.efficiency_warm = warm < *last_lease ? Measure(workers, warm, *last_lease).efficiency : -1;
+    const RunResult window = Measure(workers, start, *last_lease);
+    run.efficiency = window.efficiency;
+    run.efficiency_done = Measure(workers, start, done).efficiency;
+    run.transcribed_per_s = window.efficiency * SumSpeeds(fleet.speeds);
+    std::map<double, int> count;
+    for (const auto& w : workers) {
+      double busy = 0;
+      for (const EngineSpan& span : w->log().spans) {
+        const auto b = std::max(span.begin, start);
+        const auto e = std::min(span.end, *last_lease);
+        if (e > b) busy += Seconds(e - b).count();
+      }
+      run.busy_share[w->log().speed] += busy / run.window_s;
+      ++count[w->log().speed];
+    }
+    for (auto& [speed, share] : run.busy_share) share /= count[speed];
+    return run;
+  }
+
  private:
   Result<std::unique_ptr<Coordinator>> StartCoordinator(const Policy& policy,
                                                         const FleetSpec& fleet) {
@@ -608,12 +789,6 @@ class Bench {
 // Real episode lengths in minutes, in turn (the seed's feed averages 150; podcasts vary).
 constexpr double kEpisodeMinutes[] = {150, 60, 90, 180, 45, 120, 30, 150};
 
-double SumSpeeds(const std::vector<double>& speeds) {
-  double sum = 0;
-  for (double x : speeds) sum += x;
-  return sum;
-}
-
 // Episodes enough to keep the queue full for `window` wall seconds at scale `scale`, plus what
 // every worker holds ahead under `policy` (up to 4 chunks, or 4 whole episodes for the old one).
 std::vector<double> Workload(const FleetSpec& fleet, const Policy& policy, double scale,
@@ -686,15 +861,166 @@ int Throughput(const Options& o, Bench& bench, const FleetSpec& fleet) {
   return 0;
 }
 
+// ---- real episodes through the real relay ------------------------------------------------------
+
+// Podcast files as hosts serve them (bench/support/episodes.h), taken in turn: 128 kb/s MP3 and
+// 96 kb/s AAC in M4A, of copies of the ~55 s test speech.
+constexpr std::pair<const char*, int> kRealEpisodes[] = {
+    {"mp3", 60}, {"m4a", 45}, {"mp3", 30}, {"m4a", 30}};
+
+// Episodes of about `hours` of audio in all, made in `dir` if missing.
+Result<std::vector<std::filesystem::path>> RealWorkload(const std::filesystem::path& dir,
+                                                        double hours) {
+  std::vector<std::filesystem::path> files;
+  double minutes = 0;
+  for (size_t i = 0; minutes < hours * 60; ++i) {
+    const auto [kind, copies] = kRealEpisodes[i % std::size(kRealEpisodes)];
+    auto f = bench::MakeEpisode(dir, kind, copies);
+    if (!f) return std::unexpected(f.error());
+    auto d = ProbeAudioDuration(*f);
+    if (!d) return std::unexpected(d.error());
+    files.push_back(*f);
+    minutes += static_cast<double>(d->count()) / 60'000.0;
+  }
+  return files;
+}
+
+struct Baseline {
+  double opus_wall = 0, opus_cpu = 0;  // audio-seconds per second
+  double copy_wall = 0, copy_cpu = 0;
+};
+
+// The ffmpeg CLI preparing each distinct file once, as the relay would on each path: decode +
+// Opus at the relay's settings; decode to 16 kHz mono + stream copy cut every 10 minutes.
+Result<Baseline> CliBaseline(const std::vector<std::filesystem::path>& files,
+                             const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> distinct;
+  for (const auto& f : files)
+    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end()) distinct.push_back(f);
+  double audio = 0;
+  std::vector<std::vector<double>> cuts;
+  for (const auto& f : distinct) {
+    const double s = static_cast<double>(ProbeAudioDuration(f)->count()) / 1000.0;
+    audio += s;
+    cuts.emplace_back();
+    for (double t = kChunkSeconds; t < s; t += kChunkSeconds) cuts.back().push_back(t);
+  }
+  auto opus = bench::FfmpegBaseline(distinct, dir);
+  if (!opus) return std::unexpected(opus.error());
+  auto copy = bench::FfmpegCopyBaseline(distinct, cuts, dir);
+  if (!copy) return std::unexpected(copy.error());
+  return Baseline{audio / opus->first, audio / opus->second, audio / copy->first,
+                  audio / copy->second};
+}
+
+std::string LoadNow() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return fmt::format("{} {} {}", a, b, c);
+}
+
+void PrintRelayed(std::string_view name, const FleetSpec& f, const RelayedRun& r,
+                  const Baseline& base) {
+  const double cli = r.path == "copy" ? base.copy_wall : base.opus_wall;
+  fmt::print(
+      "| {} | {} | {:.0f}x | {:.2f} | {} ({} binds) | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.1f} "
+      "| {:.1f} | {:.1f} | **{:.3f}** | {:.3f} | {:.0f}x | {} binds; {} feeds {:.0f}x: {} pods of "
+      "{:.0f}x |\n",
+      name, f.speeds.size(), SumSpeeds(f.speeds), r.audio_s / 3600, r.path, r.binding,
+      r.audio_s / r.prepared_s, r.audio_s / r.prepare_cpu_s, r.audio_s / r.prepared_s / cli,
+      r.first_chunk_s, r.cpu_s / (r.audio_s / 3600), r.mb_per_audio_hour, r.window_s, r.efficiency,
+      r.efficiency_done, r.transcribed_per_s, r.plan_binding, r.feed_limit, r.feed_capacity,
+      r.pods_fed ? fmt::format("{}", *r.pods_fed) : "?", kPodSpeed);
+  std::string shares;
+  for (const auto& [speed, share] : r.busy_share)
+    shares += fmt::format("{}{:.0f}x {:.2f}", shares.empty() ? "" : ", ", speed, share);
+  fmt::print(
+      "|  (detail) prepared in {:.1f} s, done in {:.1f} s; from every worker's first job to the "
+      "last lease: efficiency {}; no chunk queued {:.0f}% of the window; engine busy share "
+      "over the window, by speed: {}; path: {} |\n",
+      r.prepared_s, r.done_s,
+      r.efficiency_warm < 0 ? "n/a (a worker got no job)"
+                            : fmt::format("{:.3f}", r.efficiency_warm),
+      100 * r.queue_empty_share, shares, r.reason);
+  std::fflush(stdout);
+}
+
+// The pre-encoded variant of the same fleet: chunk files linked, the relay's cost left out.
+void PrintPreEncoded(const Options& o, Bench& bench, const FleetSpec& fleet) {
+  const double scale = ScaleFor(o, fleet.speeds);
+  if (!bench.SetScale(scale)) return;
+  auto r = bench.Run(fleet, Podfleet(), Workload(fleet, Podfleet(), scale, o.window));
+  if (!r) return;
+  fmt::print(
+      "| {} PRE-ENCODED: relay cost left out | {} | {:.0f}x | | | | | | | | | | {:.3f} | | | "
+      "|\n",
+      fleet.name, fleet.speeds.size(), SumSpeeds(fleet.speeds), r->efficiency);
+}
+
+int RelayedPart(const Options& o, Bench& bench) {
+  const std::filesystem::path dir = "/tmp/podfleet-bench-relay";  // bench/relay's files too
+  std::filesystem::create_directories(dir);
+  auto files = RealWorkload(dir, o.audio_hours);
+  if (!files) return fmt::print(stderr, "bench/fleet: {}\n", files.error().ToString()), 1;
+  fmt::print(
+      "REAL EPISODES THROUGH THE REAL RELAY (load average {} at start): the coordinator with its "
+      "defaults (relay mode, --audio-path auto, Opus {} b/s complexity {}), each episode from its "
+      "own loopback HTTP origin, {:.1f} h of MP3 and M4A per run, simulated workers at their real "
+      "speeds (no time scaling)\n",
+      LoadNow(), OpusOptions{}.bitrate, OpusOptions{}.complexity, o.audio_hours);
+  auto base = CliBaseline(*files, dir);
+  if (!base) return fmt::print(stderr, "bench/fleet: {}\n", base.error().ToString()), 1;
+  fmt::print(
+      "ffmpeg CLI baseline, same files, one process per file, same run: Opus {:.0f} audio-s per "
+      "wall-s, {:.0f} per CPU-s; copy (decode to 16 kHz mono + -c copy -f segment) {:.0f} per "
+      "wall-s, {:.0f} per CPU-s\n\n",
+      base->opus_wall, base->opus_cpu, base->copy_wall, base->copy_cpu);
+  fmt::print(
+      "| run | n | speeds | audio h | path chosen | prepared audio-s / wall-s | audio-s / CPU-s | "
+      "vs ffmpeg CLI (same path) | first chunk leased s | CPU s / audio-h | MB / audio-h served "
+      "| window s | fleet efficiency (window) | to last transcript | transcribed | /api/plan |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  const FleetSpec seed{"seed+H200", {87, 87, 15, 393}};
+  auto wants = [&](std::string_view name) { return o.only.empty() || name.starts_with(o.only); };
+  if (wants("relay-seed")) {
+    auto r = bench.RunRelayed(seed, *files);
+    if (!r) return fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString()), 1;
+    PrintRelayed("seed (87, 87, 15) + H200-like 393x, no cap", seed, *r, *base);
+    PrintPreEncoded(o, bench, seed);
+  }
+  if (!wants("relay-pods")) return 0;
+  const FleetSpec pods{"pods24-50mbit", std::vector<double>(24, kPodSpeed), kLinkMbit};
+  auto all = bench.RunRelayed(pods, *files);
+  if (!all) return fmt::print(stderr, "bench/fleet: {}\n", all.error().ToString()), 1;
+  PrintRelayed("24 A5000-like 87x pods, 50 Mbit/s egress", pods, *all, *base);
+  PrintPreEncoded(o, bench, pods);
+  if (!all->pods_fed || *all->pods_fed <= 0 || *all->pods_fed >= 24) return 0;
+  const int named = *all->pods_fed;
+  const FleetSpec fed{"pods-named", std::vector<double>(static_cast<size_t>(named), kPodSpeed),
+                      kLinkMbit};
+  auto some = bench.RunRelayed(fed, *files);
+  if (!some) return fmt::print(stderr, "bench/fleet: {}\n", some.error().ToString()), 1;
+  PrintRelayed(fmt::format("the {} pods /api/plan named, 50 Mbit/s egress", named), fed, *some,
+               *base);
+  fmt::print(
+      "\n24 pods transcribed {:.0f}x, the {} named pods {:.0f}x: the other {} pods add {:+.0f}% "
+      "throughput. Load average at the end: {}\n",
+      all->transcribed_per_s, named, some->transcribed_per_s, 24 - named,
+      100 * (all->transcribed_per_s / some->transcribed_per_s - 1), LoadNow());
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as runs finish
   Options o;
-  const int parsed =
-      ParseBenchArgs(argc, argv, "[--max-scale N] [--job-rate R] [--window S] [--only NAME]",
-                     {{"--max-scale", [&](const char* v) { o.max_scale = std::atof(v); }},
-                      {"--job-rate", [&](const char* v) { o.job_rate = std::atof(v); }},
-                      {"--window", [&](const char* v) { o.window = std::atof(v); }},
-                      {"--only", [&](const char* v) { o.only = v; }}});
+  const int parsed = ParseBenchArgs(
+      argc, argv, "[--max-scale N] [--job-rate R] [--window S] [--audio-hours H] [--only NAME]",
+      {{"--max-scale", [&](const char* v) { o.max_scale = std::atof(v); }},
+       {"--job-rate", [&](const char* v) { o.job_rate = std::atof(v); }},
+       {"--window", [&](const char* v) { o.window = std::atof(v); }},
+       {"--audio-hours", [&](const char* v) { o.audio_hours = std::atof(v); }},
+       {"--only", [&](const char* v) { o.only = v; }}});
   if (parsed >= 0) return parsed;
   const auto dir =
       std::filesystem::temp_directory_path() / fmt::format("podfleet-bench-fleet-{}", ::getpid());
@@ -713,6 +1039,9 @@ int Main(int argc, char** argv) {
       "bench/fleet: real coordinator (HTTP, SQLite, synchronous=FULL) and simulated "
       "workers on this machine ({} cores)\n\n",
       std::thread::hardware_concurrency());
+  if (wants("relay-seed") || wants("relay-pods"))
+    if (int rc = RelayedPart(o, bench); rc != 0) return rc;
+  if (!o.only.empty() && std::string_view(o.only).starts_with("relay")) return 0;
   // Bytes: the relay's Opus on a real-length chunk against the old fleet's MP3.
   auto opus = bench.OpusBytesPerAudioHour();
   if (!opus) {
@@ -730,7 +1059,9 @@ int Main(int argc, char** argv) {
   fmt::print("relay Opus encoding speed on this machine: {:.0f}x realtime (one core)\n\n",
              bench.encode_speed());
 
-  fmt::print("PRE-ENCODED chunks: relay preparation not included (see podfleet_bench_relay)\n");
+  fmt::print(
+      "\nPRE-ENCODED: relay cost left out (chunk files linked, not prepared; the real relay's "
+      "figures are in the table above)\n");
   fmt::print("  {:<14} {:<9} {:>4} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}\n", "fleet",
              "policy", "n", "speeds", "scale", "warmup", "window", "effic.", "gap p50", "gap p99",
              "jobs");

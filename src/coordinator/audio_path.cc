@@ -11,6 +11,7 @@ namespace {
 struct Feed {
   double speed = 0;
   std::string binding;
+  std::optional<double> uplink;  // x realtime the uplink carries at these bytes
 };
 
 // What the fleet runs at when audio reaches it at `capacity` x realtime of preparation and
@@ -18,13 +19,15 @@ struct Feed {
 Feed FeedOn(const AudioPathFacts& f, double capacity, double bits) {
   Feed feed{f.fleet_speed, "gpu"};
   if (capacity < feed.speed) feed = {capacity, "relay"};
-  if (f.uplink_bits_per_second > 0 && bits > 0 && f.uplink_bits_per_second / bits < feed.speed)
-    feed = {f.uplink_bits_per_second / bits, "uplink"};
+  if (f.uplink_bits_per_second > 0 && bits > 0) {
+    feed.uplink = f.uplink_bits_per_second / bits;
+    if (*feed.uplink < feed.speed) feed.speed = *feed.uplink, feed.binding = "uplink";
+  }
   return feed;
 }
 
 AudioPathChoice Chosen(std::string path, const Feed& feed, std::string reason) {
-  return {std::move(path), feed.binding, feed.speed, std::move(reason)};
+  return {std::move(path), feed.binding, feed.speed, std::move(reason), feed.uplink};
 }
 
 }  // namespace

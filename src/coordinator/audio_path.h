@@ -46,6 +46,9 @@ struct AudioPathChoice {
   std::string binding = "gpu";
   double feed = 0;  // x realtime the fleet runs at on that path: the smallest of the three
   std::string reason;
+  // x realtime the uplink carries at that path's bytes per audio second; nullopt: no uplink
+  // configured, or bytes unknown.
+  std::optional<double> uplink_capacity;
 };
 
 // The path for an episode. `kOpus` and `kCopy` are obeyed (copy only where the original is

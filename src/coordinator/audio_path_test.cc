@@ -32,6 +32,7 @@ TEST(AudioPath, KeepsOpusWhenTheUplinkWouldBindOnTheOriginalsBytes) {
   EXPECT_EQ(c.path, "opus");
   EXPECT_EQ(c.binding, "relay");
   EXPECT_DOUBLE_EQ(c.feed, 500);
+  EXPECT_NEAR(*c.uplink_capacity, 50e6 / 23'000, 1e-9);  // Opus's bytes, not the original's
 }
 
 TEST(AudioPath, CopiesWhereTheUplinkStillFeedsMoreThanTheRelaysOpus) {

@@ -16,7 +16,8 @@ Result<FleetSnapshot> Coordinator::AutoscaleSnapshot() {
                   options_.offline_after};
   if (relay_) s.preparation_capacity = relay_->Capacity();
   if (auto choice = relay_ ? relay_->LastChoice() : std::nullopt)
-    s.audio_path = choice->path, s.audio_path_reason = choice->reason;
+    s.audio_path = choice->path, s.audio_path_reason = choice->reason,
+    s.path_uplink_capacity = choice->uplink_capacity;
   auto facts = GatherFleetFacts(*store_, *activity_, s, clock_->Now());
   if (!facts) return std::unexpected(facts.error());
   PlanRequest request;

@@ -74,6 +74,9 @@ struct FleetSettings {
   // and why; empty in origin mode or before any.
   std::string audio_path;
   std::string audio_path_reason;
+  // x realtime the uplink carries at that path's bytes (AudioPathChoice::uplink_capacity): what
+  // the plan takes for the uplink rather than the last day's mix of paths; nullopt: unknown.
+  std::optional<double> path_uplink_capacity;
 };
 
 struct FleetFacts {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace podfleet {
 namespace {
@@ -28,8 +30,16 @@ std::pair<double, std::string> Capped(double compute, const Limits& l, std::stri
   return {speed, by};
 }
 
+// The smallest known capacity feeding the fleet, and its name.
+std::optional<std::pair<double, std::string>> SmallestFeed(const Limits& l) {
+  auto [speed, by] = Capped(std::numeric_limits<double>::infinity(), l, "");
+  if (by.empty()) return std::nullopt;
+  return std::pair{speed, by};
+}
+
 PlanOption Evaluate(const GpuRow& row, int pods, double backlog, const Limits& l) {
   PlanOption o{row.gpu, row.realtime, row.price_per_hour.value_or(0), pods};
+  if (auto feed = SmallestFeed(l)) o.pods_fed = PodsFed(feed->first, l.local, row.realtime);
   auto [speed, by] = Capped(pods * row.realtime + l.local, l);
   o.fleet_speed = speed;
   o.bottleneck = by;
@@ -100,16 +110,25 @@ PlanOption Current(const FleetFacts& f, double backlog, const Limits& l) {
 
 }  // namespace
 
+int PodsFed(double feed, double local, double pod_speed) {
+  // A hair of tolerance, so that a feed of exactly n pods' speed counts n.
+  return std::max(0, static_cast<int>(std::floor((feed - local) / pod_speed + 1e-9)));
+}
+
 Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   if (r.target_hours <= 0) return InvalidArgument("target_hours must be positive");
   if (r.max_pods <= 0) return InvalidArgument("max_pods must be positive");
+  if (r.pod_speed && !(*r.pod_speed > 0)) return InvalidArgument("pod_speed must be positive");
   if ((r.backlog_hours && *r.backlog_hours < 0) || (r.episodes && *r.episodes < 0))
     return InvalidArgument("the backlog must not be negative");
   Plan p;
   const Economics economics = ComputeEconomics(f);
   const Bandwidth bandwidth = ComputeBandwidth(f);
   Limits l;
-  l.uplink = bandwidth.realtime_capacity;
+  // The uplink at the bytes of the path the relay takes now, where it said; else at the bytes
+  // served in the last day.
+  l.uplink = f.settings.path_uplink_capacity ? f.settings.path_uplink_capacity
+                                             : bandwidth.realtime_capacity;
   if (f.settings.claim_capacity > 0 && f.mean_episode > Millis(0))
     l.coordinator = f.settings.claim_capacity * f.mean_episode.count() / 1000.0;
   for (const NodeFacts& n : f.nodes)
@@ -120,6 +139,11 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   l.relay = f.settings.preparation_capacity;
   p.preparation_capacity = l.relay;
   p.audio_path = f.settings.audio_path;
+  if (auto feed = SmallestFeed(l)) {
+    std::tie(p.feed_capacity, p.feed_limit) = *feed;
+    if (r.pod_speed) p.pods_fed = PodsFed(feed->first, l.local, *r.pod_speed);
+  }
+  p.pod_speed = r.pod_speed;
 
   if (r.backlog_hours) {
     p.backlog_hours = *r.backlog_hours, p.backlog_source = "backlog_hours";
@@ -152,6 +176,7 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
     p.recommendation->recommended = true;
   }
   p.current = Current(f, p.backlog_hours, l);
+  p.binding = p.current.bottleneck;
   if (f.mean_episode > Millis(0)) {
     for (int64_t episodes : {50, 200, 500, 1000}) {
       const double hours = episodes * Hours(f.mean_episode);
@@ -169,6 +194,13 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
         "no GPU type with a measured speed, a price and no block: run a pod of each "
         "type you may rent to measure it");
   }
+  if (p.feed_capacity)
+    p.notes.push_back(fmt::format(
+        "the {}{} feeds {:.0f}x at most{}", p.feed_limit,
+        p.feed_limit == "relay" && !p.audio_path.empty() ? " (" + p.audio_path + " path)" : "",
+        *p.feed_capacity,
+        p.pods_fed ? fmt::format(": {} pods of {:g}x at full speed", *p.pods_fed, *p.pod_speed)
+                   : ""));
   if (!l.uplink) p.notes.push_back("uplink capacity unknown: " + bandwidth.verdict);
   if (!l.coordinator)
     p.notes.push_back("coordinator claim capacity not configured (serve --claim-capacity)");

@@ -9,6 +9,11 @@
 // the target time, but never more than the point where the uplink or the coordinator, not the
 // GPUs, limits the fleet (more pods would only cost more). Across types, the cheapest wins, then
 // the fastest. GPU types that are blocked, unmeasured or unpriced are never recommended.
+//
+// What the coordinator can feed: the feed is the smallest known of the uplink's, the
+// coordinator's and the relay's capacity (on the relay's chosen path), and the pods of speed s it
+// feeds at full speed are floor((feed - L) / s). The binding limit is the current fleet's first
+// bottleneck: "gpu" (or "cpu") while the fleet is slower than its feed, else the feed's name.
 #pragma once
 
 #include <optional>
@@ -24,6 +29,7 @@ struct PlanRequest {
   std::optional<int64_t> episodes;      // times the mean episode length
   double target_hours = 1;              // drain within this when pods allow
   int max_pods = 20;
+  std::optional<double> pod_speed;  // x realtime: also say how many pods of this speed are fed
 };
 
 struct PlanOption {
@@ -35,6 +41,8 @@ struct PlanOption {
   double drain_hours = 0;
   double cost = 0;         // dollars for the pods until drained
   std::string bottleneck;  // "gpu", "uplink", "coordinator" or "relay"
+  // Pods of this speed the coordinator feeds at full speed (PodsFed); nullopt: no limit known.
+  std::optional<int> pods_fed;
   bool recommended = false;
   std::string note;
 };
@@ -54,6 +62,15 @@ struct Plan {
   std::optional<double> coordinator_capacity;  // x realtime
   std::optional<double> preparation_capacity;  // x realtime the relay prepares at (measured)
   std::string audio_path;  // the relay's path that capacity is for (FleetSettings::audio_path)
+  // The smallest of the three capacities above and its name ("uplink", "coordinator" or
+  // "relay"); nullopt and empty when none is known.
+  std::optional<double> feed_capacity;
+  std::string feed_limit;
+  // What limits the fleet as it runs now: current.bottleneck ("gpu", "cpu" or the feed's name).
+  std::string binding;
+  // For PlanRequest::pod_speed: how many pods of that speed the feed runs at full speed.
+  std::optional<double> pod_speed;
+  std::optional<int> pods_fed;
   std::vector<PlanOption> options;  // the best pod count per GPU type
   std::optional<PlanOption> recommendation;
   PlanOption current;                 // the fleet as it runs now
@@ -62,7 +79,11 @@ struct Plan {
   std::vector<std::string> notes;
 };
 
-// kInvalidArgument for a negative backlog, a non-positive target or max_pods.
+// Pods of `pod_speed` that `feed` (x realtime) runs at full speed next to local nodes that
+// together run at `local`: floor((feed - local) / pod_speed), at least 0. REQUIRES: pod_speed > 0.
+int PodsFed(double feed, double local, double pod_speed);
+
+// kInvalidArgument for a negative backlog, a non-positive target, max_pods or pod_speed.
 Result<Plan> ComputePlan(const FleetFacts& facts, const PlanRequest& request);
 
 }  // namespace podfleet

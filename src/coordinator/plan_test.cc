@@ -1,5 +1,6 @@
 #include "coordinator/plan.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -148,6 +149,91 @@ TEST(Plan, RefusesNonsense) {
   r = PlanRequest{};
   r.episodes = 10;
   EXPECT_EQ(ComputePlan(empty.facts, r).error().code, Code::kInvalidArgument);
+}
+
+// The pods a feed runs at full speed: what is left after the local nodes, in whole pods.
+TEST(Plan, PodsFedIsWholePodsOfWhatTheFeedLeaves) {
+  EXPECT_EQ(PodsFed(600, 15, 87), 6);    // 537x fed, a 7th would want 624x
+  EXPECT_EQ(PodsFed(870, 0, 87), 10);    // exactly ten pods' worth
+  EXPECT_EQ(PodsFed(2'083, 0, 87), 23);  // 50 Mbit/s of 24 kb/s Opus
+  EXPECT_EQ(PodsFed(390.6, 0, 393), 0);  // not one H200 on 128 kb/s MP3 at 50 Mbit/s
+  EXPECT_EQ(PodsFed(10, 15, 87), 0);     // the local nodes already eat the feed
+}
+
+// 24 A5000 pods behind a 50 Mbit/s link fed Opus (2,083x) by a relay that prepares 500x: the
+// plan names the relay as what binds the fleet and 5 pods of 87x as what it can feed.
+TEST(Plan, NamesTheBindingLimitAndThePodsItFeeds) {
+  FleetBuilder fleet;
+  for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
+  fleet.Link(0.18, 50e6);
+  fleet.facts.settings.preparation_capacity = 500;
+  fleet.facts.settings.audio_path = "opus";
+  PlanRequest r;
+  r.pod_speed = 87;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.binding, "relay");
+  EXPECT_EQ(p.feed_limit, "relay");
+  EXPECT_NEAR(*p.feed_capacity, 500, 1e-9);
+  EXPECT_EQ(p.pods_fed, 5);
+  ASSERT_EQ(p.options.size(), 1u);
+  EXPECT_EQ(p.options[0].pods_fed, 5);
+  EXPECT_THAT(p.notes, Contains("the relay (opus path) feeds 500x at most: 5 pods of 87x at full "
+                                "speed"));
+}
+
+// When the relay copies the original's frames fast enough, the link carrying them binds instead:
+// 128 kb/s MP3 (0.96 MB per audio-minute) over 50 Mbit/s is 390x, 4 pods of 87x.
+TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.Add("h200", "H200", 393, 3.59);
+  fleet.facts.settings.preparation_capacity = 1'800;
+  fleet.facts.settings.audio_path = "copy";
+  PlanRequest r;
+  r.pod_speed = 87;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.binding, "uplink");  // the fleet's 582x against the link's 390x
+  EXPECT_EQ(p.feed_limit, "uplink");
+  EXPECT_EQ(p.pods_fed, 4);  // (390.6 - the MacBook's 15) / 87
+}
+
+// The uplink is taken at the bytes of the path the relay takes now: after a day of mostly Opus
+// (0.18 MB per audio-minute: 2,083x on 50 Mbit/s), a relay that now copies 128 kb/s MP3 feeds
+// 390x over the same link.
+TEST(Plan, TheUplinkIsTakenAtTheChosenPathsBytes) {
+  FleetBuilder fleet;
+  for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
+  fleet.Link(0.18, 50e6);
+  fleet.facts.settings.preparation_capacity = 1'800;
+  fleet.facts.settings.audio_path = "copy";
+  fleet.facts.settings.path_uplink_capacity = 50e6 / 128'000;
+  PlanRequest r;
+  r.pod_speed = 87;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.binding, "uplink");
+  EXPECT_NEAR(*p.uplink_capacity, 390.625, 1e-9);
+  EXPECT_EQ(p.pods_fed, 4);
+}
+
+// A fleet slower than everything that feeds it is bound by its GPUs; with no limit known there is
+// no pod count to name.
+TEST(Plan, TheGpusBindWhenTheFeedKeepsUp) {
+  FleetBuilder fleet = SeedFleet();
+  fleet.facts.settings.preparation_capacity = 500;
+  Plan p = *ComputePlan(fleet.facts, PlanRequest{});
+  EXPECT_EQ(p.binding, "gpu");
+  EXPECT_EQ(p.feed_limit, "uplink");  // 390x, below the relay's 500x
+  EXPECT_FALSE(p.pods_fed);           // no pod speed asked
+  FleetBuilder unlimited;
+  unlimited.Add("pod", "RTX A5000", 87, 0.22);
+  PlanRequest r;
+  r.pod_speed = 87;
+  p = *ComputePlan(unlimited.facts, r);
+  EXPECT_EQ(p.binding, "gpu");
+  EXPECT_FALSE(p.feed_capacity);
+  EXPECT_FALSE(p.pods_fed);
+  EXPECT_FALSE(p.options[0].pods_fed);
+  r.pod_speed = 0;
+  EXPECT_EQ(ComputePlan(unlimited.facts, r).error().code, Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ Result<FleetFacts> Facts(Ctx& c) {
                   c.options.offline_after};
   if (c.relay) s.preparation_capacity = c.relay->Capacity();
   if (auto choice = c.relay ? c.relay->LastChoice() : std::nullopt)
-    s.audio_path = choice->path, s.audio_path_reason = choice->reason;
+    s.audio_path = choice->path, s.audio_path_reason = choice->reason,
+    s.path_uplink_capacity = choice->uplink_capacity;
   return GatherFleetFacts(c.store, c.activity, s, c.clock.Now(), c.faults.Snapshot());
 }
 
@@ -170,6 +171,7 @@ json OptionJson(const PlanOption& o) {
           {"drain_hours", Finite(o.drain_hours)},
           {"cost", Finite(o.cost)},
           {"bottleneck", o.bottleneck},
+          {"pods_fed", Opt(o.pods_fed)},
           {"recommended", o.recommended},
           {"note", o.note}};
 }
@@ -188,6 +190,11 @@ json PlanJson(const Plan& p) {
           {"coordinator_capacity", Opt(p.coordinator_capacity)},
           {"preparation_capacity", Opt(p.preparation_capacity)},
           {"audio_path", p.audio_path},
+          {"feed_capacity", Opt(p.feed_capacity)},
+          {"feed_limit", p.feed_limit},
+          {"binding", p.binding},
+          {"pod_speed", Opt(p.pod_speed)},
+          {"pods_fed", Opt(p.pods_fed)},
           {"options", std::move(options)},
           {"recommendation", p.recommendation ? OptionJson(*p.recommendation) : json(nullptr)},
           {"current_fleet", OptionJson(p.current)},
@@ -283,11 +290,15 @@ Result<PlanRequest> PlanRequestOf(const HttpRequest& request) {
     if (auto v = request.QueryOr("episodes", ""); !v.empty()) r.episodes = std::stoll(v);
     if (auto v = request.QueryOr("target_hours", ""); !v.empty()) r.target_hours = std::stod(v);
     if (auto v = request.QueryOr("max_pods", ""); !v.empty()) r.max_pods = std::stoi(v);
+    if (auto v = request.QueryOr("pod_speed", ""); !v.empty()) r.pod_speed = std::stod(v);
   } catch (const std::exception&) {
-    return InvalidArgument("backlog_hours, episodes, target_hours and max_pods must be numbers");
+    return InvalidArgument(
+        "backlog_hours, episodes, target_hours, max_pods and pod_speed must be numbers");
   }
   if (r.backlog_hours && !std::isfinite(*r.backlog_hours))
     return InvalidArgument("backlog_hours must be finite");
+  if (r.pod_speed && !std::isfinite(*r.pod_speed))
+    return InvalidArgument("pod_speed must be finite");
   return r;
 }
 
