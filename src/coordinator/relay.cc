@@ -490,11 +490,14 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
     cutter.emplace(Chunking(duration ? duration : episode.info.duration, job, estimate),
                    ToSamples(job.next.start));
   };
+  // Copying needs the decoded audio only where the cuts are looked for: the rest is not decoded.
+  auto wanted = [&](Samples begin, Samples end) { return !copier || cutter->LooksAt(begin, end); };
   const double cpu = ThreadCpuSeconds();
   // Decoded as the download comes: the first chunks are queued before it ends.
   auto decoded = DecodeGrowingFile(
       (*source)->file(), (*source)->name(), opened,
-      [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); });
+      [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); },
+      wanted);
   {
     MutexLock lock(mu_);
     Spent& spent = copier ? copy_ : opus_;
