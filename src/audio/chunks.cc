@@ -169,12 +169,21 @@ CutChunk ChunkCutter::Take(int64_t length) {
 }
 
 bool ChunkCutter::LooksAt(Samples begin, Samples end) const {
-  if (first_pending_ || target_ <= 0) return true;
-  // Cut k is looked for within search_ of anchor_ + k targets, judging a window around it.
-  const int64_t reach = search_ + (window_ + 1) * kFrameSamples;
-  const int64_t past = begin.count - reach - anchor_;  // the aims before this see nothing of it
-  const int64_t k = std::max(cuts_ + 1, past <= 0 ? 0 : (past + target_ - 1) / target_);
-  return anchor_ + k * target_ - reach < end.count;
+  if (target_ <= 0) return true;
+  // A cut aimed at `aim` and searched within `search` of it judges the window around each point.
+  const int64_t margin = (window_ + 1) * kFrameSamples;
+  // Whether [begin, end) meets [aim - radius, aim + radius) for an aim of base + k targets,
+  // k >= k0 (the first such stretch that ends after `begin` is the only one that may).
+  auto meets = [&](int64_t base, int64_t k0, int64_t radius) {
+    const int64_t past = begin.count - radius - base;
+    const int64_t k = std::max(k0, past <= 0 ? 0 : (past + target_ - 1) / target_);
+    return base + k * target_ - radius < end.count;
+  };
+  if (!first_pending_) return meets(anchor_, cuts_ + 1, search_ + margin);
+  // The first cut lies within first_search_ of first_, and the later ones are aimed from it.
+  const int64_t first_reach = first_search_ + margin;
+  if (begin.count < first_ + first_reach && end.count > first_ - first_reach) return true;
+  return meets(first_, 1, search_ + first_search_ + margin);
 }
 
 int64_t ChunkCutter::Aim() const { return anchor_ + (cuts_ + 1) * target_ - begin_; }

@@ -53,8 +53,8 @@ class ChunkCutter {
   // Whether a cut still to make may look at any of the samples [begin, end) (from the start of
   // the file): false only for audio that no later cut can fall in or judge the quiet of, which
   // may then be pushed as silence (DecodeGrowingFile's `wanted`: only the chunks' ends are
-  // kept, as on the relay's copy path). True until the short first chunk is cut, since the
-  // later cuts are aimed from where it ends.
+  // kept, as on the relay's copy path). Until the short first chunk is cut, the stretches
+  // around the later cuts are wider by its search, since those are aimed from where it ends.
   bool LooksAt(Samples begin, Samples end) const;
 
  private:
