@@ -64,6 +64,9 @@ using SampleSink = std::function<bool(std::span<const float>)>;
 Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const SampleSink& sink,
                                   const std::function<bool(double)>& progress = {});
 
+// Whether a sink will look at any of the samples [begin, end) (from the start of the audio).
+using SampleWanted = std::function<bool(Samples begin, Samples end)>;
+
 // DecodeAudioStream on a file still being written (a download's .part, core/growing_file.h):
 // decodes its bytes as they arrive, waiting for more instead of ending, until the writer has
 // finished. MP3, AAC (ADTS), Ogg, FLAC, WAV, and MP4/M4A whose index (moov) comes before its
@@ -74,9 +77,15 @@ Result<int64_t> DecodeAudioStream(const std::filesystem::path& path, const Sampl
 // the writer has finished: the writer's failure, even after the last block, fails the decode
 // with the writer's error as it was given (not prefixed); other errors as
 // DecodeAudioStream's, prefixed with `name`.
+// With `wanted`, a packet whose audio (with a second either side, where the decoder settles
+// after a gap) it does not want is demuxed but not decoded: its samples are handed over as
+// silence (zeros), and the audio decoded after the gap is placed by its timestamps where a
+// decode of the whole would place it (to within a few milliseconds: the decoder's and the
+// resampler's delays). Such blocks serve to find where to cut (ChunkCutter::LooksAt), not to
+// be encoded; damage in packets not decoded goes unnoticed.
 Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
                                   const std::function<void(std::optional<Millis>)>& opened,
-                                  const SampleSink& sink);
+                                  const SampleSink& sink, const SampleWanted& wanted = {});
 
 // The samples [begin, end) of an audio file (no end: to the end of the file), decoded as
 // DecodeAudioStream does, holding only those: a worker's chunk of a whole episode. Decoding stops

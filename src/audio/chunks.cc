@@ -54,12 +54,14 @@ int64_t WindowOf(const ChunkOptions& options) {
 }
 
 // The length of the chunk that starts `audio` (the samples from its start on), in audio that has
-// `left` samples from there to its end (at least those of `audio`).
-int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, int64_t search,
-                    int64_t window) {
-  const int64_t lo = std::max<int64_t>(1, target - search) / kFrameSamples;
-  const int64_t hi = std::min(left - target / 4, target + search) / kFrameSamples;
-  if (hi <= lo) return target;
+// `left` samples from there to its end (at least those of `audio`): its end is the quietest
+// point within `search` of `aim` samples from its start, leaving the last chunk a quarter of
+// `target` at least.
+int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, int64_t aim,
+                    int64_t search, int64_t window) {
+  const int64_t lo = std::max<int64_t>(1, aim - search) / kFrameSamples;
+  const int64_t hi = std::min(left - target / 4, aim + search) / kFrameSamples;
+  if (hi <= lo) return std::max<int64_t>(1, aim);
   const auto reach =
       std::min<size_t>(audio.size(), static_cast<size_t>(hi + window) * kFrameSamples);
   return QuietestFrame(FramePower(audio.first(reach)), lo, hi, window) * kFrameSamples;
@@ -87,16 +89,22 @@ std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& optio
   std::vector<Piece> pieces;
   const int64_t first = FirstOf(options);
   int64_t begin = 0;
+  int64_t anchor = 0;  // cut k after the short first chunk is aimed at anchor + k targets
+  int64_t cuts = 0;
   while (TooLong(total - begin, target)) {
     const std::span<const float> rest(audio.samples.data() + begin,
                                       static_cast<size_t>(total - begin));
-    const bool short_first = begin == 0 && first > 0;
-    const int64_t cut =
-        begin + ChunkLength(rest, total - begin, short_first ? first : target,
-                            short_first ? FirstSearchOf(options) : SearchOf(options),
-                            WindowOf(options));
-    pieces.push_back({Samples{begin}, Samples{cut}});
-    begin = cut;
+    int64_t length = 0;
+    if (begin == 0 && first > 0) {
+      length = ChunkLength(rest, total, first, first, FirstSearchOf(options), WindowOf(options));
+      anchor = length;
+    } else {
+      ++cuts;
+      length = ChunkLength(rest, total - begin, target, anchor + cuts * target - begin,
+                           SearchOf(options), WindowOf(options));
+    }
+    pieces.push_back({Samples{begin}, Samples{begin + length}});
+    begin += length;
   }
   pieces.push_back({Samples{begin}, Samples{total}});
   return pieces;
@@ -110,7 +118,8 @@ ChunkCutter::ChunkCutter(const ChunkOptions& options, Samples skip)
       first_search_(FirstSearchOf(options)),
       first_pending_(skip.count == 0 && first_ > 0),
       to_skip_(skip.count),
-      begin_(skip.count) {}
+      begin_(skip.count),
+      anchor_(skip.count) {}
 
 std::vector<CutChunk> ChunkCutter::Push(std::span<const float> block) {
   const auto skipped = static_cast<size_t>(std::min<int64_t>(to_skip_, ssize(block)));
@@ -122,12 +131,12 @@ std::vector<CutChunk> ChunkCutter::Push(std::span<const float> block) {
   if (first_pending_ && ssize(buffer_) > target_ + target_ / 4 &&
       ssize(buffer_) > first_ + first_ / 4 + first_search_ + (window_ + 1) * kFrameSamples) {
     const int64_t far = std::numeric_limits<int64_t>::max() / 2;
-    out.push_back(Take(ChunkLength(buffer_, far, first_, first_search_, window_)));
+    out.push_back(Take(ChunkLength(buffer_, far, first_, first_, first_search_, window_)));
   }
   // With this much in hand, the cut of ChooseChunks no longer depends on where the audio ends.
-  while (!first_pending_ && target_ > 0 && ssize(buffer_) > target_ + search_ + target_ / 4) {
+  while (!first_pending_ && target_ > 0 && ssize(buffer_) > Aim() + search_ + target_ / 4) {
     const int64_t far = std::numeric_limits<int64_t>::max() / 2;
-    out.push_back(Take(ChunkLength(buffer_, far, target_, search_, window_)));
+    out.push_back(Take(ChunkLength(buffer_, far, target_, Aim(), search_, window_)));
   }
   return out;
 }
@@ -136,8 +145,9 @@ std::vector<CutChunk> ChunkCutter::Finish() {
   std::vector<CutChunk> out;
   while (TooLong(ssize(buffer_), target_)) {
     const int64_t target = first_pending_ ? first_ : target_;
+    const int64_t aim = first_pending_ ? first_ : Aim();
     const int64_t search = first_pending_ ? first_search_ : search_;
-    out.push_back(Take(ChunkLength(buffer_, ssize(buffer_), target, search, window_)));
+    out.push_back(Take(ChunkLength(buffer_, ssize(buffer_), target, aim, search, window_)));
   }
   out.push_back(Take(ssize(buffer_)));
   return out;
@@ -149,9 +159,34 @@ CutChunk ChunkCutter::Take(int64_t length) {
   chunk.samples.assign(buffer_.begin(), buffer_.begin() + length);
   buffer_.erase(buffer_.begin(), buffer_.begin() + length);
   begin_ += length;
+  if (first_pending_) {
+    anchor_ = begin_;
+  } else {
+    ++cuts_;
+  }
   first_pending_ = false;
   return chunk;
 }
+
+bool ChunkCutter::LooksAt(Samples begin, Samples end) const {
+  if (target_ <= 0) return true;
+  // A cut aimed at `aim` and searched within `search` of it judges the window around each point.
+  const int64_t margin = (window_ + 1) * kFrameSamples;
+  // Whether [begin, end) meets [aim - radius, aim + radius) for an aim of base + k targets,
+  // k >= k0 (the first such stretch that ends after `begin` is the only one that may).
+  auto meets = [&](int64_t base, int64_t k0, int64_t radius) {
+    const int64_t past = begin.count - radius - base;
+    const int64_t k = std::max(k0, past <= 0 ? 0 : (past + target_ - 1) / target_);
+    return base + k * target_ - radius < end.count;
+  };
+  if (!first_pending_) return meets(anchor_, cuts_ + 1, search_ + margin);
+  // The first cut lies within first_search_ of first_, and the later ones are aimed from it.
+  const int64_t first_reach = first_search_ + margin;
+  if (begin.count < first_ + first_reach && end.count > first_ - first_reach) return true;
+  return meets(first_, 1, search_ + first_search_ + margin);
+}
+
+int64_t ChunkCutter::Aim() const { return anchor_ + (cuts_ + 1) * target_ - begin_; }
 
 Millis SpreadTarget(Millis duration, Millis target, int free_workers) {
   const int64_t total = duration.count();

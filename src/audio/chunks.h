@@ -22,10 +22,11 @@ struct ChunkOptions {
 
 // Splits `audio` into consecutive pieces that cover all of it, in order. Audio up to 1.25 targets
 // long is one piece; otherwise the first cut lies within the search of `first` from the start
-// (when shorter than the target) and each later one within `search` of `target` past the
-// previous one, at the centre of the quietest `quiet_window` there, and the last piece is at
-// least a quarter of a target long. `search` is taken as at most a quarter of the target; a
-// target of zero or less gives one piece.
+// (when shorter than the target) and cut k after it within `search` of k targets past it (not
+// of a target past the previous cut: the errors of snapping to pauses do not add up, so audio
+// of n targets becomes n pieces), at the centre of the quietest `quiet_window` there, and the
+// last piece is at least a quarter of a target long. `search` is taken as at most a quarter of
+// the target; a target of zero or less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
 
 // A chunk cut from audio that arrives as a stream: where it lies and its samples.
@@ -36,7 +37,7 @@ struct CutChunk {
 
 // ChooseChunks on audio that arrives block by block (DecodeAudioStream): makes the same cuts as
 // ChooseChunks on the whole audio, handing each chunk over as soon as its end is settled, so that
-// it holds at most about target + search + target/4 of audio however long the episode.
+// it holds at most about target + 2 x search + target/4 of audio however long the episode.
 // Not thread-safe; one per stream.
 class ChunkCutter {
  public:
@@ -49,8 +50,17 @@ class ChunkCutter {
   // The end of the audio: returns the chunks left (at least one, possibly empty).
   std::vector<CutChunk> Finish();
 
+  // Whether a cut still to make may look at any of the samples [begin, end) (from the start of
+  // the file): false only for audio that no later cut can fall in or judge the quiet of, which
+  // may then be pushed as silence (DecodeGrowingFile's `wanted`: only the chunks' ends are
+  // kept, as on the relay's copy path). Until the short first chunk is cut, the stretches
+  // around the later cuts are wider by its search, since those are aimed from where it ends.
+  bool LooksAt(Samples begin, Samples end) const;
+
  private:
   CutChunk Take(int64_t end);
+  // Where the next cut (after the short first chunk) is aimed, in samples from begin_.
+  int64_t Aim() const;
 
   const int64_t target_;
   const int64_t search_;
@@ -61,6 +71,8 @@ class ChunkCutter {
   int64_t to_skip_;
   int64_t begin_;              // where buffer_ starts, in samples from the start of the file
   std::vector<float> buffer_;  // the audio not yet handed over
+  int64_t anchor_;             // where the cuts at whole targets are counted from
+  int64_t cuts_ = 0;           // cuts made since anchor_
 };
 
 // The chunk target for an episode of `duration` when `free_workers` workers would otherwise wait

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 namespace podfleet {
@@ -57,6 +58,38 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
   // The first cut takes the long pause, the quietest stretch in range.
   EXPECT_GE(pieces[0].end, ToSamples(Millis(61'500)));
   EXPECT_LE(pieces[0].end, ToSamples(Millis(62'500)));
+}
+
+// Pauses every 5 s and a target of 14 s: the nearest pause is about a second past each aim.
+// Were each cut aimed a target past the previous one, the seconds would add up (chunks of 15 s,
+// 19 of them in 20 targets, the cuts drifting ever further from the grid); aimed at k targets
+// from the start, every cut stays within the search of its aim and 20 targets are 20 chunks.
+TEST(ChooseChunks, SnappingErrorsDoNotAccumulate) {
+  PcmAudio a;
+  a.samples.resize(static_cast<size_t>(ToSamples(Millis(20 * 14'000)).count));
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> noise(-0.5f, 0.5f);
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    const bool quiet = static_cast<int64_t>(i) % (5 * kSampleRate) >= 47 * kSampleRate / 10;
+    a.samples[i] = quiet ? noise(rng) * 0.001f : noise(rng);
+  }
+  const ChunkOptions o{Millis(14'000), Millis(3'000)};
+  const std::vector<Piece> pieces = ChooseChunks(a, o);
+  ASSERT_EQ(pieces.size(), 20u);
+  for (size_t k = 1; k < pieces.size(); ++k) {
+    const int64_t aim = ToSamples(Millis(14'000 * static_cast<int64_t>(k))).count;
+    EXPECT_LE(std::abs(pieces[k - 1].end.count - aim), ToSamples(Millis(3'000)).count)
+        << "cut " << k;
+    EXPECT_TRUE(Quiet(a, pieces[k - 1].end)) << "cut " << k;
+  }
+  ChunkCutter cutter(o);
+  std::vector<CutChunk> cut;
+  for (size_t at = 0; at < a.samples.size(); at += kSampleRate)
+    for (CutChunk& c : cutter.Push(std::span(a.samples).subspan(at, kSampleRate)))
+      cut.push_back(std::move(c));
+  for (CutChunk& c : cutter.Finish()) cut.push_back(std::move(c));
+  ASSERT_EQ(cut.size(), pieces.size());
+  for (size_t i = 0; i < cut.size(); ++i) EXPECT_EQ(cut[i].piece.end, pieces[i].end);
 }
 
 TEST(ChooseChunks, SilenceStillGetsCutAtTheTarget) {
@@ -196,7 +229,9 @@ TEST(ChunkCutter, HandsTheShortFirstChunkOverOnceTheEpisodeIsKnownLong) {
 }
 
 // Chunks are handed over while the audio still comes: the first long before the end, and the
-// cutter never holds much more than target + search + a quarter of a target.
+// cutter never holds much more than target + 2 x search + a quarter of a target (a cut is aimed
+// at whole targets from the start, so after one that came a search early the next chunk is
+// a target and a search long).
 TEST(ChunkCutter, HandsChunksOverEarlyAndHoldsAboutAChunk) {
   const PcmAudio a = Talk(Millis(600'000), Millis(500'000));
   const ChunkOptions o{Millis(60'000), Millis(10'000)};
@@ -216,7 +251,7 @@ TEST(ChunkCutter, HandsChunksOverEarlyAndHoldsAboutAChunk) {
     most_held = std::max(most_held, pushed - handed);
   }
   EXPECT_LT(first_at, ToSamples(Millis(90'000)).count);
-  EXPECT_LE(most_held, ToSamples(Millis(60'000 + 10'000 + 15'000)).count + int64_t{block});
+  EXPECT_LE(most_held, ToSamples(Millis(60'000 + 2 * 10'000 + 15'000)).count + int64_t{block});
 }
 
 // An episode resumed after a restart is cut from its next chunk's start, as the whole would be
@@ -232,6 +267,33 @@ TEST(ChunkCutter, SkipsWhatWasQueuedBefore) {
     EXPECT_EQ(rest[i].piece.begin, whole[i + 1].begin);
     EXPECT_EQ(rest[i].piece.end, whole[i + 1].end);
   }
+}
+
+// Audio the cutter says it does not look at may be silenced without moving a cut: the relay's
+// copy path decodes only around the cuts.
+TEST(ChunkCutter, CutsAlikeWhereItDoesNotLookIsSilenced) {
+  const PcmAudio a = Talk(Millis(400'000), Millis(181'000));
+  ChunkOptions o{Millis(40'000), Millis(5'000)};
+  o.first = Millis(10'000);
+  const std::vector<Piece> whole = ChooseChunks(a, o);
+  ChunkCutter cutter(o);
+  std::vector<CutChunk> cut;
+  int64_t silenced = 0;
+  for (size_t at = 0; at < a.samples.size(); at += 1'600) {  // blocks of 0.1 s
+    const size_t n = std::min<size_t>(1'600, a.samples.size() - at);
+    std::vector<float> block(a.samples.begin() + static_cast<std::ptrdiff_t>(at),
+                             a.samples.begin() + static_cast<std::ptrdiff_t>(at + n));
+    const auto begin = static_cast<int64_t>(at);
+    if (!cutter.LooksAt(Samples{begin}, Samples{begin + ssize(block)})) {
+      std::fill(block.begin(), block.end(), 0.0f);
+      silenced += ssize(block);
+    }
+    for (CutChunk& c : cutter.Push(block)) cut.push_back(std::move(c));
+  }
+  for (CutChunk& c : cutter.Finish()) cut.push_back(std::move(c));
+  EXPECT_GT(silenced, ssize(a.samples) / 2);  // most of it: 2 x 5 s of every 40
+  ASSERT_EQ(cut.size(), whole.size());
+  for (size_t i = 0; i < cut.size(); ++i) EXPECT_EQ(cut[i].piece.end, whole[i].end) << i;
 }
 
 TEST(ChunkCutter, ShortAudioIsOneChunkAtTheEnd) {

@@ -269,8 +269,9 @@ class FileDecoder {
   }
 
   // Decodes the whole stream, handing the samples to `sink` in blocks of about kBlockSamples
-  // as they come, so that only a block is held here. Returns the number of samples.
-  Result<int64_t> Run(const SampleSink& sink) {
+  // as they come, so that only a block is held here. Returns the number of samples. Packets
+  // `wanted` does not want are not decoded (DecodeGrowingFile).
+  Result<int64_t> Run(const SampleSink& sink, const SampleWanted& wanted = {}) {
     std::vector<float> block;
     block.reserve(kBlockSamples * 2);
     PacketPtr packet(av_packet_alloc());
@@ -288,13 +289,20 @@ class FileDecoder {
       if (rc == AVERROR_EOF || rc == AVERROR_INVALIDDATA) break;  // truncated: keep what is there
       if (rc < 0) return Unavailable("read: " + log_.Explain(rc));
       if (packet->stream_index == stream_) {
-        if (auto r = Decode(packet.get(), *frame, block); !r) return std::unexpected(r.error());
+        if (Unwanted(*packet, wanted)) {
+          Skip(*packet, block);
+        } else {
+          if (skipping_ && !Resume(*packet, block, hand_over)) return Unavailable("cancelled");
+          if (auto r = Decode(packet.get(), *frame, block); !r) return std::unexpected(r.error());
+        }
         if (!ReportProgress(*packet) || !hand_over(kBlockSamples)) return Unavailable("cancelled");
       }
       av_packet_unref(packet.get());
     }
     if (auto r = Decode(nullptr, *frame, block); !r) return std::unexpected(r.error());
     resampler_.Flush(block);
+    if (skipping_ && !PadTo(skipped_to_ + drift_, block, hand_over))
+      return Unavailable("cancelled");
     if (!hand_over(1)) return Unavailable("cancelled");
     if (auto r = CheckErrors(); !r) return std::unexpected(r.error());
     if (auto r = CheckComplete(); !r) return std::unexpected(r.error());
@@ -339,6 +347,7 @@ class FileDecoder {
         return {};
       }
       if (!first_sample_) first_sample_ = SamplePosition(frame);
+      Place(frame, out);
       auto converted = resampler_.Convert(frame, out);
       av_frame_unref(&frame);
       if (!converted) return converted;
@@ -346,11 +355,72 @@ class FileDecoder {
   }
 
   int64_t SamplePosition(const AVFrame& frame) const {
+    return SamplePosition(frame.best_effort_timestamp);
+  }
+
+  // Where a stream timestamp lies, in samples from the stream's start (0 when unknown).
+  int64_t SamplePosition(int64_t pts) const {
     const AVStream* stream = format_->streams[stream_];
-    const int64_t pts = frame.best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) return 0;
     const int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
     return av_rescale_q(pts - start, stream->time_base, AVRational{1, kSampleRate});
+  }
+
+  // Whether `packet` is left undecoded: `wanted` wants none of its audio, nor of the second
+  // either side. Packets without a timestamp or a duration are decoded.
+  bool Unwanted(const AVPacket& packet, const SampleWanted& wanted) const {
+    if (!wanted || packet.pts == AV_NOPTS_VALUE || packet.duration <= 0) return false;
+    const int64_t begin = SamplePosition(packet.pts);
+    const int64_t end = SamplePosition(packet.pts + packet.duration);
+    return !wanted(Samples{begin - kSampleRate}, Samples{end + kSampleRate});
+  }
+
+  // Leaves `packet` undecoded. At the first of a gap, what the resampler holds is drained, and
+  // the difference between the samples handed over and the packet's timestamp noted, so that
+  // the audio after the gap lands where a whole decode puts it.
+  void Skip(const AVPacket& packet, std::vector<float>& block) {
+    if (!skipping_) {
+      resampler_.Flush(block);
+      resampler_ = Resampler();
+      drift_ = total_ + ssize(block) - SamplePosition(packet.pts);
+      skipping_ = true;
+    }
+    skipped_to_ = SamplePosition(packet.pts + packet.duration);
+  }
+
+  // Ends a gap at `packet`: silence up to about where its audio goes (Place settles it), and a
+  // decoder with nothing of before the gap. False when the sink cancelled.
+  template <typename HandOver>
+  bool Resume(const AVPacket& packet, std::vector<float>& block, HandOver& hand_over) {
+    skipping_ = false;
+    placing_ = true;
+    avcodec_flush_buffers(codec_.get());
+    return PadTo(SamplePosition(packet.pts) + drift_, block, hand_over);
+  }
+
+  // Notes where each decoded frame's audio goes against its timestamp; the first after a gap
+  // is put at the same distance (packets and frames can be timed apart by the codec's priming
+  // samples, which the decoder drops at the start only), moving the silence's end in `out`.
+  void Place(const AVFrame& frame, std::vector<float>& out) {
+    const int64_t at = total_ + ssize(out);
+    if (placing_) {
+      placing_ = false;
+      const int64_t want = SamplePosition(frame) + frame_drift_;
+      if (want > at) out.insert(out.end(), static_cast<size_t>(want - at), 0.0f);
+      if (want < at) out.resize(out.size() - static_cast<size_t>(std::min(at - want, ssize(out))));
+    }
+    frame_drift_ = total_ + ssize(out) - SamplePosition(frame);
+  }
+
+  // Silence until `at` samples were handed over, a block at a time. False when the sink cancelled.
+  template <typename HandOver>
+  bool PadTo(int64_t at, std::vector<float>& block, HandOver& hand_over) {
+    while (total_ + ssize(block) < at) {
+      const int64_t n = std::min<int64_t>(at - total_ - ssize(block), kBlockSamples);
+      block.insert(block.end(), static_cast<size_t>(n), 0.0f);
+      if (!hand_over(kBlockSamples)) return false;
+    }
+    return true;
   }
 
   void NoteError(int rc) {
@@ -421,6 +491,11 @@ class FileDecoder {
   std::string first_error_;
   double reported_ = 0;
   bool seeked_ = false;
+  bool skipping_ = false;    // in a gap of packets left undecoded
+  int64_t skipped_to_ = 0;   // where the last packet left undecoded ends, by its timestamp
+  int64_t drift_ = 0;        // samples handed over less the timestamp, at the gap's start
+  int64_t frame_drift_ = 0;  // the same, at the last frame decoded
+  bool placing_ = false;     // the next frame is the first after a gap
   SeekBy seek_by_ = SeekBy::kReading;
   std::optional<int64_t> first_sample_;
 };
@@ -684,7 +759,7 @@ Result<PcmAudio> DecodeAudioRange(const std::filesystem::path& path, Samples beg
 
 Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
                                   const std::function<void(std::optional<Millis>)>& opened,
-                                  const SampleSink& sink) {
+                                  const SampleSink& sink, const SampleWanted& wanted) {
   const std::function<bool(double)> no_progress;
   auto opened_with = [&](const FileDecoder& decoder) {
     const double seconds = decoder.DurationSeconds();
@@ -707,7 +782,7 @@ Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
     FileDecoder decoder(no_progress);
     if (auto r = OpenAudio(*whole, decoder); !r) return std::unexpected(r.error());
     opened_with(decoder);
-    return WithContext(decoder.Run(sink), name);
+    return WithContext(decoder.Run(sink, wanted), name);
   }
   GrowingInput input{.source = &file};
   IoPtr io = ffmpeg::MakeIo(&input, &GrowingInput::Read, &SeekGrowing);
@@ -719,7 +794,7 @@ Result<int64_t> DecodeGrowingFile(GrowingFile& file, const std::string& name,
     FileDecoder decoder(no_progress);  // closed before `io` is freed
     if (auto r = decoder.Open(io.get(), format); !r) return std::unexpected(r.error());
     opened_with(decoder);
-    return decoder.Run(sink);
+    return decoder.Run(sink, wanted);
   }();
   if (input.error) return std::unexpected(*input.error);
   if (!decoded) return WithContext(std::move(decoded), name);

@@ -542,15 +542,21 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
       if (Result<void> r = Settle(job, in_flight, /*wait=*/false); !r) failed = r.error();
     return !failed && !stopping();
   };
+  // The path is chosen as soon as the audio opens, so that a copy decodes only around its cuts
+  // from the start (an M4A's copier waits for the whole file here instead of at the first chunk).
   auto opened = [&](std::optional<Millis> duration) {
     cutter.emplace(Chunking(duration ? duration : episode.info.duration, job, estimate),
                    ToSamples(job.next.start));
+    choose();
   };
+  // Copying needs the decoded audio only where the cuts are looked for: the rest is not decoded.
+  auto wanted = [&](Samples begin, Samples end) { return !copier || cutter->LooksAt(begin, end); };
   const double cpu = ThreadCpuSeconds();
   // Decoded as the download comes: the first chunks are queued before it ends.
   auto decoded = DecodeGrowingFile(
       (*source)->file(), (*source)->name(), opened,
-      [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); });
+      [&](std::span<const float> block) { return encode(cutter->Push(block), /*ends=*/false); },
+      wanted);
   {
     MutexLock lock(mu_);
     Spent& spent = copier ? copy_ : opus_;

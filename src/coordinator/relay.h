@@ -9,8 +9,9 @@
 // (ChunkCutter), and encodes each
 // chunk as 16 kHz mono Ogg Opus (audio/opus.h) into `dir` on a pool of encoder threads shared by
 // all episodes, or, on the copy path, copies the original's MP3 or AAC frames of each chunk into
-// its file (audio/frame_copy.h: no encoding; the chunk's times are its frames'). The path is
-// chosen per episode, at its first chunk (coordinator/audio_path.h, `audio_path`). Each chunk is
+// its file (audio/frame_copy.h: no encoding; the chunk's times are its frames'), decoding only
+// around the cuts (ChunkCutter::LooksAt). The path is chosen per episode as its audio opens
+// (coordinator/audio_path.h, `audio_path`). Each chunk is
 // queued as a job as soon as it and those before it are encoded (Store::QueueChunk, the last one
 // Store::PlanChunks), and `on_queued` is called so that waiting workers are served at once. Memory
 // per episode is bounded by a few chunks of decoded audio, not by the episode's length. Workers
