@@ -473,10 +473,14 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
   auto choose = [&] {
     int64_t bit_rate = 0;
     // Opening the copier may wait for the whole download (an M4A): not when even the fewest
-    // bytes would not make copying worth it.
-    const bool may_copy =
-        options_.audio_path == AudioPathMode::kCopy ||
-        (options_.audio_path == AudioPathMode::kAuto && ChoosePath(/*bit_rate=*/1).path == "copy");
+    // bytes would not make copying worth it. Then that answer (Opus, and why) stands.
+    std::optional<AudioPathChoice> opus_enough;
+    if (options_.audio_path == AudioPathMode::kAuto) {
+      AudioPathChoice best = ChoosePath(/*bit_rate=*/1);
+      if (best.path != "copy") opus_enough = std::move(best);
+    }
+    const bool may_copy = options_.audio_path == AudioPathMode::kCopy ||
+                          (options_.audio_path == AudioPathMode::kAuto && !opus_enough);
     if (may_copy) {
       auto opened = FrameCopier::Open((*source)->file(), (*source)->name());
       // What cannot be copied is encoded: a read that failed fails the decoding too, which
@@ -489,7 +493,7 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
                         opened.error().ToString()));
       }
     }
-    choice = ChoosePath(bit_rate);
+    choice = opus_enough ? *opus_enough : ChoosePath(bit_rate);
     if (choice->path != "copy") copier.reset();
     Log(fmt::format("episode {}: {} path, {} binds ({})", episode.id.value(), choice->path,
                     choice->binding, choice->reason));

@@ -265,8 +265,7 @@ HttpResponse ClaimRefused(const Error& e) {
 // POST /api/jobs/{id}/complete. With a "claim" object ({"max": N, "wait_ms": W, "request_id": ID},
 // as the claim route reads them) the node also leases its next jobs once the completion is durable,
 // and the reply carries them as "leases": one round trip per job instead of two. Without it the
-// reply is
-// {} as it always was.
+// reply is {} as it always was.
 void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto r = ReadLeaseRequest(c, request, Touch::kInCall);
   if (!r) return respond(ErrorReply(r.error()));
