@@ -12,6 +12,7 @@
 
 #include "audio/audio.h"
 #include "core/growing_file.h"
+#include "support/files.h"
 #include "support/speech.h"
 #include "support/temp_dir.h"
 
@@ -19,11 +20,6 @@ namespace podfleet {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The number of samples in a 16-bit mono WAV, from its "data" chunk.
 int64_t WavSamples(const std::filesystem::path& path) {

@@ -12,16 +12,12 @@
 #include "engines/engine_pocketsphinx.h"
 #include "engines/wer.h"
 #include "net/range_source.h"
+#include "support/files.h"
 #include "support/range_origin.h"
 #include "support/speech.h"
 
 namespace podfleet {
 namespace {
-
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // kSpeech60s as a podcast host would serve it: 44.1 kHz stereo, in `kind`'s encoding.
 std::filesystem::path Episode(std::string_view kind) {

@@ -11,6 +11,7 @@
 
 #include "api/client.h"
 #include "coordinator/coordinator.h"
+#include "support/files.h"
 #include "support/manual_clock.h"
 #include "support/range_origin.h"
 #include "support/speech.h"
@@ -89,11 +90,6 @@ TEST(RangesRefusal, Mp3AndMp4WithAnIndexOnly) {
   EXPECT_NE(RangesRefusal(SourceProbe{"mp3", Millis(60'000), true, false}), "");
   EXPECT_NE(RangesRefusal(SourceProbe{"ogg", Millis(60'000), false, false}), "");
   EXPECT_NE(RangesRefusal(SourceProbe{"aac", Millis(60'000), false, false}), "");
-}
-
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class OriginRangesCoordinator : public ::testing::Test {

@@ -5,16 +5,12 @@
 #include <fstream>
 
 #include "audio/audio.h"
+#include "support/files.h"
 #include "support/range_origin.h"
 #include "support/speech.h"
 
 namespace podfleet {
 namespace {
-
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class OriginChunkTest : public ::testing::Test {
  protected:

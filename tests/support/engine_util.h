@@ -10,18 +10,10 @@
 #include <string>
 
 #include "engines/engine.h"
+#include "support/files.h"
 #include "support/speech.h"
 
 namespace podfleet {
-
-inline std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-inline void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 // kSpeech15s, decoded once per test run.
 inline const PcmAudio& Speech() {
