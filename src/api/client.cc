@@ -183,6 +183,14 @@ json CompleteBody(const Lease& lease, const Transcript& transcript, Millis waite
   return body;
 }
 
+// A claim's body: the features this worker has (all that api/wire.h names) and a fresh id.
+json ClaimBody(int max_jobs, Millis wait) {
+  return {{"max", max_jobs},
+          {"wait_ms", wait.count()},
+          {"request_id", NewRequestId()},
+          {"features", json::array({kSeamChunksFeature})}};
+}
+
 std::string CompletePath(const Lease& lease) {
   return "/api/jobs/" + std::to_string(lease.job.value()) + "/complete";
 }
@@ -190,9 +198,8 @@ std::string CompletePath(const Lease& lease) {
 }  // namespace
 
 Result<std::vector<WireGrant>> CoordinatorClient::Claim(int max_jobs, Millis wait) {
-  json body = {{"max", max_jobs}, {"wait_ms", wait.count()}, {"request_id", NewRequestId()}};
-  auto reply =
-      CallJson("POST", "/api/workers/claim", body.dump(), node_token_, wait + kCallTimeout);
+  auto reply = CallJson("POST", "/api/workers/claim", ClaimBody(max_jobs, wait).dump(), node_token_,
+                        wait + kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   return GrantsOf(*reply);
 }
@@ -228,7 +235,7 @@ Result<void> CoordinatorClient::Complete(const Lease& lease, const Transcript& t
 Result<std::optional<std::vector<WireGrant>>> CoordinatorClient::CompleteAndClaim(
     const Lease& lease, const Transcript& transcript, Millis waited, int max_jobs, Millis wait) {
   json body = CompleteBody(lease, transcript, waited);
-  body["claim"] = {{"max", max_jobs}, {"wait_ms", wait.count()}, {"request_id", NewRequestId()}};
+  body["claim"] = ClaimBody(max_jobs, wait);
   auto reply = CallJson("POST", CompletePath(lease), body.dump(), node_token_, wait + kCallTimeout);
   if (!reply) return std::unexpected(reply.error());
   if (!reply->contains("leases")) return std::optional<std::vector<WireGrant>>();

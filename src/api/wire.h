@@ -7,11 +7,16 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/model.h"
 
 namespace podfleet {
+
+// A feature a worker names in its claims' "features" (doc/api.md): it reads seam chunks
+// (Chunk::seam > 0) from their origin and cuts them at their seams (worker/origin_chunk.h).
+inline constexpr std::string_view kSeamChunksFeature = "seam_chunks";
 
 // Grants handed to a worker by claim.
 struct WireGrant {

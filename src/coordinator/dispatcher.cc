@@ -34,9 +34,9 @@ size_t Dispatcher::parked() const {
   return parked_.size();
 }
 
-void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
+void Dispatcher::Claim(NodeId node, int max_jobs, ClaimFilter filter, Millis wait, Done done) {
   const uint64_t news = notifications_.load();
-  auto grants = store_.Claim(node, max_jobs, lease_for_, clock_.Now());
+  auto grants = store_.Claim(node, max_jobs, lease_for_, clock_.Now(), filter);
   if (!grants || !grants->empty() || wait <= Millis(0)) {
     done(std::move(grants));
     return;
@@ -44,7 +44,7 @@ void Dispatcher::Claim(NodeId node, int max_jobs, Millis wait, Done done) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      parked_.push_back(Parked{node, max_jobs, clock_.Now() + wait, std::move(done)});
+      parked_.push_back(Parked{node, max_jobs, filter, clock_.Now() + wait, std::move(done)});
       // Work that arrived while the store looked (a commit its snapshot missed) was announced
       // before this claim was parked: look again rather than wait for the re-check. A deadline
       // sooner than the re-check needs the loop to wait for it instead (NextCheck).
@@ -86,12 +86,13 @@ void Dispatcher::ServeParked(bool final) {
     // (MaxClaimWait in routes_worker.cc relies on this).
     const bool expired = now >= p.deadline;
     if (!queue_empty && !expired) {
-      auto grants = store_.Claim(p.node, p.max_jobs, lease_for_, now);
+      auto grants = store_.Claim(p.node, p.max_jobs, lease_for_, now, p.filter);
       if (!grants || !grants->empty()) {
         p.done(std::move(grants));
         continue;
       }
-      queue_empty = true;  // nothing claimable: the rest would get nothing either
+      // Nothing claimable: the rest would get nothing either, unless this claim left jobs out.
+      if (p.filter.seam_chunks) queue_empty = true;
     }
     if (final || expired) {
       p.done(std::vector<Grant>{});

@@ -31,8 +31,12 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Leases up to `max_jobs` to `node`, waiting up to `wait` if none is claimable now.
-  void Claim(NodeId node, int max_jobs, Millis wait, Done done);
+  // Leases up to `max_jobs` that `filter` lets `node` take (Store::Claim), waiting up to `wait`
+  // if none is claimable now.
+  void Claim(NodeId node, int max_jobs, ClaimFilter filter, Millis wait, Done done);
+  void Claim(NodeId node, int max_jobs, Millis wait, Done done) {
+    Claim(node, max_jobs, ClaimFilter{}, wait, std::move(done));
+  }
   // Work may have become claimable: serve the parked claims.
   void Notify();
   // Answers every parked claim with what it can get now and stops the thread. Idempotent.
@@ -44,6 +48,7 @@ class Dispatcher {
   struct Parked {
     NodeId node;
     int max_jobs;
+    ClaimFilter filter;
     TimePoint deadline;
     Done done;
   };

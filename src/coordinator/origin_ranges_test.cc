@@ -170,6 +170,44 @@ TEST_F(OriginRangesCoordinator, AnOriginServingRangesIsPlannedNotRelayed) {
   EXPECT_TRUE((*bandwidth)["preparation_capacity"].is_null());
 }
 
+// A worker older than seam chunks (its claims name no "features") would transcribe a seam
+// chunk's whole stretch, doubling the audio at its seams: its claims pass them over, and a
+// current worker gets them.
+TEST_F(OriginRangesCoordinator, AWorkerThatCannotCutSeamsGetsNoSeamChunks) {
+  RangeOrigin origin(mp3_);
+  Add(origin.Url());
+  auto first = worker_->Claim(1, Millis(20'000));  // waits until the episode is planned
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_GT(first->front().chunk.seam, Millis(0));
+  ASSERT_GE(first->front().chunk.count, 2);
+
+  CoordinatorClient old_worker(coordinator_->base_url(), *http_);
+  NodeInfo info;
+  info.name = "old";
+  auto reg = old_worker.Register(*coordinator_->first_enrollment_token(), info);
+  ASSERT_TRUE(reg) << reg.error().ToString();
+  ClientRequest claim;
+  claim.method = "POST";
+  claim.url = coordinator_->base_url() + "/api/workers/claim";
+  claim.headers.emplace_back("Authorization", "Bearer " + reg->token);
+  claim.body = R"({"max":8,"wait_ms":0})";
+  claim.content_type = "application/json";
+  auto answer = http_->Send(claim);
+  ASSERT_TRUE(answer) << answer.error().ToString();
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  EXPECT_EQ(nlohmann::json::parse(answer->body)["leases"], nlohmann::json::array());
+
+  claim.body = R"({"max":8,"wait_ms":0,"features":"seam_chunks"})";
+  answer = http_->Send(claim);
+  ASSERT_TRUE(answer) << answer.error().ToString();
+  EXPECT_EQ(answer->status, 400) << answer->body;
+
+  auto rest = worker_->Claim(8, Millis(0));
+  ASSERT_TRUE(rest) << rest.error().ToString();
+  EXPECT_EQ(std::ssize(*rest) + 1, first->front().chunk.count);
+}
+
 // An origin that ignores Range: the episode is relayed as in relay mode.
 TEST_F(OriginRangesCoordinator, AnOriginIgnoringRangeIsRelayed) {
   RangeOrigin origin(mp3_, RangeOrigin::Mode::kIgnore);

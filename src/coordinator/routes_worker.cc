@@ -116,18 +116,35 @@ Millis MaxClaimWait(const CoordinatorOptions& o) {
   return std::min(o.lease_duration - o.heartbeat_interval, o.max_claim_wait);
 }
 
-// What a claim asks for: up to `max_jobs` leases, waiting up to `wait` when none is claimable,
-// the node's local fault (empty: healthy), and the worker's id for this claim (empty: none sent;
-// claim_replays.h).
+// What a claim asks for: up to `max_jobs` leases of the jobs `filter` lets the worker take,
+// waiting up to `wait` when none is claimable, the node's local fault (empty: healthy), and the
+// worker's id for this claim (empty: none sent; claim_replays.h).
 struct ClaimAsk {
   int max_jobs = 1;
   Millis wait{0};
   std::string fault;
   std::string request_id;
+  ClaimFilter filter;
 };
 
-// Reads a claim's "max", "wait_ms", "fault" and "request_id" (the claim route's body, or a
-// complete's "claim" object), all before anything is written.
+// The jobs a claim's "features" (the worker's, doc/api.md) let it take. A worker that names none
+// is older than every feature listed in ClaimFilter: it gets none of their jobs. Names this
+// coordinator does not know are ignored (a newer worker's).
+Result<ClaimFilter> ClaimFilterOf(const json& body) {
+  ClaimFilter filter{.seam_chunks = false};
+  const auto features = body.find("features");
+  if (features == body.end()) return filter;
+  if (!features->is_array()) return InvalidArgument("field 'features' must be an array of strings");
+  for (const json& feature : *features) {
+    if (!feature.is_string())
+      return InvalidArgument("field 'features' must be an array of strings");
+    if (feature == kSeamChunksFeature) filter.seam_chunks = true;
+  }
+  return filter;
+}
+
+// Reads a claim's "max", "wait_ms", "fault", "request_id" and "features" (the claim route's body,
+// or a complete's "claim" object), all before anything is written.
 Result<ClaimAsk> ClaimAskOf(const Coordinator::Context& c, const json& body) {
   auto max = IntField(body, "max", 1);
   if (!max) return std::unexpected(max.error());
@@ -140,9 +157,11 @@ Result<ClaimAsk> ClaimAskOf(const Coordinator::Context& c, const json& body) {
   if (request_id->size() > ClaimReplays::kMaxIdLength)
     return InvalidArgument(
         fmt::format("field 'request_id' is longer than {} bytes", ClaimReplays::kMaxIdLength));
+  auto filter = ClaimFilterOf(body);
+  if (!filter) return std::unexpected(filter.error());
   return ClaimAsk{static_cast<int>(std::clamp<int64_t>(*max, 1, 64)),
                   std::clamp(Millis(*wait_ms), Millis(0), MaxClaimWait(c.options)),
-                  std::move(*fault), std::move(*request_id)};
+                  std::move(*fault), std::move(*request_id), *filter};
 }
 
 // The responder a claim answers through, or nullopt when it is a repeat of one this coordinator
@@ -159,7 +178,7 @@ void LeaseAndAnswer(Coordinator::Context& c, const Node& node, const ClaimAsk& a
                     HttpResponder respond, HttpResponse (*on_error)(const Error&)) {
   c.faults.Report(node.id, node.info.name, ask.fault, c.clock.Now());
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.dispatcher.Claim(node.id, ask.max_jobs, ask.wait,
+  c.dispatcher.Claim(node.id, ask.max_jobs, ask.filter, ask.wait,
                      [&c, shared, on_error](Result<std::vector<Grant>> grants) {
                        if (!grants) return (*shared)(on_error(grants.error()));
                        (*shared)(JsonReply(200, GrantsJson(c, *grants)));

@@ -45,6 +45,15 @@ struct AutoscaleDecision {
   std::string text;
 };
 
+// What a claiming worker can do beyond its registered engine and model, for jobs that workers
+// older than a feature cannot do right. The default is a current worker: it can do everything.
+struct ClaimFilter {
+  // The worker reads seam chunks (Chunk::seam > 0) from their origin and cuts them at their
+  // seams. A worker that cannot would transcribe a seam chunk's whole stretch, doubling up to two
+  // seams of audio: false leaves those chunks to others.
+  bool seam_chunks = true;
+};
+
 // A lease granted by Claim, with what the worker needs to do the job.
 struct Grant {
   Lease lease;
@@ -313,9 +322,13 @@ class Store {
   // Leases up to `max_jobs` claimable jobs (queued, not_before <= now) to `node`, oldest first,
   // leaving out those whose JobRequirement the node's registered engine and model cannot serve
   // (core/model.h CanServe; a node not registered serves only jobs that ask nothing).
-  // Records that the node was heard from (TouchNode) in the same transaction.
+  // Records that the node was heard from (TouchNode) in the same transaction. `filter` leaves out
+  // the jobs a worker declared it cannot do (ClaimFilter).
   virtual Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
-                                           TimePoint now) = 0;
+                                           TimePoint now, ClaimFilter filter) = 0;
+  Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for, TimePoint now) {
+    return Claim(node, max_jobs, lease_for, now, ClaimFilter{});
+  }
   // Extends the leases of the attempts listed and stores their progress. Returns the leases that
   // were renewed; an entry whose attempt no longer holds its job is left out (the worker must stop
   // that job). Records that the node was heard from (TouchNode) in the same transaction, so a

@@ -300,8 +300,9 @@ TEST_P(StoreChunks, WithdrawnChunksLeaveTheEpisodeFailedAsOneJob) {
 }
 
 // Seam chunks (origin ranges: planned, each worker cuts its own edges) keep their search width
-// through the plan, the claim's grant and Complete; transcribing the episode again makes it one
-// exact job.
+// through the plan, the claim's grant and Complete; a claim whose worker cannot cut seams
+// (ClaimFilter) gets none of them; transcribing the episode again makes it one exact job, which
+// every worker may claim.
 TEST_P(StoreChunks, SeamChunksKeepTheirSearchWidthUntilTranscribedAgain) {
   const PreparingJob held = Hold("seams");
   std::vector<Chunk> planned = Thirds();
@@ -311,6 +312,8 @@ TEST_P(StoreChunks, SeamChunksKeepTheirSearchWidthUntilTranscribedAgain) {
   }
   planned.back().end.reset();
   Must(store_->PlanChunks(held.job, planned, clock_.Now()));
+  const ClaimFilter old_worker{.seam_chunks = false};
+  EXPECT_TRUE(Must(store_->Claim(node_, 10, kLease, clock_.Now(), old_worker)).empty());
   auto grants = Must(store_->Claim(node_, 10, kLease, clock_.Now()));
   ASSERT_EQ(grants.size(), 3u);
   for (const Grant& g : grants) {
@@ -328,6 +331,8 @@ TEST_P(StoreChunks, SeamChunksKeepTheirSearchWidthUntilTranscribedAgain) {
   const Job again = Must(store_->GetJobForEpisode(held.episode.id));
   EXPECT_TRUE(again.chunk.whole());
   EXPECT_EQ(again.chunk.seam, Millis(0));
+  EXPECT_EQ(again.state, JobState::kQueued);
+  EXPECT_EQ(Must(store_->Claim(node_, 10, kLease, clock_.Now(), old_worker)).size(), 1u);
 }
 
 // Migration 12 gives the jobs of a version-11 database exact edges (seam_ms 0).

@@ -146,8 +146,9 @@ class PgStore final : public Store {
                              TimePoint now) override;
   Result<void> WithdrawPreparing(JobId job, std::string_view reason, TimePoint now) override;
 
-  Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for,
-                                   TimePoint now) override;
+  using Store::Claim;
+  Result<std::vector<Grant>> Claim(NodeId node, int max_jobs, Millis lease_for, TimePoint now,
+                                   ClaimFilter filter) override;
   Result<std::vector<Lease>> Renew(NodeId node, const std::vector<Progress>& held, Millis lease_for,
                                    TimePoint now) override;
   using Store::Complete;

@@ -566,11 +566,13 @@ Result<Job> PgStore::GetJob(JobId id) {
 
 namespace {
 
-// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order, locked;
-// records that the node was heard from (MarkSeen) in the statement that reads its engine.
+// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL) and `filter` lets it
+// take, in claim order, locked; records that the node was heard from (MarkSeen) in the statement
+// that reads its engine.
 // SKIP LOCKED: a job another transaction is claiming (or completing) is passed over, so
 // concurrent claims neither wait for each other nor take the same job.
-Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, TimePoint now) {
+Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, TimePoint now,
+                                          ClaimFilter filter) {
   auto read = [](const PgRow& row) -> Result<std::pair<std::string, std::string>> {
     return std::pair{row.Text(0), row.Text(1)};
   };
@@ -591,19 +593,20 @@ Result<std::vector<int64_t>> ClaimableFor(PgConn& c, NodeId node, int limit, Tim
       "AND want_engine IN ('', $4) AND want_model IN ('', $5) "
       "AND (want_language = '' OR $6 IN ('', want_language)) "
       "AND (audio_at = '' OR audio_at IN (SELECT url FROM coordinators WHERE seen_at >= $7)) "
+      "AND ($8 OR seam_ms = 0) "
       "ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED",
       ToUnixMillis(now), limit, known, engine, model, language,
-      ToUnixMillis(now - kCoordinatorSilence));
+      ToUnixMillis(now - kCoordinatorSilence), filter.seam_chunks);
 }
 
 }  // namespace
 
 Result<std::vector<Grant>> PgStore::Claim(NodeId node, int max_jobs, Millis lease_for,
-                                          TimePoint now) {
+                                          TimePoint now, ClaimFilter filter) {
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](PgConn& c) -> Result<std::vector<Grant>> {
-    Result<std::vector<int64_t>> jobs = ClaimableFor(c, node, max_jobs, now);
+    Result<std::vector<int64_t>> jobs = ClaimableFor(c, node, max_jobs, now, filter);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<Grant> grants;
     for (int64_t job : *jobs) {

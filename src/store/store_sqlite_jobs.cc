@@ -639,8 +639,10 @@ Result<Job> SqliteStore::GetJob(JobId id) {
 
 namespace {
 
-// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL), in claim order.
-Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePoint now) {
+// Up to `limit` claimable jobs that `node` can serve (CanServe, in SQL) and `filter` lets it
+// take, in claim order.
+Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePoint now,
+                                          ClaimFilter filter) {
   auto read = [](const Statement& row) -> Result<std::pair<std::string, std::string>> {
     return std::pair{row.Text(0), row.Text(1)};
   };
@@ -660,20 +662,21 @@ Result<std::vector<int64_t>> ClaimableFor(Db& db, NodeId node, int limit, TimePo
                   "AND (want_language = '' OR ?6 IN ('', want_language)) "
                   "AND (audio_at = '' OR audio_at IN "
                   "(SELECT url FROM coordinators WHERE seen_at >= ?7)) "
+                  "AND (?8 OR seam_ms = 0) "
                   "ORDER BY priority DESC, id LIMIT ?2",
                   ToUnixMillis(now), limit, known ? 1 : 0, engine, model, language,
-                  ToUnixMillis(now - kCoordinatorSilence));
+                  ToUnixMillis(now - kCoordinatorSilence), filter.seam_chunks ? 1 : 0);
 }
 
 }  // namespace
 
 Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis lease_for,
-                                              TimePoint now) {
+                                              TimePoint now, ClaimFilter filter) {
   if (lease_for <= Millis(0)) return InvalidArgument("claim: the lease length must be positive");
   if (max_jobs <= 0) return std::vector<Grant>();
   return Write([&](Db& db) -> Result<std::vector<Grant>> {
     if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
-    Result<std::vector<int64_t>> jobs = ClaimableFor(db, node, max_jobs, now);
+    Result<std::vector<int64_t>> jobs = ClaimableFor(db, node, max_jobs, now, filter);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<Grant> grants;
     for (int64_t job : *jobs) {
