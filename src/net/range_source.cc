@@ -139,6 +139,7 @@ Result<const std::string*> RangeSource::Block(int64_t index) {
     cache_.splice(cache_.begin(), cache_, it);
     return &cache_.front().second;
   }
+  if (options_.stop.stop_requested()) return Unavailable(fmt::format("{}: stopped", url_));
   const int64_t from = index * options_.block_bytes;
   const int64_t to = std::min(from + options_.block_bytes, size_) - 1;
   int64_t total = size_;

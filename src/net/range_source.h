@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,10 @@ struct RangeSourceOptions {
   std::vector<std::pair<std::string, std::string>> headers;
   // As ClientRequest::allow_address: the addresses requests may connect to.
   std::function<bool(const sockaddr*)> allow_address;
+  // Once a stop is requested (a worker that lost the chunk's lease), a read that needs a block not
+  // yet fetched fails with kUnavailable "stopped" instead of asking the origin: a decode of the
+  // source ends within a block.
+  std::stop_token stop;
 };
 
 // What a RangeSource fetched so far.

@@ -80,6 +80,28 @@ TEST_F(RangeSourceTest, ReadsAnyStretchFetchingOnlyItsBlocks) {
   EXPECT_LE(origin.bytes_sent(), 4 * kBlock);
 }
 
+// A stop (the worker lost the chunk) ends reads that need the origin, with no request sent; blocks
+// already fetched are still read.
+TEST_F(RangeSourceTest, AStopEndsReadsWithinABlock) {
+  const std::string body = Noise(1'000'000);
+  RangeOrigin origin(body);
+  std::stop_source stop;
+  auto source = RangeSource::Open(
+      *http_, origin.Url(), {.block_bytes = kBlock, .cached_blocks = 2, .stop = stop.get_token()});
+  ASSERT_TRUE(source) << source.error().message;
+  ASSERT_TRUE(Read(**source, 10, 100));
+  stop.request_stop();
+  const int requests = origin.requests();
+  auto cached = Read(**source, 20, 100);
+  ASSERT_TRUE(cached) << cached.error().message;
+  EXPECT_EQ(*cached, body.substr(20, 100));
+  auto stopped = Read(**source, 5 * kBlock, 100);
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code, Code::kUnavailable);
+  EXPECT_NE(stopped.error().message.find("stopped"), std::string::npos);
+  EXPECT_EQ(origin.requests(), requests);
+}
+
 TEST_F(RangeSourceTest, RedirectsAreFollowedOnceNotForEveryBlock) {
   const std::string body = Noise(1'000'000);
   RangeOrigin origin(body);

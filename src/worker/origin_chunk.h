@@ -27,7 +27,8 @@ struct OriginChunk {
 // Reads `chunk` of the file at `url` with `options` (the caller decides which headers the origin
 // may see and which addresses it may connect to). Errors: RangeSource::Open's (the origin ignores
 // or refuses Range: kInvalidArgument naming it; gone: kNotFound), DecodeSeamedChunk's
-// (kCorruption when a seam cannot be found, or the origin answers wrong midway).
+// (kCorruption when a seam cannot be found, or the origin answers wrong midway), kUnavailable
+// "stopped" soon after `options.stop` is requested (within a block).
 Result<OriginChunk> ReadOriginChunk(HttpClient& http, const std::string& url, const Chunk& chunk,
                                     RangeSourceOptions options);
 

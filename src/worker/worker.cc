@@ -477,6 +477,7 @@ Result<PreparedAudio> Worker::ReadFromOrigin(const JobPtr& job) {
   options.headers = client_.AuthHeadersFor(job->grant.audio_url, job->grant.audio_from_fleet);
   if (job->grant.public_only)
     options.allow_address = [](const sockaddr* a) { return IsPublicAddress(a); };
+  options.stop = job->stop.get_token();
   const Chunk& chunk = job->grant.chunk;
   auto read =
       ReadOriginChunk(http_, client_.Resolve(job->grant.audio_url), chunk, std::move(options));
