@@ -101,6 +101,14 @@ struct Completion {
   bool episode_done = false;  // the job's episode is done (by this call or before it)
 };
 
+// One result of a CompleteMany call: what one Complete call would be given.
+struct CompletionInput {
+  JobId job;
+  AttemptId attempt;
+  Transcript transcript;
+  CompletionReport report;
+};
+
 // What the feed poller learned about a feed.
 struct FeedPoll {
   TimePoint polled_at;
@@ -341,6 +349,22 @@ class Store {
   Result<Completion> Complete(NodeId node, JobId job, AttemptId attempt,
                               const Transcript& transcript, TimePoint now) {
     return Complete(node, job, attempt, transcript, now, CompletionReport{});
+  }
+  // Completes several jobs of `node` at once, each as Complete would, and answers each on its own
+  // (same order as `results`): one result's error (kConflict for a stale attempt, kNotFound,
+  // kInvalidArgument) leaves the others recorded. The outer error is for the call as a whole (the
+  // store unavailable): then none was recorded. SqliteStore records them all in one transaction,
+  // the node heard from once; the default implementation calls Complete for each.
+  virtual Result<std::vector<Result<Completion>>> CompleteMany(
+      NodeId node, const std::vector<CompletionInput>& results, TimePoint now) {
+    std::vector<Result<Completion>> out;
+    out.reserve(results.size());
+    for (const CompletionInput& in : results) {
+      Result<Completion> done = Complete(node, in.job, in.attempt, in.transcript, now, in.report);
+      if (!done && done.error().code == Code::kUnavailable) return std::unexpected(done.error());
+      out.push_back(std::move(done));
+    }
+    return out;
   }
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
   // failed once `policy.max_failures` is reached. kConflict as for Complete.
