@@ -350,22 +350,12 @@ class Store {
                               const Transcript& transcript, TimePoint now) {
     return Complete(node, job, attempt, transcript, now, CompletionReport{});
   }
-  // Completes several jobs of `node` at once, each as Complete would, and answers each on its own
-  // (same order as `results`): one result's error (kConflict for a stale attempt, kNotFound,
-  // kInvalidArgument) leaves the others recorded. The outer error is for the call as a whole (the
-  // store unavailable): then none was recorded. SqliteStore records them all in one transaction,
-  // the node heard from once; the default implementation calls Complete for each.
+  // Completes several jobs of `node` in one transaction, each as Complete would, and answers each
+  // on its own (same order as `results`): one result's error (kConflict for a stale attempt,
+  // kNotFound, kInvalidArgument) leaves the others recorded. The outer error is the call's (the
+  // store unavailable, damaged): then none was recorded.
   virtual Result<std::vector<Result<Completion>>> CompleteMany(
-      NodeId node, const std::vector<CompletionInput>& results, TimePoint now) {
-    std::vector<Result<Completion>> out;
-    out.reserve(results.size());
-    for (const CompletionInput& in : results) {
-      Result<Completion> done = Complete(node, in.job, in.attempt, in.transcript, now, in.report);
-      if (!done && done.error().code == Code::kUnavailable) return std::unexpected(done.error());
-      out.push_back(std::move(done));
-    }
-    return out;
-  }
+      NodeId node, const std::vector<CompletionInput>& results, TimePoint now) = 0;
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
   // failed once `policy.max_failures` is reached. kConflict as for Complete.
   virtual Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,
