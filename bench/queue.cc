@@ -23,7 +23,11 @@
 // complete that also leases the next job (Complete's "claim" field, one request per cycle),
 // labelled "complete+claim"; and each again with the client keeping its connections open
 // (HttpClientOptions::reuse_connections), labelled "keep-alive", where the coordinator no longer
-// accepts and closes a connection per call.
+// accepts and closes a connection per call. Then batched, as a worker with several engine slots
+// calls (labelled "batch B"): each worker claims B jobs at once and completes them all in one
+// request (POST /api/workers/complete, one store transaction) that also claims its next B, over
+// kept connections. B=1 is the default worker's shape (one engine slot); B=8 a GPU worker with 8
+// engine states. A cycle is still one job claimed and completed.
 //
 // CPU per cycle ("CPU us", this process) is split two ways: "clients" is what the worker threads
 // spent themselves (curl, JSON, the kernel's side of their sockets; the rest is the coordinator's
@@ -133,7 +137,8 @@ double ThreadCpuMicros() {
   return Micros(u.ru_utime) + Micros(u.ru_stime);
 }
 
-// Runs `cycle` on `workers` threads until it returns false; returns cycles per second.
+// Runs `cycle` on `workers` threads until it returns false (or 0); returns cycles per second. A
+// `cycle` that returns a count did that many cycles.
 // `server_cpu` reads the CPU time of a database server outside this process (0: none).
 template <class Cycle>
 double Measure(int workers, Cycle cycle, const std::function<double()>& server_cpu = {}) {
@@ -147,7 +152,7 @@ double Measure(int workers, Cycle cycle, const std::function<double()>& server_c
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
-      while (cycle(w)) ++done;
+      while (const int n = cycle(w)) done += n;
       const double mine = ThreadCpuMicros();
       std::lock_guard lock(mu);
       client_cpu += mine;
@@ -278,7 +283,29 @@ Result<double> RawPgRun(const Options& o, const std::string& url,
 struct HttpMode {
   bool keep_alive = false;
   bool complete_claims = false;
+  int batch = 0;  // > 0: B jobs per claim and per complete (CompleteMany), which also claims
 };
+
+// A batched worker's round: completes the jobs it holds in one request that claims the next
+// `batch`; returns how many it completed, 0 when it holds none and none is left to claim.
+int BatchRound(CoordinatorClient& client, int batch, const Transcript& transcript,
+               std::vector<Lease>& held) {
+  if (held.empty()) {
+    auto grants = client.Claim(batch, Millis(0));
+    if (!grants || grants->empty()) return 0;
+    for (const WireGrant& g : *grants) held.push_back(g.lease);
+  }
+  std::vector<ReadyResult> ready;
+  for (const Lease& l : held) ready.push_back(ReadyResult{l, transcript});
+  held.clear();
+  auto done = client.CompleteMany(ready, batch, Millis(0));
+  if (!done) return 0;
+  if (done->leases)
+    for (const WireGrant& g : *done->leases) held.push_back(g.lease);
+  const auto completed = std::count_if(done->results.begin(), done->results.end(),
+                                       [](const Result<void>& r) { return r.has_value(); });
+  return static_cast<int>(completed);
+}
 
 // Workers spread round-robin over `coordinators` (all on one store), claiming and completing
 // through the HTTP API.
@@ -306,9 +333,12 @@ Result<double> HttpRun(const Options& o,
   const Transcript transcript = OneSegment();
   // The lease each worker got with its last completion, when it asked for one.
   std::vector<std::optional<Lease>> next(static_cast<size_t>(o.workers));
+  std::vector<std::vector<Lease>> held(static_cast<size_t>(o.workers));
   return Measure(
       o.workers,
-      [&](int w) {
+      [&](int w) -> int {
+        if (mode.batch > 0)
+          return BatchRound(*clients[w], mode.batch, transcript, held[static_cast<size_t>(w)]);
         std::optional<Lease>& lease = next[static_cast<size_t>(w)];
         if (!lease) {
           auto grants = clients[w]->Claim(1, Millis(0));
@@ -404,8 +434,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
                    fmt::format("podfleet-bench-queue-{}-{}", ::getpid(), o.workers);
   std::filesystem::create_directories(dir);
   std::vector<Row> rows;
-  // raw, store, then HTTP: two calls, complete+claim, each with and without keep-alive
-  constexpr size_t kSqliteRows = 6;
+  // raw, store, then HTTP: two calls, complete+claim, each with and without keep-alive; batched
+  constexpr size_t kSqliteRows = 9;
   rows.reserve(kSqliteRows + 2 + kMaxCoordinators);
   rows.push_back(Measured("SQLite raw loop (1 connection)", [&] { return RawSqliteRun(o, dir); }));
   rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
@@ -425,6 +455,12 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
     return HttpOn(o, 1, "", dir / "sqlite-http-combined-keep-alive", {},
                   {.keep_alive = true, .complete_claims = true});
   }));
+  for (int batch : {1, 8, 32}) {
+    rows.push_back(Measured(fmt::format("SQLite HTTP, batch {}, keep-alive", batch), [&] {
+      return HttpOn(o, 1, "", dir / fmt::format("sqlite-http-batch-{}", batch), {},
+                    {.keep_alive = true, .batch = batch});
+    }));
+  }
   if (pg) {
     const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
     auto db = [&](const std::string& what) -> Result<std::string> {

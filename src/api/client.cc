@@ -244,6 +244,46 @@ Result<std::optional<std::vector<WireGrant>>> CoordinatorClient::CompleteAndClai
   return std::optional(std::move(*grants));
 }
 
+Result<CompletionsReply> CoordinatorClient::CompleteMany(const std::vector<ReadyResult>& results,
+                                                         int max_jobs, Millis wait) {
+  json body = {{"results", json::array()}};
+  for (const ReadyResult& r : results) {
+    json one = CompleteBody(r.lease, r.transcript, r.waited);
+    one["job"] = r.lease.job.value();
+    body["results"].push_back(std::move(one));
+  }
+  if (max_jobs > 0) body["claim"] = ClaimBody(max_jobs, wait);
+  auto reply =
+      CallJson("POST", "/api/workers/complete", body.dump(), node_token_, wait + kCallTimeout);
+  CompletionsReply out;
+  if (!reply && reply.error().code == Code::kNotFound) {  // a coordinator without the route
+    for (const ReadyResult& r : results)
+      out.results.push_back(Complete(r.lease, r.transcript, r.waited));
+    return out;
+  }
+  if (!reply) return std::unexpected(reply.error());
+  const json answers = reply->value("results", json::array());
+  if (!answers.is_array() || answers.size() != results.size())
+    return Internal(fmt::format("complete: {} results answered for {} sent",
+                                answers.is_array() ? answers.size() : 0, results.size()));
+  for (const json& a : answers) {
+    const bool has_status =
+        a.is_object() && a.contains("status") && a["status"].is_number_integer();
+    const int status = has_status ? a["status"].get<int>() : 0;
+    if (status == 200) {
+      out.results.push_back({});
+    } else {
+      out.results.push_back(std::unexpected(ErrorFromBody(status, a.dump())));
+    }
+  }
+  if (reply->contains("leases")) {
+    auto grants = GrantsOf(*reply);
+    if (!grants) return std::unexpected(grants.error());
+    out.leases = std::move(*grants);
+  }
+  return out;
+}
+
 Result<void> CoordinatorClient::Fail(const Lease& lease, const Failure& failure) {
   json body = {{"attempt", lease.attempt.value()},
                {"reason", failure.reason},

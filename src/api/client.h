@@ -50,6 +50,20 @@ struct HeartbeatReply {
   Millis heartbeat_interval{10'000};  // how often the coordinator wants heartbeats
 };
 
+// A finished job's result, for CompleteMany.
+struct ReadyResult {
+  Lease lease;
+  Transcript transcript;
+  Millis waited{-1};  // as Complete's
+};
+
+// What CompleteMany did: the outcome of each result, in the order given (as Complete's would be),
+// and the next jobs leased as CompleteAndClaim's grants.
+struct CompletionsReply {
+  std::vector<Result<void>> results;
+  std::optional<std::vector<WireGrant>> leases;
+};
+
 // Splits "URL1,URL2,..." into its URLs (spaces around each trimmed, a trailing '/' dropped).
 // kInvalidArgument for an empty list, an empty entry or one that is not http:// or https://.
 Result<std::vector<std::string>> ParseCoordinatorUrls(std::string_view list);
@@ -103,6 +117,13 @@ class CoordinatorClient {
                                                                  const Transcript& transcript,
                                                                  Millis waited, int max_jobs,
                                                                  Millis wait);
+  // Several results in one request (POST /api/workers/complete), which the coordinator records
+  // in one store transaction and answers each on its own: one result's kConflict or kNotFound
+  // leaves the others recorded. With `max_jobs` > 0, the next jobs are leased as CompleteAndClaim
+  // does. The outer error is the request's: sending it again is safe, a repeated completion
+  // changes nothing. A coordinator older than that route gets one Complete per result (no leases).
+  Result<CompletionsReply> CompleteMany(const std::vector<ReadyResult>& results, int max_jobs = 0,
+                                        Millis wait = Millis(0));
   Result<void> Fail(const Lease& lease, const Failure& failure);
   Result<void> Release(const Lease& lease);
   Result<void> Deregister();

@@ -331,6 +331,57 @@ TEST_F(CoordinatorTest, RepeatedCompleteAndClaimLeasesNothingNew) {
   EXPECT_EQ((*admin_->GetJson("/api/queue/status"))["transcribe_queue"]["completed"], 1);
 }
 
+// Several results in one request: each answered on its own (a stale one's 409 leaves the others
+// recorded), the next jobs leased with them, and the same request sent again completes nothing
+// twice and leases nothing new.
+TEST_F(CoordinatorTest, CompleteManyAnswersEachResultAndRepeatsSafely) {
+  for (const char* name : {"a", "b", "c", "d", "e"})
+    AddEpisode(std::string("http://127.0.0.1:9/") + name);
+  auto w = Worker("gpu");
+  auto first = w->Claim(3, Millis(0));
+  ASSERT_TRUE(first && first->size() == 3);
+  std::vector<ReadyResult> ready;
+  for (const WireGrant& g : *first) ready.push_back(ReadyResult{g.lease, Sample()});
+  ready[1].lease.attempt = AttemptId(ready[1].lease.attempt.value() + 7);  // stale
+  auto done = w->CompleteMany(ready, 2, Millis(0));
+  ASSERT_TRUE(done) << done.error().ToString();
+  ASSERT_EQ(done->results.size(), 3u);
+  EXPECT_TRUE(done->results[0]);
+  ASSERT_FALSE(done->results[1]);
+  EXPECT_EQ(done->results[1].error().code, Code::kConflict);
+  EXPECT_TRUE(done->results[2]);
+  ASSERT_TRUE(done->leases);
+  EXPECT_EQ(done->leases->size(), 2u);
+  ExpectQueued(0);
+  EXPECT_EQ((*admin_->GetJson("/api/queue/status"))["transcribe_queue"]["completed"], 2);
+
+  // The raw request twice under one claim id: the repeat gets the first reply.
+  const std::string token = NodeToken("raw");
+  AddEpisode("http://127.0.0.1:9/f");
+  auto claimed = http_->Send(NodeRequest(token, "/api/workers/claim", {{"max", 1}}));
+  ASSERT_TRUE(claimed && claimed->status == 200);
+  auto lease = LeaseFromJson(json::parse(claimed->body)["leases"][0]);
+  ASSERT_TRUE(lease) << claimed->body;
+  AddEpisode("http://127.0.0.1:9/g");
+  const json body = {{"results",
+                      {{{"job", lease->job.value()},
+                        {"attempt", lease->attempt.value()},
+                        {"transcript", ToJson(Sample())}}}},
+                     {"claim", {{"max", 1}, {"wait_ms", 0}, {"request_id", "m1"}}}};
+  auto once = http_->Send(NodeRequest(token, "/api/workers/complete", body));
+  auto twice = http_->Send(NodeRequest(token, "/api/workers/complete", body));
+  ASSERT_TRUE(once && twice);
+  ASSERT_EQ(once->status, 200) << once->body;
+  EXPECT_EQ(json::parse(once->body)["results"][0]["status"], 200);
+  EXPECT_EQ(json::parse(once->body)["leases"].size(), 1u);
+  EXPECT_EQ(twice->body, once->body);
+  EXPECT_EQ((*admin_->GetJson("/api/queue/status"))["transcribe_queue"]["completed"], 3);
+  auto empty =
+      http_->Send(NodeRequest(token, "/api/workers/complete", {{"results", json::array()}}));
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400);
+}
+
 TEST_F(CoordinatorTest, CompleteThatWaitsForItsNextJobWakesWhenWorkArrives) {
   AddEpisode("http://127.0.0.1:9/a.mp3");
   auto w = Worker("waiter");

@@ -173,16 +173,22 @@ std::optional<HttpResponder> FirstClaim(Coordinator::Context& c, const Node& nod
 }
 
 // Records the node's fault (a claim says whether it is healthy), leases jobs to it as `ask` says
-// and answers with the grants, or with what `on_error` makes of a failed claim.
+// and answers with the grants, or with what `on_error` makes of a failed claim. The fields of
+// `also` (an object) go into either reply.
 void LeaseAndAnswer(Coordinator::Context& c, const Node& node, const ClaimAsk& ask,
-                    HttpResponder respond, HttpResponse (*on_error)(const Error&)) {
+                    HttpResponder respond, HttpResponse (*on_error)(const Error&),
+                    json also = json::object()) {
   c.faults.Report(node.id, node.info.name, ask.fault, c.clock.Now());
   auto shared = std::make_shared<HttpResponder>(std::move(respond));
-  c.dispatcher.Claim(node.id, ask.max_jobs, ask.filter, ask.wait,
-                     [&c, shared, on_error](Result<std::vector<Grant>> grants) {
-                       if (!grants) return (*shared)(on_error(grants.error()));
-                       (*shared)(JsonReply(200, GrantsJson(c, *grants)));
-                     });
+  c.dispatcher.Claim(
+      node.id, ask.max_jobs, ask.filter, ask.wait,
+      [&c, shared, on_error, also = std::move(also)](Result<std::vector<Grant>> grants) {
+        if (!grants && also.empty()) return (*shared)(on_error(grants.error()));
+        json out =
+            grants ? GrantsJson(c, *grants) : json{{"claim_error", ErrorJson(grants.error())}};
+        out.update(also);
+        (*shared)(JsonReply(200, out));
+      });
 }
 
 void Claim(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
@@ -318,6 +324,79 @@ void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respon
   LeaseAndAnswer(c, r->node, *next, std::move(respond), ClaimRefused);
 }
 
+// The most results one POST /api/workers/complete carries.
+constexpr size_t kMaxResultsPerCall = 64;
+
+// Reads the "results" of POST /api/workers/complete, all before anything is written.
+Result<std::vector<CompletionInput>> ResultsOf(const json& body) {
+  const json results = body.value("results", json());
+  if (!results.is_array() || results.empty())
+    return InvalidArgument("field 'results' must be a non-empty array");
+  if (results.size() > kMaxResultsPerCall)
+    return InvalidArgument(fmt::format("at most {} results per call", kMaxResultsPerCall));
+  std::vector<CompletionInput> out;
+  for (const json& r : results) {
+    if (!r.is_object() || !r.contains("job") || !r["job"].is_number_integer() ||
+        !r.contains("attempt") || !r["attempt"].is_number_integer())
+      return InvalidArgument("each result needs integer fields 'job' and 'attempt'");
+    auto transcript = TranscriptFromJson(r.value("transcript", json()));
+    if (!transcript) return std::unexpected(transcript.error());
+    out.push_back(CompletionInput{JobId(r["job"].get<int64_t>()),
+                                  AttemptId(r["attempt"].get<int64_t>()), std::move(*transcript),
+                                  ReportOf(r)});
+  }
+  return out;
+}
+
+// POST /api/workers/complete: several results of this node's jobs in one request, recorded in one
+// store transaction and answered each on its own ("results": {"job", "status", "error"} in the
+// order sent; a stale attempt's 409 leaves the others recorded). "claim" as for the one-job route.
+void CompleteMany(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
+  auto node = Authenticate(c, request, Touch::kInCall);
+  if (!node) return respond(ErrorReply(node.error()));
+  auto body = JsonBody(request);
+  if (!body) return respond(ErrorReply(body.error()));
+  auto results = ResultsOf(*body);
+  if (!results) return respond(ErrorReply(results.error()));
+  std::optional<ClaimAsk> next;
+  if (auto it = body->find("claim"); it != body->end()) {
+    if (!it->is_object())
+      return respond(ErrorReply({Code::kInvalidArgument, "field 'claim' must be an object"}));
+    auto ask = ClaimAskOf(c, *it);
+    if (!ask) return respond(ErrorReply(ask.error()));
+    next = *ask;
+    std::optional<HttpResponder> first = FirstClaim(c, *node, *next, std::move(respond));
+    if (!first) return;
+    respond = std::move(*first);
+  }
+  auto done = c.store.CompleteMany(node->id, *results, c.clock.Now());
+  if (!done) return respond(ErrorReply(done.error()));
+  json answers = json::array();
+  for (size_t i = 0; i < done->size(); ++i) {
+    const Result<Completion>& one = (*done)[i];
+    json answer = {{"job", (*results)[i].job.value()}};
+    if (!one) {
+      answer.update(ErrorJson(one.error()));
+      answer["status"] = HttpStatusFor(one.error().code);
+    } else {
+      answer["status"] = 200;
+      if (const std::optional<CompletedJob>& j = one->completed)
+        c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
+      CollectChunkFiles(c, *one);
+    }
+    answers.push_back(std::move(answer));
+  }
+  c.waiters.Notify();
+  json out = {{"results", std::move(answers)}};
+  if (!next) return respond(JsonReply(200, out));
+  if (!node->info.blocked_reason.empty()) {
+    out["claim_error"] =
+        ErrorJson({Code::kConflict, "node is blocked: " + node->info.blocked_reason});
+    return respond(JsonReply(200, out));
+  }
+  LeaseAndAnswer(c, *node, *next, std::move(respond), ClaimRefused, std::move(out));
+}
+
 // GET /api/jobs/{id}/audio: a relayed chunk, as Ogg Opus, to the node holding its lease.
 void JobAudio(Coordinator::Context& c, HttpRequest request, HttpResponder respond) {
   auto node = Authenticate(c, request);
@@ -401,6 +480,13 @@ std::vector<Route> WorkerRoutes(Coordinator::Context& c) {
        {},
        [&c](HttpRequest r, HttpResponder respond) {
          Complete(c, std::move(r), std::move(respond));
+       }},
+      {"POST",
+       "/api/workers/complete",
+       "upload the transcripts of several leased jobs, and lease the next ones (\"claim\")",
+       {},
+       [&c](HttpRequest r, HttpResponder respond) {
+         CompleteMany(c, std::move(r), std::move(respond));
        }},
       {"POST", "/api/jobs/{id}/fail", "report a failed attempt", sync(Fail), {}},
       {"POST", "/api/jobs/{id}/release", "give a leased job back unstarted", sync(Release), {}},

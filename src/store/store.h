@@ -110,6 +110,14 @@ struct Completion {
   bool episode_done = false;  // the job's episode is done (by this call or before it)
 };
 
+// One result of a CompleteMany call: what one Complete call would be given.
+struct CompletionInput {
+  JobId job;
+  AttemptId attempt;
+  Transcript transcript;
+  CompletionReport report;
+};
+
 // What the feed poller learned about a feed.
 struct FeedPoll {
   TimePoint polled_at;
@@ -355,6 +363,12 @@ class Store {
                               const Transcript& transcript, TimePoint now) {
     return Complete(node, job, attempt, transcript, now, CompletionReport{});
   }
+  // Completes several jobs of `node` in one transaction, each as Complete would, and answers each
+  // on its own (same order as `results`): one result's error (kConflict for a stale attempt,
+  // kNotFound, kInvalidArgument) leaves the others recorded. The outer error is the call's (the
+  // store unavailable, damaged): then none was recorded.
+  virtual Result<std::vector<Result<Completion>>> CompleteMany(
+      NodeId node, const std::vector<CompletionInput>& results, TimePoint now) = 0;
   // Ends the attempt. Permanent: job and episode fail. Retryable: queued again after a backoff, or
   // failed once `policy.max_failures` is reached. kConflict as for Complete.
   virtual Result<void> Fail(NodeId node, JobId job, AttemptId attempt, const Failure& failure,

@@ -646,30 +646,70 @@ Result<std::vector<Lease>> PgStore::Renew(NodeId node, const std::vector<Progres
   });
 }
 
+namespace {
+
+// Complete's work inside a write transaction.
+Result<Completion> CompleteInTransaction(PgConn& c, NodeId node, JobId job, AttemptId attempt,
+                                         const Transcript& transcript,
+                                         const CompletionReport& report, TimePoint now) {
+  if (report.waited && report.waited->count() < 0)
+    return InvalidArgument("complete: negative wait");
+  Result<Fence> fence = LoadFence(c, node, job, attempt);
+  if (!fence) return std::unexpected(fence.error());
+  if (fence->completed) return RepeatedCompletion(c, job, fence->episode);
+  if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
+  // The episode's row: the last of its chunks to complete sees the others done and stitches.
+  if (Result<void> locked = LockEpisode(c, fence->episode); !locked)
+    return std::unexpected(locked.error());
+  Result<Chunk> chunk = LoadChunk(c, job);
+  if (!chunk) return std::unexpected(chunk.error());
+  Result<void> r = RecordCompletion(c, node, job, attempt, *fence, *chunk, transcript, report, now);
+  if (!r) return std::unexpected(r.error());
+  Result<bool> done = EpisodeDone(c, fence->episode);
+  if (!done) return std::unexpected(done.error());
+  return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
+                                 transcript.engine_time, now - fence->leased_at,
+                                 report.waited.value_or(Millis(0))},
+                    fence->episode, *chunk, *done};
+}
+
+// Whether a failed result of CompleteMany is that result's alone (the others stand).
+bool OwnFailure(const Error& e) {
+  return e.code == Code::kConflict || e.code == Code::kNotFound || e.code == Code::kInvalidArgument;
+}
+
+}  // namespace
+
 Result<Completion> PgStore::Complete(NodeId node, JobId job, AttemptId attempt,
                                      const Transcript& transcript, TimePoint now,
                                      const CompletionReport& report) {
-  if (report.waited && report.waited->count() < 0)
-    return InvalidArgument("complete: negative wait");
-  return Write([&](PgConn& c) -> Result<Completion> {
-    Result<Fence> fence = LoadFence(c, node, job, attempt);
-    if (!fence) return std::unexpected(fence.error());
-    if (fence->completed) return RepeatedCompletion(c, job, fence->episode);
-    if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
-    // The episode's row: the last of its chunks to complete sees the others done and stitches.
-    if (Result<void> locked = LockEpisode(c, fence->episode); !locked)
-      return std::unexpected(locked.error());
-    Result<Chunk> chunk = LoadChunk(c, job);
-    if (!chunk) return std::unexpected(chunk.error());
-    Result<void> r =
-        RecordCompletion(c, node, job, attempt, *fence, *chunk, transcript, report, now);
-    if (!r) return std::unexpected(r.error());
-    Result<bool> done = EpisodeDone(c, fence->episode);
-    if (!done) return std::unexpected(done.error());
-    return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
-                                   transcript.engine_time, now - fence->leased_at,
-                                   report.waited.value_or(Millis(0))},
-                      fence->episode, *chunk, *done};
+  return Write([&](PgConn& c) {
+    return CompleteInTransaction(c, node, job, attempt, transcript, report, now);
+  });
+}
+
+Result<std::vector<Result<Completion>>> PgStore::CompleteMany(
+    NodeId node, const std::vector<CompletionInput>& results, TimePoint now) {
+  return Write([&](PgConn& c) -> Result<std::vector<Result<Completion>>> {
+    std::vector<Result<Completion>> out;
+    out.reserve(results.size());
+    // Each result in its own savepoint: a refused one leaves no half of itself, and the
+    // transaction goes on.
+    for (const CompletionInput& in : results) {
+      if (Result<int64_t> r = c.Run("SAVEPOINT complete_one"); !r)
+        return std::unexpected(r.error());
+      Result<Completion> done =
+          CompleteInTransaction(c, node, in.job, in.attempt, in.transcript, in.report, now);
+      if (!done && !OwnFailure(done.error())) return std::unexpected(done.error());
+      if (!done) {
+        if (Result<int64_t> r = c.Run("ROLLBACK TO SAVEPOINT complete_one"); !r)
+          return std::unexpected(r.error());
+      }
+      if (Result<int64_t> r = c.Run("RELEASE SAVEPOINT complete_one"); !r)
+        return std::unexpected(r.error());
+      out.push_back(std::move(done));
+    }
+    return out;
   });
 }
 

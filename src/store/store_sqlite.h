@@ -125,6 +125,9 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ListLeasedJobs() override;
   Result<QueueCounts> CountJobs() override;
   Result<void> SetJobPriority(JobId id, int priority) override;
+  Result<std::vector<Result<Completion>>> CompleteMany(NodeId node,
+                                                       const std::vector<CompletionInput>& results,
+                                                       TimePoint now) override;
   Result<std::vector<CompletedJob>> CompletedSince(TimePoint since) override;
   Result<std::vector<FailedAttempt>> FailedSince(TimePoint since) override;
   Result<void> RecordWait(JobId job, AttemptId attempt, Millis waited) override;

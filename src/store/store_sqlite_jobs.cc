@@ -52,6 +52,7 @@ struct Fence {
   bool completed = false;  // the attempt completed the job
   bool late = false;       // the attempt's lease expired and the job is not done (a late result)
   TimePoint leased_at;     // when the attempt was leased
+  Chunk chunk;             // the job's piece of its episode, read from the same row
 };
 
 // kNotFound if there is no such job.
@@ -61,11 +62,12 @@ Result<Fence> LoadFence(Db& db, NodeId node, JobId job, AttemptId attempt) {
       "  j.state = 'leased' AND j.attempts = ?2 AND a.outcome = 'running' AND a.node_id = ?3, "
       "  j.state = 'done' AND a.outcome = 'done' AND a.node_id = ?3, "
       "  j.state <> 'done' AND a.outcome = 'expired' AND a.node_id = ?3, "
-      "  coalesce(a.leased_at, 0) "
+      "  coalesce(a.leased_at, 0), "
+      "  j.chunk_index, j.chunk_count, j.start_ms, j.end_ms, j.relayed, j.seam_ms "
       "FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.number = ?2 WHERE j.id = ?1";
   auto read = [](const Statement& row) -> Result<Fence> {
-    return Fence{EpisodeId(row.Int(0)), row.Int(1) == 1, row.Int(2) == 1, row.Int(3) == 1,
-                 FromUnixMillis(row.Int(4))};
+    return Fence{EpisodeId(row.Int(0)),      row.Int(1) == 1,  row.Int(2) == 1, row.Int(3) == 1,
+                 FromUnixMillis(row.Int(4)), ReadChunk(row, 5)};
   };
   return QueryOne(db, read, fmt::format("job {}", job.value()), kSql, job.value(), attempt.value(),
                   node.value());
@@ -290,11 +292,13 @@ Result<void> RequeueExpired(Db& db, JobId job, EpisodeId episode, const RetryPol
   return Quarantine(db, job, episode, static_cast<int>(*expiries), now);
 }
 
-// What Complete records besides the result: the node was heard from, the reported wait, and the
-// node's speed (store.h).
+// What Complete records besides the result: the node was heard from (unless `seen`: already in
+// this transaction), the reported wait, and the node's speed (store.h).
 Result<void> AfterCompleted(Db& db, NodeId node, JobId job, AttemptId attempt, const Transcript& t,
-                            const CompletionReport& report, TimePoint now) {
-  if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
+                            const CompletionReport& report, bool seen, TimePoint now) {
+  if (!seen) {
+    if (Result<int64_t> r = MarkSeen(db, node, now); !r) return std::unexpected(r.error());
+  }
   if (report.waited) {
     Result<int64_t> r =
         db.Run("UPDATE attempts SET waited_ms = ?3 WHERE job_id = ?1 AND number = ?2", job.value(),
@@ -312,14 +316,6 @@ Result<void> AfterCompleted(Db& db, NodeId node, JobId job, AttemptId attempt, c
   return {};
 }
 
-// The job's chunk, before Complete changes anything.
-Result<Chunk> LoadChunk(Db& db, JobId job) {
-  return QueryOne(
-      db, [](const Statement& row) -> Result<Chunk> { return ReadChunk(row, 0); }, "job",
-      "SELECT chunk_index, chunk_count, start_ms, end_ms, relayed, seam_ms FROM jobs WHERE id = ?1",
-      job.value());
-}
-
 Result<bool> EpisodeDone(Db& db, EpisodeId episode) {
   Result<std::string> state = QueryOne(
       db, [](const Statement& row) -> Result<std::string> { return row.Text(0); }, "episode",
@@ -329,23 +325,31 @@ Result<bool> EpisodeDone(Db& db, EpisodeId episode) {
 }
 
 // What a repeated Complete of a done job reports: nothing recorded.
-Result<Completion> RepeatedCompletion(Db& db, JobId job, EpisodeId episode) {
-  Completion out;
-  out.episode = episode;
-  Result<Chunk> chunk = LoadChunk(db, job);
-  if (!chunk) return std::unexpected(chunk.error());
-  out.chunk = *chunk;
-  Result<bool> done = EpisodeDone(db, episode);
+Result<Completion> RepeatedCompletion(Db& db, const Fence& fence) {
+  Result<bool> done = EpisodeDone(db, fence.episode);
   if (!done) return std::unexpected(done.error());
-  out.episode_done = *done;
-  return out;
+  return Completion{std::nullopt, fence.episode, fence.chunk, *done};
+}
+
+// SyncEpisode for a completion: whether the episode is now done, from the same UPDATE.
+Result<bool> SyncCompletedEpisode(Db& db, EpisodeId episode, TimePoint now) {
+  return QueryOne(
+      db, [](const Statement& row) -> Result<bool> { return row.Text(0) == "done"; }, "episode",
+      "UPDATE episodes SET state = (SELECT CASE "
+      "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
+      "  WHEN sum(state = 'done') = count(*) THEN 'done' "
+      "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
+      "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
+      "error = '', updated_at = ?2 WHERE id = ?1 RETURNING state",
+      episode.value(), ToUnixMillis(now));
 }
 
 // Stores the result of `job` and marks it, its attempt and its episode done (Store::Complete),
-// then what Complete records besides.
-Result<void> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt, const Fence& fence,
-                              const Chunk& chunk, const Transcript& t,
-                              const CompletionReport& report, TimePoint now) {
+// then what Complete records besides. Returns whether the episode is done.
+Result<bool> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt, const Fence& fence,
+                              const Transcript& t, const CompletionReport& report, bool seen,
+                              TimePoint now) {
+  const Chunk& chunk = fence.chunk;
   Result<void> r = StoreResult(db, job, t, /*keep_segments=*/chunk.count > 1, now);
   if (r) {
     r = UpdateOne(db,
@@ -357,9 +361,37 @@ Result<void> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt,
   if (r && fence.holds) r = EndAttempt(db, job, attempt, "done", "", now);
   if (r && chunk.count == 1) r = StoreTranscript(db, fence.episode, t, now);
   if (r && chunk.count > 1) r = StitchIfDone(db, fence.episode, now);
-  if (r) r = SyncEpisode(db, fence.episode, "", now);
-  if (r) r = AfterCompleted(db, node, job, attempt, t, report, now);
-  return r;
+  if (!r) return std::unexpected(r.error());
+  Result<bool> done = SyncCompletedEpisode(db, fence.episode, now);
+  if (!done) return done;
+  if (r = AfterCompleted(db, node, job, attempt, t, report, seen, now); !r)
+    return std::unexpected(r.error());
+  return *done;
+}
+
+// Complete's work inside a write transaction; `seen`: the node was already recorded as heard from
+// in it.
+Result<Completion> CompleteInTransaction(Db& db, NodeId node, JobId job, AttemptId attempt,
+                                         const Transcript& transcript,
+                                         const CompletionReport& report, bool seen, TimePoint now) {
+  if (report.waited && report.waited->count() < 0)
+    return InvalidArgument("complete: negative wait");
+  Result<Fence> fence = LoadFence(db, node, job, attempt);
+  if (!fence) return std::unexpected(fence.error());
+  if (fence->completed) return RepeatedCompletion(db, *fence);
+  if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
+  Result<bool> done =
+      RecordCompletion(db, node, job, attempt, *fence, transcript, report, seen, now);
+  if (!done) return std::unexpected(done.error());
+  return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
+                                 transcript.engine_time, now - fence->leased_at,
+                                 report.waited.value_or(Millis(0))},
+                    fence->episode, fence->chunk, *done};
+}
+
+// Whether a failed result of CompleteMany is that result's alone (the others stand).
+bool OwnFailure(const Error& e) {
+  return e.code == Code::kConflict || e.code == Code::kNotFound || e.code == Code::kInvalidArgument;
 }
 
 Result<CompletedJob> ReadCompleted(const Statement& row) {
@@ -723,24 +755,30 @@ Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Pro
 Result<Completion> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
                                          const Transcript& transcript, TimePoint now,
                                          const CompletionReport& report) {
-  if (report.waited && report.waited->count() < 0)
-    return InvalidArgument("complete: negative wait");
-  return Write([&](Db& db) -> Result<Completion> {
-    Result<Fence> fence = LoadFence(db, node, job, attempt);
-    if (!fence) return std::unexpected(fence.error());
-    if (fence->completed) return RepeatedCompletion(db, job, fence->episode);
-    if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
-    Result<Chunk> chunk = LoadChunk(db, job);
-    if (!chunk) return std::unexpected(chunk.error());
-    Result<void> r =
-        RecordCompletion(db, node, job, attempt, *fence, *chunk, transcript, report, now);
-    if (!r) return std::unexpected(r.error());
-    Result<bool> done = EpisodeDone(db, fence->episode);
-    if (!done) return std::unexpected(done.error());
-    return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
-                                   transcript.engine_time, now - fence->leased_at,
-                                   report.waited.value_or(Millis(0))},
-                      fence->episode, *chunk, *done};
+  return Write([&](Db& db) {
+    return CompleteInTransaction(db, node, job, attempt, transcript, report, /*seen=*/false, now);
+  });
+}
+
+Result<std::vector<Result<Completion>>> SqliteStore::CompleteMany(
+    NodeId node, const std::vector<CompletionInput>& results, TimePoint now) {
+  return Write([&](Db& db) -> Result<std::vector<Result<Completion>>> {
+    std::vector<Result<Completion>> out;
+    out.reserve(results.size());
+    bool seen = false;
+    // Each result in its own savepoint, so that a refused one leaves no half of itself behind.
+    for (const CompletionInput& in : results) {
+      if (Result<int64_t> r = db.Run("SAVEPOINT complete_one"); !r)
+        return std::unexpected(r.error());
+      Result<Completion> done =
+          CompleteInTransaction(db, node, in.job, in.attempt, in.transcript, in.report, seen, now);
+      if (!done && !OwnFailure(done.error())) return std::unexpected(done.error());
+      if (!done) (void)db.Run("ROLLBACK TO complete_one");
+      if (Result<int64_t> r = db.Run("RELEASE complete_one"); !r) return std::unexpected(r.error());
+      if (done && done->completed) seen = true;
+      out.push_back(std::move(done));
+    }
+    return out;
   });
 }
 

@@ -808,6 +808,42 @@ TEST_P(StoreTest, CompleteReturnsWhatItRecorded) {
   EXPECT_TRUE(again.episode_done);
 }
 
+TEST_P(StoreTest, CompleteManyAnswersEachResultAndARepeatChangesNothing) {
+  QueueJob("a");
+  QueueJob("b");
+  QueueJob("c");
+  std::vector<Grant> grants = Must(store_->Claim(node_a_, 3, kLease, Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  std::vector<CompletionInput> results;
+  for (const Grant& g : grants)
+    results.push_back({g.lease.job, g.lease.attempt, TestTranscript(), {}});
+  results[1].attempt = AttemptId(99);  // stale: its job stays leased, the others are recorded
+
+  std::vector<Result<Completion>> done = Must(store_->CompleteMany(node_a_, results, Now()));
+  ASSERT_EQ(done.size(), 3u);
+  ASSERT_TRUE(done[0]);
+  EXPECT_TRUE(done[0]->completed);
+  EXPECT_TRUE(done[0]->episode_done);
+  EXPECT_CODE(done[1], Code::kConflict);
+  ASSERT_TRUE(done[2]);
+  EXPECT_EQ(done[2]->episode, grants[2].episode.id);
+  EXPECT_EQ(Must(store_->GetJob(grants[0].lease.job)).state, JobState::kDone);
+  EXPECT_EQ(Must(store_->GetJob(grants[1].lease.job)).state, JobState::kLeased);
+  EXPECT_EQ(Must(store_->GetJob(grants[2].lease.job)).state, JobState::kDone);
+  EXPECT_EQ(Must(store_->GetTranscript(grants[2].episode.id)).Text(), TestTranscript().Text());
+
+  // The same call again: the done ones are repeats (nothing recorded), the stale one still stale.
+  clock_.Advance(Millis(1'000));
+  std::vector<Result<Completion>> again = Must(store_->CompleteMany(node_a_, results, Now()));
+  ASSERT_EQ(again.size(), 3u);
+  ASSERT_TRUE(again[0]);
+  EXPECT_FALSE(again[0]->completed);
+  EXPECT_CODE(again[1], Code::kConflict);
+  ASSERT_TRUE(again[2]);
+  EXPECT_FALSE(again[2]->completed);
+  EXPECT_EQ(Must(store_->CompletedSince(FromUnixMillis(0))).size(), 2u);
+}
+
 TEST_P(StoreTest, CompleteRecordsTheReportAndTheNodeSpeedOnceWithTheResult) {
   NodeInfo info = TestNode();
   info.speed = 0;  // not measured yet

@@ -568,25 +568,62 @@ void Worker::Finish(const JobPtr& job, const Result<Transcript>& result) {
 }
 
 void Worker::UploadLoop() {
+  // The results that are ready go together (one request, one store transaction); one ready alone
+  // goes at once, never held back to wait for others.
+  constexpr size_t kMaxUploadBatch = 64;
   while (true) {
-    PendingUpload next;
+    std::vector<PendingUpload> batch;
     {
       MutexLock lock(mu_);
       changed_.wait(lock, [&]() REQUIRES(mu_) { return !uploads_.empty() || engine_done_; });
       if (uploads_.empty()) break;
-      next = std::move(uploads_.front());
-      uploads_.pop_front();
+      while (!uploads_.empty() && batch.size() < kMaxUploadBatch) {
+        batch.push_back(std::move(uploads_.front()));
+        uploads_.pop_front();
+      }
     }
-    Upload(next.job->lease(), next.transcript, next.file, next.job->waited);
+    if (batch.size() == 1) {
+      const PendingUpload& next = batch.front();
+      Upload(next.job->lease(), next.transcript, next.file, next.job->waited);
+    } else {
+      UploadMany(batch);
+    }
     MutexLock lock(mu_);
-    auto it = held_.find(next.job->lease().job);
-    if (it != held_.end() && it->second == next.job) held_.erase(it);
+    for (const PendingUpload& done : batch) {
+      auto it = held_.find(done.job->lease().job);
+      if (it != held_.end() && it->second == done.job) held_.erase(it);
+    }
+  }
+}
+
+void Worker::UploadMany(const std::vector<PendingUpload>& batch) {
+  std::vector<ReadyResult> ready;
+  for (const PendingUpload& u : batch)
+    ready.push_back(ReadyResult{u.job->lease(), u.transcript, u.job->waited});
+  auto reply = client_.CompleteMany(ready);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const PendingUpload& u = batch[i];
+    const Lease& lease = u.job->lease();
+    const Result<void> one =
+        reply ? reply->results[i] : Result<void>(std::unexpected(reply.error()));
+    if (one) {
+      Settle(lease, u.file, Delivery::kAccepted);
+    } else if (one.error().code == Code::kConflict || one.error().code == Code::kNotFound) {
+      Log(fmt::format("job {} attempt {}: result refused ({}); moving on", lease.job.value(),
+                      lease.attempt.value(), one.error().message));
+      Settle(lease, u.file, Delivery::kRefused);
+    } else {
+      Settle(lease, u.file, Deliver(lease, u.transcript, u.job->waited));
+    }
   }
 }
 
 void Worker::Upload(const Lease& lease, const Transcript& transcript,
                     const std::filesystem::path& file, Millis waited) {
-  const Delivery delivery = Deliver(lease, transcript, waited);
+  Settle(lease, file, Deliver(lease, transcript, waited));
+}
+
+void Worker::Settle(const Lease& lease, const std::filesystem::path& file, Delivery delivery) {
   if (delivery == Delivery::kKept) {
     Log(fmt::format("job {} attempt {}: giving up on the upload for now; {}", lease.job.value(),
                     lease.attempt.value(),

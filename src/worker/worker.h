@@ -185,6 +185,12 @@ class Worker {
               Millis waited = Millis(-1));
   // Uploads until the coordinator acknowledges or refuses, or shortly after a stop request.
   Delivery Deliver(const Lease& lease, const Transcript& transcript, Millis waited);
+  struct PendingUpload;
+  // Delivers several finished attempts in one request (CoordinatorClient::CompleteMany); a result
+  // that request could not settle, or all when it failed, goes on alone through Deliver.
+  void UploadMany(const std::vector<PendingUpload>& batch);
+  // Settles the outbox file and the counts of a delivery.
+  void Settle(const Lease& lease, const std::filesystem::path& file, Delivery delivery);
   void ReportFailure(const JobPtr& job, const Error& error, bool permanent);
   // A download failed: when the work directory cannot be written now, the fault is this node's
   // (kUnavailable naming it), not the job's.

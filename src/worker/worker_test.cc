@@ -67,7 +67,8 @@ bool AdvanceUntilReady(ManualClock& clock, std::future<T>& run, Millis step) {
 
 // Between a worker and its coordinator on loopback: forwards every call, except that while
 // `refuse_completions` is set it answers uploads of transcripts with 503 (a coordinator that
-// cannot store them now). Counts the claims and refused uploads.
+// cannot store them now). Counts the claims and refused uploads, and the most results one
+// request to POST /api/workers/complete carried.
 class CompletionBlocker {
  public:
   explicit CompletionBlocker(std::string coordinator) : coordinator_(std::move(coordinator)) {
@@ -82,10 +83,16 @@ class CompletionBlocker {
   std::atomic<bool> refuse_completions{true};
   std::atomic<int> claims{0};
   std::atomic<int> refused{0};
+  std::atomic<size_t> most_results{0};
 
  private:
   HttpResponse Forward(const HttpRequest& r) {
     if (r.path == "/api/workers/claim") ++claims;
+    if (r.path == "/api/workers/complete") {
+      const json body = json::parse(r.body, nullptr, false);
+      const size_t n = body.is_object() ? body.value("results", json::array()).size() : 0;
+      if (n > most_results) most_results = n;
+    }
     if (refuse_completions && r.path.ends_with("/complete")) {
       ++refused;
       return HttpResponse::ErrorJson(503, Code::kUnavailable, "cannot store it now");
@@ -583,6 +590,41 @@ TEST_F(WorkerTest, ClaimsPauseWhileUploadsBackOff) {
   auto stats = run.get();
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->completed, 8);
+}
+
+// Results that became ready while an upload was held up go together, in one request.
+TEST_F(WorkerTest, ReadyResultsAreUploadedTogether) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(AddEpisode(Audio("r" + std::to_string(i) + ".wav", 1)));
+  CompletionBlocker blocker(coordinator_->base_url());
+  auto engine = Simulated(200);
+  WorkerOptions o = Options("w1");
+  o.server = blocker.url();
+  o.prefetch = 4;  // one claim for all four
+  o.max_prefetch = 4;
+  o.upload_backoff = Millis(50);
+  ManualClock clock;
+  Worker worker(o, *engine, *http_, clock);
+  auto run = std::async(std::launch::async, [&] { return worker.Run(); });
+  StopOnExit stop_on_exit{worker};
+  // One result is being uploaded (refused, retried on the clock), at least two wait behind it.
+  ASSERT_TRUE(Eventually([&] {
+    std::error_code ec;
+    auto files = std::filesystem::directory_iterator(o.work_dir / "outbox", ec);
+    return !ec && std::distance(files, std::filesystem::directory_iterator()) >= 3;
+  }));
+  blocker.refuse_completions = false;
+  for (int64_t id : ids)
+    EXPECT_TRUE(Eventually([&] {
+      clock.Advance(Millis(60'000));
+      return Episode(id)["state"] == "done";
+    })) << id;
+  EXPECT_GE(blocker.most_results.load(), 2u);
+  worker.RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->completed, 4);
 }
 
 }  // namespace
