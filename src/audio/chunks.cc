@@ -81,6 +81,15 @@ int64_t FirstSearchOf(const ChunkOptions& options) {
 // A chunk of `left` samples is cut again while it is longer than this.
 bool TooLong(int64_t left, int64_t target) { return target > 0 && left > target + target / 4; }
 
+// The chunks (whole rounds over `workers`, none under half of `length`) that `total` is spread
+// in, or 0 when `total` is cut at `length` in whole rounds already.
+int64_t SpreadChunks(int64_t total, int64_t length, int64_t workers) {
+  const int64_t pieces = (total + length - 1) / length;
+  const int64_t rounds = (pieces + workers - 1) / workers;
+  const int64_t spread = std::min(rounds * workers, total / (length / 2));
+  return spread > pieces ? spread : 0;
+}
+
 }  // namespace
 
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options) {
@@ -188,15 +197,24 @@ bool ChunkCutter::LooksAt(Samples begin, Samples end) const {
 
 int64_t ChunkCutter::Aim() const { return anchor_ + (cuts_ + 1) * target_ - begin_; }
 
-Millis SpreadTarget(Millis duration, Millis target, int free_workers) {
-  const int64_t total = duration.count();
+Millis SpreadTarget(Millis duration, Millis target, int free_workers, Millis first) {
+  const int64_t rest = duration.count();
   const int64_t length = target.count();
-  if (free_workers < 2 || length <= 1 || total <= length + length / 4) return target;
-  const int64_t pieces = (total + length - 1) / length;
-  const int64_t rounds = (pieces + free_workers - 1) / free_workers;
-  const int64_t spread = std::min(rounds * free_workers, total / (length / 2));
-  if (spread <= pieces) return target;
-  return Millis((total + spread - 1) / spread);
+  if (free_workers < 2 || length <= 1 || rest <= length + length / 4) return target;
+  if (first > Millis(0)) {
+    // The first chunk takes part of a round's share: the rounds are of first + rest.
+    const int64_t total = rest + first.count();
+    const int64_t pieces = (total + length - 1) / length;
+    const int64_t chunks = std::max(pieces, SpreadChunks(total, length, free_workers));
+    const int64_t share = (total + chunks - 1) / chunks;
+    // In whole rounds the first chunk's worker takes another chunk, the last one: the others'
+    // share less the first chunk.
+    if (chunks % free_workers == 0 && first.count() <= share / 2)
+      return Millis(std::min(share, length));
+  }
+  const int64_t spread = SpreadChunks(rest, length, free_workers);
+  if (spread == 0) return target;
+  return Millis((rest + spread - 1) / spread);
 }
 
 Millis FirstChunk(const ChunkOptions& options) { return ToMillis(Samples{FirstOf(options)}); }

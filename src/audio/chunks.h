@@ -81,7 +81,17 @@ class ChunkCutter {
 // (3 full rounds, 1/8 of one pod's time) rather than 18 of 10 (3 rounds, the last 2/8 full:
 // 1/6). No chunk is made shorter than half of `target`, and with fewer than 2 free workers, or
 // an episode that is one chunk at `target`, the target stands.
-Millis SpreadTarget(Millis duration, Millis target, int free_workers);
+//
+// `first`: the length of a short first chunk cut before the `duration` spread here
+// (ChunkOptions::first), 0 if none. When the chunks of first + duration come in whole rounds, a
+// first chunk of at most half a chunk counts in its worker's rounds: the rounds are planned over
+// first + duration, so the chunks after it are each a round's share and the last one is shorter
+// by about the first chunk, for the worker that had the first chunk (as the claims come round,
+// the last chunk goes to the worker that fell behind by the first one). A 1-minute first chunk and
+// 179 minutes on 8 pods: 24 chunks of 7.5 minutes, the last 6.5 (every pod 22.5 minutes), not 24
+// of 7.46 (the pod with the first 23.4). A longer first chunk is spread as a chunk of its own would
+// be: the target of `duration` alone.
+Millis SpreadTarget(Millis duration, Millis target, int free_workers, Millis first = Millis(0));
 
 // The length of the short first chunk that ChooseChunks and ChunkCutter make of audio longer than
 // 1.25 targets (ChunkOptions::first, about: it is cut at a pause); 0 when the first chunk is like

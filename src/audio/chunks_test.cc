@@ -123,6 +123,54 @@ TEST(SpreadTarget, TheTargetStandsWithoutIdleWorkersOrForOneChunkEpisodes) {
   EXPECT_EQ(SpreadTarget(180 * kMinute, Millis(0), 8), Millis(0));
 }
 
+// A minute's first chunk and 179 minutes on 8 pods: 24 chunks of 7.5 minutes after it, the last
+// 6.5 (the first chunk's worker takes it), rather than 24 of 7.46 on top of the first minute.
+TEST(SpreadTarget, AShortFirstChunkCountsInItsWorkersRound) {
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8, kMinute), Millis(450'000));
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8), Millis(447'500));
+  EXPECT_EQ(SpreadTarget(99 * kMinute, 10 * kMinute, 8, kMinute), Millis(375'000));
+  // 159 + 1 minutes are 16 chunks of 10 in whole rounds: the target stands, the last is 9.
+  EXPECT_EQ(SpreadTarget(159 * kMinute, 10 * kMinute, 8, kMinute), 10 * kMinute);
+}
+
+// Fewer chunks than workers: the first chunk's worker takes no other, so it is not counted; nor
+// is a first chunk over half a chunk, which is spread as a chunk of its own.
+TEST(SpreadTarget, AFirstChunkOutsideWholeRoundsOrLongIsNotCounted) {
+  EXPECT_EQ(SpreadTarget(15 * kMinute, 10 * kMinute, 8, kMinute), 5 * kMinute);
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8, 4 * kMinute),
+            SpreadTarget(179 * kMinute, 10 * kMinute, 8));
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 1, kMinute), 10 * kMinute);
+}
+
+// Cut as the relay cuts (a short first chunk, the rest at the spread target) and dealt round the
+// workers in turn as their claims come, every worker gets the same audio within a few seconds of
+// pause snapping; without counting the first chunk, its worker had the first chunk more. (The
+// 3 hours, 10-minute target, first minute and 8 pods of the relay, a sixth as long.)
+TEST(SpreadTarget, EveryWorkerGetsTheSameShareWithTheFirstChunk) {
+  const PcmAudio talk = Talk(30 * kMinute, Millis(0));
+  constexpr int kWorkers = 8;
+  auto shares = [&](bool count_first) {
+    ChunkOptions options;
+    options.target = Millis(100'000);
+    options.search = Millis(2'000);
+    options.first = Millis(30'000);
+    const Millis first = FirstChunk(options);
+    options.target = SpreadTarget(talk.duration() - first, options.target, kWorkers,
+                                  count_first ? first : Millis(0));
+    const std::vector<Piece> pieces = ChooseChunks(talk, options);
+    EXPECT_EQ(pieces.size(), 25u);
+    std::vector<double> seconds(kWorkers);
+    for (size_t i = 0; i < pieces.size(); ++i)
+      seconds[i % kWorkers] +=
+          static_cast<double>(pieces[i].end.count - pieces[i].begin.count) / kSampleRate;
+    return seconds;
+  };
+  const double fair = 30 * 60.0 / kWorkers;
+  for (double s : shares(true)) EXPECT_NEAR(s, fair, 6.0);
+  const std::vector<double> before = shares(false);
+  EXPECT_GT(before[0], fair + 20.0);
+}
+
 // The spread target, given to ChooseChunks, gives a whole number of rounds.
 TEST(SpreadTarget, ChooseChunksCutsThatManyPieces) {
   const PcmAudio talk = Talk(60 * kMinute, Millis(0));
