@@ -1,20 +1,21 @@
-// The simulated worker of the benchmarks: a real CoordinatorClient claiming, fetching and
-// completing over HTTP as `podfleet work` does (src/worker/worker.cc), with the engine a sleep
-// of audio / speed.
+// The simulated worker of the benchmarks (bench/fleet, bench/relay): a real CoordinatorClient
+// that claims, fetches and completes over HTTP as `podfleet work` does (src/worker/worker.cc:
+// long-poll claims for as many jobs as its prefetch depth wants, fetches side by side ahead of
+// the engine), with the engine a sleep of audio / speed. It does not decode what it fetches (a
+// real worker decodes in its fetchers, overlapped with the engine).
 #pragma once
-
-#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "api/client.h"
+#include "core/thread_annotations.h"
 #include "net/http_client.h"
 #include "worker/prefetch.h"
 
@@ -43,58 +44,28 @@ struct WorkerLog {
   double speed = 0;
   std::vector<EngineSpan> spans;
   std::vector<Steady::time_point> grants;  // when each claim reply with work arrived
+  int64_t bytes = 0;                       // of audio fetched
+  // Where each chunk fetched ends (seconds), by episode; the last chunk's end is left out.
+  std::map<int64_t, std::vector<double>> cuts;
 };
-
-// ---- the simulated worker ----------------------------------------------------------------------
 
 // One worker: claim thread, `fetchers` download threads, engine thread, upload thread, as
 // src/worker/worker.cc arranges them, with the engine a sleep of audio / speed.
+// Start, RequestStop and Stop are called from one thread; log() only before Start or after Stop.
 class SimWorker {
  public:
-  SimWorker(const std::string& server, HttpClient& http, double speed, const Policy& policy)
-      : client_(server, http),
-        http_(http),
-        speed_(speed),
-        policy_(policy),
-        planner_(policy.min_depth, policy.max_depth) {
-    log_.speed = speed;
-  }
-  ~SimWorker() { Stop(); }
+  SimWorker(const std::string& server, HttpClient& http, double speed, const Policy& policy);
+  ~SimWorker();
+  SimWorker(const SimWorker&) = delete;
+  SimWorker& operator=(const SimWorker&) = delete;
 
-  Result<void> Register(const std::string& enrollment, int index) {
-    NodeInfo info;
-    info.name = fmt::format("sim-{}-{}x", index, speed_);
-    info.engine = "simulated";
-    info.speed = speed_;
-    // The GPU-like speeds register as rented pods, so that the planner counts them as pods.
-    if (speed_ == 87) info.hardware.gpus = {{"NVIDIA RTX A5000", "550.54.15", 24'564, "12.4"}};
-    if (speed_ == 393) info.hardware.gpus = {{"NVIDIA H200", "550.54.15", 143'771, "12.4"}};
-    if (!info.hardware.gpus.empty()) info.price_per_hour = speed_ == 87 ? 0.22 : 3.59;
-    auto reg = client_.Register(enrollment, info);
-    if (!reg) return std::unexpected(reg.error());
-    client_.set_node_token(reg->token);
-    return {};
-  }
-
-  void Start() {
-    threads_.emplace_back([this] { ClaimLoop(); });
-    for (int i = 0; i < policy_.fetchers; ++i) threads_.emplace_back([this] { FetchLoop(); });
-    threads_.emplace_back([this] { EngineLoop(); });
-    threads_.emplace_back([this] { UploadLoop(); });
-  }
-
-  void RequestStop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-  }
-  void Stop() {
-    RequestStop();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
+  // The speeds 87 and 393 register as rented pods (an A5000, an H200), so that the planner
+  // counts them as pods.
+  Result<void> Register(const std::string& enrollment, int index);
+  void Start();
+  // Asks the threads to end (a claim being long-polled ends when answered); Stop waits for them.
+  void RequestStop();
+  void Stop();
 
   const WorkerLog& log() const { return log_; }
   int64_t completed() const { return completed_; }
@@ -106,132 +77,29 @@ class SimWorker {
     Millis engine{0};  // the engine's time on it, reported as a real worker does
   };
 
-  int AheadLocked() const { return static_cast<int>(ready_.size()) + fetching_; }
-  bool stopping() {
-    std::lock_guard lock(mu_);
-    return stopping_;
-  }
+  int AheadLocked() const REQUIRES(mu_) { return static_cast<int>(ready_.size()) + fetching_; }
+  bool stopping();
 
-  void ClaimLoop() {
-    while (true) {
-      int want = 0;
-      {
-        std::unique_lock lock(mu_);
-        changed_.wait(lock, [&] { return stopping_ || AheadLocked() < planner_.Depth(); });
-        if (stopping_) return;
-        want = policy_.long_poll ? planner_.Depth() - AheadLocked() : 1;
-      }
-      auto grants = client_.Claim(want, policy_.long_poll ? Millis(2'000) : Millis(0));
-      const auto now = Steady::now();
-      std::unique_lock lock(mu_);
-      if (grants && !grants->empty()) {
-        for (WireGrant& g : *grants) {
-          log_.grants.push_back(now);
-          to_fetch_.push_back(std::move(g));
-          ++fetching_;
-        }
-        changed_.notify_all();
-        continue;
-      }
-      if (!policy_.long_poll || !grants)
-        changed_.wait_for(lock, policy_.poll_interval, [&] { return stopping_; });
-    }
-  }
+  void ClaimLoop();
+  void FetchLoop();
+  void EngineLoop();
+  void UploadLoop();
 
-  void FetchLoop() {
-    while (true) {
-      WireGrant grant;
-      {
-        std::unique_lock lock(mu_);
-        changed_.wait(lock, [&] { return stopping_ || !to_fetch_.empty(); });
-        if (stopping_) return;
-        grant = std::move(to_fetch_.front());
-        to_fetch_.pop_front();
-      }
-      const auto started = Steady::now();
-      ClientRequest get;
-      get.url = client_.Resolve(grant.audio_url);
-      get.headers = client_.AuthHeadersFor(grant.audio_url);
-      get.timeout = Millis(120'000);
-      auto body = http_.Send(get);
-      if ((!body || body->status != 200) && !stopping())
-        fmt::print(stderr, "fetch {}: {}\n", get.url,
-                   body ? fmt::format("HTTP {}", body->status) : body.error().ToString());
-      const Millis audio = grant.chunk.end ? *grant.chunk.end - grant.chunk.start
-                                           : grant.episode.info.duration.value_or(Millis(0));
-      planner_.Fetched(std::chrono::duration_cast<Millis>(Steady::now() - started), audio);
-      std::lock_guard lock(mu_);
-      --fetching_;
-      ready_.push_back(Held{std::move(grant), audio});
-      changed_.notify_all();
-    }
-  }
-
-  void EngineLoop() {
-    while (true) {
-      Held job;
-      {
-        std::unique_lock lock(mu_);
-        changed_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
-        if (stopping_) return;
-        job = std::move(ready_.front());
-        ready_.pop_front();
-        changed_.notify_all();
-      }
-      const auto begin = Steady::now();
-      const auto took = std::chrono::duration_cast<Steady::duration>(
-          Seconds(static_cast<double>(job.audio.count()) / 1000.0 / speed_));
-      {
-        std::unique_lock lock(mu_);
-        const bool stopped = changed_.wait_until(lock, begin + took, [&] { return stopping_; });
-        log_.spans.push_back({begin, Steady::now()});
-        if (stopped) return;
-      }
-      job.engine = std::chrono::duration_cast<Millis>(took);
-      planner_.Transcribed(job.engine, job.audio);
-      std::lock_guard lock(mu_);
-      uploads_.push_back(std::move(job));
-      changed_.notify_all();
-    }
-  }
-
-  void UploadLoop() {
-    while (true) {
-      Held job;
-      {
-        std::unique_lock lock(mu_);
-        changed_.wait(lock, [&] { return stopping_ || !uploads_.empty(); });
-        if (stopping_) return;
-        job = std::move(uploads_.front());
-        uploads_.pop_front();
-      }
-      Transcript t;
-      t.engine = "simulated";
-      t.model = "simulated";
-      t.audio_duration = job.audio;
-      t.engine_time = job.engine;
-      t.segments.push_back(Segment{Millis(0), job.audio, "[simulated]", "", {}});
-      auto r = client_.Complete(job.grant.lease, t);
-      std::lock_guard lock(mu_);
-      if (!r && !stopping_) fmt::print(stderr, "complete: {}\n", r.error().ToString());
-      ++completed_;
-    }
-  }
-
+  // Constant after construction.
   CoordinatorClient client_;
   HttpClient& http_;
   const double speed_;
   const Policy policy_;
-  PrefetchPlanner planner_;
+  PrefetchPlanner planner_;  // thread-safe itself
 
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<WireGrant> to_fetch_;  // guarded by mu_
-  std::deque<Held> ready_;          // guarded by mu_
-  std::deque<Held> uploads_;        // guarded by mu_
-  int fetching_ = 0;                // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
-  WorkerLog log_;                   // spans and grants guarded by mu_ while running
+  Mutex mu_;
+  std::condition_variable_any changed_;
+  std::deque<WireGrant> to_fetch_ GUARDED_BY(mu_);
+  std::deque<Held> ready_ GUARDED_BY(mu_);
+  std::deque<Held> uploads_ GUARDED_BY(mu_);
+  int fetching_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  WorkerLog log_;  // written under mu_ while the threads run
   std::atomic<int64_t> completed_{0};
   std::vector<std::thread> threads_;
 };
