@@ -316,9 +316,9 @@ int Main(int argc, char** argv) {
   const OpusOptions o = RelayOpus();
   fmt::print(
       "bench/relay: {} cores, load average {} at start; Opus {} b/s, complexity {}, "
-      "{} ms frames, {}\n\n",
+      "{} ms frames, {}; workers keep {} to {} jobs ahead\n\n",
       std::thread::hardware_concurrency(), LoadNow(), o.bitrate, o.complexity, o.frame_ms,
-      o.application);
+      o.application, WorkPolicy().min_depth, WorkPolicy().max_depth);
   if (fleet)
     if (int rc = FleetPart(dir, choice); rc != 0) return rc;
   return MemoryPart(dir, memory_hours);
