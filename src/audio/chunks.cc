@@ -22,22 +22,39 @@ std::vector<double> FramePower(std::span<const float> samples) {
   return power;
 }
 
-// The frame in [lo, hi) at the centre of the `window`-frame stretch with the least energy.
-int64_t QuietestFrame(const std::vector<double>& power, int64_t lo, int64_t hi, int64_t window) {
+// Mean square of a 10 ms frame under which audio counts as silent (-60 dBFS).
+constexpr double kSilentPower = 1e-6;
+
+// The frame in [lo, hi) nearest `aim` at the centre of a quiet `window`-frame stretch: one whose
+// energy is at most twice the least in range, or silent throughout on average (kSilentPower).
+// Speech has a pause every few seconds, so the cut lands near its aim rather than wherever the
+// single quietest pause happens to be (chunks of even length spread evenly over workers).
+int64_t QuietFrameNearest(const std::vector<double>& power, int64_t lo, int64_t hi, int64_t window,
+                          int64_t aim) {
   const auto n = static_cast<int64_t>(power.size());
   const int64_t half = window / 2;
   double sum = 0;
   int64_t begin = std::max<int64_t>(0, lo - half);
   int64_t end = begin;
-  double best = std::numeric_limits<double>::max();
-  int64_t best_frame = lo;
+  std::vector<double> energy;  // of the stretch centred on frame lo + i
+  energy.reserve(static_cast<size_t>(std::max<int64_t>(0, hi - lo)));
   for (int64_t f = lo; f < hi; ++f) {
     const int64_t want_begin = std::max<int64_t>(0, f - half);
     const int64_t want_end = std::min(n, f + half + 1);
     while (end < want_end) sum += power[end++];
     while (begin < want_begin) sum -= power[begin++];
-    if (sum < best) {
-      best = sum;
+    energy.push_back(std::max(0.0, sum));  // running sums may drift just below 0
+  }
+  if (energy.empty()) return lo;
+  const double least = *std::min_element(energy.begin(), energy.end());
+  const double quiet = std::max(2 * least, kSilentPower * static_cast<double>(window));
+  int64_t best_frame = lo;
+  int64_t best_distance = std::numeric_limits<int64_t>::max();
+  for (int64_t f = lo; f < hi; ++f) {
+    if (energy[static_cast<size_t>(f - lo)] > quiet) continue;
+    const int64_t distance = f > aim ? f - aim : aim - f;
+    if (distance < best_distance) {
+      best_distance = distance;
       best_frame = f;
     }
   }
@@ -54,9 +71,9 @@ int64_t WindowOf(const ChunkOptions& options) {
 }
 
 // The length of the chunk that starts `audio` (the samples from its start on), in audio that has
-// `left` samples from there to its end (at least those of `audio`): its end is the quietest
-// point within `search` of `aim` samples from its start, leaving the last chunk a quarter of
-// `target` at least.
+// `left` samples from there to its end (at least those of `audio`): its end is the quiet point
+// nearest `aim` samples from its start within `search` of it (QuietFrameNearest), leaving the
+// last chunk a quarter of `target` at least.
 int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, int64_t aim,
                     int64_t search, int64_t window) {
   const int64_t lo = std::max<int64_t>(1, aim - search) / kFrameSamples;
@@ -64,7 +81,8 @@ int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, 
   if (hi <= lo) return std::max<int64_t>(1, aim);
   const auto reach =
       std::min<size_t>(audio.size(), static_cast<size_t>(hi + window) * kFrameSamples);
-  return QuietestFrame(FramePower(audio.first(reach)), lo, hi, window) * kFrameSamples;
+  return QuietFrameNearest(FramePower(audio.first(reach)), lo, hi, window, aim / kFrameSamples) *
+         kFrameSamples;
 }
 
 // The first chunk's target in samples, 0 when it is like the others.

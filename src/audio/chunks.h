@@ -1,5 +1,5 @@
 // Cutting a long episode into chunks that workers transcribe separately: each cut lies in the
-// quietest stretch near the target length, so no word is cut in two.
+// quiet stretch near the target length, so no word is cut in two.
 #pragma once
 
 #include <span>
@@ -12,7 +12,7 @@ namespace podfleet {
 
 struct ChunkOptions {
   Millis target{600'000};    // a chunk is about this long...
-  Millis search{30'000};     // ...give or take this much: the cut is the quietest point in range
+  Millis search{30'000};     // ...give or take this much: the cut is a quiet point in range
   Millis quiet_window{300};  // the stretch whose energy is judged quiet, centred on the cut
   // When set, audio cut in several chunks starts with one about this long (its search a quarter
   // of it at most), so that its first chunk is ready early (the relay's first lease). Not below
@@ -24,8 +24,11 @@ struct ChunkOptions {
 // long is one piece; otherwise the first cut lies within the search of `first` from the start
 // (when shorter than the target) and cut k after it within `search` of k targets past it (not
 // of a target past the previous cut: the errors of snapping to pauses do not add up, so audio
-// of n targets becomes n pieces), at the centre of the quietest `quiet_window` there, and the
-// last piece is at least a quarter of a target long. `search` is taken as at most a quarter of
+// of n targets becomes n pieces), at the centre of the quiet `quiet_window` there nearest that
+// aim: quiet is at most twice the energy of the quietest in range, or silent on average (under
+// -60 dBFS), so that on speech, which pauses every few seconds, chunks come out about as long as
+// their aim says and spread evenly over workers. The last piece is at least a quarter of a target
+// long. `search` is taken as at most a quarter of
 // the target; a target of zero or less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
 

@@ -45,7 +45,8 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
   PcmAudio a = Talk(Millis(200'000), Millis(61'500));
   const ChunkOptions options{Millis(60'000), Millis(10'000)};
   auto pieces = ChooseChunks(a, options);
-  ASSERT_EQ(pieces.size(), 3u);
+  // Cuts near 62, 120 and 180 s: the last 20 s, at least a quarter of a target.
+  ASSERT_EQ(pieces.size(), 4u);
   EXPECT_EQ(pieces.front().begin, Samples{0});
   EXPECT_EQ(pieces.back().end, a.size());
   for (size_t i = 0; i + 1 < pieces.size(); ++i) {
@@ -58,6 +59,13 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
   // The first cut takes the long pause, the quietest stretch in range.
   EXPECT_GE(pieces[0].end, ToSamples(Millis(61'500)));
   EXPECT_LE(pieces[0].end, ToSamples(Millis(62'500)));
+  // The others have only short pauses in range, all about as quiet: each takes the one nearest
+  // its aim (2 and 3 targets), not the quietest of them anywhere in the search.
+  for (size_t k = 1; k < 3; ++k) {
+    const Samples aim = ToSamples(Millis(60'000 * static_cast<int64_t>(k + 1)));
+    EXPECT_LE(std::llabs(pieces[k].end.count - aim.count), ToSamples(Millis(1'500)).count)
+        << "cut " << k << " at " << pieces[k].end.count;
+  }
 }
 
 // Pauses every 5 s and a target of 14 s: the nearest pause is about a second past each aim.
