@@ -7,8 +7,10 @@
 // 1. Baseline: the ffmpeg CLI, one process per episode, one after another, decoding to 16 kHz
 //    mono and encoding Opus at the relay's settings (bitrate, complexity, frame, application).
 // 2. The relay: a real coordinator (relay mode, its own data directory and HTTP server on
-//    loopback) is given the same episodes at once, and simulated workers (sleeping chunk length /
-//    speed: an A5000-like pod is 87x) claim, download and complete every chunk over HTTP. Reported:
+//    loopback, default options but the audio path) is given the same episodes at once, and
+//    simulated workers (bench/support/sim_worker.h: sleeping chunk length / speed, an A5000-like
+//    pod is 87x) claim ahead, prefetch, and complete every chunk over HTTP as `podfleet work`
+//    does with its default prefetch depths. Reported:
 //    preparation wall time and audio-seconds per wall-second and per CPU-second (the whole
 //    process: coordinator and the simulated workers' HTTP clients), the ratio to the baseline,
 //    first-chunk latency, CPU per audio-hour, and fleet efficiency including preparation (the
@@ -20,14 +22,15 @@
 //    `-c copy -f segment` at the same cuts the relay made.
 // 3. A 3-hour episode (180 copies of the 55 s test speech: 166 min) added to 8 idle 87x workers:
 //    first chunk leased, finished, and the speed-up against one worker's transcription time alone
-//    (its audio / 87, a bound one worker cannot beat, so the speed-up is if anything understated).
+//    (its audio / 87, a bound one worker cannot beat, so the speed-up is if anything understated;
+//    --one-worker also runs it on one simulated worker, the same as the 8, on the auto path).
 // 4. Peak memory (VmHWM) of the coordinator preparing one 1-, 3- and 12-hour episode (16 kb/s
 //    mono MP3, made by stream copy), each in a fresh process: the streaming relay, against
 //    decoding the whole file as the relay did before (DecodeAudioFile); and of a worker decoding
 //    one relayed chunk.
 //
-// Usage: podfleet_bench_relay [--dir DIR] [--skip-memory]. Files are kept in DIR (default
-// /tmp/podfleet-bench-relay) between runs.
+// Usage: podfleet_bench_relay [--dir DIR] [--skip-memory] [--only-long] [--one-worker] (see
+// --help). Files are kept in DIR (default /tmp/podfleet-bench-relay) between runs.
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -49,7 +52,9 @@
 #include "coordinator/coordinator.h"
 #include "net/http_client.h"
 #include "support/episodes.h"
+#include "support/sim_worker.h"
 #include "support/speech.h"
+#include "worker/worker.h"
 
 namespace podfleet {
 namespace {
@@ -61,71 +66,20 @@ using bench::CpuSeconds;
 using bench::FfmpegBaseline;
 using bench::FfmpegCopyBaseline;
 using bench::MakeEpisode;
+using bench::SimWorker;
 
 OpusOptions RelayOpus() { return OpusOptions{}; }
 
-// A worker that claims one chunk at a time, downloads it and "transcribes" it by sleeping its
-// length / speed.
-class SimWorker {
- public:
-  SimWorker(Coordinator& c, HttpClient& http, double speed)
-      : client_(c.base_url(), http), http_(http), speed_(speed) {
-    NodeInfo info;
-    info.name = fmt::format("sim-{}", static_cast<const void*>(this));
-    info.speed = speed;
-    auto reg = client_.Register(*c.first_enrollment_token(), info);
-    if (reg) client_.set_node_token(reg->token);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~SimWorker() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  double busy_s() const { return busy_s_; }
-  int64_t bytes() const { return bytes_; }
-  // Where each chunk fetched ends (seconds), by episode; the last chunk's end is left out.
-  const std::map<int64_t, std::vector<double>>& cuts() const { return cuts_; }
-  std::optional<Steady::time_point> first_grant() const { return first_grant_; }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      auto grants = client_.Claim(1, Millis(500));
-      if (!grants || grants->empty()) continue;
-      const WireGrant& g = grants->front();
-      if (!first_grant_) first_grant_ = Steady::now();
-      ClientRequest get;
-      get.url = client_.Resolve(g.audio_url);
-      get.headers = client_.AuthHeadersFor(g.audio_url);
-      auto body = http_.Send(get);
-      if (!body || body->status != 200) fmt::print(stderr, "fetch failed\n");
-      if (body) bytes_ += static_cast<int64_t>(body->body.size());
-      const Millis audio = g.chunk.end ? *g.chunk.end - g.chunk.start : Millis(0);
-      if (g.chunk.end && g.chunk.index + 1 < g.chunk.count)
-        cuts_[g.episode.id.value()].push_back(static_cast<double>(g.chunk.end->count()) / 1e3);
-      const double took = static_cast<double>(audio.count()) / 1000.0 / speed_;
-      std::this_thread::sleep_for(Seconds(took));
-      busy_s_ += took;
-      Transcript t;
-      t.engine = "simulated";
-      t.audio_duration = audio;
-      t.segments.push_back(Segment{Millis(0), audio, "[simulated]", "", {}});
-      if (auto r = client_.Complete(g.lease, t); !r)
-        fmt::print(stderr, "complete: {}\n", r.error().ToString());
-    }
-  }
-
-  CoordinatorClient client_;
-  HttpClient& http_;
-  const double speed_;
-  std::atomic<bool> stop_{false};
-  double busy_s_ = 0;  // written by the thread, read after it stopped; so are these
-  int64_t bytes_ = 0;
-  std::map<int64_t, std::vector<double>> cuts_;
-  std::optional<Steady::time_point> first_grant_;
-  std::thread thread_;
-};
+// The simulated workers claim ahead and prefetch as `podfleet work` does with its defaults
+// (bench/support/sim_worker.h).
+bench::Policy WorkPolicy() {
+  const WorkerOptions work;
+  bench::Policy policy{"podfleet work"};
+  policy.min_depth = work.prefetch;
+  policy.max_depth = work.max_prefetch;
+  policy.fetchers = work.max_prefetch;
+  return policy;
+}
 
 struct RelayRun {
   double audio_s = 0;
@@ -138,6 +92,12 @@ struct RelayRun {
   std::string path;          // the relay's audio path (/api/bandwidth), its binding limit
   std::string binding;
   std::vector<std::vector<double>> cuts;  // per file, seconds
+  // Per worker, seconds from adding: its engine's first start and last end, and its chunks.
+  struct Busy {
+    double from = 0, to = 0, engine = 0;
+    int chunks = 0;
+  };
+  std::vector<Busy> busy;
 };
 
 Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
@@ -156,7 +116,13 @@ Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
   CoordinatorClient admin((*c)->base_url(), *http);
   admin.set_admin_token(*(*c)->first_admin_token());
   std::vector<std::unique_ptr<SimWorker>> workers;
-  for (double s : speeds) workers.push_back(std::make_unique<SimWorker>(**c, *http, s));
+  for (double s : speeds) {
+    workers.push_back(std::make_unique<SimWorker>((*c)->base_url(), *http, s, WorkPolicy()));
+    auto reg =
+        workers.back()->Register(*(*c)->first_enrollment_token(), static_cast<int>(workers.size()));
+    if (!reg) return std::unexpected(reg.error());
+    workers.back()->Start();
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every worker online and waiting
   RelayRun run;
   std::vector<int64_t> ids;
@@ -194,16 +160,22 @@ Result<RelayRun> RunRelay(const std::vector<std::filesystem::path>& files,
     run.path = (*b)["audio_path"].get<std::string>();
     run.binding = (*b)["binding"].get<std::string>();
   }
+  for (auto& w : workers) w->RequestStop();
+  for (auto& w : workers) w->Stop();
   std::optional<Steady::time_point> first;
-  for (auto& w : workers)
-    if (w->first_grant() && (!first || *w->first_grant() < *first)) first = w->first_grant();
   double busy = 0;
   std::map<int64_t, std::vector<double>> cuts;
   for (auto& w : workers) {
-    w->Stop();
-    busy += w->busy_s();
-    run.bytes += w->bytes();
-    for (const auto& [episode, ends] : w->cuts())
+    const bench::WorkerLog& log = w->log();
+    const double busy_before = busy;
+    if (!log.grants.empty() && (!first || log.grants.front() < *first)) first = log.grants.front();
+    for (const bench::EngineSpan& span : log.spans) busy += Seconds(span.end - span.begin).count();
+    run.bytes += log.bytes;
+    if (!log.spans.empty())
+      run.busy.push_back({Seconds(log.spans.front().begin - start).count(),
+                          Seconds(log.spans.back().end - start).count(), busy - busy_before,
+                          static_cast<int>(log.spans.size())});
+    for (const auto& [episode, ends] : log.cuts)
       cuts[episode].insert(cuts[episode].end(), ends.begin(), ends.end());
   }
   for (int64_t id : ids) {
@@ -292,7 +264,12 @@ void PrintRun(std::string_view what, const RelayRun& r, double baseline_s) {
 std::vector<std::pair<AudioPathMode, std::string>> modes = {
     {AudioPathMode::kOpus, "opus"}, {AudioPathMode::kCopy, "copy"}, {AudioPathMode::kAuto, "auto"}};
 
-int FleetPart(const std::filesystem::path& dir);
+struct FleetChoice {
+  bool podcast = true;      // the 3 episodes against the ffmpeg CLI
+  bool one_worker = false;  // the 3-hour episode on one worker too
+};
+
+int FleetPart(const std::filesystem::path& dir, const FleetChoice& choice);
 int MemoryPart(const std::filesystem::path& dir, const std::vector<int>& hours);
 
 int Main(int argc, char** argv) {
@@ -301,7 +278,9 @@ int Main(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       fmt::print(
           "usage: {} [--dir DIR] [--paths opus,copy,auto] [--memory-hours H[,H...]] "
-          "[--skip-memory] [--only-memory]\n",
+          "[--skip-memory] [--only-memory] [--only-long] [--one-worker]\n"
+          "  --only-long   only the 3-hour episode on 8 workers (no baselines, no 3 episodes)\n"
+          "  --one-worker  also the 3-hour episode on one worker, auto path (about 2 minutes)\n",
           argv[0]);
       return 0;
     }
@@ -311,11 +290,14 @@ int Main(int argc, char** argv) {
   std::filesystem::path dir = "/tmp/podfleet-bench-relay";
   std::vector<int> memory_hours = {1, 3, 12};
   bool fleet = true;
+  FleetChoice choice;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) dir = argv[++i];
     if (arg == "--skip-memory") memory_hours.clear();
     if (arg == "--only-memory") fleet = false;
+    if (arg == "--only-long") choice.podcast = false;
+    if (arg == "--one-worker") choice.one_worker = true;
     if (arg == "--paths" && i + 1 < argc) {
       modes.clear();
       for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) {
@@ -334,15 +316,16 @@ int Main(int argc, char** argv) {
   const OpusOptions o = RelayOpus();
   fmt::print(
       "bench/relay: {} cores, load average {} at start; Opus {} b/s, complexity {}, "
-      "{} ms frames, {}\n\n",
+      "{} ms frames, {}; workers keep {} to {} jobs ahead\n\n",
       std::thread::hardware_concurrency(), LoadNow(), o.bitrate, o.complexity, o.frame_ms,
-      o.application);
+      o.application, WorkPolicy().min_depth, WorkPolicy().max_depth);
   if (fleet)
-    if (int rc = FleetPart(dir); rc != 0) return rc;
+    if (int rc = FleetPart(dir, choice); rc != 0) return rc;
   return MemoryPart(dir, memory_hours);
 }
 
-int FleetPart(const std::filesystem::path& dir) {
+// The 3 episodes against the ffmpeg CLI; `three` gets each path's run.
+int PodcastPart(const std::filesystem::path& dir, std::map<std::string, RelayRun>& three) {
   std::vector<std::filesystem::path> podcast;
   for (auto [kind, minutes] : {std::pair{"mp3", 30}, {"mp3", 15}, {"m4a", 20}}) {
     auto f = MakeEpisode(dir, kind, minutes);
@@ -359,7 +342,6 @@ int FleetPart(const std::filesystem::path& dir) {
       "{:.0f} s of audio in {:.1f} s wall, {:.1f} s CPU: {:.0f}x realtime, {:.0f} "
       "audio-s per CPU-s\n",
       audio_s, base->first, base->second, audio_s / base->first, audio_s / base->second);
-  std::map<std::string, RelayRun> three;
   for (const auto& [mode, name] : modes) {
     auto run = RunRelay(podcast, std::vector<double>(8, 87.0), dir / "data", mode);
     if (!run) return Fail(run.error());
@@ -385,6 +367,13 @@ int FleetPart(const std::filesystem::path& dir) {
     PrintRun(fmt::format("2 MP3 + 1 M4A (65 min) at once, 8 workers at 87x, --audio-path {}", name),
              r, r.path == "copy" ? copy_base->first : base->first);
   }
+  return 0;
+}
+
+int FleetPart(const std::filesystem::path& dir, const FleetChoice& choice) {
+  std::map<std::string, RelayRun> three;
+  if (choice.podcast)
+    if (int rc = PodcastPart(dir, three); rc != 0) return rc;
   auto long_file = MakeEpisode(dir, "mp3", 180);
   if (!long_file) return Fail(long_file.error());
   std::map<std::string, RelayRun> one;
@@ -402,8 +391,22 @@ int FleetPart(const std::filesystem::path& dir) {
         "adding, done in {:.1f} s; one worker alone needs at least {:.1f} s (its audio / 87): "
         "{:.2f}x faster, preparation included\n",
         name, r.path, r.first_chunk_s, r.done_s, r.audio_s / 87.0, r.audio_s / 87.0 / r.done_s);
+    std::string each;
+    for (const RelayRun::Busy& b : r.busy)
+      each += fmt::format(" {:.2f}-{:.2f} ({}, {:.2f})", b.from, b.to, b.chunks, b.engine);
+    fmt::print("  each worker's engine from adding, s (chunks, busy s):{}\n", each);
+  }
+  if (choice.one_worker) {
+    auto run = RunRelay({*long_file}, {87.0}, dir / "data", AudioPathMode::kAuto);
+    if (!run) return Fail(run.error());
+    fmt::print(
+        "3-hour episode on one worker at 87x, --audio-path auto ({}): done in {:.1f} s (bound "
+        "{:.1f} s); 8 workers on auto were {:.2f}x faster\n",
+        run->path, run->done_s, run->audio_s / 87.0,
+        one.contains("auto") ? run->done_s / one["auto"].done_s : 0.0);
   }
   for (const auto& [mode, name] : modes) {
+    if (!three.contains(name)) continue;
     const double relay_speed = three[name].audio_s / three[name].prepared_s;
     for (auto [fleet, consumes] : {std::pair{"seed fleet (87,87,15,1) + one H200-like 393x", 583.0},
                                    {"24 A5000-like pods at 87x", 24 * 87.0}}) {

@@ -22,22 +22,39 @@ std::vector<double> FramePower(std::span<const float> samples) {
   return power;
 }
 
-// The frame in [lo, hi) at the centre of the `window`-frame stretch with the least energy.
-int64_t QuietestFrame(const std::vector<double>& power, int64_t lo, int64_t hi, int64_t window) {
+// Mean square of a 10 ms frame under which audio counts as silent (-60 dBFS).
+constexpr double kSilentPower = 1e-6;
+
+// The frame in [lo, hi) nearest `aim` at the centre of a quiet `window`-frame stretch: one whose
+// energy is at most twice the least in range, or silent throughout on average (kSilentPower).
+// Speech has a pause every few seconds, so the cut lands near its aim rather than wherever the
+// single quietest pause happens to be (chunks of even length spread evenly over workers).
+int64_t QuietFrameNearest(const std::vector<double>& power, int64_t lo, int64_t hi, int64_t window,
+                          int64_t aim) {
   const auto n = static_cast<int64_t>(power.size());
   const int64_t half = window / 2;
   double sum = 0;
   int64_t begin = std::max<int64_t>(0, lo - half);
   int64_t end = begin;
-  double best = std::numeric_limits<double>::max();
-  int64_t best_frame = lo;
+  std::vector<double> energy;  // of the stretch centred on frame lo + i
+  energy.reserve(static_cast<size_t>(std::max<int64_t>(0, hi - lo)));
   for (int64_t f = lo; f < hi; ++f) {
     const int64_t want_begin = std::max<int64_t>(0, f - half);
     const int64_t want_end = std::min(n, f + half + 1);
     while (end < want_end) sum += power[end++];
     while (begin < want_begin) sum -= power[begin++];
-    if (sum < best) {
-      best = sum;
+    energy.push_back(std::max(0.0, sum));  // running sums may drift just below 0
+  }
+  if (energy.empty()) return lo;
+  const double least = *std::min_element(energy.begin(), energy.end());
+  const double quiet = std::max(2 * least, kSilentPower * static_cast<double>(window));
+  int64_t best_frame = lo;
+  int64_t best_distance = std::numeric_limits<int64_t>::max();
+  for (int64_t f = lo; f < hi; ++f) {
+    if (energy[static_cast<size_t>(f - lo)] > quiet) continue;
+    const int64_t distance = f > aim ? f - aim : aim - f;
+    if (distance < best_distance) {
+      best_distance = distance;
       best_frame = f;
     }
   }
@@ -54,9 +71,9 @@ int64_t WindowOf(const ChunkOptions& options) {
 }
 
 // The length of the chunk that starts `audio` (the samples from its start on), in audio that has
-// `left` samples from there to its end (at least those of `audio`): its end is the quietest
-// point within `search` of `aim` samples from its start, leaving the last chunk a quarter of
-// `target` at least.
+// `left` samples from there to its end (at least those of `audio`): its end is the quiet point
+// nearest `aim` samples from its start within `search` of it (QuietFrameNearest), leaving the
+// last chunk a quarter of `target` at least.
 int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, int64_t aim,
                     int64_t search, int64_t window) {
   const int64_t lo = std::max<int64_t>(1, aim - search) / kFrameSamples;
@@ -64,7 +81,8 @@ int64_t ChunkLength(std::span<const float> audio, int64_t left, int64_t target, 
   if (hi <= lo) return std::max<int64_t>(1, aim);
   const auto reach =
       std::min<size_t>(audio.size(), static_cast<size_t>(hi + window) * kFrameSamples);
-  return QuietestFrame(FramePower(audio.first(reach)), lo, hi, window) * kFrameSamples;
+  return QuietFrameNearest(FramePower(audio.first(reach)), lo, hi, window, aim / kFrameSamples) *
+         kFrameSamples;
 }
 
 // The first chunk's target in samples, 0 when it is like the others.
@@ -80,6 +98,15 @@ int64_t FirstSearchOf(const ChunkOptions& options) {
 
 // A chunk of `left` samples is cut again while it is longer than this.
 bool TooLong(int64_t left, int64_t target) { return target > 0 && left > target + target / 4; }
+
+// The chunks (whole rounds over `workers`, none under half of `length`) that `total` is spread
+// in, or 0 when `total` is cut at `length` in whole rounds already.
+int64_t SpreadChunks(int64_t total, int64_t length, int64_t workers) {
+  const int64_t pieces = (total + length - 1) / length;
+  const int64_t rounds = (pieces + workers - 1) / workers;
+  const int64_t spread = std::min(rounds * workers, total / (length / 2));
+  return spread > pieces ? spread : 0;
+}
 
 }  // namespace
 
@@ -188,15 +215,24 @@ bool ChunkCutter::LooksAt(Samples begin, Samples end) const {
 
 int64_t ChunkCutter::Aim() const { return anchor_ + (cuts_ + 1) * target_ - begin_; }
 
-Millis SpreadTarget(Millis duration, Millis target, int free_workers) {
-  const int64_t total = duration.count();
+Millis SpreadTarget(Millis duration, Millis target, int free_workers, Millis first) {
+  const int64_t rest = duration.count();
   const int64_t length = target.count();
-  if (free_workers < 2 || length <= 1 || total <= length + length / 4) return target;
-  const int64_t pieces = (total + length - 1) / length;
-  const int64_t rounds = (pieces + free_workers - 1) / free_workers;
-  const int64_t spread = std::min(rounds * free_workers, total / (length / 2));
-  if (spread <= pieces) return target;
-  return Millis((total + spread - 1) / spread);
+  if (free_workers < 2 || length <= 1 || rest <= length + length / 4) return target;
+  if (first > Millis(0)) {
+    // The first chunk takes part of a round's share: the rounds are of first + rest.
+    const int64_t total = rest + first.count();
+    const int64_t pieces = (total + length - 1) / length;
+    const int64_t chunks = std::max(pieces, SpreadChunks(total, length, free_workers));
+    const int64_t share = (total + chunks - 1) / chunks;
+    // In whole rounds the first chunk's worker takes another chunk, the last one: the others'
+    // share less the first chunk.
+    if (chunks % free_workers == 0 && first.count() <= share / 2)
+      return Millis(std::min(share, length));
+  }
+  const int64_t spread = SpreadChunks(rest, length, free_workers);
+  if (spread == 0) return target;
+  return Millis((rest + spread - 1) / spread);
 }
 
 Millis FirstChunk(const ChunkOptions& options) { return ToMillis(Samples{FirstOf(options)}); }

@@ -1,5 +1,5 @@
 // Cutting a long episode into chunks that workers transcribe separately: each cut lies in the
-// quietest stretch near the target length, so no word is cut in two.
+// quiet stretch near the target length, so no word is cut in two.
 #pragma once
 
 #include <span>
@@ -12,7 +12,7 @@ namespace podfleet {
 
 struct ChunkOptions {
   Millis target{600'000};    // a chunk is about this long...
-  Millis search{30'000};     // ...give or take this much: the cut is the quietest point in range
+  Millis search{30'000};     // ...give or take this much: the cut is a quiet point in range
   Millis quiet_window{300};  // the stretch whose energy is judged quiet, centred on the cut
   // When set, audio cut in several chunks starts with one about this long (its search a quarter
   // of it at most), so that its first chunk is ready early (the relay's first lease). Not below
@@ -24,8 +24,11 @@ struct ChunkOptions {
 // long is one piece; otherwise the first cut lies within the search of `first` from the start
 // (when shorter than the target) and cut k after it within `search` of k targets past it (not
 // of a target past the previous cut: the errors of snapping to pauses do not add up, so audio
-// of n targets becomes n pieces), at the centre of the quietest `quiet_window` there, and the
-// last piece is at least a quarter of a target long. `search` is taken as at most a quarter of
+// of n targets becomes n pieces), at the centre of the quiet `quiet_window` there nearest that
+// aim: quiet is at most twice the energy of the quietest in range, or silent on average (under
+// -60 dBFS), so that on speech, which pauses every few seconds, chunks come out about as long as
+// their aim says and spread evenly over workers. The last piece is at least a quarter of a target
+// long. `search` is taken as at most a quarter of
 // the target; a target of zero or less gives one piece.
 std::vector<Piece> ChooseChunks(const PcmAudio& audio, const ChunkOptions& options = {});
 
@@ -81,7 +84,17 @@ class ChunkCutter {
 // (3 full rounds, 1/8 of one pod's time) rather than 18 of 10 (3 rounds, the last 2/8 full:
 // 1/6). No chunk is made shorter than half of `target`, and with fewer than 2 free workers, or
 // an episode that is one chunk at `target`, the target stands.
-Millis SpreadTarget(Millis duration, Millis target, int free_workers);
+//
+// `first`: the length of a short first chunk cut before the `duration` spread here
+// (ChunkOptions::first), 0 if none. When the chunks of first + duration come in whole rounds, a
+// first chunk of at most half a chunk counts in its worker's rounds: the rounds are planned over
+// first + duration, so the chunks after it are each a round's share and the last one is shorter
+// by about the first chunk, for the worker that had the first chunk (as the claims come round,
+// the last chunk goes to the worker that fell behind by the first one). A 1-minute first chunk and
+// 179 minutes on 8 pods: 24 chunks of 7.5 minutes, the last 6.5 (every pod 22.5 minutes), not 24
+// of 7.46 (the pod with the first 23.4). A longer first chunk is spread as a chunk of its own would
+// be: the target of `duration` alone.
+Millis SpreadTarget(Millis duration, Millis target, int free_workers, Millis first = Millis(0));
 
 // The length of the short first chunk that ChooseChunks and ChunkCutter make of audio longer than
 // 1.25 targets (ChunkOptions::first, about: it is cut at a pause); 0 when the first chunk is like

@@ -45,7 +45,8 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
   PcmAudio a = Talk(Millis(200'000), Millis(61'500));
   const ChunkOptions options{Millis(60'000), Millis(10'000)};
   auto pieces = ChooseChunks(a, options);
-  ASSERT_EQ(pieces.size(), 3u);
+  // Cuts near 62, 120 and 180 s: the last 20 s, at least a quarter of a target.
+  ASSERT_EQ(pieces.size(), 4u);
   EXPECT_EQ(pieces.front().begin, Samples{0});
   EXPECT_EQ(pieces.back().end, a.size());
   for (size_t i = 0; i + 1 < pieces.size(); ++i) {
@@ -58,6 +59,13 @@ TEST(ChooseChunks, CutsInPausesNearTheTargetAndCoversEverything) {
   // The first cut takes the long pause, the quietest stretch in range.
   EXPECT_GE(pieces[0].end, ToSamples(Millis(61'500)));
   EXPECT_LE(pieces[0].end, ToSamples(Millis(62'500)));
+  // The others have only short pauses in range, all about as quiet: each takes the one nearest
+  // its aim (2 and 3 targets), not the quietest of them anywhere in the search.
+  for (size_t k = 1; k < 3; ++k) {
+    const Samples aim = ToSamples(Millis(60'000 * static_cast<int64_t>(k + 1)));
+    EXPECT_LE(std::llabs(pieces[k].end.count - aim.count), ToSamples(Millis(1'500)).count)
+        << "cut " << k << " at " << pieces[k].end.count;
+  }
 }
 
 // Pauses every 5 s and a target of 14 s: the nearest pause is about a second past each aim.
@@ -121,6 +129,54 @@ TEST(SpreadTarget, TheTargetStandsWithoutIdleWorkersOrForOneChunkEpisodes) {
   EXPECT_EQ(SpreadTarget(12 * kMinute, 10 * kMinute, 8), 10 * kMinute);   // one chunk at 10 min
   EXPECT_EQ(SpreadTarget(160 * kMinute, 10 * kMinute, 8), 10 * kMinute);  // 16: whole rounds
   EXPECT_EQ(SpreadTarget(180 * kMinute, Millis(0), 8), Millis(0));
+}
+
+// A minute's first chunk and 179 minutes on 8 pods: 24 chunks of 7.5 minutes after it, the last
+// 6.5 (the first chunk's worker takes it), rather than 24 of 7.46 on top of the first minute.
+TEST(SpreadTarget, AShortFirstChunkCountsInItsWorkersRound) {
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8, kMinute), Millis(450'000));
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8), Millis(447'500));
+  EXPECT_EQ(SpreadTarget(99 * kMinute, 10 * kMinute, 8, kMinute), Millis(375'000));
+  // 159 + 1 minutes are 16 chunks of 10 in whole rounds: the target stands, the last is 9.
+  EXPECT_EQ(SpreadTarget(159 * kMinute, 10 * kMinute, 8, kMinute), 10 * kMinute);
+}
+
+// Fewer chunks than workers: the first chunk's worker takes no other, so it is not counted; nor
+// is a first chunk over half a chunk, which is spread as a chunk of its own.
+TEST(SpreadTarget, AFirstChunkOutsideWholeRoundsOrLongIsNotCounted) {
+  EXPECT_EQ(SpreadTarget(15 * kMinute, 10 * kMinute, 8, kMinute), 5 * kMinute);
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 8, 4 * kMinute),
+            SpreadTarget(179 * kMinute, 10 * kMinute, 8));
+  EXPECT_EQ(SpreadTarget(179 * kMinute, 10 * kMinute, 1, kMinute), 10 * kMinute);
+}
+
+// Cut as the relay cuts (a short first chunk, the rest at the spread target) and dealt round the
+// workers in turn as their claims come, every worker gets the same audio within a few seconds of
+// pause snapping; without counting the first chunk, its worker had the first chunk more. (The
+// 3 hours, 10-minute target, first minute and 8 pods of the relay, a sixth as long.)
+TEST(SpreadTarget, EveryWorkerGetsTheSameShareWithTheFirstChunk) {
+  const PcmAudio talk = Talk(30 * kMinute, Millis(0));
+  constexpr int kWorkers = 8;
+  auto shares = [&](bool count_first) {
+    ChunkOptions options;
+    options.target = Millis(100'000);
+    options.search = Millis(2'000);
+    options.first = Millis(30'000);
+    const Millis first = FirstChunk(options);
+    options.target = SpreadTarget(talk.duration() - first, options.target, kWorkers,
+                                  count_first ? first : Millis(0));
+    const std::vector<Piece> pieces = ChooseChunks(talk, options);
+    EXPECT_EQ(pieces.size(), 25u);
+    std::vector<double> seconds(kWorkers);
+    for (size_t i = 0; i < pieces.size(); ++i)
+      seconds[i % kWorkers] +=
+          static_cast<double>(pieces[i].end.count - pieces[i].begin.count) / kSampleRate;
+    return seconds;
+  };
+  const double fair = 30 * 60.0 / kWorkers;
+  for (double s : shares(true)) EXPECT_NEAR(s, fair, 6.0);
+  const std::vector<double> before = shares(false);
+  EXPECT_GT(before[0], fair + 20.0);
 }
 
 // The spread target, given to ChooseChunks, gives a whole number of rounds.

@@ -36,6 +36,16 @@ size_t Dispatcher::parked() const {
 
 void Dispatcher::Claim(NodeId node, int max_jobs, ClaimFilter filter, Millis wait, Done done) {
   const uint64_t news = notifications_.load();
+  // While claims wait, one that may wait too queues behind them: a worker claiming ahead (it has
+  // work) does not take the job that an idle worker has been waiting for.
+  if (wait > Millis(0)) {
+    MutexLock lock(mu_);
+    if (!stopping_ && !parked_.empty()) {
+      parked_.push_back(Parked{node, max_jobs, filter, clock_.Now() + wait, std::move(done)});
+      wakeup_.Notify();
+      return;
+    }
+  }
   auto grants = store_.Claim(node, max_jobs, lease_for_, clock_.Now(), filter);
   if (!grants || !grants->empty() || wait <= Millis(0)) {
     done(std::move(grants));

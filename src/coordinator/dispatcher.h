@@ -2,7 +2,9 @@
 //
 // A claim that finds nothing claimable waits, parked, until work appears (Notify) or its deadline
 // passes; then it answers with whatever it could lease, possibly nothing. Parked claims are served
-// first come, first served. Jobs whose retry backoff ends are picked up by a periodic re-check, so
+// first come, first served, and a claim that may wait is parked behind them while any are: it
+// does not overtake them when work appears (a worker claiming ahead would take the chunk an idle
+// worker waits for). Jobs whose retry backoff ends are picked up by a periodic re-check, so
 // nothing depends on a Notify being sent. The re-check and the claims' deadlines run on the
 // Clock: a test advances a ManualClock to end them.
 //

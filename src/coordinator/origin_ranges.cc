@@ -26,10 +26,14 @@ std::vector<Chunk> PlanSeamChunks(Millis duration, const ChunkOptions& chunking,
   if (first < seam + kSeamPreRoll || first >= target) first = Millis(0);
   if (first > Millis(0)) boundaries.push_back(first);
   const Millis left = duration - first;
-  const Millis spread = SpreadTarget(left, target, free_workers);
+  const Millis spread = SpreadTarget(left, target, free_workers, first);
   const auto pieces = std::max<int64_t>(
       1, std::llround(static_cast<double>(left.count()) / static_cast<double>(spread.count())));
-  for (int64_t i = 1; i < pieces; ++i) boundaries.push_back(first + left * i / pieces);
+  // Where the first chunk counts in its worker's rounds (SpreadTarget), the boundaries lie a
+  // spread apart and the last chunk is the shorter one, as the relay cuts; else evenly.
+  const bool first_counted = spread != SpreadTarget(left, target, free_workers);
+  for (int64_t i = 1; i < pieces; ++i)
+    boundaries.push_back(first + (first_counted ? spread * i : left * i / pieces));
 
   if (boundaries.empty()) return {Chunk{}};
   std::vector<Chunk> chunks;

@@ -335,7 +335,7 @@ ChunkOptions Relay::Chunking(std::optional<Millis> duration, const PreparingJob&
                            : Millis(0);
   left -= first;
   const int free = options_.free_workers ? options_.free_workers() : 0;
-  chunking.target = SpreadTarget(left, chunking.target, free);
+  chunking.target = SpreadTarget(left, chunking.target, free, first);
   if (chunking.target > Millis(0)) {
     const double chunks = static_cast<double>(left.count()) / chunking.target.count();
     estimate = job.next.index + (first > Millis(0) ? 1 : 0) +
