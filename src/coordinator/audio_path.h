@@ -49,8 +49,9 @@ struct PathSpent {
   double backlog_wall_seconds = 0;
 };
 
-// Backlogged wall time shorter than this is no measurement yet.
-inline constexpr double kMinBacklogWallSeconds = 5;
+// Backlogged wall time shorter than this is no measurement yet (a fast path on a quiet machine
+// prepares a few hours of audio in a few seconds).
+inline constexpr double kMinBacklogWallSeconds = 1;
 
 // x realtime the relay prepares at on a path: `cores` times the audio per CPU-second, but no
 // more than the audio it cut per wall-second while backlogged (other processes and the
