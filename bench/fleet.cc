@@ -1023,6 +1023,13 @@ int RelayedPart(const Options& o, Bench& bench) {
     if (!r) return fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString()), 1;
     PrintRelayed("seed (87, 87, 15) + H200-like 393x, no cap", seed, *r, *base);
     PrintPreEncoded(o, bench, seed);
+    // The start-up (download, first chunk, every worker's first lease) is about a second however
+    // long the backlog: the same fleet on twice the audio shows what a longer backlog makes of it.
+    auto longer = RealWorkload(dir, 2 * o.audio_hours);
+    if (!longer) return fmt::print(stderr, "bench/fleet: {}\n", longer.error().ToString()), 1;
+    auto twice = bench.RunRelayed(seed, *longer);
+    if (!twice) return fmt::print(stderr, "bench/fleet: {}\n", twice.error().ToString()), 1;
+    PrintRelayed("same fleet, twice the audio (the start-up amortised)", seed, *twice, *base);
   }
   if (!wants("relay-pods")) return 0;
   const FleetSpec pods{"pods24-50mbit", std::vector<double>(24, kPodSpeed), kLinkMbit};
