@@ -145,8 +145,9 @@ struct RelayedRun {
   double queue_empty_share = 0;  // of the window: no chunk queued (prepared and not leased)
   double transcribed_per_s = 0;  // audio-seconds the fleet transcribed per wall-second (window)
   double mb_per_audio_hour = 0;  // served, as /api/bandwidth measured it
-  std::string path, binding, reason;     // /api/bandwidth: the path the relay chose last
-  std::string plan_binding, feed_limit;  // /api/plan
+  std::string path, binding, reason;        // /api/bandwidth: the path the relay chose last
+  std::string plan_binding, feed_limit;     // /api/plan
+  std::string plan_path, plan_path_reason;  // /api/plan: the path that feeds the most, and why
   double feed_capacity = 0;
   std::optional<int> pods_fed;          // /api/plan?pod_speed=kPodSpeed
   std::map<double, double> busy_share;  // per speed: engine time / window, the mean of its workers
@@ -420,6 +421,8 @@ class Bench {
     if (auto p = admin.GetJson(fmt::format("/api/plan?pod_speed={}", kPodSpeed)); p) {
       run.plan_binding = (*p)["binding"].get<std::string>();
       run.feed_limit = (*p)["feed_limit"].get<std::string>();
+      run.plan_path = (*p)["audio_path"].get<std::string>();
+      run.plan_path_reason = (*p)["audio_path_reason"].get<std::string>();
       if ((*p)["feed_capacity"].is_number()) run.feed_capacity = (*p)["feed_capacity"];
       if ((*p)["pods_fed"].is_number()) run.pods_fed = (*p)["pods_fed"].get<int>();
     }
@@ -717,24 +720,25 @@ void PrintRelayed(std::string_view name, const FleetSpec& f, const RelayedRun& r
   const double cli = r.path == "copy" ? base.copy_wall : base.opus_wall;
   fmt::print(
       "| {} | {} | {:.0f}x | {:.2f} | {} ({} binds) | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.1f} "
-      "| {:.1f} | {:.1f} | **{:.3f}** | {:.3f} | {:.0f}x | {} binds; {} feeds {:.0f}x: {} pods of "
-      "{:.0f}x |\n",
+      "| {:.1f} | {:.1f} | **{:.3f}** | {:.3f} | {:.0f}x | {} binds; {} ({} path) feeds {:.0f}x: "
+      "{} "
+      "pods of {:.0f}x |\n",
       name, f.speeds.size(), SumSpeeds(f.speeds), r.audio_s / 3600, r.path, r.binding,
       r.audio_s / r.prepared_s, r.audio_s / r.prepare_cpu_s, r.audio_s / r.prepared_s / cli,
       r.first_chunk_s, r.cpu_s / (r.audio_s / 3600), r.mb_per_audio_hour, r.window_s, r.efficiency,
-      r.efficiency_done, r.transcribed_per_s, r.plan_binding, r.feed_limit, r.feed_capacity,
-      r.pods_fed ? fmt::format("{}", *r.pods_fed) : "?", kPodSpeed);
+      r.efficiency_done, r.transcribed_per_s, r.plan_binding, r.feed_limit, r.plan_path,
+      r.feed_capacity, r.pods_fed ? fmt::format("{}", *r.pods_fed) : "?", kPodSpeed);
   std::string shares;
   for (const auto& [speed, share] : r.busy_share)
     shares += fmt::format("{}{:.0f}x {:.2f}", shares.empty() ? "" : ", ", speed, share);
   fmt::print(
       "|  (detail) prepared in {:.1f} s, done in {:.1f} s; from every worker's first job to the "
       "last lease: efficiency {}; no chunk queued {:.0f}% of the window; engine busy share "
-      "over the window, by speed: {}; path: {} |\n",
+      "over the window, by speed: {}; path: {}; /api/plan's path: {} |\n",
       r.prepared_s, r.done_s,
       r.efficiency_warm < 0 ? "n/a (a worker got no job)"
                             : fmt::format("{:.3f}", r.efficiency_warm),
-      100 * r.queue_empty_share, shares, r.reason);
+      100 * r.queue_empty_share, shares, r.reason, r.plan_path_reason);
   std::fflush(stdout);
 }
 
@@ -748,6 +752,37 @@ void PrintPreEncoded(const Options& o, Bench& bench, const FleetSpec& fleet) {
       "| {} PRE-ENCODED: relay cost left out | {} | {:.0f}x | | | | | | | | | | {:.3f} | | | "
       "|\n",
       fleet.name, fleet.speeds.size(), SumSpeeds(fleet.speeds), r->efficiency);
+}
+
+// Whether the pod count /api/plan named is the count the feed really runs: the named pods run
+// at efficiency >= 0.95 from their first jobs (they are fed), and 24 pods transcribe at most 10%
+// more than they do (the feed, not the pods, binds beyond them).
+void PrintConfirmation(const RelayedRun& all, int named, const std::map<int, RelayedRun>& runs) {
+  constexpr double kFedEfficiency = 0.95, kMoreAtMost = 0.10;
+  const RelayedRun& n = runs.at(named);
+  const double more = all.transcribed_per_s / n.transcribed_per_s - 1;
+  const bool fed = n.efficiency_warm >= kFedEfficiency;
+  const bool binds = more <= kMoreAtMost;
+  fmt::print(
+      "\n24 pods transcribed {:.0f}x, the {} named pods {:.0f}x: the other {} pods add {:+.0f}%.",
+      all.transcribed_per_s, named, n.transcribed_per_s, 24 - named, 100 * more);
+  if (auto plus = runs.find(named + 2); plus != runs.end())
+    fmt::print(" {} pods: {:.0f}x ({:+.0f}% on the named {}), efficiency {:.3f} from first jobs.",
+               named + 2, plus->second.transcribed_per_s,
+               100 * (plus->second.transcribed_per_s / n.transcribed_per_s - 1), named,
+               plus->second.efficiency_warm);
+  fmt::print(
+      "\nConfirmation of the named count ({} pods): the named pods reach efficiency >= {:.2f} "
+      "from their first jobs ({:.3f}: {}; window {:.3f}) AND 24 pods transcribe at most {:.0f}% "
+      "more than they do ({:+.1f}%: {}) -> {}\n",
+      named, kFedEfficiency, n.efficiency_warm, fed ? "yes" : "no", n.efficiency, 100 * kMoreAtMost,
+      100 * more, binds ? "yes" : "no",
+      fed && binds
+          ? "CONFIRMED"
+          : fmt::format("NOT CONFIRMED ({})",
+                        !fed && !binds ? "the named pods are not fed, and more pods add more"
+                        : !fed         ? "the named pods are not fed at full speed"
+                                       : "the feed carries more pods than named"));
 }
 
 int RelayedPart(const Options& o, Bench& bench) {
@@ -780,6 +815,13 @@ int RelayedPart(const Options& o, Bench& bench) {
     if (!r) return fmt::print(stderr, "bench/fleet: {}\n", r.error().ToString()), 1;
     PrintRelayed("seed (87, 87, 15) + H200-like 393x, no cap", seed, *r, *base);
     PrintPreEncoded(o, bench, seed);
+    // The start-up (download, first chunk, every worker's first lease) is about a second however
+    // long the backlog: the same fleet on twice the audio shows what a longer backlog makes of it.
+    auto longer = RealWorkload(dir, 2 * o.audio_hours);
+    if (!longer) return fmt::print(stderr, "bench/fleet: {}\n", longer.error().ToString()), 1;
+    auto twice = bench.RunRelayed(seed, *longer);
+    if (!twice) return fmt::print(stderr, "bench/fleet: {}\n", twice.error().ToString()), 1;
+    PrintRelayed("same fleet, twice the audio (the start-up amortised)", seed, *twice, *base);
   }
   if (!wants("relay-pods")) return 0;
   const FleetSpec pods{"pods24-50mbit", std::vector<double>(24, kPodSpeed), kLinkMbit};
@@ -787,19 +829,26 @@ int RelayedPart(const Options& o, Bench& bench) {
   if (!all) return fmt::print(stderr, "bench/fleet: {}\n", all.error().ToString()), 1;
   PrintRelayed("24 A5000-like 87x pods, 50 Mbit/s egress", pods, *all, *base);
   PrintPreEncoded(o, bench, pods);
-  if (!all->pods_fed || *all->pods_fed <= 0 || *all->pods_fed >= 24) return 0;
+  if (!all->pods_fed || *all->pods_fed <= 0 || *all->pods_fed >= 24) {
+    fmt::print("\nNOT CONFIRMED: /api/plan named no pod count below 24 ({})\n",
+               all->pods_fed ? fmt::format("{}", *all->pods_fed) : "none");
+    return 0;
+  }
   const int named = *all->pods_fed;
-  const FleetSpec fed{"pods-named", std::vector<double>(static_cast<size_t>(named), kPodSpeed),
-                      kLinkMbit};
-  auto some = bench.RunRelayed(fed, *files);
-  if (!some) return fmt::print(stderr, "bench/fleet: {}\n", some.error().ToString()), 1;
-  PrintRelayed(fmt::format("the {} pods /api/plan named, 50 Mbit/s egress", named), fed, *some,
-               *base);
-  fmt::print(
-      "\n24 pods transcribed {:.0f}x, the {} named pods {:.0f}x: the other {} pods add {:+.0f}% "
-      "throughput. Load average at the end: {}\n",
-      all->transcribed_per_s, named, some->transcribed_per_s, 24 - named,
-      100 * (all->transcribed_per_s / some->transcribed_per_s - 1), LoadNow());
+  std::map<int, RelayedRun> runs;  // the named count and two more: where the knee is
+  for (int n : {named, named + 2}) {
+    if (n >= 24) break;
+    const FleetSpec fed{"pods-named", std::vector<double>(static_cast<size_t>(n), kPodSpeed),
+                        kLinkMbit};
+    auto some = bench.RunRelayed(fed, *files);
+    if (!some) return fmt::print(stderr, "bench/fleet: {}\n", some.error().ToString()), 1;
+    PrintRelayed(n == named ? fmt::format("the {} pods /api/plan named, 50 Mbit/s egress", n)
+                            : fmt::format("{} pods (named + 2), 50 Mbit/s egress", n),
+                 fed, *some, *base);
+    runs[n] = *some;
+  }
+  PrintConfirmation(*all, named, runs);
+  fmt::print("Load average at the end: {}\n", LoadNow());
   return 0;
 }
 

@@ -30,7 +30,55 @@ AudioPathChoice Chosen(std::string path, const Feed& feed, std::string reason) {
   return {std::move(path), feed.binding, feed.speed, std::move(reason), feed.uplink};
 }
 
+PathFeed FeedOf(std::string path, std::optional<double> measured, double prior,
+                const AudioPathFacts& f, double bits) {
+  PathFeed p{std::move(path), 0, "relay", measured.value_or(prior), measured.has_value()};
+  p.feed = p.preparation;
+  if (f.uplink_bits_per_second > 0) {
+    p.uplink = f.uplink_bits_per_second / bits;
+    if (*p.uplink < p.feed) p.feed = *p.uplink, p.binding = "uplink";
+  }
+  return p;
+}
+
+std::string Describe(const PathFeed& p) {
+  return fmt::format("{} feeds {:.0f}x ({} binds{})", p.path, p.feed, p.binding,
+                     p.binding == "relay" && !p.measured ? ", not yet measured" : "");
+}
+
 }  // namespace
+
+std::optional<double> PreparationCapacity(const PathSpent& s, int cores) {
+  if (s.prepared_seconds <= 0 || s.cpu_seconds <= 0) return std::nullopt;
+  double capacity = std::max(1, cores) * s.prepared_seconds / s.cpu_seconds;
+  if (s.backlog_wall_seconds >= kMinBacklogWallSeconds)
+    capacity = std::min(capacity, s.backlog_seconds / s.backlog_wall_seconds);
+  return capacity;
+}
+
+PathFeed BestFeed(AudioPathMode mode, const AudioPathFacts& f) {
+  const int cores = std::max(1, f.cores);
+  PathFeed opus =
+      FeedOf("opus", f.opus_capacity, cores * kOpusPerCpuSecond, f, f.opus_bits_per_second);
+  if (mode == AudioPathMode::kOpus) {
+    opus.reason = "serve --audio-path opus";
+    return opus;
+  }
+  if (f.original_bits_per_second <= 0) {
+    opus.reason = "no original copied yet, so copy's bytes are unknown";
+    return opus;
+  }
+  PathFeed copy =
+      FeedOf("copy", f.copy_capacity, cores * kCopyPerCpuSecond, f, f.original_bits_per_second);
+  if (mode == AudioPathMode::kCopy) {
+    copy.reason = "serve --audio-path copy";
+    return copy;
+  }
+  PathFeed& best = copy.feed > opus.feed ? copy : opus;
+  const PathFeed& other = &best == &copy ? opus : copy;
+  best.reason = fmt::format("{}; {}", Describe(best), Describe(other));
+  return best;
+}
 
 Result<AudioPathMode> ParseAudioPathMode(std::string_view text) {
   if (text == "auto") return AudioPathMode::kAuto;

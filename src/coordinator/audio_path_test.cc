@@ -80,6 +80,64 @@ TEST(AudioPath, ObeysAFixedMode) {
   EXPECT_EQ(ChooseAudioPath(AudioPathMode::kCopy, f).path, "copy");
 }
 
+TEST(AudioPath, PreparationIsNoFasterThanTheRelayRanWhileBacklogged) {
+  PathSpent spent{.prepared_seconds = 2'500, .cpu_seconds = 10};  // 250 per CPU-second
+  EXPECT_DOUBLE_EQ(*PreparationCapacity(spent, 2), 500);
+  spent.backlog_seconds = 1'200;  // it got 1.2 cores' worth: 240 audio-s per wall-s
+  spent.backlog_wall_seconds = kMinBacklogWallSeconds - 0.1;
+  EXPECT_DOUBLE_EQ(*PreparationCapacity(spent, 2), 500) << "too short to be a measurement";
+  spent.backlog_wall_seconds = 5;
+  EXPECT_DOUBLE_EQ(*PreparationCapacity(spent, 2), 240);
+  spent.backlog_seconds = 5'000;  // faster than the CPU allows (measured over other chunks)
+  EXPECT_DOUBLE_EQ(*PreparationCapacity(spent, 2), 500);
+  EXPECT_FALSE(PreparationCapacity(PathSpent{}, 2));
+}
+
+// 24 pods at 87x behind 50 Mbit/s: Opus binds on the relay (500x), copy of a 128 kb/s original
+// on the uplink (390x), so Opus feeds the most, though the relay copied last.
+TEST(AudioPath, BestFeedIsThePathThatFeedsTheMost) {
+  AudioPathFacts f = EightPods();
+  f.fleet_speed = 24 * 87;
+  f.copy_capacity = 5'600;
+  f.uplink_bits_per_second = 50e6;
+  PathFeed best = BestFeed(AudioPathMode::kAuto, f);
+  EXPECT_EQ(best.path, "opus");
+  EXPECT_EQ(best.binding, "relay");
+  EXPECT_DOUBLE_EQ(best.feed, 500);
+  EXPECT_NEAR(*best.uplink, 50e6 / 23'000, 1e-9);
+  EXPECT_NE(best.reason.find("copy feeds 391x (uplink binds)"), std::string::npos) << best.reason;
+  f.uplink_bits_per_second = 100e6;  // copy now carries 781x
+  best = BestFeed(AudioPathMode::kAuto, f);
+  EXPECT_EQ(best.path, "copy");
+  EXPECT_EQ(best.binding, "uplink");
+  EXPECT_NEAR(best.feed, 781.25, 1e-9);
+  f.uplink_bits_per_second = 0;  // no uplink known: the relay alone
+  best = BestFeed(AudioPathMode::kAuto, f);
+  EXPECT_EQ(best.path, "copy");
+  EXPECT_DOUBLE_EQ(best.feed, 5'600);
+  EXPECT_FALSE(best.uplink);
+  // A slow fleet does not change what the paths could feed.
+  f.fleet_speed = 15;
+  EXPECT_DOUBLE_EQ(BestFeed(AudioPathMode::kAuto, f).feed, 5'600);
+}
+
+TEST(AudioPath, BestFeedKeepsToTheModeAndWhatIsKnown) {
+  AudioPathFacts f = EightPods();
+  EXPECT_EQ(BestFeed(AudioPathMode::kOpus, f).path, "opus");
+  f.opus_capacity.reset();
+  f.copy_capacity.reset();
+  f.original_bits_per_second = 0;  // nothing copied yet: copy's bytes unknown
+  PathFeed best = BestFeed(AudioPathMode::kAuto, f);
+  EXPECT_EQ(best.path, "opus");
+  EXPECT_FALSE(best.measured);
+  EXPECT_DOUBLE_EQ(best.feed, 2 * kOpusPerCpuSecond);
+  EXPECT_NE(best.reason.find("unknown"), std::string::npos) << best.reason;
+  f.original_bits_per_second = 128'000;
+  best = BestFeed(AudioPathMode::kCopy, f);
+  EXPECT_EQ(best.path, "copy");
+  EXPECT_DOUBLE_EQ(best.feed, 2 * kCopyPerCpuSecond);
+}
+
 TEST(AudioPath, ParsesTheFlag) {
   EXPECT_EQ(ParseAudioPathMode("auto").value(), AudioPathMode::kAuto);
   EXPECT_EQ(ParseAudioPathMode("copy").value(), AudioPathMode::kCopy);

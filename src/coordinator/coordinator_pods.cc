@@ -14,10 +14,8 @@ namespace podfleet {
 Result<FleetSnapshot> Coordinator::AutoscaleSnapshot() {
   FleetSettings s{options_.prices, options_.uplink_bits_per_second, options_.claim_capacity,
                   options_.offline_after};
-  if (relay_) s.preparation_capacity = relay_->Capacity();
-  if (auto choice = relay_ ? relay_->LastChoice() : std::nullopt)
-    s.audio_path = choice->path, s.audio_path_reason = choice->reason,
-    s.path_uplink_capacity = choice->uplink_capacity;
+  if (relay_)
+    SetRelayFeed(s, relay_->LastChoice(), relay_->BestFeed(options_.uplink_bits_per_second));
   auto facts = GatherFleetFacts(*store_, *activity_, s, clock_->Now());
   if (!facts) return std::unexpected(facts.error());
   PlanRequest request;

@@ -122,7 +122,7 @@ Check RelayKeepsUp(const FleetFacts& f) {
   const double fleet = FleetSpeed(f);
   c.detail = fmt::format(
       "the coordinator prepares {:.0f}x realtime{}, the fleet transcribes {:.0f}x", *prepares,
-      f.settings.audio_path.empty() ? "" : fmt::format(" on its {} path", f.settings.audio_path),
+      f.settings.feed_path.empty() ? "" : fmt::format(" on its {} path", f.settings.feed_path),
       fleet);
   c.outcome = *prepares >= fleet ? CheckOutcome::kPass : CheckOutcome::kFail;
   return c;

@@ -64,7 +64,7 @@ TEST(Doctor, RelaySlowerThanTheFleetFails) {
   EXPECT_EQ(c.outcome, CheckOutcome::kFail);
   EXPECT_THAT(c.detail, HasSubstr("prepares 150x realtime, the fleet transcribes 174x"));
   fleet.facts.settings.preparation_capacity = 600;
-  fleet.facts.settings.audio_path = "copy";
+  fleet.facts.settings.feed_path = "copy";
   const Check copied = Find(RunDoctor(fleet.facts), "relay_keeps_up");
   EXPECT_EQ(copied.outcome, CheckOutcome::kPass);
   EXPECT_THAT(copied.detail, HasSubstr("prepares 600x realtime on its copy path"));

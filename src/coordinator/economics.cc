@@ -117,13 +117,17 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
     const std::string who = n.gpu.empty() ? "local: " + n.view.node.info.name : n.gpu;
     speeds[who] = std::max(speeds[who], n.speed);
   }
-  if (b.bytes_per_audio_hour && b.uplink_bits_per_second > 0) {
+  if (f.settings.path_uplink_capacity) {
+    b.realtime_capacity = f.settings.path_uplink_capacity;
+  } else if (b.bytes_per_audio_hour && b.uplink_bits_per_second > 0) {
     const double bytes_per_audio_second = *b.bytes_per_audio_hour / 3600;
     b.realtime_capacity = b.uplink_bits_per_second / 8 / bytes_per_audio_second;
   }
   b.preparation_capacity = f.settings.preparation_capacity;
   b.audio_path = f.settings.audio_path;
   b.audio_path_reason = f.settings.audio_path_reason;
+  b.feed_path = f.settings.feed_path;
+  b.feed_path_reason = f.settings.feed_path_reason;
   std::optional<double> feed = b.realtime_capacity;
   if (b.preparation_capacity && (!feed || *b.preparation_capacity < *feed))
     feed = b.preparation_capacity;
@@ -137,25 +141,28 @@ Bandwidth ComputeBandwidth(const FleetFacts& f) {
     b.binding = feed == b.realtime_capacity ? "uplink" : "relay";
   else if (busy_link)
     b.binding = "uplink";
+  const std::string on_path =
+      f.settings.path_uplink_capacity ? fmt::format(" on {} bytes", b.feed_path) : "";
   if (b.binding == "relay") {
     b.verdict = fmt::format(
         "the relay, not the GPUs, is the bottleneck: fleet {:.0f}x realtime, the coordinator "
         "prepares {:.0f}x{}",
         b.fleet_speed, *b.preparation_capacity,
-        b.audio_path.empty() ? "" : fmt::format(" on its {} path", b.audio_path));
+        b.feed_path.empty() ? "" : fmt::format(" on its {} path", b.feed_path));
   } else if (b.uplink_bits_per_second <= 0) {
     b.verdict = "uplink not configured (serve --uplink 50Mbit)";
-  } else if (!b.bytes_per_audio_hour) {
+  } else if (!b.realtime_capacity) {
     b.verdict = "no audio served by the coordinator yet: bytes per audio-hour not measured";
   } else if (b.link_is_bottleneck) {
     b.verdict = fmt::format(
-        "the link, not the GPUs, is the bottleneck: fleet {:.0f}x realtime, link carries {:.0f}x",
-        b.fleet_speed, *b.realtime_capacity);
+        "the link, not the GPUs, is the bottleneck: fleet {:.0f}x realtime, link carries "
+        "{:.0f}x{}",
+        b.fleet_speed, *b.realtime_capacity, on_path);
   } else {
     b.verdict = fmt::format(
         "the GPUs are the bottleneck: fleet {:.0f}x realtime, link carries "
-        "{:.0f}x ({:.0f}% used)",
-        b.fleet_speed, *b.realtime_capacity, 100 * b.fleet_speed / *b.realtime_capacity);
+        "{:.0f}x{} ({:.0f}% used)",
+        b.fleet_speed, *b.realtime_capacity, on_path, 100 * b.fleet_speed / *b.realtime_capacity);
   }
   return b;
 }

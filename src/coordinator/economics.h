@@ -68,16 +68,20 @@ struct LinkFeed {
 struct Bandwidth {
   std::optional<double> bytes_per_audio_hour;  // nullopt: nothing served with known audio
   int64_t bytes_day = 0;
-  double uplink_bits_per_second = 0;           // 0: not configured
-  std::optional<double> realtime_capacity;     // x realtime the link can feed
+  double uplink_bits_per_second = 0;  // 0: not configured
+  // x realtime the link can feed: at feed_path's bytes, else at the bytes served in 24 h.
+  std::optional<double> realtime_capacity;
   std::optional<double> preparation_capacity;  // x realtime the relay can prepare (FleetSettings)
   // What limits the audio reaching the fleet: "gpu" (the fleet is slower than what feeds it),
   // "uplink" or "relay" (the coordinator's CPU preparing audio), whichever is smallest.
   std::string binding = "gpu";
-  // The relay's audio path ("opus", "copy"; empty: origin mode or none yet, FleetSettings) and
-  // why it was chosen: preparation_capacity is that path's.
+  // The relay's audio path for its last episode ("opus", "copy"; empty: origin mode or none yet)
+  // and why it was chosen; the path that feeds the most, which preparation_capacity and
+  // realtime_capacity are for, and why (FleetSettings).
   std::string audio_path;
   std::string audio_path_reason;
+  std::string feed_path;
+  std::string feed_path_reason;
   double fleet_speed = 0;             // sum of online nodes' measured speeds
   double recent_bits_per_second = 0;  // traffic over the last hour
   std::vector<LinkFeed> feeds;  // per GPU: how many the uplink and the relay together can feed

@@ -133,9 +133,9 @@ TEST(Bandwidth, RelayIsTheBindingLimitWhenItPreparesLessThanTheLinkCarries) {
   ASSERT_EQ(b.feeds.size(), 1u);
   EXPECT_NEAR(b.feeds[0].nodes, 600.0 / 87, 1e-9);
   EXPECT_THAT(b.verdict, HasSubstr("the relay, not the GPUs"));
-  fleet.facts.settings.audio_path = "opus";
+  fleet.facts.settings.feed_path = "opus";
   b = ComputeBandwidth(fleet.facts);
-  EXPECT_EQ(b.audio_path, "opus");
+  EXPECT_EQ(b.feed_path, "opus");
   EXPECT_THAT(b.verdict, HasSubstr("prepares 600x on its opus path"));
   fleet.facts.settings.preparation_capacity = 5'000;  // a big coordinator: the link binds
   EXPECT_EQ(ComputeBandwidth(fleet.facts).binding, "uplink");

@@ -40,6 +40,16 @@ std::map<NodeId, NodeWindow> ComputeNodeWindows(const std::vector<CompletedJob>&
   return out;
 }
 
+void SetRelayFeed(FleetSettings& s, const std::optional<AudioPathChoice>& last,
+                  const std::optional<PathFeed>& best) {
+  if (last) s.audio_path = last->path, s.audio_path_reason = last->reason;
+  if (!best) return;
+  s.feed_path = best->path;
+  s.feed_path_reason = best->reason;
+  if (best->measured) s.preparation_capacity = best->preparation;
+  s.path_uplink_capacity = best->uplink;
+}
+
 Millis AudioOfTransfers(const std::vector<TransferTotal>& transfers,
                         const std::vector<CompletedJob>& done,
                         const std::map<NodeId, Millis>& in_flight) {

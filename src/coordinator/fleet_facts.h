@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coordinator/activity_log.h"
+#include "coordinator/audio_path.h"
 #include "coordinator/compatibility.h"
 #include "coordinator/fleet_view.h"
 #include "coordinator/price_table.h"
@@ -67,17 +68,26 @@ struct FleetSettings {
   double uplink_bits_per_second = 0;  // the coordinator's upload link; 0: not configured
   double claim_capacity = 0;          // claims per second the coordinator grants; 0: unknown
   Millis offline_after{30'000};
-  // x realtime the coordinator's relay can prepare audio at, measured (Relay::Capacity);
-  // nullopt in origin mode or before anything was prepared.
-  std::optional<double> preparation_capacity;
   // The relay's audio path for the episode it took last ("opus" or "copy", Relay::LastChoice)
   // and why; empty in origin mode or before any.
   std::string audio_path;
   std::string audio_path_reason;
-  // x realtime the uplink carries at that path's bytes (AudioPathChoice::uplink_capacity): what
-  // the plan takes for the uplink rather than the last day's mix of paths; nullopt: unknown.
+  // The path that feeds the most (Relay::BestFeed: "opus" or "copy") and why; the two capacities
+  // below are that path's. Empty in origin mode.
+  std::string feed_path;
+  std::string feed_path_reason;
+  // x realtime the coordinator's relay prepares audio at on `feed_path`, measured (the smaller of
+  // per CPU-second and per wall-second while backlogged); nullopt before it prepared anything
+  // on that path (the path was chosen on its prior) and in origin mode.
+  std::optional<double> preparation_capacity;
+  // x realtime the uplink carries at that path's bytes: what the plan and /api/bandwidth take
+  // for the uplink rather than the last day's mix of paths; nullopt: no uplink configured.
   std::optional<double> path_uplink_capacity;
 };
+
+// Fills the relay's part of `s` from its last choice and its best feed (either may be absent).
+void SetRelayFeed(FleetSettings& s, const std::optional<AudioPathChoice>& last,
+                  const std::optional<PathFeed>& best);
 
 struct FleetFacts {
   TimePoint now;

@@ -125,8 +125,8 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   const Economics economics = ComputeEconomics(f);
   const Bandwidth bandwidth = ComputeBandwidth(f);
   Limits l;
-  // The uplink at the bytes of the path the relay takes now, where it said; else at the bytes
-  // served in the last day.
+  // The uplink at the bytes of the path that feeds the most (FleetSettings::feed_path), where
+  // known; else at the bytes served in the last day.
   l.uplink = f.settings.path_uplink_capacity ? f.settings.path_uplink_capacity
                                              : bandwidth.realtime_capacity;
   if (f.settings.claim_capacity > 0 && f.mean_episode > Millis(0))
@@ -138,7 +138,8 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   p.coordinator_capacity = l.coordinator;
   l.relay = f.settings.preparation_capacity;
   p.preparation_capacity = l.relay;
-  p.audio_path = f.settings.audio_path;
+  p.audio_path = f.settings.feed_path;
+  p.audio_path_reason = f.settings.feed_path_reason;
   if (auto feed = SmallestFeed(l)) {
     std::tie(p.feed_capacity, p.feed_limit) = *feed;
     if (r.pod_speed) p.pods_fed = PodsFed(feed->first, l.local, *r.pod_speed);

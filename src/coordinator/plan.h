@@ -11,7 +11,8 @@
 // the fastest. GPU types that are blocked, unmeasured or unpriced are never recommended.
 //
 // What the coordinator can feed: the feed is the smallest known of the uplink's, the
-// coordinator's and the relay's capacity (on the relay's chosen path), and the pods of speed s it
+// coordinator's and the relay's capacity, the uplink and the relay taken on the relay's path that
+// feeds the most (Opus or copy, BestFeed in audio_path.h), and the pods of speed s it
 // feeds at full speed are floor((feed - L) / s). The binding limit is the current fleet's first
 // bottleneck: "gpu" (or "cpu") while the fleet is slower than its feed, else the feed's name.
 #pragma once
@@ -61,7 +62,10 @@ struct Plan {
   std::optional<double> uplink_capacity;       // x realtime
   std::optional<double> coordinator_capacity;  // x realtime
   std::optional<double> preparation_capacity;  // x realtime the relay prepares at (measured)
-  std::string audio_path;  // the relay's path that capacity is for (FleetSettings::audio_path)
+  // The relay's path that feeds the most, which the two capacities above are for, and why
+  // (FleetSettings::feed_path).
+  std::string audio_path;
+  std::string audio_path_reason;
   // The smallest of the three capacities above and its name ("uplink", "coordinator" or
   // "relay"); nullopt and empty when none is known.
   std::optional<double> feed_capacity;

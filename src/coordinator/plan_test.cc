@@ -112,7 +112,7 @@ TEST(Plan, RelayPreparationCanBeTheBindingLimit) {
   FleetBuilder fleet = SeedFleet();
   fleet.Link(0.18, 50e6);
   fleet.facts.settings.preparation_capacity = 600;
-  fleet.facts.settings.audio_path = "opus";
+  fleet.facts.settings.feed_path = "opus";
   PlanRequest r;
   r.backlog_hours = 10'000;
   r.max_pods = 24;
@@ -167,7 +167,7 @@ TEST(Plan, NamesTheBindingLimitAndThePodsItFeeds) {
   for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
   fleet.Link(0.18, 50e6);
   fleet.facts.settings.preparation_capacity = 500;
-  fleet.facts.settings.audio_path = "opus";
+  fleet.facts.settings.feed_path = "opus";
   PlanRequest r;
   r.pod_speed = 87;
   Plan p = *ComputePlan(fleet.facts, r);
@@ -187,7 +187,7 @@ TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
   FleetBuilder fleet = SeedFleet();
   fleet.Add("h200", "H200", 393, 3.59);
   fleet.facts.settings.preparation_capacity = 1'800;
-  fleet.facts.settings.audio_path = "copy";
+  fleet.facts.settings.feed_path = "copy";
   PlanRequest r;
   r.pod_speed = 87;
   Plan p = *ComputePlan(fleet.facts, r);
@@ -196,21 +196,65 @@ TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
   EXPECT_EQ(p.pods_fed, 4);  // (390.6 - the MacBook's 15) / 87
 }
 
-// The uplink is taken at the bytes of the path the relay takes now: after a day of mostly Opus
-// (0.18 MB per audio-minute: 2,083x on 50 Mbit/s), a relay that now copies 128 kb/s MP3 feeds
-// 390x over the same link.
+// The uplink is taken at the bytes of the path that feeds the most: after a day of mostly Opus
+// (0.18 MB per audio-minute: 2,083x on 50 Mbit/s), copying 128 kb/s MP3 feeds 390x over the same
+// link.
 TEST(Plan, TheUplinkIsTakenAtTheChosenPathsBytes) {
   FleetBuilder fleet;
   for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
   fleet.Link(0.18, 50e6);
   fleet.facts.settings.preparation_capacity = 1'800;
-  fleet.facts.settings.audio_path = "copy";
+  fleet.facts.settings.feed_path = "copy";
   fleet.facts.settings.path_uplink_capacity = 50e6 / 128'000;
   PlanRequest r;
   r.pod_speed = 87;
   Plan p = *ComputePlan(fleet.facts, r);
   EXPECT_EQ(p.binding, "uplink");
   EXPECT_NEAR(*p.uplink_capacity, 390.625, 1e-9);
+  EXPECT_EQ(p.pods_fed, 4);
+}
+
+// The relay copied its last episode (the fleet outran Opus), but behind 50 Mbit/s copy's bytes
+// carry 391x where Opus, prepared at 500x, would carry 2,083x: the plan and /api/bandwidth take
+// Opus's feed, the path that feeds the most, and name 5 pods of 87x, not copy's 4.
+TEST(Plan, TheFeedIsThePathThatFeedsTheMost) {
+  FleetBuilder fleet;
+  for (int i = 0; i < 24; ++i) fleet.Add(fmt::format("pod-{}", i), "RTX A5000", 87, 0.22);
+  fleet.Link(0.96, 50e6);  // a day of copied MP3
+  AudioPathFacts relay{.uplink_bits_per_second = 50e6,
+                       .opus_capacity = 500,
+                       .copy_capacity = 5'600,
+                       .cores = 2,
+                       .opus_bits_per_second = 24'000,
+                       .original_bits_per_second = 128'000};
+  AudioPathChoice last{.path = "copy", .binding = "uplink", .feed = 390.625};
+  SetRelayFeed(fleet.facts.settings, last, BestFeed(AudioPathMode::kAuto, relay));
+  PlanRequest r;
+  r.pod_speed = 87;
+  Plan p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.audio_path, "opus");
+  EXPECT_THAT(p.audio_path_reason, HasSubstr("copy feeds 391x (uplink binds)"));
+  EXPECT_EQ(p.feed_limit, "relay");
+  EXPECT_NEAR(*p.feed_capacity, 500, 1e-9);
+  EXPECT_NEAR(*p.uplink_capacity, 50e6 / 24'000, 1e-9);
+  EXPECT_EQ(p.binding, "relay");
+  EXPECT_EQ(p.pods_fed, 5);
+  Bandwidth b = ComputeBandwidth(fleet.facts);
+  EXPECT_EQ(b.audio_path, "copy");  // what the relay did last
+  EXPECT_EQ(b.feed_path, "opus");
+  EXPECT_NEAR(*b.realtime_capacity, 50e6 / 24'000, 1e-9);  // not the day's copied bytes: 390x
+  EXPECT_EQ(b.binding, "relay");
+  // A relay that measured more wall time than its CPU share allows: 2 x 250 per CPU-second, but
+  // 300 audio-s per wall-second while backlogged; copy then feeds more (391x).
+  relay.opus_capacity = PreparationCapacity({.prepared_seconds = 2'500,
+                                             .cpu_seconds = 10,
+                                             .backlog_seconds = 3'000,
+                                             .backlog_wall_seconds = 10},
+                                            2);
+  SetRelayFeed(fleet.facts.settings, last, BestFeed(AudioPathMode::kAuto, relay));
+  p = *ComputePlan(fleet.facts, r);
+  EXPECT_EQ(p.audio_path, "copy");
+  EXPECT_EQ(p.feed_limit, "uplink");
   EXPECT_EQ(p.pods_fed, 4);
 }
 

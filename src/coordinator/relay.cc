@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -51,12 +52,7 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// x realtime on `cores` at the audio prepared per CPU-second; nullopt before anything was.
-std::optional<double> Realtime(double prepared_seconds, double cpu_seconds) {
-  if (prepared_seconds <= 0 || cpu_seconds <= 0) return std::nullopt;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return cores * prepared_seconds / cpu_seconds;
-}
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 constexpr std::string_view kChunkExtensions[] = {"opus", "mp3", "aac"};
 
@@ -116,13 +112,45 @@ void Relay::Stop() {
   encoders_.reset();
 }
 
-std::optional<double> Relay::Capacity() const {
+std::optional<PathFeed> Relay::BestFeed(double uplink_bits_per_second) const {
+  AudioPathFacts facts;
+  facts.uplink_bits_per_second = uplink_bits_per_second;
+  facts.cores = Cores();
+  facts.opus_bits_per_second = options_.opus.bitrate;
   MutexLock lock(mu_);
   // Planned for workers to read from the origin: the coordinator prepares no audio.
   if (last_choice_ && (last_choice_->path == "ranges" || last_choice_->path == "origin"))
     return std::nullopt;
-  const Spent& spent = last_choice_ && last_choice_->path == "copy" ? copy_ : opus_;
-  return Realtime(spent.prepared_seconds, spent.cpu_seconds);
+  facts.original_bits_per_second = static_cast<double>(copied_bit_rate_);
+  facts.opus_capacity = PreparationCapacity(opus_, facts.cores);
+  facts.copy_capacity = PreparationCapacity(copy_, facts.cores);
+  return ::podfleet::BestFeed(options_.audio_path, facts);
+}
+
+PathSpent& Relay::SpentOn(const std::string& path) { return path == "copy" ? copy_ : opus_; }
+
+void Relay::SetPath(int64_t episode, std::string path) {
+  const TimePoint now = clock_.Now();
+  auto cut = [this](const std::string& p) { return p == "copy" ? cut_copy_ : cut_opus_; };
+  if (!backlog_path_.empty()) {
+    PathSpent& spent = SpentOn(backlog_path_);
+    spent.backlog_wall_seconds += static_cast<double>((now - backlog_since_).count()) / 1000.0;
+    spent.backlog_seconds += cut(backlog_path_) - backlog_cut_at_start_;
+  }
+  if (path.empty()) {
+    paths_.erase(episode);
+  } else {
+    paths_[episode] = std::move(path);
+  }
+  backlog_path_.clear();
+  const std::string first = paths_.empty() ? "" : paths_.begin()->second;
+  const bool one_path = std::all_of(paths_.begin(), paths_.end(),
+                                    [&](const auto& entry) { return entry.second == first; });
+  if (static_cast<int>(paths_.size()) >= std::max(1, options_.episodes) && one_path) {
+    backlog_path_ = first;
+    backlog_since_ = now;
+    backlog_cut_at_start_ = cut(first);
+  }
 }
 
 std::optional<AudioPathChoice> Relay::LastChoice() const {
@@ -132,12 +160,13 @@ std::optional<AudioPathChoice> Relay::LastChoice() const {
 
 AudioPathChoice Relay::ChoosePath(int64_t bit_rate) {
   AudioPathFacts facts = options_.fleet ? options_.fleet() : AudioPathFacts{};
-  facts.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  facts.cores = Cores();
   facts.opus_bits_per_second = options_.opus.bitrate;
   facts.original_bits_per_second = static_cast<double>(bit_rate);
   MutexLock lock(mu_);
-  facts.opus_capacity = Realtime(opus_.prepared_seconds, opus_.cpu_seconds);
-  facts.copy_capacity = Realtime(copy_.prepared_seconds, copy_.cpu_seconds);
+  if (bit_rate > 1) copied_bit_rate_ = bit_rate;
+  facts.opus_capacity = PreparationCapacity(opus_, facts.cores);
+  facts.copy_capacity = PreparationCapacity(copy_, facts.cores);
   last_choice_ = ChooseAudioPath(options_.audio_path, facts);
   return *last_choice_;
 }
@@ -217,6 +246,7 @@ void Relay::Loop(Wakeup& wakeup) {
     if (!taken && taken.error().code != Code::kConflict) recorded = taken;
     {
       MutexLock lock(mu_);
+      SetPath(job->episode.id.value(), "");
       in_hand_.erase(job->episode.id.value());
       ++finished_;
     }
@@ -495,6 +525,10 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
     }
     choice = opus_enough ? *opus_enough : ChoosePath(bit_rate);
     if (choice->path != "copy") copier.reset();
+    {
+      MutexLock lock(mu_);
+      SetPath(episode.id.value(), choice->path);
+    }
     Log(fmt::format("episode {}: {} path, {} binds ({})", episode.id.value(), choice->path,
                     choice->binding, choice->reason));
   };
@@ -526,6 +560,11 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
       f.chunk = Chunk{index, estimate, ToMillis(cut[i].piece.begin), ToMillis(cut[i].piece.end),
                       /*relayed=*/true};
       f.last = ends && i + 1 == cut.size();
+      {
+        MutexLock lock(mu_);
+        (copier ? cut_copy_ : cut_opus_) +=
+            static_cast<double>(cut[i].piece.end.count - cut[i].piece.begin.count) / kSampleRate;
+      }
       if (copier) {
         copy(f);
       } else {
@@ -563,7 +602,7 @@ Result<void> Relay::Prepare(PreparingJob& job, bool& download_failed) {
       wanted);
   {
     MutexLock lock(mu_);
-    Spent& spent = copier ? copy_ : opus_;
+    PathSpent& spent = copier ? copy_ : opus_;
     spent.cpu_seconds += ThreadCpuSeconds() - cpu;
     if (decoded) spent.prepared_seconds += static_cast<double>(*decoded) / kSampleRate;
   }

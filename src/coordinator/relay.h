@@ -46,6 +46,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -121,11 +122,15 @@ class Relay {
   // Stops after the chunks being encoded (cancelling downloads and decoding). Idempotent.
   void Stop();
 
-  // How fast this machine can prepare audio on the path chosen last (Opus before any choice),
-  // x realtime, from what the relay measured since it started: the cores times the audio
-  // prepared per CPU-second spent downloading, decoding, cutting and encoding or copying it.
-  // nullopt until something was prepared on that path.
-  std::optional<double> Capacity() const EXCLUDES(mu_);
+  // The path that would feed the most behind an uplink of `uplink_bits_per_second` (0: none
+  // known), as `audio_path` allows (BestFeed), and what it feeds. Each path's preparation
+  // capacity is what the relay measured on it since it started (PreparationCapacity: the cores
+  // times the audio prepared per CPU-second spent downloading, decoding, cutting and encoding or
+  // copying it, but no more than it cut per wall-second while every episode slot was busy on that
+  // path), else its prior; copy's bytes are the last copyable original's bit rate; nullopt when the
+  // last episode was planned for workers to read from its origin (the coordinator prepares no
+  // audio).
+  std::optional<PathFeed> BestFeed(double uplink_bits_per_second) const EXCLUDES(mu_);
   // The path chosen for the episode whose preparation started last, and why; nullopt before any.
   std::optional<AudioPathChoice> LastChoice() const EXCLUDES(mu_);
 
@@ -191,13 +196,24 @@ class Relay {
   uint64_t finished_ GUARDED_BY(mu_) = 0;  // episodes let go of
   bool stopping_ GUARDED_BY(mu_) = false;
   std::set<int64_t> in_hand_ GUARDED_BY(mu_);  // episodes being prepared
+  // Records an episode's path ("" when let go) and accounts the backlogged time since the last
+  // change (PathSpent::backlog_*): time counts while every episode slot holds an episode on one
+  // path.
+  void SetPath(int64_t episode, std::string path) REQUIRES(mu_);
+  PathSpent& SpentOn(const std::string& path) REQUIRES(mu_);
+
   // Per path: audio decoded and cut, for this much CPU (with its encoding or copying).
-  struct Spent {
-    double prepared_seconds = 0;
-    double cpu_seconds = 0;
-  };
-  Spent opus_ GUARDED_BY(mu_);
-  Spent copy_ GUARDED_BY(mu_);
+  PathSpent opus_ GUARDED_BY(mu_);
+  PathSpent copy_ GUARDED_BY(mu_);
+  // Per path: audio of the chunks cut so far, and, for the backlogged stretch going on (on
+  // `backlog_path_`, empty when none), when it began and what had been cut then.
+  double cut_opus_ GUARDED_BY(mu_) = 0;
+  double cut_copy_ GUARDED_BY(mu_) = 0;
+  std::map<int64_t, std::string> paths_ GUARDED_BY(mu_);  // episode in hand -> its path
+  std::string backlog_path_ GUARDED_BY(mu_);
+  TimePoint backlog_since_ GUARDED_BY(mu_){};
+  double backlog_cut_at_start_ GUARDED_BY(mu_) = 0;
+  int64_t copied_bit_rate_ GUARDED_BY(mu_) = 0;  // of the last original copied
   std::optional<AudioPathChoice> last_choice_ GUARDED_BY(mu_);
   std::unique_ptr<TaskPool> encoders_;  // constant after construction
   std::vector<std::thread> threads_;    // constant after Start

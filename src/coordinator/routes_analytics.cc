@@ -36,10 +36,8 @@ json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 Result<FleetFacts> Facts(Ctx& c) {
   FleetSettings s{c.options.prices, c.options.uplink_bits_per_second, c.options.claim_capacity,
                   c.options.offline_after};
-  if (c.relay) s.preparation_capacity = c.relay->Capacity();
-  if (auto choice = c.relay ? c.relay->LastChoice() : std::nullopt)
-    s.audio_path = choice->path, s.audio_path_reason = choice->reason,
-    s.path_uplink_capacity = choice->uplink_capacity;
+  if (c.relay)
+    SetRelayFeed(s, c.relay->LastChoice(), c.relay->BestFeed(c.options.uplink_bits_per_second));
   return GatherFleetFacts(c.store, c.activity, s, c.clock.Now(), c.faults.Snapshot());
 }
 
@@ -155,6 +153,8 @@ json BandwidthJson(const Bandwidth& b) {
           {"binding", b.binding},
           {"audio_path", b.audio_path},
           {"audio_path_reason", b.audio_path_reason},
+          {"feed_path", b.feed_path},
+          {"feed_path_reason", b.feed_path_reason},
           {"fleet_speed", b.fleet_speed},
           {"recent_bits_per_second", b.recent_bits_per_second},
           {"feeds", std::move(feeds)},
@@ -190,6 +190,7 @@ json PlanJson(const Plan& p) {
           {"coordinator_capacity", Opt(p.coordinator_capacity)},
           {"preparation_capacity", Opt(p.preparation_capacity)},
           {"audio_path", p.audio_path},
+          {"audio_path_reason", p.audio_path_reason},
           {"feed_capacity", Opt(p.feed_capacity)},
           {"feed_limit", p.feed_limit},
           {"binding", p.binding},
