@@ -26,18 +26,21 @@ Result<void> UpdateOne(Db& db, std::string_view sql, const Args&... args) {
   return {};
 }
 
+// Sets episode ?1's state from its jobs' (model.h), its error to coalesce(?2, error) and its
+// updated_at to ?3.
+constexpr std::string_view kSyncEpisodeSql =
+    "UPDATE episodes SET state = (SELECT CASE "
+    "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
+    "  WHEN sum(state = 'done') = count(*) THEN 'done' "
+    "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
+    "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
+    "error = coalesce(?2, error), updated_at = ?3 WHERE id = ?1";
+
 // Sets the episode's state from its jobs' (model.h); `error` replaces its error text unless it
 // is nullopt.
 Result<void> SyncEpisode(Db& db, EpisodeId episode, std::optional<std::string_view> error,
                          TimePoint now) {
-  return UpdateOne(db,
-                   "UPDATE episodes SET state = (SELECT CASE "
-                   "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
-                   "  WHEN sum(state = 'done') = count(*) THEN 'done' "
-                   "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
-                   "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
-                   "error = coalesce(?2, error), updated_at = ?3 WHERE id = ?1",
-                   episode.value(), error, ToUnixMillis(now));
+  return UpdateOne(db, kSyncEpisodeSql, episode.value(), error, ToUnixMillis(now));
 }
 
 Result<Job> LoadJob(Db& db, std::string_view where, int64_t key, std::string_view what) {
@@ -333,15 +336,10 @@ Result<Completion> RepeatedCompletion(Db& db, const Fence& fence) {
 
 // SyncEpisode for a completion: whether the episode is now done, from the same UPDATE.
 Result<bool> SyncCompletedEpisode(Db& db, EpisodeId episode, TimePoint now) {
+  static const std::string sql = std::string(kSyncEpisodeSql) + " RETURNING state";
   return QueryOne(
       db, [](const Statement& row) -> Result<bool> { return row.Text(0) == "done"; }, "episode",
-      "UPDATE episodes SET state = (SELECT CASE "
-      "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
-      "  WHEN sum(state = 'done') = count(*) THEN 'done' "
-      "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
-      "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
-      "error = '', updated_at = ?2 WHERE id = ?1 RETURNING state",
-      episode.value(), ToUnixMillis(now));
+      sql, episode.value(), "", ToUnixMillis(now));
 }
 
 // Stores the result of `job` and marks it, its attempt and its episode done (Store::Complete),
@@ -773,7 +771,10 @@ Result<std::vector<Result<Completion>>> SqliteStore::CompleteMany(
       Result<Completion> done =
           CompleteInTransaction(db, node, in.job, in.attempt, in.transcript, in.report, seen, now);
       if (!done && !OwnFailure(done.error())) return std::unexpected(done.error());
-      if (!done) (void)db.Run("ROLLBACK TO complete_one");
+      if (!done) {
+        if (Result<int64_t> r = db.Run("ROLLBACK TO complete_one"); !r)
+          return std::unexpected(r.error());
+      }
       if (Result<int64_t> r = db.Run("RELEASE complete_one"); !r) return std::unexpected(r.error());
       if (done && done->completed) seen = true;
       out.push_back(std::move(done));
