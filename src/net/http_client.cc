@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/thread_annotations.h"
+#include "net/download_error.h"
 #include "net/public_address.h"
 
 namespace podfleet {
@@ -346,7 +347,7 @@ Attempt Classify(CURL* easy, CURLcode rc, const char* error_buffer, const std::s
                                                           sink.options->max_bytes)});
   }
   if (sink.write_errno != 0) {
-    return Fail(Error{Code::kUnavailable, fmt::format("write download of {}: {}", url,
+    return Fail(Error{Code::kUnavailable, fmt::format("{}{}: {}", kDownloadWriteFailed, url,
                                                       std::strerror(sink.write_errno))});
   }
   if (rc != CURLE_OK && !sink.gate.refused_address.empty())

@@ -15,6 +15,7 @@
 #include "audio/audio.h"
 #include "core/clock.h"
 #include "core/retry_pacer.h"
+#include "net/download_error.h"
 #include "net/public_address.h"
 #include "worker/hardware.h"
 #include "worker/heartbeat_pace.h"
@@ -431,11 +432,19 @@ void Worker::Prepare(const JobPtr& job) {
     Result<void> disk = job->stop.stop_requested() ? Result<void>{} : CheckLocalDisk(rest);
     std::filesystem::remove(path.string() + ".part", ec);
     if (job->stop.stop_requested()) return;
-    if (!disk) {
+    // A download that could not write its file failed here, whatever the probe finds now (another
+    // job's .part, removed meanwhile, may have made room): the fault already held, if any, or
+    // the write's.
+    if (!disk || IsDownloadWriteFailure(fetched.error())) {
+      Error fault = disk ? fetched.error() : disk.error();
+      if (disk) {
+        MutexLock lock(mu_);
+        if (local_fault_) fault = *local_fault_;
+      }
       // Room for the whole download is needed before claiming again, not just for the probe.
       const int64_t needed = std::max<int64_t>(job->grant.episode.info.audio_length,
                                                ec ? 0 : 2 * static_cast<int64_t>(partial));
-      return ReleaseForLocalFault(job, disk.error(), needed);
+      return ReleaseForLocalFault(job, fault, needed);
     }
     const Code code = fetched.error().code;
     return ReportFailure(job, fetched.error(),
