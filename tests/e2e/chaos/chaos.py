@@ -252,12 +252,15 @@ class Scenario:
         lost = [j for j, state, done in done_per_job if state != "done" or done == 0]
         duplicates = [j for j, _, done in done_per_job if done > 1]
         # Once done, a job is never leased again: any attempt numbered after the completing one
-        # was running when a late result completed the job, and was superseded by it. (Times
-        # cannot show this: a request reads the clock before it waits for the store's lock.)
+        # was running when a late result completed the job, and was superseded by it, or had
+        # already ended before it did (its lease expired too, before the late result came).
+        # (Lease times cannot show the order: a request reads the clock before it waits for the
+        # store's lock; an attempt that ended before the job was done was leased before too.)
         releases_after_done = q(
             "SELECT count(*) FROM attempts a JOIN attempts d ON d.job_id = a.job_id "
             "AND d.outcome = 'done' WHERE a.number > d.number "
-            "AND a.error NOT LIKE 'superseded by the late result%'")[0][0]
+            "AND a.error NOT LIKE 'superseded by the late result%' "
+            "AND (a.finished_at IS NULL OR a.finished_at >= d.finished_at)")[0][0]
         transcripts = q("SELECT count(*) FROM transcripts t JOIN episodes e "
                         "ON e.id = t.episode_id WHERE e.state = 'done'")[0][0]
         outcomes = dict(q("SELECT outcome, count(*) FROM attempts GROUP BY outcome"))

@@ -222,7 +222,8 @@ class PgScenario(chaos.Scenario):
         leased_after_done = int(self.sql(
             "SELECT count(*) FROM attempts a JOIN attempts d ON d.job_id = a.job_id "
             "AND d.outcome = 'done' WHERE a.number > d.number "
-            "AND a.error NOT LIKE 'superseded by the late result%'")[0][0])
+            "AND a.error NOT LIKE 'superseded by the late result%' "
+            "AND (a.finished_at IS NULL OR a.finished_at >= d.finished_at)")[0][0])
         outcomes = dict(self.sql("SELECT outcome, count(*) FROM attempts GROUP BY outcome"))
         attempts = sum(int(n) for n in outcomes.values())
         unhealthy = [i for i in (0, 2) if not self.healthy(i)]
