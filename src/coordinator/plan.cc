@@ -126,9 +126,8 @@ Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {
   const Bandwidth bandwidth = ComputeBandwidth(f);
   Limits l;
   // The uplink at the bytes of the path that feeds the most (FleetSettings::feed_path), where
-  // known; else at the bytes served in the last day.
-  l.uplink = f.settings.path_uplink_capacity ? f.settings.path_uplink_capacity
-                                             : bandwidth.realtime_capacity;
+  // known; else at the bytes served in the last day (ComputeBandwidth decides which).
+  l.uplink = bandwidth.realtime_capacity;
   if (f.settings.claim_capacity > 0 && f.mean_episode > Millis(0))
     l.coordinator = f.settings.claim_capacity * f.mean_episode.count() / 1000.0;
   for (const NodeFacts& n : f.nodes)

@@ -264,8 +264,12 @@ Result<LeaseRequest> ReadLeaseRequest(Coordinator::Context& c, const HttpRequest
   return LeaseRequest{std::move(*node), JobId(*job), attempt, std::move(*body)};
 }
 
-// The relay's chunk files of a finished episode are needed no more.
-void CollectChunkFiles(Coordinator::Context& c, const Completion& done) {
+// What follows a completion the store recorded (it stored the reported wait and the node's speed
+// with it): the job's figures in the metrics, and the relay's chunk files of a finished episode,
+// needed no more, removed.
+void AfterCompletion(Coordinator::Context& c, const Completion& done) {
+  if (const std::optional<CompletedJob>& j = done.completed)
+    c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
   if (done.chunk.relayed && done.episode_done)
     Relay::RemoveChunkFiles(c.relay_dir(), done.episode, done.chunk.count);
 }
@@ -311,11 +315,8 @@ void Complete(Coordinator::Context& c, HttpRequest request, HttpResponder respon
   const TimePoint now = c.clock.Now();
   auto done = c.store.Complete(r->node.id, r->job, r->attempt, *transcript, now, ReportOf(r->body));
   if (!done) return respond(ErrorReply(done.error()));
-  // The store recorded the reported wait and the node's speed with the completion itself.
-  if (const std::optional<CompletedJob>& j = done->completed)
-    c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
   c.waiters.Notify();
-  CollectChunkFiles(c, *done);
+  AfterCompletion(c, *done);
   if (!next) return respond(Reply(Result<void>{}));
   // As the claim route: a blocked node leases nothing.
   if (!r->node.info.blocked_reason.empty())
@@ -380,9 +381,7 @@ void CompleteMany(Coordinator::Context& c, HttpRequest request, HttpResponder re
       answer["status"] = HttpStatusFor(one.error().code);
     } else {
       answer["status"] = 200;
-      if (const std::optional<CompletedJob>& j = one->completed)
-        c.metrics.ObserveJob(j->engine_time, j->wall_time, j->audio_duration);
-      CollectChunkFiles(c, *one);
+      AfterCompletion(c, *one);
     }
     answers.push_back(std::move(answer));
   }
