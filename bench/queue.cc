@@ -34,10 +34,12 @@
 // and the store's threads), and "kernel" is the system time of all threads (sockets, fsync,
 // futexes), the rest being user time. For PostgreSQL's rows "CPU us" adds the server's processes.
 //
-// Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off]
+// Usage: podfleet_bench_queue [--jobs N] [--workers N[,N...]] [--postgres on|off] [--only ROWS]
 // Each cycle leases one job and completes it with a one-segment transcript. Every row uses a fresh
 // database (SQLite files in a temporary directory, a new PostgreSQL database); a list of worker
-// counts runs every row per count. --postgres off leaves out the PostgreSQL rows.
+// counts runs every row per count. --postgres off leaves out the PostgreSQL rows. --only runs just
+// the SQLite rows named (a comma list of store, http, combined, keep-alive, combined-keep-alive,
+// batch1, batch8, batch32) besides the raw loop, which always runs; it leaves out PostgreSQL.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -69,20 +71,34 @@ namespace {
 struct Options {
   int jobs = 2000;
   int workers = 4;
+  std::vector<std::string> only;  // the SQLite rows to run besides the raw loop; empty: all
 };
+
+// Whether `o` runs the row named `key` (--only).
+bool Runs(const Options& o, std::string_view key) {
+  return o.only.empty() || std::find(o.only.begin(), o.only.end(), key) != o.only.end();
+}
 
 // PostgreSQL's HTTP rows run 1 to this many coordinators.
 constexpr int kMaxCoordinators = 3;
 
-// "1,8,64" -> {1, 8, 64}; counts below 1 are dropped.
-std::vector<int> ParseCounts(const std::string& list) {
-  std::vector<int> out;
+// "a,b,c" -> {"a", "b", "c"}; empty items are dropped.
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
   size_t at = 0;
   while (at <= list.size()) {
     const size_t comma = std::min(list.find(',', at), list.size());
-    if (const int n = std::atoi(list.substr(at, comma - at).c_str()); n > 0) out.push_back(n);
+    if (comma > at) out.push_back(list.substr(at, comma - at));
     at = comma + 1;
   }
+  return out;
+}
+
+// "1,8,64" -> {1, 8, 64}; counts below 1 are dropped.
+std::vector<int> ParseCounts(const std::string& list) {
+  std::vector<int> out;
+  for (const std::string& item : SplitList(list))
+    if (const int n = std::atoi(item.c_str()); n > 0) out.push_back(n);
   return out;
 }
 
@@ -435,33 +451,52 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
   std::filesystem::create_directories(dir);
   std::vector<Row> rows;
   // raw, store, then HTTP: two calls, complete+claim, each with and without keep-alive; batched
-  constexpr size_t kSqliteRows = 9;
-  rows.reserve(kSqliteRows + 2 + kMaxCoordinators);
+  constexpr size_t kMaxSqliteRows = 9;
+  rows.reserve(kMaxSqliteRows + 2 + kMaxCoordinators);
   rows.push_back(Measured("SQLite raw loop (1 connection)", [&] { return RawSqliteRun(o, dir); }));
-  rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
-    auto store = OpenSqliteStore((dir / "store.db").string());
-    if (!store) return std::unexpected(store.error());
-    return StoreRun(o, **store, {});
-  }));
-  rows.push_back(Measured("SQLite HTTP, 1 coordinator",
-                          [&] { return HttpOn(o, 1, "", dir / "sqlite-http", {}); }));
-  rows.push_back(Measured("SQLite HTTP, complete+claim", [&] {
-    return HttpOn(o, 1, "", dir / "sqlite-http-combined", {}, {.complete_claims = true});
-  }));
-  rows.push_back(Measured("SQLite HTTP, keep-alive client", [&] {
-    return HttpOn(o, 1, "", dir / "sqlite-http-keep-alive", {}, {.keep_alive = true});
-  }));
-  rows.push_back(Measured("SQLite HTTP, complete+claim, keep-alive", [&] {
-    return HttpOn(o, 1, "", dir / "sqlite-http-combined-keep-alive", {},
-                  {.keep_alive = true, .complete_claims = true});
-  }));
+  if (Runs(o, "store")) {
+    rows.push_back(Measured("SQLite store", [&]() -> Result<double> {
+      auto store = OpenSqliteStore((dir / "store.db").string());
+      if (!store) return std::unexpected(store.error());
+      return StoreRun(o, **store, {});
+    }));
+  }
+  struct HttpRow {
+    const char* key;
+    const char* name;
+    const char* subdir;
+    HttpMode mode;
+  };
+  const HttpRow http_rows[] = {
+      {"http", "SQLite HTTP, 1 coordinator", "sqlite-http", {}},
+      {"combined",
+       "SQLite HTTP, complete+claim",
+       "sqlite-http-combined",
+       {.complete_claims = true}},
+      {"keep-alive",
+       "SQLite HTTP, keep-alive client",
+       "sqlite-http-keep-alive",
+       {.keep_alive = true}},
+      {"combined-keep-alive",
+       "SQLite HTTP, complete+claim, keep-alive",
+       "sqlite-http-combined-keep-alive",
+       {.keep_alive = true, .complete_claims = true}},
+  };
+  for (const HttpRow& h : http_rows) {
+    if (!Runs(o, h.key)) continue;
+    rows.push_back(Measured(h.name, [&] { return HttpOn(o, 1, "", dir / h.subdir, {}, h.mode); }));
+  }
   for (int batch : {1, 8, 32}) {
+    if (!Runs(o, fmt::format("batch{}", batch))) continue;
     rows.push_back(Measured(fmt::format("SQLite HTTP, batch {}, keep-alive", batch), [&] {
       return HttpOn(o, 1, "", dir / fmt::format("sqlite-http-batch-{}", batch), {},
                     {.keep_alive = true, .batch = batch});
     }));
   }
-  if (pg) {
+  // PostgreSQL's rows compare with the SQLite rows of the same layer, which --only may leave out.
+  const size_t sqlite_rows = rows.size();
+  const bool all_sqlite = sqlite_rows == kMaxSqliteRows;
+  if (pg && all_sqlite) {
     const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
     auto db = [&](const std::string& what) -> Result<std::string> {
       auto url = pg->CreateDb(fmt::format("{}_{}", what, o.workers));
@@ -498,8 +533,8 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
     }
   }
   for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].raw = &rows[i < kSqliteRows ? 0 : kSqliteRows];
-    if (i >= kSqliteRows) rows[i].sqlite_same = &rows[std::min<size_t>(i - kSqliteRows, 2)];
+    rows[i].raw = &rows[i < sqlite_rows ? 0 : sqlite_rows];
+    if (i >= sqlite_rows) rows[i].sqlite_same = &rows[std::min<size_t>(i - sqlite_rows, 2)];
   }
   fmt::print("bench/queue: {} jobs, {} workers (threads of this process)\n", o.jobs, o.workers);
   fmt::print("  {:<44} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "claim+complete cycles", "cycles/s",
@@ -512,12 +547,14 @@ int Main(int argc, char** argv) {
   Options o;
   std::vector<int> counts{o.workers};
   bool postgres = true;
-  constexpr std::string_view kUsage = "[--jobs N] [--workers N[,N...]] [--postgres on|off]";
+  constexpr std::string_view kUsage =
+      "[--jobs N] [--workers N[,N...]] [--postgres on|off] [--only ROW[,ROW...]]";
   const int parsed = ParseBenchArgs(
       argc, argv, kUsage,
       {{"--jobs", [&](const char* v) { o.jobs = std::atoi(v); }},
        {"--workers", [&](const char* v) { counts = ParseCounts(v); }},
-       {"--postgres", [&](const char* v) { postgres = std::string_view(v) != "off"; }}});
+       {"--postgres", [&](const char* v) { postgres = std::string_view(v) != "off"; }},
+       {"--only", [&](const char* v) { o.only = SplitList(v); }}});
   if (parsed >= 0) return parsed;
   if (o.jobs < 1 || counts.empty()) {
     fmt::print(stderr, "usage: podfleet_bench_queue {}\n", kUsage);
@@ -526,6 +563,7 @@ int Main(int argc, char** argv) {
   fmt::print("SQLite: WAL, synchronous=FULL (the store's own settings), files in {}\n",
              std::filesystem::temp_directory_path().string());
   // pg-server's test defaults turn durability off; a bench pays for every commit.
+  if (!o.only.empty()) postgres = false;  // its rows compare with all of SQLite's
   std::optional<BenchPgServer> pg =
       postgres ? BenchPgServer::Start("queue",
                                       {"fsync=on", "synchronous_commit=on", "full_page_writes=on"})

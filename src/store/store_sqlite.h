@@ -46,6 +46,28 @@
 
 namespace podfleet {
 
+// The search index rows of the transcripts one write stores, written together by two statements
+// at the end of that write (store_sqlite_search.cc). FTS5 writes its pending rows out as a new
+// index segment at the end of every statement and savepoint that follows them, so rows written a
+// statement at a time cost an index segment (and its later merging) each.
+class SearchRows {
+ public:
+  // Replaces `episode`'s rows with `segments`, once written; a later Add for the same episode
+  // replaces this one.
+  void Add(EpisodeId episode, const std::vector<Segment>& segments);
+  // Adds `other`'s episodes, as Add would.
+  void Append(SearchRows&& other);
+  // Replaces the rows of every episode added, in the open transaction, and forgets them.
+  Result<void> Write(Db& db);
+
+ private:
+  struct Episode {
+    int64_t id;
+    std::string rows;  // JSON arrays [episode, start, end, speaker, text], comma-separated
+  };
+  std::vector<Episode> episodes_;
+};
+
 // Replaces the search index's segments of `episode` with `segments` (store_sqlite_search.cc).
 // Called inside the transaction that stores the episode's transcript.
 Result<void> IndexSegments(Db& db, EpisodeId episode, const std::vector<Segment>& segments);

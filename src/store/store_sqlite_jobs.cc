@@ -132,9 +132,11 @@ Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoi
                leased->chunk, std::move(leased->want), std::move(leased->audio_at)};
 }
 
-// Keeps the episode's transcript; an episode whose length nobody declared (no itunes:duration,
-// an upload FFmpeg could not time) takes the transcribed audio's.
-Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, TimePoint now) {
+// Keeps the episode's transcript, its search index rows added to `index`; an episode whose length
+// nobody declared (no itunes:duration, an upload FFmpeg could not time) takes the transcribed
+// audio's.
+Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, SearchRows& index,
+                             TimePoint now) {
   if (t.audio_duration > Millis(0)) {
     Result<int64_t> filled =
         db.Run("UPDATE episodes SET duration_ms = ?2 WHERE id = ?1 AND duration_ms IS NULL",
@@ -149,7 +151,8 @@ Result<void> StoreTranscript(Db& db, EpisodeId episode, const Transcript& t, Tim
                 episode.value(), t.language, t.engine, t.model, t.audio_duration.count(),
                 t.engine_time.count(), EncodeSegments(t.segments), ToUnixMillis(now));
   if (!r) return r;
-  return IndexSegments(db, episode, t.segments);
+  index.Add(episode, t.segments);
+  return {};
 }
 
 // Keeps what a finished job reported; its segments only when `keep_segments` (a chunk whose
@@ -167,7 +170,7 @@ Result<void> StoreResult(Db& db, JobId job, const Transcript& t, bool keep_segme
 
 // Once every job of `episode` is done, stitches their results into its transcript and lets the
 // chunks' segments go.
-Result<void> StitchIfDone(Db& db, EpisodeId episode, TimePoint now) {
+Result<void> StitchIfDone(Db& db, EpisodeId episode, SearchRows& index, TimePoint now) {
   Result<int64_t> pending = QueryOne(
       db, ReadInt, "jobs", "SELECT count(*) FROM jobs WHERE episode_id = ?1 AND state != 'done'",
       episode.value());
@@ -185,7 +188,7 @@ Result<void> StitchIfDone(Db& db, EpisodeId episode, TimePoint now) {
       "ORDER BY j.chunk_index",
       episode.value());
   if (!chunks) return std::unexpected(chunks.error());
-  Result<void> r = StoreTranscript(db, episode, Stitch(std::move(*chunks)), now);
+  Result<void> r = StoreTranscript(db, episode, Stitch(std::move(*chunks)), index, now);
   if (!r) return r;
   Result<int64_t> cleared = db.Run(
       "UPDATE job_results SET segments = '[]' "
@@ -343,10 +346,11 @@ Result<bool> SyncCompletedEpisode(Db& db, EpisodeId episode, TimePoint now) {
 }
 
 // Stores the result of `job` and marks it, its attempt and its episode done (Store::Complete),
-// then what Complete records besides. Returns whether the episode is done.
+// then what Complete records besides; the search index rows go to `index`. Returns whether the
+// episode is done.
 Result<bool> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt, const Fence& fence,
                               const Transcript& t, const CompletionReport& report, bool seen,
-                              TimePoint now) {
+                              SearchRows& index, TimePoint now) {
   const Chunk& chunk = fence.chunk;
   Result<void> r = StoreResult(db, job, t, /*keep_segments=*/chunk.count > 1, now);
   if (r) {
@@ -357,8 +361,8 @@ Result<bool> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt,
   }
   if (r && fence.late) r = AcceptLate(db, job, attempt, now);
   if (r && fence.holds) r = EndAttempt(db, job, attempt, "done", "", now);
-  if (r && chunk.count == 1) r = StoreTranscript(db, fence.episode, t, now);
-  if (r && chunk.count > 1) r = StitchIfDone(db, fence.episode, now);
+  if (r && chunk.count == 1) r = StoreTranscript(db, fence.episode, t, index, now);
+  if (r && chunk.count > 1) r = StitchIfDone(db, fence.episode, index, now);
   if (!r) return std::unexpected(r.error());
   Result<bool> done = SyncCompletedEpisode(db, fence.episode, now);
   if (!done) return done;
@@ -367,11 +371,13 @@ Result<bool> RecordCompletion(Db& db, NodeId node, JobId job, AttemptId attempt,
   return *done;
 }
 
-// Complete's work inside a write transaction; `seen`: the node was already recorded as heard from
+// Complete's work inside a write transaction but the search index rows, which go to `index` for
+// the caller to write at the end of its work; `seen`: the node was already recorded as heard from
 // in it.
 Result<Completion> CompleteInTransaction(Db& db, NodeId node, JobId job, AttemptId attempt,
                                          const Transcript& transcript,
-                                         const CompletionReport& report, bool seen, TimePoint now) {
+                                         const CompletionReport& report, bool seen,
+                                         SearchRows& index, TimePoint now) {
   if (report.waited && report.waited->count() < 0)
     return InvalidArgument("complete: negative wait");
   Result<Fence> fence = LoadFence(db, node, job, attempt);
@@ -379,7 +385,7 @@ Result<Completion> CompleteInTransaction(Db& db, NodeId node, JobId job, Attempt
   if (fence->completed) return RepeatedCompletion(db, *fence);
   if (!fence->holds && !fence->late) return LeaseConflict(node, job, attempt);
   Result<bool> done =
-      RecordCompletion(db, node, job, attempt, *fence, transcript, report, seen, now);
+      RecordCompletion(db, node, job, attempt, *fence, transcript, report, seen, index, now);
   if (!done) return std::unexpected(done.error());
   return Completion{CompletedJob{job, fence->episode, node, now, transcript.audio_duration,
                                  transcript.engine_time, now - fence->leased_at,
@@ -753,8 +759,13 @@ Result<std::vector<Lease>> SqliteStore::Renew(NodeId node, const std::vector<Pro
 Result<Completion> SqliteStore::Complete(NodeId node, JobId job, AttemptId attempt,
                                          const Transcript& transcript, TimePoint now,
                                          const CompletionReport& report) {
-  return Write([&](Db& db) {
-    return CompleteInTransaction(db, node, job, attempt, transcript, report, /*seen=*/false, now);
+  return Write([&](Db& db) -> Result<Completion> {
+    SearchRows index;
+    Result<Completion> done = CompleteInTransaction(db, node, job, attempt, transcript, report,
+                                                    /*seen=*/false, index, now);
+    if (Result<void> r = done ? index.Write(db) : Result<void>{}; !r)
+      return std::unexpected(r.error());
+    return done;
   });
 }
 
@@ -764,12 +775,14 @@ Result<std::vector<Result<Completion>>> SqliteStore::CompleteMany(
     std::vector<Result<Completion>> out;
     out.reserve(results.size());
     bool seen = false;
+    SearchRows index;  // every result's, written once at the end
     // Each result in its own savepoint, so that a refused one leaves no half of itself behind.
     for (const CompletionInput& in : results) {
       if (Result<int64_t> r = db.Run("SAVEPOINT complete_one"); !r)
         return std::unexpected(r.error());
-      Result<Completion> done =
-          CompleteInTransaction(db, node, in.job, in.attempt, in.transcript, in.report, seen, now);
+      SearchRows mine;
+      Result<Completion> done = CompleteInTransaction(db, node, in.job, in.attempt, in.transcript,
+                                                      in.report, seen, mine, now);
       if (!done && !OwnFailure(done.error())) return std::unexpected(done.error());
       if (!done) {
         if (Result<int64_t> r = db.Run("ROLLBACK TO complete_one"); !r)
@@ -777,8 +790,10 @@ Result<std::vector<Result<Completion>>> SqliteStore::CompleteMany(
       }
       if (Result<int64_t> r = db.Run("RELEASE complete_one"); !r) return std::unexpected(r.error());
       if (done && done->completed) seen = true;
+      if (done) index.Append(std::move(mine));
       out.push_back(std::move(done));
     }
+    if (Result<void> r = index.Write(db); !r) return std::unexpected(r.error());
     return out;
   });
 }

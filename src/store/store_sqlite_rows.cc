@@ -94,6 +94,10 @@ std::string EncodeSegments(const std::vector<Segment>& segments) {
   return Dump(doc);
 }
 
+std::string EncodeSearchRow(EpisodeId episode, const Segment& s) {
+  return Dump(json::array({episode.value(), s.start.count(), s.end.count(), s.speaker, s.text}));
+}
+
 Result<std::vector<Segment>> DecodeSegments(std::string_view text) {
   return DecodeJson<std::vector<Segment>>(text, "transcript segments", [](const json& doc) {
     std::vector<Segment> segments;

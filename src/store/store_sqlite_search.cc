@@ -2,6 +2,7 @@
 // (schema: migrations.h, version 6).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 
 #include "store/search_query.h"
@@ -10,19 +11,58 @@
 
 namespace podfleet {
 
-Result<void> IndexSegments(Db& db, EpisodeId episode, const std::vector<Segment>& segments) {
-  // The delete trigger takes the old rows out of the index.
-  Result<int64_t> removed =
-      db.Run("DELETE FROM transcript_segments WHERE episode_id = ?1", episode.value());
-  if (!removed) return std::unexpected(removed.error());
+void SearchRows::Add(EpisodeId episode, const std::vector<Segment>& segments) {
+  std::string rows;
   for (const Segment& s : segments) {
-    Result<int64_t> r = db.Run(
-        "INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)",
-        episode.value(), s.start.count(), s.end.count(), s.speaker, s.text);
-    if (!r) return std::unexpected(r.error());
+    if (!rows.empty()) rows += ',';
+    rows += EncodeSearchRow(episode, s);
   }
+  auto same = std::find_if(episodes_.begin(), episodes_.end(),
+                           [&](const Episode& e) { return e.id == episode.value(); });
+  if (same != episodes_.end()) episodes_.erase(same);
+  episodes_.push_back(Episode{episode.value(), std::move(rows)});
+}
+
+void SearchRows::Append(SearchRows&& other) {
+  for (Episode& e : other.episodes_) {
+    std::erase_if(episodes_, [&](const Episode& mine) { return mine.id == e.id; });
+    episodes_.push_back(std::move(e));
+  }
+  other.episodes_.clear();
+}
+
+Result<void> SearchRows::Write(Db& db) {
+  if (episodes_.empty()) return {};
+  std::string ids = "[";
+  std::string rows = "[";
+  for (const Episode& e : episodes_) {
+    if (ids.size() > 1) ids += ',';
+    ids += std::to_string(e.id);
+    if (e.rows.empty()) continue;
+    if (rows.size() > 1) rows += ',';
+    rows += e.rows;
+  }
+  ids += ']';
+  rows += ']';
+  episodes_.clear();
+  // The delete trigger takes the old rows out of the index.
+  Result<int64_t> r = db.Run(
+      "DELETE FROM transcript_segments WHERE episode_id IN (SELECT value FROM json_each(?1))", ids);
+  if (r && rows.size() > 2) {
+    r = db.Run(
+        "INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text) "
+        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 "
+        "FROM json_each(?1)",
+        rows);
+  }
+  if (!r) return std::unexpected(r.error());
   return {};
+}
+
+Result<void> IndexSegments(Db& db, EpisodeId episode, const std::vector<Segment>& segments) {
+  SearchRows rows;
+  rows.Add(episode, segments);
+  return rows.Write(db);
 }
 
 Result<void> StorePublisherTranscript(Db& db, EpisodeId episode, const Transcript& t,
