@@ -1,7 +1,9 @@
 // SqliteStore: jobs, leases and their outcomes, and transcripts. The state machines these
 // transitions implement are drawn in migrations.h.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/language.h"
@@ -26,21 +28,42 @@ Result<void> UpdateOne(Db& db, std::string_view sql, const Args&... args) {
   return {};
 }
 
-// Sets episode ?1's state from its jobs' (model.h), its error to coalesce(?2, error) and its
-// updated_at to ?3.
-constexpr std::string_view kSyncEpisodeSql =
-    "UPDATE episodes SET state = (SELECT CASE "
+// The state of the episode being updated (episodes.id), from its jobs' (model.h).
+constexpr std::string_view kEpisodeStateOfJobs =
+    "(SELECT CASE "
     "  WHEN sum(state = 'failed') > 0 THEN 'failed' "
     "  WHEN sum(state = 'done') = count(*) THEN 'done' "
     "  WHEN sum(state IN ('leased', 'done')) > 0 THEN 'running' "
-    "  ELSE 'queued' END FROM jobs WHERE episode_id = ?1), "
-    "error = coalesce(?2, error), updated_at = ?3 WHERE id = ?1";
+    "  ELSE 'queued' END FROM jobs WHERE episode_id = episodes.id)";
+
+// Sets episode ?1's state from its jobs', its error to coalesce(?2, error) and its updated_at to
+// ?3.
+const std::string& SyncEpisodeSql() {
+  static const std::string sql = fmt::format(
+      "UPDATE episodes SET state = {}, error = coalesce(?2, error), updated_at = ?3 WHERE id = ?1",
+      kEpisodeStateOfJobs);
+  return sql;
+}
+
+// The same for each episode of the JSON array ?1 (ids), keeping their errors; updated_at = ?2.
+const std::string& SyncEpisodesSql() {
+  static const std::string sql = fmt::format(
+      "UPDATE episodes SET state = {}, updated_at = ?2 "
+      "WHERE id IN (SELECT value FROM json_each(?1))",
+      kEpisodeStateOfJobs);
+  return sql;
+}
+
+// `ids` as a JSON array, for json_each: "[1,2,3]".
+std::string JsonIds(const std::vector<int64_t>& ids) {
+  return fmt::format("[{}]", fmt::join(ids, ","));
+}
 
 // Sets the episode's state from its jobs' (model.h); `error` replaces its error text unless it
 // is nullopt.
 Result<void> SyncEpisode(Db& db, EpisodeId episode, std::optional<std::string_view> error,
                          TimePoint now) {
-  return UpdateOne(db, kSyncEpisodeSql, episode.value(), error, ToUnixMillis(now));
+  return UpdateOne(db, SyncEpisodeSql(), episode.value(), error, ToUnixMillis(now));
 }
 
 Result<Job> LoadJob(Db& db, std::string_view where, int64_t key, std::string_view what) {
@@ -97,39 +120,72 @@ Result<void> EndAttempt(Db& db, JobId job, AttemptId attempt, std::string_view o
                    job.value(), attempt.value(), outcome, error, ToUnixMillis(now));
 }
 
-Result<Grant> LeaseJob(Db& db, JobId job, NodeId node, Millis lease_for, TimePoint now) {
+// Leases `jobs` (queued, in claim order) to `node`, with four statements for all of them; the
+// grants come in the same order. kNotFound if one is not queued.
+Result<std::vector<Grant>> LeaseJobs(Db& db, const std::vector<int64_t>& jobs, NodeId node,
+                                     Millis lease_for, TimePoint now) {
   struct Leased {
+    int64_t job;
     int64_t attempt;
     EpisodeId episode;
     Chunk chunk;
     JobRequirement want;
     std::string audio_at;
   };
-  Result<Leased> leased = QueryOne(
+  if (jobs.empty()) return std::vector<Grant>();
+  // RETURNING gives no order: the rows are matched to `jobs` by id.
+  Result<std::vector<Leased>> leased = QueryAll(
       db,
       [](const Statement& row) -> Result<Leased> {
-        return Leased{row.Int(0), EpisodeId(row.Int(1)), ReadChunk(row, 2),
-                      JobRequirement{row.Text(8), row.Text(9), row.Text(10)}, row.Text(11)};
+        return Leased{row.Int(0),
+                      row.Int(1),
+                      EpisodeId(row.Int(2)),
+                      ReadChunk(row, 3),
+                      JobRequirement{row.Text(9), row.Text(10), row.Text(11)},
+                      row.Text(12)};
       },
-      "queued job",
       "UPDATE jobs SET state = 'leased', attempts = attempts + 1, not_before = NULL "
-      "WHERE id = ?1 AND state = 'queued' "
-      "RETURNING attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
+      "WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'queued' "
+      "RETURNING id, attempts, episode_id, chunk_index, chunk_count, start_ms, end_ms, relayed, "
       "seam_ms, want_engine, want_model, want_language, audio_at",
-      job.value());
+      JsonIds(jobs));
   if (!leased) return std::unexpected(leased.error());
+  if (leased->size() != jobs.size()) return NotFound("queued job not found");
   const TimePoint expires = now + lease_for;
-  Result<void> r = UpdateOne(
-      db,
+  std::string attempts;  // [[job, number], ...]
+  std::vector<int64_t> episodes;
+  for (const Leased& l : *leased) {
+    attempts += fmt::format("{}[{},{}]", attempts.empty() ? "[" : ",", l.job, l.attempt);
+    if (std::find(episodes.begin(), episodes.end(), l.episode.value()) == episodes.end())
+      episodes.push_back(l.episode.value());
+  }
+  attempts += ']';
+  Result<int64_t> changed = db.Run(
       "INSERT INTO attempts (job_id, number, node_id, leased_at, expires_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)",
-      job.value(), leased->attempt, node.value(), ToUnixMillis(now), ToUnixMillis(expires));
-  if (r) r = SyncEpisode(db, leased->episode, std::nullopt, now);
-  if (!r) return std::unexpected(r.error());
-  Result<Episode> episode = LoadEpisode(db, leased->episode);
-  if (!episode) return std::unexpected(episode.error());
-  return Grant{Lease{job, AttemptId(leased->attempt), node, expires}, std::move(*episode),
-               leased->chunk, std::move(leased->want), std::move(leased->audio_at)};
+      "SELECT value ->> 0, value ->> 1, ?2, ?3, ?4 FROM json_each(?1)",
+      attempts, node.value(), ToUnixMillis(now), ToUnixMillis(expires));
+  if (changed && *changed != static_cast<int64_t>(jobs.size()))
+    return Internal(fmt::format("lease: added {} attempts for {} jobs", *changed, jobs.size()));
+  if (changed) changed = db.Run(SyncEpisodesSql(), JsonIds(episodes), ToUnixMillis(now));
+  if (!changed) return std::unexpected(changed.error());
+  static const std::string load = fmt::format(
+      "SELECT {} FROM episodes e WHERE e.id IN (SELECT value FROM json_each(?1))", kEpisodeColumns);
+  Result<std::vector<Episode>> loaded = QueryAll(db, ReadEpisode, load, JsonIds(episodes));
+  if (!loaded) return std::unexpected(loaded.error());
+  if (*changed != static_cast<int64_t>(episodes.size()) || loaded->size() != episodes.size())
+    return Internal(fmt::format("lease: {} of {} episodes found", loaded->size(), episodes.size()));
+  std::vector<Grant> grants;
+  grants.reserve(jobs.size());
+  for (int64_t job : jobs) {
+    auto l =
+        std::find_if(leased->begin(), leased->end(), [&](const Leased& x) { return x.job == job; });
+    if (l == leased->end()) return NotFound("queued job not found");
+    auto e = std::find_if(loaded->begin(), loaded->end(),
+                          [&](const Episode& x) { return x.id == l->episode; });
+    grants.push_back(Grant{Lease{JobId(job), AttemptId(l->attempt), node, expires}, *e, l->chunk,
+                           std::move(l->want), std::move(l->audio_at)});
+  }
+  return grants;
 }
 
 // Keeps the episode's transcript, its search index rows added to `index`; an episode whose length
@@ -339,7 +395,7 @@ Result<Completion> RepeatedCompletion(Db& db, const Fence& fence) {
 
 // SyncEpisode for a completion: whether the episode is now done, from the same UPDATE.
 Result<bool> SyncCompletedEpisode(Db& db, EpisodeId episode, TimePoint now) {
-  static const std::string sql = std::string(kSyncEpisodeSql) + " RETURNING state";
+  static const std::string sql = SyncEpisodeSql() + " RETURNING state";
   return QueryOne(
       db, [](const Statement& row) -> Result<bool> { return row.Text(0) == "done"; }, "episode",
       sql, episode.value(), "", ToUnixMillis(now));
@@ -714,13 +770,7 @@ Result<std::vector<Grant>> SqliteStore::Claim(NodeId node, int max_jobs, Millis 
     if (Result<int64_t> seen = MarkSeen(db, node, now); !seen) return std::unexpected(seen.error());
     Result<std::vector<int64_t>> jobs = ClaimableFor(db, node, max_jobs, now, filter);
     if (!jobs) return std::unexpected(jobs.error());
-    std::vector<Grant> grants;
-    for (int64_t job : *jobs) {
-      Result<Grant> grant = LeaseJob(db, JobId(job), node, lease_for, now);
-      if (!grant) return std::unexpected(grant.error());
-      grants.push_back(std::move(*grant));
-    }
-    return grants;
+    return LeaseJobs(db, *jobs, node, lease_for, now);
   });
 }
 
