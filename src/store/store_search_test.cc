@@ -81,6 +81,54 @@ TEST_P(StoreSearch, FindsAWordWithItsEpisodeTimeAndSnippet) {
                                  " otter from the river");
 }
 
+// The index rows of a batch of results go in together at the end of its write: each recorded
+// result is found, a refused one (a stale attempt) is not, until it is recorded.
+TEST_P(StoreSearch, CompleteManyIndexesEachRecordedResultAndNotARefusedOne) {
+  const std::vector<std::string> words = {"aardvark", "badger", "capybara"};
+  std::vector<EpisodeInfo> infos;
+  for (const std::string& w : words) infos.push_back(TestEpisode(w, "Episode " + w));
+  const std::vector<EpisodeId> ids = Must(store_->AddEpisodes(std::nullopt, infos, clock_.Now()));
+  std::vector<Grant> grants = Must(store_->Claim(node_, 3, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  std::vector<CompletionInput> results;
+  for (const Grant& g : grants)
+    results.push_back({g.lease.job, g.lease.attempt, Said({{1, "A " + g.episode.info.guid}}), {}});
+  results[1].attempt = AttemptId(99);
+  std::vector<Result<Completion>> done = Must(store_->CompleteMany(node_, results, clock_.Now()));
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_CODE(done[1], Code::kConflict);
+  EXPECT_THAT(EpisodesFound({.text = "aardvark"}), ElementsAre(ids[0].value()));
+  EXPECT_THAT(EpisodesFound({.text = "badger"}), ElementsAre());
+  EXPECT_THAT(EpisodesFound({.text = "capybara"}), ElementsAre(ids[2].value()));
+
+  results = {{grants[1].lease.job, grants[1].lease.attempt, Said({{1, "A badger"}}), {}}};
+  done = Must(store_->CompleteMany(node_, results, clock_.Now()));
+  ASSERT_TRUE(done.at(0));
+  EXPECT_THAT(EpisodesFound({.text = "badger"}), ElementsAre(ids[1].value()));
+}
+
+// Every segment of a long transcript is indexed (one statement for all of them), at its own time;
+// transcribing the episode again replaces its rows.
+TEST_P(StoreSearch, EverySegmentOfALongTranscriptIsFoundAndATranscriptionAgainReplacesThem) {
+  std::vector<std::pair<int, std::string>> lines;
+  for (int i = 0; i < 400; ++i) lines.push_back({i * 2, fmt::format("line {} of the talk", i)});
+  lines[317].second = "the walrus speaks here";
+  const EpisodeId id = Transcribed("long", Said(lines));
+  auto hits = Find("walrus");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].start, Millis(634'000));
+  EXPECT_EQ(Must(store_->Search(SearchQuery{.text = "talk", .limit = 1000})).size(), 399u);
+
+  ASSERT_OK(store_->TranscribeAgain(id, clock_.Now()));
+  auto grants = Must(store_->Claim(node_, 1, kLease, clock_.Now()));
+  ASSERT_EQ(grants.size(), 1u);
+  ASSERT_OK(store_->Complete(node_, grants[0].lease.job, grants[0].lease.attempt,
+                             Said({{5, "now a narwhal"}}), clock_.Now()));
+  EXPECT_THAT(EpisodesFound({.text = "walrus"}), ElementsAre());
+  EXPECT_THAT(EpisodesFound({.text = "talk"}), ElementsAre());
+  EXPECT_THAT(EpisodesFound({.text = "narwhal"}), ElementsAre(id.value()));
+}
+
 TEST_P(StoreSearch, PhrasesPrefixesAndDiacritics) {
   Transcribed("a", Said({{1, "the amiable otter is here"}, {2, "amiable otters swim"}}));
   Transcribed("b", Said({{1, "a café in Zürich"}}));

@@ -270,6 +270,26 @@ TEST_P(StoreTest, ClaimLeasesOldestJobsFirst) {
   EXPECT_EQ(Must(store_->GetEpisode(job.episode)).state, EpisodeState::kRunning);
 }
 
+// A claim of several jobs leases them together (store_sqlite_jobs.cc): each grant still has its
+// own job, attempt and episode, in claim order (priority first, then age).
+TEST_P(StoreTest, ClaimOfSeveralJobsGivesEachItsOwnAttemptAndEpisodeInClaimOrder) {
+  const JobId a = QueueJob("a");
+  const JobId b = QueueJob("b");
+  const JobId c = QueueJob("c");
+  ASSERT_OK(store_->SetJobPriority(c, 5));
+
+  std::vector<Grant> grants = Must(store_->Claim(node_a_, 3, kLease, Now()));
+  ASSERT_EQ(grants.size(), 3u);
+  const std::vector<std::pair<JobId, std::string>> want = {{c, "c"}, {a, "a"}, {b, "b"}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(grants[i].lease.job, want[i].first);
+    EXPECT_EQ(grants[i].lease.attempt, AttemptId(1));
+    EXPECT_EQ(grants[i].episode.info.guid, want[i].second);
+    EXPECT_EQ(grants[i].episode.state, EpisodeState::kRunning);
+    EXPECT_EQ(Must(store_->ListAttempts(want[i].first)).size(), 1u);
+  }
+}
+
 TEST_P(StoreTest, ClaimNeverLeasesALeasedJob) {
   const JobId job = QueueJob("a");
   EXPECT_EQ(ClaimOne(node_a_).lease.job, job);
