@@ -20,11 +20,11 @@
 // bench/relay runs real MP3 and M4A episodes through the real relay and measures them.
 //
 // relay-pods: 24 pods at 87x behind a 50 Mbit/s uplink, then the count /api/plan names
-// (pods_fed, from the relay's feed: Opus, copy or a mix of both) and two more, on the same real
-// episodes. It prints CONFIRMED when, in the steady state (from the first chunk leased until the
-// relay has nothing left to prepare: the start-up and the drain of the prepared queue left out),
-// the named pods run at efficiency >= 0.95 from every one's first job and 24 pods transcribe at
-// most 10% more audio per wall-second than they do (PrintConfirmation).
+// (pods_fed, from the relay's feed on the path that feeds the most: Opus or copy) and two more,
+// on the same real episodes. It prints CONFIRMED when, in the steady state (from the first chunk
+// leased until the relay has nothing left to prepare: the start-up and the drain of the prepared
+// queue left out), the named pods run at efficiency >= 0.95 from every one's first job and 24
+// pods transcribe at most 10% more audio per wall-second than they do (PrintConfirmation).
 //
 // Usage: podfleet_bench_fleet [--max-scale K] [--job-rate N] [--window S] [--only NAME]
 // K is chosen per run: at most --max-scale, and low enough that the fleet completes about
