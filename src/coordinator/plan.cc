@@ -111,8 +111,9 @@ PlanOption Current(const FleetFacts& f, double backlog, const Limits& l) {
 }  // namespace
 
 int PodsFed(double feed, double local, double pod_speed) {
-  // A hair of tolerance, so that a feed of exactly n pods' speed counts n.
-  return std::max(0, static_cast<int>(std::floor((feed - local) / pod_speed + 1e-9)));
+  // A hair of tolerance, so that a usable feed of exactly n pods' speed counts n.
+  return std::max(0,
+                  static_cast<int>(std::floor((kFeedHeadroom * feed - local) / pod_speed + 1e-9)));
 }
 
 Result<Plan> ComputePlan(const FleetFacts& f, const PlanRequest& r) {

@@ -151,13 +151,15 @@ TEST(Plan, RefusesNonsense) {
   EXPECT_EQ(ComputePlan(empty.facts, r).error().code, Code::kInvalidArgument);
 }
 
-// The pods a feed runs at full speed: what is left after the local nodes, in whole pods.
+// The pods a feed runs at full speed: what is left of its usable share (kFeedHeadroom) after the
+// local nodes, in whole pods.
 TEST(Plan, PodsFedIsWholePodsOfWhatTheFeedLeaves) {
-  EXPECT_EQ(PodsFed(600, 15, 87), 6);    // 537x fed, a 7th would want 624x
-  EXPECT_EQ(PodsFed(870, 0, 87), 10);    // exactly ten pods' worth
-  EXPECT_EQ(PodsFed(2'083, 0, 87), 23);  // 50 Mbit/s of 24 kb/s Opus
-  EXPECT_EQ(PodsFed(390.6, 0, 393), 0);  // not one H200 on 128 kb/s MP3 at 50 Mbit/s
-  EXPECT_EQ(PodsFed(10, 15, 87), 0);     // the local nodes already eat the feed
+  EXPECT_EQ(PodsFed(600, 15, 87), 6);  // 540x usable, 525x after the local nodes; a 7th wants 609x
+  EXPECT_EQ(PodsFed(870 / kFeedHeadroom, 0, 87), 10);  // exactly ten pods' worth usable
+  EXPECT_EQ(PodsFed(870, 0, 87), 9);                   // ten pods' worth, with no headroom left
+  EXPECT_EQ(PodsFed(2'083, 0, 87), 21);                // 50 Mbit/s of 24 kb/s Opus
+  EXPECT_EQ(PodsFed(390.6, 0, 393), 0);                // not one H200 on 128 kb/s MP3 at 50 Mbit/s
+  EXPECT_EQ(PodsFed(10, 15, 87), 0);                   // the local nodes already eat the feed
 }
 
 // 24 A5000 pods behind a 50 Mbit/s link fed Opus (2,083x) by a relay that prepares 500x: the
@@ -182,7 +184,8 @@ TEST(Plan, NamesTheBindingLimitAndThePodsItFeeds) {
 }
 
 // When the relay copies the original's frames fast enough, the link carrying them binds instead:
-// 128 kb/s MP3 (0.96 MB per audio-minute) over 50 Mbit/s is 390x, 4 pods of 87x.
+// 128 kb/s MP3 (0.96 MB per audio-minute) over 50 Mbit/s is 390x, 3 pods of 87x beside the
+// MacBook.
 TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
   FleetBuilder fleet = SeedFleet();
   fleet.Add("h200", "H200", 393, 3.59);
@@ -193,7 +196,7 @@ TEST(Plan, TheUplinkBindsWhenTheRelayKeepsUp) {
   Plan p = *ComputePlan(fleet.facts, r);
   EXPECT_EQ(p.binding, "uplink");  // the fleet's 582x against the link's 390x
   EXPECT_EQ(p.feed_limit, "uplink");
-  EXPECT_EQ(p.pods_fed, 4);  // (390.6 - the MacBook's 15) / 87
+  EXPECT_EQ(p.pods_fed, 3);  // (0.9 x 390.6 - the MacBook's 15) / 87
 }
 
 // The uplink is taken at the bytes of the path that feeds the most: after a day of mostly Opus
