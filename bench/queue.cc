@@ -493,10 +493,10 @@ int RunOnce(const Options& o, const BenchPgServer* pg) {
                     {.keep_alive = true, .batch = batch});
     }));
   }
-  // PostgreSQL's rows compare with the SQLite rows of the same layer, which --only may leave out.
+  // PostgreSQL's rows compare with the SQLite rows of the same layer: Main starts no server
+  // when --only leaves some out.
   const size_t sqlite_rows = rows.size();
-  const bool all_sqlite = sqlite_rows == kMaxSqliteRows;
-  if (pg && all_sqlite) {
+  if (pg) {
     const std::function<double()> server_cpu = [pg] { return pg->CpuMicros(); };
     auto db = [&](const std::string& what) -> Result<std::string> {
       auto url = pg->CreateDb(fmt::format("{}_{}", what, o.workers));

@@ -86,7 +86,8 @@ struct Plan {
 // The share of a feed that pods are planned to use. Audio reaches the fleet in lumps (a chunk is
 // minutes of audio, prepared by one of several encoders at once and fetched whole), so a feed
 // used to the last percent leaves pods waiting between lumps: bench/fleet's relay-pods measured
-// 7 pods of 87x on a 631x Opus feed (96.5% of it) at efficiency 0.908, and 6 (83%) at 0.994.
+// 7 pods of 87x on a 631x Opus feed (96.5% of it) at efficiency 0.908, and 6 on 596-641x feeds
+// (81-88%) at 0.967-0.981.
 inline constexpr double kFeedHeadroom = 0.9;
 
 // Pods of `pod_speed` that `feed` (x realtime) runs at full speed next to local nodes that

@@ -65,6 +65,8 @@ class SearchRows {
     int64_t id;
     std::string rows;  // JSON arrays [episode, start, end, speaker, text], comma-separated
   };
+  // Adds `episode`, in place of any earlier rows of the same episode.
+  void Put(Episode episode);
   std::vector<Episode> episodes_;
 };
 

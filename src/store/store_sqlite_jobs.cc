@@ -1,7 +1,6 @@
 // SqliteStore: jobs, leases and their outcomes, and transcripts. The state machines these
 // transitions implement are drawn in migrations.h.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <string>
@@ -52,11 +51,6 @@ const std::string& SyncEpisodesSql() {
       "WHERE id IN (SELECT value FROM json_each(?1))",
       kEpisodeStateOfJobs);
   return sql;
-}
-
-// `ids` as a JSON array, for json_each: "[1,2,3]".
-std::string JsonIds(const std::vector<int64_t>& ids) {
-  return fmt::format("[{}]", fmt::join(ids, ","));
 }
 
 // Sets the episode's state from its jobs' (model.h); `error` replaces its error text unless it

@@ -1,6 +1,7 @@
 #include "store/store_sqlite_rows.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -92,6 +93,10 @@ std::string EncodeSegments(const std::vector<Segment>& segments) {
     if (s.no_speech_prob) doc.back()["no_speech_prob"] = *s.no_speech_prob;
   }
   return Dump(doc);
+}
+
+std::string JsonIds(const std::vector<int64_t>& ids) {
+  return fmt::format("[{}]", fmt::join(ids, ","));
 }
 
 std::string EncodeSearchRow(EpisodeId episode, const Segment& s) {

@@ -71,6 +71,8 @@ Result<int64_t> MarkSeen(Db& db, NodeId node, TimePoint now);
 std::string EncodeSegments(const std::vector<Segment>& segments);
 Result<std::vector<Segment>> DecodeSegments(std::string_view json);
 std::string EncodeLinks(const std::vector<TranscriptLink>& links);
+// `ids` as a JSON array, for json_each: "[1,2,3]".
+std::string JsonIds(const std::vector<int64_t>& ids);
 // One search index row of `episode`: [episode, start, end, speaker, text] (SearchRows).
 std::string EncodeSearchRow(EpisodeId episode, const Segment& s);
 Result<std::vector<TranscriptLink>> DecodeLinks(std::string_view json);

@@ -2,7 +2,6 @@
 // (schema: migrations.h, version 6).
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <string>
 
 #include "store/search_query.h"
@@ -17,37 +16,35 @@ void SearchRows::Add(EpisodeId episode, const std::vector<Segment>& segments) {
     if (!rows.empty()) rows += ',';
     rows += EncodeSearchRow(episode, s);
   }
-  auto same = std::find_if(episodes_.begin(), episodes_.end(),
-                           [&](const Episode& e) { return e.id == episode.value(); });
-  if (same != episodes_.end()) episodes_.erase(same);
-  episodes_.push_back(Episode{episode.value(), std::move(rows)});
+  Put(Episode{episode.value(), std::move(rows)});
 }
 
 void SearchRows::Append(SearchRows&& other) {
-  for (Episode& e : other.episodes_) {
-    std::erase_if(episodes_, [&](const Episode& mine) { return mine.id == e.id; });
-    episodes_.push_back(std::move(e));
-  }
+  for (Episode& e : other.episodes_) Put(std::move(e));
   other.episodes_.clear();
+}
+
+void SearchRows::Put(Episode episode) {
+  std::erase_if(episodes_, [&](const Episode& mine) { return mine.id == episode.id; });
+  episodes_.push_back(std::move(episode));
 }
 
 Result<void> SearchRows::Write(Db& db) {
   if (episodes_.empty()) return {};
-  std::string ids = "[";
+  std::vector<int64_t> episodes;
   std::string rows = "[";
   for (const Episode& e : episodes_) {
-    if (ids.size() > 1) ids += ',';
-    ids += std::to_string(e.id);
+    episodes.push_back(e.id);
     if (e.rows.empty()) continue;
     if (rows.size() > 1) rows += ',';
     rows += e.rows;
   }
-  ids += ']';
   rows += ']';
   episodes_.clear();
   // The delete trigger takes the old rows out of the index.
   Result<int64_t> r = db.Run(
-      "DELETE FROM transcript_segments WHERE episode_id IN (SELECT value FROM json_each(?1))", ids);
+      "DELETE FROM transcript_segments WHERE episode_id IN (SELECT value FROM json_each(?1))",
+      JsonIds(episodes));
   if (r && rows.size() > 2) {
     r = db.Run(
         "INSERT INTO transcript_segments (episode_id, start_ms, end_ms, speaker, text) "
